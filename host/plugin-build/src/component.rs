@@ -1,0 +1,42 @@
+use anyhow::{Context, Result};
+use wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
+use wasmparser::{Parser, Payload};
+
+/// Name of the custom section holding a plugin's manifest (TOML, written by bosun-sdk).
+pub const MANIFEST_SECTION: &str = "bosun:manifest";
+
+/// Turns a wasm32-wasip1 core module into a component with the preview1 reactor
+/// adapter, and copies the plugin manifest to the component's top level so tools
+/// (and bosun) find it without descending into the core module.
+pub fn componentize(core_module: &[u8]) -> Result<Vec<u8>> {
+    let mut component = wit_component::ComponentEncoder::default()
+        .module(core_module)
+        .context("the module has no component type information (was it built with bosun-sdk or wit-bindgen?)")?
+        .adapter("wasi_snapshot_preview1", WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?
+        .validate(true)
+        .encode()?;
+    if let Some(manifest) = find_custom_section(core_module, MANIFEST_SECTION) {
+        let section = wasm_encoder::CustomSection {
+            name: MANIFEST_SECTION.into(),
+            data: manifest.into(),
+        };
+        // A section is its id byte followed by its size-prefixed contents.
+        component.push(wasm_encoder::ComponentSection::id(&section));
+        wasm_encoder::Encode::encode(&section, &mut component);
+    }
+    Ok(component)
+}
+
+/// The first custom section called `name`, at the top level or in a nested module.
+pub fn find_custom_section(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(Payload::CustomSection(section)) if section.name() == name => {
+                return Some(section.data().to_vec());
+            }
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}

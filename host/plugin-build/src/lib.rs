@@ -1,0 +1,13 @@
+//! Compiles a bosun plugin crate into a wasm component.
+//!
+//! Used by `bosun plugin build` and by bosun's own build script (which embeds the
+//! built-in plugins). Two toolchain routes produce the same component:
+//! a rustup `wasm32-wasip1` target, or Debian's `rustc-web` with `-Zbuild-std`.
+
+mod cargo;
+mod component;
+mod toolchain;
+
+pub use cargo::{BuildOptions, BuiltPlugin, build};
+pub use component::{MANIFEST_SECTION, componentize, find_custom_section};
+pub use toolchain::{Toolchain, detect_toolchain};

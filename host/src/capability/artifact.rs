@@ -1,0 +1,78 @@
+//! Files the host writes for plugins: temp name, fsync, rename, so a reader
+//! never sees a half-written artifact; size and sha256 computed while writing.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::plugin::bindings::types::Artifact;
+
+/// A writer to `<dest>.partial-<pid>` that becomes `dest` on [`finish`](Self::finish).
+/// Dropped without finishing, it removes the temp file.
+pub struct AtomicFile {
+    dest: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        let name = dest.file_name().ok_or_else(|| io::Error::other(format!("{} has no file name", dest.display())))?;
+        let temp = dest.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
+        let file = File::create(&temp)?;
+        Ok(AtomicFile { dest: dest.to_path_buf(), temp, file: Some(file), hasher: Sha256::new(), size: 0 })
+    }
+
+    pub fn finish(mut self) -> io::Result<Artifact> {
+        let file = self.file.take().expect("finish once");
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.dest)?;
+        if let Some(parent) = self.dest.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(Artifact {
+            path: self.dest.to_string_lossy().into_owned(),
+            size: self.size,
+            sha256: hex::encode(self.hasher.clone().finalize()),
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.as_mut().expect("not finished").write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("not finished").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The placeholder a dry run returns for an artifact it did not write.
+pub fn planned(path: &str) -> Artifact {
+    Artifact { path: path.to_string(), size: 0, sha256: String::new() }
+}

@@ -1,0 +1,250 @@
+//! tar archives written and read by the host for `fs.archive` / `fs.extract`,
+//! with a per-file list (size, mtime, mode, sha256) for incrementals and verify.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{entry_of, io_error};
+use crate::capability::artifact::AtomicFile;
+use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
+use crate::plugin::bindings::types::{Artifact, HostError};
+
+/// The file list written next to an archive (`manifest-dest`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FileList {
+    pub version: u32,
+    /// Keyed by the path as stored in the archive (absolute, without the leading `/`).
+    pub entries: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub kind: String,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub mode: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
+}
+
+pub struct ArchiveJob {
+    pub sources: Vec<PathBuf>,
+    pub excludes: globset::GlobSet,
+    pub dest: PathBuf,
+    pub compression: Compression,
+    pub level: Option<i32>,
+    pub since: Option<PathBuf>,
+    pub manifest_dest: Option<PathBuf>,
+}
+
+impl ArchiveJob {
+    pub fn run(self) -> Result<ArchiveResult, HostError> {
+        let base = match &self.since {
+            Some(path) => read_file_list(path)?,
+            None => FileList::default(),
+        };
+        let out = AtomicFile::create(&self.dest).map_err(|e| io_error(&self.dest, e))?;
+        let mut tar = tar::Builder::new(Compressor::new(out, self.compression, self.level).map_err(|e| io_error(&self.dest, e))?);
+        tar.follow_symlinks(false);
+        let mut list = FileList { version: 1, entries: BTreeMap::new() };
+        let mut written = 0u64;
+        for source in &self.sources {
+            for path in walk(source, &self.excludes)? {
+                if self.add(&mut tar, &path, &base, &mut list)? {
+                    written += 1;
+                }
+            }
+        }
+        let compressor = tar.into_inner().map_err(|e| io_error(&self.dest, e))?;
+        let archive = compressor.finish().map_err(|e| io_error(&self.dest, e))?;
+        let deleted = base.entries.keys().filter(|k| !list.entries.contains_key(*k)).map(|k| format!("/{k}")).collect();
+        let manifest = match &self.manifest_dest {
+            Some(path) => Some(write_file_list(path, &list)?),
+            None => None,
+        };
+        Ok(ArchiveResult { archive, manifest, entries: written, deleted })
+    }
+
+    /// Adds one entry unless it is an unchanged file of an incremental; records
+    /// it in `list` either way. Returns whether it was written.
+    fn add(&self, tar: &mut tar::Builder<Compressor>, path: &Path, base: &FileList, list: &mut FileList) -> Result<bool, HostError> {
+        let entry = entry_of(path).map_err(|e| io_error(path, e))?;
+        let name = path.to_string_lossy().trim_start_matches('/').to_string();
+        let mut record = FileEntry {
+            kind: format!("{:?}", entry.kind).to_lowercase(),
+            size: entry.size,
+            mtime_ms: entry.mtime_ms,
+            mode: entry.mode,
+            sha256: None,
+            link_target: entry.link_target.clone(),
+        };
+        if entry.kind != EntryKind::File {
+            tar.append_path_with_name(path, &name).map_err(|e| io_error(path, e))?;
+            list.entries.insert(name, record);
+            return Ok(true);
+        }
+        if let Some(old) = base.entries.get(&name) {
+            let same_stat = old.size == record.size && old.mtime_ms == record.mtime_ms;
+            // A changed size/mtime is confirmed by hash before the file counts as changed.
+            let same_content = same_stat || old.sha256.as_ref() == Some(&crate::capability::artifact::sha256_file(path).map_err(|e| io_error(path, e))?);
+            if same_content {
+                record.sha256 = old.sha256.clone();
+                list.entries.insert(name, record);
+                return Ok(false);
+            }
+        }
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: Sha256::new() };
+        tar.append_data(&mut header, &name, &mut reader).map_err(|e| io_error(path, e))?;
+        record.sha256 = Some(hex::encode(reader.hasher.finalize()));
+        list.entries.insert(name, record);
+        Ok(true)
+    }
+}
+
+/// `root` itself, then everything below it (not following symlinks), sorted,
+/// minus paths whose part relative to `root` matches an exclude glob.
+fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<PathBuf>, HostError> {
+    let mut out = vec![root.to_path_buf()];
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&dir).map_err(|e| io_error(&dir, e))?;
+        if !meta.is_dir() {
+            continue;
+        }
+        let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| io_error(&dir, e))?
+            .map(|item| item.map(|i| i.path()))
+            .collect::<io::Result<_>>()
+            .map_err(|e| io_error(&dir, e))?;
+        children.sort();
+        for child in children.into_iter().rev() {
+            let relative = child.strip_prefix(root).unwrap_or(&child);
+            if excludes.is_match(relative) {
+                continue;
+            }
+            pending.push(child.clone());
+            out.push(child);
+        }
+    }
+    out[1..].sort();
+    Ok(out)
+}
+
+fn read_file_list(path: &Path) -> Result<FileList, HostError> {
+    let text = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    serde_json::from_slice(&text).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))
+}
+
+fn write_file_list(path: &Path, list: &FileList) -> Result<Artifact, HostError> {
+    let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
+    serde_json::to_writer(BufWriter::new(&mut out), list).map_err(|e| HostError::Failed(e.to_string()))?;
+    out.finish().map_err(|e| io_error(path, e))
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The compression layer between tar and the atomic file.
+enum Compressor {
+    Plain(BufWriter<AtomicFile>),
+    Zstd(zstd::Encoder<'static, AtomicFile>),
+    Gzip(flate2::write::GzEncoder<AtomicFile>),
+}
+
+impl Compressor {
+    fn new(out: AtomicFile, compression: Compression, level: Option<i32>) -> io::Result<Compressor> {
+        Ok(match compression {
+            Compression::None => Compressor::Plain(BufWriter::with_capacity(1 << 20, out)),
+            Compression::Zstd => {
+                let mut encoder = zstd::Encoder::new(out, level.unwrap_or(1))?;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+                encoder.multithread(threads)?;
+                Compressor::Zstd(encoder)
+            }
+            Compression::Gzip => {
+                let level = flate2::Compression::new(level.unwrap_or(1).clamp(0, 9) as u32);
+                Compressor::Gzip(flate2::write::GzEncoder::new(out, level))
+            }
+        })
+    }
+
+    fn finish(self) -> io::Result<Artifact> {
+        match self {
+            Compressor::Plain(w) => w.into_inner().map_err(|e| e.into_error())?.finish(),
+            Compressor::Zstd(e) => e.finish()?.finish(),
+            Compressor::Gzip(e) => e.finish()?.finish(),
+        }
+    }
+}
+
+impl Write for Compressor {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::Plain(w) => w.write(buf),
+            Compressor::Zstd(w) => w.write(buf),
+            Compressor::Gzip(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::Plain(w) => w.flush(),
+            Compressor::Zstd(w) => w.flush(),
+            Compressor::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+/// Opens an archive, detecting zstd or gzip by magic bytes.
+pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let magic = io::BufRead::fill_buf(&mut file)?;
+    Ok(if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::with_buffer(file)?)
+    } else if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
+/// that would land outside `dest` is an error, not silently skipped.
+pub fn extract(archive: &Path, dest: &Path) -> Result<u64, HostError> {
+    std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
+    let mut tar = tar::Archive::new(open_archive(archive).map_err(|e| io_error(archive, e))?);
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_mtime(true);
+    tar.set_overwrite(true);
+    let mut count = 0;
+    for entry in tar.entries().map_err(|e| io_error(archive, e))? {
+        let mut entry = entry.map_err(|e| io_error(archive, e))?;
+        let name = entry.path().map(|p| p.display().to_string()).unwrap_or_default();
+        if !entry.unpack_in(dest).map_err(|e| HostError::Failed(format!("{}: entry {name}: {e}", archive.display())))? {
+            return Err(HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display())));
+        }
+        count += 1;
+    }
+    Ok(count)
+}

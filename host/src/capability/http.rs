@@ -1,0 +1,166 @@
+//! Outgoing HTTP (`wasi:http/outgoing-handler`), checked per request against
+//! `scheme://host[:port]` grants. wasmtime-wasi-http does the protocol work;
+//! bosun only decides whether a request may leave.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::{Denial, HostState, Policy};
+
+/// One allowed origin. `host` may be `*` or start with `*.`; no port means the
+/// scheme's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    any: bool,
+    origins: Vec<Origin>,
+}
+
+impl Grant {
+    pub fn parse(entries: &[String]) -> Result<Grant, String> {
+        let mut grant = Grant::default();
+        for entry in entries {
+            if entry == "*" {
+                grant.any = true;
+                continue;
+            }
+            grant.origins.push(parse_origin(entry)?);
+        }
+        Ok(grant)
+    }
+
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.any
+            || self.origins.iter().any(|o| {
+                o.scheme == scheme
+                    && o.port.unwrap_or_else(|| default_port(scheme)) == port
+                    && host_matches(&o.host, host)
+            })
+    }
+}
+
+fn parse_origin(entry: &str) -> Result<Origin, String> {
+    let bad = |why: &str| format!("{entry:?} {why}; expected scheme://host[:port], e.g. \"https://api.example.com\"");
+    let (scheme, rest) = entry.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("is not http or https"));
+    }
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') {
+        return Err(bad("has a path; grants are per origin"));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || rest.starts_with('[') => {
+            (host, Some(port.parse::<u16>().map_err(|_| bad("has an invalid port"))?))
+        }
+        _ => (rest, None),
+    };
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    Ok(Origin { scheme: scheme.into(), host: host.to_ascii_lowercase(), port })
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        _ if pattern == "*" => true,
+        Some(suffix) => host.ends_with(&format!(".{suffix}")),
+        None => pattern == host,
+    }
+}
+
+pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+}
+
+/// The per-call request check handed to wasmtime-wasi-http.
+pub struct Hooks {
+    policy: Arc<Policy>,
+    denials: Arc<Mutex<Vec<Denial>>>,
+}
+
+impl Hooks {
+    pub fn new(policy: Arc<Policy>, denials: Arc<Mutex<Vec<Denial>>>) -> Hooks {
+        Hooks { policy, denials }
+    }
+
+    fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
+        let target = format!("{} {uri}", request.method());
+        let entry = match uri.port_u16() {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        };
+        self.policy.check("http.request", &target, "http", entry, |g| g.http.allows(&scheme, &host, port))
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>> + Send>;
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        if let Err(denial) = self.check(&request) {
+            tracing::warn!(plugin = %self.policy.plugin, "{denial}");
+            self.denials.lock().expect("denials lock").push(denial);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(entries: &[&str]) -> Grant {
+        Grant::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn origins_match_scheme_host_and_port() {
+        let g = grant(&["http://127.0.0.1:8080", "https://*.example.com"]);
+        assert!(g.allows("http", "127.0.0.1", 8080));
+        assert!(!g.allows("http", "127.0.0.1", 8081));
+        assert!(!g.allows("https", "127.0.0.1", 8080));
+        assert!(g.allows("https", "api.example.com", 443));
+        assert!(!g.allows("https", "example.com.evil.net", 443));
+        assert!(!g.allows("http", "api.example.com", 80));
+        assert!(grant(&["*"]).allows("https", "anything", 1));
+    }
+
+    #[test]
+    fn malformed_origins_are_explained() {
+        let err = Grant::parse(&["ftp://x".to_string()]).unwrap_err();
+        assert!(err.contains("not http or https"), "{err}");
+        let err = Grant::parse(&["http://x/path".to_string()]).unwrap_err();
+        assert!(err.contains("has a path"), "{err}");
+    }
+}

@@ -1,0 +1,179 @@
+//! What a plugin may do. One module per WIT interface the host implements, each
+//! with the same three parts:
+//!
+//! - `Grant`: parses and validates the operator's grant entries (also what
+//!   `bosun doctor` runs) and answers "is this allowed?";
+//! - `link`: adds the interface to the linker;
+//! - the `Host` impl: the calls themselves, each checked against the [`Policy`]
+//!   (requested by the manifest ∩ granted in bosun.toml) and, when mutating,
+//!   recorded instead of executed in a dry run.
+
+pub mod artifact;
+pub mod docker;
+pub mod fs;
+pub mod http;
+pub mod log;
+pub mod notify;
+pub mod process;
+mod state;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use state::{CallState, HostServices, HostState, LogLine, PlannedCall};
+
+/// Capability entries in bosun's grammar. The same shape serves a manifest's
+/// `[capabilities]` (what the plugin asks for) and bosun.toml's
+/// `[plugins.<name>.grant]` (what the operator allows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSpec {
+    /// `ro:/path` or `rw:/path` (`*` for any path, in requests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fs: Vec<String>,
+    /// `action[,action]:name-glob`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docker: Vec<String>,
+    /// `run:<argv pattern>` (`*` one argument, `**` the rest) or `find:<name-glob>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process: Vec<String>,
+    /// `scheme://host[:port]`, host may start with `*.`; `*` for any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
+    /// Event-kind globs a plugin may emit (`check.*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+/// What a manifest asks for.
+pub type Requests = GrantSpec;
+
+impl GrantSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        Grants::parse(self).map(|_| ())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fs.is_empty() && self.docker.is_empty() && self.process.is_empty() && self.http.is_empty() && self.notify.is_empty()
+    }
+
+    /// Entries in `self` that `other` does not have, per interface (for the
+    /// upgrade diff: what a new plugin version asks for in addition).
+    pub fn added_since(&self, other: &GrantSpec) -> GrantSpec {
+        let diff = |new: &[String], old: &[String]| new.iter().filter(|e| !old.contains(e)).cloned().collect();
+        GrantSpec {
+            fs: diff(&self.fs, &other.fs),
+            docker: diff(&self.docker, &other.docker),
+            process: diff(&self.process, &other.process),
+            http: diff(&self.http, &other.http),
+            notify: diff(&self.notify, &other.notify),
+        }
+    }
+
+    /// `interface: entry` lines, for display.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, entries) in [("fs", &self.fs), ("docker", &self.docker), ("process", &self.process), ("http", &self.http), ("notify", &self.notify)] {
+            out.extend(entries.iter().map(|e| format!("{name}: {e}")));
+        }
+        out
+    }
+}
+
+/// Parsed, validated capability entries.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    pub fs: fs::Grant,
+    pub docker: docker::Grant,
+    pub process: process::Grant,
+    pub http: http::Grant,
+    pub notify: notify::Grant,
+}
+
+impl Grants {
+    pub fn parse(spec: &GrantSpec) -> Result<Grants, String> {
+        Ok(Grants {
+            fs: fs::Grant::parse(&spec.fs).map_err(|e| format!("fs: {e}"))?,
+            docker: docker::Grant::parse(&spec.docker).map_err(|e| format!("docker: {e}"))?,
+            process: process::Grant::parse(&spec.process).map_err(|e| format!("process: {e}"))?,
+            http: http::Grant::parse(&spec.http).map_err(|e| format!("http: {e}"))?,
+            notify: notify::Grant::parse(&spec.notify).map_err(|e| format!("notify: {e}"))?,
+        })
+    }
+}
+
+/// What one plugin may do: requested by its manifest ∩ granted by the operator.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub plugin: String,
+    pub requested: Grants,
+    pub granted: Grants,
+}
+
+impl Policy {
+    pub fn new(plugin: &str, requested: &GrantSpec, granted: &GrantSpec) -> Result<Policy, String> {
+        Ok(Policy {
+            plugin: plugin.to_string(),
+            requested: Grants::parse(requested).map_err(|e| format!("plugin {plugin} manifest capabilities: {e}"))?,
+            granted: Grants::parse(granted).map_err(|e| format!("[plugins.{plugin}.grant] {e}"))?,
+        })
+    }
+
+    /// Allowed only when both the manifest and the grant allow it. `entry` is the
+    /// grant entry that would allow the call, quoted in the denial.
+    pub fn check(
+        &self,
+        call: &str,
+        target: &str,
+        interface: &'static str,
+        entry: String,
+        allows: impl Fn(&Grants) -> bool,
+    ) -> Result<(), Denial> {
+        let reason = if !allows(&self.requested) {
+            DenialReason::NotRequested
+        } else if !allows(&self.granted) {
+            DenialReason::NotGranted { interface, entry }
+        } else {
+            return Ok(());
+        };
+        Err(Denial { plugin: self.plugin.clone(), call: call.to_string(), target: target.to_string(), reason })
+    }
+}
+
+/// A refused host call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub plugin: String,
+    /// `fs.read-small`, `http.request`, ...
+    pub call: String,
+    /// The path, URL, argv or name the call was about.
+    pub target: String,
+    pub reason: DenialReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenialReason {
+    /// The plugin's own manifest does not ask for this; no grant can allow it.
+    NotRequested,
+    /// The operator has not granted it; `entry` under `interface` would.
+    NotGranted { interface: &'static str, entry: String },
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Denial { plugin, call, target, reason } = self;
+        match reason {
+            DenialReason::NotRequested => write!(
+                f,
+                "plugin {plugin} denied {call} {target}: its manifest does not request that capability, so no grant can allow it"
+            ),
+            DenialReason::NotGranted { interface, entry } => write!(
+                f,
+                "plugin {plugin} denied {call} {target}: not granted; to allow it add to bosun.toml: [plugins.{plugin}.grant] {interface} = [{entry:?}]"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Denial {}

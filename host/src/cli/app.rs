@@ -1,0 +1,105 @@
+//! What every command needs: the loaded config, the plugin runtime, and plugin
+//! lookup (installed first, then built-in).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::capability::{GrantSpec, Policy};
+use crate::config::{self, Config};
+use crate::plugin::bindings::types::RunContext;
+use crate::plugin::store::PluginStore;
+use crate::plugin::{CallSetup, Limits, Manifest, Plugin, Runtime, builtin};
+
+pub struct App {
+    pub config: Config,
+    runtime: OnceLock<Runtime>,
+}
+
+impl App {
+    pub fn load(path: Option<PathBuf>) -> Result<App, config::ConfigError> {
+        let explicit = path.is_some();
+        let path = path.unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
+        Ok(App { config: Config::load(&path, explicit)?, runtime: OnceLock::new() })
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.config.state_dir()
+    }
+
+    pub fn store(&self) -> PluginStore {
+        PluginStore::open(&self.state_dir())
+    }
+
+    pub fn runtime(&self) -> Result<&Runtime> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = Runtime::new(self.state_dir().join("cache/compiled"))?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// The plugin called `name`: installed, else built in.
+    pub fn plugin(&self, name: &str) -> Result<Arc<Plugin>> {
+        let (bytes, origin) = match self.store().read(name)? {
+            Some(bytes) => (bytes, format!("installed plugin {name}")),
+            None => (
+                builtin_bytes(name).ok_or_else(|| anyhow!("no plugin called {name}: `bosun plugin list` shows the installed and built-in ones"))?.to_vec(),
+                format!("built-in plugin {name}"),
+            ),
+        };
+        Ok(self.runtime()?.load(&bytes, &origin)?)
+    }
+
+    /// The call setup for `plugin` configured by `settings` (a bosun.toml table).
+    pub fn setup(&self, plugin: &Plugin, settings: &toml::Table, dry_run: bool) -> Result<CallSetup> {
+        let name = &plugin.manifest.name;
+        let plugin_settings = self.config.plugin_settings(name);
+        let granted = plugin_settings.map(|s| s.grant.clone()).unwrap_or_default();
+        let policy = Policy::new(name, &plugin.manifest.capabilities, &granted).map_err(|e| anyhow!(e))?;
+        let mut limits = Limits::default();
+        if let Some(ms) = plugin_settings.and_then(|s| s.timeout_ms) {
+            limits.timeout = Duration::from_millis(ms);
+        }
+        if let Some(mib) = plugin_settings.and_then(|s| s.memory_mib) {
+            limits.memory_bytes = (mib as usize) << 20;
+        }
+        Ok(CallSetup {
+            context: RunContext {
+                project: self.config.project.name.clone(),
+                env: self.config.project.env.clone(),
+                run_id: new_run_id(),
+                dry_run,
+                config: config::table_to_json(settings),
+            },
+            policy: Arc::new(policy),
+            limits,
+        })
+    }
+
+    /// What the operator granted `plugin` in bosun.toml.
+    pub fn granted(&self, plugin: &str) -> GrantSpec {
+        self.config.plugin_settings(plugin).map(|s| s.grant.clone()).unwrap_or_default()
+    }
+}
+
+/// Manifests of the built-in plugins (cheap: no compilation).
+pub fn builtin_manifests() -> Vec<Manifest> {
+    builtin::all().filter_map(|bytes| Manifest::read(bytes, "built-in plugin").ok()).collect()
+}
+
+pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
+    builtin::all().find(|bytes| Manifest::read(bytes, "built-in plugin").is_ok_and(|m| m.name == name))
+}
+
+fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:x}-{:x}", now.as_secs(), now.subsec_nanos() ^ std::process::id())
+}
+
+/// Reads a plugin file given on the command line.
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{}: cannot read the plugin file", path.display()))
+}

@@ -1,0 +1,65 @@
+//! The `bosun` command line. Exit codes scripts can rely on:
+//! 0 success; 1 the operation ran and failed (a check failed, a plugin
+//! failed); 2 bad input (usage, bosun.toml, an unusable plugin file, a denied
+//! capability); 75 skipped.
+
+mod app;
+mod check;
+mod doctor;
+mod output;
+mod plugin;
+mod scaffold;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use app::{App, builtin_bytes};
+pub use output::Failure;
+
+#[derive(Parser)]
+#[command(name = "bosun", version, about = "Backups, deploys, smoke checks and notifications for Docker services, extended by sandboxed wasm plugins")]
+pub struct Cli {
+    /// bosun.toml to use (default: ./bosun.toml, or embedded defaults when absent).
+    #[arg(long, global = true, env = "BOSUN_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, build, install and inspect plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Run smoke checks from bosun.toml (all, or the named ones).
+    Check(check::CheckArgs),
+    /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
+    Doctor,
+}
+
+pub fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let out = output::Output { json: cli.json };
+    match cli.command {
+        Command::Plugin(command) => plugin::run(command, cli.config, out).await,
+        Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
+        Command::Doctor => doctor::run(cli.config, out).await,
+    }
+}

@@ -1,0 +1,186 @@
+//! bosun.toml: the model and its validation. Errors name the file, line and key.
+
+mod error;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use error::ConfigError;
+
+use crate::capability::GrantSpec;
+
+pub const DEFAULT_FILE: &str = "bosun.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub project: Project,
+    #[serde(default)]
+    pub naming: Option<Naming>,
+    /// Grants and limits per plugin: `[plugins.<name>]`.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginSettings>,
+    #[serde(default)]
+    pub checks: BTreeMap<String, PluginUse>,
+    #[serde(default)]
+    pub backups: BTreeMap<String, BackupSet>,
+    #[serde(default)]
+    pub notify: BTreeMap<String, Channel>,
+    /// Where the file was read from; none for embedded defaults.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    #[serde(default = "default_project_name")]
+    pub name: String,
+    #[serde(default = "default_env")]
+    pub env: String,
+    /// SQLite state, plugin store and compiled cache; relative to the config file.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+impl Default for Project {
+    fn default() -> Project {
+        Project { name: default_project_name(), env: default_env(), state_dir: default_state_dir() }
+    }
+}
+
+fn default_project_name() -> String {
+    std::env::current_dir().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "bosun".into())
+}
+
+fn default_env() -> String {
+    "prod".into()
+}
+
+fn default_state_dir() -> PathBuf {
+    ".bosun".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSettings {
+    #[serde(default)]
+    pub grant: GrantSpec,
+    /// Wall-clock budget of one call, host calls included.
+    pub timeout_ms: Option<u64>,
+    /// Linear-memory cap of one call.
+    pub memory_mib: Option<u64>,
+}
+
+/// A table that names a plugin and carries its configuration (the other keys).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PluginUse {
+    pub plugin: Option<String>,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Naming {
+    #[serde(default = "default_naming_plugin")]
+    pub plugin: String,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+fn default_naming_plugin() -> String {
+    "template".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BackupSet {
+    pub strategy: String,
+    /// Directory that receives one sub-directory per backup.
+    pub dest: PathBuf,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Channel {
+    pub url: String,
+    pub plugin: Option<String>,
+    /// Event-kind globs this channel receives.
+    #[serde(default)]
+    pub on: Vec<String>,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl Config {
+    /// Reads `path`, or the embedded defaults when `path` is the default name
+    /// and does not exist.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Config::embedded()),
+            Err(e) => return Err(ConfigError::unreadable(path, &e)),
+        };
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        config.source = Some(path.to_path_buf());
+        config.validate().map_err(|(key, message)| ConfigError::at_key(path, text, &key, &message))?;
+        Ok(config)
+    }
+
+    /// Local Docker, SQLite state in ./.bosun, built-in plugins, nothing granted.
+    pub fn embedded() -> Config {
+        Config {
+            project: Project::default(),
+            naming: None,
+            plugins: BTreeMap::new(),
+            checks: BTreeMap::new(),
+            backups: BTreeMap::new(),
+            notify: BTreeMap::new(),
+            source: None,
+        }
+    }
+
+    /// The state directory, relative to the config file's directory.
+    pub fn state_dir(&self) -> PathBuf {
+        let base = self.source.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        base.join(&self.project.state_dir)
+    }
+
+    /// Grants parse and limits are sane. Returns the offending key path.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (name, settings) in &self.plugins {
+            crate::capability::Grants::parse(&settings.grant).map_err(|e| (format!("plugins.{name}.grant"), e))?;
+            if settings.timeout_ms == Some(0) {
+                return Err((format!("plugins.{name}.timeout_ms"), "must be more than 0".into()));
+            }
+            if let Some(mib) = settings.memory_mib {
+                let max = (crate::plugin::runtime::MAX_MEMORY_BYTES >> 20) as u64;
+                if mib == 0 || mib > max {
+                    return Err((format!("plugins.{name}.memory_mib"), format!("must be between 1 and {max}")));
+                }
+            }
+        }
+        for (name, channel) in &self.notify {
+            if !channel.url.contains("://") {
+                return Err((format!("notify.{name}.url"), "must be a URL like generic+https://host/path or dingtalk://TOKEN".into()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn plugin_settings(&self, plugin: &str) -> Option<&PluginSettings> {
+        self.plugins.get(plugin)
+    }
+}
+
+/// A TOML table as the JSON object string plugins receive in `run-context.config`.
+pub fn table_to_json(table: &toml::Table) -> String {
+    serde_json::to_string(table).expect("TOML values are JSON-representable")
+}

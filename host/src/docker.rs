@@ -1,0 +1,200 @@
+//! The connection to the Docker engine: where it is and which API version to
+//! speak.
+//!
+//! The endpoint follows the docker CLI's environment: `DOCKER_HOST`
+//! (`unix:///path`, `tcp://host:port`, `http://`, `https://`), TLS when
+//! `DOCKER_TLS_VERIFY` is set (or the scheme is `https://`) with `ca.pem`,
+//! `cert.pem` and `key.pem` from `DOCKER_CERT_PATH` (default `~/.docker`),
+//! and the local socket when `DOCKER_HOST` is unset.
+//!
+//! bollard speaks its newest API version by default and engines older than
+//! that refuse every request, so [`open`] first asks the engine which version
+//! it speaks and uses the older of the two.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+
+/// How long to wait for the engine when connecting or pinging.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// bollard's own per-request limit. Every caller bounds its waits itself (a
+/// plugin call by its deadline), so this is only a backstop; bollard's default
+/// of two minutes would cut short a `stop` with a longer grace period.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The oldest API version engines up to 28.x accept; asked when an engine
+/// refuses bollard's newest one.
+const OLDEST_API: ClientVersion = ClientVersion { major_version: 1, minor_version: 24 };
+
+const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+
+const HINT: &str = "set DOCKER_HOST to the engine's address (unix:///var/run/docker.sock, tcp://HOST:2375, \
+                    or tcp://HOST:2376 with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=DIR holding ca.pem, cert.pem, key.pem)";
+
+/// Where the engine is, as the environment says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Unix(String),
+    Tcp(String),
+    Tls { addr: String, cert_dir: PathBuf },
+}
+
+impl Endpoint {
+    pub fn from_env() -> anyhow::Result<Endpoint> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let cert_dir = || -> anyhow::Result<PathBuf> {
+            match var("DOCKER_CERT_PATH") {
+                Some(dir) => Ok(PathBuf::from(dir)),
+                None => var("HOME")
+                    .map(|home| PathBuf::from(home).join(".docker"))
+                    .ok_or_else(|| anyhow!("DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME is; {HINT}")),
+            }
+        };
+        let Some(host) = var("DOCKER_HOST") else {
+            return Ok(Endpoint::Unix(DEFAULT_SOCKET.to_string()));
+        };
+        let tls = var("DOCKER_TLS_VERIFY").is_some();
+        if host.starts_with("unix://") {
+            Ok(Endpoint::Unix(host))
+        } else if let Some(addr) = host.strip_prefix("https://") {
+            Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir: cert_dir()? })
+        } else if let Some(addr) = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://")) {
+            match tls {
+                true => Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir: cert_dir()? }),
+                false => Ok(Endpoint::Tcp(addr.to_string())),
+            }
+        } else {
+            bail!("DOCKER_HOST={host} is not supported: bosun speaks unix://, tcp://, http:// and https://; {HINT}")
+        }
+    }
+
+    /// A client speaking `version`. Makes no request.
+    fn client(&self, version: &ClientVersion) -> anyhow::Result<Docker> {
+        let timeout = REQUEST_TIMEOUT.as_secs();
+        let docker = match self {
+            Endpoint::Unix(socket) => Docker::connect_with_unix(socket, timeout, version),
+            Endpoint::Tcp(addr) => Docker::connect_with_http(addr, timeout, version),
+            Endpoint::Tls { addr, cert_dir } => {
+                let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| cert_dir.join(f));
+                if let Some(missing) = [&ca, &cert, &key].into_iter().find(|p| !p.is_file()) {
+                    bail!("cannot use the Docker engine at {self}: {} does not exist; {HINT}", missing.display());
+                }
+                Docker::connect_with_ssl(addr, &key, &cert, &ca, timeout, version)
+            }
+        };
+        docker.map_err(|e| self.unreachable(e))
+    }
+
+    fn unreachable(&self, cause: impl std::fmt::Display) -> anyhow::Error {
+        let cause = cause.to_string().replace('\n', " ");
+        anyhow!("cannot reach the Docker engine at {self}: {cause}; {HINT}")
+    }
+
+    /// The API version to speak: the engine's, capped at bollard's newest.
+    async fn api_version(&self) -> anyhow::Result<ClientVersion> {
+        for asked in [API_DEFAULT_VERSION, &OLDEST_API] {
+            let probe = self.client(asked)?;
+            match tokio::time::timeout(PROBE_TIMEOUT, probe.version()).await {
+                Err(_) => return Err(self.unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))),
+                // The engine refuses a version it does not speak with a 400.
+                Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 400, .. })) => continue,
+                Ok(Err(e)) => return Err(self.unreachable(e)),
+                Ok(Ok(reply)) => {
+                    let spoken = reply.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| {
+                        self.unreachable(format!("the engine reported no usable API version ({:?})", reply.api_version))
+                    })?;
+                    return Ok(if spoken < *API_DEFAULT_VERSION { spoken } else { *API_DEFAULT_VERSION });
+                }
+            }
+        }
+        Err(self.unreachable(format!("the engine accepts neither API {API_DEFAULT_VERSION} nor {OLDEST_API}")))
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix(socket) if socket.starts_with("unix://") => write!(f, "{socket}"),
+            Endpoint::Unix(socket) => write!(f, "unix://{socket}"),
+            Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Tls { addr, cert_dir } => write!(f, "tcp://{addr} (TLS, certificates in {})", cert_dir.display()),
+        }
+    }
+}
+
+fn parse_api_version(text: &str) -> Option<ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
+}
+
+/// Connects to the engine the environment names and agrees on an API version.
+/// Errors are one line naming the endpoint and how to set `DOCKER_HOST`.
+pub async fn open() -> anyhow::Result<Docker> {
+    let endpoint = Endpoint::from_env()?;
+    let version = endpoint.api_version().await?;
+    endpoint.client(&version)
+}
+
+/// [`open`] for callers outside async code, or inside it where blocking the
+/// current thread for one short request is acceptable (it runs on a helper
+/// thread with its own runtime, so it works under any tokio runtime flavour).
+pub fn connect() -> anyhow::Result<Docker> {
+    let endpoint = Endpoint::from_env()?;
+    let version = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(endpoint.api_version())
+            })
+            .join()
+            .map_err(|_| anyhow!("the Docker connection thread panicked"))?
+    })?;
+    // Built here, not on the helper thread, so no connection belongs to its runtime.
+    endpoint.client(&version)
+}
+
+/// The engine's version (e.g. `27.3.1`), for `bosun doctor`.
+pub async fn ping(docker: &Docker) -> anyhow::Result<String> {
+    let unreachable = |cause: String| match Endpoint::from_env() {
+        Ok(endpoint) => endpoint.unreachable(cause),
+        Err(e) => e,
+    };
+    let reply = tokio::time::timeout(PROBE_TIMEOUT, docker.version())
+        .await
+        .map_err(|_| unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    reply.version.context("the Docker engine did not report its version")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_api_versions() {
+        let v = parse_api_version("1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(parse_api_version("1").is_none());
+        assert!(parse_api_version("x.y").is_none());
+        assert!(v < *API_DEFAULT_VERSION);
+    }
+
+    #[test]
+    fn endpoints_display_as_docker_host_values() {
+        assert_eq!(Endpoint::Unix("/run/docker.sock".into()).to_string(), "unix:///run/docker.sock");
+        assert_eq!(Endpoint::Unix("unix:///run/docker.sock".into()).to_string(), "unix:///run/docker.sock");
+        assert_eq!(Endpoint::Tcp("10.0.0.2:2375".into()).to_string(), "tcp://10.0.0.2:2375");
+    }
+
+    #[test]
+    fn a_missing_socket_is_one_line_naming_it() {
+        let endpoint = Endpoint::Unix("unix:///nonexistent/docker.sock".into());
+        let err = endpoint.client(API_DEFAULT_VERSION).unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("unix:///nonexistent/docker.sock"), "{err}");
+        assert!(err.contains("set DOCKER_HOST"), "{err}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Typed errors of loading and calling plugins. Each says which plugin and what
+//! to do next, on one line.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{origin} is not a usable bosun plugin: {reason}")]
+    InvalidComponent { origin: String, reason: String },
+
+    #[error(
+        "plugin {plugin} was built for plugin API {plugin_api} but this bosun implements {host_api}: \
+         rebuild it against bosun-sdk {host_api} or use a matching bosun"
+    )]
+    IncompatibleApi { plugin: String, plugin_api: String, host_api: String },
+
+    #[error("plugin {plugin} {version} trapped in {export}: {message}{}", backtrace_suffix(.backtrace))]
+    Trapped { plugin: String, version: String, export: String, message: String, backtrace: Option<String> },
+
+    #[error(
+        "plugin {plugin} {export} ran past its {}ms deadline and was stopped; raise \
+         `timeout_ms` under [plugins.{plugin}] if it needs longer",
+        .deadline.as_millis()
+    )]
+    TimedOut { plugin: String, export: String, deadline: Duration },
+
+    #[error(
+        "plugin {plugin} {export} tried to use more than its {} MiB memory cap and was stopped; raise \
+         `memory_mib` under [plugins.{plugin}] if it needs more",
+        .limit_bytes / (1024 * 1024)
+    )]
+    OutOfMemory { plugin: String, export: String, limit_bytes: u64 },
+
+    /// A host call was refused; the message names the call and the grant line.
+    #[error("{0}")]
+    CapabilityDenied(crate::capability::Denial),
+
+    /// The plugin ran and reported a failure of its own.
+    #[error("plugin {plugin} {export} failed: {message}")]
+    Failed { plugin: String, export: String, message: String },
+
+    #[error("plugin {plugin} rejected its configuration: {message}")]
+    InvalidConfig { plugin: String, message: String },
+
+    /// The plugin chose to skip (exit-code-75 convention); not a failure.
+    #[error("plugin {plugin} skipped: {message}")]
+    Skipped { plugin: String, message: String },
+
+    #[error("plugin {plugin} is a {actual}, not a {expected}")]
+    WrongKind { plugin: String, expected: String, actual: String },
+
+    #[error("plugin runtime: {0}")]
+    Runtime(String),
+}
+
+fn backtrace_suffix(backtrace: &Option<String>) -> String {
+    match backtrace {
+        Some(bt) if !bt.is_empty() => format!(" (wasm backtrace: {})", bt.lines().map(str::trim).collect::<Vec<_>>().join(" <- ")),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,175 @@
+//! A plugin's manifest: the TOML document bosun-sdk embeds in the component's
+//! `bosun:manifest` custom section. Read before anything is compiled.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::PluginError;
+use crate::capability::Requests;
+
+/// The WIT API version this host implements (`wit/` package version).
+pub const HOST_API_VERSION: &str = "0.1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    SmokeCheck,
+    BackupStrategy,
+    NamingTemplate,
+    Notifier,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::SmokeCheck, Kind::BackupStrategy, Kind::NamingTemplate, Kind::Notifier];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SmokeCheck => "smoke-check",
+            Kind::BackupStrategy => "backup-strategy",
+            Kind::NamingTemplate => "naming-template",
+            Kind::Notifier => "notifier",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key of a plugin's configuration schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigField {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub api: String,
+    pub kind: Kind,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub capabilities: Requests,
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigField>,
+}
+
+impl Manifest {
+    /// Reads and checks the manifest of `wasm` (named `origin` in errors).
+    pub fn read(wasm: &[u8], origin: &str) -> Result<Manifest, PluginError> {
+        let invalid = |reason: String| PluginError::InvalidComponent { origin: origin.to_string(), reason };
+        check_is_component(wasm).map_err(invalid)?;
+        let section = bosun_plugin_build::find_custom_section(wasm, bosun_plugin_build::MANIFEST_SECTION)
+            .ok_or_else(|| {
+                invalid("it has no bosun:manifest section; build it with bosun-sdk (`bosun plugin build`)".into())
+            })?;
+        let text = String::from_utf8(section).map_err(|_| invalid("its manifest is not UTF-8".into()))?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| invalid(format!("its manifest is malformed: {}", one_line(&e))))?;
+        if !api_compatible(&manifest.api, HOST_API_VERSION) {
+            return Err(PluginError::IncompatibleApi {
+                plugin: manifest.name,
+                plugin_api: manifest.api,
+                host_api: HOST_API_VERSION.into(),
+            });
+        }
+        manifest.capabilities.validate().map_err(|e| invalid(format!("its requested capabilities are invalid: {e}")))?;
+        if !valid_plugin_name(&manifest.name) {
+            return Err(invalid(format!(
+                "its name {:?} is not a plugin name (lower-case letters, digits and `-`)",
+                manifest.name
+            )));
+        }
+        Ok(manifest)
+    }
+}
+
+pub fn valid_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn one_line(error: &impl fmt::Display) -> String {
+    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cargo's rule: same major, and for 0.x the same minor too; a plugin built
+/// against a newer minor needs a newer host.
+pub fn api_compatible(plugin: &str, host: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    };
+    match (parse(plugin), parse(host)) {
+        (Some((pmaj, pmin)), Some((hmaj, hmin))) => {
+            pmaj == hmaj && if hmaj == 0 { pmin == hmin } else { pmin <= hmin }
+        }
+        _ => false,
+    }
+}
+
+/// Cheap structural checks so a wrong file gets a precise message before the
+/// (expensive) compiler sees it.
+fn check_is_component(wasm: &[u8]) -> Result<(), String> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err("it is not a WebAssembly file (no \\0asm header)".into());
+    }
+    match wasmparser::Parser::new(0).parse(wasm, true) {
+        Ok(wasmparser::Chunk::Parsed { payload: wasmparser::Payload::Version { encoding, .. }, .. }) => {
+            if encoding != wasmparser::Encoding::Component {
+                return Err("it is a core wasm module, not a component; build it with `bosun plugin build`".into());
+            }
+        }
+        _ => return Err("its header is unreadable".into()),
+    }
+    // Walk every section: catches truncation and corruption with a position.
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let Err(e) = payload {
+            return Err(format!("it is truncated or corrupt ({e})"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_follow_cargo_semver() {
+        assert!(api_compatible("0.1.0", "0.1.3"));
+        assert!(api_compatible("0.1.9", "0.1.0"));
+        assert!(!api_compatible("0.2.0", "0.1.0"));
+        assert!(!api_compatible("1.0.0", "0.1.0"));
+        assert!(api_compatible("1.2.0", "1.3.0"));
+        assert!(!api_compatible("1.4.0", "1.3.0"));
+        assert!(!api_compatible("nonsense", "0.1.0"));
+    }
+
+    #[test]
+    fn plugin_names_are_kebab_case() {
+        assert!(valid_plugin_name("dir-archive"));
+        assert!(!valid_plugin_name("Dir"));
+        assert!(!valid_plugin_name("../x"));
+        assert!(!valid_plugin_name(""));
+    }
+}

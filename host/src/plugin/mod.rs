@@ -1,0 +1,16 @@
+//! Plugins: loading, compiling (with an on-disk cache), instantiating and
+//! calling wasm components; their manifests; the store of installed plugins.
+
+pub mod bindings;
+pub mod builtin;
+mod cache;
+pub mod engine;
+pub mod error;
+pub mod manifest;
+pub mod runtime;
+pub mod store;
+
+pub use cache::CacheOutcome;
+pub use error::PluginError;
+pub use manifest::{Kind, Manifest};
+pub use runtime::{CallSetup, Called, Limits, Plugin, Runtime};

@@ -1,0 +1,26 @@
+//! A correct smoke-check component without a `bosun:manifest` section (built
+//! with wit-bindgen directly, not bosun-sdk): the host must refuse it before
+//! compiling, saying how to build a plugin.
+
+wit_bindgen::generate!({
+    world: "smoke-check",
+    path: "../../../../wit",
+    features: ["clocks-timezone"],
+    generate_all,
+});
+
+struct NoManifest;
+
+impl Guest for NoManifest {
+    fn check(_ctx: RunContext) -> Result<CheckResult, PluginError> {
+        Ok(CheckResult {
+            passed: true,
+            summary: "no manifest".into(),
+            conditions: Vec::new(),
+            metrics: Vec::new(),
+            suggestion: None,
+        })
+    }
+}
+
+export!(NoManifest);

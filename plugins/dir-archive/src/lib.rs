@@ -1,0 +1,188 @@
+//! bosun's built-in `dir-archive` backup strategy. The host does all the I/O:
+//! this plugin only decides what goes where.
+//!
+//! Backup directory layout (`req.dest_dir`):
+//! - `data.tar.zst` (`.tar.gz`, `.tar`): the archive written by the host's
+//!   `fs.archive`; entries are stored under their absolute path without the
+//!   leading `/`, as GNU tar does;
+//! - `files.json`: the file list of this backup (path, size, mtime, mode,
+//!   sha256), the base of the next incremental;
+//! - `deleted.json`: incrementals only, when files disappeared since the base:
+//!   a JSON array of their absolute paths.
+//!
+//! Restore extracts the base archives (oldest first), then this backup's, into
+//! `target`, or into `/` when no target is given, i.e. back to the original
+//! absolute paths; after each archive it removes the files its `deleted.json`
+//! lists (under `target` when given). In a dry run the host records the
+//! extractions and removals instead of doing them.
+
+use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
+use bosun_sdk::{
+    BackupKind, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log, serde_json,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Config {
+    paths: Vec<String>,
+    #[serde(default)]
+    excludes: Vec<String>,
+    #[serde(default = "default_compression")]
+    compression: String,
+    #[serde(default)]
+    level: Option<i32>,
+}
+
+fn default_compression() -> String {
+    "zstd".into()
+}
+
+const FILE_LIST: &str = "files.json";
+const DELETED: &str = "deleted.json";
+/// Archive names, by compression; restore looks for each.
+const ARCHIVES: [(&str, Compression); 3] = [
+    ("data.tar.zst", Compression::Zstd),
+    ("data.tar.gz", Compression::Gzip),
+    ("data.tar", Compression::None),
+];
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+/// `path` restored under `target` (`/srv/x` → `<target>/srv/x`), or itself.
+fn under(target: Option<&str>, path: &str) -> String {
+    match target {
+        Some(t) => join(t, path.trim_start_matches('/')),
+        None => path.to_string(),
+    }
+}
+
+impl Config {
+    fn archive_name(&self) -> Result<(&'static str, Compression), Error> {
+        let (name, compression) = match self.compression.as_str() {
+            "zstd" | "zst" => ARCHIVES[0],
+            "gzip" | "gz" => ARCHIVES[1],
+            "none" => ARCHIVES[2],
+            other => {
+                return Err(Error::invalid_config(format!(
+                    "config key `compression`: unknown compression `{other}` (expected zstd, gzip or none)"
+                )));
+            }
+        };
+        Ok((name, compression))
+    }
+
+    fn check_paths(&self) -> Result<(), Error> {
+        if self.paths.is_empty() {
+            return Err(Error::invalid_config("config key `paths`: nothing to back up (empty list)"));
+        }
+        if let Some(p) = self.paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(Error::invalid_config(format!("config key `paths`: `{p}` is not an absolute path")));
+        }
+        Ok(())
+    }
+}
+
+struct DirArchive;
+
+impl BackupStrategy for DirArchive {
+    fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error> {
+        let cfg: Config = ctx.config()?;
+        cfg.check_paths()?;
+        let (name, compression) = cfg.archive_name()?;
+
+        let since_manifest = match (req.kind, &req.base_dir) {
+            (BackupKind::Incremental, Some(base)) => Some(join(base, FILE_LIST)),
+            (BackupKind::Incremental, None) => {
+                log::warn("incremental backup requested without a base backup: taking a full one");
+                None
+            }
+            (BackupKind::Full, _) => None,
+        };
+        let incremental = since_manifest.is_some();
+        let dest = join(&req.dest_dir, name);
+        log::info!(
+            "archiving {} into {dest}{}",
+            cfg.paths.join(", "),
+            if incremental { " (incremental)" } else { "" }
+        );
+        let out = fs::archive(&ArchiveRequest {
+            sources: cfg.paths.clone(),
+            excludes: cfg.excludes.clone(),
+            dest: dest.clone(),
+            compression,
+            level: cfg.level,
+            since_manifest,
+            manifest_dest: Some(join(&req.dest_dir, FILE_LIST)),
+        })
+        .map_err(|e| Error::from(e).context(format!("archiving into {dest}")))?;
+
+        let mut artifacts = vec![out.archive];
+        artifacts.extend(out.manifest);
+        if !out.deleted.is_empty() {
+            let list = serde_json::to_vec(&out.deleted).map_err(|e| Error::failed(e.to_string()))?;
+            artifacts.push(fs::write_small(&join(&req.dest_dir, DELETED), &list)?);
+        }
+
+        let mut result = BackupResult::new(artifacts)
+            .with_fact("kind", if incremental { "incremental" } else { "full" })
+            .with_fact("entries", out.entries)
+            .with_fact("deleted", out.deleted.len())
+            .with_fact("compression", &cfg.compression)
+            .with_fact("paths", cfg.paths.join(","));
+        if let (true, Some(base)) = (incremental, &req.base_dir) {
+            result = result.with_fact("base", base);
+        }
+        Ok(result)
+    }
+
+    fn restore(_ctx: &Context, req: &RestoreRequest) -> Result<(), Error> {
+        let target = req.target.as_deref();
+        let dest = target.unwrap_or("/");
+        for dir in req.base_dirs.iter().chain([&req.backup_dir]) {
+            let archive = find_archive(dir)?;
+            log::info!("extracting {archive} into {dest}");
+            let entries = fs::extract(&archive, dest)
+                .map_err(|e| Error::from(e).context(format!("extracting {archive} into {dest}")))?;
+            log::debug!("{entries} entries from {archive}");
+            remove_deleted(dir, target)?;
+        }
+        Ok(())
+    }
+}
+
+fn find_archive(dir: &str) -> Result<String, Error> {
+    for (name, _) in ARCHIVES {
+        let path = join(dir, name);
+        if fs::stat(&path)?.is_some() {
+            return Ok(path);
+        }
+    }
+    Err(Error::failed(format!("no data.tar[.zst|.gz] in backup directory {dir}")))
+}
+
+/// Remove what `dir/deleted.json` lists, mapped under `target`.
+fn remove_deleted(dir: &str, target: Option<&str>) -> Result<(), Error> {
+    let list_path = join(dir, DELETED);
+    if fs::stat(&list_path)?.is_none() {
+        return Ok(());
+    }
+    let bytes = fs::read_small(&list_path, 16 << 20)?;
+    let deleted: Vec<String> = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::failed(format!("{list_path}: not a JSON list of paths: {e}")))?;
+    for p in deleted {
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+            log::warn!("{list_path}: skipping suspicious path `{p}`");
+            continue;
+        }
+        let path = under(target, &p);
+        if fs::stat(&path)?.is_some() {
+            log::debug!("removing {path} (deleted since the base backup)");
+            fs::remove(&path)?;
+        }
+    }
+    Ok(())
+}
+
+bosun_sdk::export_backup_strategy!(DirArchive);

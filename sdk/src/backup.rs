@@ -1,0 +1,80 @@
+//! Backup strategies: world `backup-strategy`, trait [`BackupStrategy`],
+//! macro [`export_backup_strategy!`](crate::export_backup_strategy).
+//!
+//! The host moves the bytes (`host::fs::archive`, `host::docker::save_images`,
+//! `host::docker::exec` to a path); the strategy decides what goes where.
+
+pub use crate::bindings::backup_strategy::bosun::plugin::backup_types::{
+    BackupKind, BackupRequest, BackupResult, RestoreRequest,
+};
+
+use crate::bindings::host::bosun::plugin::types::{Artifact, Kv, PluginError, RunContext};
+use crate::{Context, Error};
+
+/// A backup strategy. Export it with `bosun_sdk::export_backup_strategy!(MyStrategy);`.
+pub trait BackupStrategy {
+    /// Write the backup's artifacts into `req.dest_dir` and report them.
+    fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error>;
+
+    /// Restore the backup in `req.backup_dir` (after `req.base_dirs`, oldest
+    /// first, for an incremental chain) into `req.target` or the original
+    /// location.
+    fn restore(ctx: &Context, req: &RestoreRequest) -> Result<(), Error>;
+}
+
+impl BackupResult {
+    /// A result listing `artifacts`, no facts.
+    pub fn new(artifacts: Vec<Artifact>) -> Self {
+        BackupResult { artifacts, facts: Vec::new() }
+    }
+
+    /// Add a fact for the backup's manifest (entry counts, source versions, ...).
+    pub fn with_fact(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.facts.push(Kv::new(key, value.to_string()));
+        self
+    }
+}
+
+#[doc(hidden)]
+pub fn __backup<T: BackupStrategy>(ctx: RunContext, req: BackupRequest) -> Result<BackupResult, PluginError> {
+    crate::__private::enter();
+    T::backup(&Context::new(ctx), &req).map_err(Into::into)
+}
+
+#[doc(hidden)]
+pub fn __restore<T: BackupStrategy>(ctx: RunContext, req: RestoreRequest) -> Result<(), PluginError> {
+    crate::__private::enter();
+    T::restore(&Context::new(ctx), &req).map_err(Into::into)
+}
+
+/// Export `$t: BackupStrategy` as this plugin's backup strategy and embed the
+/// `bosun:manifest` section (kind `backup-strategy`).
+#[macro_export]
+macro_rules! export_backup_strategy {
+    (@api $api:expr, $t:ty) => {
+        const _: () = {
+            struct __BosunExport;
+            impl $crate::__private::backup_strategy::Guest for __BosunExport {
+                fn backup(
+                    ctx: $crate::__private::RunContext,
+                    req: $crate::BackupRequest,
+                ) -> ::core::result::Result<$crate::BackupResult, $crate::__private::PluginError> {
+                    $crate::backup::__backup::<$t>(ctx, req)
+                }
+                fn restore(
+                    ctx: $crate::__private::RunContext,
+                    req: $crate::RestoreRequest,
+                ) -> ::core::result::Result<(), $crate::__private::PluginError> {
+                    $crate::backup::__restore::<$t>(ctx, req)
+                }
+            }
+            $crate::__private::backup_strategy::__bosun_export_backup_strategy_world!(
+                __BosunExport with_types_in $crate::__private::backup_strategy
+            );
+        };
+        $crate::__bosun_manifest!("backup-strategy", $api);
+    };
+    ($t:ty) => {
+        $crate::export_backup_strategy!(@api $crate::__bosun_api_version!(), $t);
+    };
+}

@@ -1,0 +1,111 @@
+//! Smoke checks: world `smoke-check`, trait [`Check`], macro [`export_check!`](crate::export_check).
+
+pub use crate::bindings::smoke_check::bosun::plugin::check_types::{CheckResult, ConditionResult};
+
+use crate::bindings::host::bosun::plugin::types::{Kv, PluginError, RunContext};
+use crate::{Context, Error};
+
+/// A smoke check. Export it with `bosun_sdk::export_check!(MyCheck);`.
+pub trait Check {
+    /// Run the check once. A failed check is `Ok` with `passed: false`
+    /// ([`CheckResult::fail`]); an `Err` means the check could not run (bad
+    /// config, denied host call).
+    fn check(ctx: &Context) -> Result<CheckResult, Error>;
+}
+
+impl CheckResult {
+    /// A passed check with a one-line summary
+    /// (`"GET http://127.0.0.1:8080/ -> 200 in 12ms"`).
+    pub fn pass(summary: impl Into<String>) -> Self {
+        Self::new(true, summary)
+    }
+
+    /// A failed check with a one-line summary.
+    pub fn fail(summary: impl Into<String>) -> Self {
+        Self::new(false, summary)
+    }
+
+    /// A result with `passed` and a summary, no conditions or metrics.
+    pub fn new(passed: bool, summary: impl Into<String>) -> Self {
+        CheckResult {
+            passed,
+            summary: summary.into(),
+            conditions: Vec::new(),
+            metrics: Vec::new(),
+            suggestion: None,
+        }
+    }
+
+    /// Add an evaluated condition.
+    pub fn with_condition(mut self, c: ConditionResult) -> Self {
+        self.conditions.push(c);
+        self
+    }
+
+    /// Add a measurement worth keeping (`response-time-ms`, `cpu-percent`, ...).
+    pub fn with_metric(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.metrics.push(Kv::new(key, value.to_string()));
+        self
+    }
+
+    /// What the operator should try when the check failed.
+    pub fn with_suggestion(mut self, s: impl Into<String>) -> Self {
+        self.suggestion = Some(s.into());
+        self
+    }
+}
+
+impl ConditionResult {
+    /// `condition` as configured, the `actual` value it was evaluated against.
+    pub fn new(condition: impl Into<String>, actual: impl Into<String>, passed: bool) -> Self {
+        ConditionResult {
+            condition: condition.into(),
+            actual: actual.into(),
+            passed,
+            message: None,
+        }
+    }
+
+    /// Why it failed or could not be evaluated.
+    pub fn with_message(mut self, m: impl Into<String>) -> Self {
+        self.message = Some(m.into());
+        self
+    }
+}
+
+#[doc(hidden)]
+pub fn __run<T: Check>(ctx: RunContext) -> Result<CheckResult, PluginError> {
+    crate::__private::enter();
+    T::check(&Context::new(ctx)).map_err(Into::into)
+}
+
+/// Export `$t: Check` as this plugin's smoke check and embed the
+/// `bosun:manifest` section (kind `smoke-check`, from `bosun-plugin.toml`).
+///
+/// ```ignore
+/// struct Up;
+/// impl bosun_sdk::Check for Up { /* ... */ }
+/// bosun_sdk::export_check!(Up);
+/// ```
+#[macro_export]
+macro_rules! export_check {
+    (@api $api:expr, $t:ty) => {
+        const _: () = {
+            struct __BosunExport;
+            impl $crate::__private::smoke_check::Guest for __BosunExport {
+                fn check(
+                    ctx: $crate::__private::RunContext,
+                ) -> ::core::result::Result<$crate::CheckResult, $crate::__private::PluginError> {
+                    $crate::check::__run::<$t>(ctx)
+                }
+            }
+            $crate::__private::smoke_check::__bosun_export_smoke_check_world!(
+                __BosunExport with_types_in $crate::__private::smoke_check
+            );
+        };
+        $crate::__bosun_manifest!("smoke-check", $api);
+    };
+    ($t:ty) => {
+        $crate::export_check!(@api $crate::__bosun_api_version!(), $t);
+    };
+}

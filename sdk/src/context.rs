@@ -1,0 +1,110 @@
+//! [`Context`]: the run a plugin export was called for, and the plugin's config.
+
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::bindings::host::bosun::plugin::types::RunContext;
+
+/// Facts about the run that called the plugin, and the plugin's configuration
+/// (the bosun.toml table of the check, backup set, naming section or channel).
+#[derive(Debug, Clone)]
+pub struct Context {
+    raw: RunContext,
+}
+
+impl Context {
+    /// Wrap the WIT `run-context` (the export macros do this for you).
+    pub fn new(raw: RunContext) -> Self {
+        Context { raw }
+    }
+
+    /// `project.name` from bosun.toml.
+    pub fn project(&self) -> &str {
+        &self.raw.project
+    }
+
+    /// `project.env` from bosun.toml (prod, staging, ...).
+    pub fn env(&self) -> &str {
+        &self.raw.env
+    }
+
+    /// The run's id in bosun's state store; quote it in messages.
+    pub fn run_id(&self) -> &str {
+        &self.raw.run_id
+    }
+
+    /// True in a dry run: mutating host calls are recorded, not executed.
+    pub fn dry_run(&self) -> bool {
+        self.raw.dry_run
+    }
+
+    /// The configuration as the JSON object text the host passed.
+    pub fn config_json(&self) -> &str {
+        &self.raw.config
+    }
+
+    /// Deserialize the configuration into `T` (usually a
+    /// `#[derive(Deserialize)]` struct with `#[serde(default)]` fields).
+    ///
+    /// Errors are [`Error::InvalidConfig`] naming the key serde complained
+    /// about, e.g. ``config key `timeout_ms`: invalid type: string "5s", expected u32``.
+    /// An empty config string counts as `{}`.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_config(&self.raw.config)
+    }
+
+    /// The WIT `run-context` itself.
+    pub fn raw(&self) -> &RunContext {
+        &self.raw
+    }
+}
+
+/// Deserialize a JSON config object, naming the offending key on error.
+pub(crate) fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
+    let json = if json.trim().is_empty() { "{}" } else { json };
+    let mut de = serde_json::Deserializer::from_str(json);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            // serde_json appends " at line L column C", which means nothing to
+            // someone editing bosun.toml.
+            let msg = inner.to_string();
+            let pos = format!(" at line {} column {}", inner.line(), inner.column());
+            let msg = msg.strip_suffix(&pos).unwrap_or(&msg);
+            Err(if path == "." || path.is_empty() {
+                Error::invalid_config(format!("config: {msg}"))
+            } else {
+                Error::invalid_config(format!("config key `{path}`: {msg}"))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Cfg {
+        url: String,
+        #[serde(default)]
+        timeout_ms: u32,
+    }
+
+    #[test]
+    fn names_the_key() {
+        let e = parse_config::<Cfg>(r#"{"url":"x","timeout_ms":"5s"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid config: config key `timeout_ms`: invalid type: string \"5s\", expected u32"
+        );
+        let e = parse_config::<Cfg>(r#"{"timeout_ms":5}"#).unwrap_err();
+        assert_eq!(e.to_string(), "invalid config: config: missing field `url`");
+        let c = parse_config::<Cfg>(r#"{"url":"x","other":1}"#).unwrap();
+        assert_eq!(c.url, "x");
+    }
+}

@@ -1,0 +1,47 @@
+//! Naming templates: world `naming-template`, trait [`NamingTemplate`],
+//! macro [`export_naming_template!`](crate::export_naming_template).
+
+use crate::bindings::host::bosun::plugin::types::{Kv, PluginError, RunContext};
+use crate::{Context, Error};
+
+/// Names a container for a release. Export it with
+/// `bosun_sdk::export_naming_template!(MyTemplate);`.
+pub trait NamingTemplate {
+    /// Render a container name from `vars` (PREFIX, SEP, ENV, SERVICE,
+    /// VERSION, TIMESTAMP, SHORT_DIGEST and those from `[naming].vars`). The
+    /// result must be a valid Docker name; an unknown variable is
+    /// [`Error::InvalidConfig`].
+    fn render(ctx: &Context, vars: &[Kv]) -> Result<String, Error>;
+}
+
+#[doc(hidden)]
+pub fn __render<T: NamingTemplate>(ctx: RunContext, vars: Vec<Kv>) -> Result<String, PluginError> {
+    crate::__private::enter();
+    T::render(&Context::new(ctx), &vars).map_err(Into::into)
+}
+
+/// Export `$t: NamingTemplate` as this plugin's naming template and embed the
+/// `bosun:manifest` section (kind `naming-template`).
+#[macro_export]
+macro_rules! export_naming_template {
+    (@api $api:expr, $t:ty) => {
+        const _: () = {
+            struct __BosunExport;
+            impl $crate::__private::naming_template::Guest for __BosunExport {
+                fn render(
+                    ctx: $crate::__private::RunContext,
+                    vars: ::std::vec::Vec<$crate::Kv>,
+                ) -> ::core::result::Result<::std::string::String, $crate::__private::PluginError> {
+                    $crate::naming::__render::<$t>(ctx, vars)
+                }
+            }
+            $crate::__private::naming_template::__bosun_export_naming_template_world!(
+                __BosunExport with_types_in $crate::__private::naming_template
+            );
+        };
+        $crate::__bosun_manifest!("naming-template", $api);
+    };
+    ($t:ty) => {
+        $crate::export_naming_template!(@api $crate::__bosun_api_version!(), $t);
+    };
+}
