@@ -44,27 +44,32 @@ pub enum Endpoint {
 
 impl Endpoint {
     pub fn from_env() -> anyhow::Result<Endpoint> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let cert_dir = || -> anyhow::Result<PathBuf> {
-            match var("DOCKER_CERT_PATH") {
-                Some(dir) => Ok(PathBuf::from(dir)),
-                None => var("HOME")
-                    .map(|home| PathBuf::from(home).join(".docker"))
-                    .ok_or_else(|| anyhow!("DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME is; {HINT}")),
-            }
-        };
+        Endpoint::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The endpoint the variables name (`var` looks one up; empty counts as unset).
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Endpoint> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
         let Some(host) = var("DOCKER_HOST") else {
             return Ok(Endpoint::Unix(DEFAULT_SOCKET.to_string()));
         };
-        let tls = var("DOCKER_TLS_VERIFY").is_some();
+        let tls = |addr: &str| -> anyhow::Result<Endpoint> {
+            let cert_dir = match (var("DOCKER_CERT_PATH"), var("HOME")) {
+                (Some(dir), _) => PathBuf::from(dir),
+                (None, Some(home)) => PathBuf::from(home).join(".docker"),
+                (None, None) => bail!("DOCKER_HOST={host} uses TLS but neither DOCKER_CERT_PATH nor HOME is set; {HINT}"),
+            };
+            Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir })
+        };
         if host.starts_with("unix://") {
             Ok(Endpoint::Unix(host))
         } else if let Some(addr) = host.strip_prefix("https://") {
-            Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir: cert_dir()? })
+            tls(addr)
         } else if let Some(addr) = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://")) {
-            match tls {
-                true => Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir: cert_dir()? }),
-                false => Ok(Endpoint::Tcp(addr.to_string())),
+            // Like the docker CLI: any non-empty DOCKER_TLS_VERIFY turns TLS on.
+            match var("DOCKER_TLS_VERIFY") {
+                Some(_) => tls(addr),
+                None => Ok(Endpoint::Tcp(addr.to_string())),
             }
         } else {
             bail!("DOCKER_HOST={host} is not supported: bosun speaks unix://, tcp://, http:// and https://; {HINT}")
@@ -187,6 +192,42 @@ mod tests {
         assert_eq!(Endpoint::Unix("/run/docker.sock".into()).to_string(), "unix:///run/docker.sock");
         assert_eq!(Endpoint::Unix("unix:///run/docker.sock".into()).to_string(), "unix:///run/docker.sock");
         assert_eq!(Endpoint::Tcp("10.0.0.2:2375".into()).to_string(), "tcp://10.0.0.2:2375");
+    }
+
+    fn endpoint(vars: &[(&str, &str)]) -> anyhow::Result<Endpoint> {
+        Endpoint::from_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn endpoints_follow_the_docker_cli_environment() {
+        assert_eq!(endpoint(&[]).unwrap(), Endpoint::Unix(DEFAULT_SOCKET.into()));
+        assert_eq!(endpoint(&[("DOCKER_HOST", "")]).unwrap(), Endpoint::Unix(DEFAULT_SOCKET.into()));
+        assert_eq!(endpoint(&[("DOCKER_HOST", "unix:///run/user/1000/docker.sock")]).unwrap(), Endpoint::Unix("unix:///run/user/1000/docker.sock".into()));
+        assert_eq!(endpoint(&[("DOCKER_HOST", "tcp://10.0.0.2:2375")]).unwrap(), Endpoint::Tcp("10.0.0.2:2375".into()));
+        let tls = endpoint(&[("DOCKER_HOST", "tcp://10.0.0.2:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs")]).unwrap();
+        assert_eq!(tls, Endpoint::Tls { addr: "10.0.0.2:2376".into(), cert_dir: "/certs".into() });
+        assert_eq!(tls.to_string(), "tcp://10.0.0.2:2376 (TLS, certificates in /certs)");
+        let home = endpoint(&[("DOCKER_HOST", "https://d:2376"), ("HOME", "/home/ops")]).unwrap();
+        assert_eq!(home, Endpoint::Tls { addr: "d:2376".into(), cert_dir: "/home/ops/.docker".into() });
+        let ssh = endpoint(&[("DOCKER_HOST", "ssh://ops@d")]).unwrap_err().to_string();
+        assert!(ssh.contains("DOCKER_HOST=ssh://ops@d is not supported") && ssh.contains("set DOCKER_HOST"), "{ssh}");
+    }
+
+    #[test]
+    fn missing_tls_certificates_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::Tls { addr: "127.0.0.1:1".into(), cert_dir: dir.path().into() };
+        let err = endpoint.client(API_DEFAULT_VERSION).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}/ca.pem does not exist", dir.path().display())), "{err}");
+        assert!(err.starts_with("cannot use the Docker engine at tcp://127.0.0.1:1 (TLS"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_tcp_endpoint_is_one_line_naming_it() {
+        let err = Endpoint::Tcp("127.0.0.1:1".into()).api_version().await.unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.starts_with("cannot reach the Docker engine at tcp://127.0.0.1:1: "), "{err}");
+        assert!(err.contains("set DOCKER_HOST"), "{err}");
     }
 
     #[test]

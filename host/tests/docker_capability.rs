@@ -81,6 +81,20 @@ fn file_in_tar(entries: &[(String, Vec<u8>)], name: &str) -> String {
 }
 
 #[tokio::test]
+async fn connecting_negotiates_the_api_and_reports_the_engine_version() {
+    support::require_engine();
+    let expected = support::docker(&["version", "--format", "{{.Server.Version}}"]);
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
+    let opened = bosun::docker::open().await.expect("open the engine");
+    assert_eq!(bosun::docker::ping(&opened).await.unwrap(), expected);
+    // The blocking variant works inside a (current-thread) runtime too.
+    let connected = bosun::docker::connect().expect("connect to the engine");
+    assert_eq!(bosun::docker::ping(&connected).await.unwrap(), expected);
+    // A request that needs the agreed API version, not only /version.
+    connected.list_containers(None::<bollard::query_parameters::ListContainersOptions>).await.expect("list containers");
+}
+
+#[tokio::test]
 async fn list_and_inspect_show_only_granted_containers() {
     let case = format!("bosun.test.case=list-{}", std::process::id());
     let shown = container(
@@ -162,6 +176,10 @@ async fn exec_keeps_output_or_streams_stdout_to_a_file() {
 
     let failed = state.exec(c.name.clone(), argv(&["/testsrv", "fail", "3", "disk", "full"]), None).await.unwrap();
     assert_eq!((failed.exit_code, failed.stderr_tail.as_str()), (3, "disk full\n"));
+
+    let missing = state.exec(c.name.clone(), argv(&["/nope"]), None).await.unwrap();
+    assert_eq!((missing.exit_code, missing.stdout.as_str()), (126, ""), "{missing:?}");
+    assert!(missing.stderr_tail.contains("/nope: no such file or directory"), "{missing:?}");
 
     let big = state.exec(c.name.clone(), argv(&["/testsrv", "gen", "200000"]), None).await.unwrap();
     assert_eq!(big.stdout.len(), 64 * 1024, "stdout is kept up to 64 KiB");

@@ -26,8 +26,14 @@ impl log::Host for HostState {
             Level::Error => tracing::error!(plugin = %plugin, "{message}"),
         }
         if self.call.logs.len() < MAX_LINES {
-            let level = format!("{level:?}").to_lowercase();
-            self.call.logs.push(LogLine { level, message });
+            let level = match level {
+                Level::Trace => "trace",
+                Level::Debug => "debug",
+                Level::Info => "info",
+                Level::Warn => "warn",
+                Level::Error => "error",
+            };
+            self.call.logs.push(LogLine { level: level.into(), message });
         }
     }
 

@@ -257,10 +257,20 @@ fn wrong_kind(plugin: &Plugin, expected: Kind) -> PluginError {
 }
 
 fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostState) -> PluginError {
-    let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>().map(|bt| bt.to_string());
+    // The frames only; wasmtime's header line repeats what the message says.
+    let backtrace = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|bt| bt.to_string().lines().skip(1).take(12).collect::<Vec<_>>().join("\n"));
     let trap = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |t| t.to_string());
-    let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-    let message = if stderr.is_empty() { trap } else { format!("{trap}; plugin stderr: {}", stderr.replace('\n', " ")) };
+    // What the plugin said last before dying (bosun-sdk logs panics as errors).
+    let last_error = state.call.logs.iter().rev().find(|l| l.level == "error").map(|l| l.message.clone());
+    let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().replace('\n', " ");
+    let mut message = trap;
+    for (label, text) in [("plugin log", last_error.unwrap_or_default()), ("plugin stderr", stderr)] {
+        if !text.is_empty() {
+            message.push_str(&format!("; {label}: {text}"));
+        }
+    }
     PluginError::Trapped {
         plugin: plugin.manifest.name.clone(),
         version: plugin.manifest.version.clone(),

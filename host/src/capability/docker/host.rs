@@ -325,8 +325,10 @@ impl Engine {
             let mut output = output;
             while let Some(frame) = output.next().await {
                 match frame.map_err(|e| engine_error(&what, e))? {
-                    LogOutput::StdErr { message } => stderr.push(&message),
-                    LogOutput::StdOut { message } | LogOutput::Console { message } => stdout.push(message).await?,
+                    LogOutput::StdOut { message } => stdout.push(message).await?,
+                    // Without a TTY the command's output is framed; unframed
+                    // text is the engine's own (e.g. "exec: /x: no such file").
+                    LogOutput::StdErr { message } | LogOutput::Console { message } => stderr.push(&message),
                     LogOutput::StdIn { .. } => {}
                 }
             }
