@@ -26,3 +26,10 @@ impl Severity {
         }
     }
 }
+
+impl Default for crate::bindings::host::bosun::plugin::process::RunOptions {
+    /// No cwd, env, stdin or stdout file; no timeout beyond the call's deadline.
+    fn default() -> Self {
+        Self { cwd: None, env: Vec::new(), stdin: None, stdout_to: None, timeout_ms: None }
+    }
+}

@@ -4,6 +4,7 @@
 //! capability); 75 skipped.
 
 mod app;
+mod backup;
 mod check;
 mod doctor;
 mod output;
@@ -38,6 +39,9 @@ enum Command {
     /// Create, build, install and inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Take backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Run smoke checks from bosun.toml (all, or the named ones).
     Check(check::CheckArgs),
     /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
@@ -59,6 +63,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let out = output::Output { json: cli.json };
     match cli.command {
         Command::Plugin(command) => plugin::run(command, cli.config, out).await,
+        Command::Backup(command) => backup::run(command, &App::load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
     }

@@ -54,8 +54,7 @@ impl Check for Hostile {
                 Ok(CheckResult::pass(format!("HTTP {}", resp.status)).with_metric("status", resp.status))
             }
             "process" => {
-                let opts = RunOptions { cwd: None, env: Vec::new(), stdin: None, stdout_to: None, timeout_ms: None };
-                let out = process::run(&cfg.argv, &opts)?;
+                let out = process::run(&cfg.argv, &RunOptions::default())?;
                 Ok(CheckResult::new(out.exit_code == 0, format!("exit {}", out.exit_code))
                     .with_metric("exit-code", out.exit_code))
             }

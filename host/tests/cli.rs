@@ -1,0 +1,199 @@
+//! The `bosun` binary as users run it: plugin lifecycle, bad input, backups, checks.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(config: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bosun.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    fn bosun(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bosun")).args(args).current_dir(self.dir.path()).env_remove("BOSUN_CONFIG").output().unwrap()
+    }
+
+    fn lockfile(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(".bosun/plugins.lock")).ok()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A bad file: exit 2, one line naming the file and the fix, nothing installed.
+fn assert_rejected(project: &Project, file: &str, expected: &str) {
+    let before = project.lockfile();
+    let out = project.bosun(&["plugin", "install", file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(expected), "{file}: expected {expected:?} in {err}");
+    assert!(err.contains("nothing installed"), "{err}");
+    assert_eq!(project.lockfile(), before, "the store is untouched");
+}
+
+#[test]
+fn bad_plugin_files_are_refused_and_nothing_is_touched() {
+    let project = Project::new("[project]\nname = \"t\"\n");
+    let good = common::test_plugin("hostile-check");
+    let out = project.bosun(&["plugin", "install", &project.write("good.wasm", &good)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let installed = project.lockfile().unwrap();
+
+    assert_rejected(&project, &project.write("notes.wasm", b"hello, not wasm"), "not a WebAssembly file");
+    let core_module = wat_core_module();
+    assert_rejected(&project, &project.write("core.wasm", &core_module), "core wasm module, not a component");
+    assert_rejected(&project, &project.write("nomanifest.wasm", &common::test_plugin("no-manifest")), "no bosun:manifest section");
+    assert_rejected(&project, &project.write("future.wasm", &common::test_plugin("future-api")), "plugin API 9.0.0");
+    assert_rejected(&project, &project.write("truncated.wasm", &good[..good.len() / 2]), "truncated or corrupt");
+    let out = project.bosun(&["plugin", "install", &project.write("pinned.wasm", &good), "--sha256", &"0".repeat(64)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
+    assert_eq!(project.lockfile().unwrap(), installed, "the installed plugin is untouched");
+}
+
+/// `(module)` in binary form: a valid core module, not a component.
+fn wat_core_module() -> Vec<u8> {
+    vec![0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+}
+
+#[test]
+fn bad_config_is_one_line_with_file_line_and_key() {
+    let project = Project::new("[project]\nname = \"t\"\n\n[plugins.http]\ntimeout_ms = \"soon\"\n");
+    let out = project.bosun(&["plugin", "list"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bosun.toml:5:") && err.contains("invalid type"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn upgrade_needs_the_flag_and_consent_for_more_capabilities() {
+    let project = Project::new("[project]\nname = \"t\"\n");
+    let v1 = project.write("v1.wasm", &common::test_plugin("hostile-backup"));
+    assert!(project.bosun(&["plugin", "install", &v1]).status.success());
+    let same = project.bosun(&["plugin", "install", &v1]);
+    assert!(same.status.success() && stdout(&same).contains("already installed"), "{}", stdout(&same));
+
+    // Same plugin name, a different build asking for more: hostile-backup's
+    // manifest with an extra capability appended to the component.
+    let v2 = project.write("v2.wasm", &with_extra_capability(&common::test_plugin("hostile-backup")));
+    let before = project.lockfile();
+    let out = project.bosun(&["plugin", "install", &v2]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--upgrade"), "{}", stderr(&out));
+    let out = project.bosun(&["plugin", "install", &v2, "--upgrade"]);
+    assert_eq!(out.status.code(), Some(2), "no TTY and no --yes: refused");
+    assert!(stderr(&out).contains("+ process: run:tar **"), "the diff is shown: {}", stderr(&out));
+    assert_eq!(project.lockfile(), before);
+    let out = project.bosun(&["plugin", "install", &v2, "--upgrade", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(project.lockfile().unwrap().contains("run:tar **"));
+
+    let out = project.bosun(&["plugin", "remove", "hostile-backup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!project.lockfile().unwrap().contains("hostile-backup"));
+    assert_eq!(std::fs::read_dir(project.path().join(".bosun/plugins")).unwrap().count(), 0, "the component file is gone");
+}
+
+/// Rewrites the top-level manifest section (the one bosun reads first) with one more capability.
+fn with_extra_capability(component: &[u8]) -> Vec<u8> {
+    let manifest = bosun_plugin_build::find_custom_section(component, bosun_plugin_build::MANIFEST_SECTION).unwrap();
+    let text = String::from_utf8(manifest).unwrap().replace("[capabilities]\n", "[capabilities]\nprocess = [\"run:tar **\"]\n");
+    let mut out = Vec::new();
+    // New section first so it is found before the original.
+    out.extend_from_slice(&component[..8]);
+    let section = wasm_encoder::CustomSection { name: bosun_plugin_build::MANIFEST_SECTION.into(), data: text.as_bytes().into() };
+    out.push(0);
+    wasm_encoder::Encode::encode(&section, &mut out);
+    out.extend_from_slice(&component[8..]);
+    out
+}
+
+#[test]
+fn dir_archive_backup_runs_end_to_end_and_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let data = root.join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    std::fs::write(data.join("sub/b.bin"), vec![7u8; 100_000]).unwrap();
+    let config = format!(
+        "[project]\nname = \"shop\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{0}/backups\"\npaths = [\"{0}/data\"]\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{0}/data\", \"rw:{0}/backups\"]\n",
+        root.display()
+    );
+    let project = Project::new(&config);
+    let out = project.bosun(&["backup", "run", "data", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("fs.archive"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_dir(root.join("backups")).unwrap().count(), 0, "a dry run writes nothing");
+
+    let out = project.bosun(&["--json", "backup", "run", "data"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let backup_dir = PathBuf::from(report["dir"].as_str().unwrap());
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(backup_dir.join("replication_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["set"], "data");
+    for artifact in manifest["artifacts"].as_array().unwrap() {
+        let bytes = std::fs::read(backup_dir.join(artifact["path"].as_str().unwrap())).unwrap();
+        assert_eq!(artifact["size"].as_u64().unwrap(), bytes.len() as u64);
+        assert_eq!(artifact["sha256"].as_str().unwrap(), sha256_hex(&bytes));
+    }
+    assert!(!std::fs::read_dir(root.join("backups")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".partial")));
+
+    // Ungranted source: denied with the grant line, nothing listed.
+    let denied = Project::new(&config.replace(&format!("\"ro:{}/data\", ", root.display()), ""));
+    let out = denied.bosun(&["backup", "run", "data"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[plugins.dir-archive.grant] fs = [\"ro:"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(root.join("backups")).unwrap().count(), 1, "no new backup listed");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authoring_path_new_build_install_check() {
+    let (url, _seen) = common::http_server(200, "all good").await;
+    let work = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[project]\nname = \"t\"\n\n[checks.home]\nplugin = \"disk-ok\"\nurl = \"{url}/\"\n\n[plugins.disk-ok.grant]\nhttp = [\"{url}\"]\n"
+    );
+    let project = Project::new(&config);
+    let out = project.bosun(&["plugin", "new", "smoke-check", "disk-ok", "--dir", &work.path().display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let crate_dir = work.path().join("disk-ok");
+    let out = project.bosun(&["plugin", "install", &crate_dir.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = project.bosun(&["check"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("PASS home [disk-ok]"), "{}", stdout(&out));
+    let out = project.bosun(&["plugin", "inspect", "disk-ok"]);
+    assert!(stdout(&out).contains("smoke-check") && stdout(&out).contains("http: *"), "{}", stdout(&out));
+    assert!(Path::new(&crate_dir).join("target").exists());
+}
