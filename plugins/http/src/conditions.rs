@@ -122,14 +122,7 @@ impl Parser<'_> {
     }
 
     fn rest_starts_with(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        (self.pos..).zip(s.chars()).all(|(i, c)| self.chars.get(i) == Some(&c))
     }
 
     fn eat(&mut self, s: &str) -> bool {
@@ -190,6 +183,10 @@ impl Parser<'_> {
         let rhs_text = self.slice(rhs_at, self.chars.len()).trim_end().to_string();
         if rhs_text.is_empty() {
             return self.err(rhs_at, format!("expected a value after `{op_text}`"));
+        }
+        // `=== 200` or `=> 5` is a mistyped operator, not a value starting with `=`.
+        if rhs_text.starts_with(['=', '<', '>', '!']) {
+            return self.err(rhs_at, format!("unexpected `{}` after `{op_text}`; operators are {OPERATORS}", &rhs_text[..1]));
         }
         let rhs = if let Some(inner) = func_arg(&rhs_text, "pat") {
             Rhs::Pat(inner.to_string())
@@ -532,6 +529,9 @@ mod tests {
 
     #[test]
     fn parse_errors() {
+        let e = parse("[STATUS] === 200").unwrap_err();
+        assert_eq!(e.column, 12);
+        assert!(e.message.contains("unexpected `=`"), "{}", e.message);
         let e = parse("[STATUS] = 200").unwrap_err();
         assert_eq!(e.column, 10);
         assert_eq!(
