@@ -197,3 +197,21 @@ async fn authoring_path_new_build_install_check() {
     assert!(stdout(&out).contains("smoke-check") && stdout(&out).contains("http: *"), "{}", stdout(&out));
     assert!(Path::new(&crate_dir).join("target").exists());
 }
+
+#[test]
+fn doctor_checks_config_grants_docker_and_toolchain() {
+    let project = Project::new("[project]\nname = \"t\"\n\n[plugins.dir-archive.grant]\nfs = [\"ro:/nonexistent/bosun-doctor\"]\n");
+    let out = project.bosun(&["doctor"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL grants") && text.contains("/nonexistent/bosun-doctor does not exist"), "{text}");
+    assert!(text.contains("ok   docker") && text.contains("engine"), "Docker must be reachable for the tests: {text}");
+    assert!(text.contains("ok   toolchain"), "{text}");
+    assert!(text.contains("ok   runtime"), "{text}");
+
+    let healthy = Project::new("[project]\nname = \"t\"\n");
+    let out = healthy.bosun(&["--json", "doctor"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(findings.as_array().unwrap().iter().all(|f| f["ok"] == true));
+}

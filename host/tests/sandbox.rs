@@ -144,3 +144,16 @@ async fn path_escapes_via_dotdot_and_symlink_are_denied() {
     assert_denied(read_via_backup(format!("{}/granted/../secret", root.display()), &root).await, "`..` escape");
     assert_denied(read_via_backup(format!("{}/granted/link", root.display()), &root).await, "symlink escape");
 }
+
+#[tokio::test]
+async fn the_deadline_also_bounds_host_calls() {
+    let (runtime, _dir) = runtime();
+    let plugin = runtime.load(&test_plugin("hostile-check"), "hostile-check").unwrap();
+    let granted = GrantSpec { process: vec!["run:sleep *".into()], ..Default::default() };
+    let config = json!({"mode": "process", "argv": ["sleep", "30"]});
+    let deadline_ms = 400;
+    let (result, took) = timed(runtime.check(&plugin, setup(&plugin, config, granted, limits(deadline_ms, 64)))).await;
+    assert!(matches!(result, Err(PluginError::TimedOut { .. })), "{result:?}");
+    assert!(took.as_millis() < 2 * deadline_ms as u128, "took {took:?}");
+    noop_still_works(&runtime, &plugin).await;
+}

@@ -25,6 +25,10 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
             for (name, settings) in &app.config.plugins {
                 check_grant(&app, name, settings, &mut push);
             }
+            match app.runtime() {
+                Ok(runtime) => push("runtime", true, format!("wasmtime with the {} allocator", runtime.allocator.as_str())),
+                Err(e) => push("runtime", false, format!("{e:#}")),
+            }
             match app.store().list() {
                 Ok(installed) => push("plugins", true, format!("{} built-in, {} installed", builtin_manifests().len(), installed.len())),
                 Err(e) => push("plugins", false, format!("{e:#}")),
