@@ -10,7 +10,7 @@
 //! the plugin crate that invokes it. A plugin therefore exports exactly the kind
 //! whose `export_*!` macro it calls, whatever SDK features are enabled.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::too_many_arguments)]
 
 /// The imports every kind shares (world `host-api`).
 pub mod host {
@@ -26,6 +26,7 @@ pub mod host {
 
 /// A kind world: its imports map to [`host`]'s modules (`with:`), only the
 /// kind-specific types (`check-types`, `backup-types`) are generated here.
+#[allow(unused_macros)] // unused when no kind feature is enabled
 macro_rules! kind_world {
     ($world:literal, $export_macro:literal, { $($with:tt)* }) => {
         wit_bindgen::generate!({

@@ -73,6 +73,8 @@ pub(crate) fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, Error> 
             let msg = inner.to_string();
             let pos = format!(" at line {} column {}", inner.line(), inner.column());
             let msg = msg.strip_suffix(&pos).unwrap_or(&msg);
+            // bosun.toml has keys, not fields.
+            let msg = msg.replace("missing field", "missing key").replace("unknown field", "unknown key");
             Err(if path == "." || path.is_empty() {
                 Error::invalid_config(format!("config: {msg}"))
             } else {
@@ -103,7 +105,7 @@ mod tests {
             "invalid config: config key `timeout_ms`: invalid type: string \"5s\", expected u32"
         );
         let e = parse_config::<Cfg>(r#"{"timeout_ms":5}"#).unwrap_err();
-        assert_eq!(e.to_string(), "invalid config: config: missing field `url`");
+        assert_eq!(e.to_string(), "invalid config: config: missing key `url`");
         let c = parse_config::<Cfg>(r#"{"url":"x","other":1}"#).unwrap();
         assert_eq!(c.url, "x");
     }

@@ -13,11 +13,11 @@
 //!
 //! The host checks every request against the plugin's `http` grant
 //! (`scheme://host:port` patterns). A refused request is
-//! [`Error::Denied`](crate::Error::Denied) naming the URL (without its query
+//! [`Error::Denied`] naming the URL (without its query
 //! string, which often holds tokens) and the origin to grant. Invalid URLs are
-//! [`Error::InvalidConfig`](crate::Error::InvalidConfig); everything else that
+//! [`Error::InvalidConfig`]; everything else that
 //! goes wrong (connection refused, timeout, oversized body) is
-//! [`Error::Failed`](crate::Error::Failed).
+//! [`Error::Failed`].
 
 use std::time::Duration;
 
@@ -148,11 +148,15 @@ impl Request {
         let start = monotonic_clock::now();
         let deadline = start.saturating_add(duration_ns(self.timeout));
 
-        let entries: Vec<(String, Vec<u8>)> = self
+        let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
             .collect();
+        // A known length rather than chunked encoding, which some servers refuse.
+        if !self.body.is_empty() && !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+            entries.push(("content-length".into(), self.body.len().to_string().into_bytes()));
+        }
         let headers = Fields::from_list(&entries)
             .map_err(|e| Fail::Config(format!("bad request header: {e:?}")))?;
         let req = OutgoingRequest::new(headers);
@@ -182,14 +186,25 @@ impl Request {
 
         let future = outgoing_handler::handle(req, Some(opts)).map_err(Fail::from_code)?;
 
+        // If sending the body fails, the response future usually says why (the
+        // host refused the request, the server answered early): prefer that.
+        let mut write_error = None;
         if let Some(body) = body {
-            {
+            let sent = (|| {
                 let out = body.write().map_err(|()| Fail::Other("request body unavailable".into()))?;
                 for chunk in self.body.chunks(WRITE_CHUNK) {
                     out.blocking_write_and_flush(chunk).map_err(stream_error)?;
                 }
+                Ok(())
+            })();
+            match sent {
+                Ok(()) => {
+                    if let Err(code) = OutgoingBody::finish(body, None) {
+                        write_error = Some(Fail::from_code(code));
+                    }
+                }
+                Err(e) => write_error = Some(e),
             }
-            OutgoingBody::finish(body, None).map_err(Fail::from_code)?;
         }
 
         let timer = monotonic_clock::subscribe_instant(deadline);
@@ -201,7 +216,7 @@ impl Request {
                     .map_err(Fail::from_code)?;
             }
             if monotonic_clock::now() >= deadline {
-                return Err(self.timed_out());
+                return Err(write_error.unwrap_or_else(|| self.timed_out()));
             }
             poll::poll(&[&ready, &timer]);
         };
@@ -324,6 +339,9 @@ fn describe(code: &ErrorCode) -> String {
             "timed out waiting for the response".into()
         }
         ErrorCode::TlsCertificateError => "TLS certificate not accepted".into(),
+        ErrorCode::TlsProtocolError => "TLS protocol error (is it really https?)".into(),
+        ErrorCode::HttpProtocolError => "HTTP protocol error".into(),
+        ErrorCode::HttpResponseIncomplete => "incomplete response".into(),
         ErrorCode::InternalError(Some(m)) => m.clone(),
         other => format!("{other:?}"),
     }

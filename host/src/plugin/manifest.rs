@@ -54,6 +54,9 @@ pub struct ConfigField {
     pub required: bool,
     #[serde(default)]
     pub description: String,
+    /// The value used when bosun.toml does not set the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -120,7 +120,7 @@ impl BackupStrategy for DirArchive {
 
         let mut artifacts = vec![out.archive];
         artifacts.extend(out.manifest);
-        if !out.deleted.is_empty() {
+        if incremental && !out.deleted.is_empty() {
             let list = serde_json::to_vec(&out.deleted).map_err(|e| Error::failed(e.to_string()))?;
             artifacts.push(fs::write_small(&join(&req.dest_dir, DELETED), &list)?);
         }
@@ -128,11 +128,10 @@ impl BackupStrategy for DirArchive {
         let mut result = BackupResult::new(artifacts)
             .with_fact("kind", if incremental { "incremental" } else { "full" })
             .with_fact("entries", out.entries)
-            .with_fact("deleted", out.deleted.len())
             .with_fact("compression", &cfg.compression)
             .with_fact("paths", cfg.paths.join(","));
         if let (true, Some(base)) = (incremental, &req.base_dir) {
-            result = result.with_fact("base", base);
+            result = result.with_fact("base", base).with_fact("deleted", out.deleted.len());
         }
         Ok(result)
     }

@@ -92,7 +92,8 @@ impl Check for Http {
 
         let mut summary = match (&resp, &error) {
             (Some(r), _) => format!("{what} -> {} in {}ms", r.status, r.elapsed.as_millis()),
-            (None, Some(e)) => format!("{what} failed: {e}"),
+            // The SDK's message already starts with the method and URL.
+            (None, Some(e)) => e.clone(),
             (None, None) => what.clone(),
         };
         if !failed.is_empty() && resp.is_some() {
@@ -109,6 +110,10 @@ impl Check for Http {
         }
         if !failed.is_empty() {
             result.suggestion = Some(match &resp {
+                None if error.as_deref().is_some_and(|e| e.contains("timed out")) => format!(
+                    "no complete answer within {} ms: is the service overloaded or stuck? (raise timeout_ms if it is just slow)",
+                    cfg.timeout_ms
+                ),
                 None => format!(
                     "nothing answered at {}: is the container running and publishing that port?",
                     cfg.url

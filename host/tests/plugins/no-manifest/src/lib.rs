@@ -2,6 +2,8 @@
 //! with wit-bindgen directly, not bosun-sdk): the host must refuse it before
 //! compiling, saying how to build a plugin.
 
+#![allow(clippy::too_many_arguments)] // generated bindings
+
 wit_bindgen::generate!({
     world: "smoke-check",
     path: "../../../../wit",
