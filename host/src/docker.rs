@@ -90,7 +90,7 @@ impl Endpoint {
                 Docker::connect_with_ssl(addr, &key, &cert, &ca, timeout, version)
             }
         };
-        docker.map_err(|e| self.unreachable(e))
+        docker.map_err(|e| self.unreachable(causes(&e)))
     }
 
     fn unreachable(&self, cause: impl std::fmt::Display) -> anyhow::Error {
@@ -106,7 +106,7 @@ impl Endpoint {
                 Err(_) => return Err(self.unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))),
                 // The engine refuses a version it does not speak with a 400.
                 Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 400, .. })) => continue,
-                Ok(Err(e)) => return Err(self.unreachable(e)),
+                Ok(Err(e)) => return Err(self.unreachable(causes(&e))),
                 Ok(Ok(reply)) => {
                     let spoken = reply.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| {
                         self.unreachable(format!("the engine reported no usable API version ({:?})", reply.api_version))
@@ -130,6 +130,21 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// An error with its sources, one line: hyper's top-level message alone
+/// ("client error (Connect)") does not say what went wrong.
+pub(crate) fn causes(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
 fn parse_api_version(text: &str) -> Option<ClientVersion> {
     let (major, minor) = text.split_once('.')?;
     Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
@@ -143,24 +158,6 @@ pub async fn open() -> anyhow::Result<Docker> {
     endpoint.client(&version)
 }
 
-/// [`open`] for callers outside async code, or inside it where blocking the
-/// current thread for one short request is acceptable (it runs on a helper
-/// thread with its own runtime, so it works under any tokio runtime flavour).
-pub fn connect() -> anyhow::Result<Docker> {
-    let endpoint = Endpoint::from_env()?;
-    let version = std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                runtime.block_on(endpoint.api_version())
-            })
-            .join()
-            .map_err(|_| anyhow!("the Docker connection thread panicked"))?
-    })?;
-    // Built here, not on the helper thread, so no connection belongs to its runtime.
-    endpoint.client(&version)
-}
-
 /// The engine's version (e.g. `27.3.1`), for `bosun doctor`.
 pub async fn ping(docker: &Docker) -> anyhow::Result<String> {
     let unreachable = |cause: String| match Endpoint::from_env() {
@@ -170,7 +167,7 @@ pub async fn ping(docker: &Docker) -> anyhow::Result<String> {
     let reply = tokio::time::timeout(PROBE_TIMEOUT, docker.version())
         .await
         .map_err(|_| unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))?
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| unreachable(causes(&e)))?;
     reply.version.context("the Docker engine did not report its version")
 }
 
@@ -227,6 +224,7 @@ mod tests {
         let err = Endpoint::Tcp("127.0.0.1:1".into()).api_version().await.unwrap_err().to_string();
         assert!(!err.contains('\n'), "{err}");
         assert!(err.starts_with("cannot reach the Docker engine at tcp://127.0.0.1:1: "), "{err}");
+        assert!(err.contains("Connection refused"), "the cause is spelled out: {err}");
         assert!(err.contains("set DOCKER_HOST"), "{err}");
     }
 

@@ -87,11 +87,8 @@ async fn connecting_negotiates_the_api_and_reports_the_engine_version() {
     let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
     let opened = bosun::docker::open().await.expect("open the engine");
     assert_eq!(bosun::docker::ping(&opened).await.unwrap(), expected);
-    // The blocking variant works inside a (current-thread) runtime too.
-    let connected = bosun::docker::connect().expect("connect to the engine");
-    assert_eq!(bosun::docker::ping(&connected).await.unwrap(), expected);
     // A request that needs the agreed API version, not only /version.
-    connected.list_containers(None::<bollard::query_parameters::ListContainersOptions>).await.expect("list containers");
+    opened.list_containers(None::<bollard::query_parameters::ListContainersOptions>).await.expect("list containers");
 }
 
 #[tokio::test]
@@ -178,8 +175,9 @@ async fn exec_keeps_output_or_streams_stdout_to_a_file() {
     assert_eq!((failed.exit_code, failed.stderr_tail.as_str()), (3, "disk full\n"));
 
     let missing = state.exec(c.name.clone(), argv(&["/nope"]), None).await.unwrap();
-    assert_eq!((missing.exit_code, missing.stdout.as_str()), (126, ""), "{missing:?}");
-    assert!(missing.stderr_tail.contains("/nope: no such file or directory"), "{missing:?}");
+    // The engine reports a command it cannot start on the exec's stdout.
+    assert_eq!(missing.exit_code, 126, "{missing:?}");
+    assert!(missing.stdout.contains("/nope: no such file or directory"), "{missing:?}");
 
     let big = state.exec(c.name.clone(), argv(&["/testsrv", "gen", "200000"]), None).await.unwrap();
     assert_eq!(big.stdout.len(), 64 * 1024, "stdout is kept up to 64 KiB");
@@ -323,10 +321,39 @@ async fn copy_from_and_copy_to_round_trip() {
 
     let missing = state.copy_from(c.name.clone(), "/nope".into(), path_str(&dir.path().join("nope.tar"))).await.unwrap_err();
     assert!(matches!(&missing, HostError::NotFound(m) if m.starts_with("/nope in container")), "{missing:?}");
+    let no_dir = state.copy_to(c.name.clone(), path_str(&upload), "/missing-dir".into()).await.unwrap_err();
+    assert!(matches!(&no_dir, HostError::NotFound(m) if m.starts_with("/missing-dir in container")), "{no_dir:?}");
     let relative = state.copy_to(c.name.clone(), path_str(&upload), "data".into()).await.unwrap_err();
     assert!(matches!(relative, HostError::Invalid(_)));
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(!names.iter().any(|n| n.contains("partial")), "no temp files left: {names:?}");
+}
+
+#[tokio::test]
+async fn registry_digest_without_pulling() {
+    let registry = support::Registry::start();
+    let (pushed, digest) = registry.push(&test_image(), &format!("bosun-test/digest-{}:1", std::process::id()));
+    let _untag = Untag(pushed.clone());
+    let mut state = host(&[&format!("inspect:{}/*", registry.addr)], &[], false);
+
+    assert_eq!(state.image_registry_digest(pushed.clone()).await.unwrap(), Some(digest));
+    let unknown_tag = format!("{}:2", pushed.rsplit_once(':').unwrap().0);
+    assert_eq!(state.image_registry_digest(unknown_tag).await.unwrap(), None);
+    let unknown_repo = format!("{}/bosun-test/never-pushed:1", registry.addr);
+    assert_eq!(state.image_registry_digest(unknown_repo).await.unwrap(), None);
+
+    drop(registry);
+    let down = state.image_registry_digest(pushed).await.unwrap_err();
+    assert!(matches!(down, HostError::Failed(_)), "an unreachable registry is a failure, not \"no such image\": {down:?}");
+}
+
+/// Removes an image tag when dropped.
+struct Untag(String);
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker").args(["image", "rm", &self.0]).output();
+    }
 }
 
 #[tokio::test]

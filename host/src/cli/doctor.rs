@@ -36,7 +36,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
         }
         Err(e) => push("config", false, e.to_string()),
     }
-    match crate::docker::connect() {
+    match crate::docker::open().await {
         Ok(docker) => match crate::docker::ping(&docker).await {
             Ok(version) => push("docker", true, format!("engine {version}")),
             Err(e) => push("docker", false, format!("{e:#}")),

@@ -163,6 +163,71 @@ pub fn wait_ready(container: &str) {
     }
 }
 
+/// A local registry (the `docker-registry` package) on a free 127.0.0.1 port,
+/// storing into a temp dir; stopped when dropped. The engine pushes to and
+/// pulls from loopback registries over plain HTTP without configuration.
+pub struct Registry {
+    /// `127.0.0.1:PORT`, to prefix image names with.
+    pub addr: String,
+    process: std::process::Child,
+    _storage: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let storage = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        let data = storage.path().join("data");
+        let yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            data.display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+        let process = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}; install the Debian package docker-registry"));
+        let registry = Registry { addr, process, _storage: storage };
+        registry.wait_until_up();
+        registry
+    }
+
+    fn wait_until_up(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(&self.addr).is_err() {
+            assert!(std::time::Instant::now() < deadline, "docker-registry did not listen on {} within 20 s", self.addr);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Tags `image` as `<addr>/<name>` and pushes it; returns the pushed
+    /// reference and the digest the registry stored (`sha256:...`).
+    pub fn push(&self, image: &str, name: &str) -> (String, String) {
+        let reference = format!("{}/{name}", self.addr);
+        docker(&["tag", image, &reference]);
+        docker(&["push", "--quiet", &reference]);
+        let repo = reference.rsplit_once(':').map_or(reference.as_str(), |(repo, _)| repo);
+        let digests = docker(&["image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", &reference]);
+        let digest = String::from_utf8_lossy(&digests.stdout)
+            .lines()
+            .find_map(|d| d.strip_prefix(&format!("{repo}@")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no digest for {reference} after the push"));
+        (reference, digest)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 /// A name unique to this test process, so parallel runs do not collide.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())

@@ -296,7 +296,9 @@ impl Engine {
         self.run(&format!("container {container}"), request).await
     }
 
-    /// Writes an engine byte stream (a tarball) to `sink`.
+    /// Writes an engine byte stream (a tarball) to `sink`. The engine's part
+    /// is bounded by the deadline; committing the file (fsync, rename) is not
+    /// interrupted. On failure the temp file is gone when this returns.
     async fn stream_to_file(
         &self,
         what: &str,
@@ -308,40 +310,55 @@ impl Engine {
             while let Some(chunk) = bytes.next().await {
                 sink.write(chunk.map_err(|e| engine_error(what, e))?).await?;
             }
-            sink.finish().await
+            Ok(())
         };
-        self.within(what, copy).await?
+        match self.within(what, copy).await.and_then(|copied| copied) {
+            Ok(()) => sink.finish().await,
+            Err(e) => {
+                sink.abandon().await;
+                Err(e)
+            }
+        }
     }
 
     async fn exec(&self, container: &str, argv: Vec<String>, mut stdout: ExecStdout) -> Result<ExecStatus, HostError> {
-        let what = format!("container {container}");
-        let config = api::ExecConfig { attach_stdout: Some(true), attach_stderr: Some(true), cmd: Some(argv.clone()), ..Default::default() };
-        let id = self.run(&what, self.docker.create_exec(container, config)).await?.id;
-        let StartExecResults::Attached { output, .. } = self.run(&what, self.docker.start_exec(&id, None)).await? else {
+        let mut stderr = Tail::new(EXEC_OUTPUT_LIMIT);
+        match self.run_exec(container, argv, &mut stdout, &mut stderr).await {
+            Ok(exit_code) => {
+                let (stdout, stdout_artifact) = stdout.finish().await?;
+                Ok(ExecStatus { exit_code, stdout_artifact, stdout, stderr_tail: stderr.into_string() })
+            }
+            Err(e) => {
+                stdout.abandon().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `argv` in the container, passing its output on; returns the exit code.
+    async fn run_exec(&self, container: &str, argv: Vec<String>, stdout: &mut ExecStdout, stderr: &mut Tail) -> Result<i64, HostError> {
+        let what = &format!("container {container}");
+        let command = argv[0].clone();
+        let config = api::ExecConfig { attach_stdout: Some(true), attach_stderr: Some(true), cmd: Some(argv), ..Default::default() };
+        let id = self.run(what, self.docker.create_exec(container, config)).await?.id;
+        let StartExecResults::Attached { mut output, .. } = self.run(what, self.docker.start_exec(&id, None)).await? else {
             return Err(HostError::Failed(format!("{what}: the engine detached the exec")));
         };
-        let mut stderr = Tail::new(EXEC_OUTPUT_LIMIT);
         let run = async {
-            let mut output = output;
             while let Some(frame) = output.next().await {
-                match frame.map_err(|e| engine_error(&what, e))? {
-                    LogOutput::StdOut { message } => stdout.push(message).await?,
-                    // Without a TTY the command's output is framed; unframed
-                    // text is the engine's own (e.g. "exec: /x: no such file").
-                    LogOutput::StdErr { message } | LogOutput::Console { message } => stderr.push(&message),
+                match frame.map_err(|e| engine_error(what, e))? {
+                    LogOutput::StdErr { message } => stderr.push(&message),
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => stdout.push(message).await?,
                     LogOutput::StdIn { .. } => {}
                 }
             }
-            self.exit_code(&what, &id).await
+            self.exit_code(what, &id).await
         };
-        let exit_code = self.within(&what, run).await.map_err(|_| {
+        self.within(what, run).await.map_err(|_| {
             HostError::TimedOut(format!(
-                "{what}: {} was still running when the plugin call's time ran out (the engine cannot stop an exec; it may still be running)",
-                argv[0]
+                "{what}: {command} was still running when the plugin call's time ran out (the engine cannot stop an exec; it may still be running)"
             ))
-        })??;
-        let (stdout, stdout_artifact) = stdout.finish().await?;
-        Ok(ExecStatus { exit_code, stdout_artifact, stdout, stderr_tail: stderr.into_string() })
+        })?
     }
 
     /// The exit code once the engine has recorded it (just after the output ends).
@@ -361,7 +378,7 @@ fn engine_error(what: &str, error: EngineError) -> HostError {
     match error {
         EngineError::DockerResponseServerError { status_code: 404, .. } => HostError::NotFound(format!("{what} not found")),
         EngineError::DockerResponseServerError { message, .. } => HostError::Failed(format!("{what}: {}", message.trim())),
-        other => HostError::Failed(format!("{what}: {other}")),
+        other => HostError::Failed(format!("{what}: {}", crate::docker::causes(&other))),
     }
 }
 
@@ -400,6 +417,12 @@ impl ExecStdout {
         match self {
             ExecStdout::File(sink) => Ok((String::new(), Some(sink.finish().await?))),
             ExecStdout::Kept(kept) => Ok((String::from_utf8_lossy(&kept).into_owned(), None)),
+        }
+    }
+
+    async fn abandon(self) {
+        if let ExecStdout::File(sink) = self {
+            sink.abandon().await;
         }
     }
 }
@@ -481,6 +504,12 @@ impl FileSink {
             Ok(Err(e)) => Err(io_error(&self.path, e)),
             Err(e) => Err(HostError::Failed(format!("{}: writer task failed: {e}", self.path.display()))),
         }
+    }
+
+    /// Gives the file up and waits until its temp file is removed.
+    async fn abandon(self) {
+        drop(self.chunks);
+        let _ = self.writer.await;
     }
 
     async fn writer_failure(&mut self) -> HostError {

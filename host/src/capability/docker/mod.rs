@@ -29,7 +29,7 @@ impl CallState {
     pub async fn docker(&self) -> Result<bollard::Docker, HostError> {
         self.services
             .docker
-            .get_or_try_init(|| async { crate::docker::connect() })
+            .get_or_try_init(crate::docker::open)
             .await
             .cloned()
             .map_err(|e| HostError::Failed(e.to_string()))

@@ -25,22 +25,11 @@ impl CallState {
     /// policy allows `access` to it. Used by every capability that touches files.
     pub fn fs_access(&mut self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
         let resolved = resolve(path).map_err(HostError::Invalid)?;
-        let entry = format!("{}:{}", access.prefix(), parent_dir_hint(path));
+        let entry = format!("{}:{path}", access.prefix());
         let check = self.policy.check(call, path, "fs", entry, |g| g.fs.allows(&resolved, access));
         self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
         Ok(resolved)
     }
-}
-
-/// The grant to suggest: the directory holding the file (grants are per tree).
-fn parent_dir_hint(path: &str) -> String {
-    let p = Path::new(path);
-    if p.extension().is_some() {
-        if let Some(parent) = p.parent() {
-            return parent.to_string_lossy().into_owned();
-        }
-    }
-    path.to_string()
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
