@@ -77,7 +77,7 @@ async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::Tabl
                 .map(|c| {
                     let mark = if c.passed { "✓" } else { "✗" };
                     let note = c.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
-                    format!("{mark} {} (actual: {}){note}", c.condition, c.actual)
+                    format!("{mark} {} (actual: {}){note}", c.condition, one_line(&c.actual, 80))
                 })
                 .collect();
         }
@@ -102,4 +102,13 @@ fn render(r: &Report) -> String {
         text.push_str(&format!("\n    try: {s}"));
     }
     text
+}
+
+/// A value as one report line: newlines escaped, long values cut with `…`.
+fn one_line(value: &str, max_chars: usize) -> String {
+    let escaped = value.trim().replace('\n', "\\n");
+    match escaped.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
 }

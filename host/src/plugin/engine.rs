@@ -44,7 +44,13 @@ pub fn build(max_memory_bytes: usize) -> anyhow::Result<(Engine, Allocator)> {
             .max_memories_per_component(8)
             .max_tables_per_component(16)
             .max_core_instances_per_component(32)
-            .max_memory_size(max_memory_bytes);
+            .max_memory_size(max_memory_bytes)
+            // A fresh store per call reuses a slot whose memory was just freed:
+            // restore only its dirty pages (PAGEMAP_SCAN, Linux 6.7+) instead of
+            // decommitting it and faulting every page back in on the next call.
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(1 << 20)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {

@@ -45,9 +45,10 @@ impl Grant {
         })
     }
 
-    /// Granted paths that do not exist (reported by `bosun doctor`).
+    /// Read-only granted paths that do not exist (reported by `bosun doctor`);
+    /// `rw` destinations are created when first written.
     pub fn missing_paths(&self) -> Vec<PathBuf> {
-        self.rules.iter().filter_map(|r| r.root.clone()).filter(|p| !p.exists()).collect()
+        self.rules.iter().filter(|r| !r.writable).filter_map(|r| r.root.clone()).filter(|p| !p.exists()).collect()
     }
 }
 
