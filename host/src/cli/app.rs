@@ -85,13 +85,13 @@ impl App {
     }
 }
 
-/// Manifests of the built-in plugins (cheap: no compilation).
-pub fn builtin_manifests() -> Vec<Manifest> {
-    builtin::all().filter_map(|bytes| Manifest::read(bytes, "built-in plugin").ok()).collect()
+/// Manifests of the built-in plugins.
+pub fn builtin_manifests() -> impl Iterator<Item = &'static Manifest> {
+    builtin::manifests()
 }
 
 pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
-    builtin::all().find(|bytes| Manifest::read(bytes, "built-in plugin").is_ok_and(|m| m.name == name))
+    builtin::bytes(name)
 }
 
 fn new_run_id() -> String {

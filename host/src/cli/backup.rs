@@ -51,19 +51,28 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
         return Err(Failure::bad_input(format!("no backup set called {set}; bosun.toml has: {}", if known.is_empty() { "none".into() } else { known.join(", ") })));
     };
     let plugin = app.plugin(&config.strategy)?;
-    let dest_root = absolute(&config.dest, app)?;
+    let dest_root = std::path::absolute(app.config.resolve(&config.dest))
+        .map_err(|e| Failure::bad_input(format!("backups.{set}.dest: {e}")))?;
+    if !dry_run {
+        std::fs::create_dir_all(&dest_root).map_err(|e| Failure::failed(format!("{}: cannot create the backup destination: {e}", dest_root.display())))?;
+    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let created_at = crate::time::rfc3339(now);
     let id = format!("{set}-{}", created_at.replace([':', '-'], ""));
     let partial = dest_root.join(format!(".partial-{id}"));
-    std::fs::create_dir_all(&partial).map_err(|e| Failure::failed(format!("{}: cannot create: {e}", partial.display())))?;
+    // A dry run hands the plugin the path it would write to and creates nothing.
+    if !dry_run {
+        std::fs::create_dir_all(&partial).map_err(|e| Failure::failed(format!("{}: cannot create: {e}", partial.display())))?;
+    }
     let setup = app.setup(&plugin, &config.settings, dry_run)?;
     let request = BackupRequest { set: set.clone(), kind: BackupKind::Full, dest_dir: partial.display().to_string(), base_dir: None };
     let result = app.runtime()?.backup(&plugin, setup, request).await;
     let called = match result {
         Ok(called) if !dry_run => called,
         other => {
-            let _ = std::fs::remove_dir_all(&partial);
+            if !dry_run {
+                let _ = std::fs::remove_dir_all(&partial);
+            }
             let called = other?;
             let planned: Vec<String> = called.planned.iter().map(|p| format!("{} {}", p.call, p.detail)).collect();
             out.print(&called.planned, || format!("dry run of backup {set}; would run:\n{}", planned.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")));
@@ -106,12 +115,4 @@ fn relative_artifact(artifact: &Artifact, dir: &Path) -> ManifestArtifact {
     let path = Path::new(&artifact.path);
     let relative = path.strip_prefix(dir).unwrap_or(path);
     ManifestArtifact { path: relative.display().to_string(), size: artifact.size, sha256: artifact.sha256.clone() }
-}
-
-/// `dest` relative to the config file's directory.
-fn absolute(dest: &Path, app: &App) -> Result<PathBuf, Failure> {
-    let base = app.config.source.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let path = base.join(dest);
-    std::fs::create_dir_all(&path).map_err(|e| Failure::failed(format!("{}: cannot create the backup destination: {e}", path.display())))?;
-    path.canonicalize().map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
 }

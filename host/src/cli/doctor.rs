@@ -30,7 +30,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
                 Err(e) => push("runtime", false, format!("{e:#}")),
             }
             match app.store().list() {
-                Ok(installed) => push("plugins", true, format!("{} built-in, {} installed", builtin_manifests().len(), installed.len())),
+                Ok(installed) => push("plugins", true, format!("{} built-in, {} installed", builtin_manifests().count(), installed.len())),
                 Err(e) => push("plugins", false, format!("{e:#}")),
             }
         }

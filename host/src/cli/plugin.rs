@@ -113,7 +113,7 @@ fn install(app: &App, path: &Path, upgrade: bool, yes: bool, sha256: Option<&str
     let origin = file.display().to_string();
     let plugin = app.runtime()?.load(&wasm, &origin).map_err(|e| Failure::bad_input(format!("{e}; nothing installed")))?;
     let manifest = &plugin.manifest;
-    if builtin_manifests().iter().any(|b| b.name == manifest.name) {
+    if builtin_manifests().any(|b| b.name == manifest.name) {
         return Err(Failure::bad_input(format!("{} is the name of a built-in plugin; rename yours in bosun-plugin.toml; nothing installed", manifest.name)));
     }
     let store = app.store();
@@ -172,8 +172,7 @@ struct Listed {
 
 fn list(app: &App, out: Output) -> Result<(), Failure> {
     let mut rows: Vec<Listed> = builtin_manifests()
-        .into_iter()
-        .map(|m| Listed { name: m.name, version: m.version, kind: m.kind, source: "built-in", digest: None })
+        .map(|m| Listed { name: m.name.clone(), version: m.version.clone(), kind: m.kind, source: "built-in", digest: None })
         .collect();
     for (name, p) in app.store().list()? {
         rows.push(Listed { name, version: p.version, kind: p.kind, source: "installed", digest: Some(p.digest) });

@@ -149,8 +149,14 @@ impl Config {
 
     /// The state directory, relative to the config file's directory.
     pub fn state_dir(&self) -> PathBuf {
-        let base = self.source.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        base.join(&self.project.state_dir)
+        self.resolve(&self.project.state_dir)
+    }
+
+    /// `path` relative to the config file's directory (the current directory
+    /// for embedded defaults); absolute paths stay as they are.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        let base = self.source.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        base.join(path)
     }
 
     /// Grants parse and limits are sane. Returns the offending key path.
