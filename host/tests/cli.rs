@@ -1,47 +1,10 @@
-//! The `bosun` binary as users run it: plugin lifecycle, bad input, backups, checks.
+//! The `bosun` binary as users run it: plugin lifecycle, bad input, checks.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::project::{Project, stderr, stdout};
 
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(config: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("bosun.toml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().canonicalize().unwrap()
-    }
-
-    fn bosun(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bosun")).args(args).current_dir(self.dir.path()).env_remove("BOSUN_CONFIG").output().unwrap()
-    }
-
-    fn lockfile(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.path().join(".bosun/plugins.lock")).ok()
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.display().to_string()
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::path::Path;
 
 /// A bad file: exit 2, one line naming the file and the fix, nothing installed.
 fn assert_rejected(project: &Project, file: &str, expected: &str) {
@@ -131,50 +94,6 @@ fn with_extra_capability(component: &[u8]) -> Vec<u8> {
     wasm_encoder::Encode::encode(&section, &mut out);
     out.extend_from_slice(&component[8..]);
     out
-}
-
-#[test]
-fn dir_archive_backup_runs_end_to_end_and_dry_run_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let data = root.join("data");
-    std::fs::create_dir_all(data.join("sub")).unwrap();
-    std::fs::write(data.join("a.txt"), "alpha").unwrap();
-    std::fs::write(data.join("sub/b.bin"), vec![7u8; 100_000]).unwrap();
-    let config = format!(
-        "[project]\nname = \"shop\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{0}/backups\"\npaths = [\"{0}/data\"]\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{0}/data\", \"rw:{0}/backups\"]\n",
-        root.display()
-    );
-    let project = Project::new(&config);
-    let out = project.bosun(&["backup", "run", "data", "--dry-run"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("fs.archive"), "{}", stdout(&out));
-    assert!(!root.join("backups").exists(), "a dry run creates nothing, not even the destination");
-
-    let out = project.bosun(&["--json", "backup", "run", "data"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let backup_dir = PathBuf::from(report["dir"].as_str().unwrap());
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(backup_dir.join("replication_manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["set"], "data");
-    for artifact in manifest["artifacts"].as_array().unwrap() {
-        let bytes = std::fs::read(backup_dir.join(artifact["path"].as_str().unwrap())).unwrap();
-        assert_eq!(artifact["size"].as_u64().unwrap(), bytes.len() as u64);
-        assert_eq!(artifact["sha256"].as_str().unwrap(), sha256_hex(&bytes));
-    }
-    assert!(!std::fs::read_dir(root.join("backups")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".partial")));
-
-    // Ungranted source: denied with the grant line, nothing listed.
-    let denied = Project::new(&config.replace(&format!("\"ro:{}/data\", ", root.display()), ""));
-    let out = denied.bosun(&["backup", "run", "data"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("[plugins.dir-archive.grant] fs = [\"ro:"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_dir(root.join("backups")).unwrap().count(), 1, "no new backup listed");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -120,6 +120,14 @@ impl Policy {
         })
     }
 
+    /// Grants fs entries for one operation only: the directories bosun itself
+    /// hands the plugin (a backup's directory, a restore target). The manifest
+    /// must still request them.
+    pub fn with_call_paths(mut self, fs_entries: &[String]) -> Result<Policy, String> {
+        self.granted.fs.extend(fs_entries)?;
+        Ok(self)
+    }
+
     /// Allowed only when both the manifest and the grant allow it. `entry` is the
     /// grant entry that would allow the call, quoted in the denial.
     pub fn check(

@@ -1,118 +1,185 @@
-//! `bosun backup run <set>`: one backup set into its own directory, made
-//! visible (renamed from a `.partial-` name) only once complete.
+//! `bosun backup …`: take, list, show, verify, restore and prune backups.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Subcommand;
-use serde::Serialize;
+use indicatif::{HumanBytes, ProgressBar};
 
-use super::app::App;
 use super::output::{Failure, Output};
-use crate::plugin::bindings::backup_types::{BackupKind, BackupRequest};
-use crate::plugin::bindings::types::Artifact;
+use crate::app::App;
+use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
+use crate::state::{BackupKind, BackupRecord};
 
 #[derive(Subcommand)]
 pub enum BackupCommand {
     /// Take a backup of a set from bosun.toml.
     Run {
         set: String,
-        /// Show what would be written without writing it.
+        /// A full backup (the default).
+        #[arg(long, conflicts_with = "incremental")]
+        full: bool,
+        /// Only what changed since the set's latest full backup (full if there is none).
+        #[arg(long)]
+        incremental: bool,
+        /// Show the writes the strategy would make, without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the backups in the catalog, oldest first.
+    List { set: Option<String> },
+    /// Show one backup's manifest: artifacts, hashes, base, source config.
+    Show {
+        /// A backup id, or a backup directory.
+        backup: String,
+    },
+    /// Re-hash every artifact against the manifest.
+    Verify {
+        /// A backup id, or a backup directory.
+        backup: String,
+        /// Also restore into a temporary directory and compare every entry.
+        #[arg(long)]
+        restore_test: bool,
+    },
+    /// Restore a backup to where it came from, or under --target.
+    Restore {
+        /// A backup id, or a backup directory (e.g. copied from another machine).
+        backup: String,
+        /// Restore under this directory instead of the original paths.
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// Overwrite a non-empty target; bosun backs it up first.
+        #[arg(long)]
+        force: bool,
+        /// Show the writes the restore would make, without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove backups the sets' retention policies no longer keep.
+    Prune {
+        /// Only this set (default: every set with a retention policy).
+        set: Option<String>,
+        /// Print what would be kept and removed, and why, without removing.
         #[arg(long)]
         dry_run: bool,
     },
 }
 
-#[derive(Serialize)]
-struct ManifestArtifact {
-    path: String,
-    size: u64,
-    sha256: String,
-}
-
-/// `replication_manifest.json`: enough to restore with only the directory and bosun.
-#[derive(Serialize)]
-struct BackupManifest<'a> {
-    format: u32,
-    project: &'a str,
-    set: &'a str,
-    strategy: &'a str,
-    strategy_version: &'a str,
-    kind: &'static str,
-    created_at: String,
-    bosun_version: &'static str,
-    artifacts: Vec<ManifestArtifact>,
-    facts: std::collections::BTreeMap<String, String>,
-}
-
 pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), Failure> {
-    let BackupCommand::Run { set, dry_run } = command;
-    let Some(config) = app.config.backups.get(&set) else {
-        let known: Vec<_> = app.config.backups.keys().cloned().collect();
-        return Err(Failure::bad_input(format!("no backup set called {set}; bosun.toml has: {}", if known.is_empty() { "none".into() } else { known.join(", ") })));
-    };
-    let plugin = app.plugin(&config.strategy)?;
-    let dest_root = std::path::absolute(app.config.resolve(&config.dest))
-        .map_err(|e| Failure::bad_input(format!("backups.{set}.dest: {e}")))?;
-    if !dry_run {
-        std::fs::create_dir_all(&dest_root).map_err(|e| Failure::failed(format!("{}: cannot create the backup destination: {e}", dest_root.display())))?;
-    }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let created_at = crate::time::rfc3339(now);
-    let id = format!("{set}-{}", created_at.replace([':', '-'], ""));
-    let partial = dest_root.join(format!(".partial-{id}"));
-    // A dry run hands the plugin the path it would write to and creates nothing.
-    if !dry_run {
-        std::fs::create_dir_all(&partial).map_err(|e| Failure::failed(format!("{}: cannot create: {e}", partial.display())))?;
-    }
-    let setup = app.setup(&plugin, &config.settings, dry_run)?;
-    let request = BackupRequest { set: set.clone(), kind: BackupKind::Full, dest_dir: partial.display().to_string(), base_dir: None };
-    let result = app.runtime()?.backup(&plugin, setup, request).await;
-    let called = match result {
-        Ok(called) if !dry_run => called,
-        other => {
-            if !dry_run {
-                let _ = std::fs::remove_dir_all(&partial);
-            }
-            let called = other?;
-            let planned: Vec<String> = called.planned.iter().map(|p| format!("{} {}", p.call, p.detail)).collect();
-            out.print(&called.planned, || format!("dry run of backup {set}; would run:\n{}", planned.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")));
-            return Ok(());
+    match command {
+        BackupCommand::Run { set, full: _, incremental, dry_run } => {
+            let kind = Some(if incremental { BackupKind::Incremental } else { BackupKind::Full });
+            let spinner = (!out.json).then(|| spinner(format!("backing up {set}")));
+            let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None }).await;
+            spinner.inspect(ProgressBar::finish_and_clear);
+            let taken = taken?;
+            out.print(&taken, || describe_taken(&taken));
         }
-    };
-    let manifest = BackupManifest {
-        format: 1,
-        project: &app.config.project.name,
-        set: &set,
-        strategy: &plugin.manifest.name,
-        strategy_version: &plugin.manifest.version,
-        kind: "full",
-        created_at,
-        bosun_version: env!("CARGO_PKG_VERSION"),
-        artifacts: called.value.artifacts.iter().map(|a| relative_artifact(a, &partial)).collect(),
-        facts: called.value.facts.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
-    };
-    let finish = || -> std::io::Result<PathBuf> {
-        let mut file = crate::capability::artifact::AtomicFile::create(&partial.join("replication_manifest.json"))?;
-        serde_json::to_writer_pretty(&mut file, &manifest)?;
-        file.finish()?;
-        let final_dir = dest_root.join(&id);
-        std::fs::rename(&partial, &final_dir)?;
-        std::fs::File::open(&dest_root)?.sync_all()?;
-        Ok(final_dir)
-    };
-    let final_dir = finish().map_err(|e| {
-        let _ = std::fs::remove_dir_all(&partial);
-        Failure::failed(format!("finishing backup {set} in {}: {e}", dest_root.display()))
-    })?;
-    let bytes: u64 = manifest.artifacts.iter().map(|a| a.size).sum();
-    out.print(&serde_json::json!({ "id": id, "dir": final_dir, "manifest": manifest }), || {
-        format!("backup {id}: {} artifacts, {bytes} bytes in {:.1}s -> {}", manifest.artifacts.len(), called.elapsed.as_secs_f64(), final_dir.display())
-    });
+        BackupCommand::List { set } => {
+            if let Some(set) = &set {
+                backup::set_config(app, set)?;
+            }
+            let backups = app.state()?.backups(set.as_deref())?;
+            out.print(&backups, || list_text(&backups));
+        }
+        BackupCommand::Show { backup } => {
+            let located = backup::locate(app, &backup)?;
+            let value = serde_json::json!({ "dir": located.dir, "record": located.record, "manifest": located.manifest });
+            out.print(&value, || serde_json::to_string_pretty(&value).expect("serializable"));
+        }
+        BackupCommand::Verify { backup, restore_test } => {
+            let verified = backup::verify(app, &backup, restore_test).await?;
+            out.print(&verified, || {
+                let test = verified.restore_test_entries.map(|n| format!("; restore test matched all {n} entries")).unwrap_or_default();
+                format!("backup {}: {} artifacts, {} intact{test}", verified.id, verified.artifacts, HumanBytes(verified.bytes))
+            });
+        }
+        BackupCommand::Restore { backup, target, force, dry_run } => {
+            let restored = backup::restore(app, &backup, &RestoreOptions { target, force, dry_run }).await?;
+            out.print(&restored, || restore_text(&restored, dry_run));
+        }
+        BackupCommand::Prune { set, dry_run } => {
+            let pruned = backup::prune(app, set.as_deref(), dry_run)?;
+            out.print(&pruned, || prune_text(&pruned));
+        }
+    }
     Ok(())
 }
 
-fn relative_artifact(artifact: &Artifact, dir: &Path) -> ManifestArtifact {
-    let path = Path::new(&artifact.path);
-    let relative = path.strip_prefix(dir).unwrap_or(path);
-    ManifestArtifact { path: relative.display().to_string(), size: artifact.size, sha256: artifact.sha256.clone() }
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn describe_taken(taken: &Taken) -> String {
+    match taken {
+        Taken::Done { backup, elapsed_secs, cleaned, .. } => {
+            let cleaned = match cleaned.len() {
+                0 => String::new(),
+                n => format!(" (removed {n} leftovers of interrupted runs)"),
+            };
+            format!(
+                "backup {} ({}): {} artifacts, {} in {elapsed_secs:.1}s -> {}{cleaned}",
+                backup.id,
+                backup.kind.as_str(),
+                backup.artifacts,
+                HumanBytes(backup.bytes),
+                backup.dir.display()
+            )
+        }
+        Taken::Planned { set, kind, base, calls } => {
+            let base = base.as_ref().map(|b| format!(" on top of {b}")).unwrap_or_default();
+            let calls: String = calls.iter().map(|c| format!("\n  {} {}", c.call, c.detail)).collect();
+            format!("dry run of backup {set} ({}{base}); would run:{calls}", kind.as_str())
+        }
+    }
+}
+
+fn list_text(backups: &[BackupRecord]) -> String {
+    if backups.is_empty() {
+        return "no backups yet; take one with `bosun backup run <set>`".into();
+    }
+    let mut text = format!("{:<36} {:<11} {:<20} {:>10} {}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED");
+    for b in backups {
+        let verified = match (&b.verified_at, &b.verify_error) {
+            (_, Some(_)) => "FAILED".to_string(),
+            (Some(at), None) => crate::time::rfc3339(*at as u64),
+            (None, None) => "-".into(),
+        };
+        let created = crate::time::rfc3339(b.created_at as u64);
+        text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
+    }
+    text
+}
+
+fn restore_text(restored: &backup::Restored, dry_run: bool) -> String {
+    let targets: Vec<String> = restored.targets.iter().map(|t| t.display().to_string()).collect();
+    if dry_run {
+        let calls: String = restored.planned.iter().map(|c| format!("\n  {} {}", c.call, c.detail)).collect();
+        return format!("dry run of restoring {} to {}; would run:{calls}", restored.id, targets.join(", "));
+    }
+    let safety = match &restored.safety_backup {
+        Some(id) => format!("; what was there is in backup {id} (undo: bosun backup restore {id} --force)"),
+        None => String::new(),
+    };
+    format!("restored {} ({}) to {} in {:.1}s{safety}", restored.id, restored.chain.join(" + "), targets.join(", "), restored.elapsed_secs)
+}
+
+fn prune_text(pruned: &backup::Pruned) -> String {
+    let mut lines = Vec::new();
+    for plan in &pruned.plans {
+        lines.push(format!("{}:", plan.set));
+        for d in &plan.decisions {
+            let verdict = if d.keep { "keep  " } else if pruned.dry_run { "remove" } else { "removed" };
+            lines.push(format!("  {verdict} {}  {}", d.id, d.reasons.join(", ")));
+        }
+    }
+    for set in &pruned.without_policy {
+        lines.push(format!("{set}: no retention policy, nothing removed"));
+    }
+    if pruned.dry_run {
+        lines.push("dry run: nothing was removed".into());
+    }
+    lines.join("\n")
 }

@@ -3,8 +3,9 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::app::App;
-use super::output::{FAILED, Failure, Output};
+use crate::app::App;
+use super::output::Output;
+use crate::failure::{FAILED, Failure};
 use crate::plugin::bindings::check_types::CheckResult;
 
 #[derive(Args)]

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::app::{App, builtin_manifests};
-use super::output::{FAILED, Failure, Output};
+use crate::app::{App, builtin_manifests};
+use super::output::Output;
+use crate::failure::{FAILED, Failure};
 use crate::capability::{Grants, Policy};
 
 #[derive(Serialize)]

@@ -1,9 +1,8 @@
 //! The `bosun` command line. Exit codes scripts can rely on:
 //! 0 success; 1 the operation ran and failed (a check failed, a plugin
 //! failed); 2 bad input (usage, bosun.toml, an unusable plugin file, a denied
-//! capability); 75 skipped.
+//! capability); 11 busy (another bosun holds the lock, retry later); 75 skipped.
 
-mod app;
 mod backup;
 mod check;
 mod doctor;
@@ -16,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use app::{App, builtin_bytes};
+pub use crate::app::{App, builtin_bytes};
 pub use output::Failure;
 
 #[derive(Parser)]

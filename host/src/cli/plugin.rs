@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::app::{App, builtin_manifests, read_plugin_file};
+use crate::app::{App, builtin_manifests, read_plugin_file};
 use super::output::{Failure, Output};
 use crate::plugin::manifest::valid_plugin_name;
 use crate::plugin::store::{InstallPlan, digest_of};
@@ -190,7 +190,7 @@ fn inspect(app: &App, plugin: &str, out: Output) -> Result<(), Failure> {
     } else if let Some(bytes) = app.store().read(plugin)? {
         (Manifest::read(&bytes, plugin)?, Some(digest_of(&bytes)))
     } else {
-        let bytes = super::app::builtin_bytes(plugin)
+        let bytes = crate::app::builtin_bytes(plugin)
             .ok_or_else(|| Failure::bad_input(format!("no plugin or file called {plugin}: `bosun plugin list` shows the plugins")))?;
         (Manifest::read(bytes, plugin)?, None)
     };
@@ -219,7 +219,7 @@ fn inspect(app: &App, plugin: &str, out: Output) -> Result<(), Failure> {
 }
 
 fn remove(app: &App, name: &str, out: Output) -> Result<(), Failure> {
-    if super::app::builtin_bytes(name).is_some() && app.store().get(name)?.is_none() {
+    if crate::app::builtin_bytes(name).is_some() && app.store().get(name)?.is_none() {
         return Err(Failure::bad_input(format!("{name} is a built-in plugin and cannot be removed")));
     }
     let removed = app.store().remove(name).map_err(|e| Failure::bad_input(e.to_string()))?;

@@ -100,6 +100,8 @@ pub struct BackupSet {
     pub strategy: String,
     /// Directory that receives one sub-directory per backup.
     pub dest: PathBuf,
+    #[serde(default)]
+    pub retention: Option<crate::ops::backup::Retention>,
     #[serde(flatten)]
     pub settings: toml::Table,
 }
@@ -171,6 +173,11 @@ impl Config {
                 if mib == 0 || mib > max {
                     return Err((format!("plugins.{name}.memory_mib"), format!("must be between 1 and {max}")));
                 }
+            }
+        }
+        for (name, set) in &self.backups {
+            if let Some(retention) = &set.retention {
+                retention.validate().map_err(|e| (format!("backups.{name}.retention"), e))?;
             }
         }
         for (name, channel) in &self.notify {

@@ -68,6 +68,13 @@ pub struct Called<T> {
     pub elapsed: Duration,
 }
 
+impl<T> Called<T> {
+    /// The plugin's log lines as text, for a run record.
+    pub fn log_text(&self) -> String {
+        self.logs.iter().map(|l| format!("{} {}\n", l.level, l.message)).collect()
+    }
+}
+
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,

@@ -2,6 +2,8 @@
 //! (host/tests/plugins) and built-in plugins, and call setups.
 #![allow(dead_code)]
 
+pub mod project;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

@@ -1,10 +1,10 @@
 //! tar archives written and read by the host for `fs.archive` / `fs.extract`,
 //! with a per-file list (size, mtime, mode, sha256) for incrementals and verify.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -78,7 +78,7 @@ impl ArchiveJob {
         let entry = entry_of(path).map_err(|e| io_error(path, e))?;
         let name = path.to_string_lossy().trim_start_matches('/').to_string();
         let mut record = FileEntry {
-            kind: format!("{:?}", entry.kind).to_lowercase(),
+            kind: kind_name(entry.kind).to_string(),
             size: entry.size,
             mtime_ms: entry.mtime_ms,
             mode: entry.mode,
@@ -92,9 +92,11 @@ impl ArchiveJob {
         }
         if let Some(old) = base.entries.get(&name) {
             let same_stat = old.size == record.size && old.mtime_ms == record.mtime_ms;
-            // A changed size/mtime is confirmed by hash before the file counts as changed.
-            let same_content = same_stat || old.sha256.as_ref() == Some(&crate::capability::artifact::sha256_file(path).map_err(|e| io_error(path, e))?);
-            if same_content {
+            // A changed size/mtime is confirmed by hash before the file counts
+            // as changed; a changed mode (chmod keeps the mtime) always counts.
+            let unchanged = old.mode == record.mode
+                && (same_stat || old.sha256.as_ref() == Some(&crate::capability::artifact::sha256_file(path).map_err(|e| io_error(path, e))?));
+            if unchanged {
                 record.sha256 = old.sha256.clone();
                 list.entries.insert(name, record);
                 return Ok(false);
@@ -141,7 +143,7 @@ fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<PathBuf>, HostEr
     Ok(out)
 }
 
-fn read_file_list(path: &Path) -> Result<FileList, HostError> {
+pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
     let text = std::fs::read(path).map_err(|e| io_error(path, e))?;
     serde_json::from_slice(&text).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))
 }
@@ -150,6 +152,16 @@ fn write_file_list(path: &Path, list: &FileList) -> Result<Artifact, HostError> 
     let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
     serde_json::to_writer(BufWriter::new(&mut out), list).map_err(|e| HostError::Failed(e.to_string()))?;
     out.finish().map_err(|e| io_error(path, e))
+}
+
+/// The WIT names of entry kinds, as `files.json` stores them.
+pub fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::File => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Symlink => "symlink",
+        EntryKind::Other => "other",
+    }
 }
 
 struct HashingReader<R> {
@@ -231,20 +243,52 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
 
 /// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
 /// that would land outside `dest` is an error, not silently skipped.
-pub fn extract(archive: &Path, dest: &Path) -> Result<u64, HostError> {
+/// `may_write(landing, real)` approves where each entry's bytes really go;
+/// entries inside an approved directory entry skip it until a symlink is
+/// unpacked, and an entry replacing an existing symlink is always checked.
+pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -> Result<(), HostError>) -> Result<u64, HostError> {
     std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
     let mut tar = tar::Archive::new(open_archive(archive).map_err(|e| io_error(archive, e))?);
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
     tar.set_overwrite(true);
+    let mut approved_dirs: HashSet<PathBuf> = HashSet::new();
     let mut count = 0;
     for entry in tar.entries().map_err(|e| io_error(archive, e))? {
         let mut entry = entry.map_err(|e| io_error(archive, e))?;
-        let name = entry.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let relative = entry.path().map_err(|e| io_error(archive, e))?.into_owned();
+        let name = relative.display().to_string();
+        let outside = || HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display()));
+        if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+            return Err(outside());
+        }
+        let landing = dest.join(&relative);
+        let (Some(parent), Some(file_name)) = (landing.parent(), landing.file_name()) else { return Err(outside()) };
+        let entry_type = entry.header().entry_type();
+        let replaces_link = std::fs::symlink_metadata(&landing).is_ok_and(|m| m.is_symlink());
+        if replaces_link || !approved_dirs.contains(parent) {
+            // tar replaces an existing file or link rather than writing through
+            // it, but follows a link where a directory is expected.
+            let real = match entry_type.is_dir() {
+                true => resolve_path(&landing)?,
+                false => resolve_path(parent)?.join(file_name),
+            };
+            may_write(&landing, real)?;
+        }
+        if entry_type.is_dir() {
+            approved_dirs.insert(landing.clone());
+        }
         if !entry.unpack_in(dest).map_err(|e| HostError::Failed(format!("{}: entry {name}: {e}", archive.display())))? {
-            return Err(HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display())));
+            return Err(outside());
+        }
+        if entry_type.is_symlink() {
+            approved_dirs.clear();
         }
         count += 1;
     }
     Ok(count)
+}
+
+fn resolve_path(path: &Path) -> Result<PathBuf, HostError> {
+    super::resolve(&path.to_string_lossy()).map_err(HostError::Invalid)
 }

@@ -37,6 +37,14 @@ impl Grant {
         Ok(Grant { rules })
     }
 
+    /// Adds rules (`ro:`/`rw:` entries) to this grant.
+    pub fn extend(&mut self, entries: &[String]) -> Result<(), String> {
+        for entry in entries {
+            self.rules.push(parse_rule(entry)?);
+        }
+        Ok(())
+    }
+
     /// `resolved` must come from [`resolve`].
     pub fn allows(&self, resolved: &Path, access: Access) -> bool {
         self.rules.iter().any(|rule| {

@@ -6,13 +6,15 @@ mod archive;
 mod grant;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
 
+pub use archive::{FileEntry, FileList, kind_name, read_file_list};
 pub use grant::{Access, Grant, resolve};
 
 use super::artifact::{self, AtomicFile};
-use super::{CallState, HostState};
+use super::{CallState, Denial, HostState, Policy};
 use crate::plugin::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
 
@@ -24,15 +26,44 @@ impl CallState {
     /// Resolves `path` (absolute; `..` and symlinks followed) and checks that the
     /// policy allows `access` to it. Used by every capability that touches files.
     pub fn fs_access(&mut self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
+        self.path_check().check(call, path, access)
+    }
+
+    /// The same check, movable to a blocking thread that checks path after path.
+    pub fn path_check(&self) -> PathCheck {
+        PathCheck { plugin: self.plugin.clone(), policy: self.policy.clone(), denials: self.denials.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct PathCheck {
+    plugin: String,
+    policy: Arc<Policy>,
+    denials: Arc<Mutex<Vec<Denial>>>,
+}
+
+impl PathCheck {
+    pub fn check(&self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
         let resolved = resolve(path).map_err(HostError::Invalid)?;
+        self.check_resolved(call, path, resolved, access)
+    }
+
+    /// Checks `resolved`, the real location behind `path` (as the plugin named it).
+    pub fn check_resolved(&self, call: &str, path: &str, resolved: PathBuf, access: Access) -> Result<PathBuf, HostError> {
         let entry = format!("{}:{path}", access.prefix());
-        let check = self.policy.check(call, path, "fs", entry, |g| g.fs.allows(&resolved, access));
-        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
+        if let Err(denial) = self.policy.check(call, path, "fs", entry, |g| g.fs.allows(&resolved, access)) {
+            tracing::warn!(plugin = %self.plugin, "{denial}");
+            self.denials.lock().expect("denials lock").push(denial.clone());
+            return Err(HostError::Denied(denial.to_string()));
+        }
         Ok(resolved)
     }
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
+    if error.raw_os_error() == Some(libc::ENOSPC) {
+        return HostError::Failed(format!("{}: no space left on the device; free space and retry", path.display()));
+    }
     match error.kind() {
         std::io::ErrorKind::NotFound => HostError::NotFound(format!("{}: not found", path.display())),
         _ => HostError::Failed(format!("{}: {error}", path.display())),
@@ -165,11 +196,18 @@ impl fs::Host for HostState {
 
     async fn extract(&mut self, archive_path: String, dest: String) -> Result<u64, HostError> {
         let archive = self.call.fs_access("fs.extract", &archive_path, Access::Read)?;
-        let target = self.call.fs_access("fs.extract", &dest, Access::Write)?;
+        // Each entry is checked where it lands, so extracting into `/` writes
+        // only inside the rw grants (an in-place restore).
+        let target = match Path::new(&dest).exists() {
+            true => resolve(&dest).map_err(HostError::Invalid)?,
+            false => self.call.fs_access("fs.extract", &dest, Access::Write)?,
+        };
         if !self.call.execute("fs.extract", format!("{archive_path} -> {dest}")) {
             return Ok(0);
         }
-        blocking(move || archive::extract(&archive, &target)).await
+        let check = self.call.path_check();
+        let may_write = move |landing: &Path, real: PathBuf| check.check_resolved("fs.extract", &landing.to_string_lossy(), real, Access::Write).map(drop);
+        blocking(move || archive::extract(&archive, &target, may_write)).await
     }
 
     async fn copy(&mut self, src: String, dest: String) -> Result<Artifact, HostError> {

@@ -11,18 +11,20 @@ use crate::capability::{GrantSpec, Policy};
 use crate::config::{self, Config};
 use crate::plugin::bindings::types::RunContext;
 use crate::plugin::store::PluginStore;
+use crate::state::{State, StateError};
 use crate::plugin::{CallSetup, Limits, Manifest, Plugin, Runtime, builtin};
 
 pub struct App {
     pub config: Config,
     runtime: OnceLock<Runtime>,
+    state: OnceLock<State>,
 }
 
 impl App {
     pub fn load(path: Option<PathBuf>) -> Result<App, config::ConfigError> {
         let explicit = path.is_some();
         let path = path.unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
-        Ok(App { config: Config::load(&path, explicit)?, runtime: OnceLock::new() })
+        Ok(App { config: Config::load(&path, explicit)?, runtime: OnceLock::new(), state: OnceLock::new() })
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -39,6 +41,15 @@ impl App {
         }
         let runtime = Runtime::new(self.state_dir().join("cache/compiled"))?;
         Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// The SQLite state store, opened on first use.
+    pub fn state(&self) -> Result<&State, StateError> {
+        if let Some(state) = self.state.get() {
+            return Ok(state);
+        }
+        let state = State::open(&self.state_dir())?;
+        Ok(self.state.get_or_init(|| state))
     }
 
     /// The plugin called `name`: installed, else built in.
@@ -77,6 +88,20 @@ impl App {
             policy: Arc::new(policy),
             limits,
         })
+    }
+
+    /// [`App::setup`] plus fs grants for this call only: the directories bosun
+    /// itself hands the plugin (a backup's directory, a restore target).
+    pub fn setup_with_paths(&self, plugin: &Plugin, settings: &toml::Table, dry_run: bool, writes: &[PathBuf], reads: &[PathBuf]) -> Result<CallSetup> {
+        let mut setup = self.setup(plugin, settings, dry_run)?;
+        let entries: Vec<String> = writes
+            .iter()
+            .map(|p| format!("rw:{}", p.display()))
+            .chain(reads.iter().map(|p| format!("ro:{}", p.display())))
+            .collect();
+        let policy = (*setup.policy).clone().with_call_paths(&entries).map_err(|e| anyhow!(e))?;
+        setup.policy = Arc::new(policy);
+        Ok(setup)
     }
 
     /// What the operator granted `plugin` in bosun.toml.

@@ -1,0 +1,18 @@
+//! Backups: take, list, verify, restore, prune.
+
+mod dest;
+mod locate;
+pub mod manifest;
+mod prune;
+mod restore;
+pub mod retention;
+mod take;
+mod verify;
+
+pub use locate::{Located, locate};
+pub use manifest::BackupManifest;
+pub use prune::{Pruned, prune};
+pub use restore::{RestoreOptions, Restored, restore};
+pub use retention::{Retention, RetentionPlan};
+pub use take::{TakeOptions, Taken, set_config, take};
+pub use verify::{Verified, verify};

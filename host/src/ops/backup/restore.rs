@@ -1,0 +1,163 @@
+//! `backup restore`: puts a backup (and the full backup it builds on) back,
+//! into its original paths or `--target DIR`. Everything is checked before
+//! anything is written: the artifacts' hashes, the target, the plugin; a
+//! non-empty target needs `--force` and is itself backed up first.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::locate::{Located, locate};
+use super::take::{TakeOptions, Taken, set_config, source_paths, take};
+use super::verify::check_artifacts;
+use crate::app::App;
+use crate::capability::PlannedCall;
+use crate::failure::Failure;
+use crate::plugin::bindings::backup_types::RestoreRequest;
+use crate::plugin::runtime::Called;
+use crate::state::{BackupKind, Outcome};
+
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Restore under this directory instead of the original paths.
+    pub target: Option<PathBuf>,
+    /// Overwrite a non-empty target (after a safety backup of it).
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    pub id: String,
+    /// The backups read, oldest first.
+    pub chain: Vec<String>,
+    /// Where the restore wrote.
+    pub targets: Vec<PathBuf>,
+    /// The backup taken of the non-empty targets before they were overwritten.
+    pub safety_backup: Option<String>,
+    /// In a dry run: the writes the plugin would have made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<PlannedCall>,
+    pub elapsed_secs: f64,
+}
+
+pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Result<Restored, Failure> {
+    let started = Instant::now();
+    let located = locate(app, reference)?;
+    for (dir, manifest) in located.chain() {
+        check_artifacts(dir, manifest)?;
+    }
+    let set = located.manifest.set.clone();
+    let targets = match &options.target {
+        Some(target) => vec![std::path::absolute(target).map_err(|e| Failure::bad_input(format!("--target {}: {e}", target.display())))?],
+        None => recorded_paths(&located)?,
+    };
+    let occupied: Vec<PathBuf> = targets.iter().filter(|t| is_occupied(t)).cloned().collect();
+    if let Some(first) = occupied.first()
+        && !options.force
+    {
+        return Err(Failure::bad_input(format!(
+            "restore target {} is not empty; pass --force to overwrite it (bosun backs it up first), or --target an empty directory",
+            first.display()
+        )));
+    }
+    if !occupied.is_empty() && !app.config.backups.contains_key(&set) {
+        return Err(Failure::bad_input(format!(
+            "backup set {set} is not in bosun.toml, so bosun cannot back up {} before overwriting it; restore into an empty --target, or add [backups.{set}]",
+            occupied[0].display()
+        )));
+    }
+    let chain = located.chain().map(|(_, m)| m.id.clone()).collect();
+    let target = options.target.as_ref().and(targets.first()).map(PathBuf::as_path);
+
+    if options.dry_run {
+        let called = call_restore(app, &located, target, &targets, true).await?;
+        return Ok(Restored { id: located.id().into(), chain, targets, safety_backup: None, planned: called.planned, elapsed_secs: 0.0 });
+    }
+
+    let safety_backup = match occupied.is_empty() {
+        true => None,
+        false => Some(safety_backup(app, &set, occupied).await?),
+    };
+    let lock = match app.config.backups.contains_key(&set) {
+        true => Some(set_config(app, &set)?.1.lock("restore")?),
+        false => None,
+    };
+    let state = app.state()?;
+    let run_id = state.start_run("restore", located.id())?;
+    let result = call_restore(app, &located, target, &targets, false).await;
+    let (outcome, summary, log) = match &result {
+        Ok(called) => (Outcome::Succeeded, format!("restored {} to {}", located.id(), describe(&targets)), called.log_text()),
+        Err(failure) => (Outcome::Failed, failure.message.clone(), String::new()),
+    };
+    state.finish_run(run_id, outcome, &summary, &log)?;
+    drop(lock);
+    result?;
+    let elapsed_secs = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    Ok(Restored { id: located.id().into(), chain, targets, safety_backup, planned: Vec::new(), elapsed_secs })
+}
+
+/// Calls the backup's strategy plugin to restore `located` (into `target`,
+/// or the original paths), allowed to read the chain and write `writes` only.
+pub(super) async fn call_restore(
+    app: &App,
+    located: &Located,
+    target: Option<&Path>,
+    writes: &[PathBuf],
+    dry_run: bool,
+) -> Result<Called<()>, Failure> {
+    let plugin = app.plugin(&located.manifest.strategy)?;
+    // The set's current settings where bosun.toml has it; the recorded ones
+    // (secrets redacted) for a backup brought from elsewhere.
+    let settings = match app.config.backups.get(&located.manifest.set) {
+        Some(config) => config.settings.clone(),
+        None => serde_json::from_value(located.manifest.strategy_config.clone()).unwrap_or_default(),
+    };
+    let reads: Vec<PathBuf> = located.chain().map(|(dir, _)| dir.to_path_buf()).collect();
+    let setup = app.setup_with_paths(&plugin, &settings, dry_run, writes, &reads)?;
+    let request = RestoreRequest {
+        backup_dir: located.dir.display().to_string(),
+        target: target.map(|t| t.display().to_string()),
+        base_dirs: located.bases.iter().map(|(dir, _)| dir.display().to_string()).collect(),
+    };
+    Ok(app.runtime()?.restore(&plugin, setup, request).await?)
+}
+
+/// The paths the backup was taken from, as its manifest records them.
+fn recorded_paths(located: &Located) -> Result<Vec<PathBuf>, Failure> {
+    let settings: toml::Table = serde_json::from_value(located.manifest.strategy_config.clone()).unwrap_or_default();
+    let paths = source_paths(&settings);
+    if paths.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "backup {} does not record the paths it came from (strategy {}); pass --target DIR",
+            located.id(),
+            located.manifest.strategy
+        )));
+    }
+    Ok(paths)
+}
+
+/// A file, or a directory with anything in it.
+fn is_occupied(path: &Path) -> bool {
+    match std::fs::read_dir(path) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(_) => path.symlink_metadata().is_ok(),
+    }
+}
+
+/// A full backup of what the restore is about to overwrite, into the set's
+/// own destination, listed like any other.
+async fn safety_backup(app: &App, set: &str, occupied: Vec<PathBuf>) -> Result<String, Failure> {
+    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied) };
+    match take(app, set, &options).await {
+        Ok(Taken::Done { backup, .. }) => Ok(backup.id),
+        Ok(Taken::Planned { .. }) => Err(Failure::failed("safety backup: a dry run where a backup was asked for")),
+        Err(e) => Err(Failure { message: format!("safety backup before restoring failed, nothing was restored: {}", e.message), ..e }),
+    }
+}
+
+fn describe(targets: &[PathBuf]) -> String {
+    targets.iter().map(|t| t.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+

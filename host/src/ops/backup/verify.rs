@@ -1,0 +1,159 @@
+//! `backup verify`: every artifact re-hashed against its manifest; with
+//! `--restore-test`, a restore into a temporary directory compared entry by
+//! entry with the backup's file list.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::locate::{Located, locate};
+use super::manifest::BackupManifest;
+use super::restore::call_restore;
+use crate::app::App;
+use crate::capability::artifact::sha256_file;
+use crate::capability::fs::{FileEntry, entry_of, kind_name, read_file_list};
+use crate::failure::Failure;
+use crate::state::now_unix;
+
+/// The file list `fs.archive` writes beside an archive.
+const FILE_LIST: &str = "files.json";
+
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub id: String,
+    pub artifacts: usize,
+    pub bytes: u64,
+    /// Entries the restore test compared, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_test_entries: Option<usize>,
+}
+
+pub async fn verify(app: &App, reference: &str, restore_test: bool) -> Result<Verified, Failure> {
+    let located = locate(app, reference)?;
+    let outcome = check(app, &located, restore_test).await;
+    if let Some(record) = &located.record {
+        let error = outcome.as_ref().err().map(|f| f.message.as_str());
+        app.state()?.record_verify(&record.id, now_unix(), error)?;
+    }
+    let restore_test_entries = outcome?;
+    Ok(Verified {
+        id: located.id().to_string(),
+        artifacts: located.manifest.artifacts.len(),
+        bytes: located.manifest.bytes(),
+        restore_test_entries,
+    })
+}
+
+async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Option<usize>, Failure> {
+    for (dir, manifest) in located.chain() {
+        check_artifacts(dir, manifest)?;
+    }
+    if !restore_test {
+        return Ok(None);
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("bosun-restore-test-")
+        .tempdir()
+        .map_err(|e| Failure::failed(format!("cannot create a directory for the restore test: {e}")))?;
+    call_restore(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false).await?;
+    let list_path = located.dir.join(FILE_LIST);
+    if !list_path.is_file() {
+        return Err(Failure::failed(format!(
+            "backup {}: restored, but it has no {FILE_LIST} to compare against (strategy {})",
+            located.id(),
+            located.manifest.strategy
+        )));
+    }
+    let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
+    let differences = compare_tree(scratch.path(), &list.entries);
+    if let Some(first) = differences.first() {
+        return Err(Failure::failed(format!(
+            "backup {}: the restore test differs from the backup's file list in {} entries, first: {first}",
+            located.id(),
+            differences.len()
+        )));
+    }
+    Ok(Some(list.entries.len()))
+}
+
+/// Re-hashes every artifact of one backup directory. The error names the
+/// artifact and both hashes (or sizes).
+pub fn check_artifacts(dir: &Path, manifest: &BackupManifest) -> Result<(), Failure> {
+    for artifact in &manifest.artifacts {
+        let path = dir.join(&artifact.path);
+        let id = &manifest.id;
+        if Path::new(&artifact.path).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(Failure::failed(format!("backup {id}: the manifest names artifact {} outside the backup directory", artifact.path)));
+        }
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Failure::failed(format!("backup {id}: artifact {}: {e}; restore from a replica or an older backup", artifact.path)))?
+            .len();
+        if size != artifact.size {
+            return Err(Failure::failed(format!(
+                "backup {id}: artifact {} is {size} bytes, the manifest says {} (truncated or overwritten); restore from a replica or an older backup",
+                artifact.path, artifact.size
+            )));
+        }
+        let sha256 = sha256_file(&path).map_err(|e| Failure::failed(format!("backup {id}: artifact {}: {e}", artifact.path)))?;
+        if sha256 != artifact.sha256 {
+            return Err(Failure::failed(format!(
+                "backup {id}: artifact {} has sha256 {sha256}, the manifest says {} (corrupted); restore from a replica or an older backup",
+                artifact.path, artifact.sha256
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How the tree under `root` differs from `expected` (keys are absolute
+/// paths without the leading `/`, as stored in the archive).
+fn compare_tree(root: &Path, expected: &std::collections::BTreeMap<String, FileEntry>) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (key, want) in expected {
+        let path = root.join(key);
+        if let Some(difference) = compare_entry(&path, want) {
+            differences.push(format!("/{key}: {difference}"));
+        }
+    }
+    // Ancestors of listed entries are created by the restore; anything else is extra.
+    let mut allowed: BTreeSet<PathBuf> = BTreeSet::new();
+    for key in expected.keys() {
+        let mut path = root.join(key);
+        while path.starts_with(root) && allowed.insert(path.clone()) {
+            path.pop();
+        }
+    }
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(children) = std::fs::read_dir(&dir) else { continue };
+        for child in children.flatten().map(|c| c.path()) {
+            if !allowed.contains(&child) {
+                differences.push(format!("{}: restored but not in the file list", child.strip_prefix(root).unwrap_or(&child).display()));
+            } else if child.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                pending.push(child);
+            }
+        }
+    }
+    differences
+}
+
+fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
+    let Ok(entry) = entry_of(path) else { return Some("missing".into()) };
+    let kind = kind_name(entry.kind);
+    if kind != want.kind {
+        return Some(format!("is a {kind}, expected a {}", want.kind));
+    }
+    if kind != "symlink" && entry.mode != want.mode {
+        return Some(format!("mode {:o}, expected {:o}", entry.mode, want.mode));
+    }
+    match kind {
+        "file" if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),
+        "file" => {
+            let sha256 = sha256_file(path).ok();
+            (sha256 != want.sha256).then(|| format!("sha256 {}, expected {}", sha256.unwrap_or_default(), want.sha256.clone().unwrap_or_default()))
+        }
+        "symlink" => (entry.link_target != want.link_target).then(|| format!("points to {:?}, expected {:?}", entry.link_target, want.link_target)),
+        _ => None,
+    }
+}

@@ -1,0 +1,83 @@
+//! The SQLite state store (`<state_dir>/state.db`): runs, backups, releases.
+//! One file, WAL mode, schema versioned by `PRAGMA user_version`.
+
+mod backups;
+mod runs;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use backups::{BackupKind, BackupRecord};
+pub use runs::{Outcome, RunRecord, who};
+
+pub const FILE_NAME: &str = "state.db";
+
+/// Schema migrations, applied in order; `user_version` is how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: cannot open the state store: {source}; check the directory is writable (project.state_dir in bosun.toml)")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("{path}: cannot create the state directory: {source}; check project.state_dir in bosun.toml")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("{path}: written by a newer bosun (schema {found}, this bosun knows {known}); upgrade bosun")]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("state store: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Shared by a command's tasks; each statement takes the connection briefly.
+pub struct State {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl State {
+    /// Opens (creating if needed) the store in `state_dir` and brings its schema up to date.
+    pub fn open(state_dir: &Path) -> Result<State, StateError> {
+        let path = state_dir.join(FILE_NAME);
+        let open_error = |source| StateError::Open { path: path.clone(), source };
+        std::fs::create_dir_all(state_dir).map_err(|source| StateError::Dir { path: state_dir.to_path_buf(), source })?;
+        let conn = Connection::open(&path).map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_error)?;
+        conn.pragma_update(None, "journal_mode", "wal").map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "on").map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "full").map_err(open_error)?;
+        let state = State { conn: Mutex::new(conn), path };
+        state.migrate()?;
+        Ok(state)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StateError::NewerSchema { path: self.path.clone(), found: version, known });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

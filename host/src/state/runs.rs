@@ -1,0 +1,99 @@
+//! Run records: one per operation, with its outcome and log.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{State, StateError, now_unix};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+
+    fn parse(s: &str) -> Outcome {
+        match s {
+            "succeeded" => Outcome::Succeeded,
+            "failed" => Outcome::Failed,
+            "skipped" => Outcome::Skipped,
+            _ => Outcome::Running,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub operation: String,
+    pub target: String,
+    pub who: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: Outcome,
+    pub summary: String,
+    pub log: String,
+}
+
+impl State {
+    /// Records the start of `operation` on `target`; returns the run id.
+    pub fn start_run(&self, operation: &str, target: &str) -> Result<i64, StateError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (operation, target, who, started_at) VALUES (?1, ?2, ?3, ?4)",
+            params![operation, target, who(), now_unix()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, id: i64, outcome: Outcome, summary: &str, log: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, log = ?5 WHERE id = ?1",
+            params![id, now_unix(), outcome.as_str(), summary, log],
+        )?;
+        Ok(())
+    }
+
+    pub fn run(&self, id: i64) -> Result<Option<RunRecord>, StateError> {
+        let record = self
+            .conn()
+            .query_row(
+                "SELECT id, operation, target, who, started_at, finished_at, outcome, summary, log FROM runs WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok(RunRecord {
+                        id: row.get(0)?,
+                        operation: row.get(1)?,
+                        target: row.get(2)?,
+                        who: row.get(3)?,
+                        started_at: row.get(4)?,
+                        finished_at: row.get(5)?,
+                        outcome: Outcome::parse(&row.get::<_, String>(6)?),
+                        summary: row.get(7)?,
+                        log: row.get(8)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(record)
+    }
+}
+
+/// Who ran it: `$BOSUN_USER`, else the login name, else the uid.
+pub fn who() -> String {
+    std::env::var("BOSUN_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+}

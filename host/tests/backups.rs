@@ -1,0 +1,427 @@
+//! Backups as users run them: the real `bosun` binary, the compiled
+//! `dir-archive` plugin, a real SQLite catalog, generated trees on disk.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::project::{Project, sha256_hex, stderr, stdout};
+
+/// A project whose set `data` backs up `<root>/data` into `<root>/backups`.
+struct Fixture {
+    project: Project,
+    root: PathBuf,
+    /// Set when this fixture owns `root` (and deletes it on drop).
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    fn new(extra: &str) -> Fixture {
+        let owned = tempfile::tempdir().unwrap();
+        let root = owned.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        Fixture { _owned: Some(owned), ..Fixture::with_dest(root.clone(), &root.join("backups"), extra) }
+    }
+
+    fn with_dest(root: PathBuf, dest: &Path, extra: &str) -> Fixture {
+        let config = format!(
+            "[project]\nname = \"shop\"\nstate_dir = \"{root}/state\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{dest}\"\npaths = [\"{root}/data\"]\n{extra}\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{root}/data\"]\n",
+            root = root.display(),
+            dest = dest.display(),
+        );
+        Fixture { project: Project::new(&config), root, _owned: None }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    fn bosun(&self, args: &[&str]) -> Output {
+        self.project.bosun(args)
+    }
+
+    /// Runs a command that must succeed and returns its `--json` output.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.bosun(&[&["--json"], args].concat());
+        assert!(out.status.success(), "bosun {args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bosun {args:?}: {e}: {}", stdout(&out)))
+    }
+
+    fn backup(&self, kind: &str) -> serde_json::Value {
+        let taken = self.json(&["backup", "run", "data", kind]);
+        assert_eq!(taken["result"], "done", "{taken}");
+        taken["backup"].clone()
+    }
+
+    fn listed(&self) -> Vec<String> {
+        let list = self.json(&["backup", "list"]);
+        list.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_string()).collect()
+    }
+
+    fn catalog(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.root.join("state/state.db")).unwrap()
+    }
+
+    fn leftovers(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("backups")) else { return Vec::new() };
+        entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".partial-") || n.starts_with(".removing-"))
+            .collect()
+    }
+}
+
+/// Incompressible bytes, so archives are as large as the data.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Exit code 2 (bad input) with one line that contains `expected`.
+fn assert_bad_input(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(expected), "expected {expected:?} in {err}");
+}
+
+/// Many small files, a large one, nested and empty directories, symlinks
+/// (relative, absolute, dangling) and unusual modes.
+fn generate_tree(root: &Path) {
+    for d in 0..20 {
+        let dir = root.join(format!("dir{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..25 {
+            std::fs::write(dir.join(format!("f{f}.txt")), format!("file {d}/{f}\n").repeat(f + 1)).unwrap();
+        }
+    }
+    std::fs::write(root.join("large.bin"), noise(6_000_000)).unwrap();
+    std::fs::create_dir_all(root.join("empty/nested")).unwrap();
+    std::fs::write(root.join("secret.key"), "k").unwrap();
+    std::fs::set_permissions(root.join("secret.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(root.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(root.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(root.join("dir03"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    symlink("dir01/f1.txt", root.join("relative-link")).unwrap();
+    symlink(root.join("large.bin"), root.join("absolute-link")).unwrap();
+    symlink("no-such-file", root.join("dangling-link")).unwrap();
+}
+
+/// Everything about a tree a restore must reproduce: kind, mode, content, link target.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = path.symlink_metadata().unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let what = if meta.is_symlink() {
+                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                pending.push(path.clone());
+                format!("dir {mode:o}")
+            } else {
+                format!("file {mode:o} {}", sha256_hex(&std::fs::read(&path).unwrap()))
+            };
+            out.insert(path.strip_prefix(root).unwrap().display().to_string(), what);
+        }
+    }
+    out
+}
+
+#[test]
+fn full_and_incremental_backups_restore_the_tree_exactly() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let full = fx.backup("--full");
+    assert_eq!(full["kind"], "full");
+
+    // Change, add, delete (a file and a directory), chmod, relink.
+    std::fs::write(fx.data().join("dir00/f0.txt"), "changed\n").unwrap();
+    std::fs::write(fx.data().join("dir05/new.txt"), "new\n").unwrap();
+    std::fs::remove_file(fx.data().join("dir02/f3.txt")).unwrap();
+    std::fs::remove_dir_all(fx.data().join("dir04")).unwrap();
+    std::fs::set_permissions(fx.data().join("run.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::remove_file(fx.data().join("relative-link")).unwrap();
+    symlink("dir05/new.txt", fx.data().join("relative-link")).unwrap();
+    let incremental = fx.backup("--incremental");
+    assert_eq!(incremental["kind"], "incremental");
+    assert_eq!(incremental["base"], full["id"]);
+    assert!(incremental["bytes"].as_u64().unwrap() < full["bytes"].as_u64().unwrap() / 10, "only changes: {incremental}");
+
+    // Listed in the catalog (a real SQLite file), oldest first.
+    assert_eq!(fx.listed(), [full["id"].as_str().unwrap(), incremental["id"].as_str().unwrap()]);
+    let rows: i64 = fx.catalog().query_row("SELECT COUNT(*) FROM backups WHERE set_name = 'data'", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 2);
+    let outcome: String = fx.catalog().query_row("SELECT outcome FROM runs WHERE operation = 'backup' ORDER BY id DESC", [], |r| r.get(0)).unwrap();
+    assert_eq!(outcome, "succeeded");
+
+    let id = incremental["id"].as_str().unwrap();
+    let verified = fx.json(&["backup", "verify", id, "--restore-test"]);
+    assert!(verified["restore_test_entries"].as_u64().unwrap() > 500, "{verified}");
+
+    let target = fx.root.join("restored");
+    fx.json(&["backup", "restore", id, "--target", target.to_str().unwrap()]);
+    let restored = target.join(fx.data().strip_prefix("/").unwrap());
+    assert_eq!(snapshot(&restored), snapshot(&fx.data()), "restore reproduces the tree after the incremental");
+
+    // The full backup alone gives back the tree as it was.
+    let before_changes = fx.root.join("restored-full");
+    fx.json(&["backup", "restore", full["id"].as_str().unwrap(), "--target", before_changes.to_str().unwrap()]);
+    let old = snapshot(&before_changes.join(fx.data().strip_prefix("/").unwrap()));
+    assert!(old.contains_key("dir04/f0.txt") && !old.contains_key("dir05/new.txt"));
+}
+
+#[test]
+fn in_place_restore_writes_back_to_the_original_paths_after_a_safety_backup() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let original = snapshot(&fx.data());
+    let backup = fx.backup("--full");
+    let id = backup["id"].as_str().unwrap();
+
+    // The data is lost: restoring into the now-missing path needs no --force.
+    std::fs::remove_dir_all(fx.data()).unwrap();
+    let restored = fx.json(&["backup", "restore", id]);
+    assert_eq!(restored["safety_backup"], serde_json::Value::Null);
+    assert_eq!(snapshot(&fx.data()), original);
+
+    // Damaged data: refused without --force, untouched.
+    std::fs::write(fx.data().join("dir00/f0.txt"), "damaged").unwrap();
+    let damaged = snapshot(&fx.data());
+    assert_bad_input(&fx.bosun(&["backup", "restore", id]), "pass --force");
+    assert_eq!(snapshot(&fx.data()), damaged, "a refused restore writes nothing");
+    assert_eq!(fx.listed().len(), 1, "and takes no backup");
+
+    // With --force: a safety backup of what is there, then the restore.
+    let restored = fx.json(&["backup", "restore", id, "--force"]);
+    let safety = restored["safety_backup"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(fx.data().join("dir00/f0.txt")).unwrap(), "file 0/0\n");
+    assert_eq!(fx.listed(), [id, safety]);
+    let undo = fx.root.join("undo");
+    fx.json(&["backup", "restore", safety, "--target", undo.to_str().unwrap()]);
+    assert_eq!(snapshot(&undo.join(fx.data().strip_prefix("/").unwrap())), damaged, "the safety backup holds what was overwritten");
+}
+
+#[test]
+fn a_non_empty_target_needs_force_and_is_backed_up_first() {
+    let fx = Fixture::new("");
+    std::fs::write(fx.data().join("a.txt"), "alpha").unwrap();
+    let id = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let target = fx.root.join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("keep.txt"), "precious").unwrap();
+
+    assert_bad_input(&fx.bosun(&["backup", "restore", &id, "--target", target.to_str().unwrap()]), "is not empty");
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1);
+
+    let dry = fx.json(&["backup", "restore", &id, "--target", target.to_str().unwrap(), "--force", "--dry-run"]);
+    assert!(dry["planned"].as_array().unwrap().iter().any(|c| c["call"] == "fs.extract"), "{dry}");
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1, "a dry run writes nothing");
+    assert_eq!(fx.listed().len(), 1, "a dry run takes no safety backup");
+
+    let restored = fx.json(&["backup", "restore", &id, "--target", target.to_str().unwrap(), "--force"]);
+    let safety = restored["safety_backup"].as_str().unwrap();
+    let shown = fx.json(&["backup", "show", safety]);
+    assert_eq!(shown["manifest"]["strategy_config"]["paths"][0], target.to_str().unwrap(), "{shown}");
+    assert_eq!(std::fs::read_to_string(target.join(fx.data().strip_prefix("/").unwrap()).join("a.txt")).unwrap(), "alpha");
+}
+
+#[test]
+fn verify_and_restore_name_a_corrupted_or_truncated_artifact_and_touch_nothing() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let backup = fx.backup("--full");
+    let id = backup["id"].as_str().unwrap();
+    let archive = PathBuf::from(backup["dir"].as_str().unwrap()).join("data.tar.zst");
+
+    let verified = fx.json(&["backup", "verify", id]);
+    assert_eq!(verified["artifacts"], 2);
+
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let out = fx.bosun(&["backup", "verify", id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("artifact data.tar.zst has sha256") && err.contains("corrupted"), "{err}");
+    assert!(err.contains(&sha256_hex(&bytes)), "names the hash it found: {err}");
+    let list = fx.json(&["backup", "list"]);
+    assert!(list[0]["verify_error"].as_str().unwrap().contains("corrupted"), "the catalog records the failed verify: {list}");
+
+    let target = fx.root.join("target");
+    let out = fx.bosun(&["backup", "restore", id, "--target", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("corrupted"), "{}", stderr(&out));
+    assert!(!target.exists(), "nothing restored from a corrupted backup");
+
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let out = fx.bosun(&["backup", "verify", id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("is {} bytes, the manifest says {}", bytes.len() / 2, bytes.len())), "{}", stderr(&out));
+    assert_eq!(fx.listed(), [id], "a failed verify deletes nothing");
+}
+
+#[test]
+fn a_backup_killed_mid_way_is_never_listed_and_the_next_run_cleans_up() {
+    let fx = Fixture::new("");
+    // Incompressible, so archiving takes long enough to be interrupted.
+    let noise = noise(64 << 20);
+    for i in 0..6 {
+        std::fs::write(fx.data().join(format!("noise{i}.bin")), &noise).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .args(["backup", "run", "data"])
+        .current_dir(fx.project.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the archive is being written.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let writing = || {
+        fx.leftovers().iter().any(|partial| std::fs::read_dir(fx.root.join("backups").join(partial)).is_ok_and(|mut d| d.next().is_some()))
+    };
+    while !writing() {
+        assert!(Instant::now() < deadline, "the backup never started writing");
+        assert!(child.try_wait().unwrap().is_none(), "the backup finished before it could be killed; make the data larger");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    // While it runs, a second backup of the set is refused as busy (exit 11).
+    let busy = fx.bosun(&["backup", "run", "data"]);
+    assert_eq!(busy.status.code(), Some(11), "{}", stderr(&busy));
+    assert!(stderr(&busy).contains("busy") && stderr(&busy).contains("backup by"), "{}", stderr(&busy));
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(fx.listed().is_empty(), "a killed backup is not listed");
+    assert_eq!(fx.leftovers().len(), 1, "its partial directory is still there: {:?}", fx.leftovers());
+    let integrity: String = fx.catalog().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let outcome: String = fx.catalog().query_row("SELECT outcome FROM runs ORDER BY id DESC", [], |r| r.get(0)).unwrap();
+    assert_eq!(outcome, "running", "the run record shows the run never finished");
+
+    std::fs::remove_dir_all(fx.data()).unwrap();
+    std::fs::create_dir_all(fx.data()).unwrap();
+    std::fs::write(fx.data().join("small.txt"), "small").unwrap();
+    let taken = fx.json(&["backup", "run", "data"]);
+    assert_eq!(taken["cleaned"].as_array().unwrap().len(), 1, "{taken}");
+    assert!(fx.leftovers().is_empty());
+    assert_eq!(fx.listed().len(), 1);
+}
+
+/// A 1 MiB tmpfs as the destination, unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(path: PathBuf) -> SmallDisk {
+        std::fs::create_dir_all(&path).unwrap();
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "mounting a small tmpfs for the disk-full test (needs root): {}", stderr(&out));
+        SmallDisk(path)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_earlier_backups_stay_intact() {
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    let disk = SmallDisk::mount(root.join("small-disk"));
+    let fx = Fixture::with_dest(root.clone(), &disk.0, "");
+    std::fs::write(fx.data().join("a.txt"), "fits").unwrap();
+    let first = fx.backup("--full");
+
+    std::fs::write(fx.data().join("big.bin"), noise(3 << 20)).unwrap();
+    let out = fx.bosun(&["backup", "run", "data"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no space left on the device"), "{}", stderr(&out));
+    assert_eq!(fx.listed(), [first["id"].as_str().unwrap()]);
+    let leftovers: Vec<_> = std::fs::read_dir(&disk.0).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".partial")).collect();
+    assert!(leftovers.is_empty(), "the failed backup's directory is gone: {leftovers:?}");
+    fx.json(&["backup", "verify", first["id"].as_str().unwrap()]);
+    drop(disk);
+}
+
+#[test]
+fn prune_keeps_what_the_policy_and_releases_need_and_says_why() {
+    let fx = Fixture::new("\n[backups.data.retention]\nkeep-last = 1\n");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    let full_1 = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let inc_1 = fx.backup("--incremental")["id"].as_str().unwrap().to_string();
+    let full_2 = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let inc_2 = fx.backup("--incremental")["id"].as_str().unwrap().to_string();
+    let released = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let newest = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    // A deploy recorded `released` as the backup taken before it.
+    fx.catalog()
+        .execute(
+            "INSERT INTO releases (service, env, version, who, created_at, backup_id, outcome) VALUES ('web', 'prod', '1.4.2', 'ci', 1, ?1, 'succeeded')",
+            [&released],
+        )
+        .unwrap();
+
+    let out = fx.bosun(&["backup", "prune", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("keep   {newest}  keep-last")), "{text}");
+    assert!(text.contains(&format!("keep   {inc_2}  keep-last")), "{text}");
+    assert!(text.contains(&format!("keep   {full_2}  base of {inc_2}")), "{text}");
+    assert!(text.contains(&format!("keep   {released}  used by release web 1.4.2")), "{text}");
+    assert!(text.contains(&format!("remove {full_1}")) && text.contains(&format!("remove {inc_1}")), "{text}");
+    assert_eq!(fx.listed().len(), 6, "a dry run removes nothing");
+
+    let pruned = fx.json(&["backup", "prune", "data"]);
+    let removed: Vec<&str> = pruned["removed"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(removed, [inc_1.as_str(), full_1.as_str()]);
+    assert_eq!(fx.listed(), [full_2.clone(), inc_2.clone(), released, newest]);
+    assert!(!fx.root.join("backups").join(&full_1).exists() && !fx.root.join("backups").join(&inc_1).exists());
+    assert!(fx.leftovers().is_empty());
+    fx.json(&["backup", "verify", &inc_2, "--restore-test"]);
+}
+
+#[test]
+fn bad_input_is_one_line_and_changes_nothing() {
+    let fx = Fixture::new("");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    assert_bad_input(&fx.bosun(&["backup", "run", "nope"]), "no backup set called nope; bosun.toml has: data");
+    assert_bad_input(&fx.bosun(&["backup", "list", "nope"]), "no backup set called nope");
+    assert_bad_input(&fx.bosun(&["backup", "show", "nope-20260101T000000Z"]), "no backup called nope-20260101T000000Z in the catalog");
+    assert_bad_input(&fx.bosun(&["backup", "prune", "data"]), "backups.data has no retention policy");
+
+    let id = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let copy = fx.root.join("from-a-newer-bosun");
+    let dir = fx.root.join("backups").join(&id);
+    std::fs::create_dir_all(&copy).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("replication_manifest.json")).unwrap();
+    std::fs::write(copy.join("replication_manifest.json"), manifest.replace("\"format\": 1", "\"format\": 2")).unwrap();
+    assert_bad_input(&fx.bosun(&["backup", "restore", copy.to_str().unwrap(), "--target", "/tmp/x"]), "written by a newer bosun");
+
+    let inside = Fixture::with_dest(fx.root.clone(), &fx.data().join("backups"), "");
+    assert_bad_input(&inside.bosun(&["backup", "run", "data"]), "overlaps the source path");
+    assert!(!fx.data().join("backups").exists());
+
+    let empty_policy = Fixture::with_dest(fx.root.clone(), &fx.root.join("backups"), "[backups.data.retention]\n");
+    assert_bad_input(&empty_policy.bosun(&["backup", "prune", "--dry-run"]), "keeps nothing");
+    assert_eq!(fx.listed(), [id]);
+}
