@@ -425,3 +425,39 @@ fn bad_input_is_one_line_and_changes_nothing() {
     assert_bad_input(&empty_policy.bosun(&["backup", "prune", "--dry-run"]), "keeps nothing");
     assert_eq!(fx.listed(), [id]);
 }
+
+#[test]
+fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("not-a-dir"), "a file where a replica directory should be").unwrap();
+    let (good, bad) = (root.join("share/backups"), root.join("not-a-dir/backups"));
+    let extra = format!("replicas = [\"{}\", \"{}\"]\n[backups.data.retention]\nkeep-last = 1\n", good.display(), bad.display());
+    let fx = Fixture::with_dest(root.clone(), &root.join("backups"), &extra);
+    generate_tree(&fx.data());
+
+    let out = fx.bosun(&["--json", "backup", "run", "data"]);
+    assert_eq!(out.status.code(), Some(1), "a failed replica fails the command: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is taken and valid, but replica") && err.contains("not-a-dir"), "{err}");
+    let taken: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = taken["backup"]["id"].as_str().unwrap();
+    assert_eq!(fx.listed(), [id], "the local backup is listed");
+    assert!(taken["replicas"][0]["error"].is_null() && taken["replicas"][1]["error"].is_string(), "{taken}");
+    fx.json(&["backup", "verify", id]);
+
+    // The copy is complete: it verifies and restores with only its directory.
+    let copy = good.join(id);
+    let verified = fx.json(&["backup", "verify", copy.to_str().unwrap(), "--restore-test"]);
+    assert!(verified["restore_test_entries"].as_u64().unwrap() > 500, "{verified}");
+    assert!(std::fs::read_dir(&good).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".partial")));
+
+    // Pruning removes the replica's copy with the backup.
+    std::fs::remove_file(root.join("not-a-dir")).unwrap();
+    let newer = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    fx.json(&["backup", "prune"]);
+    assert_eq!(fx.listed(), [newer.clone()]);
+    assert!(!copy.exists(), "the pruned backup's replica copy is gone");
+    assert!(good.join(&newer).join("replication_manifest.json").is_file());
+}

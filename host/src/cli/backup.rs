@@ -74,6 +74,11 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
             spinner.inspect(ProgressBar::finish_and_clear);
             let taken = taken?;
             out.print(&taken, || describe_taken(&taken));
+            if let Taken::Done { backup, replicas, .. } = &taken
+                && let Some(failed) = replicas.iter().find_map(|r| r.error.as_deref())
+            {
+                return Err(Failure::failed(format!("backup {} is taken and valid, but {failed}", backup.id)));
+            }
         }
         BackupCommand::List { set } => {
             if let Some(set) = &set {
@@ -114,13 +119,14 @@ fn spinner(message: String) -> ProgressBar {
 
 fn describe_taken(taken: &Taken) -> String {
     match taken {
-        Taken::Done { backup, elapsed_secs, cleaned, .. } => {
+        Taken::Done { backup, elapsed_secs, cleaned, replicas, .. } => {
             let cleaned = match cleaned.len() {
                 0 => String::new(),
                 n => format!(" (removed {n} leftovers of interrupted runs)"),
             };
+            let copies: String = replicas.iter().filter(|r| r.error.is_none()).map(|r| format!("\n  replicated to {}", r.dir.display())).collect();
             format!(
-                "backup {} ({}): {} artifacts, {} in {elapsed_secs:.1}s -> {}{cleaned}",
+                "backup {} ({}): {} artifacts, {} in {elapsed_secs:.1}s -> {}{cleaned}{copies}",
                 backup.id,
                 backup.kind.as_str(),
                 backup.artifacts,

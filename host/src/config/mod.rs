@@ -102,6 +102,10 @@ pub struct BackupSet {
     pub dest: PathBuf,
     #[serde(default)]
     pub retention: Option<crate::ops::backup::Retention>,
+    /// Directories (e.g. a mounted share) that receive a verified copy of
+    /// every backup of the set.
+    #[serde(default)]
+    pub replicas: Vec<PathBuf>,
     #[serde(flatten)]
     pub settings: toml::Table,
 }
@@ -178,6 +182,9 @@ impl Config {
         for (name, set) in &self.backups {
             if let Some(retention) = &set.retention {
                 retention.validate().map_err(|e| (format!("backups.{name}.retention"), e))?;
+            }
+            if let Some(replica) = set.replicas.iter().find(|r| **r == set.dest) {
+                return Err((format!("backups.{name}.replicas"), format!("{} is the set's own dest; a replica must be another directory", replica.display())));
             }
         }
         for (name, channel) in &self.notify {

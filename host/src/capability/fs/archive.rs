@@ -292,3 +292,83 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
 fn resolve_path(path: &Path) -> Result<PathBuf, HostError> {
     super::resolve(&path.to_string_lossy()).map_err(HostError::Invalid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar with a symlink to `outside` and then a file written through it.
+    fn archive_escaping_through_a_link(dir: &Path, outside: &Path) -> PathBuf {
+        let path = dir.join("evil.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut dir_header = tar::Header::new_gnu();
+        dir_header.set_entry_type(tar::EntryType::Directory);
+        dir_header.set_mode(0o755);
+        dir_header.set_size(0);
+        tar.append_data(&mut dir_header, "granted", io::empty()).unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "granted/link", outside).unwrap();
+        let mut file = tar::Header::new_gnu();
+        file.set_size(4);
+        file.set_mode(0o644);
+        tar.append_data(&mut file, "granted/link/owned", &b"evil"[..]).unwrap();
+        tar.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn extraction_stops_at_an_entry_that_lands_outside_what_may_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let archive = archive_escaping_through_a_link(&root, &outside);
+        let dest = root.join("dest");
+        let granted = dest.join("granted");
+        let checked = std::sync::Mutex::new(Vec::new());
+        let may_write = |landing: &Path, real: PathBuf| {
+            checked.lock().unwrap().push(landing.to_path_buf());
+            match real.starts_with(&granted) {
+                true => Ok(()),
+                false => Err(HostError::Denied(format!("{}", real.display()))),
+            }
+        };
+        let err = extract(&archive, &dest, may_write).unwrap_err();
+        assert!(matches!(&err, HostError::Denied(real) if real == &outside.join("owned").display().to_string()), "{err:?}");
+        assert!(!outside.join("owned").exists(), "nothing written through the link");
+        assert!(granted.join("link").is_symlink(), "entries before it were unpacked");
+        // The entry after the symlink was checked even though its directory had been approved.
+        assert_eq!(checked.lock().unwrap().last().unwrap(), &granted.join("link/owned"));
+    }
+
+    #[test]
+    fn extraction_checks_each_directory_once_not_each_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let source = root.join("src");
+        std::fs::create_dir_all(source.join("sub")).unwrap();
+        for i in 0..50 {
+            std::fs::write(source.join("sub").join(format!("f{i}")), "x").unwrap();
+        }
+        let job = ArchiveJob {
+            sources: vec![source.clone()],
+            excludes: globset::GlobSet::empty(),
+            dest: root.join("a.tar.zst"),
+            compression: Compression::Zstd,
+            level: None,
+            since: None,
+            manifest_dest: None,
+        };
+        job.run().unwrap();
+        let checks = std::sync::atomic::AtomicUsize::new(0);
+        let count = extract(&root.join("a.tar.zst"), &root.join("out"), |_, _| {
+            checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count, 52);
+        assert_eq!(checks.into_inner(), 1, "only the top directory entry needs a check");
+    }
+}

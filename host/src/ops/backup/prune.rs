@@ -1,6 +1,7 @@
 //! `backup prune`: applies each set's retention policy. The plan is computed
 //! first (and is all a dry run shows); removal drops the catalog row, then
-//! the directory, so a crash never leaves a listed backup without its files.
+//! the directory (and its replicas' copies), so a crash never leaves a
+//! listed backup without its files.
 
 use std::collections::HashMap;
 
@@ -57,6 +58,11 @@ pub fn prune(app: &App, set: Option<&str>, dry_run: bool) -> Result<Pruned, Fail
                 remove_backup_dir(&record.dir).map_err(|e| {
                     Failure::failed(format!("backup {} is out of the catalog but {} could not be deleted: {e}; delete it by hand", record.id, record.dir.display()))
                 })?;
+                for replica in &config.replicas {
+                    if let Err(e) = remove_backup_dir(&replica.join(&record.id)) {
+                        tracing::warn!("backup {}: the copy in replica {} could not be deleted: {e}", record.id, replica.display());
+                    }
+                }
                 pruned.removed.push(record.id.clone());
             }
         }

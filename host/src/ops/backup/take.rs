@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::dest::{Dest, remove_backup_dir, sync_dir};
 use super::manifest::{BackupManifest, FORMAT, ManifestArtifact, redacted};
+use super::replicate::{Replica, replicate_all};
 use crate::app::App;
 use crate::capability::PlannedCall;
 use crate::config::BackupSet;
@@ -20,7 +21,14 @@ use crate::state::{BackupKind, BackupRecord, Outcome, now_unix};
 #[derive(Debug, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Taken {
-    Done { backup: BackupRecord, manifest: BackupManifest, elapsed_secs: f64, cleaned: Vec<PathBuf> },
+    Done {
+        backup: BackupRecord,
+        manifest: BackupManifest,
+        elapsed_secs: f64,
+        cleaned: Vec<PathBuf>,
+        /// Copies in the set's replica directories; a failed one is reported here.
+        replicas: Vec<Replica>,
+    },
     /// A dry run: the host calls the plugin would have made.
     Planned { set: String, kind: BackupKind, base: Option<String>, calls: Vec<PlannedCall> },
 }
@@ -171,10 +179,14 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         state.finish_run(run_id, Outcome::Failed, &e.to_string(), &log)?;
         return Err(e.into());
     }
-    let summary = format!("{} {} backup {id}: {} artifacts, {} bytes", set, kind.as_str(), record.artifacts, record.bytes);
+    let replicas = replicate_all(&record.dir, &manifest, &config.replicas);
+    let mut summary = format!("{} {} backup {id}: {} artifacts, {} bytes", set, kind.as_str(), record.artifacts, record.bytes);
+    for failed in replicas.iter().filter_map(|r| r.error.as_deref()) {
+        summary.push_str(&format!("; {failed}"));
+    }
     state.finish_run(run_id, Outcome::Succeeded, &summary, &log)?;
     drop(lock);
-    Ok(Taken::Done { backup: record, manifest, elapsed_secs: round_secs(called.elapsed), cleaned })
+    Ok(Taken::Done { backup: record, manifest, elapsed_secs: round_secs(called.elapsed), cleaned, replicas })
 }
 
 fn round_secs(d: Duration) -> f64 {
