@@ -2,6 +2,7 @@
 //! `dir-archive` plugin, a real SQLite catalog, generated trees on disk.
 
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -29,11 +30,16 @@ impl Fixture {
 
     fn with_dest(root: PathBuf, dest: &Path, extra: &str) -> Fixture {
         let config = format!(
-            "[project]\nname = \"shop\"\nstate_dir = \"{root}/state\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{dest}\"\npaths = [\"{root}/data\"]\n{extra}\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{root}/data\"]\n",
+            "[project]\nname = \"{name}\"\nstate_dir = \"{root}/state\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{dest}\"\npaths = [\"{root}/data\"]\n{extra}\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{root}/data\"]\n",
             root = root.display(),
             dest = dest.display(),
+            name = project_name(&root),
         );
         Fixture { project: Project::new(&config), root, _owned: None }
+    }
+
+    fn project_name(&self) -> String {
+        project_name(&self.root)
     }
 
     fn data(&self) -> PathBuf {
@@ -87,6 +93,12 @@ fn noise(len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// Unique per fixture, so containers labelled for one test's project are not
+/// stopped by another's backups.
+fn project_name(root: &Path) -> String {
+    format!("shop{}", root.file_name().unwrap().to_string_lossy())
 }
 
 /// Exit code 2 (bad input) with one line that contains `expected`.
@@ -460,4 +472,81 @@ fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
     assert_eq!(fx.listed(), [newer.clone()]);
     assert!(!copy.exists(), "the pruned backup's replica copy is gone");
     assert!(good.join(&newer).join("replication_manifest.json").is_file());
+}
+
+fn docker_events(name: &str, since: &str) -> Vec<String> {
+    let until = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
+    let out = support::docker(&["events", "--since", since, "--until", &until, "--filter", &format!("container={name}"), "--format", "{{.Action}}"]);
+    String::from_utf8_lossy(&out.stdout).lines().filter(|a| ["stop", "start"].contains(a)).map(String::from).collect()
+}
+
+fn running(name: &str) -> bool {
+    String::from_utf8_lossy(&support::docker(&["inspect", "-f", "{{.State.Running}}", name]).stdout).trim() == "true"
+}
+
+fn now_secs() -> String {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string()
+}
+
+#[test]
+fn containers_are_stopped_for_the_copy_and_started_again_even_when_it_fails() {
+    support::require_engine();
+    let listed = support::run_test_container(&support::unique("bosun-backup-stop"), &[], &[]);
+    let hook_out = "after-hook.txt";
+    let extra = format!("stop = [\"{}\"]\nafter = \"echo $BOSUN_BACKUP_ID > {hook_out}\"\n", listed.name);
+    let fx = Fixture::new(&extra);
+    let project_label = format!("bosun.project={}", fx.project_name());
+    let labelled = support::run_test_container(&support::unique("bosun-backup-label"), &["bosun.stop-during-backup=true", &project_label], &[]);
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+
+    let dry = fx.json(&["backup", "run", "data", "--dry-run"]);
+    let calls: Vec<String> = dry["calls"].as_array().unwrap().iter().map(|c| format!("{} {}", c["call"].as_str().unwrap(), c["detail"].as_str().unwrap())).collect();
+    assert_eq!(calls.first().unwrap(), &format!("docker.stop {}", listed.name), "{calls:?}");
+    assert!(calls.contains(&format!("docker.stop {}", labelled.name)), "{calls:?}");
+    assert!(calls.last().unwrap().starts_with("hook.after echo"), "{calls:?}");
+    assert!(running(&listed.name) && running(&labelled.name), "a dry run stops nothing");
+
+    let since = now_secs();
+    let taken = fx.backup("--full");
+    assert_eq!(taken["id"], fx.json(&["backup", "list"])[0]["id"]);
+    for name in [&listed.name, &labelled.name] {
+        assert_eq!(docker_events(name, &since), ["stop", "start"], "{name} was stopped for the copy and started again");
+        assert!(running(name), "{name} runs again");
+    }
+    let hook_said = std::fs::read_to_string(fx.project.dir.path().join(hook_out)).unwrap();
+    assert_eq!(hook_said.trim(), taken["id"].as_str().unwrap(), "the after hook sees the backup id");
+
+    // The copy fails (the source is gone): the containers still start again.
+    std::fs::remove_dir_all(fx.data()).unwrap();
+    let since = now_secs();
+    let out = fx.bosun(&["backup", "run", "data"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(docker_events(&listed.name, &since), ["stop", "start"]);
+    assert!(running(&listed.name) && running(&labelled.name));
+    assert_eq!(fx.listed().len(), 1, "the failed backup is not listed");
+}
+
+#[test]
+fn a_before_hook_can_skip_or_fail_a_backup_before_anything_is_written() {
+    let fx = Fixture::new("before = \"echo checking >&2; exit ${HOOK_EXIT:-0}\"\n");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    let run = |code: &str| {
+        Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["backup", "run", "data"])
+            .current_dir(fx.project.dir.path())
+            .env("HOOK_EXIT", code)
+            .output()
+            .unwrap()
+    };
+    let skipped = run("75");
+    assert_eq!(skipped.status.code(), Some(75), "{}", stderr(&skipped));
+    assert!(stderr(&skipped).contains("skipped: its before hook"), "{}", stderr(&skipped));
+    let failed = run("3");
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("backups.data.before") && stderr(&failed).contains("exited 3: checking"), "{}", stderr(&failed));
+    assert!(fx.listed().is_empty() && fx.leftovers().is_empty());
+    let outcomes: Vec<String> = fx.catalog().prepare("SELECT outcome FROM runs ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(outcomes, ["skipped", "failed"]);
+    assert!(run("0").status.success());
+    assert_eq!(fx.listed().len(), 1);
 }

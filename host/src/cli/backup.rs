@@ -74,10 +74,10 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
             spinner.inspect(ProgressBar::finish_and_clear);
             let taken = taken?;
             out.print(&taken, || describe_taken(&taken));
-            if let Taken::Done { backup, replicas, .. } = &taken
-                && let Some(failed) = replicas.iter().find_map(|r| r.error.as_deref())
+            if let Taken::Done { backup, warnings, .. } = &taken
+                && !warnings.is_empty()
             {
-                return Err(Failure::failed(format!("backup {} is taken and valid, but {failed}", backup.id)));
+                return Err(Failure::failed(format!("backup {} is taken and valid, but {}", backup.id, warnings.join("; "))));
             }
         }
         BackupCommand::List { set } => {

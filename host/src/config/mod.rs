@@ -106,6 +106,13 @@ pub struct BackupSet {
     /// every backup of the set.
     #[serde(default)]
     pub replicas: Vec<PathBuf>,
+    /// Shell command run first; exit 75 skips the backup.
+    pub before: Option<String>,
+    /// Shell command run after a successful backup (`BOSUN_BACKUP_ID`, `BOSUN_BACKUP_DIR` set).
+    pub after: Option<String>,
+    /// Containers stopped for the copy and started again right after.
+    #[serde(default)]
+    pub stop: Vec<String>,
     #[serde(flatten)]
     pub settings: toml::Table,
 }

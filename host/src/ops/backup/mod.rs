@@ -1,5 +1,6 @@
 //! Backups: take, list, verify, restore, prune.
 
+mod around;
 mod dest;
 mod locate;
 pub mod manifest;

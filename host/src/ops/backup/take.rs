@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::around;
 use super::dest::{Dest, remove_backup_dir, sync_dir};
 use super::manifest::{BackupManifest, FORMAT, ManifestArtifact, redacted};
 use super::replicate::{Replica, replicate_all};
@@ -26,8 +27,13 @@ pub enum Taken {
         manifest: BackupManifest,
         elapsed_secs: f64,
         cleaned: Vec<PathBuf>,
-        /// Copies in the set's replica directories; a failed one is reported here.
+        /// Containers stopped for the copy (and started again).
+        stopped: Vec<String>,
+        /// Copies in the set's replica directories.
         replicas: Vec<Replica>,
+        /// What went wrong after the backup was safely taken: a container that
+        /// did not start again, a failed `after` hook, a failed replica.
+        warnings: Vec<String>,
     },
     /// A dry run: the host calls the plugin would have made.
     Planned { set: String, kind: BackupKind, base: Option<String>, calls: Vec<PlannedCall> },
@@ -103,31 +109,52 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     let kind = if base.is_some() { BackupKind::Incremental } else { BackupKind::Full };
     let created_unix = now_unix();
 
+    let to_stop = around::containers_to_stop(set, &app.config.project.name, config).await?;
     if dry_run {
         let id = dest.new_id(created_unix, |_| false);
         let request = request(set, kind, &dest.partial(&id), base.as_ref());
         let setup = call_setup(app, &plugin, &CallPaths { base: base.as_ref(), ..call }, &dest.partial(&id), true)?;
         let called = app.runtime()?.backup(&plugin, setup, request).await?;
-        return Ok(Taken::Planned { set: set.to_string(), kind, base: base.map(|b| b.id), calls: called.planned });
+        let (mut calls, after) = around::planned(config, &to_stop);
+        calls.extend(called.planned);
+        calls.extend(after);
+        return Ok(Taken::Planned { set: set.to_string(), kind, base: base.map(|b| b.id), calls });
     }
 
     let lock = dest.lock("backup")?;
     let cleaned = dest.clean_leftovers(&lock);
+    let run_id = state.start_run("backup", set)?;
+    let failed = |failure: Failure, log: &str| -> Result<Taken, Failure> {
+        let outcome = if failure.code == crate::failure::SKIPPED { Outcome::Skipped } else { Outcome::Failed };
+        state.finish_run(run_id, outcome, &failure.message, log)?;
+        Err(failure)
+    };
+    let project_dir = app.config.resolve(Path::new(""));
+    if let Some(command) = &config.before
+        && let Err(failure) = around::run_hook(set, "before", command, &project_dir, &[]).await
+    {
+        return failed(failure, "");
+    }
+    let mut stopped = match around::stop(&to_stop).await {
+        Ok(stopped) => stopped,
+        Err(failure) => return failed(failure, ""),
+    };
     let id = dest.new_id(created_unix, |id| state.backup(id).ok().flatten().is_some());
     let partial = dest.partial(&id);
-    std::fs::create_dir_all(&partial).map_err(|e| Failure::failed(format!("{}: cannot create: {e}", partial.display())))?;
-    let run_id = state.start_run("backup", set)?;
-
-    let setup = call_setup(app, &plugin, &CallPaths { base: base.as_ref(), ..call }, &partial, false)?;
-    let result = app.runtime()?.backup(&plugin, setup, request(set, kind, &partial, base.as_ref())).await;
+    let setup = call_setup(app, &plugin, &CallPaths { base: base.as_ref(), ..call }, &partial, false);
+    let result = match (setup, std::fs::create_dir_all(&partial)) {
+        (Ok(setup), Ok(())) => app.runtime()?.backup(&plugin, setup, request(set, kind, &partial, base.as_ref())).await.map_err(Failure::from),
+        (Err(failure), _) => Err(failure),
+        (_, Err(e)) => Err(Failure::failed(format!("{}: cannot create: {e}", partial.display()))),
+    };
+    // Started again right after the copy, whatever its outcome.
+    let mut warnings = stopped.start_again().await;
     let called = match result {
         Ok(called) => called,
-        Err(e) => {
+        Err(mut failure) => {
             let _ = std::fs::remove_dir_all(&partial);
-            let failure = Failure::from(e);
-            let outcome = if failure.code == crate::failure::SKIPPED { Outcome::Skipped } else { Outcome::Failed };
-            state.finish_run(run_id, outcome, &failure.message, "")?;
-            return Err(failure);
+            warnings.iter().for_each(|w| failure.message.push_str(&format!("; {w}")));
+            return failed(failure, "");
         }
     };
     let log = called.log_text();
@@ -179,14 +206,19 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         state.finish_run(run_id, Outcome::Failed, &e.to_string(), &log)?;
         return Err(e.into());
     }
-    let replicas = replicate_all(&record.dir, &manifest, &config.replicas);
-    let mut summary = format!("{} {} backup {id}: {} artifacts, {} bytes", set, kind.as_str(), record.artifacts, record.bytes);
-    for failed in replicas.iter().filter_map(|r| r.error.as_deref()) {
-        summary.push_str(&format!("; {failed}"));
+    if let Some(command) = &config.after
+        && let Err(failure) = around::run_hook(set, "after", command, &project_dir, &around::after_env(&id, &record.dir)).await
+    {
+        warnings.push(failure.message);
     }
+    let replicas = replicate_all(&record.dir, &manifest, &config.replicas);
+    warnings.extend(replicas.iter().filter_map(|r| r.error.clone()));
+    let mut summary = format!("{} {} backup {id}: {} artifacts, {} bytes", set, kind.as_str(), record.artifacts, record.bytes);
+    warnings.iter().for_each(|w| summary.push_str(&format!("; {w}")));
     state.finish_run(run_id, Outcome::Succeeded, &summary, &log)?;
     drop(lock);
-    Ok(Taken::Done { backup: record, manifest, elapsed_secs: round_secs(called.elapsed), cleaned, replicas })
+    let stopped = to_stop;
+    Ok(Taken::Done { backup: record, manifest, elapsed_secs: round_secs(called.elapsed), cleaned, stopped, replicas, warnings })
 }
 
 fn round_secs(d: Duration) -> f64 {
