@@ -28,6 +28,11 @@ impl Fixture {
         Fixture { _owned: Some(owned), ..Fixture::with_dest(root.clone(), &root.join("backups"), extra) }
     }
 
+    /// A project with exactly `config` as its bosun.toml.
+    fn with_config(root: PathBuf, config: &str) -> Fixture {
+        Fixture { project: Project::new(config), root, _owned: None }
+    }
+
     fn with_dest(root: PathBuf, dest: &Path, extra: &str) -> Fixture {
         let config = format!(
             "[project]\nname = \"{name}\"\nstate_dir = \"{root}/state\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{dest}\"\npaths = [\"{root}/data\"]\n{extra}\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{root}/data\"]\n",
@@ -549,4 +554,39 @@ fn a_before_hook_can_skip_or_fail_a_backup_before_anything_is_written() {
     assert_eq!(outcomes, ["skipped", "failed"]);
     assert!(run("0").status.success());
     assert_eq!(fx.listed().len(), 1);
+}
+
+#[test]
+fn docker_image_saves_one_tarball_per_iso_week_and_restores_with_load() {
+    support::require_engine();
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    // A tag of its own, so removing it disturbs no other test.
+    let tag = format!("bosun-backup-image-{}:v1", std::process::id());
+    support::docker(&["tag", &support::test_image(), &tag]);
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.images]\nstrategy = \"docker-image\"\ndest = \"{r}/backups\"\nimages = [\"{tag}\"]\n\n[plugins.docker-image.grant]\ndocker = [\"inspect,save,load:bosun-backup-image-*\"]\n",
+        r = root.display()
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "images"]);
+    let artifact = taken["manifest"]["artifacts"][0]["path"].as_str().unwrap().to_string();
+    let week = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%G-W%V").to_string();
+    assert_eq!(artifact, format!("images-{week}.tar"));
+    assert_eq!(taken["manifest"]["facts"]["images"], tag.as_str());
+    let id = taken["backup"]["id"].as_str().unwrap();
+    fx.json(&["backup", "verify", id]);
+
+    support::docker(&["rmi", &tag]);
+    // Loading is its own docker action: without it the restore is denied, naming the grant.
+    let no_load = Fixture::with_config(root.clone(), &config.replace("inspect,save,load:", "inspect,save:"));
+    let denied = no_load.bosun(&["backup", "restore", id]);
+    assert_eq!(denied.status.code(), Some(2), "{}", stderr(&denied));
+    assert!(stderr(&denied).contains("docker.load-images") && stderr(&denied).contains("load:"), "{}", stderr(&denied));
+    let restored = fx.json(&["backup", "restore", id]);
+    assert_eq!(restored["targets"].as_array().unwrap().len(), 0, "{restored}");
+    let inspected = support::docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+    let original = support::docker(&["image", "inspect", "-f", "{{.Id}}", &support::test_image()]);
+    assert_eq!(inspected.stdout, original.stdout, "the loaded image is the one saved");
+    support::docker(&["rmi", &tag]);
 }

@@ -11,6 +11,7 @@ pub enum Action {
     Logs,
     Stats,
     Save,
+    Load,
     Exec,
     Start,
     Stop,
@@ -18,8 +19,8 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] =
-        [Action::Inspect, Action::Logs, Action::Stats, Action::Save, Action::Exec, Action::Start, Action::Stop, Action::Copy];
+    pub const ALL: [Action; 9] =
+        [Action::Inspect, Action::Logs, Action::Stats, Action::Save, Action::Load, Action::Exec, Action::Start, Action::Stop, Action::Copy];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +28,7 @@ impl Action {
             Action::Logs => "logs",
             Action::Stats => "stats",
             Action::Save => "save",
+            Action::Load => "load",
             Action::Exec => "exec",
             Action::Start => "start",
             Action::Stop => "stop",

@@ -17,7 +17,7 @@ use bollard::errors::Error as EngineError;
 use bollard::exec::StartExecResults;
 use bollard::models as api;
 use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptions, LogsOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptions, LogsOptionsBuilder,
     StartContainerOptions, StatsOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
@@ -129,6 +129,44 @@ impl docker::Host for HostState {
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let tarball = engine.docker.export_images(&names);
         engine.stream_to_file(&format!("images {}", images.join(", ")), tarball, FileSink::create(dest, false)?).await
+    }
+
+    async fn load_images(&mut self, src_path: String) -> Result<Vec<String>, HostError> {
+        const CALL: &str = "docker.load-images";
+        let src = self.call.fs_access(CALL, &src_path, Access::Read)?;
+        let references = {
+            let src = src.clone();
+            tokio::task::spawn_blocking(move || saved_references(&src)).await.map_err(|e| HostError::Failed(e.to_string()))??
+        };
+        for reference in &references {
+            self.call.docker_access(CALL, Action::Load, reference)?;
+        }
+        if !self.call.execute(CALL, format!("{src_path} ({})", references.join(" "))) {
+            return Ok(references);
+        }
+        let engine = self.call.engine().await?;
+        let file = tokio::fs::File::open(&src).await.map_err(|e| io_error(&src, e))?;
+        let chunks = futures_util::stream::unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; READ_CHUNK];
+            match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Bytes::from(buf), file))
+                }
+            }
+        });
+        let what = format!("loading {src_path}");
+        let mut progress = pin!(engine.docker.import_image_stream(ImportImageOptionsBuilder::new().quiet(true).build(), chunks, None));
+        engine
+            .within(&what, async {
+                while let Some(step) = progress.next().await {
+                    step.map_err(|e| engine_error(&what, e))?;
+                }
+                Ok::<_, HostError>(())
+            })
+            .await??;
+        Ok(references)
     }
 
     async fn exec(&mut self, container: String, argv: Vec<String>, stdout_to: Option<String>) -> Result<ExecStatus, HostError> {
@@ -374,6 +412,26 @@ impl Engine {
 }
 
 /// Maps an engine error about `what`: a 404 is `NotFound("<what> not found")`.
+/// The image references in a `docker save` tarball (`RepoTags` in its manifest.json).
+fn saved_references(path: &Path) -> Result<Vec<String>, HostError> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        #[serde(rename = "RepoTags", default)]
+        repo_tags: Option<Vec<String>>,
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut tar = tar::Archive::new(BufReader::with_capacity(READ_CHUNK, file));
+    for entry in tar.entries().map_err(|e| io_error(path, e))? {
+        let entry = entry.map_err(|e| io_error(path, e))?;
+        if entry.path().is_ok_and(|p| p.as_os_str() == "manifest.json") {
+            let saved: Vec<Saved> = serde_json::from_reader(entry)
+                .map_err(|e| HostError::Invalid(format!("{}: manifest.json is not a docker save manifest: {e}", path.display())))?;
+            return Ok(saved.into_iter().flat_map(|s| s.repo_tags.unwrap_or_default()).collect());
+        }
+    }
+    Err(HostError::Invalid(format!("{}: not a docker save tarball (no manifest.json)", path.display())))
+}
+
 fn engine_error(what: &str, error: EngineError) -> HostError {
     match error {
         EngineError::DockerResponseServerError { status_code: 404, .. } => HostError::NotFound(format!("{what} not found")),

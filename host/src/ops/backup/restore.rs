@@ -51,7 +51,7 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
     let set = located.manifest.set.clone();
     let targets = match &options.target {
         Some(target) => vec![std::path::absolute(target).map_err(|e| Failure::bad_input(format!("--target {}: {e}", target.display())))?],
-        None => recorded_paths(&located)?,
+        None => recorded_paths(&located),
     };
     let occupied: Vec<PathBuf> = targets.iter().filter(|t| is_occupied(t)).cloned().collect();
     if let Some(first) = occupied.first()
@@ -124,18 +124,11 @@ pub(super) async fn call_restore(
     Ok(app.runtime()?.restore(&plugin, setup, request).await?)
 }
 
-/// The paths the backup was taken from, as its manifest records them.
-fn recorded_paths(located: &Located) -> Result<Vec<PathBuf>, Failure> {
+/// The paths the backup was taken from, as its manifest records them; none
+/// for strategies that restore into the engine (images, volumes, databases).
+fn recorded_paths(located: &Located) -> Vec<PathBuf> {
     let settings: toml::Table = serde_json::from_value(located.manifest.strategy_config.clone()).unwrap_or_default();
-    let paths = source_paths(&settings);
-    if paths.is_empty() {
-        return Err(Failure::bad_input(format!(
-            "backup {} does not record the paths it came from (strategy {}); pass --target DIR",
-            located.id(),
-            located.manifest.strategy
-        )));
-    }
-    Ok(paths)
+    source_paths(&settings)
 }
 
 /// A file, or a directory with anything in it.
