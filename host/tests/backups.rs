@@ -590,3 +590,59 @@ fn docker_image_saves_one_tarball_per_iso_week_and_restores_with_load() {
     assert_eq!(inspected.stdout, original.stdout, "the loaded image is the one saved");
     support::docker(&["rmi", &tag]);
 }
+
+#[test]
+fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_under_a_target() {
+    support::require_engine();
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    let volume = support::unique("bosun-backup-volume");
+    let _ = Command::new("docker").args(["volume", "rm", "--force", &volume]).output();
+    let container = support::run_test_container(&support::unique("bosun-volume-user"), &[], &["--volume", &format!("{volume}:/data")]);
+    let seed = root.join("seed/data");
+    generate_small_tree(&seed);
+    support::docker(&["cp", &format!("{}/.", seed.display()), &format!("{}:/data", container.name)]);
+    // What the volume holds: the seed plus what the image had at /data.
+    let expected = root.join("expected");
+    support::docker(&["cp", &format!("{}:/data", container.name), &expected.display().to_string()]);
+    assert!(expected.join("dir0/f0.txt").is_file());
+
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.volume]\nstrategy = \"volume\"\ndest = \"{r}/backups\"\nvolume = \"{volume}\"\n\n[plugins.volume.grant]\ndocker = [\"inspect,copy:bosun-volume-user-*\"]\n",
+        r = root.display()
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "volume"]);
+    assert_eq!(taken["manifest"]["facts"]["path"], "/data", "{taken}");
+    let id = taken["backup"]["id"].as_str().unwrap().to_string();
+
+    let target = root.join("restored");
+    fx.json(&["backup", "restore", &id, "--target", target.to_str().unwrap()]);
+    assert_eq!(snapshot_contents(&target.join("data")), snapshot_contents(&expected));
+
+    // Damage a file in the volume, restore in place, read it back out.
+    std::fs::write(root.join("damaged.txt"), "damaged").unwrap();
+    support::docker(&["cp", &root.join("damaged.txt").display().to_string(), &format!("{}:/data/dir0/f0.txt", container.name)]);
+    fx.json(&["backup", "restore", &id]);
+    let back = root.join("back");
+    support::docker(&["cp", &format!("{}:/data", container.name), &back.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(back.join("dir0/f0.txt")).unwrap(), std::fs::read_to_string(seed.join("dir0/f0.txt")).unwrap());
+    drop(container);
+    let _ = Command::new("docker").args(["volume", "rm", "--force", &volume]).output();
+}
+
+/// A few directories of small files.
+fn generate_small_tree(root: &Path) {
+    for d in 0..3 {
+        let dir = root.join(format!("dir{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..5 {
+            std::fs::write(dir.join(format!("f{f}.txt")), format!("volume file {d}/{f}\n")).unwrap();
+        }
+    }
+}
+
+/// Paths and file contents only: `docker cp` does not keep modes or owners.
+fn snapshot_contents(root: &Path) -> BTreeMap<String, String> {
+    snapshot(root).into_iter().map(|(k, v)| (k, v.split(' ').next_back().unwrap().to_string())).collect()
+}
