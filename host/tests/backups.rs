@@ -646,3 +646,68 @@ fn generate_small_tree(root: &Path) {
 fn snapshot_contents(root: &Path) -> BTreeMap<String, String> {
     snapshot(root).into_iter().map(|(k, v)| (k, v.split(' ').next_back().unwrap().to_string())).collect()
 }
+
+/// Rows in `table` of the SQLite file `db` (with an integrity check first).
+fn sqlite_rows(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok", "{}", db.display());
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn db_dump_takes_a_consistent_sqlite_backup_while_the_app_writes_and_restores_it() {
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    let db = root.join("app/app.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);").unwrap();
+    drop(conn);
+
+    // The app: a writer inserting rows, in batches, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut conn = rusqlite::Connection::open(&db).unwrap();
+            conn.busy_timeout(Duration::from_secs(10)).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tx = conn.transaction().unwrap();
+                for _ in 0..100 {
+                    tx.execute("INSERT INTO events (body) VALUES (?1)", ["x".repeat(200)]).unwrap();
+                }
+                tx.commit().unwrap();
+            }
+        })
+    };
+    while sqlite_rows(&db) < 5_000 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\npreset = \"sqlite\"\ndatabase = \"{db}\"\n\n[plugins.db-dump.grant]\nprocess = [\"run:sqlite3 {db} *\"]\n",
+        r = root.display(),
+        db = db.display()
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "db"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let dump = PathBuf::from(taken["backup"]["dir"].as_str().unwrap()).join("app.db.sqlite3");
+    let backed_up = sqlite_rows(&dump);
+    assert!(backed_up >= 5_000 && backed_up % 100 == 0, "a consistent snapshot holds whole transactions: {backed_up} rows");
+    let id = taken["backup"]["id"].as_str().unwrap();
+    fx.json(&["backup", "verify", id]);
+
+    // Lose data, then restore the dump into the database.
+    rusqlite::Connection::open(&db).unwrap().execute("DELETE FROM events WHERE id > 10", []).unwrap();
+    fx.json(&["backup", "restore", id]);
+    assert_eq!(sqlite_rows(&db), backed_up);
+
+    // A command outside the grant is denied, naming the line to add.
+    let denied = Fixture::with_config(root.clone(), &config.replace("run:sqlite3 ", "run:sqlite4 "));
+    let out = denied.bosun(&["backup", "run", "db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("process = [\"run:sqlite3"), "{}", stderr(&out));
+}

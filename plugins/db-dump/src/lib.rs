@@ -1,0 +1,172 @@
+//! bosun's built-in `db-dump` backup strategy: a dump command's stdout
+//! streamed by the host straight into the artifact, never through plugin
+//! memory; on this host (`process.run`) or inside a container (`docker exec`).
+//!
+//! Presets: PostgreSQL `pg_dump -Fc` (restored with `pg_restore --clean`),
+//! MySQL/MariaDB `mysqldump --single-transaction` (restored with `mysql -e
+//! "source ..."`), SQLite online with `VACUUM INTO` (one read transaction:
+//! consistent while the app writes; restored with `.restore`). Or `command`
+//! / `restore_command`.
+
+use bosun_sdk::host::{docker, fs, process};
+use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Config {
+    preset: Option<String>,
+    database: Option<String>,
+    user: Option<String>,
+    container: Option<String>,
+    command: Option<Vec<String>>,
+    restore_command: Option<Vec<String>>,
+}
+
+/// What to run for one configuration.
+enum Plan {
+    /// `argv`'s stdout is the dump, written to `file`.
+    Stdout { argv: Vec<String>, file: String },
+    /// SQLite writes the file itself (`VACUUM INTO`).
+    SqliteBackup { database: String, file: String },
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+impl Config {
+    fn database(&self) -> Result<&str, Error> {
+        self.database.as_deref().ok_or_else(|| Error::invalid_config("config key `database`: required by the preset"))
+    }
+
+    fn with_user(&self, flag: &str, mut argv: Vec<String>) -> Vec<String> {
+        if let Some(user) = &self.user {
+            argv.extend([flag.to_string(), user.clone()]);
+        }
+        argv
+    }
+
+    fn plan(&self) -> Result<Plan, Error> {
+        match (self.preset.as_deref(), &self.command) {
+            (None, Some(argv)) if !argv.is_empty() => Ok(Plan::Stdout { argv: argv.clone(), file: "dump".into() }),
+            (Some("postgres"), None) => {
+                let db = self.database()?;
+                let argv = self.with_user("-U", vec!["pg_dump".into(), "-Fc".into()]);
+                Ok(Plan::Stdout { argv: [argv, vec!["-d".into(), db.into()]].concat(), file: format!("{db}.pgdump") })
+            }
+            (Some("mysql"), None) => {
+                let db = self.database()?;
+                let argv = self.with_user("-u", vec!["mysqldump".into(), "--single-transaction".into(), "--routines".into(), "--triggers".into()]);
+                Ok(Plan::Stdout { argv: [argv, vec![db.into()]].concat(), file: format!("{db}.sql") })
+            }
+            (Some("sqlite"), None) if self.container.is_some() => {
+                Err(Error::invalid_config("preset sqlite runs on this host; for a database inside a container set `command` (e.g. [\"sqlite3\", \"/data/app.db\", \".dump\"])"))
+            }
+            (Some("sqlite"), None) => {
+                let db = self.database()?;
+                let name = db.rsplit('/').next().unwrap_or("database");
+                Ok(Plan::SqliteBackup { database: db.into(), file: format!("{name}.sqlite3") })
+            }
+            (Some(other), None) => Err(Error::invalid_config(format!("config key `preset`: unknown preset `{other}` (postgres, mysql or sqlite)"))),
+            (Some(_), Some(_)) => Err(Error::invalid_config("set either `preset` or `command`, not both")),
+            (None, _) => Err(Error::invalid_config("set `preset` (postgres, mysql, sqlite) or `command`")),
+        }
+    }
+
+    /// The restore argv, with the dump at `dump`.
+    fn restore_argv(&self, dump: &str) -> Result<Vec<String>, Error> {
+        let db = || self.database();
+        Ok(match (self.preset.as_deref(), &self.restore_command) {
+            (Some("postgres"), _) => {
+                let argv = self.with_user("-U", vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
+                [argv, vec!["-d".into(), db()?.into(), dump.into()]].concat()
+            }
+            (Some("mysql"), _) => {
+                let argv = self.with_user("-u", vec!["mysql".into()]);
+                [argv, vec![db()?.into(), "-e".into(), format!("source {dump}")]].concat()
+            }
+            (Some("sqlite"), _) => vec!["sqlite3".into(), db()?.into(), format!(".restore '{dump}'")],
+            (_, Some(argv)) => argv.iter().map(|a| a.replace("{dump}", dump)).collect(),
+            (_, None) => return Err(Error::invalid_config("config key `restore_command`: needed to restore a `command` dump")),
+        })
+    }
+}
+
+/// Runs `argv` here or in `container`; stdout to `stdout_to` when given.
+fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Result<Option<Artifact>, Error> {
+    let (code, stderr, artifact) = match container {
+        Some(c) => {
+            let status = docker::exec(c, argv, stdout_to)?;
+            (status.exit_code, status.stderr_tail, status.stdout_artifact)
+        }
+        None => {
+            let options = process::RunOptions { cwd: None, env: Vec::new(), stdin: None, stdout_to: stdout_to.map(Into::into), timeout_ms: None };
+            let out = process::run(argv, &options)?;
+            (i64::from(out.exit_code), out.stderr_tail, out.stdout_artifact)
+        }
+    };
+    if code != 0 {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        return Err(Error::failed(format!("`{}` exited {code}: {last}", argv.join(" "))));
+    }
+    Ok(artifact)
+}
+
+/// An artifact for a file a command wrote itself.
+fn artifact_of(path: &str) -> Result<Artifact, Error> {
+    let entry = fs::stat(path)?.ok_or_else(|| Error::failed(format!("{path} was not written")))?;
+    Ok(Artifact { path: path.into(), size: entry.size, sha256: fs::hash(path)? })
+}
+
+struct DbDump;
+
+impl BackupStrategy for DbDump {
+    fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error> {
+        let cfg: Config = ctx.config()?;
+        let container = cfg.container.as_deref();
+        let artifact = match cfg.plan()? {
+            Plan::Stdout { argv, file } => {
+                let dest = join(&req.dest_dir, &file);
+                log::info!("dumping `{}` into {dest}", argv.join(" "));
+                run(container, &argv, Some(&dest))?.ok_or_else(|| Error::failed("the host reported no dump file"))?
+            }
+            Plan::SqliteBackup { database, file } => {
+                let dest = join(&req.dest_dir, &file);
+                log::info!("online backup of {database} into {dest}");
+                // One read transaction: consistent, and unlike the `.backup`
+                // command it is not restarted by every write the app makes.
+                run(None, &["sqlite3".into(), database, format!("VACUUM INTO '{}'", dest.replace('\'', "''"))], None)?;
+                artifact_of(&dest)?
+            }
+        };
+        let mut result = BackupResult::new(vec![artifact]).with_fact("preset", cfg.preset.as_deref().unwrap_or("command"));
+        if let Some(c) = container {
+            result = result.with_fact("container", c);
+        }
+        Ok(result)
+    }
+
+    fn restore(ctx: &Context, req: &RestoreRequest) -> Result<(), Error> {
+        let cfg: Config = ctx.config()?;
+        let dumps = fs::list(&req.backup_dir, &[], &["replication_manifest.json".to_string()], false)?;
+        let Some(dump) = dumps.iter().find(|e| e.kind == fs::EntryKind::File) else {
+            return Err(Error::failed(format!("no dump file in backup directory {}", req.backup_dir)));
+        };
+        if req.target.is_some() {
+            return Err(Error::invalid_config("db-dump restores into the database; to look at the dump, read it in the backup directory"));
+        }
+        let argv = cfg.restore_argv(&dump.path)?;
+        if let Some(container) = cfg.container.as_deref() {
+            return Err(Error::invalid_config(format!(
+                "restoring a dump into container {container} is not supported yet; copy {} into it and run `{}` there",
+                dump.path,
+                argv.join(" ")
+            )));
+        }
+        log::info!("restoring with `{}`", argv.join(" "));
+        run(None, &argv, None)?;
+        Ok(())
+    }
+}
+
+bosun_sdk::export_backup_strategy!(DbDump);
