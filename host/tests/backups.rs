@@ -711,3 +711,84 @@ fn db_dump_takes_a_consistent_sqlite_backup_while_the_app_writes_and_restores_it
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("process = [\"run:sqlite3"), "{}", stderr(&out));
 }
+
+/// A PostgreSQL server of its own (Debian's `postgresql` package, installed
+/// by scripts/setup), run as the `postgres` user on a unix socket in a temp
+/// dir; stopped when dropped.
+struct Postgres {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    fn bin(tool: &str) -> PathBuf {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL is not installed; run scripts/setup");
+        let mut bins: Vec<PathBuf> = versions.map(|v| v.unwrap().path().join("bin").join(tool)).filter(|p| p.is_file()).collect();
+        bins.sort();
+        bins.pop().unwrap_or_else(|| panic!("no {tool} under /usr/lib/postgresql; run scripts/setup"))
+    }
+
+    fn as_postgres(program: &Path, args: &[&str]) -> Output {
+        let out = Command::new("runuser").args(["-u", "postgres", "--"]).arg(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{} {args:?}: {}", program.display(), stderr(&out));
+        out
+    }
+
+    fn start(root: &Path) -> Postgres {
+        let dir = root.join("pg");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().unwrap().success());
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = dir.join("data");
+        Postgres::as_postgres(&Postgres::bin("initdb"), &["-D", data.to_str().unwrap(), "--auth=trust", "-U", "postgres"]);
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let options = format!("-p {port} -k {} -c listen_addresses=''", dir.display());
+        let log = dir.join("log");
+        Postgres::as_postgres(&Postgres::bin("pg_ctl"), &["-D", data.to_str().unwrap(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]);
+        Postgres { dir, port }
+    }
+
+    fn sql(&self, db: &str, sql: &str) -> String {
+        let port = self.port.to_string();
+        let out = Command::new(Postgres::bin("psql"))
+            .args(["-h", self.dir.to_str().unwrap(), "-p", &port, "-U", "postgres", "-d", db, "-tA", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = Command::new("runuser").args(["-u", "postgres", "--"]).arg(Postgres::bin("pg_ctl")).args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"]).output();
+    }
+}
+
+#[test]
+fn db_dump_dumps_and_restores_a_real_postgresql_database() {
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    let pg = Postgres::start(&root);
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL); INSERT INTO orders (item) SELECT 'item ' || n FROM generate_series(1, 1000) n");
+
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\npreset = \"postgres\"\ndatabase = \"shop\"\nuser = \"postgres\"\nhost = \"{sock}\"\nport = {port}\n\n[plugins.db-dump.grant]\nprocess = [\"run:pg_dump **\", \"run:pg_restore **\"]\n",
+        r = root.display(),
+        sock = pg.dir.display(),
+        port = pg.port
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "db"]);
+    assert_eq!(taken["manifest"]["artifacts"][0]["path"], "shop.pgdump", "{taken}");
+    let dump = PathBuf::from(taken["backup"]["dir"].as_str().unwrap()).join("shop.pgdump");
+    assert_eq!(&std::fs::read(&dump).unwrap()[..5], b"PGDMP", "a pg_dump custom-format archive");
+    let id = taken["backup"]["id"].as_str().unwrap();
+
+    pg.sql("shop", "DELETE FROM orders WHERE id > 10; INSERT INTO orders (item) VALUES ('after the backup')");
+    fx.json(&["backup", "restore", id]);
+    assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders"), "1000");
+    assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders WHERE item = 'after the backup'"), "0");
+}

@@ -17,6 +17,8 @@ struct Config {
     preset: Option<String>,
     database: Option<String>,
     user: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
     container: Option<String>,
     command: Option<Vec<String>>,
     restore_command: Option<Vec<String>>,
@@ -30,6 +32,10 @@ enum Plan {
     SqliteBackup { database: String, file: String },
 }
 
+/// Host, port and user flags of the PostgreSQL and MySQL tools.
+const PG_FLAGS: [&str; 3] = ["-h", "-p", "-U"];
+const MYSQL_FLAGS: [&str; 3] = ["-h", "-P", "-u"];
+
 fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
 }
@@ -39,9 +45,13 @@ impl Config {
         self.database.as_deref().ok_or_else(|| Error::invalid_config("config key `database`: required by the preset"))
     }
 
-    fn with_user(&self, flag: &str, mut argv: Vec<String>) -> Vec<String> {
-        if let Some(user) = &self.user {
-            argv.extend([flag.to_string(), user.clone()]);
+    /// `argv` plus the connection flags (`-h`, `-p`/`-P`, `-U`/`-u`) that are set.
+    fn connect(&self, [host, port, user]: [&str; 3], mut argv: Vec<String>) -> Vec<String> {
+        let flags = [(host, self.host.clone()), (port, self.port.map(|p| p.to_string())), (user, self.user.clone())];
+        for (flag, value) in flags {
+            if let Some(value) = value {
+                argv.extend([flag.to_string(), value]);
+            }
         }
         argv
     }
@@ -51,12 +61,12 @@ impl Config {
             (None, Some(argv)) if !argv.is_empty() => Ok(Plan::Stdout { argv: argv.clone(), file: "dump".into() }),
             (Some("postgres"), None) => {
                 let db = self.database()?;
-                let argv = self.with_user("-U", vec!["pg_dump".into(), "-Fc".into()]);
+                let argv = self.connect(PG_FLAGS, vec!["pg_dump".into(), "-Fc".into()]);
                 Ok(Plan::Stdout { argv: [argv, vec!["-d".into(), db.into()]].concat(), file: format!("{db}.pgdump") })
             }
             (Some("mysql"), None) => {
                 let db = self.database()?;
-                let argv = self.with_user("-u", vec!["mysqldump".into(), "--single-transaction".into(), "--routines".into(), "--triggers".into()]);
+                let argv = self.connect(MYSQL_FLAGS, vec!["mysqldump".into(), "--single-transaction".into(), "--routines".into(), "--triggers".into()]);
                 Ok(Plan::Stdout { argv: [argv, vec![db.into()]].concat(), file: format!("{db}.sql") })
             }
             (Some("sqlite"), None) if self.container.is_some() => {
@@ -78,11 +88,11 @@ impl Config {
         let db = || self.database();
         Ok(match (self.preset.as_deref(), &self.restore_command) {
             (Some("postgres"), _) => {
-                let argv = self.with_user("-U", vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
+                let argv = self.connect(PG_FLAGS, vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
                 [argv, vec!["-d".into(), db()?.into(), dump.into()]].concat()
             }
             (Some("mysql"), _) => {
-                let argv = self.with_user("-u", vec!["mysql".into()]);
+                let argv = self.connect(MYSQL_FLAGS, vec!["mysql".into()]);
                 [argv, vec![db()?.into(), "-e".into(), format!("source {dump}")]].concat()
             }
             (Some("sqlite"), _) => vec!["sqlite3".into(), db()?.into(), format!(".restore '{dump}'")],
