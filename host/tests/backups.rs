@@ -489,8 +489,10 @@ fn running(name: &str) -> bool {
     String::from_utf8_lossy(&support::docker(&["inspect", "-f", "{{.State.Running}}", name]).stdout).trim() == "true"
 }
 
+/// Now, as `docker events --since` takes it (to the nanosecond).
 fn now_secs() -> String {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string()
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 #[test]
@@ -608,8 +610,9 @@ fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_unde
     assert!(expected.join("dir0/f0.txt").is_file());
 
     let config = format!(
-        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.volume]\nstrategy = \"volume\"\ndest = \"{r}/backups\"\nvolume = \"{volume}\"\n\n[plugins.volume.grant]\ndocker = [\"inspect,copy:bosun-volume-user-*\"]\n",
-        r = root.display()
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.volume]\nstrategy = \"volume\"\ndest = \"{r}/backups\"\nvolume = \"{volume}\"\nstop = [\"{c}\"]\n\n[plugins.volume.grant]\ndocker = [\"inspect,copy:bosun-volume-user-*\"]\n",
+        r = root.display(),
+        c = container.name
     );
     let fx = Fixture::with_config(root.clone(), &config);
     let taken = fx.json(&["backup", "run", "volume"]);
@@ -623,7 +626,10 @@ fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_unde
     // Damage a file in the volume, restore in place, read it back out.
     std::fs::write(root.join("damaged.txt"), "damaged").unwrap();
     support::docker(&["cp", &root.join("damaged.txt").display().to_string(), &format!("{}:/data/dir0/f0.txt", container.name)]);
+    let since = now_secs();
     fx.json(&["backup", "restore", &id]);
+    assert_eq!(docker_events(&container.name, &since), ["stop", "start"], "stopped around the in-place restore");
+    assert!(running(&container.name));
     let back = root.join("back");
     support::docker(&["cp", &format!("{}:/data", container.name), &back.display().to_string()]);
     assert_eq!(std::fs::read_to_string(back.join("dir0/f0.txt")).unwrap(), std::fs::read_to_string(seed.join("dir0/f0.txt")).unwrap());

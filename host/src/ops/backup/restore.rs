@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::around;
 use super::locate::{Located, locate};
 use super::take::{TakeOptions, Taken, set_config, source_paths, take};
 use super::verify::check_artifacts;
@@ -84,9 +85,25 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
         true => Some(set_config(app, &set)?.1.lock("restore")?),
         false => None,
     };
+    // The set's containers are stopped around an in-place restore, as around its backups.
+    let to_stop = match (app.config.backups.get(&set), &options.target) {
+        (Some(config), None) => around::containers_to_stop(&set, &app.config.project.name, config).await?,
+        _ => Vec::new(),
+    };
     let state = app.state()?;
     let run_id = state.start_run("restore", located.id())?;
-    let result = call_restore(app, &located, target, &targets, false).await;
+    let mut stopped = match around::stop(&to_stop).await {
+        Ok(stopped) => stopped,
+        Err(failure) => {
+            state.finish_run(run_id, Outcome::Failed, &failure.message, "")?;
+            return Err(failure);
+        }
+    };
+    let mut result = call_restore(app, &located, target, &targets, false).await;
+    let restart_failures = stopped.start_again().await;
+    if let (Err(failure), false) = (&mut result, restart_failures.is_empty()) {
+        failure.message.push_str(&format!("; {}", restart_failures.join("; ")));
+    }
     let (outcome, summary, log) = match &result {
         Ok(called) => (Outcome::Succeeded, format!("restored {} to {}", located.id(), describe(&targets)), called.log_text()),
         Err(failure) => (Outcome::Failed, failure.message.clone(), String::new()),
@@ -94,6 +111,9 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
     state.finish_run(run_id, outcome, &summary, &log)?;
     drop(lock);
     result?;
+    if !restart_failures.is_empty() {
+        return Err(Failure::failed(format!("restored {}, but {}", located.id(), restart_failures.join("; "))));
+    }
     let elapsed_secs = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     Ok(Restored { id: located.id().into(), chain, targets, safety_backup, planned: Vec::new(), elapsed_secs })
 }
