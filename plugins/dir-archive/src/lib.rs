@@ -5,8 +5,8 @@
 //! - `data.tar.zst` (`.tar.gz`, `.tar`): the archive written by the host's
 //!   `fs.archive`; entries are stored under their absolute path without the
 //!   leading `/`, as GNU tar does;
-//! - `files.json`: the file list of this backup (path, size, mtime, mode,
-//!   sha256), the base of the next incremental;
+//! - `files.json.zst`: the file list of this backup (path, size, mtime, mode,
+//!   sha256), zstd-compressed JSON, the base of the next incremental;
 //! - `deleted.json`: incrementals only, when files disappeared since the base:
 //!   a JSON array of their absolute paths.
 //!
@@ -37,7 +37,9 @@ fn default_compression() -> String {
     "zstd".into()
 }
 
-const FILE_LIST: &str = "files.json";
+const FILE_LIST: &str = "files.json.zst";
+/// The uncompressed name earlier backups used; still read as a base.
+const OLD_FILE_LIST: &str = "files.json";
 const DELETED: &str = "deleted.json";
 /// Archive names, by compression; restore looks for each.
 const ARCHIVES: [(&str, Compression); 3] = [
@@ -93,7 +95,7 @@ impl BackupStrategy for DirArchive {
         let (name, compression) = cfg.archive_name()?;
 
         let since_manifest = match (req.kind, &req.base_dir) {
-            (BackupKind::Incremental, Some(base)) => Some(join(base, FILE_LIST)),
+            (BackupKind::Incremental, Some(base)) => Some(base_file_list(base)?),
             (BackupKind::Incremental, None) => {
                 log::warn("incremental backup requested without a base backup: taking a full one");
                 None
@@ -149,6 +151,12 @@ impl BackupStrategy for DirArchive {
         }
         Ok(())
     }
+}
+
+/// The base backup's file list, under the current name or the old one.
+fn base_file_list(base: &str) -> Result<String, Error> {
+    let current = join(base, FILE_LIST);
+    Ok(if fs::stat(&current)?.is_some() { current } else { join(base, OLD_FILE_LIST) })
 }
 
 fn find_archive(dir: &str) -> Result<String, Error> {

@@ -115,43 +115,48 @@ impl ArchiveJob {
 }
 
 /// `root` itself, then everything below it (not following symlinks), sorted,
-/// minus paths whose part relative to `root` matches an exclude glob.
+/// minus paths whose part relative to `root` matches an exclude glob. File
+/// types come from the directory entries, so this costs no stat per file.
 fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<PathBuf>, HostError> {
     let mut out = vec![root.to_path_buf()];
-    let mut pending = vec![root.to_path_buf()];
+    let root_is_dir = std::fs::symlink_metadata(root).map_err(|e| io_error(root, e))?.is_dir();
+    let mut pending = if root_is_dir { vec![root.to_path_buf()] } else { Vec::new() };
     while let Some(dir) = pending.pop() {
-        let meta = std::fs::symlink_metadata(&dir).map_err(|e| io_error(&dir, e))?;
-        if !meta.is_dir() {
-            continue;
-        }
-        let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| io_error(&dir, e))?
-            .map(|item| item.map(|i| i.path()))
-            .collect::<io::Result<_>>()
-            .map_err(|e| io_error(&dir, e))?;
-        children.sort();
-        for child in children.into_iter().rev() {
+        for item in std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))? {
+            let item = item.map_err(|e| io_error(&dir, e))?;
+            let child = item.path();
             let relative = child.strip_prefix(root).unwrap_or(&child);
             if excludes.is_match(relative) {
                 continue;
             }
-            pending.push(child.clone());
+            if item.file_type().map_err(|e| io_error(&child, e))?.is_dir() {
+                pending.push(child.clone());
+            }
             out.push(child);
         }
     }
-    out[1..].sort();
+    // Byte order keeps every directory before its contents and is much
+    // cheaper than comparing path components.
+    out[1..].sort_unstable_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
     Ok(out)
 }
 
+/// Reads a file list, plain or zstd-compressed (told apart by magic bytes).
 pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
-    let text = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let mut text = Vec::new();
+    open_archive(path).and_then(|mut r| r.read_to_end(&mut text)).map_err(|e| io_error(path, e))?;
     serde_json::from_slice(&text).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))
 }
 
+/// Writes a file list; zstd-compressed when the name ends in `.zst` (a list
+/// of 100k files shrinks from ~15 MiB to a few, which an unchanged
+/// incremental otherwise spends most of its time writing).
 fn write_file_list(path: &Path, list: &FileList) -> Result<Artifact, HostError> {
-    let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
-    serde_json::to_writer(BufWriter::new(&mut out), list).map_err(|e| HostError::Failed(e.to_string()))?;
-    out.finish().map_err(|e| io_error(path, e))
+    let out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
+    let compression = if path.extension().is_some_and(|e| e == "zst") { Compression::Zstd } else { Compression::None };
+    let mut writer = Compressor::new(out, compression, Some(3)).map_err(|e| io_error(path, e))?;
+    serde_json::to_writer(&mut writer, list).map_err(|e| HostError::Failed(format!("{}: {e}", path.display())))?;
+    writer.finish().map_err(|e| io_error(path, e))
 }
 
 /// The WIT names of entry kinds, as `files.json` stores them.

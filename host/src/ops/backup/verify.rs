@@ -16,8 +16,9 @@ use crate::capability::fs::{FileEntry, entry_of, kind_name, read_file_list};
 use crate::failure::Failure;
 use crate::state::now_unix;
 
-/// The file list `fs.archive` writes beside an archive.
-const FILE_LIST: &str = "files.json";
+/// The file list `fs.archive` writes beside an archive (`dir-archive`'s
+/// current name first, then the one earlier backups used).
+const FILE_LISTS: [&str; 2] = ["files.json.zst", "files.json"];
 
 #[derive(Debug, Serialize)]
 pub struct Verified {
@@ -57,14 +58,14 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         .tempdir()
         .map_err(|e| Failure::failed(format!("cannot create a directory for the restore test: {e}")))?;
     call_restore(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false).await?;
-    let list_path = located.dir.join(FILE_LIST);
-    if !list_path.is_file() {
+    let Some(list_path) = FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) else {
         return Err(Failure::failed(format!(
-            "backup {}: restored, but it has no {FILE_LIST} to compare against (strategy {})",
+            "backup {}: restored, but it has no file list ({}) to compare against (strategy {})",
             located.id(),
+            FILE_LISTS.join(" or "),
             located.manifest.strategy
         )));
-    }
+    };
     let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
     let differences = compare_tree(scratch.path(), &list.entries);
     if let Some(first) = differences.first() {
