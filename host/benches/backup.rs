@@ -4,6 +4,9 @@
 //! 1. Full backup: `bosun backup run --full` vs `tar -I 'zstd -1 -T0' -cf`.
 //! 2. Incremental with nothing changed vs that full backup.
 //! 3. Restore: `bosun backup restore --target` vs `tar -I zstd -xf`.
+//! 4. `docker-image` backup vs `docker save -o` of the same image: a
+//!    `FROM scratch` image with `BOSUN_BENCH_IMAGE_MIB` (default 512) of
+//!    noise in two layers, built here (nothing is pulled).
 //!
 //! The tree: `BOSUN_BENCH_FILES` small files (default 100000, 1–8 KiB of
 //! text-like data) plus large files up to `BOSUN_BENCH_MIB` in all (default
@@ -158,6 +161,7 @@ fn main() {
         eprintln!("round {}: tar {:.2}s, bosun full {:.2}s, incremental {:.2}s; restore: tar {:.2}s, bosun {:.2}s", round + 1,
             secs(tar_full[round]), secs(bosun_full[round]), secs(bosun_incr[round]), secs(tar_x[round]), secs(bosun_x[round]));
     }
+    let (save_cli, save_bosun) = bench_image_save(&root, rounds);
     let (tar_full, bosun_full, bosun_incr, tar_x, bosun_x) = (median(tar_full), median(bosun_full), median(bosun_incr), median(tar_x), median(bosun_x));
     let tar_size = std::fs::metadata(&tar_file).unwrap().len();
     let bosun_size: u64 = std::fs::read_dir(root.join("backups").join(&last_full)).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
@@ -166,4 +170,39 @@ fn main() {
         secs(bosun_full), secs(tar_full), secs(bosun_full) / secs(tar_full), bosun_size as f64 / 1048576.0, tar_size as f64 / 1048576.0);
     println!("  incremental, nothing changed: {:.2}s = {:.3} of the full backup (target <= 0.1)", secs(bosun_incr), secs(bosun_incr) / secs(bosun_full));
     println!("  restore:      bosun {:.2}s vs tar -xf {:.2}s  ratio {:.2} (target <= 1.0)", secs(bosun_x), secs(tar_x), secs(bosun_x) / secs(tar_x));
+    println!("  docker-image: bosun {:.2}s vs docker save -o {:.2}s  ratio {:.2} (target <= 1.1)", secs(save_bosun), secs(save_cli), secs(save_bosun) / secs(save_cli));
+}
+
+/// Builds the image, then times `docker save -o` and `bosun backup run images`, interleaved.
+fn bench_image_save(root: &Path, rounds: usize) -> (Duration, Duration) {
+    let mib = env_or("BOSUN_BENCH_IMAGE_MIB", 512);
+    let context = root.join("image");
+    std::fs::create_dir_all(&context).unwrap();
+    let mut fill = Filler(0x2545_f491_4f6c_dd1d);
+    for layer in 0..2 {
+        std::fs::write(context.join(format!("blob{layer}")), fill.noise((mib << 20) / 2)).unwrap();
+    }
+    std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY blob0 /blob0\nCOPY blob1 /blob1\n").unwrap();
+    let image = format!("bosun-bench-image:{}", std::process::id());
+    timed("docker build", Command::new("docker").args(["build", "-q", "-t", &image]).arg(&context));
+    std::fs::write(
+        root.join("images.toml"),
+        format!(
+            "[project]\nname = \"bench\"\nstate_dir = \"{r}/state\"\n\n[backups.images]\nstrategy = \"docker-image\"\ndest = \"{r}/image-backups\"\nimages = [\"{image}\"]\n\n[plugins.docker-image]\ntimeout_ms = 3600000\ngrant.docker = [\"inspect,save:bosun-bench-image*\"]\n",
+            r = root.display()
+        ),
+    )
+    .unwrap();
+    let (mut cli, mut bosun) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let out = root.join("saved.tar");
+        cli.push(timed("docker save", Command::new("docker").args(["save", "-o"]).arg(&out).arg(&image)));
+        std::fs::remove_file(&out).unwrap();
+        let mut run = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        run.current_dir(root).args(["--config", "images.toml", "backup", "run", "images"]);
+        bosun.push(timed("bosun backup run images", &mut run));
+        let _ = std::fs::remove_dir_all(root.join("image-backups"));
+    }
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    (median(cli), median(bosun))
 }
