@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
 
-pub use archive::{FileEntry, FileList, kind_name, read_file_list};
+pub use archive::{FileEntry, FileList, kind_name, open_archive, read_file_list};
 pub use grant::{Access, Grant, resolve};
 
 use super::artifact::{self, AtomicFile};

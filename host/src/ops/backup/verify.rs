@@ -12,7 +12,9 @@ use super::manifest::BackupManifest;
 use super::restore::call_restore;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
-use crate::capability::fs::{FileEntry, entry_of, kind_name, read_file_list};
+use sha2::Digest;
+
+use crate::capability::fs::{FileEntry, entry_of, kind_name, open_archive, read_file_list};
 use crate::failure::Failure;
 use crate::state::now_unix;
 
@@ -58,24 +60,66 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         .tempdir()
         .map_err(|e| Failure::failed(format!("cannot create a directory for the restore test: {e}")))?;
     call_restore(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false).await?;
-    let Some(list_path) = FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) else {
-        return Err(Failure::failed(format!(
-            "backup {}: restored, but it has no file list ({}) to compare against (strategy {})",
-            located.id(),
-            FILE_LISTS.join(" or "),
-            located.manifest.strategy
-        )));
+    let (compared, differences) = match FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) {
+        Some(list_path) => {
+            let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
+            (list.entries.len(), compare_tree(scratch.path(), &list.entries))
+        }
+        // No file list (e.g. `volume`): the single archive is the reference.
+        None => match located.manifest.artifacts.as_slice() {
+            [only] => compare_with_archive(scratch.path(), &located.dir.join(&only.path))
+                .map_err(|e| Failure::failed(format!("backup {}: reading {}: {e}", located.id(), only.path)))?,
+            _ => {
+                return Err(Failure::failed(format!(
+                    "backup {}: restored, but it has no file list ({}) or single archive to compare against (strategy {})",
+                    located.id(),
+                    FILE_LISTS.join(" or "),
+                    located.manifest.strategy
+                )));
+            }
+        },
     };
-    let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
-    let differences = compare_tree(scratch.path(), &list.entries);
     if let Some(first) = differences.first() {
         return Err(Failure::failed(format!(
-            "backup {}: the restore test differs from the backup's file list in {} entries, first: {first}",
+            "backup {}: the restore test differs from the backup in {} entries, first: {first}",
             located.id(),
             differences.len()
         )));
     }
-    Ok(Some(list.entries.len()))
+    Ok(Some(compared))
+}
+
+/// Compares the tree under `root` with every entry of the tar `archive`
+/// (content hash, mode, link target). Returns the entries compared and the differences.
+fn compare_with_archive(root: &Path, archive: &Path) -> std::io::Result<(usize, Vec<String>)> {
+    let mut tar = tar::Archive::new(open_archive(archive)?);
+    let (mut compared, mut differences) = (0, Vec::new());
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let relative = entry.path()?.into_owned();
+        let header = entry.header();
+        let (kind, mode) = match header.entry_type() {
+            t if t.is_dir() => ("dir", header.mode()? & 0o7777),
+            t if t.is_symlink() => ("symlink", 0),
+            t if t.is_file() => ("file", header.mode()? & 0o7777),
+            _ => continue,
+        };
+        let link_target = header.link_name()?.map(|l| l.display().to_string());
+        let sha256 = match kind {
+            "file" => {
+                let mut hasher = sha2::Sha256::new();
+                std::io::copy(&mut entry, &mut hasher)?;
+                Some(hex::encode(hasher.finalize()))
+            }
+            _ => None,
+        };
+        let want = FileEntry { kind: kind.into(), size: entry.header().size()?, mtime_ms: 0, mode, sha256, link_target };
+        if let Some(difference) = compare_entry(&root.join(&relative), &want) {
+            differences.push(format!("{}: {difference}", relative.display()));
+        }
+        compared += 1;
+    }
+    Ok((compared, differences))
 }
 
 /// Re-hashes every artifact of one backup directory. The error names the
