@@ -106,6 +106,15 @@ impl State {
         Ok(record)
     }
 
+    /// The catalog row of the backup stored in `dir`, if any.
+    pub fn backup_in_dir(&self, dir: &std::path::Path) -> Result<Option<BackupRecord>, StateError> {
+        let record = self
+            .conn()
+            .query_row(&format!("SELECT {COLUMNS} FROM backups WHERE dir = ?1"), [dir.to_string_lossy()], from_row)
+            .optional()?;
+        Ok(record)
+    }
+
     /// The newest full backup of `set`: the base of its next incremental.
     pub fn latest_full_backup(&self, set: &str) -> Result<Option<BackupRecord>, StateError> {
         let record = self

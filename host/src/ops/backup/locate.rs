@@ -35,7 +35,7 @@ pub fn locate(app: &App, reference: &str) -> Result<Located, Failure> {
     let as_dir = Path::new(reference);
     let (dir, record) = if as_dir.join(manifest::FILE_NAME).is_file() {
         let dir = std::path::absolute(as_dir).unwrap_or_else(|_| as_dir.to_path_buf());
-        let record = state.backups(None)?.into_iter().find(|b| b.dir == dir);
+        let record = state.backup_in_dir(&dir)?;
         (dir, record)
     } else {
         let Some(record) = state.backup(reference)? else {
