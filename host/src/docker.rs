@@ -145,6 +145,19 @@ pub(crate) fn causes(error: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// Whether the distribution endpoint's error means "the registry has no such
+/// image" (as opposed to an unreachable registry or refused credentials).
+pub fn unknown_to_registry(error: &bollard::errors::Error) -> bool {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => true,
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            let message = message.to_ascii_lowercase();
+            ["manifest unknown", "not found", "name unknown"].iter().any(|m| message.contains(m))
+        }
+        _ => false,
+    }
+}
+
 fn parse_api_version(text: &str) -> Option<ClientVersion> {
     let (major, minor) = text.split_once('.')?;
     Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
@@ -174,6 +187,14 @@ pub async fn ping(docker: &Docker) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_misses_are_told_apart_from_failures() {
+        let server = |status_code, message: &str| bollard::errors::Error::DockerResponseServerError { status_code, message: message.into() };
+        assert!(unknown_to_registry(&server(404, "x")));
+        assert!(unknown_to_registry(&server(500, "manifest unknown: manifest unknown")));
+        assert!(!unknown_to_registry(&server(500, "Get \"https://127.0.0.1:1/v2/\": dial tcp: connection refused")));
+    }
 
     #[test]
     fn parses_api_versions() {

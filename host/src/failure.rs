@@ -84,3 +84,12 @@ impl From<crate::state::StateError> for Failure {
         Failure::failed(e.to_string())
     }
 }
+
+impl From<crate::state::AcquireError> for Failure {
+    fn from(e: crate::state::AcquireError) -> Failure {
+        match e {
+            crate::state::AcquireError::Held(held) => Failure::busy(held.to_string()),
+            crate::state::AcquireError::State(e) => e.into(),
+        }
+    }
+}

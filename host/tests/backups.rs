@@ -474,7 +474,7 @@ fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
     std::fs::remove_file(root.join("not-a-dir")).unwrap();
     let newer = fx.backup("--full")["id"].as_str().unwrap().to_string();
     fx.json(&["backup", "prune"]);
-    assert_eq!(fx.listed(), [newer.clone()]);
+    assert_eq!(fx.listed(), std::slice::from_ref(&newer));
     assert!(!copy.exists(), "the pruned backup's replica copy is gone");
     assert!(good.join(&newer).join("replication_manifest.json").is_file());
 }

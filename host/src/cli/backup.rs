@@ -1,12 +1,11 @@
 //! `bosun backup …`: take, list, show, verify, restore and prune backups.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Subcommand;
 use indicatif::{HumanBytes, ProgressBar};
 
-use super::output::{Failure, Output};
+use super::output::{Failure, Output, spinner};
 use crate::app::App;
 use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
 use crate::state::{BackupKind, BackupRecord};
@@ -109,12 +108,6 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
         }
     }
     Ok(())
-}
-
-fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner().with_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn describe_taken(taken: &Taken) -> String {

@@ -6,8 +6,11 @@
 mod backup;
 mod check;
 mod doctor;
+mod images;
 mod output;
+mod lock;
 mod plugin;
+mod release;
 mod scaffold;
 
 use std::path::PathBuf;
@@ -41,6 +44,18 @@ enum Command {
     /// Take backups.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Deploy a version of a service: new container, health wait, old one kept for rollback.
+    Deploy(release::DeployArgs),
+    /// Go back to the previous successful release (or --to VERSION).
+    Rollback(release::RollbackArgs),
+    /// List recorded releases.
+    Releases(release::ReleasesArgs),
+    /// Check, pull and update the images services use.
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
+    /// Show, take and release the per-service locks deploys hold.
+    #[command(subcommand)]
+    Lock(lock::LockCommand),
     /// Run smoke checks from bosun.toml (all, or the named ones).
     Check(check::CheckArgs),
     /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
@@ -63,6 +78,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Plugin(command) => plugin::run(command, cli.config, out).await,
         Command::Backup(command) => backup::run(command, &App::load(cli.config)?, out).await,
+        Command::Deploy(args) => release::deploy(args, &App::load(cli.config)?, out).await,
+        Command::Rollback(args) => release::rollback(args, &App::load(cli.config)?, out).await,
+        Command::Releases(args) => release::releases(args, &App::load(cli.config)?, out).await,
+        Command::Images(command) => images::run(command, &App::load(cli.config)?, out).await,
+        Command::Lock(command) => lock::run(command, &App::load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
     }

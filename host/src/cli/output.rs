@@ -21,3 +21,10 @@ impl Output {
     }
 }
 
+
+/// A spinner on stderr for a step of unknown length (hidden when not a TTY).
+pub fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

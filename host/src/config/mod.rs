@@ -1,6 +1,7 @@
 //! bosun.toml: the model and its validation. Errors name the file, line and key.
 
 mod error;
+mod service;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use error::ConfigError;
+pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;
 
@@ -23,6 +25,8 @@ pub struct Config {
     /// Grants and limits per plugin: `[plugins.<name>]`.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSettings>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub checks: BTreeMap<String, PluginUse>,
     #[serde(default)]
@@ -153,6 +157,7 @@ impl Config {
             project: Project::default(),
             naming: None,
             plugins: BTreeMap::new(),
+            services: BTreeMap::new(),
             checks: BTreeMap::new(),
             backups: BTreeMap::new(),
             notify: BTreeMap::new(),
@@ -184,6 +189,12 @@ impl Config {
                 if mib == 0 || mib > max {
                     return Err((format!("plugins.{name}.memory_mib"), format!("must be between 1 and {max}")));
                 }
+            }
+        }
+        for (name, service) in &self.services {
+            service.validate().map_err(|(key, e)| (format!("services.{name}.{key}"), e))?;
+            if let Some(check) = service.checks.iter().find(|c| !self.checks.contains_key(*c)) {
+                return Err((format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list")));
             }
         }
         for (name, set) in &self.backups {

@@ -1,7 +1,9 @@
-//! The SQLite state store (`<state_dir>/state.db`): runs, backups, releases.
+//! The SQLite state store (`<state_dir>/state.db`): runs, backups, releases, locks.
 //! One file, WAL mode, schema versioned by `PRAGMA user_version`.
 
 mod backups;
+mod locks;
+mod releases;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -11,12 +13,14 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use backups::{BackupKind, BackupRecord};
+pub use locks::{AcquireError, Lock, LockHeld, hostname};
+pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Outcome, RunRecord, who};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

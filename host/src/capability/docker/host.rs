@@ -104,7 +104,7 @@ impl docker::Host for HostState {
         let asked = engine.within(&what, engine.docker.inspect_registry_image(&image, None)).await?;
         match asked {
             Ok(found) => Ok(found.descriptor.digest),
-            Err(e) if unknown_to_registry(&e) => Ok(None),
+            Err(e) if crate::docker::unknown_to_registry(&e) => Ok(None),
             Err(e) => Err(engine_error(&what, e)),
         }
     }
@@ -440,19 +440,6 @@ fn engine_error(what: &str, error: EngineError) -> HostError {
     }
 }
 
-/// Whether the distribution endpoint's error means "the registry has no such
-/// image" (as opposed to an unreachable registry or refused credentials).
-fn unknown_to_registry(error: &EngineError) -> bool {
-    match error {
-        EngineError::DockerResponseServerError { status_code: 404, .. } => true,
-        EngineError::DockerResponseServerError { message, .. } => {
-            let message = message.to_ascii_lowercase();
-            ["manifest unknown", "not found", "name unknown"].iter().any(|m| message.contains(m))
-        }
-        _ => false,
-    }
-}
-
 /// Where an exec's stdout goes: a host file, or memory up to the limit.
 enum ExecStdout {
     File(FileSink),
@@ -783,11 +770,8 @@ mod tests {
     }
 
     #[test]
-    fn registry_misses_are_told_apart_from_failures() {
+    fn a_missing_container_is_not_found() {
         let server = |status_code, message: &str| EngineError::DockerResponseServerError { status_code, message: message.into() };
-        assert!(unknown_to_registry(&server(404, "x")));
-        assert!(unknown_to_registry(&server(500, "manifest unknown: manifest unknown")));
-        assert!(!unknown_to_registry(&server(500, "Get \"https://127.0.0.1:1/v2/\": dial tcp: connection refused")));
         assert!(matches!(engine_error("container x", server(404, "No such container: x")), HostError::NotFound(m) if m == "container x not found"));
     }
 }

@@ -14,7 +14,6 @@ use crate::failure::{Failure, SKIPPED};
 
 /// Containers carrying this label are stopped during every backup of their project.
 pub const STOP_LABEL: &str = "bosun.stop-during-backup";
-const PROJECT_LABEL: &str = "bosun.project";
 /// Seconds a container gets to stop before the engine kills it.
 const STOP_GRACE_SECS: i32 = 30;
 
@@ -70,7 +69,7 @@ pub async fn containers_to_stop(set: &str, project: &str, config: &BackupSet) ->
     for container in listed.iter().filter(|c| running(c)) {
         let labels = container.labels.clone().unwrap_or_default();
         let marked = labels.get(STOP_LABEL).is_some_and(|v| v == "true");
-        let ours = labels.get(PROJECT_LABEL).is_none_or(|p| p == project);
+        let ours = labels.get(crate::ops::deploy::spec::label::PROJECT).is_none_or(|p| p == project);
         let name = name_of(container);
         if marked && ours && !names.contains(&name) {
             names.push(name);

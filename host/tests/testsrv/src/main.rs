@@ -1,7 +1,8 @@
 //! testsrv: the one binary inside bosun's test images (`FROM scratch`).
 //!
 //! - `testsrv serve`: HTTP on `$PORT` (default 8080). `GET /` answers
-//!   `$VERSION` (default `dev`), `GET /health` answers `ok`; each request is
+//!   `$VERSION` (default `dev`), `GET /health` answers `ok` (503 when
+//!   `HEALTH=fail`, to make a bad version); each request is
 //!   logged to stdout. SIGTERM exits at once (as PID 1 it would otherwise be ignored).
 //! - `testsrv echo TEXT...`: prints TEXT.
 //! - `testsrv cat PATH`: copies a file to stdout.
@@ -117,6 +118,7 @@ fn answer(stream: TcpStream, version: &str) -> std::io::Result<()> {
     println!("{}", request_line.trim_end());
     let (status, body) = match path {
         "/" => ("200 OK", format!("{version}\n")),
+        "/health" if std::env::var("HEALTH").is_ok_and(|h| h == "fail") => ("503 Service Unavailable", "failing\n".to_string()),
         "/health" => ("200 OK", "ok\n".to_string()),
         _ => ("404 Not Found", "not found\n".to_string()),
     };

@@ -1,0 +1,394 @@
+//! `[services.<name>]`: what a service's containers look like, in the docker
+//! CLI's own notation (`8080:80`, `/srv/data:/data:ro`, `512m`), checked at
+//! load so a deploy never starts with a config it cannot apply.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The image repository, without a tag: the version is the tag.
+    pub image: String,
+    /// Version deployed when the command line names none.
+    pub version: Option<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// `compose`: the compose file; `${VERSION}` in it is replaced by the version deployed.
+    pub file: Option<PathBuf>,
+    /// `compose`: the service's name in the compose file (default: this service's name).
+    pub compose_service: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `KEY=VALUE` files (docker's `--env-file` format), read at each deploy;
+    /// their values are never written to the release record.
+    #[serde(default)]
+    pub env_files: Vec<PathBuf>,
+    /// `[IP:]HOST:CONTAINER[/PROTO]` or `CONTAINER[/PROTO]`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// `SOURCE:TARGET[:ro|rw]`; an absolute (or `./`) SOURCE is a bind, a bare name a volume.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Networks to join: `["shop"]` or `{ shop = { aliases = ["web"] } }`.
+    #[serde(default)]
+    pub networks: Networks,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub restart: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// Memory limit: bytes or `512m`, `2g`.
+    pub memory: Option<String>,
+    /// CPU limit in cores, e.g. 1.5.
+    pub cpus: Option<f64>,
+    /// How many replaced containers are kept (stopped) for fast rollback.
+    #[serde(default = "default_retain")]
+    pub retain: usize,
+    /// How long a new container has to become healthy, e.g. `60s`, `2m`.
+    #[serde(default = "default_health_timeout")]
+    pub health_timeout: String,
+    /// `[checks.*]` that must pass before a new container counts as healthy.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Seconds a container gets to stop before it is killed.
+    #[serde(default = "default_stop_timeout")]
+    pub stop_timeout: u32,
+}
+
+fn default_retain() -> usize {
+    5
+}
+
+fn default_health_timeout() -> String {
+    "60s".into()
+}
+
+fn default_stop_timeout() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// bosun creates the containers through the engine's API.
+    #[default]
+    Run,
+    /// bosun drives `docker compose` (or `docker-compose`) on a compose file.
+    Compose,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Networks {
+    #[default]
+    None,
+    Names(Vec<String>),
+    WithAliases(BTreeMap<String, NetworkAttachment>),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAttachment {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+impl Networks {
+    /// Network name → aliases, whichever form was written.
+    pub fn attachments(&self) -> BTreeMap<String, Vec<String>> {
+        match self {
+            Networks::None => BTreeMap::new(),
+            Networks::Names(names) => names.iter().map(|n| (n.clone(), vec![])).collect(),
+            Networks::WithAliases(map) => map.iter().map(|(n, a)| (n.clone(), a.aliases.clone())).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    /// `["CMD", "/bin/probe"]`, `["CMD-SHELL", "curl -f …"]`, or a string run by the shell.
+    pub test: HealthTest,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub start_period: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HealthTest {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl HealthTest {
+    /// The engine's form: `["CMD", …]` or `["CMD-SHELL", "…"]`.
+    pub fn to_engine(&self) -> Vec<String> {
+        match self {
+            HealthTest::Shell(line) => vec!["CMD-SHELL".into(), line.clone()],
+            HealthTest::Argv(argv) => argv.clone(),
+        }
+    }
+}
+
+/// A published port, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortMapping {
+    pub host_ip: Option<String>,
+    /// None: the engine picks a free port.
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+impl PortMapping {
+    pub fn parse(text: &str) -> Result<PortMapping, String> {
+        let bad = |why: &str| format!("`{text}`: {why}; expected [IP:]HOST:CONTAINER[/tcp|udp] or CONTAINER[/tcp|udp], e.g. 8080:80");
+        let (ports, protocol) = match text.rsplit_once('/') {
+            Some((ports, proto)) if ["tcp", "udp", "sctp"].contains(&proto) => (ports, proto),
+            Some(_) => return Err(bad("the protocol must be tcp, udp or sctp")),
+            None => (text, "tcp"),
+        };
+        let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad(&format!("`{p}` is not a port number")));
+        let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
+        let (host_ip, host_port, container_port) = match parts.as_slice() {
+            [container] => (None, None, port(container)?),
+            [container, host] => (None, Some(port(host)?), port(container)?),
+            [container, host, ip] => {
+                let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                ip.parse::<std::net::IpAddr>().map_err(|_| bad(&format!("`{ip}` is not an IP address")))?;
+                let host_port = if host.is_empty() { None } else { Some(port(host)?) };
+                (Some(ip.to_string()), host_port, port(container)?)
+            }
+            _ => return Err(bad("too many parts")),
+        };
+        Ok(PortMapping { host_ip, host_port, container_port, protocol: protocol.into() })
+    }
+
+    /// The engine's key for the container side: `80/tcp`.
+    pub fn container_key(&self) -> String {
+        format!("{}/{}", self.container_port, self.protocol)
+    }
+}
+
+/// A volume or bind mount, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeMount {
+    /// An absolute host path (bind) or a volume name.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+impl VolumeMount {
+    pub fn parse(text: &str) -> Result<VolumeMount, String> {
+        let bad = |why: &str| format!("`{text}`: {why}; expected SOURCE:TARGET[:ro|rw], e.g. /srv/data:/data or dbdata:/var/lib/db:ro");
+        let parts: Vec<&str> = text.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [source, target] => (*source, *target, "rw"),
+            [source, target, mode] => (*source, *target, *mode),
+            _ => return Err(bad("it needs a source and a target")),
+        };
+        if source.is_empty() {
+            return Err(bad("the source is empty"));
+        }
+        if !target.starts_with('/') {
+            return Err(bad("the target must be an absolute path inside the container"));
+        }
+        let read_only = match mode {
+            "ro" => true,
+            "rw" => false,
+            other => return Err(bad(&format!("mode `{other}` is neither ro nor rw"))),
+        };
+        Ok(VolumeMount { source: source.into(), target: target.into(), read_only })
+    }
+
+    pub fn is_bind(&self) -> bool {
+        self.source.starts_with('/') || self.source.starts_with('.')
+    }
+}
+
+/// Bytes from `1073741824`, `512m`, `2g`, `64k` (docker's `--memory` units).
+pub fn parse_bytes(text: &str) -> Result<i64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (digits, unit) = match lower.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => lower.split_at(i),
+        None => (lower, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => return Err(format!("`{text}` is not a size; write bytes or a number with k, m or g, e.g. 512m")),
+    };
+    let n: i64 = digits.parse().map_err(|_| format!("`{text}` is not a size; write bytes or a number with k, m or g, e.g. 512m"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `60s`, `500ms`, `2m`, `1h30m` (jiff's friendly format).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let span: jiff::SignedDuration = text.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 30s, 2m or 1h30m"))?;
+    Duration::try_from(span).map_err(|_| format!("`{text}` is negative"))
+}
+
+/// A tag Docker accepts: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn check_version(version: &str) -> Result<(), String> {
+    let mut chars = version.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    if first_ok && version.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        Ok(())
+    } else {
+        Err(format!("`{version}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)"))
+    }
+}
+
+/// A repository reference without tag or digest: `[host[:port]/]path`, path
+/// components lower-case `[a-z0-9._-]`.
+pub fn check_repository(image: &str) -> Result<(), String> {
+    let hint = "write the repository without a tag, e.g. registry.example/shop-web; the version is the tag";
+    if image.contains('@') {
+        return Err(format!("`{image}` has a digest; {hint}"));
+    }
+    let (host, path) = match image.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (Some(first), rest),
+        _ => (None, image),
+    };
+    if path.contains(':') {
+        return Err(format!("`{image}` has a tag; {hint}"));
+    }
+    if let Some(host) = host
+        && !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+    {
+        return Err(format!("`{image}`: `{host}` is not a registry host"));
+    }
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    if !path.split('/').all(component_ok) {
+        return Err(format!("`{image}` is not a valid image repository (lower-case letters, digits, `.`, `_`, `-`, separated by `/`); {hint}"));
+    }
+    Ok(())
+}
+
+const RESTART_POLICIES: &str = "no, always, unless-stopped, on-failure or on-failure:N";
+
+/// The restart policy's name and retry count.
+pub fn parse_restart(text: &str) -> Result<(String, Option<i64>), String> {
+    match text.split_once(':') {
+        None if ["no", "always", "unless-stopped", "on-failure"].contains(&text) => Ok((text.into(), None)),
+        Some(("on-failure", n)) => n.parse::<i64>().map(|n| ("on-failure".into(), Some(n))).map_err(|_| format!("`{text}`: `{n}` is not a count")),
+        _ => Err(format!("`{text}` is not a restart policy; use {RESTART_POLICIES}")),
+    }
+}
+
+impl Service {
+    /// Every field parses. Errors are `(key under the service, message)`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let at = |key: &str| {
+            let key = key.to_string();
+            move |message: String| (key.clone(), message)
+        };
+        check_repository(&self.image).map_err(at("image"))?;
+        if let Some(version) = &self.version {
+            check_version(version).map_err(at("version"))?;
+        }
+        for port in &self.ports {
+            PortMapping::parse(port).map_err(at("ports"))?;
+        }
+        for volume in &self.volumes {
+            VolumeMount::parse(volume).map_err(at("volumes"))?;
+        }
+        if let Some(restart) = &self.restart {
+            parse_restart(restart).map_err(at("restart"))?;
+        }
+        if let Some(memory) = &self.memory {
+            parse_bytes(memory).map_err(at("memory"))?;
+        }
+        if let Some(cpus) = self.cpus
+            && !(cpus > 0.0 && cpus.is_finite())
+        {
+            return Err(at("cpus")(format!("{cpus} is not a CPU count; use e.g. 0.5 or 2")));
+        }
+        parse_duration(&self.health_timeout).map_err(at("health_timeout"))?;
+        if let Some(check) = &self.healthcheck {
+            for (key, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("start_period", &check.start_period)] {
+                if let Some(value) = value {
+                    parse_duration(value).map_err(at(&format!("healthcheck.{key}")))?;
+                }
+            }
+        }
+        match (self.strategy, &self.file) {
+            (Strategy::Compose, None) => return Err(at("file")("the compose strategy needs `file`, the compose file to run".into())),
+            (Strategy::Run, Some(_)) => return Err(at("file")("`file` is for strategy = \"compose\"; remove it or set the strategy".into())),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_in_docker_notation() {
+        let p = PortMapping::parse("8080:80").unwrap();
+        assert_eq!((p.host_ip, p.host_port, p.container_port, p.protocol.as_str()), (None, Some(8080), 80, "tcp"));
+        let p = PortMapping::parse("127.0.0.1:53:53/udp").unwrap();
+        assert_eq!((p.host_ip.as_deref(), p.host_port, p.container_key().as_str()), (Some("127.0.0.1"), Some(53), "53/udp"));
+        assert_eq!(PortMapping::parse("9000").unwrap().host_port, None);
+        assert_eq!(PortMapping::parse("127.0.0.1::80").unwrap().host_port, None);
+        assert!(PortMapping::parse("80:x").unwrap_err().contains("`x` is not a port number"));
+        assert!(PortMapping::parse("80/icmp").unwrap_err().contains("tcp, udp or sctp"));
+        assert!(PortMapping::parse("host:80:80").unwrap_err().contains("`host` is not an IP address"));
+    }
+
+    #[test]
+    fn volumes_in_docker_notation() {
+        let v = VolumeMount::parse("/srv/data:/data:ro").unwrap();
+        assert!(v.read_only && v.is_bind());
+        let v = VolumeMount::parse("dbdata:/var/lib/db").unwrap();
+        assert!(!v.read_only && !v.is_bind());
+        assert!(VolumeMount::parse("/data").unwrap_err().contains("needs a source and a target"));
+        assert!(VolumeMount::parse("a:data").unwrap_err().contains("absolute path"));
+        assert!(VolumeMount::parse("a:/data:rx").unwrap_err().contains("neither ro nor rw"));
+    }
+
+    #[test]
+    fn sizes_durations_and_policies() {
+        assert_eq!(parse_bytes("512m"), Ok(512 << 20));
+        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert!(parse_bytes("lots").is_err());
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_restart("on-failure:3"), Ok(("on-failure".into(), Some(3))));
+        assert!(parse_restart("sometimes").unwrap_err().contains("unless-stopped"));
+    }
+
+    #[test]
+    fn repositories_and_tags() {
+        for good in ["shop-web", "library/nginx", "registry.example/shop/web", "127.0.0.1:5000/web", "localhost/web"] {
+            assert!(check_repository(good).is_ok(), "{good}");
+        }
+        assert!(check_repository("shop-web:1.0").unwrap_err().contains("has a tag"));
+        assert!(check_repository("127.0.0.1:5000/web:2").unwrap_err().contains("has a tag"));
+        assert!(check_repository("web@sha256:abc").unwrap_err().contains("has a digest"));
+        assert!(check_repository("Shop/Web").unwrap_err().contains("not a valid image repository"));
+        assert!(check_version("1.4.2").is_ok() && check_version("v2_rc-1").is_ok());
+        assert!(check_version("-1").is_err() && check_version("1/2").is_err() && check_version("").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Carrying out a [`DeployPlan`]. Every step that changes the engine is
+//! remembered, so a failure undoes them in reverse: the new container is
+//! removed (its logs kept), names are given back, and the replaced
+//! containers run again as before.
+
+use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
+
+use super::engine::{Engine, Managed};
+use super::health::{Health, wait_healthy};
+use super::plan::{DeployPlan, Order};
+use crate::app::App;
+
+/// What a successful release left running.
+pub struct Applied {
+    pub container_id: String,
+    pub container_name: String,
+    pub health: Health,
+    /// Old containers removed beyond `retain`, and anything that could not be tidied.
+    pub removed: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// A failed release, after its changes were undone.
+pub struct NotApplied {
+    pub problem: String,
+    pub health: Option<Health>,
+    /// The new container's last output.
+    pub logs: String,
+    /// Steps of the undo that failed too: the operator must look.
+    pub undo_failures: Vec<String>,
+}
+
+/// The changes made so far, to undo on failure.
+#[derive(Default)]
+struct Done {
+    renamed: Option<(String, String)>,
+    /// Replaced containers stopped, with the restart policy they had.
+    retired: Vec<(Managed, Option<RestartPolicy>)>,
+    created: Option<String>,
+    started_kept: Option<String>,
+}
+
+/// The journal of one release: what happened, in order, for the run record.
+pub type Log = Vec<String>;
+
+pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log) -> Result<Applied, NotApplied> {
+    let mut done = Done::default();
+    match steps(app, engine, plan, release, log, &mut done).await {
+        Ok(applied) => Ok(applied),
+        Err((problem, health)) => {
+            log.push(format!("failed: {problem}"));
+            let logs = match done.created.as_deref().or(done.started_kept.as_deref()) {
+                Some(name) => engine.logs(name, 100).await,
+                None => String::new(),
+            };
+            let undo_failures = undo(engine, plan, done, log).await;
+            Err(NotApplied { problem, health, logs, undo_failures })
+        }
+    }
+}
+
+type StepError = (String, Option<Health>);
+
+fn step_error(e: anyhow::Error) -> StepError {
+    (format!("{e:#}"), None)
+}
+
+async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, done: &mut Done) -> Result<Applied, StepError> {
+    if let Some(aside) = &plan.set_aside {
+        engine.rename(&aside.container.id, &aside.renamed_to).await.map_err(step_error)?;
+        done.renamed = Some((aside.container.id.clone(), aside.container.name.clone()));
+        log.push(format!("renamed {} to {}", aside.container.name, aside.renamed_to));
+    }
+    if plan.order == Order::StopFirst {
+        retire_replaced(engine, plan, log, done).await.map_err(step_error)?;
+    }
+    let name = &plan.container.name;
+    let project = &app.config.project.name;
+    let body = plan.container.to_engine(&plan.labels(project, release));
+    let container_id = match &plan.reuse {
+        Some(kept) => {
+            if let Some(policy) = body.host_config.as_ref().and_then(|h| h.restart_policy.clone()) {
+                engine.set_restart(&kept.id, policy).await.map_err(step_error)?;
+            }
+            done.started_kept = Some(kept.id.clone());
+            engine.start(&kept.id).await.map_err(step_error)?;
+            log.push(format!("started kept container {}", kept.name));
+            kept.id.clone()
+        }
+        None => {
+            let id = engine.create(name, body).await.map_err(step_error)?;
+            done.created = Some(id.clone());
+            engine.start(&id).await.map_err(step_error)?;
+            log.push(format!("created and started {name}"));
+            id
+        }
+    };
+    let health = wait_healthy(app, engine, &container_id, &plan.health).await;
+    if let Some(problem) = health.problem.clone() {
+        return Err((problem, Some(health)));
+    }
+    log.push(format!("{name} is healthy"));
+    if plan.order == Order::StartFirst {
+        retire_replaced(engine, plan, log, done).await.map_err(step_error)?;
+    }
+    let (mut removed, mut warnings) = (Vec::new(), Vec::new());
+    for old in &plan.remove {
+        match engine.remove(&old.id).await {
+            Ok(()) => removed.push(old.name.clone()),
+            Err(e) => warnings.push(format!("could not remove {} beyond retain: {e:#}", old.name)),
+        }
+    }
+    if !removed.is_empty() {
+        log.push(format!("removed beyond retain: {}", removed.join(", ")));
+    }
+    Ok(Applied { container_id, container_name: name.clone(), health, removed, warnings })
+}
+
+/// Stops the containers the release replaces and sets their restart policy
+/// to `no`, remembering the old one for an undo or a later rollback.
+async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done: &mut Done) -> anyhow::Result<()> {
+    for old in &plan.replaces {
+        let policy = engine.container(&old.id).await?.and_then(|c| c.host_config).and_then(|h| h.restart_policy);
+        engine.stop(&old.id, plan.stop_timeout).await?;
+        done.retired.push((old.clone(), policy));
+        let never = RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None };
+        engine.set_restart(&old.id, never).await?;
+        log.push(format!("stopped {} (version {})", old.name, old.version));
+    }
+    Ok(())
+}
+
+/// Puts everything back as it was; returns the steps that failed.
+async fn undo(engine: &Engine, plan: &DeployPlan, done: Done, log: &mut Log) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut attempt = |result: anyhow::Result<()>, what: String, log: &mut Log| match result {
+        Ok(()) => log.push(format!("undo: {what}")),
+        Err(e) => failures.push(format!("{what}: {e:#}")),
+    };
+    if let Some(id) = &done.created {
+        attempt(engine.remove(id).await, format!("removed the new container {}", plan.container.name), log);
+    }
+    if let Some(id) = &done.started_kept {
+        let never = RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None };
+        let result = async { engine.stop(id, plan.stop_timeout).await?; engine.set_restart(id, never).await }.await;
+        attempt(result, format!("stopped the kept container {} again", plan.container.name), log);
+    }
+    if let Some((id, name)) = &done.renamed {
+        attempt(engine.rename(id, name).await, format!("renamed {name} back"), log);
+    }
+    for (old, policy) in done.retired.iter().rev() {
+        let result = async {
+            if let Some(policy) = policy.clone() {
+                engine.set_restart(&old.id, policy).await?;
+            }
+            engine.start(&old.id).await
+        }
+        .await;
+        attempt(result, format!("started {} again", old.name), log);
+    }
+    failures
+}

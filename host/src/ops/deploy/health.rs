@@ -1,0 +1,79 @@
+//! Whether a new container is healthy: its Docker healthcheck (or, without
+//! one, that it runs), then the service's `[checks.*]`, all within the
+//! service's `health_timeout`.
+
+use std::time::{Duration, Instant};
+
+use bollard::models::HealthStatusEnum;
+use serde::Serialize;
+
+use super::engine::Engine;
+use super::plan::HealthPlan;
+use crate::app::App;
+use crate::ops::check::{self, CheckReport};
+
+const POLL: Duration = Duration::from_millis(200);
+const CHECK_RETRY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub healthy: bool,
+    /// Why not, in one line.
+    pub problem: Option<String>,
+    /// The last report of each check.
+    pub checks: Vec<CheckReport>,
+}
+
+pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, plan: &HealthPlan) -> Health {
+    let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
+    if let Err(problem) = container_healthy(engine, container, plan.docker_healthcheck, deadline).await {
+        return Health { healthy: false, problem: Some(problem), checks: vec![] };
+    }
+    let mut checks = Vec::new();
+    for name in &plan.checks {
+        let report = check_passes(app, name, deadline).await;
+        let failed = !report.passed;
+        checks.push(report);
+        if failed {
+            let problem = format!("check {name} did not pass within {}s", plan.timeout_ms / 1000);
+            return Health { healthy: false, problem: Some(problem), checks };
+        }
+    }
+    Health { healthy: true, problem: None, checks }
+}
+
+async fn container_healthy(engine: &Engine, container: &str, docker_healthcheck: bool, deadline: Instant) -> Result<(), String> {
+    loop {
+        let inspected = engine.container(container).await.map_err(|e| format!("{e:#}"))?.ok_or_else(|| format!("container {container} disappeared"))?;
+        let state = inspected.state.unwrap_or_default();
+        if !state.running.unwrap_or(false) && !state.restarting.unwrap_or(false) {
+            let code = state.exit_code.unwrap_or_default();
+            let oom = if state.oom_killed.unwrap_or(false) { ", killed for running out of memory" } else { "" };
+            return Err(format!("container {container} exited with code {code}{oom}"));
+        }
+        let health = state.health.unwrap_or_default();
+        match (docker_healthcheck, health.status) {
+            (false, _) | (true, Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
+            (true, Some(HealthStatusEnum::UNHEALTHY)) => {
+                let last = health.log.unwrap_or_default().pop().and_then(|l| l.output).unwrap_or_default();
+                return Err(format!("container {container} is unhealthy: {}", last.trim().replace('\n', " ")));
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("container {container} was not healthy within the health_timeout"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Runs check `name` until it passes or the deadline; the last report.
+async fn check_passes(app: &App, name: &str, deadline: Instant) -> CheckReport {
+    loop {
+        let report = check::run_named(app, name, false).await;
+        if report.passed || Instant::now() + CHECK_RETRY >= deadline {
+            return report;
+        }
+        tokio::time::sleep(CHECK_RETRY).await;
+    }
+}

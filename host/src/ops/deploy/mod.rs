@@ -1,0 +1,162 @@
+//! Deploy and rollback: plan the release (refusing before anything changes),
+//! take the service's lock, record the release, apply it, and on failure put
+//! the service back where it was.
+
+mod apply;
+pub mod engine;
+mod health;
+mod naming;
+pub mod plan;
+pub mod spec;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use plan::{DeployPlan, Order, Target};
+
+use self::engine::Engine;
+use crate::app::App;
+use crate::config::{Service, check_version};
+use crate::failure::Failure;
+use crate::ops::lock::ServiceLock;
+use crate::state::{NewRelease, Outcome, ReleaseKind, ReleaseOutcome, ReleaseRecord};
+
+pub struct ReleaseOptions {
+    /// `-m`: why, recorded with the release.
+    pub note: String,
+    pub dry_run: bool,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Released {
+    /// Dry run: what would happen.
+    Planned { plan: Box<DeployPlan> },
+    Done {
+        release: Box<ReleaseRecord>,
+        plan: Box<DeployPlan>,
+        removed: Vec<String>,
+        warnings: Vec<String>,
+        elapsed_secs: f64,
+    },
+}
+
+/// The service called `name` in bosun.toml.
+pub fn service<'a>(app: &'a App, name: &str) -> Result<&'a Service, Failure> {
+    app.config.services.get(name).ok_or_else(|| {
+        let known: Vec<&str> = app.config.services.keys().map(String::as_str).collect();
+        let known = if known.is_empty() { "none; add a [services.<name>] table".to_string() } else { known.join(", ") };
+        Failure::bad_input(format!("no service called {name}; bosun.toml has: {known}"))
+    })
+}
+
+/// `bosun deploy <service> [version]`.
+pub async fn deploy(app: &App, name: &str, version: Option<&str>, options: &ReleaseOptions) -> Result<Released, Failure> {
+    let service = service(app, name)?;
+    let version = version.or(service.version.as_deref()).ok_or_else(|| {
+        Failure::bad_input(format!("no version to deploy for {name}: pass one (`bosun deploy {name} 1.4.2`) or set services.{name}.version"))
+    })?;
+    check_version(version).map_err(|e| Failure::bad_input(format!("version {e}")))?;
+    let target = Target {
+        service_name: name.to_string(),
+        service: service.clone(),
+        version: version.to_string(),
+        kind: ReleaseKind::Deploy,
+        pinned_image: None,
+        from_release: None,
+        kept_container: None,
+    };
+    release(app, target, options).await
+}
+
+/// `bosun rollback <service> [--to VERSION]`: the newest successful release
+/// before the current one, or the newest successful one of VERSION.
+pub async fn rollback(app: &App, name: &str, to: Option<&str>, options: &ReleaseOptions) -> Result<Released, Failure> {
+    service(app, name)?;
+    let env = &app.config.project.env;
+    let succeeded = app.state()?.succeeded_releases(name, env)?;
+    let current = succeeded.first();
+    let chosen = match to {
+        Some(version) => succeeded.iter().find(|r| r.version == version),
+        None => succeeded.get(1),
+    };
+    let Some(chosen) = chosen else {
+        let what = to.map_or("earlier successful release".to_string(), |v| format!("successful release of version {v}"));
+        return Err(Failure::bad_input(format!("{name}@{env} has no {what} to roll back to; `bosun releases {name}` lists them")));
+    };
+    if current.is_some_and(|c| c.id == chosen.id) {
+        return Err(Failure::bad_input(format!("{name}@{env} already runs release {} (version {})", chosen.id, chosen.version)));
+    }
+    let service: Service = serde_json::from_str(&chosen.service_config)
+        .map_err(|e| Failure::failed(format!("release {} of {name}: its recorded config does not parse ({e}); deploy a version instead", chosen.id)))?;
+    let target = Target {
+        service_name: name.to_string(),
+        service,
+        version: chosen.version.clone(),
+        kind: ReleaseKind::Rollback,
+        pinned_image: Some(chosen.image_digest.clone()).filter(|d| !d.is_empty()),
+        from_release: Some(chosen.id),
+        kept_container: Some(chosen.container_id.clone()).filter(|c| !c.is_empty()),
+    };
+    release(app, target, options).await
+}
+
+async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<Released, Failure> {
+    let started = Instant::now();
+    let engine = Engine::open().await?;
+    let scope = format!("{}@{}", target.service_name, app.config.project.env);
+    let state = app.state()?;
+    let _lock = if options.dry_run { None } else { Some(ServiceLock::acquire(state, &scope, &target.version, &options.note)?) };
+    let plan = plan::plan(app, &engine, target, options.dry_run).await?;
+    if options.dry_run {
+        return Ok(Released::Planned { plan: Box::new(plan) });
+    }
+    let run_id = state.start_run(plan.kind.as_str(), &scope)?;
+    let release_id = state.start_release(&NewRelease {
+        service: &plan.service,
+        env: &plan.env,
+        version: &plan.version,
+        kind: plan.kind,
+        image: &plan.image,
+        image_digest: &plan.image_id,
+        config_hash: &plan.config_hash,
+        service_config: &plan.service_config,
+        note: &options.note,
+        backup_id: None,
+        run_id: Some(run_id),
+    })?;
+    let mut log = vec![plan.to_string()];
+    match apply::apply(app, &engine, &plan, release_id, &mut log).await {
+        Ok(applied) => {
+            let checks = serde_json::to_value(&applied.health.checks).unwrap_or_default();
+            state.finish_release(release_id, ReleaseOutcome::Succeeded, &applied.container_id, &applied.container_name, &checks)?;
+            let summary = format!("{} {} {} as {}", plan.kind.as_str(), plan.service, plan.version, applied.container_name);
+            state.finish_run(run_id, Outcome::Succeeded, &summary, &log.join("\n"))?;
+            let release = state.release(release_id)?.expect("the release was just recorded");
+            let elapsed_secs = started.elapsed().as_secs_f64();
+            Ok(Released::Done { release: Box::new(release), plan: Box::new(plan), removed: applied.removed, warnings: applied.warnings, elapsed_secs })
+        }
+        Err(failed) => {
+            let checks = failed.health.as_ref().map(|h| serde_json::to_value(&h.checks).unwrap_or_default()).unwrap_or_default();
+            state.finish_release(release_id, ReleaseOutcome::Failed, "", &plan.container.name, &checks)?;
+            if !failed.logs.is_empty() {
+                log.push(format!("output of {}:\n{}", plan.container.name, failed.logs));
+            }
+            state.finish_run(run_id, Outcome::Failed, &failed.problem, &log.join("\n"))?;
+            let back = match plan.replaces.first() {
+                Some(old) => format!("{} is back on version {} ({})", scope, old.version, old.name),
+                None => format!("{scope} had nothing running before and has nothing running now"),
+            };
+            let mut message = format!("{} of {} {} failed: {}; {back}", plan.kind.as_str(), plan.service, plan.version, failed.problem);
+            if !failed.undo_failures.is_empty() {
+                message = format!("{message}; but putting it back failed too, look at it now: {}", failed.undo_failures.join("; "));
+            }
+            if let Some(last) = failed.logs.lines().rev().find(|l| !l.trim().is_empty()) {
+                message.push_str(&format!("; its last output: {}", last.trim()));
+            }
+            message.push_str(&format!(" (release {release_id}, run {run_id})"));
+            Err(Failure::failed(message))
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! What a release will do, computed before anything is touched: the image,
+//! the container, what it replaces and in which order, how health is judged,
+//! and what retention removes afterwards. Every refusal (missing image, port
+//! bound elsewhere, name taken) happens here, so a refused release has
+//! stopped nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::engine::{Engine, Managed};
+use super::naming::{NameFacts, container_name};
+use super::spec::{ContainerSpec, label};
+use crate::app::App;
+use crate::config::{PortMapping, Service, parse_duration};
+use crate::failure::Failure;
+use crate::state::{ReleaseKind, now_unix};
+
+/// What to release: a service's config at a version, from bosun.toml (deploy)
+/// or from a release record (rollback).
+pub struct Target {
+    pub service_name: String,
+    pub service: Service,
+    pub version: String,
+    pub kind: ReleaseKind,
+    /// Rollback: the image id the recorded release ran.
+    pub pinned_image: Option<String>,
+    /// Rollback: the recorded release.
+    pub from_release: Option<i64>,
+    /// Rollback: the container that release ran, started again if it was kept.
+    pub kept_container: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// The new container starts while the old one still serves.
+    StartFirst,
+    /// The old container stops first: they would both bind the same host port.
+    StopFirst,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthPlan {
+    /// The image's or the service's Docker healthcheck decides.
+    pub docker_healthcheck: bool,
+    /// `[checks.*]` that must pass too.
+    pub checks: Vec<String>,
+    pub timeout_ms: u64,
+}
+
+/// A container whose name the new one needs, renamed out of the way.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetAside {
+    pub container: Managed,
+    pub renamed_to: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployPlan {
+    pub service: String,
+    pub env: String,
+    pub version: String,
+    pub kind: ReleaseKind,
+    /// `repo:version`.
+    pub image: String,
+    pub image_id: String,
+    pub container: ContainerSpec,
+    pub config_hash: String,
+    /// Rollback: the kept container started again instead of creating one.
+    pub reuse: Option<Managed>,
+    /// The running containers the release replaces (stopped, kept for rollback).
+    pub replaces: Vec<Managed>,
+    pub set_aside: Option<SetAside>,
+    pub order: Order,
+    pub health: HealthPlan,
+    /// Replaced containers beyond `retain`, removed after a successful release.
+    pub remove: Vec<Managed>,
+    pub stop_timeout: u32,
+    #[serde(skip)]
+    pub service_config: String,
+    #[serde(skip)]
+    pub from_release: Option<i64>,
+}
+
+impl DeployPlan {
+    /// `service@env`: the lock scope and the run's target.
+    pub fn scope(&self) -> String {
+        format!("{}@{}", self.service, self.env)
+    }
+
+    /// bosun's labels on the new container.
+    pub fn labels(&self, project: &str, release: i64) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            (label::PROJECT, project.to_string()),
+            (label::SERVICE, self.service.clone()),
+            (label::ENV, self.env.clone()),
+            (label::VERSION, self.version.clone()),
+            (label::RELEASE, release.to_string()),
+            (label::CONFIG_HASH, self.config_hash.clone()),
+        ])
+    }
+}
+
+/// The labels that select a service's containers in this project and env.
+pub fn service_labels(app: &App, service: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        (label::PROJECT, app.config.project.name.clone()),
+        (label::SERVICE, service.to_string()),
+        (label::ENV, app.config.project.env.clone()),
+    ])
+}
+
+pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> Result<DeployPlan, Failure> {
+    let Target { service_name, service, version, kind, pinned_image, from_release, kept_container } = target;
+    let env = app.config.project.env.clone();
+    let scope = format!("{service_name}@{env}");
+    let image = format!("{}:{version}", service.image);
+    let local = engine.image(&image).await?;
+    let local_id = local.as_ref().and_then(|i| i.id.clone());
+    // A rollback runs the recorded image even when the tag has moved on.
+    let (create_from, image_info) = match (&pinned_image, &local_id) {
+        (Some(pinned), Some(id)) if pinned == id => (image.clone(), local),
+        (Some(pinned), _) => match engine.image(pinned).await? {
+            Some(info) => (pinned.clone(), Some(info)),
+            None => return Err(Failure::bad_input(format!("{scope}: the image {image} ({pinned}) of that release is no longer on this machine; pull it with `bosun images pull {image}` if the registry still has it"))),
+        },
+        (None, _) => (image.clone(), local),
+    };
+    let Some(image_info) = image_info else {
+        return Err(Failure::bad_input(format!("{scope}: image {image} is not on this machine; nothing was changed. Pull it with `bosun images pull {image}`")));
+    };
+    let image_id = image_info.id.clone().unwrap_or_default();
+
+    let managed = engine.managed(&service_labels(app, &service_name)).await?;
+    let reuse = kept_container.and_then(|id| managed.iter().find(|m| m.id == id).cloned());
+    if let Some(kept) = reuse.as_ref().filter(|k| k.running) {
+        return Err(Failure::bad_input(format!("{scope} already runs release {} (version {}, container {})", from_release.unwrap_or_default(), kept.version, kept.name)));
+    }
+    let name = match &reuse {
+        Some(kept) => kept.name.clone(),
+        None => {
+            let facts = NameFacts { service: &service_name, version: &version, image_id: &image_id, now: now_unix() };
+            container_name(app, &facts, dry_run).await.map_err(|e| Failure::bad_input(format!("{scope}: naming the container: {e:#}")))?
+        }
+    };
+    let set_aside = match (&reuse, engine.container(&name).await?) {
+        (None, Some(existing)) => {
+            let id = existing.id.clone().unwrap_or_default();
+            let ours = managed.iter().find(|m| m.id == id).cloned();
+            let Some(ours) = ours else {
+                return Err(Failure::bad_input(format!(
+                    "{scope}: container name {name} is taken by a container bosun does not manage for {scope}; rename or remove it, or change [naming].template"
+                )));
+            };
+            let renamed_to = format!("{name}-r{}", ours.release.map_or_else(|| ours.short_id().to_string(), |r| r.to_string()));
+            Some(SetAside { container: ours, renamed_to })
+        }
+        _ => None,
+    };
+
+    let config_dir = app.config.resolve(std::path::Path::new(""));
+    let container = ContainerSpec::build(&service, &name, &create_from, &config_dir).map_err(|e| Failure::bad_input(format!("{scope}: {e:#}")))?;
+    let config_hash = container.config_hash();
+    let replaces: Vec<Managed> = managed.iter().filter(|m| m.running).cloned().collect();
+    check_ports(engine, &scope, &service_name, &container, &replaces).await?;
+    let order = if !container.fixed_host_ports().is_empty() && !replaces.is_empty() { Order::StopFirst } else { Order::StartFirst };
+
+    let image_healthcheck = image_info.config.as_ref().and_then(|c| c.healthcheck.as_ref()).and_then(|h| h.test.as_ref());
+    let service_healthcheck = container.healthcheck.as_ref();
+    let docker_healthcheck = service_healthcheck.or(image_healthcheck).is_some_and(|test| test.first().is_some_and(|t| t != "NONE"));
+    let timeout = parse_duration(&service.health_timeout).map_err(Failure::bad_input)?;
+    let health = HealthPlan { docker_healthcheck, checks: service.checks.clone(), timeout_ms: timeout.as_millis() as u64 };
+
+    // After the release every other managed container is stopped; the newest `retain` stay.
+    let keep_id = reuse.as_ref().map(|k| k.id.clone());
+    let remove = managed.iter().filter(|m| Some(&m.id) != keep_id.as_ref()).skip(service.retain).cloned().collect();
+
+    Ok(DeployPlan {
+        service: service_name,
+        env,
+        version,
+        kind,
+        image,
+        image_id,
+        container,
+        config_hash,
+        reuse,
+        replaces,
+        set_aside,
+        order,
+        health,
+        remove,
+        stop_timeout: service.stop_timeout,
+        service_config: serde_json::to_string(&service).expect("a service serializes"),
+        from_release,
+    })
+}
+
+/// Every fixed host port is free, or held by a container this release replaces.
+async fn check_ports(engine: &Engine, scope: &str, service: &str, spec: &ContainerSpec, replaces: &[Managed]) -> Result<(), Failure> {
+    let ours: Vec<&str> = replaces.iter().map(|m| m.name.as_str()).collect();
+    for port in spec.fixed_host_ports() {
+        let host_port = port.host_port.unwrap_or_default();
+        let others: Vec<String> = engine.publishing(host_port).await?.into_iter().filter(|n| !ours.contains(&n.as_str())).collect();
+        if let Some(other) = others.first() {
+            return Err(Failure::bad_input(format!(
+                "{scope}: port {host_port} is already bound by container {other}, which is not part of {scope}; nothing was changed. Stop it, or change services.{service}.ports"
+            )));
+        }
+        let held_by_ours = !replaces.is_empty();
+        if !held_by_ours && engine_is_local() && bound_by_a_process(port) {
+            return Err(Failure::bad_input(format!(
+                "{scope}: port {host_port} is already bound by another process on this host; nothing was changed. Stop it, or change services.{service}.ports"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn engine_is_local() -> bool {
+    matches!(crate::docker::Endpoint::from_env(), Ok(crate::docker::Endpoint::Unix(_)))
+}
+
+/// Whether binding the port here fails because something holds it.
+fn bound_by_a_process(port: &PortMapping) -> bool {
+    let ip = port.host_ip.as_deref().unwrap_or("0.0.0.0");
+    let addr = (ip, port.host_port.unwrap_or_default());
+    let result = match port.protocol.as_str() {
+        "udp" => std::net::UdpSocket::bind(addr).map(drop),
+        _ => std::net::TcpListener::bind(addr).map(drop),
+    };
+    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+impl fmt::Display for DeployPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = |id: &str| id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        writeln!(f, "{} {} {} ({})", self.kind.as_str(), self.service, self.version, self.env)?;
+        writeln!(f, "  image     {} ({})", self.image, short(&self.image_id))?;
+        if let Some(kept) = &self.reuse {
+            writeln!(f, "  start     {} (kept from release {})", kept.name, self.from_release.unwrap_or_default())?;
+        } else {
+            let ports: Vec<String> = self.container.ports.iter().map(|p| format!("{}:{}", p.host_port.map_or("*".into(), |h| h.to_string()), p.container_key())).collect();
+            let ports = if ports.is_empty() { String::new() } else { format!(", ports {}", ports.join(" ")) };
+            writeln!(f, "  create    {} (config {}{ports})", self.container.name, &self.config_hash[..12])?;
+        }
+        if let Some(aside) = &self.set_aside {
+            writeln!(f, "  rename    {} -> {} (its name is reused)", aside.container.name, aside.renamed_to)?;
+        }
+        let order = match self.order {
+            Order::StartFirst => "start new, then stop old",
+            Order::StopFirst => "stop old, then start new (they publish the same host port)",
+        };
+        writeln!(f, "  order     {order}")?;
+        for old in &self.replaces {
+            writeln!(f, "  stop      {} (version {}), kept for rollback", old.name, old.version)?;
+        }
+        let mut how = vec![if self.health.docker_healthcheck { "the Docker healthcheck".to_string() } else { "the container running".to_string() }];
+        how.extend(self.health.checks.iter().map(|c| format!("check {c}")));
+        writeln!(f, "  healthy   {} within {}s", how.join(" + "), self.health.timeout_ms / 1000)?;
+        for old in &self.remove {
+            writeln!(f, "  remove    {} (version {}), beyond retain", old.name, old.version)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! Images the services use: which ones, whether the registry has newer ones
+//! (`check`), getting them (`pull`), recreating the containers that run them
+//! (`update`), and removing old ones (`prune`). Nothing is ever downloaded
+//! unless a command asks for it.
+
+pub mod check;
+pub mod pull;
+pub mod recreate;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::spec::label;
+
+/// `repo[:tag]` split into the repository and the tag (`latest` when none);
+/// a digest reference (`repo@sha256:…`) keeps its digest as the "tag".
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    if let Some((repo, digest)) = reference.split_once('@') {
+        return (repo, digest);
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(colon) => (&reference[..last_slash + colon], &reference[last_slash + colon + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+/// An image reference and the services that use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageUse {
+    pub image: String,
+    pub services: Vec<String>,
+}
+
+/// Every image a service uses: its configured `image:version`, and the image
+/// each running container of the service was created from.
+pub async fn in_use(app: &App, engine: &Engine) -> anyhow::Result<Vec<ImageUse>> {
+    let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut add = |image: String, service: &str| {
+        let services = uses.entry(image).or_default();
+        if !services.iter().any(|s| s == service) {
+            services.push(service.to_string());
+        }
+    };
+    for (name, service) in &app.config.services {
+        if let Some(version) = &service.version {
+            add(format!("{}:{version}", service.image), name);
+        }
+    }
+    let project = BTreeMap::from([(label::PROJECT, app.config.project.name.clone()), (label::ENV, app.config.project.env.clone())]);
+    for container in engine.managed(&project).await? {
+        if container.running && app.config.services.contains_key(&container.service) {
+            add(container.image.clone(), &container.service);
+        }
+    }
+    Ok(uses.into_iter().map(|(image, services)| ImageUse { image, services }).collect())
+}
+
+/// An image in use and whether it is on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Required {
+    pub image: String,
+    pub services: Vec<String>,
+    pub present: bool,
+}
+
+/// `bosun images required`: every image in use, present or missing.
+pub async fn required(app: &App, engine: &Engine) -> anyhow::Result<Vec<Required>> {
+    let mut out = Vec::new();
+    for ImageUse { image, services } in in_use(app, engine).await? {
+        let present = engine.image(&image).await?.is_some();
+        out.push(Required { image, services, present });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(split_reference("web"), ("web", "latest"));
+        assert_eq!(split_reference("web:1.4"), ("web", "1.4"));
+        assert_eq!(split_reference("127.0.0.1:5000/shop/web"), ("127.0.0.1:5000/shop/web", "latest"));
+        assert_eq!(split_reference("127.0.0.1:5000/shop/web:2"), ("127.0.0.1:5000/shop/web", "2"));
+        assert_eq!(split_reference("web@sha256:ab"), ("web", "sha256:ab"));
+    }
+}
