@@ -9,7 +9,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::ops::deploy::engine::Engine;
-use crate::ops::images::{self, check, pull};
+use crate::ops::images::update::{self, UpdateOptions, Updated};
+use crate::ops::images::{self, check, prune, pull};
 
 #[derive(Subcommand)]
 pub enum ImagesCommand {
@@ -19,6 +20,32 @@ pub enum ImagesCommand {
     Pull { reference: String },
     /// Check that every image the services need is on this machine.
     Required,
+    /// Pull an image and recreate the containers created from it, config intact.
+    Update {
+        /// The image reference (e.g. registry.example/web:1.4).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        reference: Option<String>,
+        /// Every image the services use.
+        #[arg(long)]
+        all: bool,
+        /// Recreate without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Show which containers would be recreated; pull nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove old images of the services, keeping rollback points.
+    Prune {
+        /// How many of the most recently released versions to keep per service.
+        #[arg(long, default_value_t = 3)]
+        keep: usize,
+        /// Print what would be kept (and why) and removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The containers `images update` recreated, oldest first.
+    History,
 }
 
 pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), Failure> {
@@ -42,6 +69,42 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
                 id?
             };
             out.print(&serde_json::json!({ "image": reference, "id": id }), || format!("pulled {reference} ({id})"));
+            Ok(())
+        }
+        ImagesCommand::Update { reference, all: _, yes, dry_run } => {
+            let references = match reference {
+                Some(reference) => vec![reference],
+                None => images::in_use(app, &engine).await?.into_iter().map(|u| u.image).collect(),
+            };
+            for reference in references {
+                update_one(app, &engine, &reference, yes, dry_run, out).await?;
+            }
+            Ok(())
+        }
+        ImagesCommand::Prune { keep, dry_run } => {
+            let plan = prune::plan(app, &engine, keep).await?;
+            let failures = if dry_run { vec![] } else { prune::apply(&engine, &plan).await };
+            out.print(&plan, || prune_text(&plan, dry_run));
+            match failures.as_slice() {
+                [] => Ok(()),
+                _ => Err(Failure::failed(format!("{} image(s) could not be removed: {}", failures.len(), failures.join("; ")))),
+            }
+        }
+        ImagesCommand::History => {
+            let history = app.state()?.image_updates()?;
+            out.print(&history, || {
+                if history.is_empty() {
+                    return "no image updates yet".into();
+                }
+                history
+                    .iter()
+                    .map(|u| {
+                        let outcome = u.error.as_deref().map_or("recreated".to_string(), |e| format!("FAILED: {e}"));
+                        format!("{}  {}  {}  {} -> {}  {}  by {}", crate::time::rfc3339(u.at.max(0) as u64), u.image, u.container, short(&u.old_image_id), short(&u.new_image_id), outcome, u.who)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
         ImagesCommand::Required => {
@@ -135,4 +198,66 @@ impl PullDisplay {
             bar.finish();
         }
     }
+}
+
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+async fn update_one(app: &App, engine: &Engine, reference: &str, yes: bool, dry_run: bool, out: Output) -> Result<(), Failure> {
+    let interactive = std::io::stdin().is_terminal() && !out.json;
+    if !yes && !dry_run && !interactive {
+        return Err(Failure::bad_input(format!("images update {reference}: pass --yes to recreate containers without being asked (stdin is not a terminal)")));
+    }
+    let mut display = (!out.json).then(PullDisplay::new);
+    let mut on_progress = |p: &pull::Progress| {
+        if let Some(d) = display.as_mut() {
+            d.show(p)
+        }
+    };
+    let mut confirm = |reference: &str, affected: &[update::Affected]| {
+        if yes {
+            return true;
+        }
+        eprintln!("{reference} changed; these containers will be recreated from the new image:");
+        for a in affected {
+            eprintln!("  {} ({})", a.name, if a.running { "running" } else { "stopped" });
+        }
+        eprint!("recreate them? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    let updated = update::update(app, engine, reference, UpdateOptions { dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await;
+    if let Some(d) = display {
+        d.finish();
+    }
+    let updated = updated?;
+    out.print(&updated, || match &updated {
+        Updated::Planned { image, affected, .. } => {
+            let names: Vec<String> = affected.iter().map(|a| format!("{} ({})", a.name, if a.running { "running" } else { "stopped" })).collect();
+            format!("dry run: {image} would be pulled; if it changed, recreated: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })
+        }
+        Updated::UpToDate { image, .. } => format!("{image} is up to date; nothing recreated"),
+        Updated::Cancelled { image, .. } => format!("{image} pulled; nothing recreated (not confirmed)"),
+        Updated::Done { image, old_image_id, new_image_id, containers } => {
+            let names: Vec<&str> = containers.iter().map(|c| c.container.as_str()).collect();
+            format!("{image}: {} -> {}; recreated {}", short(old_image_id), short(new_image_id), if names.is_empty() { "nothing".into() } else { names.join(", ") })
+        }
+    });
+    Ok(())
+}
+
+fn prune_text(plan: &prune::PrunePlan, dry_run: bool) -> String {
+    let mut lines = Vec::new();
+    let name = |i: &prune::PrunedImage| if i.tags.is_empty() { short(&i.id) } else { i.tags.join(", ") };
+    for image in &plan.keep {
+        lines.push(format!("keep    {}  ({})", name(image), image.kept_because.as_deref().unwrap_or_default()));
+    }
+    for image in &plan.remove {
+        lines.push(format!("{}  {}", if dry_run { "would remove" } else { "removed" }, name(image)));
+    }
+    if lines.is_empty() {
+        return "no images of the services' repositories".into();
+    }
+    lines.join("\n")
 }

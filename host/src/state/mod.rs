@@ -2,6 +2,7 @@
 //! One file, WAL mode, schema versioned by `PRAGMA user_version`.
 
 mod backups;
+mod image_updates;
 mod locks;
 mod releases;
 mod runs;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use backups::{BackupKind, BackupRecord};
+pub use image_updates::ImageUpdate;
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Outcome, RunRecord, who};
@@ -20,7 +22,7 @@ pub use runs::{Outcome, RunRecord, who};
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

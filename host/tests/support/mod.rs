@@ -7,6 +7,8 @@
 //! it is never skipped.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod deploys;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

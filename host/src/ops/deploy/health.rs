@@ -42,7 +42,7 @@ pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, plan: &He
     Health { healthy: true, problem: None, checks }
 }
 
-async fn container_healthy(engine: &Engine, container: &str, docker_healthcheck: bool, deadline: Instant) -> Result<(), String> {
+pub(crate) async fn container_healthy(engine: &Engine, container: &str, docker_healthcheck: bool, deadline: Instant) -> Result<(), String> {
     loop {
         let inspected = engine.container(container).await.map_err(|e| format!("{e:#}"))?.ok_or_else(|| format!("container {container} disappeared"))?;
         let state = inspected.state.unwrap_or_default();

@@ -4,7 +4,7 @@
 
 mod apply;
 pub mod engine;
-mod health;
+pub(crate) mod health;
 mod naming;
 pub mod plan;
 pub mod spec;

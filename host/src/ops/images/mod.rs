@@ -4,8 +4,10 @@
 //! unless a command asks for it.
 
 pub mod check;
+pub mod prune;
 pub mod pull;
 pub mod recreate;
+pub mod update;
 
 use std::collections::BTreeMap;
 
