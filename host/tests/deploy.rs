@@ -195,3 +195,43 @@ fn a_bad_service_config_is_refused_at_load() {
     let err = stderr(&out);
     assert!(err.contains("bosun.toml:") && err.contains("services.web.ports: `8080:eighty`: `eighty` is not a port number"), "{err}");
 }
+
+#[test]
+fn compose_strategy_deploys_records_the_command_and_restores_on_failure() {
+    support::require_engine();
+    let port = free_port();
+    let d = Deploys::new("deploy-compose", "strategy = \"compose\"\nfile = \"compose.yml\"\nhealth_timeout = \"30s\"");
+    let out = d.bosun(&["deploy", "web", "1.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("services.web.file: cannot read the compose file") && stderr(&out).contains("compose.yml"), "{}", stderr(&out));
+
+    let compose = format!("version: \"2.4\"\nservices:\n  web:\n    image: {}:${{VERSION}}\n    ports: [\"127.0.0.1:{port}:8080\"]\n    environment: [GREETING=hi]\n", d.repo);
+    std::fs::write(d.project.dir.path().join("compose.yml"), compose).unwrap();
+    d.image("1.0", &[]);
+    d.image("2.0", &[]);
+    d.image("3.0-bad", &[("HEALTH", "fail")]);
+
+    let plan = succeeded(&d.bosun(&["deploy", "web", "1.0", "--dry-run"]));
+    assert!(plan.contains("run       VERSION=1.0 docker") && plan.contains("up --detach --no-deps --no-build web"), "{plan}");
+    succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    assert_eq!(http_get(port), "1.0");
+    succeeded(&d.bosun(&["deploy", "web", "2.0", "-m", "compose upgrade"]));
+    assert_eq!(http_get(port), "2.0");
+
+    let out = d.bosun(&["deploy", "web", "3.0-bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("is unhealthy") && err.contains("web@prod is back on version 2.0"), "{err}");
+    assert_eq!(http_get(port), "2.0", "the previous version runs again");
+
+    let releases = d.releases();
+    let outcomes: Vec<(&str, &str)> = releases.iter().map(|r| (r["version"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    assert_eq!(outcomes, [("1.0", "succeeded"), ("2.0", "succeeded"), ("3.0-bad", "failed")]);
+    assert!(releases[1]["container_name"].as_str().unwrap().contains("web"), "{:?}", releases[1]);
+    let state = rusqlite::Connection::open(d.project.dir.path().join(".bosun/state.db")).unwrap();
+    let log: String = state.query_row("SELECT log FROM runs WHERE id = ?1", [releases[1]["run_id"].as_i64().unwrap()], |r| r.get(0)).unwrap();
+    assert!(log.contains("ran: VERSION=2.0 docker") && log.contains("up --detach --no-deps --no-build web"), "the command is recorded: {log}");
+
+    succeeded(&d.bosun(&["rollback", "web"]));
+    assert_eq!(http_get(port), "1.0");
+}

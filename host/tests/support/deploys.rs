@@ -19,10 +19,14 @@ pub struct Deploys {
 
 impl Drop for Deploys {
     fn drop(&mut self) {
-        let ids = Command::new("docker").args(["ps", "-aq", "--filter", &format!("label=bosun.project={}", self.name)]).output().unwrap();
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        // bosun's own containers, and those compose made for the project.
+        for label in [format!("bosun.project={}", self.name), format!("com.docker.compose.project={}-prod", self.name)] {
+            let ids = Command::new("docker").args(["ps", "-aq", "--filter", &format!("label={label}")]).output().unwrap();
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
         }
+        let _ = Command::new("docker").args(["network", "rm", &format!("{}-prod_default", self.name)]).output();
     }
 }
 

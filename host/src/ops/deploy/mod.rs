@@ -3,6 +3,7 @@
 //! the service back where it was.
 
 mod apply;
+mod compose;
 pub mod engine;
 pub(crate) mod health;
 mod naming;
@@ -13,11 +14,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use plan::{DeployPlan, Order, Target};
+pub use compose::ComposePlan;
+pub use plan::{DeployPlan, Order, ReleaseFacts, Target};
 
 use self::engine::Engine;
 use crate::app::App;
-use crate::config::{Service, check_version};
+use crate::config::{Service, Strategy, check_version};
 use crate::failure::Failure;
 use crate::ops::lock::ServiceLock;
 use crate::state::{NewRelease, Outcome, ReleaseKind, ReleaseOutcome, ReleaseRecord};
@@ -28,14 +30,52 @@ pub struct ReleaseOptions {
     pub dry_run: bool,
 }
 
+/// A release's plan, by the service's strategy.
+#[derive(Serialize)]
+#[serde(tag = "strategy", rename_all = "lowercase")]
+pub enum ReleasePlan {
+    Run(DeployPlan),
+    Compose(ComposePlan),
+}
+
+impl ReleasePlan {
+    pub fn facts(&self) -> &ReleaseFacts {
+        match self {
+            ReleasePlan::Run(plan) => &plan.facts,
+            ReleasePlan::Compose(plan) => &plan.facts,
+        }
+    }
+
+    /// Where the service is after a failed release was undone.
+    fn back_to(&self, scope: &str) -> String {
+        let previous = match self {
+            ReleasePlan::Run(plan) => plan.replaces.first().map(|old| format!("{} ({})", old.version, old.name)),
+            ReleasePlan::Compose(plan) => plan.previous.clone(),
+        };
+        match previous {
+            Some(previous) => format!("{scope} is back on version {previous}"),
+            None => format!("{scope} had nothing running before and has nothing running now"),
+        }
+    }
+}
+
+impl std::fmt::Display for ReleasePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReleasePlan::Run(plan) => plan.fmt(f),
+            ReleasePlan::Compose(plan) => plan.fmt(f),
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Released {
     /// Dry run: what would happen.
-    Planned { plan: Box<DeployPlan> },
+    Planned { plan: Box<ReleasePlan> },
     Done {
         release: Box<ReleaseRecord>,
-        plan: Box<DeployPlan>,
+        plan: Box<ReleasePlan>,
         removed: Vec<String>,
         warnings: Vec<String>,
         elapsed_secs: f64,
@@ -108,30 +148,38 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let scope = format!("{}@{}", target.service_name, app.config.project.env);
     let state = app.state()?;
     let _lock = if options.dry_run { None } else { Some(ServiceLock::acquire(state, &scope, &target.version, &options.note)?) };
-    let plan = plan::plan(app, &engine, target, options.dry_run).await?;
+    let plan = match target.service.strategy {
+        Strategy::Run => ReleasePlan::Run(plan::plan(app, &engine, target, options.dry_run).await?),
+        Strategy::Compose => ReleasePlan::Compose(compose::plan(app, &engine, target).await?),
+    };
     if options.dry_run {
         return Ok(Released::Planned { plan: Box::new(plan) });
     }
-    let run_id = state.start_run(plan.kind.as_str(), &scope)?;
+    let facts = plan.facts();
+    let run_id = state.start_run(facts.kind.as_str(), &scope)?;
     let release_id = state.start_release(&NewRelease {
-        service: &plan.service,
-        env: &plan.env,
-        version: &plan.version,
-        kind: plan.kind,
-        image: &plan.image,
-        image_digest: &plan.image_id,
-        config_hash: &plan.config_hash,
-        service_config: &plan.service_config,
+        service: &facts.service,
+        env: &facts.env,
+        version: &facts.version,
+        kind: facts.kind,
+        image: &facts.image,
+        image_digest: &facts.image_id,
+        config_hash: &facts.config_hash,
+        service_config: &facts.service_config,
         note: &options.note,
         backup_id: None,
         run_id: Some(run_id),
     })?;
     let mut log = vec![plan.to_string()];
-    match apply::apply(app, &engine, &plan, release_id, &mut log).await {
+    let applied = match &plan {
+        ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log).await,
+        ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log).await,
+    };
+    match applied {
         Ok(applied) => {
             let checks = serde_json::to_value(&applied.health.checks).unwrap_or_default();
             state.finish_release(release_id, ReleaseOutcome::Succeeded, &applied.container_id, &applied.container_name, &checks)?;
-            let summary = format!("{} {} {} as {}", plan.kind.as_str(), plan.service, plan.version, applied.container_name);
+            let summary = format!("{} {} {} as {}", facts.kind.as_str(), facts.service, facts.version, applied.container_name);
             state.finish_run(run_id, Outcome::Succeeded, &summary, &log.join("\n"))?;
             let release = state.release(release_id)?.expect("the release was just recorded");
             let elapsed_secs = started.elapsed().as_secs_f64();
@@ -139,16 +187,13 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
         }
         Err(failed) => {
             let checks = failed.health.as_ref().map(|h| serde_json::to_value(&h.checks).unwrap_or_default()).unwrap_or_default();
-            state.finish_release(release_id, ReleaseOutcome::Failed, "", &plan.container.name, &checks)?;
+            state.finish_release(release_id, ReleaseOutcome::Failed, "", "", &checks)?;
             if !failed.logs.is_empty() {
-                log.push(format!("output of {}:\n{}", plan.container.name, failed.logs));
+                log.push(format!("output of the new container:\n{}", failed.logs));
             }
             state.finish_run(run_id, Outcome::Failed, &failed.problem, &log.join("\n"))?;
-            let back = match plan.replaces.first() {
-                Some(old) => format!("{} is back on version {} ({})", scope, old.version, old.name),
-                None => format!("{scope} had nothing running before and has nothing running now"),
-            };
-            let mut message = format!("{} of {} {} failed: {}; {back}", plan.kind.as_str(), plan.service, plan.version, failed.problem);
+            let back = plan.back_to(&scope);
+            let mut message = format!("{} of {} {} failed: {}; {back}", facts.kind.as_str(), facts.service, facts.version, failed.problem);
             if !failed.undo_failures.is_empty() {
                 message = format!("{message}; but putting it back failed too, look at it now: {}", failed.undo_failures.join("; "));
             }

@@ -50,6 +50,14 @@ pub struct HealthPlan {
     pub timeout_ms: u64,
 }
 
+impl fmt::Display for HealthPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut how = vec![if self.docker_healthcheck { "the Docker healthcheck".to_string() } else { "the container running".to_string() }];
+        how.extend(self.checks.iter().map(|c| format!("check {c}")));
+        write!(f, "{} within {}s", how.join(" + "), self.timeout_ms / 1000)
+    }
+}
+
 /// A container whose name the new one needs, renamed out of the way.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetAside {
@@ -57,8 +65,9 @@ pub struct SetAside {
     pub renamed_to: String,
 }
 
+/// What every release records, whatever its strategy.
 #[derive(Debug, Clone, Serialize)]
-pub struct DeployPlan {
+pub struct ReleaseFacts {
     pub service: String,
     pub env: String,
     pub version: String,
@@ -66,8 +75,17 @@ pub struct DeployPlan {
     /// `repo:version`.
     pub image: String,
     pub image_id: String,
-    pub container: ContainerSpec,
     pub config_hash: String,
+    /// The service's bosun.toml table as JSON (env-file values not included).
+    #[serde(skip)]
+    pub service_config: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployPlan {
+    #[serde(flatten)]
+    pub facts: ReleaseFacts,
+    pub container: ContainerSpec,
     /// Rollback: the kept container started again instead of creating one.
     pub reuse: Option<Managed>,
     /// The running containers the release replaces (stopped, kept for rollback).
@@ -79,26 +97,19 @@ pub struct DeployPlan {
     pub remove: Vec<Managed>,
     pub stop_timeout: u32,
     #[serde(skip)]
-    pub service_config: String,
-    #[serde(skip)]
     pub from_release: Option<i64>,
 }
 
 impl DeployPlan {
-    /// `service@env`: the lock scope and the run's target.
-    pub fn scope(&self) -> String {
-        format!("{}@{}", self.service, self.env)
-    }
-
     /// bosun's labels on the new container.
     pub fn labels(&self, project: &str, release: i64) -> BTreeMap<&'static str, String> {
         BTreeMap::from([
             (label::PROJECT, project.to_string()),
-            (label::SERVICE, self.service.clone()),
-            (label::ENV, self.env.clone()),
-            (label::VERSION, self.version.clone()),
+            (label::SERVICE, self.facts.service.clone()),
+            (label::ENV, self.facts.env.clone()),
+            (label::VERSION, self.facts.version.clone()),
             (label::RELEASE, release.to_string()),
-            (label::CONFIG_HASH, self.config_hash.clone()),
+            (label::CONFIG_HASH, self.facts.config_hash.clone()),
         ])
     }
 }
@@ -177,15 +188,10 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
     let keep_id = reuse.as_ref().map(|k| k.id.clone());
     let remove = managed.iter().filter(|m| Some(&m.id) != keep_id.as_ref()).skip(service.retain).cloned().collect();
 
+    let service_config = serde_json::to_string(&service).expect("a service serializes");
     Ok(DeployPlan {
-        service: service_name,
-        env,
-        version,
-        kind,
-        image,
-        image_id,
+        facts: ReleaseFacts { service: service_name, env, version, kind, image, image_id, config_hash, service_config },
         container,
-        config_hash,
         reuse,
         replaces,
         set_aside,
@@ -193,7 +199,6 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
         health,
         remove,
         stop_timeout: service.stop_timeout,
-        service_config: serde_json::to_string(&service).expect("a service serializes"),
         from_release,
     })
 }
@@ -237,14 +242,15 @@ fn bound_by_a_process(port: &PortMapping) -> bool {
 impl fmt::Display for DeployPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let short = |id: &str| id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
-        writeln!(f, "{} {} {} ({})", self.kind.as_str(), self.service, self.version, self.env)?;
-        writeln!(f, "  image     {} ({})", self.image, short(&self.image_id))?;
+        let facts = &self.facts;
+        writeln!(f, "{} {} {} ({})", facts.kind.as_str(), facts.service, facts.version, facts.env)?;
+        writeln!(f, "  image     {} ({})", facts.image, short(&facts.image_id))?;
         if let Some(kept) = &self.reuse {
             writeln!(f, "  start     {} (kept from release {})", kept.name, self.from_release.unwrap_or_default())?;
         } else {
             let ports: Vec<String> = self.container.ports.iter().map(|p| format!("{}:{}", p.host_port.map_or("*".into(), |h| h.to_string()), p.container_key())).collect();
             let ports = if ports.is_empty() { String::new() } else { format!(", ports {}", ports.join(" ")) };
-            writeln!(f, "  create    {} (config {}{ports})", self.container.name, &self.config_hash[..12])?;
+            writeln!(f, "  create    {} (config {}{ports})", self.container.name, &facts.config_hash[..12])?;
         }
         if let Some(aside) = &self.set_aside {
             writeln!(f, "  rename    {} -> {} (its name is reused)", aside.container.name, aside.renamed_to)?;
@@ -257,9 +263,7 @@ impl fmt::Display for DeployPlan {
         for old in &self.replaces {
             writeln!(f, "  stop      {} (version {}), kept for rollback", old.name, old.version)?;
         }
-        let mut how = vec![if self.health.docker_healthcheck { "the Docker healthcheck".to_string() } else { "the container running".to_string() }];
-        how.extend(self.health.checks.iter().map(|c| format!("check {c}")));
-        writeln!(f, "  healthy   {} within {}s", how.join(" + "), self.health.timeout_ms / 1000)?;
+        writeln!(f, "  healthy   {}", self.health)?;
         for old in &self.remove {
             writeln!(f, "  remove    {} (version {}), beyond retain", old.name, old.version)?;
         }
