@@ -5,6 +5,8 @@
 mod common;
 mod support;
 
+use std::process::Command;
+
 use common::project::stderr;
 use serde_json::Value;
 use support::deploys::{Deploys, free_port, http_get, inspect, running, succeeded};
@@ -234,4 +236,38 @@ fn compose_strategy_deploys_records_the_command_and_restores_on_failure() {
 
     succeeded(&d.bosun(&["rollback", "web"]));
     assert_eq!(http_get(port), "1.0");
+}
+
+#[test]
+fn container_names_come_from_the_naming_template() {
+    support::require_engine();
+    let d = Deploys::new("deploy-naming", "");
+    d.image("1.0", &[]);
+    let write = |naming: &str| {
+        let config = format!("[project]\nname = \"{}\"\n\n[naming]\n{naming}\n\n[services.web]\nimage = \"{}\"\n", d.name, d.repo);
+        std::fs::write(d.project.dir.path().join("bosun.toml"), config).unwrap();
+    };
+    write("template = \"${SERVICE}${SEP}${NOPE}\"");
+    let out = d.bosun(&["deploy", "web", "1.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown variable ${NOPE}"), "{}", stderr(&out));
+
+    write(&format!("template = \"${{PREFIX}}_${{SERVICE}}_${{SHORT_DIGEST}}_${{TIMESTAMP}}\"\ntimestamp_format = \"%Y\"\nvars = {{ PREFIX = \"{}x\" }}", d.name));
+    let out = succeeded(&d.bosun(&["deploy", "web", "1.0", "--json"]));
+    let released: Value = serde_json::from_str(&out).unwrap();
+    let name = released["release"]["container_name"].as_str().unwrap();
+    let digest = released["release"]["image_digest"].as_str().unwrap().trim_start_matches("sha256:");
+    let year = &support::deploys::inspect(name).unwrap()["Created"].as_str().unwrap()[..4].to_string();
+    assert_eq!(name, format!("{}x_web_{}_{year}", d.name, &digest[..12]));
+    assert_eq!(inspect(name).unwrap()["Config"]["Labels"]["bosun.project"], d.name.as_str(), "found by label, whatever the name");
+}
+
+#[test]
+fn an_unreachable_engine_is_one_line_naming_the_endpoint() {
+    let d = Deploys::new("deploy-noengine", "version = \"1.0\"");
+    let out = Command::new(env!("CARGO_BIN_EXE_bosun")).args(["deploy", "web"]).current_dir(d.project.dir.path()).env("DOCKER_HOST", "tcp://127.0.0.1:1").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: cannot reach the Docker engine at tcp://127.0.0.1:1: ") && err.contains("set DOCKER_HOST"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

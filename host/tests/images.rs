@@ -157,11 +157,15 @@ fn pull_shows_progress_and_required_names_what_is_missing() {
     assert!(stderr(&out).contains(&format!("`bosun images pull {pushed}`")), "{}", stderr(&out));
     let out = d.bosun(&["deploy", "web"]);
     assert_eq!(out.status.code(), Some(2), "deploy never downloads by itself");
+    let doctor = d.bosun(&["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(stdout(&doctor).contains(&format!("FAIL images     {pushed} (web) is missing: `bosun images pull {pushed}`")), "{}", stdout(&doctor));
 
     let out = d.bosun(&["images", "pull", &pushed]);
     succeeded(&out);
     assert!(stderr(&out).contains(": Pull complete"), "per-layer progress lines: {}", stderr(&out));
     assert!(stdout(&d.bosun(&["images", "required"])).contains(&format!("present  {pushed}")));
+    assert!(stdout(&d.bosun(&["doctor"])).contains("ok   images     the 1 image(s) the services need are here"));
     succeeded(&d.bosun(&["deploy", "web"]));
 }
 

@@ -8,6 +8,7 @@ use crate::app::{App, builtin_manifests};
 use super::output::Output;
 use crate::failure::{FAILED, Failure};
 use crate::capability::{Grants, Policy};
+use crate::ops::deploy::engine::Engine;
 
 #[derive(Serialize)]
 struct Finding {
@@ -19,12 +20,13 @@ struct Finding {
 pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
     let mut findings = Vec::new();
     let mut push = |area, ok, detail: String| findings.push(Finding { area, ok, detail });
-    match App::load(config) {
+    let app = App::load(config);
+    match &app {
         Ok(app) => {
             let source = app.config.source.as_ref().map_or("embedded defaults".to_string(), |p| p.display().to_string());
             push("config", true, format!("{source} (project {}, env {})", app.config.project.name, app.config.project.env));
             for (name, settings) in &app.config.plugins {
-                check_grant(&app, name, settings, &mut push);
+                check_grant(app, name, settings, &mut push);
             }
             match app.runtime() {
                 Ok(runtime) => push("runtime", true, format!("wasmtime with the {} allocator", runtime.allocator.as_str())),
@@ -39,7 +41,12 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
     }
     match crate::docker::open().await {
         Ok(docker) => match crate::docker::ping(&docker).await {
-            Ok(version) => push("docker", true, format!("engine {version}")),
+            Ok(version) => {
+                push("docker", true, format!("engine {version}"));
+                if let Ok(app) = &app {
+                    check_images(app, Engine { docker }, &mut push).await;
+                }
+            }
             Err(e) => push("docker", false, format!("{e:#}")),
         },
         Err(e) => push("docker", false, format!("{e:#}")),
@@ -53,6 +60,22 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
         findings.iter().map(|f| format!("{} {:<10} {}", if f.ok { "ok  " } else { "FAIL" }, f.area, f.detail)).collect::<Vec<_>>().join("\n")
     });
     if healthy { Ok(()) } else { Err(Failure::silent(FAILED)) }
+}
+
+/// The images the services need are on this machine (`bosun images required`).
+async fn check_images(app: &App, engine: Engine, push: &mut impl FnMut(&'static str, bool, String)) {
+    match crate::ops::images::required(app, &engine).await {
+        Ok(required) => {
+            let missing: Vec<_> = required.iter().filter(|r| !r.present).collect();
+            for image in &missing {
+                push("images", false, format!("{} ({}) is missing: `bosun images pull {}`", image.image, image.services.join(", "), image.image));
+            }
+            if missing.is_empty() && !required.is_empty() {
+                push("images", true, format!("the {} image(s) the services need are here", required.len()));
+            }
+        }
+        Err(e) => push("images", false, format!("{e:#}")),
+    }
 }
 
 fn check_grant(app: &App, name: &str, settings: &crate::config::PluginSettings, push: &mut impl FnMut(&'static str, bool, String)) {

@@ -21,14 +21,26 @@ pub struct ImageUpdate {
     pub run_id: Option<i64>,
 }
 
+/// One container's update as it is recorded; who and when are added.
+pub struct NewImageUpdate<'a> {
+    pub image: &'a str,
+    pub container: &'a str,
+    pub old_image_id: &'a str,
+    pub new_image_id: &'a str,
+    pub was_running: bool,
+    /// Why the recreate failed; none when it succeeded.
+    pub error: Option<&'a str>,
+    pub run_id: i64,
+}
+
 impl State {
-    /// Records one container's update; `id`, `who` and `at` are filled in.
-    pub fn record_image_update(&self, u: &ImageUpdate) -> Result<i64, StateError> {
+    pub fn record_image_update(&self, u: &NewImageUpdate) -> Result<i64, StateError> {
         let conn = self.conn();
+        let outcome = if u.error.is_none() { "succeeded" } else { "failed" };
         conn.execute(
             "INSERT INTO image_updates (image, container, old_image_id, new_image_id, was_running, outcome, error, who, at, run_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![u.image, u.container, u.old_image_id, u.new_image_id, u.was_running, u.outcome, u.error, who(), now_unix(), u.run_id],
+            params![u.image, u.container, u.old_image_id, u.new_image_id, u.was_running, outcome, u.error, who(), now_unix(), u.run_id],
         )?;
         Ok(conn.last_insert_rowid())
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use backups::{BackupKind, BackupRecord};
-pub use image_updates::ImageUpdate;
+pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Outcome, RunRecord, who};

@@ -2,6 +2,10 @@
 //! registry's, asked through the engine's distribution endpoint (no pull),
 //! all images at once.
 
+use std::collections::HashMap;
+
+use bollard::models::DistributionInspect;
+use bollard::query_parameters::ListImagesOptions;
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
@@ -34,27 +38,51 @@ pub struct ImageCheck {
     pub error: Option<String>,
 }
 
+/// Checks every image: one listing of the local images, then the registry
+/// questions all in flight at once.
 pub async fn check_all(engine: &Engine, images: Vec<ImageUse>) -> Vec<ImageCheck> {
-    let mut checks: Vec<ImageCheck> = stream::iter(images).map(|image| check_one(engine, image)).buffer_unordered(CONCURRENCY).collect().await;
+    let options = ListImagesOptions { digests: true, ..Default::default() };
+    let local: Result<HashMap<String, Vec<String>>, String> = match engine.docker.list_images(Some(options)).await {
+        Ok(listed) => Ok(listed.into_iter().flat_map(|i| i.repo_tags.into_iter().map(move |tag| (tag, i.repo_digests.clone()))).collect()),
+        Err(e) => Err(format!("listing local images: {}", crate::docker::causes(&e))),
+    };
+    let local = &local;
+    let mut checks: Vec<ImageCheck> = stream::iter(images)
+        .map(|image| async move {
+            let remote = engine.docker.inspect_registry_image(&image.image, None).await;
+            let here = local.as_ref().map(|tags| tags.get(&image.image).cloned()).map_err(Clone::clone);
+            judge(image, here, remote)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     checks.sort_by(|a, b| a.image.cmp(&b.image));
     checks
 }
 
-pub async fn check_one(engine: &Engine, use_: ImageUse) -> ImageCheck {
+/// Checks one image: inspect it here, ask its registry.
+pub async fn check_one(engine: &Engine, image: ImageUse) -> ImageCheck {
+    let (local, remote) = tokio::join!(engine.image(&image.image), engine.docker.inspect_registry_image(&image.image, None));
+    let here = local.map(|found| found.map(|i| i.repo_digests.unwrap_or_default())).map_err(|e| format!("{e:#}"));
+    judge(image, here, remote)
+}
+
+/// The verdict from what is here (the image's repo digests, none when it is
+/// not here) and what the registry answered.
+fn judge(use_: ImageUse, here: Result<Option<Vec<String>>, String>, remote: Result<DistributionInspect, bollard::errors::Error>) -> ImageCheck {
     let ImageUse { image, services } = use_;
-    let (local, remote) = tokio::join!(engine.image(&image), engine.docker.inspect_registry_image(&image, None));
     let mut check = ImageCheck { image, services, status: Status::Error, local_digests: vec![], registry_digest: None, error: None };
-    let local = match local {
+    let local = match here {
         Ok(local) => local,
         Err(e) => {
-            check.error = Some(format!("{e:#}"));
+            check.error = Some(e);
             return check;
         }
     };
     let (repo, _) = split_reference(&check.image);
     check.local_digests = local
         .iter()
-        .flat_map(|i| i.repo_digests.iter().flatten())
+        .flatten()
         .filter_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, digest)| digest.to_string()))
         .collect();
     check.status = match remote {

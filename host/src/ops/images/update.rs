@@ -11,6 +11,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde::Serialize;
 
 use super::recreate::recreate_body;
+use crate::state::NewImageUpdate;
 use crate::ops::deploy::engine::Engine;
 use crate::ops::deploy::health::container_healthy;
 use crate::ops::deploy::spec::label;
@@ -183,18 +184,14 @@ pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, opt
             Ok(id) => (Some(id), None),
             Err(e) => (None, Some(e)),
         };
-        state.record_image_update(&crate::state::ImageUpdate {
-            id: 0,
-            image: image.clone(),
-            container: old.name.clone(),
-            old_image_id: old_id.clone(),
-            new_image_id: new_id.clone(),
+        state.record_image_update(&NewImageUpdate {
+            image: &image,
+            container: &old.name,
+            old_image_id: &old_id,
+            new_image_id: &new_id,
             was_running: old.running,
-            outcome: if error.is_none() { "succeeded" } else { "failed" }.into(),
-            error: error.clone(),
-            who: String::new(),
-            at: 0,
-            run_id: Some(run_id),
+            error: error.as_deref(),
+            run_id,
         })?;
         if let Some(release) = release {
             let outcome = if error.is_none() { crate::state::ReleaseOutcome::Succeeded } else { crate::state::ReleaseOutcome::Failed };

@@ -1,0 +1,135 @@
+//! Deploys and image checks against what an operator would otherwise do, in
+//! the same run. `cargo bench -p bosun --bench deploy`.
+//!
+//! 1. Redeploy of one service (recreate, no checks, no healthcheck):
+//!    `bosun deploy web 1` vs `docker rm -f` + `docker run -d` of the same
+//!    image, interleaved, `BOSUN_BENCH_ROUNDS` times (default 10); medians.
+//! 2. `images check` of 20 images in a local registry (Debian's
+//!    `docker-registry`): bosun's concurrent check vs the same checks one
+//!    after another, in-process on one engine connection; medians of the
+//!    rounds. The `bosun images check` command's wall time is shown too.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bosun::ops::deploy::engine::Engine;
+use bosun::ops::images::{ImageUse, check};
+
+const IMAGES: usize = 20;
+
+fn rounds() -> usize {
+    std::env::var("BOSUN_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
+}
+
+fn timed(what: &str, command: &mut Command) -> Duration {
+    let start = Instant::now();
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let elapsed = start.elapsed();
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    elapsed
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    support::require_engine();
+    let (bosun, cli) = bench_redeploy();
+    let (concurrent, sequential, command) = bench_images_check();
+    println!("deploy benchmarks (medians):");
+    println!(
+        "  redeploy:     bosun deploy {:.3}s vs docker rm -f + docker run {:.3}s  ratio {:.2} (target <= 1.15)",
+        bosun.as_secs_f64(),
+        cli.as_secs_f64(),
+        bosun.as_secs_f64() / cli.as_secs_f64()
+    );
+    println!(
+        "  images check: {IMAGES} images concurrently {:.3}s vs one after another {:.3}s  ratio {:.2} (target <= 0.25); `bosun images check` {:.3}s",
+        concurrent.as_secs_f64(),
+        sequential.as_secs_f64(),
+        concurrent.as_secs_f64() / sequential.as_secs_f64(),
+        command.as_secs_f64()
+    );
+}
+
+fn bench_redeploy() -> (Duration, Duration) {
+    let name = format!("bench-deploy-{}", std::process::id());
+    let image = format!("bosun-bench/{name}:1");
+    support::docker(&["tag", &support::test_image(), &image]);
+    let project = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[project]\nname = \"{name}\"\n\n[services.web]\nimage = \"bosun-bench/{name}\"\nretain = 0\nhealthcheck = {{ test = [\"NONE\"] }}\n"
+    );
+    std::fs::write(project.path().join("bosun.toml"), config).unwrap();
+    let bosun = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        c.current_dir(project.path()).args(["deploy", "web", "1"]);
+        c
+    };
+    let cli_name = format!("{name}-cli");
+    let _cli_guard = support::ContainerGuard { name: cli_name.clone() };
+    let docker_run = || {
+        let mut c = Command::new("docker");
+        c.args(["run", "--detach", "--no-healthcheck", "--label", support::TEST_LABEL, "--name", &cli_name, &image]);
+        c
+    };
+    timed("first bosun deploy", &mut bosun());
+    timed("first docker run", &mut docker_run());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        ours.push(timed("bosun deploy", &mut bosun()));
+        let start = Instant::now();
+        timed("docker rm -f", Command::new("docker").args(["rm", "-f", &cli_name]));
+        timed("docker run", &mut docker_run());
+        theirs.push(start.elapsed());
+    }
+    let ids = Command::new("docker").args(["ps", "-aq", "--filter", &format!("label=bosun.project={name}")]).output().unwrap();
+    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    (median(ours), median(theirs))
+}
+
+fn bench_images_check() -> (Duration, Duration, Duration) {
+    let registry = support::Registry::start();
+    let name = format!("bench-check-{}", std::process::id());
+    let mut uses = Vec::new();
+    let mut services = String::new();
+    for i in 0..IMAGES {
+        let (pushed, _) = registry.push(&support::test_image(), &format!("{name}/s{i}:1"));
+        let repo = pushed.rsplit_once(':').unwrap().0;
+        services.push_str(&format!("[services.s{i}]\nimage = \"{repo}\"\nversion = \"1\"\n\n"));
+        uses.push(ImageUse { image: pushed, services: vec![format!("s{i}")] });
+    }
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("bosun.toml"), format!("[project]\nname = \"{name}\"\n\n{services}")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let engine = runtime.block_on(Engine::open()).expect("the Docker engine");
+    let (mut concurrent, mut sequential, mut command) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        let checks = runtime.block_on(check::check_all(&engine, uses.clone()));
+        concurrent.push(start.elapsed());
+        assert!(checks.iter().all(|c| c.status == check::Status::UpToDate), "{checks:?}");
+        let start = Instant::now();
+        for image in &uses {
+            let one = runtime.block_on(check::check_one(&engine, image.clone()));
+            assert_eq!(one.status, check::Status::UpToDate, "{one:?}");
+        }
+        sequential.push(start.elapsed());
+        command.push(timed("bosun images check", Command::new(env!("CARGO_BIN_EXE_bosun")).current_dir(project.path()).args(["images", "check"])));
+    }
+    for image in &uses {
+        let _ = Command::new("docker").args(["rmi", &image.image]).output();
+    }
+    (median(concurrent), median(sequential), median(command))
+}
