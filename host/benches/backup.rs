@@ -13,9 +13,13 @@
 //! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 3), interleaved;
 //! medians are reported. Caches are warm for both sides alike.
 
+mod measure;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use measure::{median, secs, timed};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -84,14 +88,6 @@ fn generate(root: &Path, files: usize, total_mib: usize) -> u64 {
     bytes
 }
 
-fn timed(what: &str, command: &mut Command) -> Duration {
-    let start = Instant::now();
-    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let elapsed = start.elapsed();
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-    elapsed
-}
-
 /// The whole command's wall time, and its `--json` report.
 fn run_backup(bosun: &mut Command, kind: &str) -> (Duration, serde_json::Value) {
     let start = Instant::now();
@@ -99,15 +95,6 @@ fn run_backup(bosun: &mut Command, kind: &str) -> (Duration, serde_json::Value) 
     let elapsed = start.elapsed();
     assert!(out.status.success(), "bosun backup run {kind}: {}", String::from_utf8_lossy(&out.stderr));
     (elapsed, serde_json::from_slice(&out.stdout).unwrap())
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 fn reset(dir: &Path) {
