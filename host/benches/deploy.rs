@@ -12,7 +12,6 @@
 //!    the `bosun images check` command's wall time.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;

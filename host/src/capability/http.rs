@@ -38,6 +38,13 @@ impl Grant {
         Ok(grant)
     }
 
+    pub fn extend(&mut self, entries: &[String]) -> Result<(), String> {
+        for entry in entries {
+            self.origins.push(parse_origin(entry)?);
+        }
+        Ok(())
+    }
+
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.any
             || self.origins.iter().any(|o| {

@@ -128,6 +128,13 @@ impl Policy {
         Ok(self)
     }
 
+    /// Adds HTTP origins for one call: the destination of the channel a
+    /// notifier delivers to, which the operator chose by configuring it.
+    pub fn with_call_origins(mut self, origins: &[String]) -> Result<Policy, String> {
+        self.granted.http.extend(origins)?;
+        Ok(self)
+    }
+
     /// Allowed only when both the manifest and the grant allow it. `entry` is the
     /// grant entry that would allow the call, quoted in the denial.
     pub fn check(

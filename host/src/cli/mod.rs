@@ -9,6 +9,7 @@ mod doctor;
 mod images;
 mod output;
 mod lock;
+mod notify;
 mod plugin;
 mod release;
 mod scaffold;
@@ -56,6 +57,9 @@ enum Command {
     /// Show, take and release the per-service locks deploys hold.
     #[command(subcommand)]
     Lock(lock::LockCommand),
+    /// Send notifications: `notify test <channel>`.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// Run smoke checks from bosun.toml (all, or the named ones).
     Check(check::CheckArgs),
     /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
@@ -83,6 +87,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Releases(args) => release::releases(args, &App::load(cli.config)?, out).await,
         Command::Images(command) => images::run(command, &App::load(cli.config)?, out).await,
         Command::Lock(command) => lock::run(command, &App::load(cli.config)?, out).await,
+        Command::Notify(command) => notify::run(command, &App::load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
     }

@@ -121,15 +121,33 @@ pub struct BackupSet {
     pub settings: toml::Table,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[notify.<name>]`: where notices go, which ones, and how they read.
+#[derive(Clone, Deserialize)]
 pub struct Channel {
-    pub url: String,
+    /// shoutrrr-style: `dingtalk://TOKEN?secret=S`, `telegram://TOKEN@telegram?chats=@ops`,
+    /// `generic+https://host/path`, …; `${VAR}` is taken from the environment.
+    pub url: Option<String>,
+    /// A file holding the URL (for secrets mounted as files).
+    pub url_file: Option<PathBuf>,
+    /// Send to this origin instead of the service's own (a proxy; a test server).
+    pub endpoint: Option<String>,
+    /// The notifier plugin (default: the one for the URL's scheme).
     pub plugin: Option<String>,
-    /// Event-kind globs this channel receives.
+    /// Event-kind globs this channel receives (`deploy.failed`, `backup.*`); default all.
     #[serde(default)]
     pub on: Vec<String>,
+    /// Templates with `{{service}}`, `{{version}}`, `{{error}}`, … (default: bosun's text).
+    pub title: Option<String>,
+    pub body: Option<String>,
     #[serde(flatten)]
     pub settings: toml::Table,
+}
+
+/// A channel's URL holds secrets: never print it.
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").field("plugin", &self.plugin).field("on", &self.on).finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -205,9 +223,16 @@ impl Config {
                 return Err((format!("backups.{name}.replicas"), format!("{} is the set's own dest; a replica must be another directory", replica.display())));
             }
         }
+        let config_dir = self.resolve(Path::new(""));
         for (name, channel) in &self.notify {
-            if !channel.url.contains("://") {
-                return Err((format!("notify.{name}.url"), "must be a URL like generic+https://host/path or dingtalk://TOKEN".into()));
+            crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
+            for pattern in &channel.on {
+                globset::Glob::new(pattern).map_err(|e| (format!("notify.{name}.on"), format!("`{pattern}` is not an event-kind pattern: {e}")))?;
+            }
+            for (key, template) in [("title", &channel.title), ("body", &channel.body)] {
+                if let Some(template) = template {
+                    crate::ops::notify::check_template(template).map_err(|e| (format!("notify.{name}.{key}"), e))?;
+                }
             }
         }
         Ok(())

@@ -5,3 +5,4 @@ pub mod check;
 pub mod deploy;
 pub mod images;
 pub mod lock;
+pub mod notify;

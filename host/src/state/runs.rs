@@ -66,6 +66,12 @@ impl State {
         Ok(())
     }
 
+    /// Adds lines to a run's log after it finished (e.g. how notifying went).
+    pub fn append_run_log(&self, id: i64, text: &str) -> Result<(), StateError> {
+        self.conn().execute("UPDATE runs SET log = log || char(10) || ?2 WHERE id = ?1", params![id, text])?;
+        Ok(())
+    }
+
     pub fn run(&self, id: i64) -> Result<Option<RunRecord>, StateError> {
         let record = self
             .conn()

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod project;
+pub mod recorder;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -47,7 +47,16 @@ impl Deploys {
 
     /// [`Deploys::configure`] with another image repository (e.g. in a registry).
     pub fn configure_image(&self, repo: &str, service: &str) {
-        let config = format!("[project]\nname = \"{}\"\n\n[services.web]\nimage = \"{repo}\"\n{service}\n", self.name);
+        self.write_config(repo, service, "");
+    }
+
+    /// [`Deploys::configure`] plus more tables (`[notify.*]`, `[checks.*]`, …).
+    pub fn configure_with(&self, service: &str, extra: &str) {
+        self.write_config(&self.repo, service, extra);
+    }
+
+    fn write_config(&self, repo: &str, service: &str, extra: &str) {
+        let config = format!("[project]\nname = \"{}\"\n\n[services.web]\nimage = \"{repo}\"\n{service}\n\n{extra}\n", self.name);
         std::fs::write(self.project.dir.path().join("bosun.toml"), config).unwrap();
     }
 

@@ -15,6 +15,7 @@ use crate::capability::PlannedCall;
 use crate::config::BackupSet;
 use crate::failure::Failure;
 use crate::plugin::bindings::backup_types::{BackupKind as WitKind, BackupRequest};
+use crate::ops::notify::{self, Notice, Severity};
 use crate::plugin::bindings::types::Artifact;
 use crate::state::{BackupKind, BackupRecord, Outcome, now_unix};
 
@@ -23,8 +24,8 @@ use crate::state::{BackupKind, BackupRecord, Outcome, now_unix};
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Taken {
     Done {
-        backup: BackupRecord,
-        manifest: BackupManifest,
+        backup: Box<BackupRecord>,
+        manifest: Box<BackupManifest>,
         elapsed_secs: f64,
         cleaned: Vec<PathBuf>,
         /// Containers stopped for the copy (and started again).
@@ -124,20 +125,29 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     let lock = dest.lock("backup")?;
     let cleaned = dest.clean_leftovers(&lock);
     let run_id = state.start_run("backup", set)?;
-    let failed = |failure: Failure, log: &str| -> Result<Taken, Failure> {
-        let outcome = if failure.code == crate::failure::SKIPPED { Outcome::Skipped } else { Outcome::Failed };
-        state.finish_run(run_id, outcome, &failure.message, log)?;
-        Err(failure)
+    let started = std::time::Instant::now();
+    notify::tell(app, run_id, &notice(app, set, "started", Severity::Info, format!("Backing up {set}"), String::new())).await;
+    let failed = |failure: Failure, log: String| async move {
+        let skipped = failure.code == crate::failure::SKIPPED;
+        state.finish_run(run_id, if skipped { Outcome::Skipped } else { Outcome::Failed }, &failure.message, &log)?;
+        if !skipped {
+            let title = format!("Backup {set} failed");
+            let failed_notice = notice(app, set, "failed", Severity::Failure, title, failure.message.clone())
+                .fact("error", &failure.message)
+                .fact("duration", format!("{:.1}s", started.elapsed().as_secs_f64()));
+            notify::tell(app, run_id, &failed_notice).await;
+        }
+        Err::<Taken, Failure>(failure)
     };
     let project_dir = app.config.resolve(Path::new(""));
     if let Some(command) = &config.before
         && let Err(failure) = around::run_hook(set, "before", command, &project_dir, &[]).await
     {
-        return failed(failure, "");
+        return failed(failure, String::new()).await;
     }
     let mut stopped = match around::stop(&to_stop).await {
         Ok(stopped) => stopped,
-        Err(failure) => return failed(failure, ""),
+        Err(failure) => return failed(failure, String::new()).await,
     };
     let id = dest.new_id(created_unix, |id| state.backup(id).ok().flatten().is_some());
     let partial = dest.partial(&id);
@@ -154,7 +164,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         Err(mut failure) => {
             let _ = std::fs::remove_dir_all(&partial);
             warnings.iter().for_each(|w| failure.message.push_str(&format!("; {w}")));
-            return failed(failure, "");
+            return failed(failure, String::new()).await;
         }
     };
     let log = called.log_text();
@@ -181,8 +191,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         Ok(done) => done,
         Err(message) => {
             let _ = std::fs::remove_dir_all(&partial);
-            state.finish_run(run_id, Outcome::Failed, &message, &log)?;
-            return Err(Failure::failed(message));
+            return failed(Failure::failed(message), log).await;
         }
     };
     let record = BackupRecord {
@@ -203,8 +212,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     if let Err(e) = state.insert_backup(&record) {
         // Not in the catalog means not a backup: take the directory away again.
         let _ = remove_backup_dir(&record.dir);
-        state.finish_run(run_id, Outcome::Failed, &e.to_string(), &log)?;
-        return Err(e.into());
+        return failed(e.into(), log).await;
     }
     if let Some(command) = &config.after
         && let Err(failure) = around::run_hook(set, "after", command, &project_dir, &around::after_env(&id, &record.dir)).await
@@ -217,8 +225,25 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     warnings.iter().for_each(|w| summary.push_str(&format!("; {w}")));
     state.finish_run(run_id, Outcome::Succeeded, &summary, &log)?;
     drop(lock);
+    let size = indicatif::HumanBytes(record.bytes).to_string();
+    let (severity, mut body) = match warnings.as_slice() {
+        [] => (Severity::Success, format!("{} backup {id}: {} artifact(s), {size}.", kind.as_str(), record.artifacts)),
+        _ => (Severity::Warning, format!("{} backup {id} is taken and valid, but: {}", kind.as_str(), warnings.join("; "))),
+    };
+    body.push_str(&format!(" Took {:.1}s.", started.elapsed().as_secs_f64()));
+    let done = notice(app, set, "succeeded", severity, format!("Backup {set} taken ({size})"), body).fact("backup", &id).fact("size", &size);
+    notify::tell(app, run_id, &done.fact("duration", format!("{:.1}s", started.elapsed().as_secs_f64()))).await;
     let stopped = to_stop;
-    Ok(Taken::Done { backup: record, manifest, elapsed_secs: round_secs(called.elapsed), cleaned, stopped, replicas, warnings })
+    Ok(Taken::Done { backup: Box::new(record), manifest: Box::new(manifest), elapsed_secs: round_secs(called.elapsed), cleaned, stopped, replicas, warnings })
+}
+
+/// A `backup.<outcome>` notice about `set`.
+fn notice(app: &App, set: &str, outcome: &str, severity: Severity, title: String, body: String) -> Notice {
+    Notice::new(format!("backup.{outcome}"), severity, title, body)
+        .fact("project", &app.config.project.name)
+        .fact("env", &app.config.project.env)
+        .fact("set", set)
+        .fact("who", crate::state::who())
 }
 
 fn round_secs(d: Duration) -> f64 {

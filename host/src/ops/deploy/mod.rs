@@ -22,6 +22,7 @@ use crate::app::App;
 use crate::config::{Service, Strategy, check_version};
 use crate::failure::Failure;
 use crate::ops::lock::ServiceLock;
+use crate::ops::notify::{self, Notice, Severity};
 use crate::state::{NewRelease, Outcome, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 
 pub struct ReleaseOptions {
@@ -34,8 +35,8 @@ pub struct ReleaseOptions {
 #[derive(Serialize)]
 #[serde(tag = "strategy", rename_all = "lowercase")]
 pub enum ReleasePlan {
-    Run(DeployPlan),
-    Compose(ComposePlan),
+    Run(Box<DeployPlan>),
+    Compose(Box<ComposePlan>),
 }
 
 impl ReleasePlan {
@@ -149,8 +150,8 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let state = app.state()?;
     let _lock = if options.dry_run { None } else { Some(ServiceLock::acquire(state, &scope, &target.version, &options.note)?) };
     let plan = match target.service.strategy {
-        Strategy::Run => ReleasePlan::Run(plan::plan(app, &engine, target, options.dry_run).await?),
-        Strategy::Compose => ReleasePlan::Compose(compose::plan(app, &engine, target).await?),
+        Strategy::Run => ReleasePlan::Run(Box::new(plan::plan(app, &engine, target, options.dry_run).await?)),
+        Strategy::Compose => ReleasePlan::Compose(Box::new(compose::plan(app, &engine, target).await?)),
     };
     if options.dry_run {
         return Ok(Released::Planned { plan: Box::new(plan) });
@@ -171,18 +172,45 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
         run_id: Some(run_id),
     })?;
     let mut log = vec![plan.to_string()];
-    let applied = match &plan {
-        ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log).await,
-        ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log).await,
+    let who = crate::state::who();
+    let notice = |outcome: &str, severity, title: String, body: String| {
+        Notice::new(format!("{}.{outcome}", facts.kind.as_str()), severity, title, body)
+            .fact("project", &app.config.project.name)
+            .fact("env", &facts.env)
+            .fact("service", &facts.service)
+            .fact("version", &facts.version)
+            .fact("image", &facts.image)
+            .fact("who", &who)
     };
+    let verb = match facts.kind {
+        ReleaseKind::Rollback => "Rolling back",
+        _ => "Deploying",
+    };
+    let started_notice = notice("started", Severity::Info, format!("{verb} {} {} to {}", facts.service, facts.version, facts.env), options.note.clone());
+    let apply = async {
+        match &plan {
+            ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log).await,
+            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log).await,
+        }
+    };
+    let (applied, _) = tokio::join!(apply, notify::tell(app, run_id, &started_notice));
     match applied {
         Ok(applied) => {
             let checks = serde_json::to_value(&applied.health.checks).unwrap_or_default();
             state.finish_release(release_id, ReleaseOutcome::Succeeded, &applied.container_id, &applied.container_name, &checks)?;
             let summary = format!("{} {} {} as {}", facts.kind.as_str(), facts.service, facts.version, applied.container_name);
             state.finish_run(run_id, Outcome::Succeeded, &summary, &log.join("\n"))?;
-            let release = state.release(release_id)?.expect("the release was just recorded");
             let elapsed_secs = started.elapsed().as_secs_f64();
+            let done = notice(
+                "succeeded",
+                Severity::Success,
+                format!("{} {} is live on {}", facts.service, facts.version, facts.env),
+                format!("Release {release_id} ({}) runs as {}; took {elapsed_secs:.1}s.", facts.kind.as_str(), applied.container_name),
+            )
+            .fact("container", &applied.container_name)
+            .fact("duration", format!("{elapsed_secs:.1}s"));
+            notify::tell(app, run_id, &done).await;
+            let release = state.release(release_id)?.expect("the release was just recorded");
             Ok(Released::Done { release: Box::new(release), plan: Box::new(plan), removed: applied.removed, warnings: applied.warnings, elapsed_secs })
         }
         Err(failed) => {
@@ -201,6 +229,10 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
                 message.push_str(&format!("; its last output: {}", last.trim()));
             }
             message.push_str(&format!(" (release {release_id}, run {run_id})"));
+            let failed_notice = notice("failed", Severity::Failure, format!("{} of {} {} to {} failed", facts.kind.as_str(), facts.service, facts.version, facts.env), message.clone())
+                .fact("error", &failed.problem)
+                .fact("duration", format!("{:.1}s", started.elapsed().as_secs_f64()));
+            notify::tell(app, run_id, &failed_notice).await;
             Err(Failure::failed(message))
         }
     }

@@ -11,6 +11,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde::Serialize;
 
 use super::recreate::recreate_body;
+use crate::ops::notify::{self, Notice, Severity};
 use crate::state::NewImageUpdate;
 use crate::ops::deploy::engine::Engine;
 use crate::ops::deploy::health::container_healthy;
@@ -202,9 +203,22 @@ pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, opt
     }
     let failed: Vec<String> = containers.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.container))).collect();
     let outcome = if failed.is_empty() { crate::state::Outcome::Succeeded } else { crate::state::Outcome::Failed };
-    state.finish_run(run_id, outcome, &format!("recreated {} of {} container(s)", containers.len() - failed.len(), containers.len()), &failed.join("\n"))?;
+    let summary = format!("recreated {} of {} container(s)", containers.len() - failed.len(), containers.len());
+    state.finish_run(run_id, outcome, &summary, &failed.join("\n"))?;
+    let names: Vec<&str> = containers.iter().map(|c| c.container.as_str()).collect();
+    let (kind, severity, body) = match failed.as_slice() {
+        [] => ("image-update.succeeded", Severity::Success, format!("{reference}: {summary}: {}.", names.join(", "))),
+        _ => ("image-update.failed", Severity::Failure, format!("{reference}: {} container(s) kept their old image: {}", failed.len(), failed.join("; "))),
+    };
+    let notice = Notice::new(kind, severity, format!("Image {reference} updated"), body.clone())
+        .fact("project", &app.config.project.name)
+        .fact("env", &app.config.project.env)
+        .fact("image", reference)
+        .fact("container", names.join(", "))
+        .fact("who", crate::state::who());
+    notify::tell(app, run_id, &notice).await;
     if !failed.is_empty() {
-        return Err(Failure::failed(format!("images update {reference}: {} container(s) kept their old image: {}", failed.len(), failed.join("; "))));
+        return Err(Failure::failed(format!("images update {body}")));
     }
     Ok(Updated::Done { image, old_image_id: old_id, new_image_id: new_id, containers })
 }

@@ -1,0 +1,163 @@
+//! Channel URLs, shoutrrr-style: which notifier plugin delivers them, the
+//! parts it needs (token, secret, chats, …) and the origin it sends to.
+//! Parsed once, at config load, so a bad URL stops bosun before anything runs.
+
+use std::collections::BTreeMap;
+
+/// A channel URL taken apart. Never print it whole: it holds secrets.
+#[derive(Clone)]
+pub struct Destination {
+    /// The built-in plugin that speaks this scheme.
+    pub plugin: &'static str,
+    /// What the plugin needs, by name (`token`, `secret`, `chats`, …).
+    pub params: BTreeMap<String, String>,
+    /// `scheme://host[:port]` the delivery goes to; granted for the call.
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Destination {{ plugin: {}, origin: {} }}", self.plugin, self.origin)
+    }
+}
+
+const SCHEMES: &str = "dingtalk://, wecom://, feishu://, telegram://, slack://, discord://, https://, http://, generic+https://, generic+http://";
+
+/// `url` (secrets resolved) → its destination; `endpoint` replaces the
+/// service's own origin (a proxy, or a test server).
+pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("the URL has no scheme; use one of {SCHEMES}"))?;
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query: BTreeMap<String, String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or((p.to_string(), String::new()), |(k, v)| (k.to_string(), percent_decode(v))))
+        .collect();
+    let (user, host_path) = match before_query.rsplit_once('@') {
+        Some((user, host)) => (Some(percent_decode(user)), host),
+        None => (None, before_query),
+    };
+    let missing = |what: &str, form: &str| format!("{scheme}:// URL has no {what}; write {form}");
+    let mut params = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        if !v.is_empty() {
+            params.insert(k.to_string(), v);
+        }
+    };
+    let (plugin, default_origin) = match scheme {
+        "dingtalk" | "feishu" | "wecom" => {
+            let token = percent_decode(host_path.trim_end_matches('/'));
+            if token.is_empty() {
+                let form = match scheme {
+                    "wecom" => "wecom://KEY",
+                    other => &format!("{other}://TOKEN or {other}://TOKEN?secret=SECRET"),
+                };
+                return Err(missing(if scheme == "wecom" { "key" } else { "token" }, form));
+            }
+            put(if scheme == "wecom" { "key" } else { "token" }, token);
+            put("secret", query.get("secret").cloned().unwrap_or_default());
+            let origin = match scheme {
+                "dingtalk" => "https://oapi.dingtalk.com",
+                "feishu" => "https://open.feishu.cn",
+                _ => "https://qyapi.weixin.qq.com",
+            };
+            ("chat", origin.to_string())
+        }
+        "telegram" => {
+            let token = user.filter(|u| !u.is_empty()).ok_or_else(|| missing("bot token", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
+            let chats = query.get("chats").filter(|c| !c.is_empty()).ok_or_else(|| missing("chats", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
+            put("token", token);
+            put("chats", chats.clone());
+            ("chat", "https://api.telegram.org".to_string())
+        }
+        "slack" => {
+            let token = host_path.trim_matches('/').to_string();
+            if token.split('/').filter(|p| !p.is_empty()).count() != 3 {
+                return Err(missing("webhook token", "slack://T000/B000/XXXX (the three parts of the incoming-webhook URL)"));
+            }
+            put("token", token);
+            ("chat", "https://hooks.slack.com".to_string())
+        }
+        "discord" => {
+            let token = user.filter(|u| !u.is_empty()).ok_or_else(|| missing("webhook token", "discord://TOKEN@WEBHOOK_ID"))?;
+            let id = host_path.trim_matches('/');
+            if id.is_empty() {
+                return Err(missing("webhook id", "discord://TOKEN@WEBHOOK_ID"));
+            }
+            put("token", token);
+            put("webhook_id", id.to_string());
+            ("chat", "https://discord.com".to_string())
+        }
+        "http" | "https" | "generic+http" | "generic+https" => {
+            let http_scheme = scheme.trim_start_matches("generic+");
+            let host = host_path.split('/').next().unwrap_or_default();
+            if host.is_empty() {
+                return Err(missing("host", &format!("{scheme}://host/path")));
+            }
+            ("webhook", format!("{http_scheme}://{host}"))
+        }
+        "smtp" => return Err("smtp:// (email) is not available in this bosun yet; use a chat or webhook channel".into()),
+        other => return Err(format!("unknown scheme {other}://; use one of {SCHEMES}")),
+    };
+    let origin = match endpoint {
+        Some(endpoint) => {
+            let (scheme, rest) = endpoint.split_once("://").ok_or_else(|| format!("endpoint `{endpoint}` is not a URL like http://127.0.0.1:8080"))?;
+            format!("{scheme}://{}", rest.split('/').next().unwrap_or_default())
+        }
+        None => default_origin,
+    };
+    params.insert("endpoint".into(), endpoint.map_or_else(|| origin.clone(), |e| e.trim_end_matches('/').to_string()));
+    params.insert("service".into(), scheme.trim_start_matches("generic+").to_string());
+    Ok(Destination { plugin, params, origin })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_services_take_their_parts() {
+        let d = parse("dingtalk://abc123?secret=SEC%2Bx", None).unwrap();
+        assert_eq!((d.plugin, d.origin.as_str()), ("chat", "https://oapi.dingtalk.com"));
+        assert_eq!(d.params["token"], "abc123");
+        assert_eq!(d.params["secret"], "SEC+x");
+        assert_eq!(d.params["service"], "dingtalk");
+        let t = parse("telegram://123:AA-bb@telegram?chats=@ops,42", None).unwrap();
+        assert_eq!((t.params["token"].as_str(), t.params["chats"].as_str()), ("123:AA-bb", "@ops,42"));
+        let s = parse("slack://T1/B2/X3", Some("http://127.0.0.1:9/")).unwrap();
+        assert_eq!((s.origin.as_str(), s.params["endpoint"].as_str()), ("http://127.0.0.1:9", "http://127.0.0.1:9"));
+        assert_eq!(parse("discord://tok@999", None).unwrap().params["webhook_id"], "999");
+        assert_eq!(parse("generic+https://hooks.example.com/x", None).unwrap().origin, "https://hooks.example.com");
+        assert_eq!(parse("wecom://KEY", None).unwrap().params["key"], "KEY");
+    }
+
+    #[test]
+    fn bad_urls_say_what_to_write() {
+        assert_eq!(parse("dingtalk://", None).unwrap_err(), "dingtalk:// URL has no token; write dingtalk://TOKEN or dingtalk://TOKEN?secret=SECRET");
+        assert!(parse("telegram://@telegram?chats=1", None).unwrap_err().contains("no bot token"));
+        assert!(parse("telegram://t@telegram", None).unwrap_err().contains("no chats"));
+        assert!(parse("slack://T1/B2", None).unwrap_err().contains("slack://T000/B000/XXXX"));
+        assert!(parse("gopher://x", None).unwrap_err().starts_with("unknown scheme gopher://"));
+        assert!(parse("hooks.example.com", None).unwrap_err().contains("no scheme"));
+    }
+}

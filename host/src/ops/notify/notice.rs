@@ -1,0 +1,95 @@
+//! What bosun tells people: an event kind (`deploy.failed`), a default title
+//! and body, and the run's facts, which channel templates (`{{service}}`)
+//! can use.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Success,
+    Warning,
+    Failure,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    /// `<subject>.<started|succeeded|failed>`, e.g. `deploy.failed`.
+    pub kind: String,
+    pub severity: Severity,
+    pub title: String,
+    pub body: String,
+    /// service, version, env, duration, error, … (what the operation knows).
+    pub facts: BTreeMap<String, String>,
+}
+
+/// Placeholders a channel's `title`/`body` template may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "kind", "severity", "title", "body", "project", "env", "service", "version", "duration", "container", "error", "set", "backup", "size", "image",
+    "checks", "who", "channel",
+];
+
+impl Notice {
+    pub fn new(kind: impl Into<String>, severity: Severity, title: impl Into<String>, body: impl Into<String>) -> Notice {
+        Notice { kind: kind.into(), severity, title: title.into(), body: body.into(), facts: BTreeMap::new() }
+    }
+
+    pub fn fact(mut self, key: &str, value: impl ToString) -> Notice {
+        self.facts.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// The value of `placeholder` for this notice; empty when unknown here.
+    fn value(&self, placeholder: &str) -> String {
+        match placeholder {
+            "kind" => self.kind.clone(),
+            "severity" => format!("{:?}", self.severity).to_lowercase(),
+            "title" => self.title.clone(),
+            "body" => self.body.clone(),
+            other => self.facts.get(other).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Checks a template: every `{{name}}` closed and known.
+pub fn check_template(template: &str) -> Result<(), String> {
+    render_with(template, |name| PLACEHOLDERS.contains(&name).then(String::new)).map(drop)
+}
+
+/// `template` with each `{{name}}` replaced by the notice's value.
+pub fn render(template: &str, notice: &Notice) -> String {
+    render_with(template, |name| Some(notice.value(name))).unwrap_or_else(|_| template.to_string())
+}
+
+fn render_with(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| format!("`{{{{` at byte {} is not closed by `}}}}`", template.len() - rest.len() + start))?;
+        let name = after[..end].trim();
+        let filled = value(name).ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}; known: {}", PLACEHOLDERS.join(", ")))?;
+        out.push_str(&filled);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_use_facts_and_refuse_unknown_placeholders() {
+        let notice = Notice::new("deploy.failed", Severity::Failure, "web 2.0 failed", "unhealthy").fact("service", "web").fact("version", "2.0");
+        assert_eq!(render("[{{kind}}] {{ service }} {{version}}: {{body}}{{env}}", &notice), "[deploy.failed] web 2.0: unhealthy");
+        assert!(check_template("{{service}} on {{env}}").is_ok());
+        assert!(check_template("{{servce}}").unwrap_err().starts_with("unknown placeholder {{servce}}; known: kind"));
+        assert!(check_template("oops {{service").unwrap_err().contains("not closed"));
+    }
+}

@@ -1,0 +1,200 @@
+//! Notifications as users configure them: channels in bosun.toml, the real
+//! `bosun` binary and the compiled `chat` and `webhook` plugins, with a
+//! recording HTTP server on loopback standing in for each chat service.
+//! Requests are checked against what each service documents, signatures
+//! included.
+
+mod common;
+mod support;
+
+use base64::Engine as _;
+use common::project::{Project, stderr, stdout};
+use common::recorder::{Recorded, Recorder};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+const ROBOT_OK: &str = r#"{"errcode":0,"errmsg":"ok"}"#;
+
+fn hmac_base64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// `bosun notify test <channel> --json` → (exit code, delivery).
+fn notify_test(project: &Project, channel: &str) -> (Option<i32>, Value) {
+    let out = project.bosun(&["notify", "test", channel, "--json"]);
+    let delivery = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no JSON: {} {}", stdout(&out), stderr(&out)));
+    (out.status.code(), delivery)
+}
+
+fn only(requests: Vec<Recorded>) -> Recorded {
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    requests.into_iter().next().unwrap()
+}
+
+#[test]
+fn each_chat_service_gets_the_request_it_documents() {
+    let dingtalk = Recorder::start(200, ROBOT_OK);
+    let feishu = Recorder::start(200, r#"{"code":0,"msg":"success"}"#);
+    let wecom = Recorder::start(200, ROBOT_OK);
+    let telegram = Recorder::start(200, r#"{"ok":true}"#);
+    let slack = Recorder::start(200, "ok");
+    let discord = Recorder::start(204, "");
+    let webhook = Recorder::start(200, "thanks");
+    let config = format!(
+        "[project]\nname = \"shop\"\n\n\
+         [notify.ding]\nurl = \"dingtalk://DTOKEN?secret=${{DING_SECRET}}\"\nendpoint = \"{}\"\ntitle = \"[{{{{env}}}}] {{{{title}}}}\"\n\n\
+         [notify.fei]\nurl_file = \"feishu.url\"\nendpoint = \"{}\"\n\n\
+         [notify.we]\nurl = \"wecom://WKEY\"\nendpoint = \"{}\"\n\n\
+         [notify.tg]\nurl = \"telegram://123:ABC@telegram?chats=@ops,42\"\nendpoint = \"{}\"\n\n\
+         [notify.sl]\nurl = \"slack://T1/B2/X3\"\nendpoint = \"{}\"\n\n\
+         [notify.dc]\nurl = \"discord://DTOK@987\"\nendpoint = \"{}\"\n\n\
+         [notify.hook]\nurl = \"generic+{}/hooks/bosun\"\n",
+        dingtalk.url, feishu.url, wecom.url, telegram.url, slack.url, discord.url, webhook.url
+    );
+    let project = Project::new(&config);
+    project.write("feishu.url", b"feishu://FTOKEN?secret=FSECRET\n");
+    // The DingTalk secret comes from the environment.
+    let run = |channel: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["notify", "test", channel, "--json"])
+            .current_dir(project.dir.path())
+            .env("DING_SECRET", "DSECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{channel}: {} {}", stdout(&out), stderr(&out));
+        let delivery: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(delivery["ok"], true, "{delivery}");
+        assert!(!stderr(&out).contains("DSECRET") && !stdout(&out).contains("DSECRET"), "secrets never printed");
+        delivery
+    };
+
+    let answered = run("ding");
+    assert_eq!(answered["answer"], format!("HTTP 200: {ROBOT_OK}"));
+    let ding = only(dingtalk.requests());
+    assert_eq!(ding.method, "POST");
+    assert!(ding.uri.starts_with("/robot/send?access_token=DTOKEN&timestamp="), "{}", ding.uri);
+    let timestamp = ding.query("timestamp").unwrap();
+    assert_eq!(ding.query("sign").unwrap(), hmac_base64(b"DSECRET", format!("{timestamp}\nDSECRET").as_bytes()), "DingTalk: HMAC-SHA256 of timestamp\\nsecret");
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!((now_ms - timestamp.parse::<i64>().unwrap()).abs() < 60_000, "a millisecond timestamp of now");
+    assert_eq!(ding.header("content-type"), Some("application/json"));
+    let body = ding.json();
+    assert_eq!(body["msgtype"], "markdown");
+    assert_eq!(body["markdown"]["title"], "[prod] bosun test message for shop", "the channel's title template");
+    assert!(body["markdown"]["text"].as_str().unwrap().contains("Channel ding of shop (prod) works."));
+
+    run("fei");
+    let fei = only(feishu.requests());
+    assert_eq!(fei.uri, "/open-apis/bot/v2/hook/FTOKEN");
+    let body = fei.json();
+    let seconds = body["timestamp"].as_str().unwrap();
+    assert_eq!(body["sign"], hmac_base64(format!("{seconds}\nFSECRET").as_bytes(), b""), "Feishu: HMAC-SHA256 keyed by timestamp\\nsecret");
+    assert_eq!(body["msg_type"], "text");
+    assert!(body["content"]["text"].as_str().unwrap().starts_with("bosun test message for shop\n"));
+
+    run("we");
+    let we = only(wecom.requests());
+    assert_eq!(we.uri, "/cgi-bin/webhook/send?key=WKEY");
+    assert_eq!(we.json()["msgtype"], "markdown");
+
+    run("tg");
+    let tg = telegram.requests();
+    assert_eq!(tg.len(), 2, "one message per chat");
+    assert!(tg.iter().all(|r| r.uri == "/bot123:ABC/sendMessage"));
+    assert_eq!(tg.iter().map(|r| r.json()["chat_id"].as_str().unwrap().to_string()).collect::<Vec<_>>(), ["@ops", "42"]);
+
+    run("sl");
+    let sl = only(slack.requests());
+    assert_eq!(sl.uri, "/services/T1/B2/X3");
+    assert!(sl.json()["text"].as_str().unwrap().starts_with("*bosun test message for shop*"));
+
+    run("dc");
+    let dc = only(discord.requests());
+    assert_eq!(dc.uri, "/api/webhooks/987/DTOK");
+    assert!(dc.json()["content"].as_str().unwrap().starts_with("**bosun test message for shop**"));
+
+    run("hook");
+    let hook = only(webhook.requests());
+    assert_eq!(hook.uri, "/hooks/bosun");
+    let body = hook.json();
+    assert_eq!((body["kind"].as_str(), body["severity"].as_str()), (Some("test.message"), Some("info")));
+    assert_eq!(body["facts"]["channel"], "hook");
+}
+
+#[test]
+fn a_refusing_service_is_retried_then_reported() {
+    let robot = Recorder::start(200, r#"{"errcode":310000,"errmsg":"sign not match"}"#);
+    let project = Project::new(&format!("[notify.ding]\nurl = \"dingtalk://T?secret=S\"\nendpoint = \"{}\"\n", robot.url));
+    let (code, delivery) = notify_test(&project, "ding");
+    assert_eq!(code, Some(1));
+    assert_eq!(delivery["ok"], false);
+    assert_eq!(delivery["attempts"], 3);
+    assert!(delivery["error"].as_str().unwrap().contains("sign not match"), "{delivery}");
+    assert_eq!(robot.requests().len(), 3);
+    let out = project.bosun(&["notify", "test", "ding"]);
+    assert!(stdout(&out).contains("notifying ding failed after 3 attempt(s)"), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_channels_are_refused_at_load() {
+    let cases = [
+        ("url = \"dingtalk://\"", "notify.x.url: dingtalk:// URL has no token; write dingtalk://TOKEN or dingtalk://TOKEN?secret=SECRET"),
+        ("url = \"gopher://x\"", "notify.x.url: unknown scheme gopher://"),
+        ("url = \"telegram://t@telegram\"", "URL has no chats"),
+        ("url = \"slack://${BOSUN_TEST_UNSET_VAR}\"", "${BOSUN_TEST_UNSET_VAR} but that environment variable is not set"),
+        ("url = \"wecom://K\"\nbody = \"{{servce}} down\"", "notify.x.body: unknown placeholder {{servce}}"),
+        ("url = \"wecom://K\"\non = [\"deploy.[\"]", "notify.x.on: `deploy.[` is not an event-kind pattern"),
+    ];
+    for (table, expected) in cases {
+        let project = Project::new(&format!("[notify.x]\n{table}\n"));
+        let out = project.bosun(&["notify", "test", "x"]);
+        assert_eq!(out.status.code(), Some(2), "{table}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("bosun.toml:") && err.contains(expected), "{table}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn deploys_notify_subscribed_channels_and_a_dead_channel_fails_nothing() {
+    support::require_engine();
+    let failures = Recorder::start(200, "ok");
+    let everything = Recorder::start(200, "ok");
+    let d = support::deploys::Deploys::new("notify-deploy", "health_timeout = \"20s\"");
+    d.image("1.0", &[]);
+    d.image("2.0-bad", &[("HEALTH", "fail")]);
+    let dead = format!("http://127.0.0.1:{}", support::deploys::free_port());
+    d.configure_with(
+        "health_timeout = \"20s\"",
+        &format!(
+            "[notify.oncall]\nurl = \"generic+{}/failures\"\non = [\"deploy.failed\", \"rollback.*\"]\n\n\
+             [notify.log]\nurl = \"generic+{}/all\"\n\n\
+             [notify.dead]\nurl = \"generic+{dead}/nobody\"\non = [\"deploy.succeeded\"]\n",
+            failures.url, everything.url
+        ),
+    );
+    let out = d.bosun(&["deploy", "web", "1.0", "-m", "first"]);
+    assert!(out.status.success(), "a dead channel does not fail the deploy: {}", stderr(&out));
+    let out = d.bosun(&["deploy", "web", "2.0-bad"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let kinds = |r: &Recorder| r.requests().iter().map(|q| q.json()["kind"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(kinds(&failures), ["deploy.failed"]);
+    let mut all = kinds(&everything);
+    all.sort();
+    assert_eq!(all, ["deploy.failed", "deploy.started", "deploy.started", "deploy.succeeded"]);
+    let failed = failures.requests()[0].json();
+    assert_eq!(failed["facts"]["service"], "web");
+    assert_eq!(failed["facts"]["version"], "2.0-bad");
+    assert!(failed["facts"]["error"].as_str().unwrap().contains("unhealthy"), "{failed}");
+    assert_eq!(failed["severity"], "failure");
+
+    let releases = d.releases();
+    let state = rusqlite::Connection::open(d.project.dir.path().join(".bosun/state.db")).unwrap();
+    let log: String = state.query_row("SELECT log FROM runs WHERE id = ?1", [releases[0]["run_id"].as_i64().unwrap()], |r| r.get(0)).unwrap();
+    assert!(log.contains("deploy.succeeded: notifying dead failed after 3 attempt(s)"), "the run record shows the failed notification: {log}");
+    assert!(log.contains("deploy.succeeded: notified log: HTTP 200"), "{log}");
+}
