@@ -450,7 +450,13 @@ fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
     std::fs::create_dir_all(root.join("data")).unwrap();
     std::fs::write(root.join("not-a-dir"), "a file where a replica directory should be").unwrap();
     let (good, bad) = (root.join("share/backups"), root.join("not-a-dir/backups"));
-    let extra = format!("replicas = [\"{}\", \"{}\"]\n[backups.data.retention]\nkeep-last = 1\n", good.display(), bad.display());
+    let ops = common::recorder::Recorder::start(200, "ok");
+    let extra = format!(
+        "replicas = [\"{}\", \"{}\"]\n[backups.data.retention]\nkeep-last = 1\n\n[notify.ops]\nurl = \"generic+{}/backups\"\non = [\"backup.*\"]\n",
+        good.display(),
+        bad.display(),
+        ops.url
+    );
     let fx = Fixture::with_dest(root.clone(), &root.join("backups"), &extra);
     generate_tree(&fx.data());
 
@@ -463,6 +469,13 @@ fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
     assert_eq!(fx.listed(), [id], "the local backup is listed");
     assert!(taken["replicas"][0]["error"].is_null() && taken["replicas"][1]["error"].is_string(), "{taken}");
     fx.json(&["backup", "verify", id]);
+    // The replica failure is notified; the backup counts as taken.
+    let notices: Vec<serde_json::Value> = ops.requests().iter().map(|r| r.json()).collect();
+    let kinds: Vec<&str> = notices.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["backup.started", "backup.succeeded"]);
+    assert_eq!(notices[1]["severity"], "warning");
+    assert!(notices[1]["body"].as_str().unwrap().contains("is taken and valid, but: replica"), "{}", notices[1]);
+    assert_eq!(notices[1]["facts"]["backup"], id);
 
     // The copy is complete: it verifies and restores with only its directory.
     let copy = good.join(id);
