@@ -198,3 +198,27 @@ fn deploys_notify_subscribed_channels_and_a_dead_channel_fails_nothing() {
     assert!(log.contains("deploy.succeeded: notifying dead failed after 3 attempt(s)"), "the run record shows the failed notification: {log}");
     assert!(log.contains("deploy.succeeded: notified log: HTTP 200"), "{log}");
 }
+
+#[test]
+fn email_goes_through_a_real_smtp_conversation() {
+    let sink = common::smtp::SmtpSink::start();
+    let project = Project::new(&format!(
+        "[project]\nname = \"shop\"\n\n[notify.mail]\nurl = \"smtp://127.0.0.1:{}/?from=bosun@shop.example&to=ops@shop.example,oncall@shop.example&tls=none\"\nbody = \"{{{{body}}}} (env {{{{env}}}})\"\n",
+        sink.port
+    ));
+    let (code, delivery) = notify_test(&project, "mail");
+    assert_eq!(code, Some(0), "{delivery}");
+    assert!(delivery["answer"].as_str().unwrap().starts_with("SMTP 250"), "{delivery}");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].from, "bosun@shop.example");
+    assert_eq!(mails[0].to, ["ops@shop.example", "oncall@shop.example"]);
+    assert!(mails[0].data.contains("Subject: bosun test message for shop"), "{}", mails[0].data);
+    assert!(mails[0].data.contains("Channel mail of shop (prod) works. (env prod)"), "{}", mails[0].data);
+
+    // STARTTLS is the default: a server that does not offer it gets nothing.
+    let plain = Project::new(&format!("[notify.mail]\nurl = \"smtp://127.0.0.1:{}/?from=a@b.example&to=c@d.example\"\n", sink.port));
+    let (code, delivery) = notify_test(&plain, "mail");
+    assert_eq!(code, Some(1), "{delivery}");
+    assert_eq!(sink.mails().len(), 1, "nothing sent without TLS");
+}

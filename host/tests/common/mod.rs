@@ -4,6 +4,7 @@
 
 pub mod project;
 pub mod recorder;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

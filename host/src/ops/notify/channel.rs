@@ -7,21 +7,28 @@ use std::collections::BTreeMap;
 /// A channel URL taken apart. Never print it whole: it holds secrets.
 #[derive(Clone)]
 pub struct Destination {
-    /// The built-in plugin that speaks this scheme.
-    pub plugin: &'static str,
+    pub via: Via,
     /// What the plugin needs, by name (`token`, `secret`, `chats`, …).
     pub params: BTreeMap<String, String>,
     /// `scheme://host[:port]` the delivery goes to; granted for the call.
     pub origin: String,
 }
 
+/// Who delivers: a notifier plugin, or bosun itself (email: a sandboxed
+/// plugin has no sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Plugin(&'static str),
+    Email,
+}
+
 impl std::fmt::Debug for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Destination {{ plugin: {}, origin: {} }}", self.plugin, self.origin)
+        write!(f, "Destination {{ via: {:?}, origin: {} }}", self.via, self.origin)
     }
 }
 
-const SCHEMES: &str = "dingtalk://, wecom://, feishu://, telegram://, slack://, discord://, https://, http://, generic+https://, generic+http://";
+const SCHEMES: &str = "dingtalk://, wecom://, feishu://, telegram://, slack://, discord://, smtp://, https://, http://, generic+https://, generic+http://";
 
 /// `url` (secrets resolved) → its destination; `endpoint` replaces the
 /// service's own origin (a proxy, or a test server).
@@ -33,10 +40,11 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').map_or((p.to_string(), String::new()), |(k, v)| (k.to_string(), percent_decode(v))))
         .collect();
-    let (user, host_path) = match before_query.rsplit_once('@') {
-        Some((user, host)) => (Some(percent_decode(user)), host),
+    let (raw_user, host_path) = match before_query.rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
         None => (None, before_query),
     };
+    let user = raw_user.map(percent_decode);
     let missing = |what: &str, form: &str| format!("{scheme}:// URL has no {what}; write {form}");
     let mut params = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -44,7 +52,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
             params.insert(k.to_string(), v);
         }
     };
-    let (plugin, default_origin) = match scheme {
+    let (via, default_origin) = match scheme {
         "dingtalk" | "feishu" | "wecom" => {
             let token = percent_decode(host_path.trim_end_matches('/'));
             if token.is_empty() {
@@ -61,14 +69,14 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
                 "feishu" => "https://open.feishu.cn",
                 _ => "https://qyapi.weixin.qq.com",
             };
-            ("chat", origin.to_string())
+            (Via::Plugin("chat"), origin.to_string())
         }
         "telegram" => {
             let token = user.filter(|u| !u.is_empty()).ok_or_else(|| missing("bot token", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
             let chats = query.get("chats").filter(|c| !c.is_empty()).ok_or_else(|| missing("chats", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
             put("token", token);
             put("chats", chats.clone());
-            ("chat", "https://api.telegram.org".to_string())
+            (Via::Plugin("chat"), "https://api.telegram.org".to_string())
         }
         "slack" => {
             let token = host_path.trim_matches('/').to_string();
@@ -76,7 +84,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
                 return Err(missing("webhook token", "slack://T000/B000/XXXX (the three parts of the incoming-webhook URL)"));
             }
             put("token", token);
-            ("chat", "https://hooks.slack.com".to_string())
+            (Via::Plugin("chat"), "https://hooks.slack.com".to_string())
         }
         "discord" => {
             let token = user.filter(|u| !u.is_empty()).ok_or_else(|| missing("webhook token", "discord://TOKEN@WEBHOOK_ID"))?;
@@ -86,7 +94,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
             }
             put("token", token);
             put("webhook_id", id.to_string());
-            ("chat", "https://discord.com".to_string())
+            (Via::Plugin("chat"), "https://discord.com".to_string())
         }
         "http" | "https" | "generic+http" | "generic+https" => {
             let http_scheme = scheme.trim_start_matches("generic+");
@@ -94,9 +102,40 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
             if host.is_empty() {
                 return Err(missing("host", &format!("{scheme}://host/path")));
             }
-            ("webhook", format!("{http_scheme}://{host}"))
+            (Via::Plugin("webhook"), format!("{http_scheme}://{host}"))
         }
-        "smtp" => return Err("smtp:// (email) is not available in this bosun yet; use a chat or webhook channel".into()),
+        "smtp" => {
+            let form = "smtp://[USER:PASSWORD@]HOST[:PORT]/?from=bosun@example.com&to=ops@example.com[,more][&tls=starttls|implicit|none]";
+            // Split before decoding: a password may hold an encoded `:`.
+            let (user, password) = raw_user.map_or((String::new(), String::new()), |u| match u.split_once(':') {
+                Some((u, p)) => (percent_decode(u), percent_decode(p)),
+                None => (percent_decode(u), String::new()),
+            });
+            let authority = host_path.split('/').next().unwrap_or_default();
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port.parse::<u16>().map_err(|_| format!("smtp:// port `{port}` is not a number; write {form}"))?)),
+                None => (authority, None),
+            };
+            if host.is_empty() {
+                return Err(missing("host", form));
+            }
+            let tls = query.get("tls").map_or("starttls", String::as_str);
+            let default_port = match tls {
+                "starttls" => 587,
+                "implicit" => 465,
+                "none" => 25,
+                other => return Err(format!("smtp:// tls={other} is not starttls, implicit or none")),
+            };
+            let from = query.get("from").filter(|f| f.contains('@')).ok_or_else(|| missing("from address", form))?;
+            let to = query.get("to").filter(|t| t.contains('@')).ok_or_else(|| missing("to address", form))?;
+            let port = port.unwrap_or(default_port);
+            for (key, value) in [("host", host.to_string()), ("port", port.to_string()), ("user", user), ("password", password), ("tls", tls.into())] {
+                put(key, value);
+            }
+            put("from", from.clone());
+            put("to", to.clone());
+            (Via::Email, format!("smtp://{host}:{port}"))
+        }
         other => return Err(format!("unknown scheme {other}://; use one of {SCHEMES}")),
     };
     let origin = match endpoint {
@@ -108,7 +147,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
     };
     params.insert("endpoint".into(), endpoint.map_or_else(|| origin.clone(), |e| e.trim_end_matches('/').to_string()));
     params.insert("service".into(), scheme.trim_start_matches("generic+").to_string());
-    Ok(Destination { plugin, params, origin })
+    Ok(Destination { via, params, origin })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -138,7 +177,7 @@ mod tests {
     #[test]
     fn chat_services_take_their_parts() {
         let d = parse("dingtalk://abc123?secret=SEC%2Bx", None).unwrap();
-        assert_eq!((d.plugin, d.origin.as_str()), ("chat", "https://oapi.dingtalk.com"));
+        assert_eq!((d.via, d.origin.as_str()), (Via::Plugin("chat"), "https://oapi.dingtalk.com"));
         assert_eq!(d.params["token"], "abc123");
         assert_eq!(d.params["secret"], "SEC+x");
         assert_eq!(d.params["service"], "dingtalk");
@@ -149,6 +188,11 @@ mod tests {
         assert_eq!(parse("discord://tok@999", None).unwrap().params["webhook_id"], "999");
         assert_eq!(parse("generic+https://hooks.example.com/x", None).unwrap().origin, "https://hooks.example.com");
         assert_eq!(parse("wecom://KEY", None).unwrap().params["key"], "KEY");
+        let mail = parse("smtp://ops%40example.com:p%40ss@mail.example.com/?from=bosun@example.com&to=a@example.com,b@example.com", None).unwrap();
+        assert_eq!(mail.via, Via::Email);
+        assert_eq!((mail.params["user"].as_str(), mail.params["password"].as_str(), mail.params["port"].as_str()), ("ops@example.com", "p@ss", "587"));
+        assert_eq!(parse("smtp://mail:2525/?from=a@b&to=c@d&tls=none", None).unwrap().params["port"], "2525");
+        assert!(parse("smtp://mail/?to=c@d", None).unwrap_err().contains("no from address"));
     }
 
     #[test]

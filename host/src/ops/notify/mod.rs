@@ -4,6 +4,7 @@
 //! operation that raised the event.
 
 pub mod channel;
+mod email;
 mod notice;
 
 use std::path::Path;
@@ -14,7 +15,7 @@ use anyhow::anyhow;
 use globset::Glob;
 use serde::Serialize;
 
-pub use channel::Destination;
+pub use channel::{Destination, Via};
 pub use notice::{Notice, PLACEHOLDERS, Severity, check_template, render};
 
 use crate::app::App;
@@ -139,8 +140,17 @@ async fn send(app: &App, name: &str, channel: &Channel, notice: &Notice) -> Resu
     let config_dir = app.config.resolve(Path::new(""));
     let url = resolve_url(channel, &config_dir).map_err(|e| (format!("notify.{name}: {e}"), false))?;
     let destination = channel::parse(&url, channel.endpoint.as_deref()).map_err(|e| (format!("notify.{name}.url: {e}"), false))?;
-    let plugin_name = channel.plugin.as_deref().unwrap_or(destination.plugin);
     let started = Instant::now();
+    let title = channel.title.as_deref().map_or_else(|| notice.title.clone(), |t| render(t, notice));
+    let body = channel.body.as_deref().map_or_else(|| notice.body.clone(), |t| render(t, notice));
+    let plugin_name = match (channel.plugin.as_deref(), destination.via) {
+        (Some(plugin), _) => plugin,
+        (None, Via::Plugin(plugin)) => plugin,
+        (None, Via::Email) => {
+            let sent = email::send(&destination.params, &title, &body).await;
+            return sent.map_err(|e| (format!("{e} ({}ms)", started.elapsed().as_millis()), true));
+        }
+    };
     let attempt = async {
         let plugin = app.plugin(plugin_name)?;
         let mut setup = app.setup(&plugin, &channel.settings, false)?;
@@ -154,8 +164,8 @@ async fn send(app: &App, name: &str, channel: &Channel, notice: &Notice) -> Resu
                 Severity::Warning => notify::Severity::Warning,
                 Severity::Failure => notify::Severity::Failure,
             },
-            title: channel.title.as_deref().map_or_else(|| notice.title.clone(), |t| render(t, notice)),
-            body: channel.body.as_deref().map_or_else(|| notice.body.clone(), |t| render(t, notice)),
+            title: title.clone(),
+            body: body.clone(),
             facts: notice.facts.iter().map(|(key, value)| Kv { key: key.clone(), value: value.clone() }).collect(),
             link: None,
         };
