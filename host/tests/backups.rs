@@ -235,7 +235,8 @@ fn in_place_restore_writes_back_to_the_original_paths_after_a_safety_backup() {
 
 #[test]
 fn a_non_empty_target_needs_force_and_is_backed_up_first() {
-    let fx = Fixture::new("");
+    let ops = common::recorder::Recorder::start(200, "ok");
+    let fx = Fixture::new(&format!("\n[notify.ops]\nurl = \"generic+{}/restores\"\non = [\"restore.*\"]\n", ops.url));
     std::fs::write(fx.data().join("a.txt"), "alpha").unwrap();
     let id = fx.backup("--full")["id"].as_str().unwrap().to_string();
     let target = fx.root.join("target");
@@ -255,6 +256,10 @@ fn a_non_empty_target_needs_force_and_is_backed_up_first() {
     let shown = fx.json(&["backup", "show", safety]);
     assert_eq!(shown["manifest"]["strategy_config"]["paths"][0], target.to_str().unwrap(), "{shown}");
     assert_eq!(std::fs::read_to_string(target.join(fx.data().strip_prefix("/").unwrap()).join("a.txt")).unwrap(), "alpha");
+    let notices: Vec<serde_json::Value> = ops.requests().iter().map(|r| r.json()).collect();
+    let kinds: Vec<&str> = notices.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["restore.started", "restore.succeeded"], "refused and dry-run restores notify nothing");
+    assert_eq!(notices[1]["facts"]["backup"], id.as_str());
 }
 
 #[test]

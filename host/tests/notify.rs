@@ -222,3 +222,22 @@ fn email_goes_through_a_real_smtp_conversation() {
     assert_eq!(code, Some(1), "{delivery}");
     assert_eq!(sink.mails().len(), 1, "nothing sent without TLS");
 }
+
+#[test]
+fn a_failed_check_is_notified_with_the_checks_that_failed() {
+    let site = Recorder::start(404, "not here");
+    let ops = Recorder::start(200, "ok");
+    let project = Project::new(&format!(
+        "[checks.home]\nplugin = \"http\"\nurl = \"{site}/\"\nconditions = [\"[STATUS] == 200\"]\n\n\
+         [plugins.http]\ngrant.http = [\"{site}\"]\n\n\
+         [notify.ops]\nurl = \"generic+{ops}/checks\"\non = [\"check.*\"]\n",
+        site = site.url,
+        ops = ops.url
+    ));
+    let out = project.bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let notice = only(ops.requests()).json();
+    assert_eq!(notice["kind"], "check.failed");
+    assert_eq!(notice["facts"]["checks"], "home");
+    assert!(notice["body"].as_str().unwrap().contains("[STATUS] == 200 (actual: 404)"), "{notice}");
+}

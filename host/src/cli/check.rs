@@ -27,8 +27,8 @@ pub async fn run(args: CheckArgs, app: &App, out: Output) -> Result<(), Failure>
             return Err(Failure::bad_input(format!("no check called {name}; bosun.toml has: {}", known.join(", "))));
         }
     }
-    let selected = checks.keys().filter(|name| args.names.is_empty() || args.names.contains(name));
-    let reports = futures_util::future::join_all(selected.map(|name| check::run_named(app, name, args.dry_run))).await;
+    let selected: Vec<&str> = checks.keys().filter(|name| args.names.is_empty() || args.names.contains(name)).map(String::as_str).collect();
+    let reports = check::run_suite(app, &selected, args.dry_run).await;
     let all_passed = reports.iter().all(|r| r.passed);
     out.print(&reports, || reports.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     if all_passed { Ok(()) } else { Err(Failure::silent(FAILED)) }

@@ -4,6 +4,8 @@
 use serde::Serialize;
 
 use crate::app::App;
+use crate::ops::notify::{self, Notice, Severity};
+use crate::state::Outcome;
 use crate::plugin::bindings::check_types::CheckResult;
 
 #[derive(Debug, Clone, Serialize)]
@@ -16,6 +18,37 @@ pub struct CheckReport {
     pub error: Option<String>,
     pub suggestion: Option<String>,
     pub elapsed_ms: u128,
+}
+
+/// Runs the named checks at once, records the run, and notifies
+/// `check.succeeded` / `check.failed` (with the failed checks).
+pub async fn run_suite(app: &App, names: &[&str], dry_run: bool) -> Vec<CheckReport> {
+    let reports = futures_util::future::join_all(names.iter().map(|name| run_named(app, name, dry_run))).await;
+    if dry_run {
+        return reports;
+    }
+    let failed: Vec<&str> = reports.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
+    let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    let recorded = app.state().and_then(|state| {
+        let run_id = state.start_run("check", &names.join(","))?;
+        let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
+        state.finish_run(run_id, outcome, &format!("{} of {} passed", reports.len() - failed.len(), reports.len()), &text.join("\n"))?;
+        Ok(run_id)
+    });
+    let run_id = match recorded {
+        Ok(run_id) => run_id,
+        Err(e) => {
+            tracing::warn!("recording the check run: {e}");
+            return reports;
+        }
+    };
+    let notice = match failed.as_slice() {
+        [] => Notice::new("check.succeeded", Severity::Success, format!("{} check(s) passed", reports.len()), String::new()),
+        _ => Notice::new("check.failed", Severity::Failure, format!("{} of {} check(s) failed: {}", failed.len(), reports.len(), failed.join(", ")), text.join("\n\n")),
+    };
+    let notice = notice.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("checks", failed.join(", "));
+    notify::tell(app, run_id, &notice).await;
+    reports
 }
 
 /// Runs `[checks.<name>]`; a check bosun.toml lacks is a failed report.

@@ -15,6 +15,7 @@ use super::verify::check_artifacts;
 use crate::app::App;
 use crate::capability::PlannedCall;
 use crate::failure::Failure;
+use crate::ops::notify::{self, Notice, Severity};
 use crate::plugin::bindings::backup_types::RestoreRequest;
 use crate::plugin::runtime::Called;
 use crate::state::{BackupKind, Outcome};
@@ -92,10 +93,21 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
     };
     let state = app.state()?;
     let run_id = state.start_run("restore", located.id())?;
+    let notice = |outcome: &str, severity, title: String, body: String| {
+        Notice::new(format!("restore.{outcome}"), severity, title, body)
+            .fact("project", &app.config.project.name)
+            .fact("env", &app.config.project.env)
+            .fact("set", &set)
+            .fact("backup", located.id())
+            .fact("who", crate::state::who())
+    };
+    let into = describe(&targets);
+    notify::tell(app, run_id, &notice("started", Severity::Info, format!("Restoring backup {} of {set}", located.id()), format!("Into {into}."))).await;
     let mut stopped = match around::stop(&to_stop).await {
         Ok(stopped) => stopped,
         Err(failure) => {
             state.finish_run(run_id, Outcome::Failed, &failure.message, "")?;
+            notify::tell(app, run_id, &notice("failed", Severity::Failure, format!("Restore of {set} failed"), failure.message.clone()).fact("error", &failure.message)).await;
             return Err(failure);
         }
     };
@@ -110,6 +122,12 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
     };
     state.finish_run(run_id, outcome, &summary, &log)?;
     drop(lock);
+    let finished = match (&result, restart_failures.is_empty()) {
+        (Ok(_), true) => notice("succeeded", Severity::Success, format!("Backup {} of {set} restored", located.id()), summary.clone()),
+        (Ok(_), false) => notice("succeeded", Severity::Warning, format!("Backup {} of {set} restored", located.id()), format!("{summary}, but {}", restart_failures.join("; "))),
+        (Err(failure), _) => notice("failed", Severity::Failure, format!("Restore of {set} failed"), failure.message.clone()).fact("error", &failure.message),
+    };
+    notify::tell(app, run_id, &finished.fact("duration", format!("{:.1}s", started.elapsed().as_secs_f64()))).await;
     result?;
     if !restart_failures.is_empty() {
         return Err(Failure::failed(format!("restored {}, but {}", located.id(), restart_failures.join("; "))));
