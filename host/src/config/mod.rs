@@ -29,6 +29,9 @@ pub struct Config {
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub checks: BTreeMap<String, PluginUse>,
+    /// Named lists of checks: `bosun check smoke`.
+    #[serde(default)]
+    pub suites: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub backups: BTreeMap<String, BackupSet>,
     #[serde(default)]
@@ -177,6 +180,7 @@ impl Config {
             plugins: BTreeMap::new(),
             services: BTreeMap::new(),
             checks: BTreeMap::new(),
+            suites: BTreeMap::new(),
             backups: BTreeMap::new(),
             notify: BTreeMap::new(),
             source: None,
@@ -213,6 +217,14 @@ impl Config {
             service.validate().map_err(|(key, e)| (format!("services.{name}.{key}"), e))?;
             if let Some(check) = service.checks.iter().find(|c| !self.checks.contains_key(*c)) {
                 return Err((format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list")));
+            }
+        }
+        for (name, checks) in &self.suites {
+            if let Some(missing) = checks.iter().find(|c| !self.checks.contains_key(*c)) {
+                return Err((format!("suites.{name}"), format!("no check called {missing}; add a [checks.{missing}] table or remove it from the suite")));
+            }
+            if self.checks.contains_key(name) {
+                return Err((format!("suites.{name}"), format!("{name} is also a check's name; give the suite another")));
             }
         }
         for (name, set) in &self.backups {

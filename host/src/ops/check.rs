@@ -20,10 +20,47 @@ pub struct CheckReport {
     pub elapsed_ms: u128,
 }
 
-/// Runs the named checks at once, records the run, and notifies
-/// `check.succeeded` / `check.failed` (with the failed checks).
-pub async fn run_suite(app: &App, names: &[&str], dry_run: bool) -> Vec<CheckReport> {
-    let reports = futures_util::future::join_all(names.iter().map(|name| run_named(app, name, dry_run))).await;
+/// How many checks run at once unless `--jobs` says otherwise.
+pub const DEFAULT_JOBS: usize = 16;
+
+/// The checks `wanted` names: each a check or a `[suites]` entry (expanded);
+/// none means every check. Unknown names are one error listing what exists.
+pub fn select<'a>(app: &'a App, wanted: &[String]) -> Result<Vec<&'a str>, String> {
+    let checks = &app.config.checks;
+    if wanted.is_empty() {
+        return Ok(checks.keys().map(String::as_str).collect());
+    }
+    let mut selected: Vec<&str> = Vec::new();
+    for name in wanted {
+        let expanded: Vec<&str> = match (checks.get_key_value(name), app.config.suites.get(name)) {
+            (Some((check, _)), _) => vec![check.as_str()],
+            (None, Some(suite)) => suite.iter().map(String::as_str).collect(),
+            (None, None) => {
+                let checks: Vec<&str> = checks.keys().map(String::as_str).collect();
+                let suites: Vec<&str> = app.config.suites.keys().map(String::as_str).collect();
+                return Err(format!("no check or suite called {name}; checks: {}; suites: {}", or_none(&checks), or_none(&suites)));
+            }
+        };
+        for check in expanded {
+            if !selected.contains(&check) {
+                selected.push(check);
+            }
+        }
+    }
+    Ok(selected)
+}
+
+fn or_none(names: &[&str]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// Runs the named checks, `jobs` at a time, records the run, and notifies
+/// `check.succeeded` / `check.failed` (with the failed checks). Reports come
+/// back in the order of `names`.
+pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) -> Vec<CheckReport> {
+    use futures_util::StreamExt;
+    let runs = futures_util::stream::iter(names.iter().map(|name| run_named(app, name, dry_run)));
+    let reports: Vec<CheckReport> = runs.buffered(jobs.max(1)).collect().await;
     if dry_run {
         return reports;
     }
@@ -107,6 +144,30 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
         }
         Err(e) => report.failed(format!("{e:#}")),
     }
+}
+
+/// A report to paste into a chat or an issue: a table, then each failure's details.
+pub fn markdown(reports: &[CheckReport]) -> String {
+    let passed = reports.iter().filter(|r| r.passed).count();
+    let mut text = format!("**{passed} of {} checks passed**\n\n| | check | plugin | time | result |\n|---|---|---|---|---|\n", reports.len());
+    for r in reports {
+        let mark = if r.passed { "✅" } else { "❌" };
+        let result = r.error.as_deref().unwrap_or(&r.summary).replace('|', "\\|").replace('\n', " ");
+        text.push_str(&format!("| {mark} | {} | {} | {} ms | {result} |\n", r.name, r.plugin, r.elapsed_ms));
+    }
+    for r in reports.iter().filter(|r| !r.passed) {
+        text.push_str(&format!("\n### ❌ {}\n", r.name));
+        for c in &r.conditions {
+            text.push_str(&format!("- `{c}`\n"));
+        }
+        if let Some(e) = &r.error {
+            text.push_str(&format!("- error: {e}\n"));
+        }
+        if let Some(s) = &r.suggestion {
+            text.push_str(&format!("- **try:** {s}\n"));
+        }
+    }
+    text
 }
 
 impl std::fmt::Display for CheckReport {
