@@ -2,6 +2,7 @@
 //! Markdown report, with the compiled `http` plugin against loopback servers.
 
 mod common;
+mod support;
 
 use common::project::{Project, stderr, stdout};
 use common::recorder::Recorder;
@@ -54,4 +55,39 @@ fn a_suite_naming_an_unknown_check_is_refused_at_load() {
     let out = p.bosun(&["check", "smoke"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("suites.smoke: no check called login"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_container_check_sees_a_deployed_service_and_a_crash_loop() {
+    support::require_engine();
+    let d = support::deploys::Deploys::new("check-container", "");
+    d.image("1.0", &[]);
+    let looping = support::unique("check-crashloop");
+    let _guard = support::ContainerGuard { name: looping.clone() };
+    // The loop: the container's command exits at once and the engine restarts it.
+    let image = support::test_image();
+    support::docker(&["run", "--detach", "--name", &looping, "--label", support::TEST_LABEL, "--restart", "always", "--no-healthcheck", &image, "fail", "1", "boom"]);
+    d.configure_with(
+        "",
+        &format!(
+            "[checks.web]\nplugin = \"container\"\nservice = \"web\"\nwindow_ms = 500\n\n\
+             [checks.loop]\nplugin = \"container\"\nname = \"{looping}\"\nwindow_ms = 3000\n\n\
+             [plugins.container]\ngrant.docker = [\"inspect:*\"]\n"
+        ),
+    );
+    let out = d.bosun(&["check", "web", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "nothing deployed yet: {}", stdout(&out));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report[0]["summary"].as_str().unwrap().contains("no running container of service web"), "{}", report[0]);
+
+    support::deploys::succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    let out = d.bosun(&["check", "web"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("✓ health == healthy (actual: healthy)"), "{}", stdout(&out));
+
+    let out = d.bosun(&["check", "loop", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let conditions: Vec<&str> = report[0]["conditions"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(conditions.iter().any(|c| c.starts_with("✗ restart count not rising")), "{conditions:?}");
 }
