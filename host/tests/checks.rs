@@ -91,3 +91,32 @@ fn the_container_check_sees_a_deployed_service_and_a_crash_loop() {
     let conditions: Vec<&str> = report[0]["conditions"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert!(conditions.iter().any(|c| c.starts_with("✗ restart count not rising")), "{conditions:?}");
 }
+
+#[test]
+fn the_process_check_finds_by_command_line_and_port_and_reports_memory() {
+    let mut sleeper = std::process::Command::new("sleep").arg("4242.5").spawn().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = Project::new(&format!(
+        "[checks.sleeper]\nplugin = \"process\"\ncmdline = \"sleep 4242.5\"\n\n\
+         [checks.listener]\nplugin = \"process\"\nport = {port}\nmax_rss_mib = 1\n\n\
+         [checks.gone]\nplugin = \"process\"\ncmdline = \"no-such-program-*\"\n\n\
+         [plugins.process]\ngrant.process = [\"find:*\"]\n"
+    ));
+    let out = p.bosun(&["check", "--json"]);
+    let _ = sleeper.kill();
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    let by_name = |n: &str| reports.iter().find(|r| r["name"] == n).unwrap().clone();
+    let sleeper_report = by_name("sleeper");
+    assert_eq!(sleeper_report["passed"], true, "{sleeper_report}");
+    assert!(sleeper_report["summary"].as_str().unwrap().contains(&format!("(pid {}", sleeper.id())), "{sleeper_report}");
+    let listener_report = by_name("listener");
+    assert_eq!(listener_report["passed"], false, "this test process uses more than 1 MiB: {listener_report}");
+    let conditions = listener_report["conditions"].as_array().unwrap();
+    assert!(conditions.iter().any(|c| c.as_str().unwrap().starts_with(&format!("✗ pid {} rss <= 1 MiB", std::process::id()))), "{listener_report}");
+    let gone = by_name("gone");
+    assert_eq!(gone["passed"], false);
+    assert!(gone["summary"].as_str().unwrap().starts_with("no process with command line no-such-program-*"), "{gone}");
+    assert!(gone["suggestion"].is_string());
+    drop(listener);
+}
