@@ -105,6 +105,7 @@ fn the_process_check_finds_by_command_line_and_port_and_reports_memory() {
     ));
     let out = p.bosun(&["check", "--json"]);
     let _ = sleeper.kill();
+    let _ = sleeper.wait();
     let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
     let by_name = |n: &str| reports.iter().find(|r| r["name"] == n).unwrap().clone();
     let sleeper_report = by_name("sleeper");
