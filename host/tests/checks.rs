@@ -121,3 +121,29 @@ fn the_process_check_finds_by_command_line_and_port_and_reports_memory() {
     assert!(gone["suggestion"].is_string());
     drop(listener);
 }
+
+#[test]
+fn the_upload_check_names_the_refused_size_and_bisects_the_limit() {
+    const LIMIT: usize = 300_000;
+    let proxy = Recorder::respond(|r| if r.body.len() > LIMIT { (413, "Request Entity Too Large".into()) } else { (201, "stored".into()) });
+    let p = Project::new(&format!(
+        "[checks.small]\nplugin = \"upload\"\nurl = \"{u}/upload\"\nsize = \"100k\"\nfield = \"file\"\n\n\
+         [checks.big]\nplugin = \"upload\"\nurl = \"{u}/upload\"\nsize = \"1m\"\nbisect = true\n\n\
+         [plugins.upload]\ngrant.http = [\"{u}\"]\n",
+        u = proxy.url
+    ));
+    let out = p.bosun(&["check", "--json", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let (big, small) = (&reports[0], &reports[1]);
+    assert_eq!(small["passed"], true, "{small}");
+    let multipart: Vec<_> = proxy.requests().into_iter().filter(|r| r.header("content-type").unwrap().starts_with("multipart/form-data; boundary=")).collect();
+    assert_eq!(multipart.len(), 1, "only `small` sends a form");
+    assert!(multipart[0].body.contains("name=\"file\"; filename=") && multipart[0].body.len() > 100 * 1024, "the payload is a 100 KiB file field");
+    assert_eq!(big["passed"], false);
+    let summary = big["summary"].as_str().unwrap();
+    assert!(summary.contains("refused with 413 Payload Too Large at 1.0 MiB (1048576 bytes)"), "{summary}");
+    let largest: usize = summary.split("the largest accepted is about ").nth(1).and_then(|s| s.split('(').nth(1)).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(largest <= LIMIT && LIMIT - largest < 1_048_576 >> 11, "bisection lands just under the limit: {largest}");
+    assert!(big["suggestion"].as_str().unwrap().contains("client_max_body_size"), "{big}");
+}

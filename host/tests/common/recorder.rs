@@ -53,6 +53,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start(status: u16, answer: &'static str) -> Recorder {
+        Recorder::respond(move |_| (status, answer.to_string()))
+    }
+
+    /// A server whose answer depends on the request.
+    pub fn respond(answer: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static) -> Recorder {
+        let answer = Arc::new(answer);
         let seen: Arc<Mutex<Vec<Recorded>>> = Default::default();
         let record = seen.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -63,13 +69,16 @@ impl Recorder {
             runtime.block_on(async move {
                 let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
                     let record = record.clone();
+                    let answer = answer.clone();
                     async move {
                         let method = req.method().to_string();
                         let uri = req.uri().to_string();
                         let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
-                        let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-                        record.lock().unwrap().push(Recorded { method, uri, headers, body: String::from_utf8_lossy(&bytes).into_owned() });
-                        (axum::http::StatusCode::from_u16(status).unwrap(), answer)
+                        let bytes = axum::body::to_bytes(req.into_body(), 64 << 20).await.unwrap();
+                        let recorded = Recorded { method, uri, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+                        let (status, body) = answer(&recorded);
+                        record.lock().unwrap().push(recorded);
+                        (axum::http::StatusCode::from_u16(status).unwrap(), body)
                     }
                 });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
