@@ -147,3 +147,46 @@ fn the_upload_check_names_the_refused_size_and_bisects_the_limit() {
     assert!(largest <= LIMIT && LIMIT - largest < 1_048_576 >> 11, "bisection lands just under the limit: {largest}");
     assert!(big["suggestion"].as_str().unwrap().contains("client_max_body_size"), "{big}");
 }
+
+#[test]
+fn login_keeps_the_session_for_follow_ups_and_a_permission_check_expects_a_refusal() {
+    use common::recorder::Reply;
+    let app = Recorder::respond(|r| {
+        let cookie = r.header("cookie").unwrap_or_default().to_string();
+        let bearer = r.header("authorization").unwrap_or_default().to_string();
+        match (r.method.as_str(), r.uri.as_str()) {
+            ("POST", "/login") if r.body == "password=p%40ss+word&user=ops" => {
+                Reply { status: 302, headers: vec![("set-cookie", "session=s3cr3t; Path=/; HttpOnly".into())], body: String::new() }
+            }
+            ("POST", "/api/login") if r.body.contains("\"user\":\"ops\"") => (200, r#"{"data":{"token":"T-42"}}"#.to_string()).into(),
+            ("GET", "/me") if cookie == "session=s3cr3t" => (200, r#"{"name":"ops"}"#.to_string()).into(),
+            ("GET", "/api/me") if bearer == "Bearer T-42" => (200, r#"{"name":"ops"}"#.to_string()).into(),
+            ("GET", "/preview/1") if cookie == "session=s3cr3t" => (200, "preview".to_string()).into(),
+            _ => (403, "forbidden".to_string()).into(),
+        }
+    });
+    let p = Project::new(&format!(
+        "[checks.form-login]\nplugin = \"http\"\nurl = \"{u}/me\"\nconditions = [\"[STATUS] == 200\", \"[BODY].name == ops\"]\n\
+         login = {{ url = \"{u}/login\", form = {{ user = \"ops\", password = \"p@ss word\" }} }}\n\
+         follow = [{{ url = \"{u}/preview/1\" }}]\n\n\
+         [checks.token-login]\nplugin = \"http\"\nurl = \"{u}/api/me\"\n\
+         login = {{ url = \"{u}/api/login\", json = {{ user = \"ops\" }}, token_path = \"data.token\" }}\n\n\
+         [checks.no-rights]\nplugin = \"http\"\nurl = \"{u}/me\"\nconditions = [\"[STATUS] == any(401, 403)\"]\n\n\
+         [checks.wrong-password]\nplugin = \"http\"\nurl = \"{u}/me\"\nlogin = {{ url = \"{u}/login\", form = {{ user = \"ops\", password = \"nope\" }} }}\n\n\
+         [plugins.http]\ngrant.http = [\"{u}\"]\n",
+        u = app.url
+    ));
+    let out = p.bosun(&["check", "--json"]);
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    let by_name = |n: &str| reports.iter().find(|r| r["name"] == n).unwrap().clone();
+    let form = by_name("form-login");
+    assert_eq!(form["passed"], true, "{form}");
+    let conditions: Vec<&str> = form["conditions"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(conditions.iter().any(|c| c.starts_with(&format!("✓ GET {}/preview/1: [STATUS] == 200", app.url))), "the follow-up ran with the session: {conditions:?}");
+    assert_eq!(by_name("token-login")["passed"], true, "{}", by_name("token-login"));
+    assert_eq!(by_name("no-rights")["passed"], true, "a request without the session is refused: {}", by_name("no-rights"));
+    let wrong = by_name("wrong-password");
+    assert_eq!(wrong["passed"], false);
+    assert!(wrong["summary"].as_str().unwrap().starts_with(&format!("login at {}/login answered 403", app.url)), "{wrong}");
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -45,6 +45,19 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// What the server answers: status, extra headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl From<(u16, String)> for Reply {
+    fn from((status, body): (u16, String)) -> Reply {
+        Reply { status, headers: vec![], body }
+    }
+}
+
 pub struct Recorder {
     /// `http://127.0.0.1:PORT`
     pub url: String,
@@ -57,7 +70,7 @@ impl Recorder {
     }
 
     /// A server whose answer depends on the request.
-    pub fn respond(answer: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static) -> Recorder {
+    pub fn respond<R: Into<Reply>>(answer: impl Fn(&Recorded) -> R + Send + Sync + 'static) -> Recorder {
         let answer = Arc::new(answer);
         let seen: Arc<Mutex<Vec<Recorded>>> = Default::default();
         let record = seen.clone();
@@ -76,9 +89,14 @@ impl Recorder {
                         let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
                         let bytes = axum::body::to_bytes(req.into_body(), 64 << 20).await.unwrap();
                         let recorded = Recorded { method, uri, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
-                        let (status, body) = answer(&recorded);
+                        let reply: Reply = answer(&recorded).into();
                         record.lock().unwrap().push(recorded);
-                        (axum::http::StatusCode::from_u16(status).unwrap(), body)
+                        let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
+                        *response.status_mut() = axum::http::StatusCode::from_u16(reply.status).unwrap();
+                        for (name, value) in reply.headers {
+                            response.headers_mut().append(name, value.parse().unwrap());
+                        }
+                        response
                     }
                 });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
