@@ -819,3 +819,28 @@ fn db_dump_dumps_and_restores_a_real_postgresql_database() {
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders"), "1000");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders WHERE item = 'after the backup'"), "0");
 }
+
+#[test]
+fn backup_fresh_checks_age_and_verification_from_the_catalog() {
+    let fx = Fixture::new("\n[checks.fresh]\nplugin = \"backup-fresh\"\nbackup_set = \"data\"\nmax_age = \"1h\"\n\n[checks.stale]\nplugin = \"backup-fresh\"\nbackup_set = \"data\"\nmax_age = \"0m\"\nrequire_verified = false\n");
+    let report = |name: &str| -> serde_json::Value {
+        let out = fx.bosun(&["check", name, "--json"]);
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out))).remove(0)
+    };
+    let none = report("fresh");
+    assert_eq!(none["passed"], false);
+    assert!(none["summary"].as_str().unwrap().contains("backup set data has no backup in the catalog"), "{none}");
+
+    std::fs::write(fx.data().join("a.txt"), "alpha").unwrap();
+    let id = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let unverified = report("fresh");
+    assert_eq!(unverified["passed"], false, "{unverified}");
+    assert!(unverified["conditions"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("✗ verified (actual: never verified)")), "{unverified}");
+    fx.json(&["backup", "verify", &id]);
+    let verified = report("fresh");
+    assert_eq!(verified["passed"], true, "{verified}");
+    assert!(verified["summary"].as_str().unwrap().contains(&id));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let stale = report("stale");
+    assert_eq!(stale["passed"], false, "older than 0m: {stale}");
+}

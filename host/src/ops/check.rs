@@ -121,7 +121,8 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
     let started = std::time::Instant::now();
     let result = async {
         let plugin = app.plugin(plugin_name)?;
-        let setup = app.setup(&plugin, settings, dry_run)?;
+        let settings = with_catalog_facts(app, settings)?;
+        let setup = app.setup(&plugin, &settings, dry_run)?;
         Ok::<CheckResult, anyhow::Error>(app.runtime()?.check(&plugin, setup).await?.value)
     }
     .await;
@@ -168,6 +169,33 @@ pub fn markdown(reports: &[CheckReport]) -> String {
         }
     }
     text
+}
+
+/// A check naming `backup_set` gets the catalog's newest backup of that set
+/// as `backup` in its config (id, created_at, age_secs, verified_at,
+/// verify_error; none when there is no backup): plugins cannot read the
+/// catalog themselves.
+fn with_catalog_facts(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {
+    let mut settings = settings.clone();
+    let Some(set) = settings.get("backup_set").and_then(|s| s.as_str()).map(str::to_string) else { return Ok(settings) };
+    if !app.config.backups.contains_key(&set) {
+        anyhow::bail!("backup_set {set}: no [backups.{set}] in bosun.toml");
+    }
+    let newest = app.state()?.backups(Some(&set))?.into_iter().max_by_key(|b| b.created_at);
+    if let Some(b) = newest {
+        let mut facts = toml::Table::new();
+        facts.insert("id".into(), b.id.into());
+        facts.insert("created_at".into(), b.created_at.into());
+        facts.insert("age_secs".into(), (crate::state::now_unix() - b.created_at).into());
+        if let Some(at) = b.verified_at {
+            facts.insert("verified_at".into(), at.into());
+        }
+        if let Some(error) = b.verify_error {
+            facts.insert("verify_error".into(), error.into());
+        }
+        settings.insert("backup".into(), facts.into());
+    }
+    Ok(settings)
 }
 
 impl std::fmt::Display for CheckReport {
