@@ -204,3 +204,38 @@ fn prune_keeps_running_kept_and_recent_releases() {
     assert_eq!(["1", "2", "3", "4"].map(present), [false, false, true, true]);
     succeeded(&d.bosun(&["rollback", "web"]));
 }
+
+#[test]
+fn updating_a_deployed_service_records_a_release_and_keeps_rollback_working() {
+    support::require_engine();
+    let registry = Registry::start();
+    let d = Deploys::new("images-managed", "");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    let (live, _) = registry.push(&format!("{}:v1", d.repo), &format!("{}/web:live", d.name));
+    let repo = live.rsplit_once(':').unwrap().0.to_string();
+    d.configure_image(&repo, "version = \"live\"\nretain = 2");
+    // Two containers of the service run `live`: the current one and the one it replaced.
+    succeeded(&d.bosun(&["deploy", "web"]));
+    succeeded(&d.bosun(&["deploy", "web"]));
+    registry.push(&format!("{}:v2", d.repo), &format!("{}/web:live", d.name));
+    docker(&["tag", &format!("{}:v1", d.repo), &live]);
+
+    let done = succeeded(&d.bosun(&["images", "update", &live, "--yes"]));
+    assert!(done.contains("recreated"), "{done}");
+    let releases = d.releases();
+    let kinds: Vec<(&str, &str)> = releases.iter().map(|r| (r["kind"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("deploy", "succeeded"), ("deploy", "succeeded"), ("update", "succeeded")], "the kept container is no release of its own");
+    let history: Vec<Value> = serde_json::from_str(&succeeded(&d.bosun(&["images", "history", "--json"]))).unwrap();
+    assert_eq!(history.len(), 2, "both containers were recreated: {history:?}");
+    let current = d.container("live");
+    let new = inspect(&current).unwrap();
+    assert_eq!(new["Image"], image_id(&live).as_str());
+    assert_eq!(new["State"]["Running"], true);
+    assert!(succeeded(&d.bosun(&["lock", "status"])).contains("no locks held"));
+
+    // Rolling back goes to the release before the update: the old image, by id.
+    let v1 = image_id(&format!("{}:v1", d.repo));
+    succeeded(&d.bosun(&["rollback", "web"]));
+    assert_eq!(inspect(&current).unwrap()["Image"], v1.as_str(), "the recorded image, though the tag moved on");
+}

@@ -171,14 +171,17 @@ pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, opt
     }
     let state = app.state()?;
     let mut scopes: Vec<&str> = affected.iter().filter_map(|a| a.scope.as_deref()).collect();
+    scopes.sort();
     scopes.dedup();
     let _locks = scopes.iter().map(|scope| crate::ops::lock::ServiceLock::acquire(state, scope, "", &format!("images update {reference}"))).collect::<Result<Vec<_>, _>>()?;
     let run_id = state.start_run("images update", reference)?;
     let mut containers = Vec::new();
     for old in &affected {
+        // Only the running container of a service is its current release;
+        // a kept (stopped) one is a rollback point and stays in history only.
         let release = match &old.scope {
-            Some(_) => Some(record_update_release(app, old, reference, &new_id, run_id)?),
-            None => None,
+            Some(_) if old.running => Some(record_update_release(app, old, reference, &new_id, run_id)?),
+            _ => None,
         };
         let result = recreate(engine, old, reference, release).await;
         let (new_container_id, error) = match result {
