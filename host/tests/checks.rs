@@ -190,3 +190,27 @@ fn login_keeps_the_session_for_follow_ups_and_a_permission_check_expects_a_refus
     assert!(wrong["summary"].as_str().unwrap().starts_with(&format!("login at {}/login answered 403", app.url)), "{wrong}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn check_settings_take_secrets_from_the_environment() {
+    let site = Recorder::respond(|r| if r.header("x-api-key") == Some("k-123") { (200, "ok".to_string()) } else { (401, "who are you".to_string()) });
+    let p = Project::new(&format!(
+        "[checks.api]\nplugin = \"http\"\nurl = \"{}/\"\nheaders = {{ x-api-key = \"${{BOSUN_TEST_API_KEY}}\" }}\n\n[plugins.http]\ngrant.http = [\"{}\"]\n",
+        site.url, site.url
+    ));
+    let run = |key: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"));
+        command.args(["check", "--json"]).current_dir(p.dir.path()).env_remove("BOSUN_TEST_API_KEY");
+        if let Some(key) = key {
+            command.env("BOSUN_TEST_API_KEY", key);
+        }
+        command.output().unwrap()
+    };
+    let out = run(Some("k-123"));
+    assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("k-123"), "the secret is not in the report");
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(2), "an unset variable is refused at load: {}", stderr(&out));
+    assert!(stderr(&out).contains("checks.api: headers.x-api-key: uses ${BOSUN_TEST_API_KEY} but that environment variable is not set"), "{}", stderr(&out));
+    assert_eq!(site.requests().len(), 1, "nothing was sent without the key");
+}

@@ -1,6 +1,7 @@
 //! bosun.toml: the model and its validation. Errors name the file, line and key.
 
 mod error;
+mod secrets;
 mod service;
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use error::ConfigError;
+pub use secrets::{expand_env, expand_table};
 pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;
@@ -218,6 +220,9 @@ impl Config {
             if let Some(check) = service.checks.iter().find(|c| !self.checks.contains_key(*c)) {
                 return Err((format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list")));
             }
+        }
+        for (name, check) in &self.checks {
+            expand_table(&check.settings).map_err(|e| (format!("checks.{name}"), e))?;
         }
         for (name, checks) in &self.suites {
             if let Some(missing) = checks.iter().find(|c| !self.checks.contains_key(*c)) {

@@ -121,7 +121,7 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
     let started = std::time::Instant::now();
     let result = async {
         let plugin = app.plugin(plugin_name)?;
-        let settings = with_catalog_facts(app, settings)?;
+        let settings = prepared_settings(app, settings)?;
         let setup = app.setup(&plugin, &settings, dry_run)?;
         Ok::<CheckResult, anyhow::Error>(app.runtime()?.check(&plugin, setup).await?.value)
     }
@@ -171,12 +171,13 @@ pub fn markdown(reports: &[CheckReport]) -> String {
     text
 }
 
-/// A check naming `backup_set` gets the catalog's newest backup of that set
-/// as `backup` in its config (id, created_at, age_secs, verified_at,
-/// verify_error; none when there is no backup): plugins cannot read the
-/// catalog themselves.
-fn with_catalog_facts(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {
-    let mut settings = settings.clone();
+/// The config a check's plugin gets: `${VAR}` values filled from the
+/// environment, and for a check naming `backup_set`, the catalog's newest
+/// backup of that set as `backup` (id, created_at, age_secs, verified_at,
+/// verify_error; none when there is no backup), since plugins cannot read
+/// the catalog themselves.
+fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {
+    let mut settings = crate::config::expand_table(settings).map_err(anyhow::Error::msg)?;
     let Some(set) = settings.get("backup_set").and_then(|s| s.as_str()).map(str::to_string) else { return Ok(settings) };
     if !app.config.backups.contains_key(&set) {
         anyhow::bail!("backup_set {set}: no [backups.{set}] in bosun.toml");

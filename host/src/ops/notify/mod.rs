@@ -60,19 +60,7 @@ pub fn resolve_url(channel: &Channel, config_dir: &Path) -> Result<String, Strin
         }
         (None, None) => return Err("needs url (e.g. dingtalk://TOKEN) or url_file (a file holding it)".into()),
     };
-    let mut out = String::new();
-    let mut rest = raw.as_str();
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or("`${` in the URL is not closed by `}`")?;
-        let name = &after[..end];
-        let value = std::env::var(name).map_err(|_| format!("the URL uses ${{{name}}} but that environment variable is not set"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::config::expand_env(&raw).map_err(|e| format!("the URL {e}"))
 }
 
 /// The channel's destination, checked (used at config load and before sending).
