@@ -38,12 +38,18 @@ pub struct ComposePlan {
 }
 
 impl ComposePlan {
-    /// The full command line of `up` at `version`, as recorded.
-    fn up_args(&self) -> Vec<String> {
+    /// The compose arguments that run `subcommand` on this project's service.
+    fn args(&self, subcommand: &[&str]) -> Vec<String> {
         let mut args = self.program[1..].to_vec();
         args.extend(["--file".into(), self.file.to_string_lossy().into_owned(), "--project-name".into(), self.project.clone()]);
-        args.extend(["up".into(), "--detach".into(), "--no-deps".into(), "--no-build".into(), self.compose_service.clone()]);
+        args.extend(subcommand.iter().map(|a| a.to_string()));
+        args.push(self.compose_service.clone());
         args
+    }
+
+    /// The full command line of `up`, as recorded.
+    fn up_args(&self) -> Vec<String> {
+        self.args(&["up", "--detach", "--no-deps", "--no-build"])
     }
 }
 
@@ -162,10 +168,7 @@ async fn up(plan: &ComposePlan, version: &str, log: &mut Log) -> Result<(), Stri
 
 /// Stops and removes the service's containers (nothing ran before).
 async fn down(plan: &ComposePlan, log: &mut Log) -> Result<(), String> {
-    let mut args = plan.program[1..].to_vec();
-    args.extend(["--file".into(), plan.file.to_string_lossy().into_owned(), "--project-name".into(), plan.project.clone()]);
-    args.extend(["rm".into(), "--stop".into(), "--force".into(), plan.compose_service.clone()]);
-    run(plan, &plan.facts.version, args, log).await
+    run(plan, &plan.facts.version, plan.args(&["rm", "--stop", "--force"]), log).await
 }
 
 async fn run(plan: &ComposePlan, version: &str, args: Vec<String>, log: &mut Log) -> Result<(), String> {

@@ -83,15 +83,19 @@ impl Engine {
         Ok(managed)
     }
 
-    /// Every container publishing host port `port`, with its name.
-    pub async fn publishing(&self, port: u16) -> Result<Vec<String>> {
+    /// Host port → names of the running containers publishing it (one listing).
+    pub async fn published_ports(&self) -> Result<HashMap<u16, Vec<String>>> {
         let options = ListContainersOptionsBuilder::new().all(false).build();
         let listed = self.docker.list_containers(Some(options)).await.map_err(|e| engine_error("listing containers", e))?;
-        Ok(listed
-            .into_iter()
-            .filter(|c| c.ports.iter().flatten().any(|p| p.public_port == Some(port)))
-            .map(|c| Managed::from_summary(c).name)
-            .collect())
+        let mut ports: HashMap<u16, Vec<String>> = HashMap::new();
+        for container in listed {
+            let published: Vec<u16> = container.ports.iter().flatten().filter_map(|p| p.public_port).collect();
+            let name = Managed::from_summary(container).name;
+            for port in published {
+                ports.entry(port).or_default().push(name.clone());
+            }
+        }
+        Ok(ports)
     }
 
     /// The image `reference`, or none when it is not on this machine.

@@ -205,11 +205,16 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
 
 /// Every fixed host port is free, or held by a container this release replaces.
 async fn check_ports(engine: &Engine, scope: &str, service: &str, spec: &ContainerSpec, replaces: &[Managed]) -> Result<(), Failure> {
+    let fixed = spec.fixed_host_ports();
+    if fixed.is_empty() {
+        return Ok(());
+    }
     let ours: Vec<&str> = replaces.iter().map(|m| m.name.as_str()).collect();
-    for port in spec.fixed_host_ports() {
+    let published = engine.published_ports().await?;
+    for port in fixed {
         let host_port = port.host_port.unwrap_or_default();
-        let others: Vec<String> = engine.publishing(host_port).await?.into_iter().filter(|n| !ours.contains(&n.as_str())).collect();
-        if let Some(other) = others.first() {
+        let others = published.get(&host_port).into_iter().flatten().filter(|n| !ours.contains(&n.as_str()));
+        if let Some(other) = others.into_iter().next() {
             return Err(Failure::bad_input(format!(
                 "{scope}: port {host_port} is already bound by container {other}, which is not part of {scope}; nothing was changed. Stop it, or change services.{service}.ports"
             )));
