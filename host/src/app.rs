@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::capability::tls::Trust;
 use crate::capability::{GrantSpec, Policy};
 use crate::config::{self, Config};
 use crate::plugin::bindings::types::RunContext;
@@ -69,7 +70,10 @@ impl App {
         let name = &plugin.manifest.name;
         let plugin_settings = self.config.plugin_settings(name);
         let granted = plugin_settings.map(|s| s.grant.clone()).unwrap_or_default();
-        let policy = Policy::new(name, &plugin.manifest.capabilities, &granted).map_err(|e| anyhow!(e))?;
+        let mut policy = Policy::new(name, &plugin.manifest.capabilities, &granted).map_err(|e| anyhow!(e))?;
+        if let Some(settings) = plugin_settings {
+            policy.tls = Trust::load(&settings.tls, |p| self.config.resolve(p)).map_err(|e| anyhow!("[plugins.{name}.tls] {e}"))?;
+        }
         let mut limits = Limits::default();
         if let Some(ms) = plugin_settings.and_then(|s| s.timeout_ms) {
             limits.timeout = Duration::from_millis(ms);

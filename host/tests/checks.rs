@@ -214,3 +214,123 @@ fn check_settings_take_secrets_from_the_environment() {
     assert!(stderr(&out).contains("checks.api: headers.x-api-key: uses ${BOSUN_TEST_API_KEY} but that environment variable is not set"), "{}", stderr(&out));
     assert_eq!(site.requests().len(), 1, "nothing was sent without the key");
 }
+
+/// `bosun check --json` parsed, with a lookup by check name.
+fn check_all(p: &Project) -> (std::process::Output, Vec<serde_json::Value>) {
+    let out = p.bosun(&["check", "--json"]);
+    let reports = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{} {}", stdout(&out), stderr(&out)));
+    (out, reports)
+}
+
+fn by_name<'a>(reports: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    reports.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no report for {name}"))
+}
+
+#[test]
+fn the_tcp_check_tells_open_from_closed_ports_within_its_grant() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let check = |name: &str, host: &str, port: u16, extra: &str| format!("[checks.{name}]\nplugin = \"tcp\"\nhost = \"{host}\"\nport = {port}\n{extra}\n");
+    let p = Project::new(&format!(
+        "{}{}{}{}{}[plugins.tcp]\ngrant.net = [\"127.0.0.1:*\"]\n",
+        check("db", "127.0.0.1", open, "max_connect_ms = 1000"),
+        check("down", "127.0.0.1", closed, ""),
+        check("hidden", "127.0.0.1", closed, "open = false"),
+        check("exposed", "127.0.0.1", open, "open = false"),
+        check("elsewhere", "127.0.0.2", open, ""),
+    ));
+    let (out, reports) = check_all(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let db = by_name(&reports, "db");
+    assert_eq!(db["passed"], true, "{db}");
+    assert!(db["summary"].as_str().unwrap().starts_with(&format!("127.0.0.1:{open} open (127.0.0.1:{open}) in ")), "{db}");
+    assert_eq!(db["conditions"][0], "✓ [CONNECTED] == true (actual: true)", "{db}");
+    let down = by_name(&reports, "down");
+    assert_eq!(down["passed"], false, "{down}");
+    assert!(down["summary"].as_str().unwrap().starts_with(&format!("connecting to 127.0.0.1:{closed}: Connection refused")), "{down}");
+    assert!(down["suggestion"].as_str().unwrap().contains("listening on"), "{down}");
+    assert_eq!(by_name(&reports, "hidden")["passed"], true, "a port that must stay closed is closed");
+    let exposed = by_name(&reports, "exposed");
+    assert_eq!((exposed["passed"].as_bool(), exposed["summary"].as_str()), (Some(false), Some(format!("127.0.0.1:{open} is open (127.0.0.1:{open}) but should not be").as_str())));
+    let elsewhere = by_name(&reports, "elsewhere");
+    assert!(
+        elsewhere["error"].as_str().unwrap().contains(&format!("[plugins.tcp.grant] net = [\"127.0.0.2:{open}\"]")),
+        "a host outside the grant is refused, naming the line that allows it: {elsewhere}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn certificate_expiration_is_read_from_the_servers_certificate() {
+    let tls = common::tls::TlsServer::start(10);
+    let plain = Recorder::start(200, "ok");
+    let p = Project::new(&format!(
+        "[checks.cert]\nplugin = \"http\"\nurl = \"{tls}/\"\nconditions = [\"[CERTIFICATE_EXPIRATION] > 48h\"]\n\n\
+         [checks.cert-month]\nplugin = \"http\"\nurl = \"{tls}/\"\nconditions = [\"[CERTIFICATE_EXPIRATION] > 720h\"]\n\n\
+         [checks.plain]\nplugin = \"http\"\nurl = \"{plain}/\"\nconditions = [\"[CERTIFICATE_EXPIRATION] > 48h\"]\n\n\
+         [plugins.http]\ngrant.http = [\"{tls}\", \"{plain}\"]\n",
+        tls = tls.url,
+        plain = plain.url
+    ));
+    let (_, reports) = check_all(&p);
+    assert_eq!(by_name(&reports, "cert")["passed"], true, "{}", by_name(&reports, "cert"));
+    let month = by_name(&reports, "cert-month");
+    let condition = month["conditions"][0].as_str().unwrap();
+    assert!(condition.starts_with("✗ [CERTIFICATE_EXPIRATION] > 720h (actual: 9d"), "the time left, readable: {month}");
+    let plain = by_name(&reports, "plain");
+    assert_eq!(plain["passed"], false);
+    assert!(plain["conditions"][0].as_str().unwrap().contains("is not https, so there is no certificate"), "{plain}");
+}
+
+#[test]
+fn redirects_are_followed_unless_ignored_and_a_loop_stops() {
+    use common::recorder::Reply;
+    let site = Recorder::respond(|r| match r.uri.as_str() {
+        "/old" => Reply { status: 301, headers: vec![("location", "/new".into())], body: String::new() },
+        "/new" => (200, "moved".to_string()).into(),
+        _ => Reply { status: 302, headers: vec![("location", "loop".into())], body: String::new() },
+    });
+    let p = Project::new(&format!(
+        "[checks.moved]\nplugin = \"http\"\nurl = \"{u}/old\"\nconditions = [\"[STATUS] == 200\", \"[BODY] == moved\"]\n\n\
+         [checks.kept]\nplugin = \"http\"\nurl = \"{u}/old\"\nignore_redirect = true\nconditions = [\"[STATUS] == 301\", \"[HEADER].location == /new\"]\n\n\
+         [checks.loop]\nplugin = \"http\"\nurl = \"{u}/loop\"\n\n\
+         [plugins.http]\ngrant.http = [\"{u}\"]\n",
+        u = site.url
+    ));
+    let (_, reports) = check_all(&p);
+    let moved = by_name(&reports, "moved");
+    assert_eq!(moved["passed"], true, "{moved}");
+    assert!(moved["summary"].as_str().unwrap().starts_with(&format!("GET {u}/old -> {u}/new -> 200 in ", u = site.url)), "{moved}");
+    assert_eq!(by_name(&reports, "kept")["passed"], true, "{}", by_name(&reports, "kept"));
+    let looped = by_name(&reports, "loop");
+    assert!(looped["conditions"][0].as_str().unwrap().starts_with("✗ [STATUS] == 200 (actual: 302)"), "{looped}");
+    assert_eq!(site.requests().iter().filter(|r| r.uri == "/loop").count(), 11, "the first request and 10 redirects");
+}
+
+#[test]
+fn https_checks_trust_an_operators_ca_or_an_insecure_origin_and_nothing_else() {
+    let tls = common::tls::TlsServer::start(30);
+    let project = |tls_settings: &str| {
+        let p = Project::new(&format!(
+            "[checks.site]\nplugin = \"http\"\nurl = \"{u}/\"\nconditions = [\"[STATUS] == 200\"]\n\n[plugins.http]\ngrant.http = [\"{u}\"]\n{tls_settings}",
+            u = tls.url
+        ));
+        p.write("internal-ca.pem", tls.ca_pem.as_bytes());
+        p
+    };
+    let (_, reports) = check_all(&project(""));
+    let refused = by_name(&reports, "site");
+    assert_eq!(refused["passed"], false, "a certificate from an unknown CA is refused by default: {refused}");
+    assert!(refused["summary"].as_str().unwrap().contains("TLS"), "{refused}");
+
+    let (out, reports) = check_all(&project("tls.ca_files = [\"internal-ca.pem\"]\n"));
+    assert_eq!(by_name(&reports, "site")["passed"], true, "the operator's CA is trusted: {} {}", stdout(&out), stderr(&out));
+
+    let (_, reports) = check_all(&project(&format!("tls.insecure = [\"{}\"]\n", tls.url)));
+    assert_eq!(by_name(&reports, "site")["passed"], true, "an origin marked insecure is not verified: {}", by_name(&reports, "site"));
+
+    let out = project("tls.ca_files = [\"missing.pem\"]\n").bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("plugins.http.tls: ca_files: ") && stderr(&out).contains("missing.pem: not a readable PEM file"), "{}", stderr(&out));
+}

@@ -224,11 +224,12 @@ fn email_goes_through_a_real_smtp_conversation() {
 }
 
 #[test]
-fn a_failed_check_is_notified_with_the_checks_that_failed() {
+fn a_failed_check_is_notified_with_the_checks_that_failed_and_a_link_to_the_run() {
     let site = Recorder::start(404, "not here");
     let ops = Recorder::start(200, "ok");
     let project = Project::new(&format!(
-        "[checks.home]\nplugin = \"http\"\nurl = \"{site}/\"\nconditions = [\"[STATUS] == 200\"]\n\n\
+        "[project]\nruns_url = \"https://ops.example/bosun/runs/{{{{run}}}}\"\n\n\
+         [checks.home]\nplugin = \"http\"\nurl = \"{site}/\"\nconditions = [\"[STATUS] == 200\"]\n\n\
          [plugins.http]\ngrant.http = [\"{site}\"]\n\n\
          [notify.ops]\nurl = \"generic+{ops}/checks\"\non = [\"check.*\"]\n",
         site = site.url,
@@ -240,4 +241,18 @@ fn a_failed_check_is_notified_with_the_checks_that_failed() {
     assert_eq!(notice["kind"], "check.failed");
     assert_eq!(notice["facts"]["checks"], "home");
     assert!(notice["body"].as_str().unwrap().contains("[STATUS] == 200 (actual: 404)"), "{notice}");
+    let run = notice["facts"]["run"].as_str().expect("the run's id is a fact");
+    assert!(run.parse::<i64>().is_ok(), "{notice}");
+    assert_eq!(notice["link"], format!("https://ops.example/bosun/runs/{run}"), "{notice}");
+
+    // The run the link names: listed, and shown with the delivery in its log.
+    let listed: Value = serde_json::from_slice(&project.bosun(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!((listed[0]["id"].to_string(), &listed[0]["operation"], &listed[0]["outcome"]), (run.to_string(), &Value::from("check"), &Value::from("failed")), "{listed}");
+    let shown = project.bosun(&["runs", run]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let text = stdout(&shown);
+    assert!(text.contains(" check home  failed  ") && text.contains("check.failed: notified ops: "), "the run and how notifying went: {text}");
+    let missing = project.bosun(&["runs", "999999"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no run 999999 in this project's state; `bosun runs` lists the recent ones"), "{}", stderr(&missing));
 }

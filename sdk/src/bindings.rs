@@ -1,6 +1,6 @@
 //! wit-bindgen output for the WIT package `bosun:plugin@0.1.0` (`../wit`).
 //!
-//! The host interfaces (types, log, fs, docker, process, notify, wasi:http) are
+//! The host interfaces (types, log, fs, docker, process, notify, net, wasi:http) are
 //! generated once, from the world `host-api`, and every plugin-kind world reuses
 //! them through `with:`, so the SDK's helpers see a single set of types.
 //!
@@ -52,6 +52,7 @@ pub mod smoke_check {
         "bosun:plugin/docker@0.1.0": crate::bindings::host::bosun::plugin::docker,
         "bosun:plugin/process@0.1.0": crate::bindings::host::bosun::plugin::process,
         "bosun:plugin/notify@0.1.0": crate::bindings::host::bosun::plugin::notify,
+        "bosun:plugin/net@0.1.0": crate::bindings::host::bosun::plugin::net,
         "wasi:http/types@0.2.12": crate::bindings::host::wasi::http::types,
         "wasi:http/outgoing-handler@0.2.12": crate::bindings::host::wasi::http::outgoing_handler,
         "wasi:io/error@0.2.12": crate::bindings::host::wasi::io::error,

@@ -44,6 +44,7 @@ pub struct Request {
     body: Vec<u8>,
     timeout: Duration,
     max_body: usize,
+    max_redirects: u8,
 }
 
 /// A complete HTTP response.
@@ -56,8 +57,11 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The whole body.
     pub body: Vec<u8>,
-    /// From sending the request to having read the whole body.
+    /// From sending the request to having read the whole body (of the last
+    /// answer, when redirects were followed).
     pub elapsed: Duration,
+    /// The URL that gave this answer: the request's, or where redirects led.
+    pub url: String,
 }
 
 impl Request {
@@ -70,6 +74,7 @@ impl Request {
             body: Vec::new(),
             timeout: Duration::from_secs(30),
             max_body: 16 << 20,
+            max_redirects: 0,
         }
     }
 
@@ -123,13 +128,49 @@ impl Request {
         self
     }
 
+    /// Follow up to `max` redirects (301, 302, 303, 307, 308), as a browser
+    /// does: 303, and 301/302 after a POST, become a body-less GET; cookies and
+    /// authorization are not sent to another origin. Each hop needs the http
+    /// grant of its origin. Default 0: a redirect is the answer.
+    pub fn follow_redirects(mut self, max: u8) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
     /// The URL as given.
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// Perform the request and read the whole response.
-    pub fn send(self) -> Result<Response, Error> {
+    /// Perform the request (following redirects when asked) and read the
+    /// whole response.
+    pub fn send(mut self) -> Result<Response, Error> {
+        let started = monotonic_clock::now();
+        let mut hops = 0;
+        loop {
+            let mut resp = self.send_once()?;
+            let location = resp.header("location").filter(|_| matches!(resp.status, 301 | 302 | 303 | 307 | 308));
+            let Some(location) = location.filter(|_| hops < self.max_redirects) else {
+                resp.elapsed = Duration::from_nanos(monotonic_clock::now().saturating_sub(started));
+                return Ok(resp);
+            };
+            let from = Url::parse(&self.url).map_err(Error::invalid_config)?;
+            let to = from.join(location);
+            let next = Url::parse(&to).map_err(|e| Error::failed(format!("{} redirected to `{location}`: {e}", from.redacted())))?;
+            if next.origin() != from.origin() {
+                self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case("cookie"));
+            }
+            if resp.status == 303 || (matches!(resp.status, 301 | 302) && self.method.eq_ignore_ascii_case("POST")) {
+                self.method = "GET".into();
+                self.body.clear();
+                self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type") && !k.eq_ignore_ascii_case("content-length"));
+            }
+            self.url = to;
+            hops += 1;
+        }
+    }
+
+    fn send_once(&self) -> Result<Response, Error> {
         let url = Url::parse(&self.url)
             .map_err(|e| Error::invalid_config(format!("invalid URL `{}`: {e}", self.url)))?;
         let what = format!("{} {}", self.method, url.redacted());
@@ -264,7 +305,7 @@ impl Request {
         drop(IncomingBody::finish(body_res));
 
         let elapsed = Duration::from_nanos(monotonic_clock::now().saturating_sub(start));
-        Ok(Response { status, headers, body, elapsed })
+        Ok(Response { status, headers, body, elapsed, url: self.url.clone() })
     }
 
     fn timed_out(&self) -> Fail {
@@ -367,7 +408,7 @@ fn duration_ns(d: Duration) -> u64 {
 }
 
 /// The parts of an `http(s)://` URL that wasi:http wants.
-struct Url {
+pub struct Url {
     scheme: Scheme,
     authority: String,
     /// `/path?query`, never empty.
@@ -375,7 +416,8 @@ struct Url {
 }
 
 impl Url {
-    fn parse(url: &str) -> Result<Url, String> {
+    /// Parse an `http://` or `https://` URL; the error says what is wrong.
+    pub fn parse(url: &str) -> Result<Url, String> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or("expected scheme://host[:port]/path")?;
@@ -402,6 +444,46 @@ impl Url {
             p => p.to_string(),
         };
         Ok(Url { scheme, authority: authority.to_string(), path_query })
+    }
+
+    /// `https`?
+    pub fn is_https(&self) -> bool {
+        matches!(self.scheme, Scheme::Https)
+    }
+
+    /// The host, without brackets around an IPv6 address.
+    pub fn host(&self) -> &str {
+        let host = match self.authority.rfind(':') {
+            Some(i) if !self.authority[i..].contains(']') => &self.authority[..i],
+            _ => &self.authority,
+        };
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// The port, or the scheme's default.
+    pub fn port(&self) -> u16 {
+        match self.authority.rfind(':') {
+            Some(i) if !self.authority[i..].contains(']') => self.authority[i + 1..].parse().unwrap_or(0),
+            _ if self.is_https() => 443,
+            _ => 80,
+        }
+    }
+
+    /// Where `location` (a redirect's `Location`: absolute, `//host/...`,
+    /// `/path` or relative) points, seen from this URL.
+    pub fn join(&self, location: &str) -> String {
+        let scheme = self.scheme_str();
+        if location.contains("://") {
+            location.to_string()
+        } else if let Some(rest) = location.strip_prefix("//") {
+            format!("{scheme}://{rest}")
+        } else if location.starts_with('/') {
+            format!("{scheme}://{}{location}", self.authority)
+        } else {
+            let path = self.path_query.split('?').next().unwrap_or("/");
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            format!("{scheme}://{}{dir}{location}", self.authority)
+        }
     }
 
     fn scheme_str(&self) -> &'static str {
@@ -453,5 +535,17 @@ mod tests {
         assert!(Url::parse("http:///x").is_err());
         assert!(Url::parse("http://u:p@x/").is_err());
         assert!(Url::parse("127.0.0.1:80").is_err());
+    }
+
+    #[test]
+    fn hosts_ports_and_redirect_targets() {
+        let u = Url::parse("https://example.com/a/b?x=1").unwrap();
+        assert_eq!((u.host(), u.port(), u.is_https()), ("example.com", 443, true));
+        let u6 = Url::parse("http://[::1]:8080/").unwrap();
+        assert_eq!((u6.host(), u6.port()), ("::1", 8080));
+        assert_eq!(u.join("/login"), "https://example.com/login");
+        assert_eq!(u.join("c?y=2"), "https://example.com/a/c?y=2");
+        assert_eq!(u.join("//cdn.example.com/x"), "https://cdn.example.com/x");
+        assert_eq!(u.join("http://other:81/"), "http://other:81/");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A bosun plugin is a WebAssembly component of one *kind*: a smoke check, a
 //! backup strategy, a naming template or a notifier. It runs sandboxed, with
-//! only the host capabilities (fs, docker, process, http, notify) that it asks
+//! only the host capabilities (fs, docker, process, http, notify, net) that it asks
 //! for in its manifest *and* the operator grants in `bosun.toml`.
 //!
 //! A plugin is one trait impl and one macro line:
@@ -223,7 +223,7 @@ pub use serde_json;
 /// against the operator's grants; mutating calls are recorded, not run, in a
 /// dry run (see [`Context::dry_run`]).
 pub mod host {
-    pub use crate::bindings::host::bosun::plugin::{docker, fs, notify, process, types};
+    pub use crate::bindings::host::bosun::plugin::{docker, fs, net, notify, process, types};
     /// The raw `log` interface; prefer [`crate::log`].
     pub use crate::bindings::host::bosun::plugin::log;
     /// The WASI interfaces generated for the HTTP client (`wasi:http`,

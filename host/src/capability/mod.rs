@@ -13,9 +13,11 @@ pub mod docker;
 pub mod fs;
 pub mod http;
 pub mod log;
+pub mod net;
 pub mod notify;
 pub mod process;
 mod state;
+pub mod tls;
 
 use std::fmt;
 
@@ -44,6 +46,10 @@ pub struct GrantSpec {
     /// Event-kind globs a plugin may emit (`check.*`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// `host:port` a plugin may probe (TCP connect, TLS certificate); `*` for
+    /// any host or port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net: Vec<String>,
 }
 
 /// What a manifest asks for.
@@ -55,7 +61,7 @@ impl GrantSpec {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fs.is_empty() && self.docker.is_empty() && self.process.is_empty() && self.http.is_empty() && self.notify.is_empty()
+        self.lines().is_empty()
     }
 
     /// Entries in `self` that `other` does not have, per interface (for the
@@ -68,13 +74,14 @@ impl GrantSpec {
             process: diff(&self.process, &other.process),
             http: diff(&self.http, &other.http),
             notify: diff(&self.notify, &other.notify),
+            net: diff(&self.net, &other.net),
         }
     }
 
     /// `interface: entry` lines, for display.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (name, entries) in [("fs", &self.fs), ("docker", &self.docker), ("process", &self.process), ("http", &self.http), ("notify", &self.notify)] {
+        for (name, entries) in [("fs", &self.fs), ("docker", &self.docker), ("process", &self.process), ("http", &self.http), ("notify", &self.notify), ("net", &self.net)] {
             out.extend(entries.iter().map(|e| format!("{name}: {e}")));
         }
         out
@@ -89,6 +96,7 @@ pub struct Grants {
     pub process: process::Grant,
     pub http: http::Grant,
     pub notify: notify::Grant,
+    pub net: net::Grant,
 }
 
 impl Grants {
@@ -99,6 +107,7 @@ impl Grants {
             process: process::Grant::parse(&spec.process).map_err(|e| format!("process: {e}"))?,
             http: http::Grant::parse(&spec.http).map_err(|e| format!("http: {e}"))?,
             notify: notify::Grant::parse(&spec.notify).map_err(|e| format!("notify: {e}"))?,
+            net: net::Grant::parse(&spec.net).map_err(|e| format!("net: {e}"))?,
         })
     }
 }
@@ -109,6 +118,8 @@ pub struct Policy {
     pub plugin: String,
     pub requested: Grants,
     pub granted: Grants,
+    /// Which certificates its HTTPS requests trust (`[plugins.<name>.tls]`).
+    pub tls: tls::Trust,
 }
 
 impl Policy {
@@ -117,6 +128,7 @@ impl Policy {
             plugin: plugin.to_string(),
             requested: Grants::parse(requested).map_err(|e| format!("plugin {plugin} manifest capabilities: {e}"))?,
             granted: Grants::parse(granted).map_err(|e| format!("[plugins.{plugin}.grant] {e}"))?,
+            tls: tls::Trust::default(),
         })
     }
 

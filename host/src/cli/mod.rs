@@ -12,6 +12,7 @@ mod lock;
 mod notify;
 mod plugin;
 mod release;
+mod runs;
 mod scaffold;
 
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ enum Command {
     Notify(notify::NotifyCommand),
     /// Run smoke checks from bosun.toml (all, or the named ones).
     Check(check::CheckArgs),
+    /// List recent runs, or show one with its log (`bosun runs 42`).
+    Runs(runs::RunsArgs),
     /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
     Doctor,
 }
@@ -89,6 +92,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(command) => lock::run(command, &App::load(cli.config)?, out).await,
         Command::Notify(command) => notify::run(command, &App::load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
+        Command::Runs(args) => runs::run(args, &App::load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
     }
 }

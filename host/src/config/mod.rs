@@ -53,11 +53,21 @@ pub struct Project {
     /// SQLite state, plugin store and compiled cache; relative to the config file.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// Where a run can be looked at, `{{run}}` standing for its id (e.g. a
+    /// page that shows `bosun runs ID`); notifications link to it.
+    pub runs_url: Option<String>,
 }
 
 impl Default for Project {
     fn default() -> Project {
-        Project { name: default_project_name(), env: default_env(), state_dir: default_state_dir() }
+        Project { name: default_project_name(), env: default_env(), state_dir: default_state_dir(), runs_url: None }
+    }
+}
+
+impl Project {
+    /// The link to run `run_id`, when `runs_url` is set.
+    pub fn run_link(&self, run_id: i64) -> Option<String> {
+        self.runs_url.as_ref().map(|url| url.replace("{{run}}", &run_id.to_string()))
     }
 }
 
@@ -82,6 +92,9 @@ pub struct PluginSettings {
     pub timeout_ms: Option<u64>,
     /// Linear-memory cap of one call.
     pub memory_mib: Option<u64>,
+    /// Certificates its HTTPS requests trust besides the public roots.
+    #[serde(default)]
+    pub tls: crate::capability::tls::TlsSettings,
 }
 
 /// A table that names a plugin and carries its configuration (the other keys).
@@ -203,8 +216,14 @@ impl Config {
 
     /// Grants parse and limits are sane. Returns the offending key path.
     fn validate(&self) -> Result<(), (String, String)> {
+        if let Some(url) = &self.project.runs_url
+            && (!url.contains("{{run}}") || !(url.starts_with("https://") || url.starts_with("http://")))
+        {
+            return Err(("project.runs_url".into(), format!("{url:?} must be an http(s) URL with {{{{run}}}} where the run id goes")));
+        }
         for (name, settings) in &self.plugins {
             crate::capability::Grants::parse(&settings.grant).map_err(|e| (format!("plugins.{name}.grant"), e))?;
+            crate::capability::tls::Trust::load(&settings.tls, |p| self.resolve(p)).map_err(|e| (format!("plugins.{name}.tls"), e))?;
             if settings.timeout_ms == Some(0) {
                 return Err((format!("plugins.{name}.timeout_ms"), "must be more than 0".into()));
             }

@@ -15,7 +15,7 @@ pub mod host_api {
     });
 }
 
-pub use host_api::bosun::plugin::{docker, fs, log, notify, process, types};
+pub use host_api::bosun::plugin::{docker, fs, log, net, notify, process, types};
 
 /// A plugin-kind world reusing the shared interfaces; `with` must list exactly
 /// the interfaces the world references, so each world names its own.
@@ -42,6 +42,7 @@ kind_world!(smoke_check, "bosun:plugin/smoke-check", {
     "bosun:plugin/docker": super::docker,
     "bosun:plugin/process": super::process,
     "bosun:plugin/notify": super::notify,
+    "bosun:plugin/net": super::net,
     "wasi": wasmtime_wasi::p2::bindings,
     "wasi:http": wasmtime_wasi_http::p2::bindings::http,
 });

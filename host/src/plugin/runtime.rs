@@ -247,6 +247,7 @@ fn link_everything(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     capability::docker::link(linker)?;
     capability::process::link(linker)?;
     capability::notify::link(linker)?;
+    capability::net::link(linker)?;
     Ok(())
 }
 

@@ -73,28 +73,34 @@ impl State {
     }
 
     pub fn run(&self, id: i64) -> Result<Option<RunRecord>, StateError> {
-        let record = self
-            .conn()
-            .query_row(
-                "SELECT id, operation, target, who, started_at, finished_at, outcome, summary, log FROM runs WHERE id = ?1",
-                [id],
-                |row| {
-                    Ok(RunRecord {
-                        id: row.get(0)?,
-                        operation: row.get(1)?,
-                        target: row.get(2)?,
-                        who: row.get(3)?,
-                        started_at: row.get(4)?,
-                        finished_at: row.get(5)?,
-                        outcome: Outcome::parse(&row.get::<_, String>(6)?),
-                        summary: row.get(7)?,
-                        log: row.get(8)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(record)
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        Ok(self.conn().query_row(&sql, [id], run_record).optional()?)
     }
+
+    /// The newest `limit` runs, newest first, without their logs.
+    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1");
+        let mut statement = conn.prepare(&sql)?;
+        let runs = statement.query_map([limit as i64], run_record)?.map(|r| r.map(|run| RunRecord { log: String::new(), ..run }));
+        Ok(runs.collect::<Result<_, _>>()?)
+    }
+}
+
+const RUN_COLUMNS: &str = "id, operation, target, who, started_at, finished_at, outcome, summary, log";
+
+fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        operation: row.get(1)?,
+        target: row.get(2)?,
+        who: row.get(3)?,
+        started_at: row.get(4)?,
+        finished_at: row.get(5)?,
+        outcome: Outcome::parse(&row.get::<_, String>(6)?),
+        summary: row.get(7)?,
+        log: row.get(8)?,
+    })
 }
 
 /// Who ran it: `$BOSUN_USER`, else the login name, else the uid.

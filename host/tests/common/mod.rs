@@ -5,6 +5,7 @@
 pub mod project;
 pub mod recorder;
 pub mod smtp;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -40,7 +40,12 @@ impl Notifier for Chat {
         let cfg: Config = ctx.config()?;
         let params: BTreeMap<String, String> = channel.params.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let requests = request_for(&params, &event.title, &event.body, now_ms).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))?;
+        // The run's link goes at the end of the text, where every service shows it.
+        let body = match &event.link {
+            Some(link) => format!("{}\n\n{link}", event.body),
+            None => event.body.clone(),
+        };
+        let requests = request_for(&params, &event.title, &body, now_ms).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))?;
         let mut answers = Vec::new();
         for outgoing in requests {
             let resp = Request::post(outgoing.url)

@@ -2,10 +2,13 @@
 //! a response. Pure Rust (no host calls), so it is unit-tested on the host.
 //!
 //! Left side: `[STATUS]`, `[RESPONSE_TIME]` (ms), `[BODY]`, `[BODY].a.b[0]`
-//! (JSON path), `[HEADER].name`, `[CONNECTED]`, or `len(<one of these>)`.
-//! Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (the ordering ones compare
-//! numbers). Right side: a value (compared as numbers when both sides are
-//! numbers, else as text), `pat(glob)` with `*` and `?`, or `any(a, b, ...)`.
+//! (JSON path), `[HEADER].name`, `[CONNECTED]`, `[CERTIFICATE_EXPIRATION]`
+//! (time left on the server's TLS certificate, e.g. `29d23h59m`), or
+//! `len(<one of these>)`. Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (the
+//! ordering ones compare numbers). Right side: a value (compared as numbers
+//! when both sides are numbers or durations like `48h`, `1s`, `500ms`, in
+//! milliseconds; else as text), `pat(glob)` with `*` and `?`, or
+//! `any(a, b, ...)`.
 
 use std::fmt;
 
@@ -34,6 +37,7 @@ enum Placeholder {
     Status,
     ResponseTime,
     Connected,
+    CertificateExpiration,
     Body(Vec<Seg>),
     Header(String),
 }
@@ -84,6 +88,9 @@ pub struct Observed<'a> {
     pub body: Option<&'a str>,
     /// Why there is no response, when there is none.
     pub error: Option<&'a str>,
+    /// Milliseconds until the server's certificate expires (negative when it
+    /// has), or why that is unknown; `None` when no condition asked for it.
+    pub certificate_expiration_ms: Option<Result<i64, String>>,
 }
 
 /// The result of evaluating one condition.
@@ -98,7 +105,7 @@ pub struct Outcome {
     pub message: Option<String>,
 }
 
-const PLACEHOLDERS: &str = "[STATUS], [RESPONSE_TIME], [BODY], [BODY].<json.path>, [HEADER].<name>, [CONNECTED]";
+const PLACEHOLDERS: &str = "[STATUS], [RESPONSE_TIME], [BODY], [BODY].<json.path>, [HEADER].<name>, [CONNECTED], [CERTIFICATE_EXPIRATION]";
 const OPERATORS: &str = "==, !=, <, <=, >, >=";
 
 /// Parse one condition.
@@ -224,6 +231,7 @@ impl Parser<'_> {
             "[STATUS]" => Ok(Placeholder::Status),
             "[RESPONSE_TIME]" => Ok(Placeholder::ResponseTime),
             "[CONNECTED]" => Ok(Placeholder::Connected),
+            "[CERTIFICATE_EXPIRATION]" => Ok(Placeholder::CertificateExpiration),
             "[BODY]" => Ok(Placeholder::Body(self.json_path()?)),
             "[HEADER]" => {
                 if !self.eat(".") {
@@ -278,11 +286,66 @@ fn func_arg<'a>(s: &'a str, name: &str) -> Option<&'a str> {
     s.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
 }
 
+/// A number, or a duration (`48h`, `1m30s`, `-2d`, `500ms`) in milliseconds.
 fn number(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok().filter(|n| n.is_finite())
+    let s = s.trim();
+    s.parse::<f64>().ok().or_else(|| duration_ms(s)).filter(|n| n.is_finite())
+}
+
+fn duration_ms(text: &str) -> Option<f64> {
+    let (sign, mut rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text),
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').filter(|&n| n > 0)?;
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = ["ms", "s", "m", "h", "d"].into_iter().find(|u| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += value
+            * match unit {
+                "ms" => 1.0,
+                "s" => 1e3,
+                "m" => 60e3,
+                "h" => 3600e3,
+                _ => 86_400e3,
+            };
+    }
+    Some(sign * total)
+}
+
+/// Milliseconds as `29d23h59m` (to the minute), or `42s` / `350ms` when shorter.
+pub fn format_duration(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    if ms < 1000 {
+        return format!("{sign}{ms}ms");
+    }
+    if ms < 60_000 {
+        return format!("{sign}{}s", ms / 1000);
+    }
+    let minutes = ms / 60_000;
+    let (d, h, m) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    let mut text = String::from(sign);
+    for (n, unit) in [(d, "d"), (h, "h"), (m, "m")] {
+        if n > 0 {
+            text.push_str(&format!("{n}{unit}"));
+        }
+    }
+    text
 }
 
 impl Condition {
+    /// Does evaluating this need the server's certificate?
+    pub fn needs_certificate(&self) -> bool {
+        matches!(self.lhs, Lhs::Value(Placeholder::CertificateExpiration) | Lhs::Len(Placeholder::CertificateExpiration))
+    }
+
     /// Evaluate against what the request produced. Never panics; a value that
     /// cannot be had fails the condition with a message.
     pub fn evaluate(&self, obs: &Observed<'_>) -> Outcome {
@@ -370,6 +433,11 @@ fn resolve(p: &Placeholder, obs: &Observed<'_>) -> Result<Val, String> {
     let no_response = || format!("no response: {}", obs.error.unwrap_or("request failed"));
     match p {
         Placeholder::Connected => Ok(Val::Text(obs.status.is_some().to_string())),
+        Placeholder::CertificateExpiration => match &obs.certificate_expiration_ms {
+            Some(Ok(ms)) => Ok(Val::Text(format_duration(*ms))),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("the certificate was not read".into()),
+        },
         Placeholder::Status => obs.status.map(|s| Val::Text(s.to_string())).ok_or_else(no_response),
         Placeholder::ResponseTime => obs
             .response_time_ms
@@ -461,7 +529,7 @@ mod tests {
 
     fn ok(status: u16, ms: u64, headers: &[(String, String)], body: &'static str) -> Observed<'static> {
         let headers: &'static [(String, String)] = Box::leak(headers.to_vec().into_boxed_slice());
-        Observed { status: Some(status), response_time_ms: Some(ms), headers, body: Some(body), error: None }
+        Observed { status: Some(status), response_time_ms: Some(ms), headers, body: Some(body), ..Default::default() }
     }
 
     fn eval(cond: &str, obs: &Observed<'_>) -> Outcome {
@@ -480,6 +548,28 @@ mod tests {
         assert!(eval("[STATUS] == any(404, 410)", &o).passed);
         assert!(eval("[STATUS] == pat(4*)", &o).passed);
         assert!(eval("[STATUS] != pat(2??)", &o).passed);
+    }
+
+    #[test]
+    fn certificate_expiration_and_durations() {
+        let mut o = ok(200, 1500, &[], "");
+        o.certificate_expiration_ms = Some(Ok(30 * 86_400_000 - 60_000));
+        let r = eval("[CERTIFICATE_EXPIRATION] > 720h", &o);
+        assert_eq!(r.actual, "29d23h59m");
+        assert!(!r.passed);
+        assert_eq!(r.message.as_deref(), Some("[CERTIFICATE_EXPIRATION] (29d23h59m) > 720h"));
+        assert!(eval("[CERTIFICATE_EXPIRATION] > 48h", &o).passed);
+        assert!(eval("[RESPONSE_TIME] < 2s", &o).passed);
+        assert!(!eval("[RESPONSE_TIME] < 1s500ms", &o).passed);
+        o.certificate_expiration_ms = Some(Ok(-2 * 86_400_000));
+        assert_eq!(eval("[CERTIFICATE_EXPIRATION] > 0", &o).message.as_deref(), Some("[CERTIFICATE_EXPIRATION] (-2d) > 0"));
+        o.certificate_expiration_ms = Some(Err("http://x is not https".into()));
+        let r = eval("[CERTIFICATE_EXPIRATION] > 48h", &o);
+        assert_eq!((r.actual.as_str(), r.passed, r.message.as_deref()), ("(none)", false, Some("http://x is not https")));
+        assert!(parse("[CERTIFICATE_EXPIRATION] > 48h").unwrap().needs_certificate());
+        assert!(!parse("[STATUS] == 200").unwrap().needs_certificate());
+        assert!(parse("[RESPONSE_TIME] < 5x").is_err());
+        assert_eq!((format_duration(350), format_duration(42_000), format_duration(3_600_000)), ("350ms".into(), "42s".into(), "1h".into()));
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! it sets or a token from its JSON answer) and `follow` with more requests
 //! on that session. A permission check is a request without the session
 //! whose conditions expect a refusal: `[STATUS] == any(401, 403)`.
+//! Redirects are followed (up to 10, as Gatus does) unless `ignore_redirect`;
+//! `[CERTIFICATE_EXPIRATION]` asks the host for the server's certificate.
 
 mod conditions;
 
 use std::collections::BTreeMap;
 
-use bosun_sdk::http::Request;
+use bosun_sdk::host::net;
+use bosun_sdk::http::{Request, Url};
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
 use serde::Deserialize;
 
@@ -35,6 +38,9 @@ struct Config {
     probe: Probe,
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
+    /// Answer with the redirect itself instead of following it.
+    #[serde(default)]
+    ignore_redirect: bool,
     /// Log in first and send the session (cookie or token) with every request.
     login: Option<Login>,
     /// More requests made with the same session after the first.
@@ -86,7 +92,34 @@ struct Probed {
     error: Option<String>,
 }
 
-fn probe(p: &Probe, session: &[(String, String)], timeout_ms: u64, label: Option<&str>) -> Result<Probed, Error> {
+/// How many redirects a probe follows unless `ignore_redirect`.
+const MAX_REDIRECTS: u8 = 10;
+
+/// Request settings shared by every probe of one check.
+struct Client<'a> {
+    session: &'a [(String, String)],
+    timeout_ms: u64,
+    redirects: u8,
+}
+
+/// Milliseconds left on the certificate `url`'s server presents, or why that is unknown.
+fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, String>, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::invalid_config(format!("invalid URL `{url}`: {e}")))?;
+    if !parsed.is_https() {
+        return Ok(Err(format!("{url} is not https, so there is no certificate")));
+    }
+    match net::tls_certificate(parsed.host(), parsed.port(), timeout_ms.min(u32::MAX.into()) as u32) {
+        Ok(cert) => {
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            Ok(Ok(cert.not_after * 1000 - now_ms))
+        }
+        Err(bosun_sdk::HostError::Failed(why) | bosun_sdk::HostError::TimedOut(why)) => Ok(Err(why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn probe(p: &Probe, client: &Client, label: Option<&str>) -> Result<Probed, Error> {
+    let Client { session, timeout_ms, redirects } = *client;
     let conds = p
         .conditions
         .iter()
@@ -96,7 +129,7 @@ fn probe(p: &Probe, session: &[(String, String)], timeout_ms: u64, label: Option
     if conds.is_empty() {
         return Err(Error::invalid_config("config key `conditions`: no conditions to check"));
     }
-    let mut req = Request::new(p.method.to_ascii_uppercase(), &p.url).timeout_ms(timeout_ms);
+    let mut req = Request::new(p.method.to_ascii_uppercase(), &p.url).timeout_ms(timeout_ms).follow_redirects(redirects);
     for (name, value) in p.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(session.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         req = req.header(name, value);
     }
@@ -112,12 +145,17 @@ fn probe(p: &Probe, session: &[(String, String)], timeout_ms: u64, label: Option
         Err(e) => return Err(e),
     };
     let body = response.as_ref().map(|r| r.text());
+    let certificate_expiration_ms = match conds.iter().any(|c| c.needs_certificate()) {
+        true => Some(certificate_expiration_ms(&p.url, timeout_ms)?),
+        false => None,
+    };
     let obs = Observed {
         status: response.as_ref().map(|r| r.status),
         response_time_ms: response.as_ref().map(|r| r.elapsed.as_millis() as u64),
         headers: response.as_ref().map(|r| r.headers.as_slice()).unwrap_or(&[]),
         body: body.as_deref(),
         error: error.as_deref(),
+        certificate_expiration_ms,
     };
     let (mut failed, mut results) = (Vec::new(), Vec::new());
     for cond in &conds {
@@ -134,6 +172,7 @@ fn probe(p: &Probe, session: &[(String, String)], timeout_ms: u64, label: Option
         results.push(r);
     }
     let mut summary = match (&response, &error) {
+        (Some(r), _) if r.url != p.url => format!("{what} -> {} -> {} in {}ms", r.url, r.status, r.elapsed.as_millis()),
         (Some(r), _) => format!("{what} -> {} in {}ms", r.status, r.elapsed.as_millis()),
         // The SDK's message already starts with the method and URL.
         (None, Some(e)) => e.clone(),
@@ -219,10 +258,11 @@ impl Check for Http {
             },
             None => Vec::new(),
         };
-        let mut first = probe(&cfg.probe, &session, cfg.timeout_ms, None)?;
+        let client = Client { session: &session, timeout_ms: cfg.timeout_ms, redirects: if cfg.ignore_redirect { 0 } else { MAX_REDIRECTS } };
+        let mut first = probe(&cfg.probe, &client, None)?;
         let mut follow = Vec::new();
         for step in &cfg.follow {
-            follow.push(probe(step, &session, cfg.timeout_ms, Some(&format!("{} {}", step.method.to_ascii_uppercase(), step.url)))?);
+            follow.push(probe(step, &client, Some(&format!("{} {}", step.method.to_ascii_uppercase(), step.url)))?);
         }
         let passed = first.failed.is_empty() && follow.iter().all(|f| f.failed.is_empty());
         let mut summary = first.summary.clone();

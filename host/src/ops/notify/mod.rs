@@ -74,9 +74,14 @@ pub fn subscribed(channel: &Channel, kind: &str) -> bool {
     channel.on.is_empty() || channel.on.iter().any(|pattern| Glob::new(pattern).is_ok_and(|g| g.compile_matcher().is_match(kind)))
 }
 
-/// [`notify`], then each delivery's outcome added to run `run_id`'s log.
+/// [`notify`] with the run's id and link among the facts, then each
+/// delivery's outcome added to run `run_id`'s log.
 pub async fn tell(app: &App, run_id: i64, notice: &Notice) -> Vec<Delivery> {
-    let deliveries = notify(app, notice).await;
+    let mut notice = notice.clone().fact("run", run_id);
+    if let Some(link) = app.config.project.run_link(run_id) {
+        notice = notice.fact("link", link);
+    }
+    let deliveries = notify(app, &notice).await;
     if !deliveries.is_empty() {
         let lines: Vec<String> = deliveries.iter().map(|d| format!("{}: {d}", notice.kind)).collect();
         if let Ok(state) = app.state()
@@ -155,7 +160,7 @@ async fn send(app: &App, name: &str, channel: &Channel, notice: &Notice) -> Resu
             title: title.clone(),
             body: body.clone(),
             facts: notice.facts.iter().map(|(key, value)| Kv { key: key.clone(), value: value.clone() }).collect(),
-            link: None,
+            link: notice.facts.get("link").cloned(),
         };
         let params = destination.params.iter().map(|(key, value)| Kv { key: key.clone(), value: value.clone() }).collect();
         let target = notify::Channel { name: name.to_string(), url: url.clone(), params };

@@ -29,7 +29,7 @@ pub struct Notice {
 /// Placeholders a channel's `title`/`body` template may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "kind", "severity", "title", "body", "project", "env", "service", "version", "duration", "container", "error", "set", "backup", "size", "image",
-    "checks", "who", "channel",
+    "checks", "who", "channel", "run", "link",
 ];
 
 impl Notice {

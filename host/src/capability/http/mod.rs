@@ -1,6 +1,9 @@
 //! Outgoing HTTP (`wasi:http/outgoing-handler`), checked per request against
 //! `scheme://host[:port]` grants. wasmtime-wasi-http does the protocol work;
-//! bosun only decides whether a request may leave.
+//! bosun decides whether a request may leave and, for HTTPS with an
+//! operator's `[plugins.<name>.tls]`, which certificates it trusts.
+
+mod send;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -81,7 +84,7 @@ fn default_port(scheme: &str) -> u16 {
     if scheme == "https" { 443 } else { 80 }
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
+pub(super) fn host_matches(pattern: &str, host: &str) -> bool {
     let host = host.to_ascii_lowercase();
     match pattern.strip_prefix("*.") {
         _ if pattern == "*" => true,
@@ -119,7 +122,7 @@ impl Hooks {
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>> + Send>;
 
@@ -135,8 +138,16 @@ impl WasiHttpHooks for Hooks {
             self.denials.lock().expect("denials lock").push(denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let uri = request.uri();
+        let tls = match (uri.scheme_str(), uri.host()) {
+            (Some("https"), Some(host)) => self.policy.tls.client_config(host.trim_start_matches('[').trim_end_matches(']'), uri.port_u16().unwrap_or(443)),
+            _ => None,
+        };
         Box::new(async move {
             use http_body_util::BodyExt;
+            if let Some(config) = tls {
+                return send::send_with(config, request, options).await;
+            }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })

@@ -1,0 +1,70 @@
+//! bosun's built-in `tcp` check: a port answers (Gatus' `[CONNECTED] ==
+//! true`), in time, or, with `open = false`, does not (a database port that
+//! must never be published). The host makes the connection.
+
+use bosun_sdk::host::net;
+use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error, HostError};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Config {
+    host: String,
+    port: u16,
+    #[serde(default = "default_open")]
+    open: bool,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u32,
+    max_connect_ms: Option<u64>,
+}
+
+fn default_open() -> bool {
+    true
+}
+
+fn default_timeout_ms() -> u32 {
+    3000
+}
+
+struct Tcp;
+
+impl Check for Tcp {
+    fn check(ctx: &Context) -> Result<CheckResult, Error> {
+        let cfg: Config = ctx.config()?;
+        let target = if cfg.host.contains(':') { format!("[{}]:{}", cfg.host, cfg.port) } else { format!("{}:{}", cfg.host, cfg.port) };
+        let (connected, why) = match net::tcp_connect(&cfg.host, cfg.port, cfg.timeout_ms) {
+            Ok(conn) => (Some(conn), None),
+            Err(HostError::Failed(why) | HostError::TimedOut(why)) => (None, Some(why)),
+            Err(e) => return Err(e.into()),
+        };
+        let condition = if cfg.open { "[CONNECTED] == true" } else { "[CONNECTED] == false" };
+        let is_open = connected.is_some();
+        let mut result = CheckResult::new(is_open == cfg.open, String::new()).with_condition(ConditionResult::new(condition, is_open.to_string(), is_open == cfg.open));
+        match (&connected, cfg.open) {
+            (Some(conn), true) => {
+                result.summary = format!("{target} open ({}) in {}ms", conn.address, conn.connect_ms);
+                result = result.with_metric("connect-ms", conn.connect_ms);
+                if let Some(max) = cfg.max_connect_ms {
+                    let fast = conn.connect_ms <= max;
+                    result.passed &= fast;
+                    result = result.with_condition(ConditionResult::new(format!("connect time <= {max}ms"), format!("{}ms", conn.connect_ms), fast));
+                    if !fast {
+                        result.summary.push_str(&format!(", slower than {max}ms"));
+                        result = result.with_suggestion("the host or its network is slow to accept connections: look at its load and backlog");
+                    }
+                }
+            }
+            (Some(conn), false) => {
+                result.summary = format!("{target} is open ({}) but should not be", conn.address);
+                result = result.with_suggestion(format!("close or firewall port {}, or unpublish it from its container", cfg.port));
+            }
+            (None, true) => {
+                result.summary = why.unwrap_or_default();
+                result = result.with_suggestion(format!("is the service running and listening on {target}? `ss -ltnp` on its host shows what listens"));
+            }
+            (None, false) => result.summary = format!("{target} is closed, as expected"),
+        }
+        Ok(result)
+    }
+}
+
+bosun_sdk::export_check!(Tcp);
