@@ -334,3 +334,48 @@ fn https_checks_trust_an_operators_ca_or_an_insecure_origin_and_nothing_else() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("plugins.http.tls: ca_files: ") && stderr(&out).contains("missing.pem: not a readable PEM file"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_check_that_cannot_run_stops_check_deploy_and_doctor_before_anything_runs() {
+    let site = Recorder::start(200, "ok");
+    let p = Project::new(&format!(
+        "[services.web]\nimage = \"bosun-test/not-pulled\"\nversion = \"1.0\"\nchecks = [\"typo\"]\n\n\
+         [checks.home]\nplugin = \"http\"\nurl = \"{u}/\"\n\n\
+         [checks.typo]\nplugin = \"http\"\nurl = \"{u}/health\"\nconditions = [\"[STATUS] == 200\", \"[STATUS] === 200\"]\n\n\
+         [plugins.http]\ngrant.http = [\"{u}\"]\n",
+        u = site.url
+    ));
+    let expected = "checks.typo: plugin http rejected its configuration: config key `conditions`: condition `[STATUS] === 200`: unexpected `=` after `==`; operators are ==, !=, <, <=, >, >= at column 12";
+    let out = p.bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    assert!(site.requests().is_empty(), "no check ran, not even the good one");
+
+    let out = p.bosun(&["deploy", "web"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains(&format!("{expected}; nothing was changed")), "{}", stderr(&out));
+
+    let out = p.bosun(&["doctor"]);
+    assert!(stdout(&out).contains(&format!("FAIL checks     {expected}")), "{}", stdout(&out));
+}
+
+#[test]
+fn module_scripts_must_be_served_as_javascript() {
+    use common::recorder::Reply;
+    let site = Recorder::respond(|r| {
+        let content_type = if r.uri == "/app.mjs" { "text/javascript; charset=utf-8" } else { "application/octet-stream" };
+        Reply { status: 200, headers: vec![("content-type", content_type.into())], body: "export default 1;".into() }
+    });
+    let check = |name: &str, path: &str| {
+        format!("[checks.{name}]\nplugin = \"http\"\nurl = \"{}{path}\"\nconditions = [\"[STATUS] == 200\", \"[HEADER].content-type == pat(*javascript*)\"]\n\n", site.url)
+    };
+    let p = Project::new(&format!("{}{}[plugins.http]\ngrant.http = [\"{}\"]\n", check("module", "/app.mjs"), check("misconfigured", "/vendor.mjs"), site.url));
+    let (_, reports) = check_all(&p);
+    assert_eq!(by_name(&reports, "module")["passed"], true, "{}", by_name(&reports, "module"));
+    let wrong = by_name(&reports, "misconfigured");
+    assert_eq!(wrong["passed"], false);
+    assert!(
+        wrong["conditions"][1].as_str().unwrap().starts_with("✗ [HEADER].content-type == pat(*javascript*) (actual: application/octet-stream)"),
+        "the MIME type the server sent: {wrong}"
+    );
+}

@@ -11,6 +11,15 @@ pub trait Check {
     /// ([`CheckResult::fail`]); an `Err` means the check could not run (bad
     /// config, denied host call).
     fn check(ctx: &Context) -> Result<CheckResult, Error>;
+
+    /// Check the configuration without running anything; bosun calls this
+    /// for every check it is about to run, before any runs. Return
+    /// [`Error::invalid_config`] naming the key and what to write instead.
+    /// The default accepts any configuration.
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        let _ = ctx;
+        Ok(())
+    }
 }
 
 impl CheckResult {
@@ -79,6 +88,12 @@ pub fn __run<T: Check>(ctx: RunContext) -> Result<CheckResult, PluginError> {
     T::check(&Context::new(ctx)).map_err(Into::into)
 }
 
+#[doc(hidden)]
+pub fn __validate<T: Check>(ctx: RunContext) -> Result<(), PluginError> {
+    crate::__private::enter();
+    T::validate(&Context::new(ctx)).map_err(Into::into)
+}
+
 /// Export `$t: Check` as this plugin's smoke check and embed the
 /// `bosun:manifest` section (kind `smoke-check`, from `bosun-plugin.toml`).
 ///
@@ -97,6 +112,11 @@ macro_rules! export_check {
                     ctx: $crate::__private::RunContext,
                 ) -> ::core::result::Result<$crate::CheckResult, $crate::__private::PluginError> {
                     $crate::check::__run::<$t>(ctx)
+                }
+                fn validate(
+                    ctx: $crate::__private::RunContext,
+                ) -> ::core::result::Result<(), $crate::__private::PluginError> {
+                    $crate::check::__validate::<$t>(ctx)
                 }
             }
             $crate::__private::smoke_check::__bosun_export_smoke_check_world!(

@@ -36,6 +36,13 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
                 Ok(installed) => push("plugins", true, format!("{} built-in, {} installed", builtin_manifests().count(), installed.len())),
                 Err(e) => push("plugins", false, format!("{e:#}")),
             }
+            if !app.config.checks.is_empty() {
+                let names: Vec<&str> = app.config.checks.keys().map(String::as_str).collect();
+                match crate::ops::check::validate(app, &names).await {
+                    Ok(()) => push("checks", true, format!("the {} check(s) accept their configuration", names.len())),
+                    Err(e) => push("checks", false, e),
+                }
+            }
         }
         Err(e) => push("config", false, e.to_string()),
     }

@@ -88,10 +88,31 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     reports
 }
 
+/// Asks each named check's plugin to judge its configuration, without
+/// running anything; the first problem, as `checks.<name>: …`. Commands call
+/// this before they start, so a typo stops them before anything happened.
+pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
+    for name in names {
+        let use_ = app.config.checks.get(*name).ok_or_else(|| format!("no check called {name} in bosun.toml"))?;
+        let judged = async {
+            let plugin = app.plugin(plugin_of(use_))?;
+            let settings = prepared_settings(app, &use_.settings)?;
+            let setup = app.setup(&plugin, &settings, true)?;
+            Ok::<(), anyhow::Error>(app.runtime()?.validate(&plugin, setup).await.map(drop)?)
+        };
+        judged.await.map_err(|e| format!("checks.{name}: {e:#}"))?;
+    }
+    Ok(())
+}
+
+fn plugin_of(use_: &crate::config::PluginUse) -> &str {
+    use_.plugin.as_deref().unwrap_or("http")
+}
+
 /// Runs `[checks.<name>]`; a check bosun.toml lacks is a failed report.
 pub async fn run_named(app: &App, name: &str, dry_run: bool) -> CheckReport {
     match app.config.checks.get(name) {
-        Some(use_) => run_one(app, name, use_.plugin.as_deref().unwrap_or("http"), &use_.settings, dry_run).await,
+        Some(use_) => run_one(app, name, plugin_of(use_), &use_.settings, dry_run).await,
         None => CheckReport::new(name, "?").failed(format!("no check called {name} in bosun.toml")),
     }
 }

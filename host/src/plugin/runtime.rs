@@ -124,7 +124,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("it imports something bosun does not provide: {e}")))?;
         let world = typed_world(manifest.kind, pre)
-            .map_err(|e| invalid(format!("its manifest says {} but it does not implement that world: {e}", manifest.kind)))?;
+            .map_err(|e| invalid(format!("its manifest says {} but it does not implement that world ({e}); if it was built with an older bosun-sdk, rebuild it with `bosun plugin build`", manifest.kind)))?;
         let plugin = Arc::new(Plugin { manifest, digest: digest.clone(), cache, world });
         self.loaded.lock().expect("loaded lock").insert(digest, plugin.clone());
         Ok(plugin)
@@ -135,6 +135,16 @@ impl Runtime {
         let (pre, ctx) = (pre.clone(), setup.context.clone());
         self.call(plugin, setup, "check", move |store| {
             Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_check(&mut *store, &ctx).await })
+        })
+        .await
+    }
+
+    /// A check's own judgement of its configuration, without running it.
+    pub async fn validate(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<()>, PluginError> {
+        let World::SmokeCheck(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::SmokeCheck)) };
+        let (pre, ctx) = (pre.clone(), setup.context.clone());
+        self.call(plugin, setup, "validate", move |store| {
+            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_validate(&mut *store, &ctx).await })
         })
         .await
     }

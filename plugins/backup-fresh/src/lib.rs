@@ -56,6 +56,10 @@ fn human_age(secs: i64) -> String {
 struct BackupFresh;
 
 impl Check for BackupFresh {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>().map(drop)
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let max_age = parse_age(&cfg.max_age)?;

@@ -36,6 +36,10 @@ fn target(ctx: &Context, cfg: &Config) -> Result<Option<String>, Error> {
 struct ContainerCheck;
 
 impl Check for ContainerCheck {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>().map(drop)
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let Some(name) = target(ctx, &cfg)? else {

@@ -4,7 +4,7 @@
 //! Left side: `[STATUS]`, `[RESPONSE_TIME]` (ms), `[BODY]`, `[BODY].a.b[0]`
 //! (JSON path), `[HEADER].name`, `[CONNECTED]`, `[CERTIFICATE_EXPIRATION]`
 //! (time left on the server's TLS certificate, e.g. `29d23h59m`), or
-//! `len(<one of these>)`. Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (the
+//! `len(<one of these>)` or `has(<one of these>)` (`true` when it exists). Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (the
 //! ordering ones compare numbers). Right side: a value (compared as numbers
 //! when both sides are numbers or durations like `48h`, `1s`, `500ms`, in
 //! milliseconds; else as text), `pat(glob)` with `*` and `?`, or
@@ -30,6 +30,8 @@ pub struct Condition {
 enum Lhs {
     Value(Placeholder),
     Len(Placeholder),
+    /// `true` when the value exists (`has([BODY].errors) == false`).
+    Has(Placeholder),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,12 +159,12 @@ impl Parser<'_> {
             return self.err(self.pos, "empty condition");
         }
         let lhs_start = self.pos;
-        let lhs = if self.eat("len(") {
+        let lhs = if let Some(function) = ["len(", "has("].into_iter().find(|f| self.eat(f)) {
             let p = self.placeholder()?;
             if !self.eat(")") {
-                return self.err(self.pos, "expected `)` closing `len(`");
+                return self.err(self.pos, format!("expected `)` closing `{function}`"));
             }
-            Lhs::Len(p)
+            if function == "len(" { Lhs::Len(p) } else { Lhs::Has(p) }
         } else {
             Lhs::Value(self.placeholder()?)
         };
@@ -220,7 +222,7 @@ impl Parser<'_> {
     fn placeholder(&mut self) -> Result<Placeholder, ParseError> {
         let start = self.pos;
         if self.peek() != Some('[') {
-            return self.err(start, format!("expected a placeholder ({PLACEHOLDERS}) or len(...)"));
+            return self.err(start, format!("expected a placeholder ({PLACEHOLDERS}), len(...) or has(...)"));
         }
         let Some(close) = self.chars[start..].iter().position(|&c| c == ']') else {
             return self.err(start, "expected `]`");
@@ -343,7 +345,7 @@ pub fn format_duration(ms: i64) -> String {
 impl Condition {
     /// Does evaluating this need the server's certificate?
     pub fn needs_certificate(&self) -> bool {
-        matches!(self.lhs, Lhs::Value(Placeholder::CertificateExpiration) | Lhs::Len(Placeholder::CertificateExpiration))
+        matches!(self.lhs, Lhs::Value(Placeholder::CertificateExpiration) | Lhs::Len(Placeholder::CertificateExpiration) | Lhs::Has(Placeholder::CertificateExpiration))
     }
 
     /// Evaluate against what the request produced. Never panics; a value that
@@ -352,6 +354,7 @@ impl Condition {
         let actual = match &self.lhs {
             Lhs::Value(p) => resolve(p, obs).map(|v| v.text()),
             Lhs::Len(p) => resolve(p, obs).map(|v| v.len().to_string()),
+            Lhs::Has(p) => Ok(resolve(p, obs).is_ok().to_string()),
         };
         let actual = match actual {
             Ok(a) => a,
@@ -592,6 +595,10 @@ mod tests {
         assert!(eval("len([BODY].items) == 1", &o).passed);
         assert!(eval("[BODY].n > 2", &o).passed);
         assert!(eval("[BODY] == pat(*\"UP\"*)", &o).passed);
+        assert!(eval("has([BODY].items) == true", &o).passed);
+        let r = eval("has([BODY].errors) == true", &o);
+        assert_eq!((r.actual.as_str(), r.message.as_deref()), ("false", Some("has([BODY].errors) (false) == true")));
+        assert!(parse("has([BODY].errors == false").unwrap_err().message.contains("expected `)` closing `has(`"));
         let r = eval("[BODY].missing.x == 1", &o);
         assert!(!r.passed);
         assert_eq!(r.actual, "(none)");

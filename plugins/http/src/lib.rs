@@ -104,7 +104,7 @@ struct Client<'a> {
 
 /// Milliseconds left on the certificate `url`'s server presents, or why that is unknown.
 fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, String>, Error> {
-    let parsed = Url::parse(url).map_err(|e| Error::invalid_config(format!("invalid URL `{url}`: {e}")))?;
+    let parsed = parse_url("url", url)?;
     if !parsed.is_https() {
         return Ok(Err(format!("{url} is not https, so there is no certificate")));
     }
@@ -118,8 +118,8 @@ fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, S
     }
 }
 
-fn probe(p: &Probe, client: &Client, label: Option<&str>) -> Result<Probed, Error> {
-    let Client { session, timeout_ms, redirects } = *client;
+/// The probe's conditions, parsed; the error names the condition and column.
+fn parse_conditions(p: &Probe) -> Result<Vec<conditions::Condition>, Error> {
     let conds = p
         .conditions
         .iter()
@@ -129,6 +129,16 @@ fn probe(p: &Probe, client: &Client, label: Option<&str>) -> Result<Probed, Erro
     if conds.is_empty() {
         return Err(Error::invalid_config("config key `conditions`: no conditions to check"));
     }
+    Ok(conds)
+}
+
+fn parse_url(key: &str, url: &str) -> Result<Url, Error> {
+    Url::parse(url).map_err(|e| Error::invalid_config(format!("config key `{key}`: invalid URL `{url}`: {e}")))
+}
+
+fn probe(p: &Probe, client: &Client, label: Option<&str>) -> Result<Probed, Error> {
+    let Client { session, timeout_ms, redirects } = *client;
+    let conds = parse_conditions(p)?;
     let mut req = Request::new(p.method.to_ascii_uppercase(), &p.url).timeout_ms(timeout_ms).follow_redirects(redirects);
     for (name, value) in p.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(session.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         req = req.header(name, value);
@@ -247,6 +257,18 @@ fn form_encode(text: &str) -> String {
 struct Http;
 
 impl Check for Http {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        let cfg: Config = ctx.config()?;
+        for (key, probe) in std::iter::once(("url", &cfg.probe)).chain(cfg.follow.iter().map(|p| ("follow.url", p))) {
+            parse_url(key, &probe.url)?;
+            parse_conditions(probe)?;
+        }
+        if let Some(login) = &cfg.login {
+            parse_url("login.url", &login.url)?;
+        }
+        Ok(())
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let session = match &cfg.login {

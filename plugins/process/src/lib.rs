@@ -41,6 +41,10 @@ impl Config {
 struct ProcessCheck;
 
 impl Check for ProcessCheck {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>().map(drop)
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let (matcher, described) = cfg.matcher()?;

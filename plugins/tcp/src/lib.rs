@@ -28,6 +28,10 @@ fn default_timeout_ms() -> u32 {
 struct Tcp;
 
 impl Check for Tcp {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>().map(drop)
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let target = if cfg.host.contains(':') { format!("[{}]:{}", cfg.host, cfg.port) } else { format!("{}:{}", cfg.host, cfg.port) };

@@ -75,6 +75,10 @@ fn upload(cfg: &Config, size: usize) -> Result<u16, Error> {
 struct Upload;
 
 impl Check for Upload {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>().map(drop)
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let size = parse_size(&cfg.size)?;

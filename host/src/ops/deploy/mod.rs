@@ -145,6 +145,9 @@ pub async fn rollback(app: &App, name: &str, to: Option<&str>, options: &Release
 
 async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<Released, Failure> {
     let started = Instant::now();
+    // A check that cannot run would fail the release after the switch; say so first.
+    let checks: Vec<&str> = target.service.checks.iter().map(String::as_str).collect();
+    crate::ops::check::validate(app, &checks).await.map_err(|e| Failure::bad_input(format!("{e}; nothing was changed")))?;
     let engine = Engine::open().await?;
     let scope = format!("{}@{}", target.service_name, app.config.project.env);
     let state = app.state()?;
