@@ -23,6 +23,10 @@ impl Guest for NoManifest {
             suggestion: None,
         })
     }
+
+    fn validate(_ctx: RunContext) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 export!(NoManifest);
