@@ -597,6 +597,27 @@ fn docker_image_saves_one_tarball_per_iso_week_and_restores_with_load() {
     let id = taken["backup"]["id"].as_str().unwrap();
     fx.json(&["backup", "verify", id]);
 
+    // The restore test unpacks the tarball and checks each layer against the
+    // digests its image config names; it loads nothing into the engine.
+    support::docker(&["rmi", &tag]);
+    let tested = fx.json(&["backup", "verify", id, "--restore-test"]);
+    assert!(tested["restore_test_entries"].as_u64().unwrap() >= 3, "manifest, config and a layer at least: {tested}");
+    let absent = Command::new("docker").args(["image", "inspect", &tag]).output().unwrap();
+    assert!(!absent.status.success(), "the restore test must not load {tag} into the engine");
+    let tarball = root.join(format!("backups/{id}/{artifact}"));
+    let damaged = root.join("damaged.tar");
+    damage_first_layer(&tarball, &damaged);
+    let damaged_fx = Fixture::with_config(root.clone(), &config);
+    let copy = root.join("elsewhere").join(id);
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(root.join(format!("backups/{id}/replication_manifest.json")), copy.join("replication_manifest.json")).unwrap();
+    std::fs::copy(&damaged, copy.join(&artifact)).unwrap();
+    rehash_manifest(&copy, &artifact);
+    let out = damaged_fx.bosun(&["backup", "verify", copy.to_str().unwrap(), "--restore-test"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hashes to sha256:") && stderr(&out).contains("but the image config expects sha256:"), "{}", stderr(&out));
+    support::docker(&["tag", &support::test_image(), &tag]);
+
     support::docker(&["rmi", &tag]);
     // Loading is its own docker action: without it the restore is denied, naming the grant.
     let no_load = Fixture::with_config(root.clone(), &config.replace("inspect,save,load:", "inspect,save:"));
@@ -656,6 +677,84 @@ fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_unde
     assert_eq!(std::fs::read_to_string(back.join("dir0/f0.txt")).unwrap(), std::fs::read_to_string(seed.join("dir0/f0.txt")).unwrap());
     drop(container);
     let _ = Command::new("docker").args(["volume", "rm", "--force", &volume]).output();
+}
+
+/// A dump taken with `docker exec` inside the database's container, and put
+/// back the same way: the host streams the file to the restore command's stdin.
+#[test]
+fn db_dump_restores_into_the_container_it_dumped_from() {
+    support::require_engine();
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    let container = support::run_test_container(&support::unique("bosun-db-container"), &[], &[]);
+    let contents: String = (0..20_000).map(|i| format!("row {i}\n")).collect();
+    std::fs::write(root.join("db"), &contents).unwrap();
+    support::docker(&["cp", &root.join("db").display().to_string(), &format!("{}:/data/db", container.name)]);
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\n\
+         container = \"{c}\"\ncommand = [\"/testsrv\", \"cat\", \"/data/db\"]\nrestore_command = [\"/testsrv\", \"write\", \"/data/db\"]\n\n\
+         [plugins.db-dump.grant]\ndocker = [\"exec:{c}\"]\n",
+        r = root.display(),
+        c = container.name
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "db"]);
+    let id = taken["backup"]["id"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::read_to_string(root.join(format!("backups/{id}/dump"))).unwrap(), contents, "the dump is the container's file");
+
+    support::docker(&["exec", &container.name, "/testsrv", "write", "/data/db"]);
+    let emptied = support::docker(&["exec", &container.name, "/testsrv", "cat", "/data/db"]);
+    assert!(emptied.stdout.is_empty());
+    let planned = fx.json(&["backup", "restore", &id, "--dry-run"]);
+    assert!(planned.to_string().contains("/testsrv write /data/db < "), "the dry run names the command and its input: {planned}");
+    fx.json(&["backup", "restore", &id]);
+    let back = support::docker(&["exec", &container.name, "/testsrv", "cat", "/data/db"]);
+    assert_eq!(String::from_utf8(back.stdout).unwrap(), contents, "restored through the restore command's stdin");
+
+    // A restore command that fails is reported with what it printed.
+    let broken = Fixture::with_config(root.clone(), &config.replace("\"write\", \"/data/db\"", "\"write\", \"/no/such/dir/db\""));
+    let out = broken.bosun(&["backup", "restore", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`/testsrv write /no/such/dir/db` exited 1: testsrv: /no/such/dir/db: "), "{}", stderr(&out));
+}
+
+/// `tarball` with one byte of its first image layer changed, written to `out`
+/// (a valid tar still, so only the layer digest check can notice).
+fn damage_first_layer(tarball: &Path, out: &Path) {
+    let mut archive = tar::Archive::new(std::fs::File::open(tarball).unwrap());
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut damaged = false;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        let is_layer = path.to_string_lossy().ends_with("layer.tar") || (path.starts_with("blobs") && data.len() > 10_000);
+        if !damaged && header.entry_type().is_file() && is_layer {
+            let last = data.len() - 2000;
+            data[last] ^= 0xff;
+            damaged = true;
+        }
+        builder.append_data(&mut header, &path, data.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
+    assert!(damaged, "no layer found in {}", tarball.display());
+}
+
+/// Rewrites the manifest's size and sha256 of `artifact` to match the file,
+/// as if the damage happened before the backup was taken.
+fn rehash_manifest(dir: &Path, artifact: &str) {
+    let path = dir.join("replication_manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let bytes = std::fs::read(dir.join(artifact)).unwrap();
+    for entry in manifest["artifacts"].as_array_mut().unwrap() {
+        if entry["path"] == artifact {
+            entry["size"] = bytes.len().into();
+            entry["sha256"] = sha256_hex(&bytes).into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 }
 
 /// A few directories of small files.
@@ -818,6 +917,86 @@ fn db_dump_dumps_and_restores_a_real_postgresql_database() {
     fx.json(&["backup", "restore", id]);
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders"), "1000");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders WHERE item = 'after the backup'"), "0");
+}
+
+/// A MariaDB server of its own (Debian's `mariadb-server-core`, installed by
+/// scripts/setup) on a loopback port, root without a password.
+struct MariaDb {
+    dir: PathBuf,
+    port: u16,
+    server: std::process::Child,
+}
+
+impl MariaDb {
+    fn start(root: &Path) -> MariaDb {
+        let dir = root.join("mariadb");
+        let data = dir.join("data");
+        let out = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .arg(format!("--datadir={}", data.display()))
+            .output()
+            .expect("mariadb-install-db is not installed; run scripts/setup");
+        assert!(out.status.success(), "mariadb-install-db: {}", stderr(&out));
+        let port = 40000 + (std::process::id() % 20000) as u16;
+        let server = Command::new("mariadbd")
+            .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-error={}", dir.join("log").display()))
+            .spawn()
+            .expect("mariadbd is not installed; run scripts/setup");
+        let db = MariaDb { dir, port, server };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !db.client("SELECT 1").status.success() {
+            assert!(std::time::Instant::now() < deadline, "MariaDB did not start within 30 s: {}", std::fs::read_to_string(db.dir.join("log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        db
+    }
+
+    fn client(&self, sql: &str) -> Output {
+        Command::new("mysql").args(["--no-defaults", "-h", "127.0.0.1", "-P", &self.port.to_string(), "-u", "root", "-N", "-B", "-e", sql]).output().unwrap()
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        let out = self.client(sql);
+        assert!(out.status.success(), "mysql {sql}: {}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn db_dump_dumps_and_restores_a_real_mariadb_database() {
+    let owned = tempfile::tempdir().unwrap();
+    let root = owned.path().canonicalize().unwrap();
+    let db = MariaDb::start(&root);
+    db.sql("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item TEXT NOT NULL) ENGINE=InnoDB");
+    db.sql("INSERT INTO shop.orders (item) SELECT CONCAT('item ', seq) FROM shop.seq_1_to_1000");
+
+    let config = format!(
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\npreset = \"mysql\"\ndatabase = \"shop\"\nuser = \"root\"\nhost = \"127.0.0.1\"\nport = {port}\n\n[plugins.db-dump.grant]\nprocess = [\"run:mysqldump **\", \"run:mysql **\"]\n",
+        r = root.display(),
+        port = db.port
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    let taken = fx.json(&["backup", "run", "db"]);
+    assert_eq!(taken["manifest"]["artifacts"][0]["path"], "shop.sql", "{taken}");
+    let dump = std::fs::read_to_string(PathBuf::from(taken["backup"]["dir"].as_str().unwrap()).join("shop.sql")).unwrap();
+    assert!(dump.contains("CREATE TABLE `orders`") && dump.contains("'item 1000'"), "a mysqldump of the table and its rows");
+    let id = taken["backup"]["id"].as_str().unwrap();
+
+    db.sql("DELETE FROM shop.orders WHERE id > 10; INSERT INTO shop.orders (item) VALUES ('after the backup')");
+    fx.json(&["backup", "restore", id]);
+    assert_eq!(db.sql("SELECT COUNT(*) FROM shop.orders"), "1000");
+    assert_eq!(db.sql("SELECT COUNT(*) FROM shop.orders WHERE item = 'after the backup'"), "0");
 }
 
 #[test]

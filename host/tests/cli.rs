@@ -117,6 +117,36 @@ async fn authoring_path_new_build_install_check() {
     assert!(Path::new(&crate_dir).join("target").exists());
 }
 
+/// The path the README shows a plugin author: `examples/custom-check` built
+/// with `bosun plugin build`, the component installed, then run as a check.
+#[test]
+fn the_custom_check_example_builds_installs_and_runs() {
+    use common::recorder::Recorder;
+    let site = Recorder::start(200, "<h1>Welcome to the shop</h1>");
+    let example = common::repo_root().join("examples/custom-check");
+    let project = Project::new(&format!(
+        "[checks.welcome]\nplugin = \"body-contains\"\nurl = \"{u}/\"\nword = \"Welcome\"\n\n\
+         [checks.sold-out]\nplugin = \"body-contains\"\nurl = \"{u}/\"\nword = \"Sold out\"\n\n\
+         [plugins.body-contains.grant]\nhttp = [\"{u}\"]\n",
+        u = site.url
+    ));
+    let out = project.bosun(&["plugin", "build", &example.display().to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let component = built["components"][0].as_str().expect("one component").to_string();
+    assert!(component.ends_with("body_contains.component.wasm"), "{component}");
+
+    let out = project.bosun(&["plugin", "install", &component]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = project.bosun(&["check", "welcome"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("PASS welcome [body-contains]"), "{}", stdout(&out));
+    let out = project.bosun(&["check", "sold-out"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("does not contain \"Sold out\""), "{}", stdout(&out));
+    assert_eq!(site.requests().len(), 2);
+}
+
 #[test]
 fn doctor_checks_config_grants_docker_and_toolchain() {
     let project = Project::new("[project]\nname = \"t\"\n\n[plugins.dir-archive.grant]\nfs = [\"ro:/nonexistent/bosun-doctor\"]\n");

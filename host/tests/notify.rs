@@ -147,6 +147,8 @@ fn bad_channels_are_refused_at_load() {
         ("url = \"slack://${BOSUN_TEST_UNSET_VAR}\"", "${BOSUN_TEST_UNSET_VAR} but that environment variable is not set"),
         ("url = \"wecom://K\"\nbody = \"{{servce}} down\"", "notify.x.body: unknown placeholder {{servce}}"),
         ("url = \"wecom://K\"\non = [\"deploy.[\"]", "notify.x.on: `deploy.[` is not an event-kind pattern"),
+        ("url = \"generic+https://h/x\"\njson = { a = { b = \"{{sevrice}}\" } }", "notify.x.json.a.b: unknown placeholder {{sevrice}}"),
+        ("url = \"wecom://K\"\njson = { text = \"{{title}}\" }", "notify.x.json: a JSON body is for webhook channels"),
     ];
     for (table, expected) in cases {
         let project = Project::new(&format!("[notify.x]\n{table}\n"));
@@ -231,14 +233,21 @@ fn a_failed_check_is_notified_with_the_checks_that_failed_and_a_link_to_the_run(
         "[project]\nruns_url = \"https://ops.example/bosun/runs/{{{{run}}}}\"\n\n\
          [checks.home]\nplugin = \"http\"\nurl = \"{site}/\"\nconditions = [\"[STATUS] == 200\"]\n\n\
          [plugins.http]\ngrant.http = [\"{site}\"]\n\n\
-         [notify.ops]\nurl = \"generic+{ops}/checks\"\non = [\"check.*\"]\n",
+         [notify.ops]\nurl = \"generic+{ops}/checks\"\non = [\"check.*\"]\n\n\
+         [notify.hook]\nurl = \"generic+{ops}/custom\"\non = [\"check.failed\"]\n\
+         json = {{ text = \"{{{{title}}}} ({{{{env}}}})\", retries = 0, labels = {{ checks = [\"{{{{checks}}}}\"] }} }}\n",
         site = site.url,
         ops = ops.url
     ));
     let out = project.bosun(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let notice = only(ops.requests()).json();
-    assert_eq!(notice["kind"], "check.failed");
+    let requests = ops.requests();
+    let to = |path: &str| requests.iter().filter(|r| r.uri == path).map(|r| r.json()).collect::<Vec<Value>>();
+    let mut kinds: Vec<String> = to("/checks").iter().map(|n| n["kind"].as_str().unwrap().to_string()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["check.failed", "check.started"], "a channel on check.* hears the start too");
+    assert_eq!(to("/custom"), [serde_json::json!({"text": "1 of 1 check(s) failed: home (prod)", "retries": 0, "labels": {"checks": ["home"]}})], "the channel's own JSON body");
+    let notice = to("/checks").into_iter().find(|n| n["kind"] == "check.failed").unwrap();
     assert_eq!(notice["facts"]["checks"], "home");
     assert!(notice["body"].as_str().unwrap().contains("[STATUS] == 200 (actual: 404)"), "{notice}");
     let run = notice["facts"]["run"].as_str().expect("the run's id is a fact");

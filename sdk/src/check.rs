@@ -20,6 +20,15 @@ pub trait Check {
         let _ = ctx;
         Ok(())
     }
+
+    /// Where the check will connect: `http(s)://host[:port]` URLs and
+    /// `host:port` probe targets. bosun checks them against the operator's
+    /// grant before any check runs, so a missing grant stops the command with
+    /// the line to add instead of failing half-way. The default is none.
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
 }
 
 impl CheckResult {
@@ -89,9 +98,11 @@ pub fn __run<T: Check>(ctx: RunContext) -> Result<CheckResult, PluginError> {
 }
 
 #[doc(hidden)]
-pub fn __validate<T: Check>(ctx: RunContext) -> Result<(), PluginError> {
+pub fn __validate<T: Check>(ctx: RunContext) -> Result<Vec<String>, PluginError> {
     crate::__private::enter();
-    T::validate(&Context::new(ctx)).map_err(Into::into)
+    let ctx = Context::new(ctx);
+    T::validate(&ctx)?;
+    T::reaches(&ctx).map_err(Into::into)
 }
 
 /// Export `$t: Check` as this plugin's smoke check and embed the
@@ -115,7 +126,10 @@ macro_rules! export_check {
                 }
                 fn validate(
                     ctx: $crate::__private::RunContext,
-                ) -> ::core::result::Result<(), $crate::__private::PluginError> {
+                ) -> ::core::result::Result<
+                    $crate::__private::Vec<$crate::__private::String>,
+                    $crate::__private::PluginError,
+                > {
                     $crate::check::__validate::<$t>(ctx)
                 }
             }

@@ -242,6 +242,8 @@ pub mod __private {
     #[cfg(feature = "smoke-check")]
     pub use crate::bindings::smoke_check;
     pub use crate::bindings::host::bosun::plugin::types::{PluginError, RunContext};
+    pub use std::string::String;
+    pub use std::vec::Vec;
 
     /// Called at the start of every export: log panics before the trap.
     pub fn enter() {

@@ -18,6 +18,11 @@ impl Check for BodyContains {
         Ok(CheckResult::new(found, format!("{} -> {} {verdict} {:?}", cfg.url, resp.status, cfg.word))
             .with_metric("response-time-ms", resp.elapsed.as_millis()))
     }
+
+    // Lets bosun refuse an ungranted URL before any check runs.
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {
+        Ok(vec![ctx.config::<Config>()?.url])
+    }
 }
 
 bosun_sdk::export_check!(BodyContains);

@@ -147,6 +147,16 @@ impl Policy {
         Ok(self)
     }
 
+    /// Whether a place the plugin says it will connect to (an `http(s)://` URL
+    /// or a `host:port` probe target) is allowed, before any call is made.
+    pub fn check_reach(&self, place: &str) -> Result<(), String> {
+        if !place.starts_with("http://") && !place.starts_with("https://") {
+            return net::check_probe(self, place);
+        }
+        let uri: ::http::Uri = place.parse().map_err(|e| format!("{place:?} is not a URL: {e}"))?;
+        http::check_request(self, &format!("GET {place}"), &uri).map_err(|d| d.to_string())
+    }
+
     /// Allowed only when both the manifest and the grant allow it. `entry` is the
     /// grant entry that would allow the call, quoted in the denial.
     pub fn check(

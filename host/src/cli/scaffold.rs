@@ -73,6 +73,11 @@ impl Check for {ty} {{
         let resp = Request::get(&cfg.url).timeout_ms(5_000).send()?;
         Ok(CheckResult::new(resp.status == 200, format!("GET {{}} -> {{}}", cfg.url, resp.status)))
     }}
+
+    // Where the check connects, so bosun refuses an ungranted URL up front.
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {{
+        Ok(vec![ctx.config::<Config>()?.url])
+    }}
 }}
 
 bosun_sdk::export_check!({ty});

@@ -157,6 +157,9 @@ pub struct Channel {
     /// Templates with `{{service}}`, `{{version}}`, `{{error}}`, … (default: bosun's text).
     pub title: Option<String>,
     pub body: Option<String>,
+    /// webhook channels: the JSON body to send instead of bosun's own, a
+    /// table whose strings are templates like `title`'s.
+    pub json: Option<toml::Table>,
     #[serde(flatten)]
     pub settings: toml::Table,
 }
@@ -261,7 +264,7 @@ impl Config {
         }
         let config_dir = self.resolve(Path::new(""));
         for (name, channel) in &self.notify {
-            crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
+            let destination = crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
             for pattern in &channel.on {
                 globset::Glob::new(pattern).map_err(|e| (format!("notify.{name}.on"), format!("`{pattern}` is not an event-kind pattern: {e}")))?;
             }
@@ -269,6 +272,12 @@ impl Config {
                 if let Some(template) = template {
                     crate::ops::notify::check_template(template).map_err(|e| (format!("notify.{name}.{key}"), e))?;
                 }
+            }
+            if let Some(json) = &channel.json {
+                if channel.plugin.is_none() && !matches!(destination.via, crate::ops::notify::Via::Plugin("webhook")) {
+                    return Err((format!("notify.{name}.json"), "a JSON body is for webhook channels (generic+https://…); chat services get title and body".into()));
+                }
+                crate::ops::notify::check_json_template(json).map_err(|(path, e)| (format!("notify.{name}.json{path}"), e))?;
             }
         }
         Ok(())

@@ -59,26 +59,27 @@ fn or_none(names: &[&str]) -> String {
 /// back in the order of `names`.
 pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) -> Vec<CheckReport> {
     use futures_util::StreamExt;
-    let runs = futures_util::stream::iter(names.iter().map(|name| run_named(app, name, dry_run)));
-    let reports: Vec<CheckReport> = runs.buffered(jobs.max(1)).collect().await;
+    let checks = || futures_util::stream::iter(names.iter().map(|name| run_named(app, name, dry_run))).buffered(jobs.max(1)).collect::<Vec<_>>();
     if dry_run {
-        return reports;
+        return checks().await;
     }
-    let failed: Vec<&str> = reports.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
-    let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
-    let recorded = app.state().and_then(|state| {
-        let run_id = state.start_run("check", &names.join(","))?;
-        let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
-        state.finish_run(run_id, outcome, &format!("{} of {} passed", reports.len() - failed.len(), reports.len()), &text.join("\n"))?;
-        Ok(run_id)
-    });
-    let run_id = match recorded {
+    let run_id = match app.state().and_then(|state| Ok(state.start_run("check", &names.join(","))?)) {
         Ok(run_id) => run_id,
         Err(e) => {
             tracing::warn!("recording the check run: {e}");
-            return reports;
+            return checks().await;
         }
     };
+    let started = Notice::new("check.started", Severity::Info, format!("Running {} check(s)", names.len()), names.join(", "));
+    let started = started.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("checks", names.join(", "));
+    let (reports, _) = tokio::join!(checks(), notify::tell(app, run_id, &started));
+    let failed: Vec<&str> = reports.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
+    let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
+    let summary = format!("{} of {} passed", reports.len() - failed.len(), reports.len());
+    if let Err(e) = app.state().and_then(|state| Ok(state.finish_run(run_id, outcome, &summary, &text.join("\n"))?)) {
+        tracing::warn!("recording the check run: {e}");
+    }
     let notice = match failed.as_slice() {
         [] => Notice::new("check.succeeded", Severity::Success, format!("{} check(s) passed", reports.len()), String::new()),
         _ => Notice::new("check.failed", Severity::Failure, format!("{} of {} check(s) failed: {}", failed.len(), reports.len(), failed.join(", ")), text.join("\n\n")),
@@ -98,7 +99,9 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
             let plugin = app.plugin(plugin_of(use_))?;
             let settings = prepared_settings(app, &use_.settings)?;
             let setup = app.setup(&plugin, &settings, true)?;
-            Ok::<(), anyhow::Error>(app.runtime()?.validate(&plugin, setup).await.map(drop)?)
+            let policy = setup.policy.clone();
+            let reaches = app.runtime()?.validate(&plugin, setup).await?.value;
+            reaches.iter().try_for_each(|place| policy.check_reach(place)).map_err(anyhow::Error::msg)
         };
         judged.await.map_err(|e| format!("checks.{name}: {e:#}"))?;
     }

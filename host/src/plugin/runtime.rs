@@ -139,8 +139,9 @@ impl Runtime {
         .await
     }
 
-    /// A check's own judgement of its configuration, without running it.
-    pub async fn validate(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<()>, PluginError> {
+    /// A check's own judgement of its configuration, without running it, and
+    /// the places it will connect to.
+    pub async fn validate(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<Vec<String>>, PluginError> {
         let World::SmokeCheck(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::SmokeCheck)) };
         let (pre, ctx) = (pre.clone(), setup.context.clone());
         self.call(plugin, setup, "validate", move |store| {

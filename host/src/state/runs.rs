@@ -58,9 +58,12 @@ impl State {
         Ok(conn.last_insert_rowid())
     }
 
+    /// Records how run `id` ended; `log` goes after what was already logged
+    /// (e.g. how the `started` notification went).
     pub fn finish_run(&self, id: i64, outcome: Outcome, summary: &str, log: &str) -> Result<(), StateError> {
         self.conn().execute(
-            "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, log = ?5 WHERE id = ?1",
+            "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, \
+             log = CASE WHEN ?5 = '' THEN log WHEN log = '' THEN ?5 ELSE log || char(10) || ?5 END WHERE id = ?1",
             params![id, now_unix(), outcome.as_str(), summary, log],
         )?;
         Ok(())

@@ -15,7 +15,7 @@ use bosun::capability::{GrantSpec, Policy};
 use bosun::plugin::bindings::types::RunContext;
 use bosun::plugin::{CallSetup, Limits, Runtime};
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 

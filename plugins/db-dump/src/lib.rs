@@ -83,20 +83,28 @@ impl Config {
         }
     }
 
-    /// The restore argv, with the dump at `dump`.
-    fn restore_argv(&self, dump: &str) -> Result<Vec<String>, Error> {
+    /// The restore argv, reading the dump from the host file `dump`, or from
+    /// stdin when there is none (inside a container the host streams it in).
+    fn restore_argv(&self, dump: Option<&str>) -> Result<Vec<String>, Error> {
         let db = || self.database();
         Ok(match (self.preset.as_deref(), &self.restore_command) {
             (Some("postgres"), _) => {
                 let argv = self.connect(PG_FLAGS, vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
-                [argv, vec!["-d".into(), db()?.into(), dump.into()]].concat()
+                [argv, vec!["-d".into(), db()?.into()], dump.map(Into::into).into_iter().collect()].concat()
             }
             (Some("mysql"), _) => {
                 let argv = self.connect(MYSQL_FLAGS, vec!["mysql".into()]);
-                [argv, vec![db()?.into(), "-e".into(), format!("source {dump}")]].concat()
+                let source = dump.map(|d| vec!["-e".into(), format!("source {d}")]).unwrap_or_default();
+                [argv, vec![db()?.into()], source].concat()
             }
-            (Some("sqlite"), _) => vec!["sqlite3".into(), db()?.into(), format!(".restore '{dump}'")],
-            (_, Some(argv)) => argv.iter().map(|a| a.replace("{dump}", dump)).collect(),
+            (Some("sqlite"), _) => vec!["sqlite3".into(), db()?.into(), format!(".restore '{}'", dump.unwrap_or_default())],
+            (_, Some(argv)) => match dump {
+                Some(dump) => argv.iter().map(|a| a.replace("{dump}", dump)).collect(),
+                None if argv.iter().any(|a| a.contains("{dump}")) => {
+                    return Err(Error::invalid_config("config key `restore_command`: inside a container the dump arrives on stdin; drop `{dump}` from the command"));
+                }
+                None => argv.clone(),
+            },
             (_, None) => return Err(Error::invalid_config("config key `restore_command`: needed to restore a `command` dump")),
         })
     }
@@ -115,11 +123,17 @@ fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Res
             (i64::from(out.exit_code), out.stderr_tail, out.stdout_artifact)
         }
     };
+    exited(argv, code, &stderr)?;
+    Ok(artifact)
+}
+
+/// A non-zero exit as an error quoting the last line the command printed.
+fn exited(argv: &[String], code: i64, stderr: &str) -> Result<(), Error> {
     if code != 0 {
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
         return Err(Error::failed(format!("`{}` exited {code}: {last}", argv.join(" "))));
     }
-    Ok(artifact)
+    Ok(())
 }
 
 /// An artifact for a file a command wrote itself.
@@ -165,14 +179,13 @@ impl BackupStrategy for DbDump {
         if req.target.is_some() {
             return Err(Error::invalid_config("db-dump restores into the database; to look at the dump, read it in the backup directory"));
         }
-        let argv = cfg.restore_argv(&dump.path)?;
         if let Some(container) = cfg.container.as_deref() {
-            return Err(Error::invalid_config(format!(
-                "restoring a dump into container {container} is not supported yet; copy {} into it and run `{}` there",
-                dump.path,
-                argv.join(" ")
-            )));
+            let argv = cfg.restore_argv(None)?;
+            log::info!("restoring {} into container {container} with `{}`", dump.path, argv.join(" "));
+            let status = docker::exec_with_input(container, &argv, &dump.path)?;
+            return exited(&argv, status.exit_code, &status.stderr_tail);
         }
+        let argv = cfg.restore_argv(Some(&dump.path))?;
         log::info!("restoring with `{}`", argv.join(" "));
         run(None, &argv, None)?;
         Ok(())
@@ -180,3 +193,36 @@ impl BackupStrategy for DbDump {
 }
 
 bosun_sdk::export_backup_strategy!(DbDump);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml_like: &[(&str, &str)], restore_command: Option<&[&str]>) -> Config {
+        let get = |key: &str| toml_like.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+        Config {
+            preset: get("preset"),
+            database: get("database"),
+            user: get("user"),
+            host: get("host"),
+            port: get("port").map(|p| p.parse().unwrap()),
+            container: get("container"),
+            command: None,
+            restore_command: restore_command.map(|argv| argv.iter().map(|a| a.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn restores_read_the_dump_file_here_and_stdin_in_a_container() {
+        let pg = config(&[("preset", "postgres"), ("database", "shop"), ("user", "app"), ("port", "5433")], None);
+        assert_eq!(pg.restore_argv(Some("/b/shop.pgdump")).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop /b/shop.pgdump");
+        assert_eq!(pg.restore_argv(None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop");
+        let my = config(&[("preset", "mysql"), ("database", "shop"), ("host", "127.0.0.1")], None);
+        assert_eq!(my.restore_argv(Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "shop", "-e", "source /b/shop.sql"]);
+        assert_eq!(my.restore_argv(None).unwrap(), ["mysql", "-h", "127.0.0.1", "shop"]);
+        let own = config(&[], Some(&["load", "{dump}"]));
+        assert_eq!(own.restore_argv(Some("/b/dump")).unwrap(), ["load", "/b/dump"]);
+        let err = own.restore_argv(None).unwrap_err().to_string();
+        assert!(err.contains("inside a container the dump arrives on stdin"), "{err}");
+    }
+}

@@ -269,6 +269,12 @@ impl Check for Http {
         Ok(())
     }
 
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {
+        let cfg: Config = ctx.config()?;
+        let login = cfg.login.iter().map(|l| l.url.clone());
+        Ok(login.chain(std::iter::once(cfg.probe.url)).chain(cfg.follow.into_iter().map(|p| p.url)).collect())
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
         let session = match &cfg.login {

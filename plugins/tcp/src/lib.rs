@@ -25,6 +25,11 @@ fn default_timeout_ms() -> u32 {
     3000
 }
 
+/// `host:port`, bracketing an IPv6 address.
+fn target(cfg: &Config) -> String {
+    if cfg.host.contains(':') { format!("[{}]:{}", cfg.host, cfg.port) } else { format!("{}:{}", cfg.host, cfg.port) }
+}
+
 struct Tcp;
 
 impl Check for Tcp {
@@ -32,9 +37,14 @@ impl Check for Tcp {
         ctx.config::<Config>().map(drop)
     }
 
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {
+        let cfg: Config = ctx.config()?;
+        Ok(vec![target(&cfg)])
+    }
+
     fn check(ctx: &Context) -> Result<CheckResult, Error> {
         let cfg: Config = ctx.config()?;
-        let target = if cfg.host.contains(':') { format!("[{}]:{}", cfg.host, cfg.port) } else { format!("{}:{}", cfg.host, cfg.port) };
+        let target = target(&cfg);
         let (connected, why) = match net::tcp_connect(&cfg.host, cfg.port, cfg.timeout_ms) {
             Ok(conn) => (Some(conn), None),
             Err(HostError::Failed(why) | HostError::TimedOut(why)) => (None, Some(why)),

@@ -76,7 +76,11 @@ struct Upload;
 
 impl Check for Upload {
     fn validate(ctx: &Context) -> Result<(), Error> {
-        ctx.config::<Config>().map(drop)
+        parse_size(&ctx.config::<Config>()?.size).map(drop)
+    }
+
+    fn reaches(ctx: &Context) -> Result<Vec<String>, Error> {
+        Ok(vec![ctx.config::<Config>()?.url])
     }
 
     fn check(ctx: &Context) -> Result<CheckResult, Error> {

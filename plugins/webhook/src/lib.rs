@@ -7,6 +7,9 @@
 //!  "facts": {"service": "web"}, "link": null}
 //! ```
 //!
+//! A channel's `json = {...}` (rendered by bosun, `{{title}}` and the rest
+//! filled in) is sent instead, for services that want their own shape.
+//!
 //! Returns `HTTP <status>: <first 200 characters of the body>`; a non-2xx answer
 //! is an error with the same text. The URL is never logged (it may hold a token).
 
@@ -19,6 +22,8 @@ use serde::Deserialize;
 struct Config {
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
+    /// The channel's rendered `json` template.
+    json: Option<Value>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -61,7 +66,7 @@ impl Notifier for Webhook {
         let url = target_url(channel)?;
         let resp = Request::post(url)
             .header("user-agent", concat!("bosun-webhook/", env!("CARGO_PKG_VERSION")))
-            .json(&payload(event))
+            .json(&cfg.json.unwrap_or_else(|| payload(event)))
             .timeout_ms(cfg.timeout_ms)
             .send()
             .map_err(|e| e.context(format!("channel `{}`", channel.name)))?;

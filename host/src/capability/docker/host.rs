@@ -189,7 +189,22 @@ impl docker::Host for HostState {
             Some(path) => ExecStdout::File(FileSink::create(path, false)?),
             None => ExecStdout::Kept(Vec::new()),
         };
-        engine.exec(&container, argv, stdout).await
+        engine.exec(&container, argv, None, stdout).await
+    }
+
+    async fn exec_with_input(&mut self, container: String, argv: Vec<String>, stdin_from: String) -> Result<ExecStatus, HostError> {
+        const CALL: &str = "docker.exec-with-input";
+        if argv.first().is_none_or(|a| a.is_empty()) {
+            return Err(HostError::Invalid(format!("{CALL}: argv is empty")));
+        }
+        self.call.docker_access(CALL, Action::Exec, &container)?;
+        let input = self.call.fs_access(CALL, &stdin_from, Access::Read)?;
+        if !self.call.execute(CALL, format!("{container}: {} < {stdin_from}", argv.join(" "))) {
+            return Ok(ExecStatus { exit_code: 0, stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
+        }
+        let file = tokio::fs::File::open(&input).await.map_err(|e| io_error(&input, e))?;
+        let engine = self.call.engine().await?;
+        engine.exec(&container, argv, Some(file), ExecStdout::Kept(Vec::new())).await
     }
 
     async fn stats(&mut self, container: String) -> Result<ContainerStats, HostError> {
@@ -359,9 +374,9 @@ impl Engine {
         }
     }
 
-    async fn exec(&self, container: &str, argv: Vec<String>, mut stdout: ExecStdout) -> Result<ExecStatus, HostError> {
+    async fn exec(&self, container: &str, argv: Vec<String>, stdin: Option<tokio::fs::File>, mut stdout: ExecStdout) -> Result<ExecStatus, HostError> {
         let mut stderr = Tail::new(EXEC_OUTPUT_LIMIT);
-        match self.run_exec(container, argv, &mut stdout, &mut stderr).await {
+        match self.run_exec(container, argv, stdin, &mut stdout, &mut stderr).await {
             Ok(exit_code) => {
                 let (stdout, stdout_artifact) = stdout.finish().await?;
                 Ok(ExecStatus { exit_code, stdout_artifact, stdout, stderr_tail: stderr.into_string() })
@@ -374,15 +389,30 @@ impl Engine {
     }
 
     /// Runs `argv` in the container, passing its output on; returns the exit code.
-    async fn run_exec(&self, container: &str, argv: Vec<String>, stdout: &mut ExecStdout, stderr: &mut Tail) -> Result<i64, HostError> {
+    async fn run_exec(&self, container: &str, argv: Vec<String>, stdin: Option<tokio::fs::File>, stdout: &mut ExecStdout, stderr: &mut Tail) -> Result<i64, HostError> {
         let what = &format!("container {container}");
         let command = argv[0].clone();
-        let config = api::ExecConfig { attach_stdout: Some(true), attach_stderr: Some(true), cmd: Some(argv), ..Default::default() };
+        let config = api::ExecConfig {
+            attach_stdin: Some(stdin.is_some()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv),
+            ..Default::default()
+        };
         let id = self.run(what, self.docker.create_exec(container, config)).await?.id;
-        let StartExecResults::Attached { mut output, .. } = self.run(what, self.docker.start_exec(&id, None)).await? else {
+        let StartExecResults::Attached { mut output, mut input } = self.run(what, self.docker.start_exec(&id, None)).await? else {
             return Err(HostError::Failed(format!("{what}: the engine detached the exec")));
         };
-        let run = async {
+        // stdin is fed while the output is read, so neither side's pipe fills
+        // up and blocks the other; closing it is the command's end of input.
+        let feed = async {
+            if let Some(mut file) = stdin {
+                tokio::io::copy(&mut file, &mut input).await.map_err(|e| HostError::Failed(format!("{what}: feeding {command}'s stdin: {e}")))?;
+                tokio::io::AsyncWriteExt::shutdown(&mut input).await.map_err(|e| HostError::Failed(format!("{what}: closing {command}'s stdin: {e}")))?;
+            }
+            Ok::<(), HostError>(())
+        };
+        let read = async {
             while let Some(frame) = output.next().await {
                 match frame.map_err(|e| engine_error(what, e))? {
                     LogOutput::StdErr { message } => stderr.push(&message),
@@ -390,7 +420,17 @@ impl Engine {
                     LogOutput::StdIn { .. } => {}
                 }
             }
-            self.exit_code(what, &id).await
+            Ok::<(), HostError>(())
+        };
+        let run = async {
+            let (fed, read) = tokio::join!(feed, read);
+            read?;
+            let code = self.exit_code(what, &id).await?;
+            // A command that failed and stopped reading says more than the broken pipe.
+            if code == 0 {
+                fed?;
+            }
+            Ok(code)
         };
         self.within(what, run).await.map_err(|_| {
             HostError::TimedOut(format!(

@@ -109,17 +109,21 @@ impl Hooks {
     }
 
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
-        let uri = request.uri();
-        let scheme = uri.scheme_str().unwrap_or("http").to_string();
-        let host = uri.host().unwrap_or_default().to_string();
-        let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
-        let target = format!("{} {uri}", request.method());
-        let entry = match uri.port_u16() {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
-        self.policy.check("http.request", &target, "http", entry, |g| g.http.allows(&scheme, &host, port))
+        check_request(&self.policy, &format!("{} {}", request.method(), request.uri()), request.uri())
     }
+}
+
+/// Whether `policy` lets its plugin send a request (`target`, for the denial)
+/// to `uri`'s origin; the denial quotes that origin as the grant entry.
+pub fn check_request(policy: &Policy, target: &str, uri: &http::Uri) -> Result<(), Denial> {
+    let scheme = uri.scheme_str().unwrap_or("http").to_string();
+    let host = uri.host().unwrap_or_default().to_string();
+    let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
+    let entry = match uri.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    };
+    policy.check("http.request", target, "http", entry, |g| g.http.allows(&scheme, &host, port))
 }
 
 pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;

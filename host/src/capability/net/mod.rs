@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{CallState, HostState};
+use super::{CallState, Denial, HostState, Policy};
 use crate::plugin::bindings::net::{self, Certificate, TcpConnection};
 use crate::plugin::bindings::types::HostError;
 
@@ -59,6 +59,22 @@ fn authority(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
+/// Whether `policy` lets its plugin probe `host:port` with `call`; an https
+/// grant for the same origin also allows reading its certificate.
+fn check_target(policy: &Policy, call: &str, host: &str, port: u16, https_too: bool) -> Result<(), Denial> {
+    let target = authority(host, port);
+    policy.check(call, &target, "net", target.clone(), |g| g.net.allows(host, port) || (https_too && g.http.allows("https", host, port)))
+}
+
+/// [`check_target`] for a `host:port` a check says it will connect to.
+pub fn check_probe(policy: &Policy, place: &str) -> Result<(), String> {
+    let bad = || format!("{place:?} is not host:port");
+    let (host, port) = place.rsplit_once(':').ok_or_else(bad)?;
+    let port = port.parse::<u16>().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    check_target(policy, "net.tcp-connect", host, port, false).map_err(|d| d.to_string())
+}
+
 pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     net::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
@@ -68,10 +84,7 @@ impl CallState {
         if host.is_empty() || port == 0 {
             return Err(HostError::Invalid(format!("{call}: needs a host and a port other than 0")));
         }
-        let target = authority(host, port);
-        let check = self.policy.check(call, &target, "net", target.clone(), |g| {
-            g.net.allows(host, port) || (https_too && g.http.allows("https", host, port))
-        });
+        let check = check_target(&self.policy, call, host, port, https_too);
         self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 

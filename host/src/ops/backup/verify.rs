@@ -1,6 +1,7 @@
 //! `backup verify`: every artifact re-hashed against its manifest; with
 //! `--restore-test`, a restore into a temporary directory compared entry by
-//! entry with the backup's file list.
+//! entry with the backup's file list (or its single archive; an image
+//! tarball's layers also against the digests its image configs name).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,8 +68,14 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         }
         // No file list (e.g. `volume`): the single archive is the reference.
         None => match located.manifest.artifacts.as_slice() {
-            [only] => compare_with_archive(scratch.path(), &located.dir.join(&only.path))
-                .map_err(|e| Failure::failed(format!("backup {}: reading {}: {e}", located.id(), only.path)))?,
+            [only] => {
+                let compared = compare_with_archive(scratch.path(), &located.dir.join(&only.path))
+                    .map_err(|e| Failure::failed(format!("backup {}: reading {}: {e}", located.id(), only.path)))?;
+                if scratch.path().join("manifest.json").is_file() {
+                    check_image_layout(scratch.path()).map_err(|e| Failure::failed(format!("backup {}: {}: {e}", located.id(), only.path)))?;
+                }
+                compared
+            }
             _ => {
                 return Err(Failure::failed(format!(
                     "backup {}: restored, but it has no file list ({}) or single archive to compare against (strategy {})",
@@ -120,6 +127,48 @@ fn compare_with_archive(root: &Path, archive: &Path) -> std::io::Result<(usize, 
         compared += 1;
     }
     Ok((compared, differences))
+}
+
+/// A `docker save` tarball unpacked under `root`: each image's config and
+/// layers are there and hash to the digests the config names, so loading it
+/// gives back the same image ids.
+fn check_image_layout(root: &Path) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        #[serde(rename = "Config")]
+        config: String,
+        #[serde(rename = "Layers")]
+        layers: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ImageConfig {
+        rootfs: RootFs,
+    }
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        diff_ids: Vec<String>,
+    }
+    let read = |name: &str| std::fs::read(root.join(name)).map_err(|e| format!("{name}: {e}"));
+    let hash = |name: &str| sha256_file(&root.join(name)).map_err(|e| format!("{name}: {e}"));
+    let saved: Vec<Saved> = serde_json::from_slice(&read("manifest.json")?).map_err(|e| format!("manifest.json is not a docker save manifest: {e}"))?;
+    for image in &saved {
+        let named = image.config.rsplit('/').next().unwrap_or_default().trim_end_matches(".json");
+        let actual = hash(&image.config)?;
+        if actual != named {
+            return Err(format!("image config {} hashes to sha256:{actual}, not the digest in its name", image.config));
+        }
+        let config: ImageConfig = serde_json::from_slice(&read(&image.config)?).map_err(|e| format!("image config {}: {e}", image.config))?;
+        if config.rootfs.diff_ids.len() != image.layers.len() {
+            return Err(format!("image config {} names {} layers, the manifest {}", image.config, config.rootfs.diff_ids.len(), image.layers.len()));
+        }
+        for (layer, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
+            let actual = hash(layer)?;
+            if diff_id.trim_start_matches("sha256:") != actual {
+                return Err(format!("layer {layer} hashes to sha256:{actual}, but the image config expects {diff_id}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Re-hashes every artifact of one backup directory. The error names the

@@ -175,6 +175,9 @@ pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, opt
     scopes.dedup();
     let _locks = scopes.iter().map(|scope| crate::ops::lock::ServiceLock::acquire(state, scope, "", &format!("images update {reference}"))).collect::<Result<Vec<_>, _>>()?;
     let run_id = state.start_run("images update", reference)?;
+    let names: Vec<&str> = affected.iter().map(|a| a.name.as_str()).collect();
+    let started = format!("{reference}: recreating {} container(s): {}.", names.len(), names.join(", "));
+    notify::tell(app, run_id, &notice(app, reference, &names, "image-update.started", Severity::Info, started)).await;
     let mut containers = Vec::new();
     for old in &affected {
         // Only the running container of a service is its current release;
@@ -213,17 +216,26 @@ pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, opt
         [] => ("image-update.succeeded", Severity::Success, format!("{reference}: {summary}: {}.", names.join(", "))),
         _ => ("image-update.failed", Severity::Failure, format!("{reference}: {} container(s) kept their old image: {}", failed.len(), failed.join("; "))),
     };
-    let notice = Notice::new(kind, severity, format!("Image {reference} updated"), body.clone())
-        .fact("project", &app.config.project.name)
-        .fact("env", &app.config.project.env)
-        .fact("image", reference)
-        .fact("container", names.join(", "))
-        .fact("who", crate::state::who());
-    notify::tell(app, run_id, &notice).await;
+    notify::tell(app, run_id, &notice(app, reference, &names, kind, severity, body.clone())).await;
     if !failed.is_empty() {
         return Err(Failure::failed(format!("images update {body}")));
     }
     Ok(Updated::Done { image, old_image_id: old_id, new_image_id: new_id, containers })
+}
+
+/// An `image-update.*` notice about `containers` running `reference`.
+fn notice(app: &crate::app::App, reference: &str, containers: &[&str], kind: &str, severity: Severity, body: String) -> Notice {
+    let title = match severity {
+        Severity::Info => format!("Updating image {reference}"),
+        Severity::Failure => format!("Image {reference} update failed"),
+        _ => format!("Image {reference} updated"),
+    };
+    Notice::new(kind, severity, title, body)
+        .fact("project", &app.config.project.name)
+        .fact("env", &app.config.project.env)
+        .fact("image", reference)
+        .fact("container", containers.join(", "))
+        .fact("who", crate::state::who())
 }
 
 /// A managed container's update is a release of its service (kind `update`),

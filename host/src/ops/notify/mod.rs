@@ -16,7 +16,7 @@ use globset::Glob;
 use serde::Serialize;
 
 pub use channel::{Destination, Via};
-pub use notice::{Notice, PLACEHOLDERS, Severity, check_template, render};
+pub use notice::{Notice, PLACEHOLDERS, Severity, check_json_template, check_template, render, render_json};
 
 use crate::app::App;
 use crate::config::Channel;
@@ -146,7 +146,11 @@ async fn send(app: &App, name: &str, channel: &Channel, notice: &Notice) -> Resu
     };
     let attempt = async {
         let plugin = app.plugin(plugin_name)?;
-        let mut setup = app.setup(&plugin, &channel.settings, false)?;
+        let mut settings = channel.settings.clone();
+        if let Some(json) = &channel.json {
+            settings.insert("json".into(), toml::Value::try_from(render_json(json, notice))?);
+        }
+        let mut setup = app.setup(&plugin, &settings, false)?;
         let policy = (*setup.policy).clone().with_call_origins(std::slice::from_ref(&destination.origin)).map_err(|e| anyhow!(e))?;
         setup.policy = Arc::new(policy);
         let event = notify::Event {

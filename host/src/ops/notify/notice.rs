@@ -64,6 +64,33 @@ pub fn render(template: &str, notice: &Notice) -> String {
     render_with(template, |name| Some(notice.value(name))).unwrap_or_else(|_| template.to_string())
 }
 
+/// Checks every string in a JSON body template (see [`check_template`]);
+/// the error names the key path (`.labels.env`).
+pub fn check_json_template(table: &toml::Table) -> Result<(), (String, String)> {
+    fn walk(value: &toml::Value, path: String) -> Result<(), (String, String)> {
+        match value {
+            toml::Value::String(text) => check_template(text).map_err(|e| (path, e)),
+            toml::Value::Table(table) => table.iter().try_for_each(|(key, v)| walk(v, format!("{path}.{key}"))),
+            toml::Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| walk(v, format!("{path}[{i}]"))),
+            _ => Ok(()),
+        }
+    }
+    table.iter().try_for_each(|(key, value)| walk(value, format!(".{key}")))
+}
+
+/// A JSON body template with every string rendered for `notice`.
+pub fn render_json(table: &toml::Table, notice: &Notice) -> serde_json::Value {
+    fn walk(value: &toml::Value, notice: &Notice) -> serde_json::Value {
+        match value {
+            toml::Value::String(text) => serde_json::Value::String(render(text, notice)),
+            toml::Value::Table(table) => table.iter().map(|(key, v)| (key.clone(), walk(v, notice))).collect::<serde_json::Map<_, _>>().into(),
+            toml::Value::Array(items) => items.iter().map(|v| walk(v, notice)).collect(),
+            other => serde_json::to_value(other).expect("TOML values are JSON-representable"),
+        }
+    }
+    walk(&toml::Value::Table(table.clone()), notice)
+}
+
 fn render_with(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
@@ -91,5 +118,17 @@ mod tests {
         assert!(check_template("{{service}} on {{env}}").is_ok());
         assert!(check_template("{{servce}}").unwrap_err().starts_with("unknown placeholder {{servce}}; known: kind"));
         assert!(check_template("oops {{service").unwrap_err().contains("not closed"));
+    }
+
+    #[test]
+    fn json_templates_render_every_string_and_name_the_bad_one() {
+        let notice = Notice::new("backup.failed", Severity::Failure, "data failed", "disk full").fact("set", "data");
+        let table: toml::Table = toml::from_str("text = '{{title}}: {{body}}'\nretries = 2\n[labels]\nset = '{{set}}'\ntags = ['bosun', '{{kind}}']").unwrap();
+        let rendered = render_json(&table, &notice);
+        assert_eq!(rendered, serde_json::json!({"text": "data failed: disk full", "retries": 2, "labels": {"set": "data", "tags": ["bosun", "backup.failed"]}}));
+        let bad: toml::Table = toml::from_str("[labels]\ntags = ['ok', '{{sett}}']").unwrap();
+        let (path, why) = check_json_template(&bad).unwrap_err();
+        assert_eq!(path, ".labels.tags[1]");
+        assert!(why.starts_with("unknown placeholder {{sett}}"), "{why}");
     }
 }

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         "serve" => serve(),
         "echo" => writeln!(std::io::stdout(), "{}", rest.join(" ")),
         "cat" => cat(rest.first().map_or("", String::as_str)),
+        "write" => write(rest.first().map_or("", String::as_str)),
         "gen" => generate(number(rest.first(), 0)),
         "fail" => {
             eprintln!("{}", rest.get(1..).unwrap_or_default().join(" "));
@@ -58,6 +59,12 @@ fn port() -> u64 {
 fn cat(path: &str) -> std::io::Result<()> {
     let mut file = std::fs::File::open(path).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
     std::io::copy(&mut file, &mut std::io::stdout().lock()).map(|_| ())
+}
+
+/// stdin into a file, as a database's restore tool reads a dump.
+fn write(path: &str) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file).map(|_| ())
 }
 
 fn generate(mut remaining: u64) -> std::io::Result<()> {

@@ -24,8 +24,8 @@ impl Guest for NoManifest {
         })
     }
 
-    fn validate(_ctx: RunContext) -> Result<(), PluginError> {
-        Ok(())
+    fn validate(_ctx: RunContext) -> Result<Vec<String>, PluginError> {
+        Ok(Vec::new())
     }
 }
 
