@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{entry_of, io_error};
 use crate::capability::artifact::AtomicFile;
-use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
+use crate::plugin::bindings::fs::{ArchiveResult, Compression, Entry, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
 
 /// The file list written next to an archive (`manifest-dest`).
@@ -46,25 +46,31 @@ pub struct ArchiveJob {
 
 impl ArchiveJob {
     pub fn run(self) -> Result<ArchiveResult, HostError> {
-        let base = match &self.since {
-            Some(path) => read_file_list(path)?,
-            None => FileList::default(),
-        };
+        // The base's file list is read while the tree is walked and stat'ed.
+        let (base, walked) = std::thread::scope(|scope| {
+            let base = scope.spawn(|| match &self.since {
+                Some(path) => read_file_list(path),
+                None => Ok(FileList::default()),
+            });
+            let walked: Result<Vec<_>, HostError> = self.sources.iter().map(|source| walk(source, &self.excludes).and_then(stat_all)).collect();
+            (base.join().expect("the file list reader does not panic"), walked)
+        });
+        let (mut base, walked) = (base?, walked?);
         let out = AtomicFile::create(&self.dest).map_err(|e| io_error(&self.dest, e))?;
         let mut tar = tar::Builder::new(Compressor::new(out, self.compression, self.level).map_err(|e| io_error(&self.dest, e))?);
         tar.follow_symlinks(false);
-        let mut list = FileList { version: 1, entries: BTreeMap::new() };
+        let mut listed = Vec::new();
         let mut written = 0u64;
-        for source in &self.sources {
-            for path in walk(source, &self.excludes)? {
-                if self.add(&mut tar, &path, &base, &mut list)? {
-                    written += 1;
-                }
-            }
+        for (path, entry) in walked.into_iter().flatten() {
+            let (name, record, was_written) = self.add(&mut tar, &path, entry, &mut base)?;
+            written += u64::from(was_written);
+            listed.push((name, record));
         }
         let compressor = tar.into_inner().map_err(|e| io_error(&self.dest, e))?;
         let archive = compressor.finish().map_err(|e| io_error(&self.dest, e))?;
-        let deleted = base.entries.keys().filter(|k| !list.entries.contains_key(*k)).map(|k| format!("/{k}")).collect();
+        // What `add` did not take out of the base is gone from the tree.
+        let deleted = base.entries.into_keys().map(|k| format!("/{k}")).collect();
+        let list = FileList { version: 1, entries: listed.into_iter().collect() };
         let manifest = match &self.manifest_dest {
             Some(path) => Some(write_file_list(path, &list)?),
             None => None,
@@ -72,34 +78,33 @@ impl ArchiveJob {
         Ok(ArchiveResult { archive, manifest, entries: written, deleted })
     }
 
-    /// Adds one entry unless it is an unchanged file of an incremental; records
-    /// it in `list` either way. Returns whether it was written.
-    fn add(&self, tar: &mut tar::Builder<Compressor>, path: &Path, base: &FileList, list: &mut FileList) -> Result<bool, HostError> {
-        let entry = entry_of(path).map_err(|e| io_error(path, e))?;
+    /// Adds one entry unless it is an unchanged file of an incremental, and
+    /// takes it out of `base`. Returns its name and record for the new list,
+    /// and whether it was written.
+    fn add(&self, tar: &mut tar::Builder<Compressor>, path: &Path, entry: Entry, base: &mut FileList) -> Result<(String, FileEntry, bool), HostError> {
         let name = path.to_string_lossy().trim_start_matches('/').to_string();
+        let old = base.entries.remove(&name);
         let mut record = FileEntry {
             kind: kind_name(entry.kind).to_string(),
             size: entry.size,
             mtime_ms: entry.mtime_ms,
             mode: entry.mode,
             sha256: None,
-            link_target: entry.link_target.clone(),
+            link_target: entry.link_target,
         };
         if entry.kind != EntryKind::File {
             tar.append_path_with_name(path, &name).map_err(|e| io_error(path, e))?;
-            list.entries.insert(name, record);
-            return Ok(true);
+            return Ok((name, record, true));
         }
-        if let Some(old) = base.entries.get(&name) {
+        if let Some(old) = old {
             let same_stat = old.size == record.size && old.mtime_ms == record.mtime_ms;
             // A changed size/mtime is confirmed by hash before the file counts
             // as changed; a changed mode (chmod keeps the mtime) always counts.
             let unchanged = old.mode == record.mode
                 && (same_stat || old.sha256.as_ref() == Some(&crate::capability::artifact::sha256_file(path).map_err(|e| io_error(path, e))?));
             if unchanged {
-                record.sha256 = old.sha256.clone();
-                list.entries.insert(name, record);
-                return Ok(false);
+                record.sha256 = old.sha256;
+                return Ok((name, record, false));
             }
         }
         let file = File::open(path).map_err(|e| io_error(path, e))?;
@@ -109,9 +114,25 @@ impl ArchiveJob {
         let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: Sha256::new() };
         tar.append_data(&mut header, &name, &mut reader).map_err(|e| io_error(path, e))?;
         record.sha256 = Some(hex::encode(reader.hasher.finalize()));
-        list.entries.insert(name, record);
-        Ok(true)
+        Ok((name, record, true))
     }
+}
+
+/// Each path with its entry, stat'ed on every core (the walk of a large,
+/// mostly unchanged tree is mostly waiting on these calls), in order.
+fn stat_all(paths: Vec<PathBuf>) -> Result<Vec<(PathBuf, Entry)>, HostError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = paths.len().div_ceil(threads).max(1024);
+    let stat_chunk = |chunk: &[PathBuf]| chunk.iter().map(|p| entry_of(p).map(|e| (p.clone(), e)).map_err(|e| io_error(p, e))).collect::<Result<Vec<_>, _>>();
+    let chunks: Vec<Result<Vec<_>, HostError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths.chunks(chunk).map(|c| scope.spawn(move || stat_chunk(c))).collect();
+        handles.into_iter().map(|h| h.join().expect("stat does not panic")).collect()
+    });
+    let mut all = Vec::with_capacity(paths.len());
+    for chunk in chunks {
+        all.extend(chunk?);
+    }
+    Ok(all)
 }
 
 /// `root` itself, then everything below it (not following symlinks), sorted,
