@@ -203,35 +203,39 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// The compression layer between tar and the atomic file.
+/// The compression layer between tar and the atomic file. Each is buffered:
+/// tar headers and JSON come in small writes, and every write into the
+/// multithreaded zstd encoder takes its locks.
 enum Compressor {
     Plain(BufWriter<AtomicFile>),
-    Zstd(zstd::Encoder<'static, AtomicFile>),
-    Gzip(flate2::write::GzEncoder<AtomicFile>),
+    Zstd(BufWriter<zstd::Encoder<'static, AtomicFile>>),
+    Gzip(BufWriter<flate2::write::GzEncoder<AtomicFile>>),
 }
+
+const WRITE_BUFFER: usize = 1 << 20;
 
 impl Compressor {
     fn new(out: AtomicFile, compression: Compression, level: Option<i32>) -> io::Result<Compressor> {
         Ok(match compression {
-            Compression::None => Compressor::Plain(BufWriter::with_capacity(1 << 20, out)),
+            Compression::None => Compressor::Plain(BufWriter::with_capacity(WRITE_BUFFER, out)),
             Compression::Zstd => {
                 let mut encoder = zstd::Encoder::new(out, level.unwrap_or(1))?;
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
                 encoder.multithread(threads)?;
-                Compressor::Zstd(encoder)
+                Compressor::Zstd(BufWriter::with_capacity(WRITE_BUFFER, encoder))
             }
             Compression::Gzip => {
                 let level = flate2::Compression::new(level.unwrap_or(1).clamp(0, 9) as u32);
-                Compressor::Gzip(flate2::write::GzEncoder::new(out, level))
+                Compressor::Gzip(BufWriter::with_capacity(WRITE_BUFFER, flate2::write::GzEncoder::new(out, level)))
             }
         })
     }
 
     fn finish(self) -> io::Result<Artifact> {
         match self {
-            Compressor::Plain(w) => w.into_inner().map_err(|e| e.into_error())?.finish(),
-            Compressor::Zstd(e) => e.finish()?.finish(),
-            Compressor::Gzip(e) => e.finish()?.finish(),
+            Compressor::Plain(w) => w.into_inner().map_err(io::IntoInnerError::into_error)?.finish(),
+            Compressor::Zstd(w) => w.into_inner().map_err(io::IntoInnerError::into_error)?.finish()?.finish(),
+            Compressor::Gzip(w) => w.into_inner().map_err(io::IntoInnerError::into_error)?.finish()?.finish(),
         }
     }
 }
