@@ -55,8 +55,8 @@ fn or_none(names: &[&str]) -> String {
 }
 
 /// Runs the named checks, `jobs` at a time, records the run, and notifies
-/// `check.succeeded` / `check.failed` (with the failed checks). Reports come
-/// back in the order of `names`.
+/// `check.started` (while they run), then `check.succeeded` / `check.failed`
+/// (with the failed checks). Reports come back in the order of `names`.
 pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) -> Vec<CheckReport> {
     use futures_util::StreamExt;
     let checks = || futures_util::stream::iter(names.iter().map(|name| run_named(app, name, dry_run))).buffered(jobs.max(1)).collect::<Vec<_>>();
