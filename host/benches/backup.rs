@@ -11,7 +11,8 @@
 //! The tree: `BOSUN_BENCH_FILES` small files (default 100000, 1–8 KiB of
 //! text-like data) plus large files up to `BOSUN_BENCH_MIB` in all (default
 //! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 3), interleaved;
-//! medians are reported. Caches are warm for both sides alike.
+//! medians are reported. Caches are warm for both sides alike, and every
+//! timed command starts after a `sync`, so none pays for another's writeback.
 
 mod measure;
 
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use measure::{median, secs, timed};
+use measure::{median, secs, settle};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -88,8 +89,15 @@ fn generate(root: &Path, files: usize, total_mib: usize) -> u64 {
     bytes
 }
 
+/// `measure::timed` after a `sync`.
+fn timed(what: &str, command: &mut Command) -> Duration {
+    settle();
+    measure::timed(what, command)
+}
+
 /// The whole command's wall time, and its `--json` report.
 fn run_backup(bosun: &mut Command, kind: &str) -> (Duration, serde_json::Value) {
+    settle();
     let start = Instant::now();
     let out = bosun.args(["backup", "run", "data", kind]).output().unwrap();
     let elapsed = start.elapsed();

@@ -35,6 +35,17 @@ const EMPTY_COMPONENT: &str = r#"
   (func (export "run") (canon lift (core func $i "run"))))
 "#;
 
+/// The floor for any plugin: the empty component plus the one thing every
+/// compiled guest has, a linear memory (one page, one word written per call).
+const MEMORY_COMPONENT: &str = r#"
+(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "run") i32.const 0 i32.const 1 i32.store))
+  (core instance $i (instantiate $m))
+  (func (export "run") (canon lift (core func $i "run"))))
+"#;
+
 struct Stats {
     median: Duration,
     p90: Duration,
@@ -94,8 +105,8 @@ fn bare_plugin(engine: &Engine, wasm: &[u8]) -> SmokeCheckPre<HostState> {
     SmokeCheckPre::new(linker.instantiate_pre(&component).unwrap()).unwrap()
 }
 
-/// (bosun, same plugin on bare wasmtime, empty component on bare wasmtime)
-async fn warm_call() -> (Stats, Stats, Stats) {
+/// (bosun, same plugin on bare wasmtime, empty component, component with a memory)
+async fn warm_call() -> (Stats, Stats, Stats, Stats) {
     let (runtime, _dir) = common::runtime();
     let wasm = common::test_plugin("noop-check");
     let plugin = runtime.load(&wasm, "noop-check").unwrap();
@@ -132,11 +143,14 @@ async fn warm_call() -> (Stats, Stats, Stats) {
     .await;
     report("same plugin, bare wasmtime", &same_plugin);
 
-    let component = Component::new(engine, EMPTY_COMPONENT).expect("compile the empty component");
     let linker = Linker::new(engine);
+    let component = Component::new(engine, EMPTY_COMPONENT).expect("compile the empty component");
     let bare = sample(WARM_ITERS / 10, WARM_ITERS, || bare_call(engine, &linker, &component)).await;
     report("empty component, bare", &bare);
-    (bosun, same_plugin, bare)
+    let with_memory = Component::new(engine, MEMORY_COMPONENT).expect("compile the memory component");
+    let floor = sample(WARM_ITERS / 10, WARM_ITERS, || bare_call(engine, &linker, &with_memory)).await;
+    report("component with a memory", &floor);
+    (bosun, same_plugin, bare, floor)
 }
 
 /// `Runtime::load` alone, on a new runtime (empty in-memory map) over `cache_dir`.
@@ -190,7 +204,7 @@ fn main() {
     let cold = run("cold").then(cold_start);
 
     println!();
-    if let Some((bosun, same_plugin, bare)) = warm {
+    if let Some((bosun, same_plugin, bare, floor)) = warm {
         let us = |stats: &Stats| stats.median.as_secs_f64() * 1e6;
         let ratio = us(&bosun) / us(&bare);
         println!(
@@ -203,6 +217,11 @@ fn main() {
             "           same plugin on bare wasmtime {:.0}µs: bosun's own overhead {:+.0}%",
             us(&same_plugin),
             (us(&bosun) / us(&same_plugin) - 1.0) * 100.0
+        );
+        println!(
+            "           a component with only a memory {:.1}µs = {:.2}x the empty one (the floor for any compiled plugin)",
+            us(&floor),
+            us(&floor) / us(&bare)
         );
     }
     if let Some((compiled, cached)) = cold {

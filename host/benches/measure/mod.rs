@@ -22,3 +22,10 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
 pub fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
+
+/// Writes back what earlier commands left dirty in the page cache, so the
+/// next timed command does not pay for (or race) their writeback.
+pub fn settle() {
+    let status = Command::new("sync").status().expect("run sync");
+    assert!(status.success(), "sync failed");
+}

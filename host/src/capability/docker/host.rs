@@ -20,7 +20,7 @@ use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptions, LogsOptionsBuilder,
     StartContainerOptions, StatsOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -551,7 +551,13 @@ struct FileSink {
     path: PathBuf,
     chunks: mpsc::Sender<Chunk>,
     writer: JoinHandle<io::Result<Option<Artifact>>>,
+    /// Small chunks gathered into one send: the engine's stream arrives in
+    /// pieces of a few KiB, and each send wakes the writer thread.
+    pending: BytesMut,
 }
+
+/// What [`FileSink`] gathers before waking its writer.
+const SEND_BATCH: usize = 1 << 20;
 
 impl FileSink {
     /// Creates the temp file at once (so a bad destination fails before any
@@ -568,10 +574,24 @@ impl FileSink {
             }
             Ok(None)
         });
-        Ok(FileSink { path, chunks, writer })
+        Ok(FileSink { path, chunks, writer, pending: BytesMut::new() })
     }
 
     async fn write(&mut self, data: Bytes) -> Result<(), HostError> {
+        if self.pending.is_empty() && data.len() >= SEND_BATCH {
+            return self.send(data).await;
+        }
+        self.pending.extend_from_slice(&data);
+        match self.pending.len() >= SEND_BATCH {
+            true => {
+                let batch = self.pending.split().freeze();
+                self.send(batch).await
+            }
+            false => Ok(()),
+        }
+    }
+
+    async fn send(&mut self, data: Bytes) -> Result<(), HostError> {
         if self.chunks.send(Chunk::Data(data)).await.is_err() {
             // The writer stopped early: its result says why.
             return Err(self.writer_failure().await);
@@ -580,6 +600,10 @@ impl FileSink {
     }
 
     async fn finish(mut self) -> Result<Artifact, HostError> {
+        if !self.pending.is_empty() {
+            let rest = self.pending.split().freeze();
+            self.send(rest).await?;
+        }
         if self.chunks.send(Chunk::End).await.is_err() {
             return Err(self.writer_failure().await);
         }
