@@ -10,9 +10,10 @@
 //!
 //! The tree: `BOSUN_BENCH_FILES` small files (default 100000, 1–8 KiB of
 //! text-like data) plus large files up to `BOSUN_BENCH_MIB` in all (default
-//! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 3), interleaved;
-//! medians are reported. Caches are warm for both sides alike, and every
-//! timed command starts after a `sync`, so none pays for another's writeback.
+//! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 3), interleaved
+//! and taking turns at going first; medians are reported. Caches are warm for
+//! both sides alike, and every timed command starts after a `sync`, so none
+//! pays for another's writeback.
 
 mod measure;
 
@@ -105,6 +106,22 @@ fn run_backup(bosun: &mut Command, kind: &str) -> (Duration, serde_json::Value) 
     (elapsed, serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// Runs `a` and `b`, `a` first when told. Each side of a comparison goes
+/// first in every other round, so what a round leaves the file system
+/// (writeback, freed blocks) falls on both alike.
+fn in_turn<A, B>(a_first: bool, a: impl FnOnce() -> A, b: impl FnOnce() -> B) -> (A, B) {
+    match a_first {
+        true => {
+            let a = a();
+            (a, b())
+        }
+        false => {
+            let b = b();
+            (a(), b)
+        }
+    }
+}
+
 fn reset(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
@@ -140,19 +157,23 @@ fn main() {
     let (mut tar_full, mut bosun_full, mut bosun_incr, mut tar_x, mut bosun_x) = (vec![], vec![], vec![], vec![], vec![]);
     let mut last_full = String::new();
     for round in 0..rounds {
+        let tar_first = round % 2 == 0;
         reset(&root.join("tar"));
-        tar_full.push(timed("tar -cf", Command::new("tar").arg("-I").arg("zstd -1 -T0").arg("-cf").arg(&tar_file).arg(&data)));
-        let (elapsed, taken) = run_backup(&mut bosun(), "--full");
+        let tar_create = || timed("tar -cf", Command::new("tar").arg("-I").arg("zstd -1 -T0").arg("-cf").arg(&tar_file).arg(&data));
+        let ((elapsed, taken), tar_elapsed) = in_turn(!tar_first, || run_backup(&mut bosun(), "--full"), tar_create);
+        tar_full.push(tar_elapsed);
         bosun_full.push(elapsed);
         last_full = taken["backup"]["id"].as_str().unwrap().to_string();
         bosun_incr.push(run_backup(&mut bosun(), "--incremental").0);
 
         reset(&root.join("restore-tar"));
-        tar_x.push(timed("tar -xf", Command::new("tar").arg("-I").arg("zstd").arg("-xf").arg(&tar_file).arg("-C").arg(root.join("restore-tar"))));
         let target = root.join("restore-bosun");
         let _ = std::fs::remove_dir_all(&target);
-        bosun_x.push(timed("bosun backup restore", bosun().args(["backup", "restore", &last_full, "--target"]).arg(&target)));
-        let _ = std::fs::remove_dir_all(&target);
+        let tar_extract = || timed("tar -xf", Command::new("tar").arg("-I").arg("zstd").arg("-xf").arg(&tar_file).arg("-C").arg(root.join("restore-tar")));
+        let bosun_restore = || timed("bosun backup restore", bosun().args(["backup", "restore", &last_full, "--target"]).arg(&target));
+        let (tar_elapsed, elapsed) = in_turn(tar_first, tar_extract, bosun_restore);
+        tar_x.push(tar_elapsed);
+        bosun_x.push(elapsed);
         eprintln!("round {}: tar {:.2}s, bosun full {:.2}s, incremental {:.2}s; restore: tar {:.2}s, bosun {:.2}s", round + 1,
             secs(tar_full[round]), secs(bosun_full[round]), secs(bosun_incr[round]), secs(tar_x[round]), secs(bosun_x[round]));
     }
@@ -189,13 +210,18 @@ fn bench_image_save(root: &Path, rounds: usize) -> (Duration, Duration) {
     )
     .unwrap();
     let (mut cli, mut bosun) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
+    for round in 0..rounds {
         let out = root.join("saved.tar");
-        cli.push(timed("docker save", Command::new("docker").args(["save", "-o"]).arg(&out).arg(&image)));
+        let cli_save = || timed("docker save", Command::new("docker").args(["save", "-o"]).arg(&out).arg(&image));
+        let bosun_save = || {
+            let mut run = Command::new(env!("CARGO_BIN_EXE_bosun"));
+            run.current_dir(root).args(["--config", "images.toml", "backup", "run", "images"]);
+            timed("bosun backup run images", &mut run)
+        };
+        let (cli_elapsed, bosun_elapsed) = in_turn(round % 2 == 0, cli_save, bosun_save);
+        cli.push(cli_elapsed);
+        bosun.push(bosun_elapsed);
         std::fs::remove_file(&out).unwrap();
-        let mut run = Command::new(env!("CARGO_BIN_EXE_bosun"));
-        run.current_dir(root).args(["--config", "images.toml", "backup", "run", "images"]);
-        bosun.push(timed("bosun backup run images", &mut run));
         let _ = std::fs::remove_dir_all(root.join("image-backups"));
     }
     let _ = Command::new("docker").args(["rmi", &image]).output();

@@ -710,6 +710,8 @@ fn db_dump_restores_into_the_container_it_dumped_from() {
     fx.json(&["backup", "restore", &id]);
     let back = support::docker(&["exec", &container.name, "/testsrv", "cat", "/data/db"]);
     assert_eq!(String::from_utf8(back.stdout).unwrap(), contents, "restored through the restore command's stdin");
+    let out = fx.bosun(&["backup", "verify", &id, "--restore-test"]);
+    assert!(!out.status.success() && stderr(&out).contains("a `command` dump has no restore test"), "{}", stderr(&out));
 
     // A restore command that fails is reported with what it printed.
     let broken = Fixture::with_config(root.clone(), &config.replace("\"write\", \"/data/db\"", "\"write\", \"/no/such/dir/db\""));
@@ -826,6 +828,15 @@ fn db_dump_takes_a_consistent_sqlite_backup_while_the_app_writes_and_restores_it
     let id = taken["backup"]["id"].as_str().unwrap();
     fx.json(&["backup", "verify", id]);
 
+    // The restore test loads the dump into a scratch file, which needs its own grant.
+    let out = fx.bosun(&["backup", "verify", id, "--restore-test"]);
+    assert!(!out.status.success() && stderr(&out).contains("restore-test.sqlite3"), "{}", stderr(&out));
+    let scratch_grant = format!("\"run:sqlite3 {}/bosun-restore-test-*/restore-test.sqlite3 *\"", std::env::temp_dir().display());
+    let tester = Fixture::with_config(root.clone(), &config.replace("process = [", &format!("process = [{scratch_grant}, ")));
+    let tested = tester.json(&["backup", "verify", id, "--restore-test"]);
+    assert_eq!(tested["restore_test_entries"], 1, "{tested}");
+    assert_eq!(tested["restore_test_summary"], "loaded into a scratch file: integrity_check ok, 1 table", "{tested}");
+
     // Lose data, then restore the dump into the database.
     rusqlite::Connection::open(&db).unwrap().execute("DELETE FROM events WHERE id > 10", []).unwrap();
     fx.json(&["backup", "restore", id]);
@@ -901,7 +912,7 @@ fn db_dump_dumps_and_restores_a_real_postgresql_database() {
     pg.sql("shop", "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL); INSERT INTO orders (item) SELECT 'item ' || n FROM generate_series(1, 1000) n");
 
     let config = format!(
-        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\npreset = \"postgres\"\ndatabase = \"shop\"\nuser = \"postgres\"\nhost = \"{sock}\"\nport = {port}\n\n[plugins.db-dump.grant]\nprocess = [\"run:pg_dump **\", \"run:pg_restore **\"]\n",
+        "[project]\nname = \"shop\"\nstate_dir = \"{r}/state\"\n\n[backups.db]\nstrategy = \"db-dump\"\ndest = \"{r}/backups\"\npreset = \"postgres\"\ndatabase = \"shop\"\nuser = \"postgres\"\nhost = \"{sock}\"\nport = {port}\n\n[plugins.db-dump.grant]\nprocess = [\"run:pg_dump **\", \"run:pg_restore **\", \"run:psql **\"]\n",
         r = root.display(),
         sock = pg.dir.display(),
         port = pg.port
@@ -917,6 +928,12 @@ fn db_dump_dumps_and_restores_a_real_postgresql_database() {
     fx.json(&["backup", "restore", id]);
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders"), "1000");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM orders WHERE item = 'after the backup'"), "0");
+
+    // The restore test loads the dump into a scratch database and drops it after.
+    let tested = fx.json(&["backup", "verify", id, "--restore-test"]);
+    assert_eq!(tested["restore_test_entries"], 1, "{tested}");
+    assert!(tested["restore_test_summary"].as_str().unwrap().ends_with("(dropped after): 1 table, as the dump lists"), "{tested}");
+    assert_eq!(pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'bosun_restore_test_%'"), "0");
 }
 
 /// A MariaDB server of its own (Debian's `mariadb-server-core`, installed by
@@ -997,6 +1014,12 @@ fn db_dump_dumps_and_restores_a_real_mariadb_database() {
     fx.json(&["backup", "restore", id]);
     assert_eq!(db.sql("SELECT COUNT(*) FROM shop.orders"), "1000");
     assert_eq!(db.sql("SELECT COUNT(*) FROM shop.orders WHERE item = 'after the backup'"), "0");
+
+    // The restore test loads the dump into a scratch database and drops it after.
+    let tested = fx.json(&["backup", "verify", id, "--restore-test"]);
+    assert_eq!(tested["restore_test_entries"], 1, "{tested}");
+    assert!(tested["restore_test_summary"].as_str().unwrap().ends_with("(dropped after): 1 table"), "{tested}");
+    assert_eq!(db.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'bosun_restore_test_%'"), "0");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! `host::docker::exec` to a path); the strategy decides what goes where.
 
 pub use crate::bindings::backup_strategy::bosun::plugin::backup_types::{
-    BackupKind, BackupRequest, BackupResult, RestoreRequest,
+    BackupKind, BackupRequest, BackupResult, RestoreCheck, RestoreRequest,
 };
 
 use crate::bindings::host::bosun::plugin::types::{Artifact, Kv, PluginError, RunContext};
@@ -20,6 +20,16 @@ pub trait BackupStrategy {
     /// first, for an incremental chain) into `req.target` or the original
     /// location.
     fn restore(ctx: &Context, req: &RestoreRequest) -> Result<(), Error>;
+
+    /// `backup verify --restore-test`: restore a copy into `req.target` (a
+    /// scratch directory) and check it. The default restores and returns
+    /// `None`, and the host compares the files with the backup's file list;
+    /// a strategy that restores elsewhere (a scratch database) overrides it,
+    /// checks what it restored and returns what it found.
+    fn restore_test(ctx: &Context, req: &RestoreRequest) -> Result<Option<RestoreCheck>, Error> {
+        Self::restore(ctx, req)?;
+        Ok(None)
+    }
 }
 
 impl BackupResult {
@@ -47,6 +57,12 @@ pub fn __restore<T: BackupStrategy>(ctx: RunContext, req: RestoreRequest) -> Res
     T::restore(&Context::new(ctx), &req).map_err(Into::into)
 }
 
+#[doc(hidden)]
+pub fn __restore_test<T: BackupStrategy>(ctx: RunContext, req: RestoreRequest) -> Result<Option<RestoreCheck>, PluginError> {
+    crate::__private::enter();
+    T::restore_test(&Context::new(ctx), &req).map_err(Into::into)
+}
+
 /// Export `$t: BackupStrategy` as this plugin's backup strategy and embed the
 /// `bosun:manifest` section (kind `backup-strategy`).
 #[macro_export]
@@ -66,6 +82,12 @@ macro_rules! export_backup_strategy {
                     req: $crate::RestoreRequest,
                 ) -> ::core::result::Result<(), $crate::__private::PluginError> {
                     $crate::backup::__restore::<$t>(ctx, req)
+                }
+                fn restore_test(
+                    ctx: $crate::__private::RunContext,
+                    req: $crate::RestoreRequest,
+                ) -> ::core::result::Result<::core::option::Option<$crate::RestoreCheck>, $crate::__private::PluginError> {
+                    $crate::backup::__restore_test::<$t>(ctx, req)
                 }
             }
             $crate::__private::backup_strategy::__bosun_export_backup_strategy_world!(

@@ -1,4 +1,4 @@
-//! wit-bindgen output for the WIT package `bosun:plugin@0.1.0` (`../wit`).
+//! wit-bindgen output for the WIT package `bosun:plugin@0.2.0` (`../wit`).
 //!
 //! The host interfaces (types, log, fs, docker, process, notify, net, wasi:http) are
 //! generated once, from the world `host-api`, and every plugin-kind world reuses
@@ -36,8 +36,8 @@ macro_rules! kind_world {
             pub_export_macro: true,
             export_macro_name: $export_macro,
             with: {
-                "bosun:plugin/types@0.1.0": crate::bindings::host::bosun::plugin::types,
-                "bosun:plugin/log@0.1.0": crate::bindings::host::bosun::plugin::log,
+                "bosun:plugin/types@0.2.0": crate::bindings::host::bosun::plugin::types,
+                "bosun:plugin/log@0.2.0": crate::bindings::host::bosun::plugin::log,
                 $($with)*
             },
             generate_all,
@@ -49,10 +49,10 @@ macro_rules! kind_world {
 #[cfg(feature = "smoke-check")]
 pub mod smoke_check {
     kind_world!("smoke-check", "__bosun_export_smoke_check_world", {
-        "bosun:plugin/docker@0.1.0": crate::bindings::host::bosun::plugin::docker,
-        "bosun:plugin/process@0.1.0": crate::bindings::host::bosun::plugin::process,
-        "bosun:plugin/notify@0.1.0": crate::bindings::host::bosun::plugin::notify,
-        "bosun:plugin/net@0.1.0": crate::bindings::host::bosun::plugin::net,
+        "bosun:plugin/docker@0.2.0": crate::bindings::host::bosun::plugin::docker,
+        "bosun:plugin/process@0.2.0": crate::bindings::host::bosun::plugin::process,
+        "bosun:plugin/notify@0.2.0": crate::bindings::host::bosun::plugin::notify,
+        "bosun:plugin/net@0.2.0": crate::bindings::host::bosun::plugin::net,
         "wasi:http/types@0.2.12": crate::bindings::host::wasi::http::types,
         "wasi:http/outgoing-handler@0.2.12": crate::bindings::host::wasi::http::outgoing_handler,
         "wasi:io/error@0.2.12": crate::bindings::host::wasi::io::error,
@@ -66,10 +66,10 @@ pub mod smoke_check {
 #[cfg(feature = "backup-strategy")]
 pub mod backup_strategy {
     kind_world!("backup-strategy", "__bosun_export_backup_strategy_world", {
-        "bosun:plugin/fs@0.1.0": crate::bindings::host::bosun::plugin::fs,
-        "bosun:plugin/docker@0.1.0": crate::bindings::host::bosun::plugin::docker,
-        "bosun:plugin/process@0.1.0": crate::bindings::host::bosun::plugin::process,
-        "bosun:plugin/notify@0.1.0": crate::bindings::host::bosun::plugin::notify,
+        "bosun:plugin/fs@0.2.0": crate::bindings::host::bosun::plugin::fs,
+        "bosun:plugin/docker@0.2.0": crate::bindings::host::bosun::plugin::docker,
+        "bosun:plugin/process@0.2.0": crate::bindings::host::bosun::plugin::process,
+        "bosun:plugin/notify@0.2.0": crate::bindings::host::bosun::plugin::notify,
     });
 }
 
@@ -77,7 +77,7 @@ pub mod backup_strategy {
 #[cfg(feature = "naming-template")]
 pub mod naming_template {
     kind_world!("naming-template", "__bosun_export_naming_template_world", {
-        "bosun:plugin/docker@0.1.0": crate::bindings::host::bosun::plugin::docker,
+        "bosun:plugin/docker@0.2.0": crate::bindings::host::bosun::plugin::docker,
     });
 }
 
@@ -85,7 +85,7 @@ pub mod naming_template {
 #[cfg(feature = "notifier")]
 pub mod notifier {
     kind_world!("notifier", "__bosun_export_notifier_world", {
-        "bosun:plugin/notify@0.1.0": crate::bindings::host::bosun::plugin::notify,
+        "bosun:plugin/notify@0.2.0": crate::bindings::host::bosun::plugin::notify,
         "wasi:http/types@0.2.12": crate::bindings::host::wasi::http::types,
         "wasi:http/outgoing-handler@0.2.12": crate::bindings::host::wasi::http::outgoing_handler,
         "wasi:io/error@0.2.12": crate::bindings::host::wasi::io::error,

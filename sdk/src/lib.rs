@@ -208,7 +208,7 @@ pub use bindings::host::bosun::plugin::notify::{Channel, Event, Severity};
 pub use bindings::host::bosun::plugin::types::{Artifact, HostError, Kv, PluginError, RunContext};
 
 #[cfg(feature = "backup-strategy")]
-pub use backup::{BackupKind, BackupRequest, BackupResult, BackupStrategy, RestoreRequest};
+pub use backup::{BackupKind, BackupRequest, BackupResult, BackupStrategy, RestoreCheck, RestoreRequest};
 #[cfg(feature = "smoke-check")]
 pub use check::{Check, CheckResult, ConditionResult};
 #[cfg(feature = "naming-template")]

@@ -5,7 +5,7 @@
 //! `bosun-plugin.toml`, verbatim:
 //!
 //! ```toml
-//! api = "0.1.0"           # API_VERSION of the SDK (the WIT package version)
+//! api = "0.2.0"           # API_VERSION of the SDK (the WIT package version)
 //! kind = "smoke-check"    # smoke-check | backup-strategy | naming-template | notifier
 //! version = "0.3.1"       # CARGO_PKG_VERSION of the plugin crate
 //! # --- bosun-plugin.toml ---
@@ -40,7 +40,7 @@ pub const SECTION_NAME: &str = "bosun:manifest";
 #[macro_export]
 macro_rules! __bosun_api_version {
     () => {
-        "0.1.0"
+        "0.2.0"
     };
 }
 

@@ -36,7 +36,8 @@ pub enum BackupCommand {
     Verify {
         /// A backup id, or a backup directory.
         backup: String,
-        /// Also restore into a temporary directory and compare every entry.
+        /// Also restore into a temporary directory and compare every entry
+        /// (a database dump: restore into a scratch database and check it).
         #[arg(long)]
         restore_test: bool,
     },
@@ -94,7 +95,11 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
         BackupCommand::Verify { backup, restore_test } => {
             let verified = backup::verify(app, &backup, restore_test).await?;
             out.print(&verified, || {
-                let test = verified.restore_test_entries.map(|n| format!("; restore test matched all {n} entries")).unwrap_or_default();
+                let test = match (&verified.restore_test_summary, verified.restore_test_entries) {
+                    (Some(summary), _) => format!("; restore test: {summary}"),
+                    (None, Some(n)) => format!("; restore test matched all {n} entries"),
+                    (None, None) => String::new(),
+                };
                 format!("backup {}: {} artifacts, {} intact{test}", verified.id, verified.artifacts, HumanBytes(verified.bytes))
             });
         }

@@ -10,7 +10,7 @@ use super::error::PluginError;
 use crate::capability::Requests;
 
 /// The WIT API version this host implements (`wit/` package version).
-pub const HOST_API_VERSION: &str = "0.1.0";
+pub const HOST_API_VERSION: &str = "0.2.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -168,6 +168,20 @@ impl Runtime {
         .await
     }
 
+    pub async fn restore_test(
+        &self,
+        plugin: &Plugin,
+        setup: CallSetup,
+        req: backup_types::RestoreRequest,
+    ) -> Result<Called<Option<backup_types::RestoreCheck>>, PluginError> {
+        let World::BackupStrategy(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::BackupStrategy)) };
+        let (pre, ctx) = (pre.clone(), setup.context.clone());
+        self.call(plugin, setup, "restore-test", move |store| {
+            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_restore_test(&mut *store, &ctx, &req).await })
+        })
+        .await
+    }
+
     pub async fn render(&self, plugin: &Plugin, setup: CallSetup, vars: Vec<types::Kv>) -> Result<Called<String>, PluginError> {
         let World::NamingTemplate(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::NamingTemplate)) };
         let (pre, ctx) = (pre.clone(), setup.context.clone());

@@ -7,9 +7,14 @@
 //! "source ..."`), SQLite online with `VACUUM INTO` (one read transaction:
 //! consistent while the app writes; restored with `.restore`). Or `command`
 //! / `restore_command`.
+//!
+//! `verify --restore-test` restores a preset's dump into a scratch database
+//! (SQLite: a file in the scratch directory, then `PRAGMA integrity_check`;
+//! PostgreSQL and MySQL: a database created for the test and dropped after)
+//! and checks the tables arrived.
 
 use bosun_sdk::host::{docker, fs, process};
-use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log};
+use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreCheck, RestoreRequest, log};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -84,9 +89,10 @@ impl Config {
     }
 
     /// The restore argv, reading the dump from the host file `dump`, or from
-    /// stdin when there is none (inside a container the host streams it in).
-    fn restore_argv(&self, dump: Option<&str>) -> Result<Vec<String>, Error> {
-        let db = || self.database();
+    /// stdin when there is none (inside a container the host streams it in);
+    /// into the configured database, or database `into` (a restore test's).
+    fn restore_argv(&self, into: Option<&str>, dump: Option<&str>) -> Result<Vec<String>, Error> {
+        let db = || into.map_or_else(|| self.database(), Ok);
         Ok(match (self.preset.as_deref(), &self.restore_command) {
             (Some("postgres"), _) => {
                 let argv = self.connect(PG_FLAGS, vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
@@ -110,21 +116,28 @@ impl Config {
     }
 }
 
+/// What a command left: its stdout, or the file it went to.
+struct Ran {
+    stdout: String,
+    artifact: Option<Artifact>,
+}
+
 /// Runs `argv` here or in `container`; stdout to `stdout_to` when given.
-fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Result<Option<Artifact>, Error> {
-    let (code, stderr, artifact) = match container {
+fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Result<Ran, Error> {
+    let (code, stderr, ran) = match container {
         Some(c) => {
             let status = docker::exec(c, argv, stdout_to)?;
-            (status.exit_code, status.stderr_tail, status.stdout_artifact)
+            (status.exit_code, status.stderr_tail, Ran { stdout: status.stdout, artifact: status.stdout_artifact })
         }
         None => {
             let options = process::RunOptions { cwd: None, env: Vec::new(), stdin: None, stdout_to: stdout_to.map(Into::into), timeout_ms: None };
             let out = process::run(argv, &options)?;
-            (i64::from(out.exit_code), out.stderr_tail, out.stdout_artifact)
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            (i64::from(out.exit_code), out.stderr_tail, Ran { stdout, artifact: out.stdout_artifact })
         }
     };
     exited(argv, code, &stderr)?;
-    Ok(artifact)
+    Ok(ran)
 }
 
 /// A non-zero exit as an error quoting the last line the command printed.
@@ -142,6 +155,8 @@ fn artifact_of(path: &str) -> Result<Artifact, Error> {
     Ok(Artifact { path: path.into(), size: entry.size, sha256: fs::hash(path)? })
 }
 
+mod restore_test;
+
 struct DbDump;
 
 impl BackupStrategy for DbDump {
@@ -152,7 +167,7 @@ impl BackupStrategy for DbDump {
             Plan::Stdout { argv, file } => {
                 let dest = join(&req.dest_dir, &file);
                 log::info!("dumping `{}` into {dest}", argv.join(" "));
-                run(container, &argv, Some(&dest))?.ok_or_else(|| Error::failed("the host reported no dump file"))?
+                run(container, &argv, Some(&dest))?.artifact.ok_or_else(|| Error::failed("the host reported no dump file"))?
             }
             Plan::SqliteBackup { database, file } => {
                 let dest = join(&req.dest_dir, &file);
@@ -172,24 +187,56 @@ impl BackupStrategy for DbDump {
 
     fn restore(ctx: &Context, req: &RestoreRequest) -> Result<(), Error> {
         let cfg: Config = ctx.config()?;
-        let dumps = fs::list(&req.backup_dir, &[], &["replication_manifest.json".to_string()], false)?;
-        let Some(dump) = dumps.iter().find(|e| e.kind == fs::EntryKind::File) else {
-            return Err(Error::failed(format!("no dump file in backup directory {}", req.backup_dir)));
-        };
+        let dump = dump_in(&req.backup_dir)?;
         if req.target.is_some() {
             return Err(Error::invalid_config("db-dump restores into the database; to look at the dump, read it in the backup directory"));
         }
-        if let Some(container) = cfg.container.as_deref() {
-            let argv = cfg.restore_argv(None)?;
-            log::info!("restoring {} into container {container} with `{}`", dump.path, argv.join(" "));
-            let status = docker::exec_with_input(container, &argv, &dump.path)?;
-            return exited(&argv, status.exit_code, &status.stderr_tail);
-        }
-        let argv = cfg.restore_argv(Some(&dump.path))?;
-        log::info!("restoring with `{}`", argv.join(" "));
-        run(None, &argv, None)?;
-        Ok(())
+        load(&cfg, None, &dump.path)
     }
+
+    fn restore_test(ctx: &Context, req: &RestoreRequest) -> Result<Option<RestoreCheck>, Error> {
+        let cfg: Config = ctx.config()?;
+        let dump = dump_in(&req.backup_dir)?;
+        let scratch = req.target.as_deref().ok_or_else(|| Error::failed("a restore test needs a scratch directory"))?;
+        let check = match cfg.preset.as_deref() {
+            Some("sqlite") => restore_test::sqlite(&cfg, &dump.path, scratch)?,
+            Some("postgres") => restore_test::postgres(&cfg, &dump.path, &scratch_name(scratch))?,
+            Some("mysql") => restore_test::mysql(&cfg, &dump.path, &scratch_name(scratch))?,
+            _ => {
+                return Err(Error::invalid_config(
+                    "a `command` dump has no restore test: bosun knows how to load it only into the database it came from; use a preset, or load the dump into a scratch database yourself",
+                ));
+            }
+        };
+        Ok(Some(check))
+    }
+}
+
+/// Loads `dump` with the restore command into the configured database, or
+/// database `into`; inside a container the host streams the dump to its stdin.
+fn load(cfg: &Config, into: Option<&str>, dump: &str) -> Result<(), Error> {
+    if let Some(container) = cfg.container.as_deref() {
+        let argv = cfg.restore_argv(into, None)?;
+        log::info!("restoring {dump} into container {container} with `{}`", argv.join(" "));
+        let status = docker::exec_with_input(container, &argv, dump)?;
+        return exited(&argv, status.exit_code, &status.stderr_tail);
+    }
+    let argv = cfg.restore_argv(into, Some(dump))?;
+    log::info!("restoring with `{}`", argv.join(" "));
+    run(None, &argv, None).map(drop)
+}
+
+/// The dump file in a backup directory.
+fn dump_in(backup_dir: &str) -> Result<fs::Entry, Error> {
+    let entries = fs::list(backup_dir, &[], &["replication_manifest.json".to_string()], false)?;
+    entries.into_iter().find(|e| e.kind == fs::EntryKind::File).ok_or_else(|| Error::failed(format!("no dump file in backup directory {backup_dir}")))
+}
+
+/// A database name for the restore test, unique like its scratch directory
+/// (`/tmp/bosun-restore-test-AbC12` -> `bosun_restore_test_abc12`).
+fn scratch_name(scratch: &str) -> String {
+    let base = scratch.trim_end_matches('/').rsplit('/').next().unwrap_or("scratch");
+    base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
 bosun_sdk::export_backup_strategy!(DbDump);
@@ -215,14 +262,22 @@ mod tests {
     #[test]
     fn restores_read_the_dump_file_here_and_stdin_in_a_container() {
         let pg = config(&[("preset", "postgres"), ("database", "shop"), ("user", "app"), ("port", "5433")], None);
-        assert_eq!(pg.restore_argv(Some("/b/shop.pgdump")).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop /b/shop.pgdump");
-        assert_eq!(pg.restore_argv(None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop");
+        assert_eq!(pg.restore_argv(None, Some("/b/shop.pgdump")).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop /b/shop.pgdump");
+        assert_eq!(pg.restore_argv(None, None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop");
         let my = config(&[("preset", "mysql"), ("database", "shop"), ("host", "127.0.0.1")], None);
-        assert_eq!(my.restore_argv(Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "shop", "-e", "source /b/shop.sql"]);
-        assert_eq!(my.restore_argv(None).unwrap(), ["mysql", "-h", "127.0.0.1", "shop"]);
+        assert_eq!(my.restore_argv(None, Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "shop", "-e", "source /b/shop.sql"]);
+        assert_eq!(my.restore_argv(None, None).unwrap(), ["mysql", "-h", "127.0.0.1", "shop"]);
         let own = config(&[], Some(&["load", "{dump}"]));
-        assert_eq!(own.restore_argv(Some("/b/dump")).unwrap(), ["load", "/b/dump"]);
-        let err = own.restore_argv(None).unwrap_err().to_string();
+        assert_eq!(own.restore_argv(None, Some("/b/dump")).unwrap(), ["load", "/b/dump"]);
+        let err = own.restore_argv(None, None).unwrap_err().to_string();
         assert!(err.contains("inside a container the dump arrives on stdin"), "{err}");
+        // A restore test loads into its scratch database instead.
+        assert_eq!(pg.restore_argv(Some("scratch"), None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d scratch");
+        assert_eq!(my.restore_argv(Some("scratch"), Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "scratch", "-e", "source /b/shop.sql"]);
+    }
+
+    #[test]
+    fn scratch_databases_are_named_after_the_scratch_directory() {
+        assert_eq!(scratch_name("/tmp/bosun-restore-test-AbC12/"), "bosun_restore_test_abc12");
     }
 }

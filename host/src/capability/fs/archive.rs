@@ -1,10 +1,10 @@
-//! tar archives written and read by the host for `fs.archive` / `fs.extract`,
-//! with a per-file list (size, mtime, mode, sha256) for incrementals and verify.
+//! tar archives the host writes for `fs.archive`, with a per-file list (size,
+//! mtime, mode, sha256) for incrementals and verify.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -269,136 +269,4 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     } else {
         Box::new(file)
     })
-}
-
-/// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
-/// that would land outside `dest` is an error, not silently skipped.
-/// `may_write(landing, real)` approves where each entry's bytes really go;
-/// entries inside an approved directory entry skip it until a symlink is
-/// unpacked, and an entry replacing an existing symlink is always checked.
-pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -> Result<(), HostError>) -> Result<u64, HostError> {
-    std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
-    let mut tar = tar::Archive::new(open_archive(archive).map_err(|e| io_error(archive, e))?);
-    tar.set_preserve_permissions(true);
-    tar.set_preserve_mtime(true);
-    tar.set_overwrite(true);
-    let mut approved_dirs: HashSet<PathBuf> = HashSet::new();
-    let mut count = 0;
-    for entry in tar.entries().map_err(|e| io_error(archive, e))? {
-        let mut entry = entry.map_err(|e| io_error(archive, e))?;
-        let relative = entry.path().map_err(|e| io_error(archive, e))?.into_owned();
-        let name = relative.display().to_string();
-        let outside = || HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display()));
-        if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(outside());
-        }
-        let landing = dest.join(&relative);
-        let (Some(parent), Some(file_name)) = (landing.parent(), landing.file_name()) else { return Err(outside()) };
-        let entry_type = entry.header().entry_type();
-        let replaces_link = std::fs::symlink_metadata(&landing).is_ok_and(|m| m.is_symlink());
-        if replaces_link || !approved_dirs.contains(parent) {
-            // tar replaces an existing file or link rather than writing through
-            // it, but follows a link where a directory is expected.
-            let real = match entry_type.is_dir() {
-                true => resolve_path(&landing)?,
-                false => resolve_path(parent)?.join(file_name),
-            };
-            may_write(&landing, real)?;
-        }
-        if entry_type.is_dir() {
-            approved_dirs.insert(landing.clone());
-        }
-        if !entry.unpack_in(dest).map_err(|e| HostError::Failed(format!("{}: entry {name}: {e}", archive.display())))? {
-            return Err(outside());
-        }
-        if entry_type.is_symlink() {
-            approved_dirs.clear();
-        }
-        count += 1;
-    }
-    Ok(count)
-}
-
-fn resolve_path(path: &Path) -> Result<PathBuf, HostError> {
-    super::resolve(&path.to_string_lossy()).map_err(HostError::Invalid)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A tar with a symlink to `outside` and then a file written through it.
-    fn archive_escaping_through_a_link(dir: &Path, outside: &Path) -> PathBuf {
-        let path = dir.join("evil.tar");
-        let mut tar = tar::Builder::new(File::create(&path).unwrap());
-        let mut dir_header = tar::Header::new_gnu();
-        dir_header.set_entry_type(tar::EntryType::Directory);
-        dir_header.set_mode(0o755);
-        dir_header.set_size(0);
-        tar.append_data(&mut dir_header, "granted", io::empty()).unwrap();
-        let mut link = tar::Header::new_gnu();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_size(0);
-        tar.append_link(&mut link, "granted/link", outside).unwrap();
-        let mut file = tar::Header::new_gnu();
-        file.set_size(4);
-        file.set_mode(0o644);
-        tar.append_data(&mut file, "granted/link/owned", &b"evil"[..]).unwrap();
-        tar.finish().unwrap();
-        path
-    }
-
-    #[test]
-    fn extraction_stops_at_an_entry_that_lands_outside_what_may_be_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let outside = root.join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
-        let archive = archive_escaping_through_a_link(&root, &outside);
-        let dest = root.join("dest");
-        let granted = dest.join("granted");
-        let checked = std::sync::Mutex::new(Vec::new());
-        let may_write = |landing: &Path, real: PathBuf| {
-            checked.lock().unwrap().push(landing.to_path_buf());
-            match real.starts_with(&granted) {
-                true => Ok(()),
-                false => Err(HostError::Denied(format!("{}", real.display()))),
-            }
-        };
-        let err = extract(&archive, &dest, may_write).unwrap_err();
-        assert!(matches!(&err, HostError::Denied(real) if real == &outside.join("owned").display().to_string()), "{err:?}");
-        assert!(!outside.join("owned").exists(), "nothing written through the link");
-        assert!(granted.join("link").is_symlink(), "entries before it were unpacked");
-        // The entry after the symlink was checked even though its directory had been approved.
-        assert_eq!(checked.lock().unwrap().last().unwrap(), &granted.join("link/owned"));
-    }
-
-    #[test]
-    fn extraction_checks_each_directory_once_not_each_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let source = root.join("src");
-        std::fs::create_dir_all(source.join("sub")).unwrap();
-        for i in 0..50 {
-            std::fs::write(source.join("sub").join(format!("f{i}")), "x").unwrap();
-        }
-        let job = ArchiveJob {
-            sources: vec![source.clone()],
-            excludes: globset::GlobSet::empty(),
-            dest: root.join("a.tar.zst"),
-            compression: Compression::Zstd,
-            level: None,
-            since: None,
-            manifest_dest: None,
-        };
-        job.run().unwrap();
-        let checks = std::sync::atomic::AtomicUsize::new(0);
-        let count = extract(&root.join("a.tar.zst"), &root.join("out"), |_, _| {
-            checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(count, 52);
-        assert_eq!(checks.into_inner(), 1, "only the top directory entry needs a check");
-    }
 }

@@ -3,6 +3,7 @@
 //! the host; plugins only see paths, sizes and hashes.
 
 mod archive;
+mod extract;
 mod grant;
 
 use std::path::{Path, PathBuf};
@@ -207,7 +208,7 @@ impl fs::Host for HostState {
         }
         let check = self.call.path_check();
         let may_write = move |landing: &Path, real: PathBuf| check.check_resolved("fs.extract", &landing.to_string_lossy(), real, Access::Write).map(drop);
-        blocking(move || archive::extract(&archive, &target, may_write)).await
+        blocking(move || extract::extract(&archive, &target, may_write)).await
     }
 
     async fn copy(&mut self, src: String, dest: String) -> Result<Artifact, HostError> {

@@ -4,6 +4,7 @@
 //! non-empty target needs `--force` and is itself backed up first.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -17,7 +18,7 @@ use crate::capability::PlannedCall;
 use crate::failure::Failure;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::plugin::bindings::backup_types::RestoreRequest;
-use crate::plugin::runtime::Called;
+use crate::plugin::runtime::{CallSetup, Called, Plugin};
 use crate::state::{BackupKind, Outcome};
 
 #[derive(Debug, Clone, Default)]
@@ -145,6 +146,18 @@ pub(super) async fn call_restore(
     writes: &[PathBuf],
     dry_run: bool,
 ) -> Result<Called<()>, Failure> {
+    let (plugin, setup, request) = restore_call(app, located, target, writes, dry_run)?;
+    Ok(app.runtime()?.restore(&plugin, setup, request).await?)
+}
+
+/// The plugin, its setup and the request for restoring `located`.
+pub(super) fn restore_call(
+    app: &App,
+    located: &Located,
+    target: Option<&Path>,
+    writes: &[PathBuf],
+    dry_run: bool,
+) -> Result<(Arc<Plugin>, CallSetup, RestoreRequest), Failure> {
     let plugin = app.plugin(&located.manifest.strategy)?;
     // The set's current settings where bosun.toml has it; the recorded ones
     // (secrets redacted) for a backup brought from elsewhere.
@@ -159,7 +172,7 @@ pub(super) async fn call_restore(
         target: target.map(|t| t.display().to_string()),
         base_dirs: located.bases.iter().map(|(dir, _)| dir.display().to_string()).collect(),
     };
-    Ok(app.runtime()?.restore(&plugin, setup, request).await?)
+    Ok((plugin, setup, request))
 }
 
 /// The paths the backup was taken from, as its manifest records them; none

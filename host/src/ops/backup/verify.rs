@@ -1,7 +1,8 @@
 //! `backup verify`: every artifact re-hashed against its manifest; with
 //! `--restore-test`, a restore into a temporary directory compared entry by
 //! entry with the backup's file list (or its single archive; an image
-//! tarball's layers also against the digests its image configs name).
+//! tarball's layers also against the digests its image configs name), unless
+//! the strategy checks its own restore (a dump restored into a scratch database).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use super::locate::{Located, locate};
 use super::manifest::BackupManifest;
-use super::restore::call_restore;
+use super::restore::restore_call;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
 use sha2::Digest;
@@ -31,6 +32,15 @@ pub struct Verified {
     /// Entries the restore test compared, when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_test_entries: Option<usize>,
+    /// What the strategy's own restore test found, when it made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_test_summary: Option<String>,
+}
+
+/// What a restore test compared or checked.
+struct RestoreTested {
+    entries: usize,
+    summary: Option<String>,
 }
 
 pub async fn verify(app: &App, reference: &str, restore_test: bool) -> Result<Verified, Failure> {
@@ -40,16 +50,17 @@ pub async fn verify(app: &App, reference: &str, restore_test: bool) -> Result<Ve
         let error = outcome.as_ref().err().map(|f| f.message.as_str());
         app.state()?.record_verify(&record.id, now_unix(), error)?;
     }
-    let restore_test_entries = outcome?;
+    let tested = outcome?;
     Ok(Verified {
         id: located.id().to_string(),
         artifacts: located.manifest.artifacts.len(),
         bytes: located.manifest.bytes(),
-        restore_test_entries,
+        restore_test_entries: tested.as_ref().map(|t| t.entries),
+        restore_test_summary: tested.and_then(|t| t.summary),
     })
 }
 
-async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Option<usize>, Failure> {
+async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Option<RestoreTested>, Failure> {
     for (dir, manifest) in located.chain() {
         check_artifacts(dir, manifest)?;
     }
@@ -60,7 +71,10 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         .prefix("bosun-restore-test-")
         .tempdir()
         .map_err(|e| Failure::failed(format!("cannot create a directory for the restore test: {e}")))?;
-    call_restore(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false).await?;
+    let (plugin, setup, request) = restore_call(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false)?;
+    if let Some(own) = app.runtime()?.restore_test(&plugin, setup, request).await?.value {
+        return Ok(Some(RestoreTested { entries: own.checked as usize, summary: Some(own.summary) }));
+    }
     let (compared, differences) = match FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) {
         Some(list_path) => {
             let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
@@ -93,7 +107,7 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
             differences.len()
         )));
     }
-    Ok(Some(compared))
+    Ok(Some(RestoreTested { entries: compared, summary: None }))
 }
 
 /// Compares the tree under `root` with every entry of the tar `archive`

@@ -1,0 +1,393 @@
+//! `fs.extract`: a tar archive unpacked by the host, each entry checked
+//! against where it may write. Unpacking many small files is mostly the
+//! kernel creating them, so they are written on every core while the archive
+//! is read (and decompressed, on a thread of its own) in order.
+
+use std::collections::HashSet;
+use std::fs::{FileTimes, OpenOptions, Permissions};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
+use std::time::{Duration, SystemTime};
+
+use super::archive::open_archive;
+use super::io_error;
+use crate::plugin::bindings::types::HostError;
+
+/// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
+/// that would land outside `dest` is an error, not silently skipped.
+/// `may_write(landing, real)` approves where each entry's bytes really go.
+/// A check resolves a path, so it is made once per directory: entries inside
+/// an approved directory skip it until a symlink is unpacked, and an entry
+/// replacing an existing symlink is always checked (a directory this
+/// extraction created holds no symlink it did not unpack, so its entries are
+/// not looked up first).
+pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -> Result<(), HostError>) -> Result<u64, HostError> {
+    std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
+    let dest_real = resolve_path(dest)?;
+    let mut tar = tar::Archive::new(ReadAhead::spawn(open_archive(archive).map_err(|e| io_error(archive, e))?));
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_mtime(true);
+    tar.set_overwrite(true);
+    let entries = tar.entries().map_err(|e| io_error(archive, e))?;
+    std::thread::scope(|scope| {
+        let mut writers = SmallFileWriters::start(scope);
+        let mut dirs = UnpackedDirs::default();
+        let mut count = 0;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| io_error(archive, e))?;
+            let relative = entry.path().map_err(|e| io_error(archive, e))?.into_owned();
+            let name = relative.display().to_string();
+            let failed = |e: io::Error| HostError::Failed(format!("{}: entry {name}: {e}", archive.display()));
+            let outside = || HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display()));
+            if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+                return Err(outside());
+            }
+            let landing = dest.join(&relative);
+            let (Some(parent), Some(file_name)) = (landing.parent(), landing.file_name()) else { return Err(outside()) };
+            let entry_type = entry.header().entry_type();
+            let before = match dirs.created.contains(parent) {
+                true => None,
+                false => std::fs::symlink_metadata(&landing).ok(),
+            };
+            let replaces_link = before.as_ref().is_some_and(|m| m.is_symlink());
+            if replaces_link || !dirs.approved.contains(parent) {
+                // tar replaces an existing file or link rather than writing through
+                // it, but follows a link where a directory is expected.
+                let real = match entry_type.is_dir() {
+                    true => resolve_path(&landing)?,
+                    false => resolve_path(parent)?.join(file_name),
+                };
+                may_write(&landing, real.clone())?;
+                if !real.starts_with(&dest_real) {
+                    return Err(outside());
+                }
+                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+            }
+            match entry_type {
+                tar::EntryType::Regular if entry.size() <= SMALL_FILE => {
+                    let file = SmallFile::read(&mut entry, landing.clone()).map_err(failed)?;
+                    writers.write(file)?;
+                }
+                // Where they land was checked above, so tar need not check again.
+                tar::EntryType::Directory => drop(entry.unpack(&landing).map_err(failed)?),
+                tar::EntryType::Regular => {
+                    writers.wait()?;
+                    entry.unpack(&landing).map_err(failed)?;
+                }
+                // What comes after a link may go through it: files still
+                // being written must be in place before it appears.
+                tar::EntryType::Symlink => {
+                    writers.wait()?;
+                    entry.unpack(&landing).map_err(failed)?;
+                    dirs = UnpackedDirs::default();
+                }
+                // Hard links name their source inside `dest`, which only `unpack_in` resolves.
+                _ => {
+                    writers.wait()?;
+                    if !entry.unpack_in(dest).map_err(failed)? {
+                        return Err(outside());
+                    }
+                }
+            }
+            if entry_type.is_dir() {
+                dirs.approved.insert(landing.clone());
+                if before.is_none() {
+                    dirs.created.insert(landing);
+                }
+            }
+            count += 1;
+        }
+        writers.wait()?;
+        Ok(count)
+    })
+}
+
+fn resolve_path(path: &Path) -> Result<PathBuf, HostError> {
+    super::resolve(&path.to_string_lossy()).map_err(HostError::Invalid)
+}
+
+/// Directories an extraction has unpacked since its last symlink.
+#[derive(Default)]
+struct UnpackedDirs {
+    /// Checked by `may_write`: what lands directly inside needs no check.
+    approved: HashSet<PathBuf>,
+    /// Did not exist before: nothing inside is a symlink the archive did not bring.
+    created: HashSet<PathBuf>,
+}
+
+/// Files up to this size are read whole and handed to a writer thread.
+const SMALL_FILE: u64 = 1 << 20;
+
+/// A regular file's content and metadata, read from the archive.
+struct SmallFile {
+    path: PathBuf,
+    data: Vec<u8>,
+    mode: u32,
+    mtime: SystemTime,
+}
+
+impl SmallFile {
+    fn read(entry: &mut tar::Entry<'_, impl Read>, path: PathBuf) -> io::Result<SmallFile> {
+        let header = entry.header();
+        let mode = header.mode()? & 0o7777;
+        // As tar-rs does: a zero mtime becomes 1, which more tools accept.
+        let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(header.mtime()?.max(1));
+        let mut data = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut data)?;
+        Ok(SmallFile { path, data, mode, mtime })
+    }
+
+    /// Writes a new file, replacing (not writing through) whatever is there.
+    fn write(&self) -> io::Result<()> {
+        let create = || OpenOptions::new().write(true).create_new(true).open(&self.path);
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&self.path)?;
+                create()?
+            }
+            other => other?,
+        };
+        file.write_all(&self.data)?;
+        file.set_times(FileTimes::new().set_accessed(self.mtime).set_modified(self.mtime))?;
+        file.set_permissions(Permissions::from_mode(self.mode))
+    }
+}
+
+/// Threads that write small files, one per core. A path always goes to the
+/// same thread, so a later entry for it lands after an earlier one.
+struct SmallFileWriters<'scope> {
+    queues: Vec<SyncSender<WriterJob>>,
+    threads: Vec<ScopedJoinHandle<'scope, Result<(), HostError>>>,
+}
+
+enum WriterJob {
+    Write(SmallFile),
+    /// Answered once everything queued before it is written.
+    Sync(SyncSender<()>),
+}
+
+impl<'scope> SmallFileWriters<'scope> {
+    fn start(scope: &'scope Scope<'scope, '_>) -> SmallFileWriters<'scope> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (queues, threads) = (0..threads)
+            .map(|_| {
+                let (queue, jobs) = sync_channel(64);
+                (queue, scope.spawn(move || run_writer(jobs)))
+            })
+            .unzip();
+        SmallFileWriters { queues, threads }
+    }
+
+    fn write(&mut self, file: SmallFile) -> Result<(), HostError> {
+        let slot = BuildHasherDefault::<DefaultHasher>::default().hash_one(&file.path) as usize % self.queues.len();
+        self.queues[slot].send(WriterJob::Write(file)).map_err(|_| self.stopped())
+    }
+
+    /// Waits until every file handed over is written.
+    fn wait(&mut self) -> Result<(), HostError> {
+        let (done, finished) = sync_channel(self.queues.len());
+        for queue in &self.queues {
+            if queue.send(WriterJob::Sync(done.clone())).is_err() {
+                return Err(self.stopped());
+            }
+        }
+        drop(done);
+        for _ in 0..self.queues.len() {
+            if finished.recv().is_err() {
+                return Err(self.stopped());
+            }
+        }
+        Ok(())
+    }
+
+    /// The error a writer stopped at; the others finish what they hold.
+    fn stopped(&mut self) -> HostError {
+        self.queues.clear();
+        let results: Vec<_> = self.threads.drain(..).map(|t| t.join().expect("a file writer does not panic")).collect();
+        results.into_iter().find_map(Result::err).unwrap_or_else(|| HostError::Failed("a file writer stopped".into()))
+    }
+}
+
+fn run_writer(jobs: Receiver<WriterJob>) -> Result<(), HostError> {
+    for job in jobs {
+        match job {
+            WriterJob::Write(file) => file.write().map_err(|e| io_error(&file.path, e))?,
+            WriterJob::Sync(done) => drop(done.send(())),
+        }
+    }
+    Ok(())
+}
+
+/// Reads its source on a thread of its own, a chunk ahead, as `tar -I zstd`
+/// runs the decompressor beside tar.
+struct ReadAhead {
+    chunks: Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    read: usize,
+}
+
+const READ_AHEAD_CHUNK: usize = 256 * 1024;
+
+impl ReadAhead {
+    fn spawn(mut source: Box<dyn Read + Send>) -> ReadAhead {
+        let (send, chunks) = sync_channel(8);
+        // It stops at the end, at an error, or when the reader is dropped.
+        std::thread::spawn(move || {
+            loop {
+                let mut chunk = vec![0; READ_AHEAD_CHUNK];
+                let result = match source.read(&mut chunk) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        Ok(chunk)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let failed = result.is_err();
+                if send.send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        ReadAhead { chunks, current: Vec::new(), read: 0 }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => (self.current, self.read) = (chunk?, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.read);
+        buf[..n].copy_from_slice(&self.current[self.read..self.read + n]);
+        self.read += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use super::*;
+    use crate::capability::fs::archive::ArchiveJob;
+    use crate::plugin::bindings::fs::Compression;
+
+    /// A tar with a symlink to `outside` and then a file written through it.
+    fn archive_escaping_through_a_link(dir: &Path, outside: &Path) -> PathBuf {
+        let path = dir.join("evil.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut dir_header = tar::Header::new_gnu();
+        dir_header.set_entry_type(tar::EntryType::Directory);
+        dir_header.set_mode(0o755);
+        dir_header.set_size(0);
+        tar.append_data(&mut dir_header, "granted", io::empty()).unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "granted/link", outside).unwrap();
+        let mut file = tar::Header::new_gnu();
+        file.set_size(4);
+        file.set_mode(0o644);
+        tar.append_data(&mut file, "granted/link/owned", &b"evil"[..]).unwrap();
+        tar.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn extraction_stops_at_an_entry_that_lands_outside_what_may_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let archive = archive_escaping_through_a_link(&root, &outside);
+        let dest = root.join("dest");
+        let granted = dest.join("granted");
+        let checked = std::sync::Mutex::new(Vec::new());
+        let may_write = |landing: &Path, real: PathBuf| {
+            checked.lock().unwrap().push(landing.to_path_buf());
+            match real.starts_with(&granted) {
+                true => Ok(()),
+                false => Err(HostError::Denied(format!("{}", real.display()))),
+            }
+        };
+        let err = extract(&archive, &dest, may_write).unwrap_err();
+        assert!(matches!(&err, HostError::Denied(real) if real == &outside.join("owned").display().to_string()), "{err:?}");
+        assert!(!outside.join("owned").exists(), "nothing written through the link");
+        assert!(granted.join("link").is_symlink(), "entries before it were unpacked");
+        // The entry after the symlink was checked even though its directory had been approved.
+        assert_eq!(checked.lock().unwrap().last().unwrap(), &granted.join("link/owned"));
+    }
+
+    #[test]
+    fn extraction_refuses_a_link_out_of_dest_even_where_writing_is_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let archive = archive_escaping_through_a_link(&root, &outside);
+        let err = extract(&archive, &root.join("dest"), |_, _| Ok(())).unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("granted/link/owned would land outside")), "{err:?}");
+        assert!(!outside.join("owned").exists());
+    }
+
+    #[test]
+    fn extraction_over_an_existing_tree_checks_a_symlink_it_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let archive = archive_escaping_through_a_link(&root, &outside);
+        // A second extraction finds `granted` existing: its entries are looked at again.
+        let dest = root.join("dest");
+        std::fs::create_dir_all(dest.join("granted")).unwrap();
+        std::os::unix::fs::symlink(&outside, dest.join("granted/link")).unwrap();
+        let checked = std::sync::Mutex::new(Vec::new());
+        let err = extract(&archive, &dest, |landing, real| {
+            checked.lock().unwrap().push((landing.to_path_buf(), real));
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("would land outside")), "{err:?}");
+        let checked = checked.into_inner().unwrap();
+        assert!(checked.contains(&(dest.join("granted/link"), dest.join("granted/link"))), "the replaced link was checked: {checked:?}");
+        assert!(!outside.join("owned").exists());
+    }
+
+    #[test]
+    fn extraction_checks_each_directory_once_not_each_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let source = root.join("src");
+        std::fs::create_dir_all(source.join("sub")).unwrap();
+        for i in 0..50 {
+            std::fs::write(source.join("sub").join(format!("f{i}")), "x").unwrap();
+        }
+        let job = ArchiveJob {
+            sources: vec![source.clone()],
+            excludes: globset::GlobSet::empty(),
+            dest: root.join("a.tar.zst"),
+            compression: Compression::Zstd,
+            level: None,
+            since: None,
+            manifest_dest: None,
+        };
+        job.run().unwrap();
+        let checks = std::sync::atomic::AtomicUsize::new(0);
+        let count = extract(&root.join("a.tar.zst"), &root.join("out"), |_, _| {
+            checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count, 52);
+        assert_eq!(checks.into_inner(), 1, "only the top directory entry needs a check");
+    }
+}
