@@ -140,11 +140,13 @@ fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Res
     Ok(ran)
 }
 
-/// A non-zero exit as an error quoting the last line the command printed.
+/// A non-zero exit as an error quoting the command's first `error:` line
+/// (pg_restore ends with a count of them), else the last line it printed.
 fn exited(argv: &[String], code: i64, stderr: &str) -> Result<(), Error> {
     if code != 0 {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-        return Err(Error::failed(format!("`{}` exited {code}: {last}", argv.join(" "))));
+        let mut lines = stderr.lines().filter(|l| !l.trim().is_empty());
+        let quoted = lines.clone().find(|l| l.contains("error:")).or_else(|| lines.next_back()).unwrap_or("no output");
+        return Err(Error::failed(format!("`{}` exited {code}: {quoted}", argv.join(" "))));
     }
     Ok(())
 }
@@ -274,6 +276,16 @@ mod tests {
         // A restore test loads into its scratch database instead.
         assert_eq!(pg.restore_argv(Some("scratch"), None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d scratch");
         assert_eq!(my.restore_argv(Some("scratch"), Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "scratch", "-e", "source /b/shop.sql"]);
+    }
+
+    #[test]
+    fn a_failed_command_is_quoted_by_its_first_error() {
+        let argv = ["pg_restore".to_string()];
+        let stderr = "pg_restore: while PROCESSING TOC:\npg_restore: error: could not execute query: ERROR:  role \"app\" does not exist\npg_restore: warning: errors ignored on restore: 1\n";
+        let err = exited(&argv, 1, stderr).unwrap_err().to_string();
+        assert!(err.ends_with("exited 1: pg_restore: error: could not execute query: ERROR:  role \"app\" does not exist"), "{err}");
+        let err = exited(&argv, 2, "first\nlast\n\n").unwrap_err().to_string();
+        assert!(err.ends_with("exited 2: last"), "{err}");
     }
 
     #[test]

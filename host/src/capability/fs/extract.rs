@@ -47,6 +47,11 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
                 return Err(outside());
             }
             let landing = dest.join(&relative);
+            // `./`, as `tar -C dir .` writes it: `dest` itself, left as it is.
+            if landing.components().eq(dest.components()) {
+                count += 1;
+                continue;
+            }
             let (Some(parent), Some(file_name)) = (landing.parent(), landing.file_name()) else { return Err(outside()) };
             let entry_type = entry.header().entry_type();
             let before = match dirs.created.contains(parent) {
@@ -70,7 +75,7 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
             match entry_type {
                 tar::EntryType::Regular if entry.size() <= SMALL_FILE => {
                     let file = SmallFile::read(&mut entry, landing.clone()).map_err(failed)?;
-                    writers.write(file)?;
+                    writers.write(file, dirs.links_unpacked)?;
                 }
                 // Where they land was checked above, so tar need not check again.
                 tar::EntryType::Directory => drop(entry.unpack(&landing).map_err(failed)?),
@@ -83,9 +88,26 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
                 tar::EntryType::Symlink => {
                     writers.wait()?;
                     entry.unpack(&landing).map_err(failed)?;
-                    dirs = UnpackedDirs::default();
+                    dirs = UnpackedDirs { links_unpacked: true, ..UnpackedDirs::default() };
                 }
-                // Hard links name their source inside `dest`, which only `unpack_in` resolves.
+                // A hard link gives its source's content a second name: the
+                // source must be somewhere this extraction may write too.
+                tar::EntryType::Link => {
+                    writers.wait()?;
+                    let source = entry.link_name().map_err(failed)?.ok_or_else(outside)?;
+                    if source.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+                        return Err(outside());
+                    }
+                    let source = dest.join(source);
+                    let real = resolve_path(&source)?;
+                    may_write(&source, real.clone())?;
+                    if !real.starts_with(&dest_real) {
+                        return Err(outside());
+                    }
+                    if !entry.unpack_in(dest).map_err(failed)? {
+                        return Err(outside());
+                    }
+                }
                 _ => {
                     writers.wait()?;
                     if !entry.unpack_in(dest).map_err(failed)? {
@@ -117,27 +139,38 @@ struct UnpackedDirs {
     approved: HashSet<PathBuf>,
     /// Did not exist before: nothing inside is a symlink the archive did not bring.
     created: HashSet<PathBuf>,
+    /// Whether the archive has brought a symlink, so that one file may be
+    /// reached by two paths.
+    links_unpacked: bool,
 }
 
-/// Files up to this size are read whole and handed to a writer thread.
-const SMALL_FILE: u64 = 1 << 20;
+/// Files up to this size are read whole and handed to a writer thread; at
+/// most this many are queued for each.
+const SMALL_FILE: u64 = 256 * 1024;
+const QUEUED_PER_WRITER: usize = 16;
+/// File creation stops scaling well before this many threads.
+const MAX_WRITERS: usize = 8;
 
 /// A regular file's content and metadata, read from the archive.
 struct SmallFile {
     path: PathBuf,
     data: Vec<u8>,
     mode: u32,
-    mtime: SystemTime,
+    mtime: Option<SystemTime>,
 }
 
 impl SmallFile {
     fn read(entry: &mut tar::Entry<'_, impl Read>, path: PathBuf) -> io::Result<SmallFile> {
         let header = entry.header();
         let mode = header.mode()? & 0o7777;
-        // As tar-rs does: a zero mtime becomes 1, which more tools accept.
-        let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(header.mtime()?.max(1));
+        // As tar-rs does: a zero mtime becomes 1, which more tools accept, and
+        // one that does not parse is left alone.
+        let mtime = header.mtime().ok().and_then(|t| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.max(1))));
         let mut data = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut data)?;
+        if data.len() as u64 != entry.size() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the archive ends {} bytes into this file", data.len())));
+        }
         Ok(SmallFile { path, data, mode, mtime })
     }
 
@@ -146,19 +179,25 @@ impl SmallFile {
         let create = || OpenOptions::new().write(true).create_new(true).open(&self.path);
         let mut file = match create() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                std::fs::remove_file(&self.path)?;
-                create()?
+                match std::fs::remove_file(&self.path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => create()?,
+                }
             }
             other => other?,
         };
         file.write_all(&self.data)?;
-        file.set_times(FileTimes::new().set_accessed(self.mtime).set_modified(self.mtime))?;
+        if let Some(mtime) = self.mtime {
+            file.set_times(FileTimes::new().set_accessed(mtime).set_modified(mtime))?;
+        }
         file.set_permissions(Permissions::from_mode(self.mode))
     }
 }
 
-/// Threads that write small files, one per core. A path always goes to the
-/// same thread, so a later entry for it lands after an earlier one.
+/// Threads that write small files, one per core. A directory's files go to
+/// one thread (creating files in one directory does not run in parallel), so
+/// a later entry for a path lands after an earlier one; once the archive has
+/// brought a symlink, and one file may have two paths, all go to the first.
 struct SmallFileWriters<'scope> {
     queues: Vec<SyncSender<WriterJob>>,
     threads: Vec<ScopedJoinHandle<'scope, Result<(), HostError>>>,
@@ -172,18 +211,21 @@ enum WriterJob {
 
 impl<'scope> SmallFileWriters<'scope> {
     fn start(scope: &'scope Scope<'scope, '_>) -> SmallFileWriters<'scope> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WRITERS);
         let (queues, threads) = (0..threads)
             .map(|_| {
-                let (queue, jobs) = sync_channel(64);
+                let (queue, jobs) = sync_channel(QUEUED_PER_WRITER);
                 (queue, scope.spawn(move || run_writer(jobs)))
             })
             .unzip();
         SmallFileWriters { queues, threads }
     }
 
-    fn write(&mut self, file: SmallFile) -> Result<(), HostError> {
-        let slot = BuildHasherDefault::<DefaultHasher>::default().hash_one(&file.path) as usize % self.queues.len();
+    fn write(&mut self, file: SmallFile, links_unpacked: bool) -> Result<(), HostError> {
+        let slot = match links_unpacked {
+            true => 0,
+            false => BuildHasherDefault::<DefaultHasher>::default().hash_one(file.path.parent()) as usize % self.queues.len(),
+        };
         self.queues[slot].send(WriterJob::Write(file)).map_err(|_| self.stopped())
     }
 
@@ -360,6 +402,30 @@ mod tests {
         let checked = checked.into_inner().unwrap();
         assert!(checked.contains(&(dest.join("granted/link"), dest.join("granted/link"))), "the replaced link was checked: {checked:?}");
         assert!(!outside.join("owned").exists());
+    }
+
+    #[test]
+    fn a_hard_link_to_a_file_out_of_reach_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "s").unwrap();
+        let path = root.join("hard.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "link", &outside).unwrap();
+        let mut hard = tar::Header::new_gnu();
+        hard.set_entry_type(tar::EntryType::Link);
+        hard.set_size(0);
+        tar.append_link(&mut hard, "h", "link/secret").unwrap();
+        tar.finish().unwrap();
+        let dest = root.join("dest");
+        let err = extract(&path, &dest, |_, _| Ok(())).unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("entry h would land outside")), "{err:?}");
+        assert!(!dest.join("h").exists());
     }
 
     #[test]
