@@ -17,6 +17,8 @@ pub struct AtomicFile {
     file: Option<File>,
     hasher: Sha256,
     size: u64,
+    /// Where the writeback started so far ends.
+    flushed: u64,
 }
 
 impl AtomicFile {
@@ -24,7 +26,7 @@ impl AtomicFile {
         let name = dest.file_name().ok_or_else(|| io::Error::other(format!("{} has no file name", dest.display())))?;
         let temp = dest.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
         let file = File::create(&temp)?;
-        Ok(AtomicFile { dest: dest.to_path_buf(), temp, file: Some(file), hasher: Sha256::new(), size: 0 })
+        Ok(AtomicFile { dest: dest.to_path_buf(), temp, file: Some(file), hasher: Sha256::new(), size: 0, flushed: 0 })
     }
 
     pub fn finish(mut self) -> io::Result<Artifact> {
@@ -43,11 +45,21 @@ impl AtomicFile {
     }
 }
 
+/// The most one write hands the kernel: the slice is hashed right after the
+/// kernel copied it, while it is still in the CPU's cache (a whole MiB at a
+/// time, both copy and hash ran from memory, several times slower).
+const WRITE_SLICE: usize = 128 * 1024;
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.as_mut().expect("not finished").write(buf)?;
+        let file = self.file.as_mut().expect("not finished");
+        let n = file.write(&buf[..buf.len().min(WRITE_SLICE)])?;
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
+        if self.size - self.flushed >= FLUSH_BEHIND {
+            start_writeback(file, self.flushed, self.size - self.flushed);
+            self.flushed = self.size;
+        }
         Ok(n)
     }
 
@@ -55,6 +67,22 @@ impl Write for AtomicFile {
         self.file.as_mut().expect("not finished").flush()
     }
 }
+
+/// How far writing runs ahead of the disk: each time this much more is
+/// written, its writeback starts, so the fsync at the end waits for the last
+/// part only instead of the whole file (about a second per 512 MiB here).
+const FLUSH_BEHIND: u64 = 8 << 20;
+
+/// Starts (does not wait for) writing `len` bytes at `offset` to the disk.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // Only a hint: where it fails, the fsync in `finish` does all the work.
+    unsafe { libc::sync_file_range(file.as_raw_fd(), offset as libc::off64_t, len as libc::off64_t, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {

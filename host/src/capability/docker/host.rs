@@ -20,7 +20,7 @@ use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptions, LogsOptionsBuilder,
     StartContainerOptions, StatsOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -538,7 +538,8 @@ impl Tail {
 }
 
 enum Chunk {
-    Data(Bytes),
+    /// The engine's chunks as they came, gathered but not copied.
+    Data(Vec<Bytes>),
     /// Everything was sent: commit the file.
     End,
 }
@@ -551,9 +552,10 @@ struct FileSink {
     path: PathBuf,
     chunks: mpsc::Sender<Chunk>,
     writer: JoinHandle<io::Result<Option<Artifact>>>,
-    /// Small chunks gathered into one send: the engine's stream arrives in
-    /// pieces of a few KiB, and each send wakes the writer thread.
-    pending: BytesMut,
+    /// Chunks gathered into one send: the engine's stream arrives in pieces
+    /// of a few KiB to a few hundred, and each send wakes the writer thread.
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
 }
 
 /// What [`FileSink`] gathers before waking its writer.
@@ -568,31 +570,27 @@ impl FileSink {
         let writer = tokio::task::spawn_blocking(move || {
             while let Some(chunk) = received.blocking_recv() {
                 match chunk {
-                    Chunk::Data(data) => out.write_all(&data)?,
+                    Chunk::Data(batch) => batch.iter().try_for_each(|data| out.write_all(data))?,
                     Chunk::End => return out.finish().map(Some),
                 }
             }
             Ok(None)
         });
-        Ok(FileSink { path, chunks, writer, pending: BytesMut::new() })
+        Ok(FileSink { path, chunks, writer, pending: Vec::new(), pending_bytes: 0 })
     }
 
     async fn write(&mut self, data: Bytes) -> Result<(), HostError> {
-        if self.pending.is_empty() && data.len() >= SEND_BATCH {
-            return self.send(data).await;
-        }
-        self.pending.extend_from_slice(&data);
-        match self.pending.len() >= SEND_BATCH {
-            true => {
-                let batch = self.pending.split().freeze();
-                self.send(batch).await
-            }
+        self.pending_bytes += data.len();
+        self.pending.push(data);
+        match self.pending_bytes >= SEND_BATCH {
+            true => self.send_pending().await,
             false => Ok(()),
         }
     }
 
-    async fn send(&mut self, data: Bytes) -> Result<(), HostError> {
-        if self.chunks.send(Chunk::Data(data)).await.is_err() {
+    async fn send_pending(&mut self) -> Result<(), HostError> {
+        self.pending_bytes = 0;
+        if self.chunks.send(Chunk::Data(std::mem::take(&mut self.pending))).await.is_err() {
             // The writer stopped early: its result says why.
             return Err(self.writer_failure().await);
         }
@@ -601,8 +599,7 @@ impl FileSink {
 
     async fn finish(mut self) -> Result<Artifact, HostError> {
         if !self.pending.is_empty() {
-            let rest = self.pending.split().freeze();
-            self.send(rest).await?;
+            self.send_pending().await?;
         }
         if self.chunks.send(Chunk::End).await.is_err() {
             return Err(self.writer_failure().await);
