@@ -323,6 +323,22 @@ mod tests {
     use crate::capability::fs::archive::ArchiveJob;
     use crate::plugin::bindings::fs::Compression;
 
+    /// A temp dir (removed when the first value drops), its real path, and a directory `outside` in it.
+    fn root_with_outside() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        (dir, root, outside)
+    }
+
+    fn link_header(kind: tar::EntryType) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(0);
+        header
+    }
+
     /// A tar with a symlink to `outside` and then a file written through it.
     fn archive_escaping_through_a_link(dir: &Path, outside: &Path) -> PathBuf {
         let path = dir.join("evil.tar");
@@ -332,10 +348,7 @@ mod tests {
         dir_header.set_mode(0o755);
         dir_header.set_size(0);
         tar.append_data(&mut dir_header, "granted", io::empty()).unwrap();
-        let mut link = tar::Header::new_gnu();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_size(0);
-        tar.append_link(&mut link, "granted/link", outside).unwrap();
+        tar.append_link(&mut link_header(tar::EntryType::Symlink), "granted/link", outside).unwrap();
         let mut file = tar::Header::new_gnu();
         file.set_size(4);
         file.set_mode(0o644);
@@ -346,10 +359,7 @@ mod tests {
 
     #[test]
     fn extraction_stops_at_an_entry_that_lands_outside_what_may_be_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let outside = root.join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
+        let (_dir, root, outside) = root_with_outside();
         let archive = archive_escaping_through_a_link(&root, &outside);
         let dest = root.join("dest");
         let granted = dest.join("granted");
@@ -371,10 +381,7 @@ mod tests {
 
     #[test]
     fn extraction_refuses_a_link_out_of_dest_even_where_writing_is_allowed() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let outside = root.join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
+        let (_dir, root, outside) = root_with_outside();
         let archive = archive_escaping_through_a_link(&root, &outside);
         let err = extract(&archive, &root.join("dest"), |_, _| Ok(())).unwrap_err();
         assert!(matches!(&err, HostError::Invalid(m) if m.contains("granted/link/owned would land outside")), "{err:?}");
@@ -383,10 +390,7 @@ mod tests {
 
     #[test]
     fn extraction_over_an_existing_tree_checks_a_symlink_it_replaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let outside = root.join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
+        let (_dir, root, outside) = root_with_outside();
         let archive = archive_escaping_through_a_link(&root, &outside);
         // A second extraction finds `granted` existing: its entries are looked at again.
         let dest = root.join("dest");
@@ -406,21 +410,12 @@ mod tests {
 
     #[test]
     fn a_hard_link_to_a_file_out_of_reach_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let outside = root.join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
+        let (_dir, root, outside) = root_with_outside();
         std::fs::write(outside.join("secret"), "s").unwrap();
         let path = root.join("hard.tar");
         let mut tar = tar::Builder::new(File::create(&path).unwrap());
-        let mut link = tar::Header::new_gnu();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_size(0);
-        tar.append_link(&mut link, "link", &outside).unwrap();
-        let mut hard = tar::Header::new_gnu();
-        hard.set_entry_type(tar::EntryType::Link);
-        hard.set_size(0);
-        tar.append_link(&mut hard, "h", "link/secret").unwrap();
+        tar.append_link(&mut link_header(tar::EntryType::Symlink), "link", &outside).unwrap();
+        tar.append_link(&mut link_header(tar::EntryType::Link), "h", "link/secret").unwrap();
         tar.finish().unwrap();
         let dest = root.join("dest");
         let err = extract(&path, &dest, |_, _| Ok(())).unwrap_err();
