@@ -175,7 +175,7 @@ pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
 fn write_file_list(path: &Path, list: &FileList) -> Result<Artifact, HostError> {
     let out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
     let compression = if path.extension().is_some_and(|e| e == "zst") { Compression::Zstd } else { Compression::None };
-    let mut writer = Compressor::new(out, compression, Some(3)).map_err(|e| io_error(path, e))?;
+    let mut writer = Compressor::new(out, compression, Some(1)).map_err(|e| io_error(path, e))?;
     serde_json::to_writer(&mut writer, list).map_err(|e| HostError::Failed(format!("{}: {e}", path.display())))?;
     writer.finish().map_err(|e| io_error(path, e))
 }
