@@ -10,8 +10,9 @@
 //!
 //! The tree: `BOSUN_BENCH_FILES` small files (default 100000, 1–8 KiB of
 //! text-like data) plus large files up to `BOSUN_BENCH_MIB` in all (default
-//! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 3), interleaved
-//! and taking turns at going first; medians are reported. Caches are warm for
+//! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 4), interleaved
+//! and taking turns at going first (the second of a pair runs slower, so an
+//! even count is fair to both); medians are reported. Caches are warm for
 //! both sides alike, and every timed command starts after a `sync`, so none
 //! pays for another's writeback.
 
@@ -130,7 +131,7 @@ fn reset(dir: &Path) {
 fn main() {
     let files = env_or("BOSUN_BENCH_FILES", 100_000);
     let total_mib = env_or("BOSUN_BENCH_MIB", 1024);
-    let rounds = env_or("BOSUN_BENCH_ROUNDS", 3);
+    let rounds = env_or("BOSUN_BENCH_ROUNDS", 4);
     let work = tempfile::Builder::new().prefix("bosun-bench-").tempdir_in(std::env::var("BOSUN_BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).unwrap();
     let root: PathBuf = work.path().canonicalize().unwrap();
     let data = root.join("data");
