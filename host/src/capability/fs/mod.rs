@@ -4,14 +4,17 @@
 
 mod archive;
 mod extract;
+mod file_list;
 mod grant;
+mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
 
-pub use archive::{FileEntry, FileList, kind_name, open_archive, read_file_list};
+pub use archive::open_archive;
+pub use file_list::{FileEntry, FileHash, Kind, read_file_list};
 pub use grant::{Access, Grant, resolve};
 
 use super::artifact::{self, AtomicFile};

@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::capability::artifact::sha256_file;
 use sha2::Digest;
 
-use crate::capability::fs::{FileEntry, entry_of, kind_name, open_archive, read_file_list};
+use crate::capability::fs::{FileEntry, FileHash, Kind, entry_of, open_archive, read_file_list};
 use crate::failure::Failure;
 use crate::state::now_unix;
 
@@ -120,21 +120,21 @@ fn compare_with_archive(root: &Path, archive: &Path) -> std::io::Result<(usize, 
         let relative = entry.path()?.into_owned();
         let header = entry.header();
         let (kind, mode) = match header.entry_type() {
-            t if t.is_dir() => ("dir", header.mode()? & 0o7777),
-            t if t.is_symlink() => ("symlink", 0),
-            t if t.is_file() => ("file", header.mode()? & 0o7777),
+            t if t.is_dir() => (Kind::Dir, header.mode()? & 0o7777),
+            t if t.is_symlink() => (Kind::Symlink, 0),
+            t if t.is_file() => (Kind::File, header.mode()? & 0o7777),
             _ => continue,
         };
         let link_target = header.link_name()?.map(|l| l.display().to_string());
         let sha256 = match kind {
-            "file" => {
+            Kind::File => {
                 let mut hasher = sha2::Sha256::new();
                 std::io::copy(&mut entry, &mut hasher)?;
-                Some(hex::encode(hasher.finalize()))
+                Some(FileHash(hasher.finalize().into()))
             }
             _ => None,
         };
-        let want = FileEntry { kind: kind.into(), size: entry.header().size()?, mtime_ms: 0, mode, sha256, link_target };
+        let want = FileEntry { kind, size: entry.header().size()?, mtime_ms: 0, mode, sha256, link_target };
         if let Some(difference) = compare_entry(&root.join(&relative), &want) {
             differences.push(format!("{}: {difference}", relative.display()));
         }
@@ -216,7 +216,7 @@ pub fn check_artifacts(dir: &Path, manifest: &BackupManifest) -> Result<(), Fail
 
 /// How the tree under `root` differs from `expected` (keys are absolute
 /// paths without the leading `/`, as stored in the archive).
-fn compare_tree(root: &Path, expected: &std::collections::BTreeMap<String, FileEntry>) -> Vec<String> {
+fn compare_tree(root: &Path, expected: &[(String, FileEntry)]) -> Vec<String> {
     let mut differences = Vec::new();
     for (key, want) in expected {
         let path = root.join(key);
@@ -226,7 +226,7 @@ fn compare_tree(root: &Path, expected: &std::collections::BTreeMap<String, FileE
     }
     // Ancestors of listed entries are created by the restore; anything else is extra.
     let mut allowed: BTreeSet<PathBuf> = BTreeSet::new();
-    for key in expected.keys() {
+    for (key, _) in expected {
         let mut path = root.join(key);
         while path.starts_with(root) && allowed.insert(path.clone()) {
             path.pop();
@@ -248,20 +248,21 @@ fn compare_tree(root: &Path, expected: &std::collections::BTreeMap<String, FileE
 
 fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
     let Ok(entry) = entry_of(path) else { return Some("missing".into()) };
-    let kind = kind_name(entry.kind);
+    let kind = Kind::from(entry.kind);
     if kind != want.kind {
         return Some(format!("is a {kind}, expected a {}", want.kind));
     }
-    if kind != "symlink" && entry.mode != want.mode {
+    if kind != Kind::Symlink && entry.mode != want.mode {
         return Some(format!("mode {:o}, expected {:o}", entry.mode, want.mode));
     }
     match kind {
-        "file" if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),
-        "file" => {
+        Kind::File if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),
+        Kind::File => {
             let sha256 = sha256_file(path).ok();
-            (sha256 != want.sha256).then(|| format!("sha256 {}, expected {}", sha256.unwrap_or_default(), want.sha256.clone().unwrap_or_default()))
+            let expected = want.sha256.map(|h| h.to_string());
+            (sha256 != expected).then(|| format!("sha256 {}, expected {}", sha256.unwrap_or_default(), expected.unwrap_or_default()))
         }
-        "symlink" => (entry.link_target != want.link_target).then(|| format!("points to {:?}, expected {:?}", entry.link_target, want.link_target)),
+        Kind::Symlink => (entry.link_target != want.link_target).then(|| format!("points to {:?}, expected {:?}", entry.link_target, want.link_target)),
         _ => None,
     }
 }
