@@ -42,8 +42,9 @@ impl ArchiveJob {
         tar.follow_symlinks(false);
         let mut listed = Vec::new();
         let mut written = 0u64;
+        let mut buffer = vec![0; READ_CHUNK];
         for entry in walked.into_iter().flatten() {
-            let (name, record, was_written) = self.add(&mut tar, entry, &mut base)?;
+            let (name, record, was_written) = self.add(&mut tar, entry, &mut base, &mut buffer)?;
             written += u64::from(was_written);
             listed.push((name, record));
         }
@@ -65,7 +66,7 @@ impl ArchiveJob {
     /// Adds one entry unless it is an unchanged file of an incremental, and
     /// takes it out of `base`. Returns its name and record for the new list,
     /// and whether it was written.
-    fn add(&self, tar: &mut tar::Builder<Compressor>, entry: TreeEntry, base: &mut BaseList) -> Result<(String, FileEntry, bool), HostError> {
+    fn add(&self, tar: &mut tar::Builder<Compressor>, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8]) -> Result<(String, FileEntry, bool), HostError> {
         let name = entry.name().into_owned();
         let path = entry.path.as_path();
         let old = base.take(&name);
@@ -96,24 +97,51 @@ impl ArchiveJob {
         let meta = file.metadata().map_err(|e| io_error(path, e))?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: Sha256::new() };
-        tar.append_data(&mut header, &name, &mut reader).map_err(|e| io_error(path, e))?;
-        record.sha256 = Some(FileHash(reader.hasher.finalize().into()));
+        // tar-rs writes the header (and a GNU long-name entry when needed)
+        // and pads what it copied, which is nothing here; the body follows.
+        tar.append_data(&mut header, &name, io::empty()).map_err(|e| io_error(path, e))?;
+        let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| io_error(path, e))?;
+        record.sha256 = Some(hash);
         Ok((name, record, true))
     }
 }
 
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
+/// Bytes read from a file at a time (and the most a small file costs: one read).
+const READ_CHUNK: usize = 1 << 20;
 
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+/// Writes exactly `size` bytes of `file` and the padding to the next tar
+/// block, and returns the hash of what it wrote. A file that grew after its
+/// header was made is cut at `size`, as GNU tar does (a log being appended
+/// to stays a consistent prefix); one that shrank is filled with zeros, with
+/// a warning, so the archive stays readable.
+fn append_body(out: &mut impl Write, mut file: File, path: &Path, size: u64, buffer: &mut [u8]) -> io::Result<FileHash> {
+    let mut hasher = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let want = left.min(buffer.len() as u64) as usize;
+        let read = match file.read(&mut buffer[..want]) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..read]);
+        out.write_all(&buffer[..read])?;
+        left -= read as u64;
     }
+    if left > 0 {
+        tracing::warn!("{} shrank while it was archived: its last {left} of {size} bytes are stored as zeros", path.display());
+        buffer.fill(0);
+        while left > 0 {
+            let zeros = &buffer[..left.min(buffer.len() as u64) as usize];
+            hasher.update(zeros);
+            out.write_all(zeros)?;
+            left -= zeros.len() as u64;
+        }
+    }
+    let padding = (512 - size % 512) % 512;
+    out.write_all(&[0; 512][..padding as usize])?;
+    Ok(FileHash(hasher.finalize().into()))
 }
 
 /// The compression layer between tar and the atomic file. Each is buffered:
@@ -182,4 +210,39 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     } else {
         Box::new(file)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `append_body` writes for a file holding `content` whose header said `size`.
+    fn body(content: &[u8], size: u64) -> (Vec<u8>, FileHash) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), content).unwrap();
+        let mut out = Vec::new();
+        let hash = append_body(&mut out, File::open(tmp.path()).unwrap(), tmp.path(), size, &mut [0; 4]).unwrap();
+        (out, hash)
+    }
+
+    #[test]
+    fn a_body_is_exactly_its_header_size_padded_to_a_block() {
+        let (out, hash) = body(b"0123456789", 10);
+        assert_eq!(out.len(), 512);
+        assert_eq!(&out[..10], b"0123456789");
+        assert!(out[10..].iter().all(|&b| b == 0));
+        assert_eq!(hash, FileHash(Sha256::digest(b"0123456789").into()));
+        assert_eq!(body(&[7; 512], 512).0, [7; 512], "a full block needs no padding");
+    }
+
+    #[test]
+    fn a_file_that_grew_is_cut_and_one_that_shrank_is_filled_with_zeros() {
+        let (grew, hash) = body(b"0123456789", 6);
+        assert_eq!(&grew[..7], b"012345\0");
+        assert_eq!(hash, FileHash(Sha256::digest(b"012345").into()));
+
+        let (shrank, hash) = body(b"0123", 6);
+        assert_eq!((shrank.len(), &shrank[..7]), (512, &b"0123\0\0\0"[..]));
+        assert_eq!(hash, FileHash(Sha256::digest(b"0123\0\0").into()), "the hash is of what was stored");
+    }
 }
