@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Action;
+use super::socket_get;
 use crate::capability::artifact::{self, AtomicFile};
 use crate::capability::fs::{Access, io_error};
 use crate::capability::{CallState, HostState, Policy};
@@ -126,9 +127,16 @@ impl docker::Host for HostState {
         for image in &images {
             engine.run(&format!("image {image}"), engine.docker.inspect_image(image)).await?;
         }
+        let what = format!("images {}", images.join(", "));
+        if let Ok(crate::docker::Endpoint::Unix(socket)) = crate::docker::Endpoint::from_env() {
+            let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(images.iter().map(|i| ("names", i))).finish();
+            let deadline = engine.deadline;
+            let save = move || save_from_socket(Path::new(socket.trim_start_matches("unix://")), &format!("/images/get?{query}"), deadline, &dest, &what);
+            return tokio::task::spawn_blocking(save).await.map_err(|e| HostError::Failed(format!("host task failed: {e}")))?;
+        }
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let tarball = engine.docker.export_images(&names);
-        engine.stream_to_file(&format!("images {}", images.join(", ")), tarball, FileSink::create(dest, false)?).await
+        engine.stream_to_file(&what, tarball, FileSink::create(dest, false)?).await
     }
 
     async fn load_images(&mut self, src_path: String) -> Result<Vec<String>, HostError> {
@@ -336,7 +344,7 @@ impl Engine {
     async fn within<T>(&self, what: &str, work: impl Future<Output = T>) -> Result<T, HostError> {
         tokio::time::timeout_at(self.deadline.into(), work)
             .await
-            .map_err(|_| HostError::TimedOut(format!("{what}: the engine had not finished when the plugin call's time ran out")))
+            .map_err(|_| ran_out(what))
     }
 
     /// One engine request about `what` (e.g. "container shop-db"), errors mapped.
@@ -542,6 +550,68 @@ enum Chunk {
     Data(Vec<Bytes>),
     /// Everything was sent: commit the file.
     End,
+}
+
+fn ran_out(what: &str) -> HostError {
+    HostError::TimedOut(format!("{what}: the engine had not finished when the plugin call's time ran out"))
+}
+
+/// `docker save` read straight off the local engine's socket into `dest`
+/// on this (blocking) thread; see [`socket_get`].
+fn save_from_socket(socket: &Path, request: &str, deadline: Instant, dest: &Path, what: &str) -> Result<Artifact, HostError> {
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ran_out(what),
+        _ => HostError::Failed(format!("{what}: {e}")),
+    };
+    let mut body = match socket_get::get(socket, request, deadline).map_err(failed)? {
+        Ok(body) => body,
+        Err(refused) if refused.status == 404 => return Err(HostError::NotFound(format!("{what} not found"))),
+        Err(refused) => return Err(HostError::Failed(format!("{what}: {}", refused.message))),
+    };
+    // Dropped unfinished (an error), the temp file is removed.
+    let mut out = FileOut::create(dest, false).map_err(|e| io_error(dest, e))?;
+    // The socket is read on this thread and the file hashed and written on
+    // another: read in between the hashing, the engine would stall on a full
+    // socket buffer. Three 1 MiB buffers go round between the two.
+    let (full, to_write) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+    let (emptied, to_fill) = std::sync::mpsc::channel::<Vec<u8>>();
+    (0..3).for_each(|_| _ = emptied.send(vec![0; 1 << 20]));
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<FileOut> {
+            for (buffer, filled) in to_write {
+                out.write_all(&buffer[..filled])?;
+                let _ = emptied.send(buffer);
+            }
+            Ok(out)
+        });
+        let read = (|| -> Result<(), HostError> {
+            while let Ok(mut buffer) = to_fill.recv() {
+                let filled = fill(&mut body, &mut buffer).map_err(failed)?;
+                if filled == 0 || full.send((buffer, filled)).is_err() {
+                    break; // the end, or the writer failed (its error is the one to report)
+                }
+            }
+            Ok(())
+        })();
+        drop(full);
+        let written = writer.join().expect("the image writer does not panic").map_err(|e| io_error(dest, e));
+        read?;
+        written?.finish().map_err(|e| io_error(dest, e))
+    })
+}
+
+/// Reads from `body` until `buffer` is full or the body ends; returns how much it read.
+fn fill(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match body.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A host file written from async code: chunks go over a channel to a

@@ -4,6 +4,7 @@
 
 mod grant;
 mod host;
+mod socket_get;
 
 use wasmtime::component::{HasSelf, Linker};
 
