@@ -220,6 +220,7 @@ fn bench_image_save(root: &Path, rounds: usize) -> (Duration, Duration) {
             timed("bosun backup run images", &mut run)
         };
         let (cli_elapsed, bosun_elapsed) = in_turn(round % 2 == 0, cli_save, bosun_save);
+        eprintln!("image round {}: docker save {:.2}s, bosun {:.2}s", round + 1, secs(cli_elapsed), secs(bosun_elapsed));
         cli.push(cli_elapsed);
         bosun.push(bosun_elapsed);
         std::fs::remove_file(&out).unwrap();
