@@ -16,6 +16,7 @@ pub mod log;
 pub mod net;
 pub mod notify;
 pub mod process;
+pub mod read_ahead;
 mod state;
 pub mod tls;
 

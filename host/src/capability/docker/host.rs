@@ -29,6 +29,7 @@ use super::Action;
 use super::socket_get;
 use crate::capability::artifact::{self, AtomicFile};
 use crate::capability::fs::{Access, io_error};
+use crate::capability::read_ahead::ReadAhead;
 use crate::capability::{CallState, HostState, Policy};
 use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary, Mount, PortBinding};
 use crate::plugin::bindings::types::{Artifact, HostError, Kv};
@@ -563,55 +564,24 @@ fn save_from_socket(socket: &Path, request: &str, deadline: Instant, dest: &Path
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ran_out(what),
         _ => HostError::Failed(format!("{what}: {e}")),
     };
-    let mut body = match socket_get::get(socket, request, deadline).map_err(failed)? {
+    let body = match socket_get::get(socket, request, deadline).map_err(failed)? {
         Ok(body) => body,
         Err(refused) if refused.status == 404 => return Err(HostError::NotFound(format!("{what} not found"))),
         Err(refused) => return Err(HostError::Failed(format!("{what}: {}", refused.message))),
     };
+    // The socket is read on a thread of its own while this one hashes and
+    // writes: read in between the hashing, the engine would stall on a full
+    // socket buffer.
+    let mut body = ReadAhead::spawn(body, 1 << 20);
     // Dropped unfinished (an error), the temp file is removed.
     let mut out = FileOut::create(dest, false).map_err(|e| io_error(dest, e))?;
-    // The socket is read on this thread and the file hashed and written on
-    // another: read in between the hashing, the engine would stall on a full
-    // socket buffer. Three 1 MiB buffers go round between the two.
-    let (full, to_write) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
-    let (emptied, to_fill) = std::sync::mpsc::channel::<Vec<u8>>();
-    (0..3).for_each(|_| _ = emptied.send(vec![0; 1 << 20]));
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> io::Result<FileOut> {
-            for (buffer, filled) in to_write {
-                out.write_all(&buffer[..filled])?;
-                let _ = emptied.send(buffer);
-            }
-            Ok(out)
-        });
-        let read = (|| -> Result<(), HostError> {
-            while let Ok(mut buffer) = to_fill.recv() {
-                let filled = fill(&mut body, &mut buffer).map_err(failed)?;
-                if filled == 0 || full.send((buffer, filled)).is_err() {
-                    break; // the end, or the writer failed (its error is the one to report)
-                }
-            }
-            Ok(())
-        })();
-        drop(full);
-        let written = writer.join().expect("the image writer does not panic").map_err(|e| io_error(dest, e));
-        read?;
-        written?.finish().map_err(|e| io_error(dest, e))
-    })
-}
-
-/// Reads from `body` until `buffer` is full or the body ends; returns how much it read.
-fn fill(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match body.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        match body.read(&mut buffer).map_err(failed)? {
+            0 => return out.finish().map_err(|e| io_error(dest, e)),
+            read => out.write_all(&buffer[..read]).map_err(|e| io_error(dest, e))?,
         }
     }
-    Ok(filled)
 }
 
 /// A host file written from async code: chunks go over a channel to a

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use super::archive::open_archive;
 use super::io_error;
+use crate::capability::read_ahead::ReadAhead;
 use crate::plugin::bindings::types::HostError;
 
 /// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
@@ -28,7 +29,7 @@ use crate::plugin::bindings::types::HostError;
 pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -> Result<(), HostError>) -> Result<u64, HostError> {
     std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
     let dest_real = resolve_path(dest)?;
-    let mut tar = tar::Archive::new(ReadAhead::spawn(open_archive(archive).map_err(|e| io_error(archive, e))?));
+    let mut tar = tar::Archive::new(ReadAhead::spawn(open_archive(archive).map_err(|e| io_error(archive, e))?, 256 * 1024));
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
     tar.set_overwrite(true);
@@ -262,57 +263,6 @@ fn run_writer(jobs: Receiver<WriterJob>) -> Result<(), HostError> {
         }
     }
     Ok(())
-}
-
-/// Reads its source on a thread of its own, a chunk ahead, as `tar -I zstd`
-/// runs the decompressor beside tar.
-struct ReadAhead {
-    chunks: Receiver<io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    read: usize,
-}
-
-const READ_AHEAD_CHUNK: usize = 256 * 1024;
-
-impl ReadAhead {
-    fn spawn(mut source: Box<dyn Read + Send>) -> ReadAhead {
-        let (send, chunks) = sync_channel(8);
-        // It stops at the end, at an error, or when the reader is dropped.
-        std::thread::spawn(move || {
-            loop {
-                let mut chunk = vec![0; READ_AHEAD_CHUNK];
-                let result = match source.read(&mut chunk) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        Ok(chunk)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => Err(e),
-                };
-                let failed = result.is_err();
-                if send.send(result).is_err() || failed {
-                    return;
-                }
-            }
-        });
-        ReadAhead { chunks, current: Vec::new(), read: 0 }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.read == self.current.len() {
-            match self.chunks.recv() {
-                Ok(chunk) => (self.current, self.read) = (chunk?, 0),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.read);
-        buf[..n].copy_from_slice(&self.current[self.read..self.read + n]);
-        self.read += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
