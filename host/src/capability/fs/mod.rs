@@ -79,35 +79,10 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, HostError>
     tokio::task::spawn_blocking(work).await.map_err(|e| HostError::Failed(format!("host task failed: {e}")))?
 }
 
+/// One path as lstat sees it (through the walk's own stat, so `fs.stat`,
+/// `fs.list` and file lists agree).
 pub(crate) fn entry_of(path: &Path) -> std::io::Result<Entry> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(path)?;
-    let kind = if meta.is_symlink() {
-        EntryKind::Symlink
-    } else if meta.is_dir() {
-        EntryKind::Dir
-    } else if meta.is_file() {
-        EntryKind::File
-    } else {
-        EntryKind::Other
-    };
-    let mtime_ms = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64);
-    let link_target = match kind {
-        EntryKind::Symlink => Some(std::fs::read_link(path)?.to_string_lossy().into_owned()),
-        _ => None,
-    };
-    Ok(Entry {
-        path: path.to_string_lossy().into_owned(),
-        kind,
-        size: meta.len(),
-        mtime_ms,
-        mode: meta.permissions().mode() & 0o7777,
-        link_target,
-    })
+    walk::TreeEntry::stat_at(rustix::fs::CWD, &walk::path_cstr(path)?, path.to_path_buf()).map(Entry::from)
 }
 
 fn globs(patterns: &[String]) -> Result<globset::GlobSet, HostError> {

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::ffi::{CStr, OsStr};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -11,7 +12,7 @@ use std::sync::{Condvar, Mutex};
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags};
 
 use super::io_error;
-use crate::plugin::bindings::fs::EntryKind;
+use crate::plugin::bindings::fs::{Entry, EntryKind};
 use crate::plugin::bindings::types::HostError;
 
 /// One walked entry, as lstat saw it.
@@ -25,10 +26,10 @@ pub struct TreeEntry {
 }
 
 impl TreeEntry {
-    /// `name` inside the directory `dir` (or a path relative to the working directory).
-    fn at(dir: impl rustix::fd::AsFd, name: &CStr, path: PathBuf) -> Result<TreeEntry, HostError> {
-        let fail = |e: rustix::io::Errno| io_error(&path, e.into());
-        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+    /// What lstat says of `name` inside the directory `dir` (or of a path,
+    /// with `CWD`); `path` is where that is.
+    pub fn stat_at(dir: impl rustix::fd::AsFd, name: &CStr, path: PathBuf) -> io::Result<TreeEntry> {
+        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
         let kind = match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => EntryKind::File,
             FileType::Directory => EntryKind::Dir,
@@ -36,10 +37,10 @@ impl TreeEntry {
             _ => EntryKind::Other,
         };
         let link_target = match kind {
-            EntryKind::Symlink => Some(OsStr::from_bytes(rustix::fs::readlinkat(&dir, name, Vec::new()).map_err(fail)?.as_bytes()).to_string_lossy().into_owned()),
+            EntryKind::Symlink => Some(OsStr::from_bytes(rustix::fs::readlinkat(&dir, name, Vec::new())?.as_bytes()).to_string_lossy().into_owned()),
             _ => None,
         };
-        // Whole milliseconds since the epoch, 0 before it (as `entry_of` reports them).
+        // Whole milliseconds since the epoch, 0 before it.
         let mtime_ms = if stat.st_mtime < 0 { 0 } else { stat.st_mtime * 1000 + i64::from(stat.st_mtime_nsec as u32 / 1_000_000) };
         Ok(TreeEntry { kind, size: stat.st_size as u64, mtime_ms, mode: stat.st_mode & 0o7777, link_target, path })
     }
@@ -56,7 +57,7 @@ impl TreeEntry {
 /// `root` itself, then everything below it (not following symlinks), sorted,
 /// minus paths whose part relative to `root` matches an exclude glob.
 pub fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
-    let top = TreeEntry::at(CWD, &path_cstr(root)?, root.to_path_buf())?;
+    let top = TreeEntry::stat_at(CWD, &path_cstr(root).map_err(|e| io_error(root, e))?, root.to_path_buf()).map_err(|e| io_error(root, e))?;
     if top.kind != EntryKind::Dir {
         return Ok(vec![top]);
     }
@@ -128,7 +129,7 @@ fn list(dir: &Path, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<Tr
         if excludes.is_match(relative(&path, root)) {
             continue;
         }
-        let entry = TreeEntry::at(&fd, name, path)?;
+        let entry = TreeEntry::stat_at(&fd, name, path).map_err(|e| io_error(&dir.join(OsStr::from_bytes(name.to_bytes())), e))?;
         if entry.kind == EntryKind::Dir {
             subdirs.push(entry.path.clone());
         }
@@ -143,8 +144,21 @@ fn relative<'a>(path: &'a Path, root: &Path) -> &'a Path {
     Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest)))
 }
 
-fn path_cstr(path: &Path) -> Result<std::ffi::CString, HostError> {
-    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| HostError::Invalid(format!("{}: the path contains a NUL byte", path.display())))
+pub fn path_cstr(path: &Path) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte"))
+}
+
+impl From<TreeEntry> for Entry {
+    fn from(entry: TreeEntry) -> Entry {
+        Entry {
+            path: entry.path.to_string_lossy().into_owned(),
+            kind: entry.kind,
+            size: entry.size,
+            mtime_ms: entry.mtime_ms,
+            mode: entry.mode,
+            link_target: entry.link_target,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -180,8 +194,8 @@ mod tests {
 
     #[test]
     fn stats_match_what_entry_of_reports() {
-        // File lists written before this walk existed hold `entry_of`'s
-        // figures; any difference would make every file look changed.
+        // File lists written before this walk existed hold std's figures:
+        // whole milliseconds since the epoch. Any difference would make every file look changed.
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("f");
         std::fs::write(&file, "data").unwrap();
