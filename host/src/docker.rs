@@ -163,12 +163,25 @@ fn parse_api_version(text: &str) -> Option<ClientVersion> {
     Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
 }
 
+/// A client and the endpoint it speaks to (an image save on a local socket
+/// bypasses the client).
+#[derive(Clone)]
+pub struct Connection {
+    pub client: Docker,
+    pub endpoint: Endpoint,
+}
+
 /// Connects to the engine the environment names and agrees on an API version.
 /// Errors are one line naming the endpoint and how to set `DOCKER_HOST`.
-pub async fn open() -> anyhow::Result<Docker> {
+pub async fn connect() -> anyhow::Result<Connection> {
     let endpoint = Endpoint::from_env()?;
     let version = endpoint.api_version().await?;
-    endpoint.client(&version)
+    Ok(Connection { client: endpoint.client(&version)?, endpoint })
+}
+
+/// [`connect`], for callers that need only the client.
+pub async fn open() -> anyhow::Result<Docker> {
+    Ok(connect().await?.client)
 }
 
 /// The engine's version (e.g. `27.3.1`), for `bosun doctor`.

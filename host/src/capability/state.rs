@@ -16,7 +16,7 @@ use crate::plugin::bindings::notify::Event;
 #[derive(Default)]
 pub struct HostServices {
     /// The Docker engine, connected on first use.
-    pub docker: tokio::sync::OnceCell<bollard::Docker>,
+    pub docker: tokio::sync::OnceCell<crate::docker::Connection>,
 }
 
 /// A mutating host call a dry run recorded instead of executing.

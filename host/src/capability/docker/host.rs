@@ -129,7 +129,7 @@ impl docker::Host for HostState {
             engine.run(&format!("image {image}"), engine.docker.inspect_image(image)).await?;
         }
         let what = format!("images {}", images.join(", "));
-        if let Ok(crate::docker::Endpoint::Unix(socket)) = crate::docker::Endpoint::from_env() {
+        if let crate::docker::Endpoint::Unix(socket) = engine.endpoint.clone() {
             let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(images.iter().map(|i| ("names", i))).finish();
             let deadline = engine.deadline;
             let save = move || save_from_socket(Path::new(socket.trim_start_matches("unix://")), &format!("/images/get?{query}"), deadline, &dest, &what);
@@ -317,7 +317,8 @@ impl docker::Host for HostState {
 impl CallState {
     /// The engine client, bounded by this call's deadline.
     async fn engine(&self) -> Result<Engine, HostError> {
-        Ok(Engine { docker: self.docker().await?, deadline: self.deadline })
+        let connection = self.docker().await?;
+        Ok(Engine { docker: connection.client, endpoint: connection.endpoint, deadline: self.deadline })
     }
 }
 
@@ -337,6 +338,7 @@ fn absolute_in_container(call: &str, path: &str) -> Result<(), HostError> {
 /// One call's view of the engine: the client and the deadline every wait is bounded by.
 struct Engine {
     docker: Docker,
+    endpoint: crate::docker::Endpoint,
     deadline: Instant,
 }
 

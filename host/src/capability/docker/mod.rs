@@ -26,11 +26,11 @@ impl CallState {
         self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 
-    /// The shared engine client, connected on first use.
-    pub async fn docker(&self) -> Result<bollard::Docker, HostError> {
+    /// The shared engine connection, made on first use.
+    pub async fn docker(&self) -> Result<crate::docker::Connection, HostError> {
         self.services
             .docker
-            .get_or_try_init(crate::docker::open)
+            .get_or_try_init(crate::docker::connect)
             .await
             .cloned()
             .map_err(|e| HostError::Failed(e.to_string()))
