@@ -10,11 +10,14 @@
 //!
 //! The tree: `BOSUN_BENCH_FILES` small files (default 100000, 1–8 KiB of
 //! text-like data) plus large files up to `BOSUN_BENCH_MIB` in all (default
-//! 1024). Each side runs `BOSUN_BENCH_ROUNDS` times (default 4), interleaved
-//! and taking turns at going first (the second of a pair runs slower, so an
-//! even count is fair to both); medians are reported. Caches are warm for
-//! both sides alike, and every timed command starts after a `sync`, so none
-//! pays for another's writeback.
+//! 1024). Each comparison runs `BOSUN_BENCH_ROUNDS` rounds (default 4) of
+//! four runs, in the order A B B A or B A A B (alternating): on this VM a
+//! command run right after another heavy one is up to 40% slower, and in
+//! that order each side has one early and one late run. A round's ratio is
+//! the sum of its two bosun runs over the sum of the other side's; the
+//! median round ratio is reported, with median times per run. Caches are
+//! warm for both sides alike, and every timed command starts after a
+//! `sync`, so none pays for another's writeback.
 
 mod measure;
 
@@ -107,19 +110,42 @@ fn run_backup(bosun: &mut Command, kind: &str) -> (Duration, serde_json::Value) 
     (elapsed, serde_json::from_slice(&out.stdout).unwrap())
 }
 
-/// Runs `a` and `b`, `a` first when told. Each side of a comparison goes
-/// first in every other round, so what a round leaves the file system
-/// (writeback, freed blocks) falls on both alike.
-fn in_turn<A, B>(a_first: bool, a: impl FnOnce() -> A, b: impl FnOnce() -> B) -> (A, B) {
-    match a_first {
-        true => {
-            let a = a();
-            (a, b())
+/// Runs `a` and `b` twice each, as A B B A when `a_first`, else B A A B,
+/// and returns each side's total.
+fn paired(a_first: bool, mut a: impl FnMut() -> Duration, mut b: impl FnMut() -> Duration) -> (Duration, Duration) {
+    let (mut total_a, mut total_b) = (Duration::ZERO, Duration::ZERO);
+    for a_now in [a_first, !a_first, !a_first, a_first] {
+        match a_now {
+            true => total_a += a(),
+            false => total_b += b(),
         }
-        false => {
-            let b = b();
-            (a(), b)
-        }
+    }
+    (total_a, total_b)
+}
+
+/// One comparison's rounds: bosun's and the other side's total per round.
+#[derive(Default)]
+struct Comparison {
+    bosun: Vec<Duration>,
+    other: Vec<Duration>,
+}
+
+impl Comparison {
+    fn push(&mut self, bosun: Duration, other: Duration) {
+        self.bosun.push(bosun);
+        self.other.push(other);
+    }
+
+    /// The median of the rounds' bosun/other ratios.
+    fn ratio(&self) -> f64 {
+        let mut ratios: Vec<f64> = self.bosun.iter().zip(&self.other).map(|(b, o)| secs(*b) / secs(*o)).collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    }
+
+    /// Median seconds per run (a round total holds two runs): bosun, other.
+    fn per_run(&self) -> (f64, f64) {
+        (secs(median(self.bosun.clone())) / 2.0, secs(median(self.other.clone())) / 2.0)
     }
 }
 
@@ -155,43 +181,52 @@ fn main() {
     // Compile the plugin into bosun's cache first, as any second run finds it.
     timed("bosun backup run --dry-run", bosun().args(["backup", "run", "data", "--dry-run"]));
     let tar_file = root.join("tar/data.tar.zst");
-    let (mut tar_full, mut bosun_full, mut bosun_incr, mut tar_x, mut bosun_x) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut full, mut restore, mut incremental) = (Comparison::default(), Comparison::default(), Vec::new());
     let mut last_full = String::new();
     for round in 0..rounds {
-        let tar_first = round % 2 == 0;
-        reset(&root.join("tar"));
-        let tar_create = || timed("tar -cf", Command::new("tar").arg("-I").arg("zstd -1 -T0").arg("-cf").arg(&tar_file).arg(&data));
-        let ((elapsed, taken), tar_elapsed) = in_turn(!tar_first, || run_backup(&mut bosun(), "--full"), tar_create);
-        tar_full.push(tar_elapsed);
-        bosun_full.push(elapsed);
-        last_full = taken["backup"]["id"].as_str().unwrap().to_string();
-        bosun_incr.push(run_backup(&mut bosun(), "--incremental").0);
+        let bosun_first = round % 2 == 1;
+        let bosun_full = || {
+            let (elapsed, taken) = run_backup(&mut bosun(), "--full");
+            last_full = taken["backup"]["id"].as_str().unwrap().to_string();
+            elapsed
+        };
+        let tar_create = || {
+            reset(&root.join("tar"));
+            timed("tar -cf", Command::new("tar").arg("-I").arg("zstd -1 -T0").arg("-cf").arg(&tar_file).arg(&data))
+        };
+        let (bosun_elapsed, tar_elapsed) = paired(bosun_first, bosun_full, tar_create);
+        full.push(bosun_elapsed, tar_elapsed);
+        incremental.push(run_backup(&mut bosun(), "--incremental").0);
 
-        reset(&root.join("restore-tar"));
         let target = root.join("restore-bosun");
-        let _ = std::fs::remove_dir_all(&target);
-        let tar_extract = || timed("tar -xf", Command::new("tar").arg("-I").arg("zstd").arg("-xf").arg(&tar_file).arg("-C").arg(root.join("restore-tar")));
-        let bosun_restore = || timed("bosun backup restore", bosun().args(["backup", "restore", &last_full, "--target"]).arg(&target));
-        let (tar_elapsed, elapsed) = in_turn(tar_first, tar_extract, bosun_restore);
-        tar_x.push(tar_elapsed);
-        bosun_x.push(elapsed);
-        eprintln!("round {}: tar {:.2}s, bosun full {:.2}s, incremental {:.2}s; restore: tar {:.2}s, bosun {:.2}s", round + 1,
-            secs(tar_full[round]), secs(bosun_full[round]), secs(bosun_incr[round]), secs(tar_x[round]), secs(bosun_x[round]));
+        let bosun_restore = || {
+            let _ = std::fs::remove_dir_all(&target);
+            timed("bosun backup restore", bosun().args(["backup", "restore", &last_full, "--target"]).arg(&target))
+        };
+        let tar_extract = || {
+            reset(&root.join("restore-tar"));
+            timed("tar -xf", Command::new("tar").arg("-I").arg("zstd").arg("-xf").arg(&tar_file).arg("-C").arg(root.join("restore-tar")))
+        };
+        let (bosun_elapsed, tar_elapsed) = paired(bosun_first, bosun_restore, tar_extract);
+        restore.push(bosun_elapsed, tar_elapsed);
+        eprintln!("round {}: full backup (2 runs each): bosun {:.2}s, tar {:.2}s; incremental {:.2}s; restore (2 runs each): bosun {:.2}s, tar {:.2}s", round + 1,
+            secs(full.bosun[round]), secs(full.other[round]), secs(incremental[round]), secs(restore.bosun[round]), secs(restore.other[round]));
     }
-    let (save_cli, save_bosun) = bench_image_save(&root, rounds);
-    let (tar_full, bosun_full, bosun_incr, tar_x, bosun_x) = (median(tar_full), median(bosun_full), median(bosun_incr), median(tar_x), median(bosun_x));
+    let image = bench_image_save(&root, rounds);
     let tar_size = std::fs::metadata(&tar_file).unwrap().len();
     let bosun_size: u64 = std::fs::read_dir(root.join("backups").join(&last_full)).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
-    println!("dir-archive on {files} files, {:.0} MiB; medians of {rounds} rounds", bytes as f64 / 1048576.0);
-    println!("  full backup:  bosun {:.2}s vs tar+zstd {:.2}s  ratio {:.2} (target <= 1.0); size {:.0} vs {:.0} MiB",
-        secs(bosun_full), secs(tar_full), secs(bosun_full) / secs(tar_full), bosun_size as f64 / 1048576.0, tar_size as f64 / 1048576.0);
-    println!("  incremental, nothing changed: {:.2}s = {:.3} of the full backup (target <= 0.1)", secs(bosun_incr), secs(bosun_incr) / secs(bosun_full));
-    println!("  restore:      bosun {:.2}s vs tar -xf {:.2}s  ratio {:.2} (target <= 1.0)", secs(bosun_x), secs(tar_x), secs(bosun_x) / secs(tar_x));
-    println!("  docker-image: bosun {:.2}s vs docker save -o {:.2}s  ratio {:.2} (target <= 1.1)", secs(save_bosun), secs(save_cli), secs(save_bosun) / secs(save_cli));
+    let ((full_bosun, full_tar), (restore_bosun, restore_tar), (image_bosun, image_cli)) = (full.per_run(), restore.per_run(), image.per_run());
+    let incremental = secs(median(incremental));
+    println!("dir-archive on {files} files, {:.0} MiB; {rounds} rounds of A B B A; ratios are the median round's, times the median per run", bytes as f64 / 1048576.0);
+    println!("  full backup:  bosun {full_bosun:.2}s vs tar+zstd {full_tar:.2}s  ratio {:.2} (target <= 1.0); size {:.0} vs {:.0} MiB",
+        full.ratio(), bosun_size as f64 / 1048576.0, tar_size as f64 / 1048576.0);
+    println!("  incremental, nothing changed: {incremental:.2}s = {:.3} of the full backup (target <= 0.1)", incremental / full_bosun);
+    println!("  restore:      bosun {restore_bosun:.2}s vs tar -xf {restore_tar:.2}s  ratio {:.2} (target <= 1.0)", restore.ratio());
+    println!("  docker-image: bosun {image_bosun:.2}s vs docker save -o {image_cli:.2}s  ratio {:.2} (target <= 1.1)", image.ratio());
 }
 
-/// Builds the image, then times `docker save -o` and `bosun backup run images`, interleaved.
-fn bench_image_save(root: &Path, rounds: usize) -> (Duration, Duration) {
+/// Builds the image, then times `bosun backup run images` against `docker save -o`.
+fn bench_image_save(root: &Path, rounds: usize) -> Comparison {
     let mib = env_or("BOSUN_BENCH_IMAGE_MIB", 512);
     let context = root.join("image");
     std::fs::create_dir_all(&context).unwrap();
@@ -210,22 +245,23 @@ fn bench_image_save(root: &Path, rounds: usize) -> (Duration, Duration) {
         ),
     )
     .unwrap();
-    let (mut cli, mut bosun) = (Vec::new(), Vec::new());
+    let mut saves = Comparison::default();
     for round in 0..rounds {
         let out = root.join("saved.tar");
-        let cli_save = || timed("docker save", Command::new("docker").args(["save", "-o"]).arg(&out).arg(&image));
+        let cli_save = || {
+            let _ = std::fs::remove_file(&out);
+            timed("docker save", Command::new("docker").args(["save", "-o"]).arg(&out).arg(&image))
+        };
         let bosun_save = || {
+            let _ = std::fs::remove_dir_all(root.join("image-backups"));
             let mut run = Command::new(env!("CARGO_BIN_EXE_bosun"));
             run.current_dir(root).args(["--config", "images.toml", "backup", "run", "images"]);
             timed("bosun backup run images", &mut run)
         };
-        let (cli_elapsed, bosun_elapsed) = in_turn(round % 2 == 0, cli_save, bosun_save);
-        eprintln!("image round {}: docker save {:.2}s, bosun {:.2}s", round + 1, secs(cli_elapsed), secs(bosun_elapsed));
-        cli.push(cli_elapsed);
-        bosun.push(bosun_elapsed);
-        std::fs::remove_file(&out).unwrap();
-        let _ = std::fs::remove_dir_all(root.join("image-backups"));
+        let (bosun_elapsed, cli_elapsed) = paired(round % 2 == 1, bosun_save, cli_save);
+        eprintln!("image round {} (2 runs each): bosun {:.2}s, docker save {:.2}s", round + 1, secs(bosun_elapsed), secs(cli_elapsed));
+        saves.push(bosun_elapsed, cli_elapsed);
     }
     let _ = Command::new("docker").args(["rmi", &image]).output();
-    (median(cli), median(bosun))
+    saves
 }
