@@ -6,15 +6,16 @@
 //!   `fs.archive`; entries are stored under their absolute path without the
 //!   leading `/`, as GNU tar does;
 //! - `files.json.zst`: the file list of this backup (path, size, mtime, mode,
-//!   sha256), zstd-compressed JSON, the base of the next incremental;
+//!   BLAKE3 content hash), zstd-compressed JSON, the base of the next incremental;
 //! - `deleted.json`: incrementals only, when files disappeared since the base:
 //!   a JSON array of their absolute paths.
 //!
 //! Restore extracts the base archives (oldest first), then this backup's, into
 //! `target`, or into `/` when no target is given, i.e. back to the original
-//! absolute paths; after each archive it removes the files its `deleted.json`
-//! lists (under `target` when given). In a dry run the host records the
-//! extractions and removals instead of doing them.
+//! absolute paths; before each archive it removes the files its `deleted.json`
+//! lists (under `target` when given), so that the extraction, which sets
+//! directories' mtimes last, leaves them as they were. In a dry run the host
+//! records the extractions and removals instead of doing them.
 
 use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
 use bosun_sdk::{
@@ -142,12 +143,12 @@ impl BackupStrategy for DirArchive {
         let target = req.target.as_deref();
         let dest = target.unwrap_or("/");
         for dir in req.base_dirs.iter().chain([&req.backup_dir]) {
+            remove_deleted(dir, target)?;
             let archive = find_archive(dir)?;
             log::info!("extracting {archive} into {dest}");
             let entries = fs::extract(&archive, dest)
                 .map_err(|e| Error::from(e).context(format!("extracting {archive} into {dest}")))?;
             log::debug!("{entries} entries from {archive}");
-            remove_deleted(dir, target)?;
         }
         Ok(())
     }

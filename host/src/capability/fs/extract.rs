@@ -18,7 +18,8 @@ use super::io_error;
 use crate::capability::read_ahead::ReadAhead;
 use crate::plugin::bindings::types::HostError;
 
-/// Unpacks `archive` into `dest`, keeping modes, mtimes and symlinks; an entry
+/// Unpacks `archive` into `dest`, keeping modes, mtimes (directories' too,
+/// as GNU tar does) and symlinks; an entry
 /// that would land outside `dest` is an error, not silently skipped.
 /// `may_write(landing, real)` approves where each entry's bytes really go.
 /// A check resolves a path, so it is made once per directory: entries inside
@@ -37,6 +38,7 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
     std::thread::scope(|scope| {
         let mut writers = SmallFileWriters::start(scope);
         let mut dirs = UnpackedDirs::default();
+        let mut dir_mtimes = Vec::new();
         let mut count = 0;
         for entry in entries {
             let mut entry = entry.map_err(|e| io_error(archive, e))?;
@@ -79,7 +81,10 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
                     writers.write(file, dirs.links_unpacked)?;
                 }
                 // Where they land was checked above, so tar need not check again.
-                tar::EntryType::Directory => drop(entry.unpack(&landing).map_err(failed)?),
+                tar::EntryType::Directory => {
+                    entry.unpack(&landing).map_err(failed)?;
+                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (landing.clone(), mtime)));
+                }
                 tar::EntryType::Regular => {
                     writers.wait()?;
                     entry.unpack(&landing).map_err(failed)?;
@@ -125,6 +130,7 @@ pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -
             count += 1;
         }
         writers.wait()?;
+        set_dir_mtimes(&dir_mtimes)?;
         Ok(count)
     })
 }
@@ -152,6 +158,26 @@ const QUEUED_PER_WRITER: usize = 16;
 /// File creation stops scaling well before this many threads.
 const MAX_WRITERS: usize = 8;
 
+/// An entry's mtime. As tar-rs does: a zero mtime becomes 1, which more
+/// tools accept, and one that does not parse is left alone.
+fn mtime_of(header: &tar::Header) -> Option<SystemTime> {
+    header.mtime().ok().and_then(|t| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.max(1))))
+}
+
+/// Gives unpacked directories their archived mtimes, once nothing more is
+/// created in them (each file created inside changes a directory's mtime).
+/// By path, as a directory need not be readable to be given its times.
+fn set_dir_mtimes(dirs: &[(PathBuf, SystemTime)]) -> Result<(), HostError> {
+    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
+    for (dir, mtime) in dirs {
+        let since_epoch = mtime.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let time = Timespec { tv_sec: since_epoch.as_secs() as i64, tv_nsec: since_epoch.subsec_nanos().into() };
+        let times = Timestamps { last_access: time, last_modification: time };
+        utimensat(CWD, dir, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| io_error(dir, e.into()))?;
+    }
+    Ok(())
+}
+
 /// A regular file's content and metadata, read from the archive.
 struct SmallFile {
     path: PathBuf,
@@ -164,9 +190,7 @@ impl SmallFile {
     fn read(entry: &mut tar::Entry<'_, impl Read>, path: PathBuf) -> io::Result<SmallFile> {
         let header = entry.header();
         let mode = header.mode()? & 0o7777;
-        // As tar-rs does: a zero mtime becomes 1, which more tools accept, and
-        // one that does not parse is left alone.
-        let mtime = header.mtime().ok().and_then(|t| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.max(1))));
+        let mtime = mtime_of(header);
         let mut data = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut data)?;
         if data.len() as u64 != entry.size() {
@@ -374,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn extraction_checks_each_directory_once_not_each_file() {
+    fn extraction_checks_each_directory_once_not_each_file_and_keeps_its_mtime() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let source = root.join("src");
@@ -382,6 +406,8 @@ mod tests {
         for i in 0..50 {
             std::fs::write(source.join("sub").join(format!("f{i}")), "x").unwrap();
         }
+        let archived_mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        File::open(source.join("sub")).unwrap().set_modified(archived_mtime).unwrap();
         let job = ArchiveJob {
             sources: vec![source.clone()],
             excludes: globset::GlobSet::empty(),
@@ -400,5 +426,7 @@ mod tests {
         .unwrap();
         assert_eq!(count, 52);
         assert_eq!(checks.into_inner(), 1, "only the top directory entry needs a check");
+        let restored_sub = root.join("out").join(source.strip_prefix("/").unwrap()).join("sub");
+        assert_eq!(std::fs::metadata(restored_sub).unwrap().modified().unwrap(), archived_mtime, "set after its 50 files were created");
     }
 }
