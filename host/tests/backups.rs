@@ -5,7 +5,7 @@ mod common;
 mod support;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -136,7 +136,8 @@ fn generate_tree(root: &Path) {
     symlink("no-such-file", root.join("dangling-link")).unwrap();
 }
 
-/// Everything about a tree a restore must reproduce: kind, mode, content, link target.
+/// Everything about a tree a restore must reproduce: kind, mode, mtime (whole
+/// seconds, as tar keeps it; not a link's), content, link target.
 fn snapshot(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut pending = vec![root.to_path_buf()];
@@ -145,13 +146,14 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             let path = entry.unwrap().path();
             let meta = path.symlink_metadata().unwrap();
             let mode = meta.permissions().mode() & 0o7777;
+            let mtime = meta.mtime();
             let what = if meta.is_symlink() {
                 format!("link -> {}", std::fs::read_link(&path).unwrap().display())
             } else if meta.is_dir() {
                 pending.push(path.clone());
-                format!("dir {mode:o}")
+                format!("dir {mode:o} mtime {mtime}")
             } else {
-                format!("file {mode:o} {}", sha256_hex(&std::fs::read(&path).unwrap()))
+                format!("file {mode:o} mtime {mtime} {}", sha256_hex(&std::fs::read(&path).unwrap()))
             };
             out.insert(path.strip_prefix(root).unwrap().display().to_string(), what);
         }
@@ -200,6 +202,82 @@ fn full_and_incremental_backups_restore_the_tree_exactly() {
     fx.json(&["backup", "restore", full["id"].as_str().unwrap(), "--target", before_changes.to_str().unwrap()]);
     let old = snapshot(&before_changes.join(fx.data().strip_prefix("/").unwrap()));
     assert!(old.contains_key("dir04/f0.txt") && !old.contains_key("dir05/new.txt"));
+}
+
+/// A backup's file list (`files.json.zst`) as JSON.
+fn file_list(backup_dir: &Path) -> serde_json::Value {
+    let compressed = std::fs::File::open(backup_dir.join("files.json.zst")).unwrap();
+    serde_json::from_slice(&zstd::decode_all(compressed).unwrap()).unwrap()
+}
+
+/// Rewrites a backup's file list with `edit`, and its manifest to match.
+fn rewrite_file_list(backup_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut list = file_list(backup_dir);
+    edit(&mut list);
+    std::fs::write(backup_dir.join("files.json.zst"), zstd::encode_all(&serde_json::to_vec(&list).unwrap()[..], 1).unwrap()).unwrap();
+    rehash_manifest(backup_dir, "files.json.zst");
+}
+
+/// The file list as bosun wrote it before version 2: each file's SHA-256
+/// under `sha256` (the tree must not have changed since the backup).
+fn downgrade_file_list(backup_dir: &Path) {
+    rewrite_file_list(backup_dir, |list| {
+        list["version"] = 1.into();
+        for (name, entry) in list["entries"].as_object_mut().unwrap() {
+            let entry = entry.as_object_mut().unwrap();
+            if entry.remove("blake3").is_some() {
+                entry.insert("sha256".into(), sha256_hex(&std::fs::read(Path::new("/").join(name)).unwrap()).into());
+            }
+        }
+    });
+}
+
+/// The list key of `path`: absolute, without the leading `/`.
+fn list_key(path: &Path) -> String {
+    path.strip_prefix("/").unwrap().display().to_string()
+}
+
+#[test]
+fn a_file_list_from_before_blake3_is_still_a_base_and_still_verifies() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let full = fx.backup("--full");
+    let (full_id, full_dir) = (full["id"].as_str().unwrap(), PathBuf::from(full["dir"].as_str().unwrap()));
+    assert_eq!(file_list(&full_dir)["version"], 2);
+    downgrade_file_list(&full_dir);
+    fx.json(&["backup", "verify", full_id, "--restore-test"]);
+
+    // Touched with the same content: the base's sha256 confirms it unchanged.
+    // Changed: archived and hashed anew, with BLAKE3.
+    let (touched, changed) = (fx.data().join("dir01/f1.txt"), fx.data().join("dir00/f0.txt"));
+    std::fs::File::options().write(true).open(&touched).unwrap().set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)).unwrap();
+    std::fs::write(&changed, "changed\n").unwrap();
+    let incremental = fx.backup("--incremental");
+    let incremental_dir = PathBuf::from(incremental["dir"].as_str().unwrap());
+    let list = file_list(&incremental_dir);
+    let touched_entry = &list["entries"][list_key(&touched)];
+    assert!(touched_entry["sha256"].is_string() && touched_entry["blake3"].is_null(), "the base's hash is kept: {touched_entry}");
+    assert!(list["entries"][list_key(&changed)]["blake3"].is_string(), "{}", list["entries"][list_key(&changed)]);
+    let archive = zstd::Decoder::new(std::fs::File::open(incremental_dir.join("data.tar.zst")).unwrap()).unwrap();
+    let archived: Vec<String> = tar::Archive::new(archive).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert!(archived.contains(&list_key(&changed)) && !archived.contains(&list_key(&touched)), "{archived:?}");
+    fx.json(&["backup", "verify", incremental["id"].as_str().unwrap(), "--restore-test"]);
+
+    // A wrong sha256 in an old list is found, and the file named.
+    let wrong = fx.data().join("dir02/f2.txt");
+    rewrite_file_list(&full_dir, |list| list["entries"][list_key(&wrong)]["sha256"] = "0".repeat(64).into());
+    let out = fx.bosun(&["backup", "verify", full_id, "--restore-test"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let expected = format!("/{}: content sha256:{}, expected sha256:{}", list_key(&wrong), sha256_hex(&std::fs::read(&wrong).unwrap()), "0".repeat(64));
+    assert!(err.contains(&expected), "expected {expected:?} in {err}");
+
+    // A list from a newer bosun is refused, in one line that says what to do.
+    rewrite_file_list(&full_dir, |list| list["version"] = 3.into());
+    let out = fx.bosun(&["backup", "verify", full_id, "--restore-test"]);
+    let err = stderr(&out);
+    assert_eq!((out.status.code(), err.trim_end().lines().count()), (Some(1), 1), "{err}");
+    assert!(err.contains("file list version 3, this bosun reads up to 2); upgrade bosun"), "{err}");
 }
 
 #[test]
@@ -770,9 +848,14 @@ fn generate_small_tree(root: &Path) {
     }
 }
 
-/// Paths and file contents only: `docker cp` does not keep modes or owners.
+/// Paths, file contents and link targets only: `docker cp` does not keep
+/// modes, owners or times.
 fn snapshot_contents(root: &Path) -> BTreeMap<String, String> {
-    snapshot(root).into_iter().map(|(k, v)| (k, v.split(' ').next_back().unwrap().to_string())).collect()
+    let content = |v: String| match v.starts_with("dir ") {
+        true => "dir".to_string(),
+        false => v.split(' ').next_back().unwrap().to_string(),
+    };
+    snapshot(root).into_iter().map(|(k, v)| (k, content(v))).collect()
 }
 
 /// Rows in `table` of the SQLite file `db` (with an integrity check first).

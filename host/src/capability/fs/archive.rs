@@ -1,13 +1,12 @@
 //! tar archives the host writes for `fs.archive`, with a per-file list (size,
-//! mtime, mode, sha256) for incrementals and verify.
+//! mtime, mode, content hash) for incrementals and verify.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::file_list::{BaseList, FileEntry, FileHash, FileList, Kind, read_file_list, write_file_list};
+use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
+use super::file_list::{BaseList, FILE_LIST_VERSION, FileEntry, FileList, Kind, read_file_list, write_file_list};
 use super::io_error;
 use super::walk::{TreeEntry, walk};
 use crate::capability::artifact::AtomicFile;
@@ -55,7 +54,7 @@ impl ArchiveJob {
         // Walk order is sorted within each source; sources may overlap or come in any order.
         listed.sort_by(|a, b| a.0.cmp(&b.0));
         listed.dedup_by(|a, b| a.0 == b.0);
-        let list = FileList { version: 1, entries: listed };
+        let list = FileList { version: FILE_LIST_VERSION, entries: listed };
         let manifest = match &self.manifest_dest {
             Some(path) => Some(write_file_list(path, &list)?),
             None => None,
@@ -75,21 +74,24 @@ impl ArchiveJob {
             size: entry.size,
             mtime_ms: entry.mtime_ms,
             mode: entry.mode,
-            sha256: None,
+            hash: None,
             link_target: entry.link_target,
         };
         if entry.kind != EntryKind::File {
             tar.append_path_with_name(path, &name).map_err(|e| io_error(path, e))?;
             return Ok((name, record, true));
         }
-        if let Some(old) = old {
-            let same_stat = old.size == record.size && old.mtime_ms == record.mtime_ms;
-            // A changed size/mtime is confirmed by hash before the file counts
-            // as changed; a changed mode (chmod keeps the mtime) always counts.
-            let unchanged = old.mode == record.mode
-                && (same_stat || old.sha256 == FileHash::from_hex(&crate::capability::artifact::sha256_file(path).map_err(|e| io_error(path, e))?));
+        // A changed size/mtime is confirmed by hash (with the base's
+        // algorithm) before the file counts as changed; a changed mode (chmod
+        // keeps the mtime) always counts.
+        if let Some(old) = old.filter(|old| old.mode == record.mode) {
+            let unchanged = match old.hash {
+                _ if old.size == record.size && old.mtime_ms == record.mtime_ms => true,
+                Some(hash) => FileHash::of_file(hash.algorithm, path).map_err(|e| io_error(path, e))? == hash,
+                None => false,
+            };
             if unchanged {
-                record.sha256 = old.sha256;
+                record.hash = old.hash;
                 return Ok((name, record, false));
             }
         }
@@ -101,7 +103,7 @@ impl ArchiveJob {
         // and pads what it copied, which is nothing here; the body follows.
         tar.append_data(&mut header, &name, io::empty()).map_err(|e| io_error(path, e))?;
         let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| io_error(path, e))?;
-        record.sha256 = Some(hash);
+        record.hash = Some(hash);
         Ok((name, record, true))
     }
 }
@@ -110,12 +112,12 @@ impl ArchiveJob {
 const READ_CHUNK: usize = 1 << 20;
 
 /// Writes exactly `size` bytes of `file` and the padding to the next tar
-/// block, and returns the hash of what it wrote. A file that grew after its
+/// block, and returns the (BLAKE3) hash of what it wrote. A file that grew after its
 /// header was made is cut at `size`, as GNU tar does (a log being appended
 /// to stays a consistent prefix); one that shrank is filled with zeros, with
 /// a warning, so the archive stays readable.
 fn append_body(out: &mut impl Write, mut file: File, path: &Path, size: u64, buffer: &mut [u8]) -> io::Result<FileHash> {
-    let mut hasher = Sha256::new();
+    let mut hasher = ContentHasher::new(HashAlgorithm::Blake3);
     let mut left = size;
     while left > 0 {
         let want = left.min(buffer.len() as u64) as usize;
@@ -141,7 +143,7 @@ fn append_body(out: &mut impl Write, mut file: File, path: &Path, size: u64, buf
     }
     let padding = (512 - size % 512) % 512;
     out.write_all(&[0; 512][..padding as usize])?;
-    Ok(FileHash(hasher.finalize().into()))
+    Ok(hasher.finish())
 }
 
 /// The compression layer between tar and the atomic file. Each is buffered:
@@ -216,6 +218,10 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
 mod tests {
     use super::*;
 
+    fn blake3_of(data: &[u8]) -> FileHash {
+        FileHash { algorithm: HashAlgorithm::Blake3, digest: super::super::content_hash::Digest(*blake3::hash(data).as_bytes()) }
+    }
+
     /// What `append_body` writes for a file holding `content` whose header said `size`.
     fn body(content: &[u8], size: u64) -> (Vec<u8>, FileHash) {
         let tmp = tempfile::NamedTempFile::new().unwrap();
@@ -231,7 +237,7 @@ mod tests {
         assert_eq!(out.len(), 512);
         assert_eq!(&out[..10], b"0123456789");
         assert!(out[10..].iter().all(|&b| b == 0));
-        assert_eq!(hash, FileHash(Sha256::digest(b"0123456789").into()));
+        assert_eq!(hash, blake3_of(b"0123456789"));
         assert_eq!(body(&[7; 512], 512).0, [7; 512], "a full block needs no padding");
     }
 
@@ -239,10 +245,10 @@ mod tests {
     fn a_file_that_grew_is_cut_and_one_that_shrank_is_filled_with_zeros() {
         let (grew, hash) = body(b"0123456789", 6);
         assert_eq!(&grew[..7], b"012345\0");
-        assert_eq!(hash, FileHash(Sha256::digest(b"012345").into()));
+        assert_eq!(hash, blake3_of(b"012345"));
 
         let (shrank, hash) = body(b"0123", 6);
         assert_eq!((shrank.len(), &shrank[..7]), (512, &b"0123\0\0\0"[..]));
-        assert_eq!(hash, FileHash(Sha256::digest(b"0123\0\0").into()), "the hash is of what was stored");
+        assert_eq!(hash, blake3_of(b"0123\0\0"), "the hash is of what was stored");
     }
 }

@@ -1,8 +1,9 @@
 //! The per-file list written next to an archive (`manifest-dest`): size,
-//! mtime, mode and sha256 of every entry, the base of the next incremental
-//! and what `verify --restore-test` compares a restore with.
+//! mtime, mode and content hash of every entry, the base of the next
+//! incremental and what `verify --restore-test` compares a restore with.
 //!
-//! On disk it is a JSON object keyed by path (version 1). In memory it is a
+//! On disk it is a JSON object keyed by path; version 2 hashes with BLAKE3,
+//! version 1 with SHA-256 (see `content_hash`). In memory it is a
 //! sorted vector with fixed-size fields: an unchanged incremental reads and
 //! writes 100k entries, and a map of owned strings cost it most of that time.
 
@@ -10,11 +11,12 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::archive::{Compressor, open_archive};
+use super::content_hash::{Digest, FileHash, HashAlgorithm};
 use super::io_error;
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::{Compression, EntryKind};
@@ -28,16 +30,60 @@ pub struct FileList {
     pub entries: Vec<(String, FileEntry)>,
 }
 
+/// The version this bosun writes, and the newest it reads.
+pub const FILE_LIST_VERSION: u32 = 2;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredEntry", into = "StoredEntry")]
 pub struct FileEntry {
     pub kind: Kind,
     pub size: u64,
     pub mtime_ms: i64,
     pub mode: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<FileHash>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Files only.
+    pub hash: Option<FileHash>,
     pub link_target: Option<String>,
+}
+
+/// An entry as stored: the hash under its algorithm's name.
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    kind: Kind,
+    size: u64,
+    mtime_ms: i64,
+    mode: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blake3: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link_target: Option<String>,
+}
+
+impl From<StoredEntry> for FileEntry {
+    fn from(stored: StoredEntry) -> FileEntry {
+        let hash = match (stored.blake3, stored.sha256) {
+            (Some(digest), _) => Some(FileHash { algorithm: HashAlgorithm::Blake3, digest }),
+            (None, Some(digest)) => Some(FileHash { algorithm: HashAlgorithm::Sha256, digest }),
+            (None, None) => None,
+        };
+        FileEntry { kind: stored.kind, size: stored.size, mtime_ms: stored.mtime_ms, mode: stored.mode, hash, link_target: stored.link_target }
+    }
+}
+
+impl From<FileEntry> for StoredEntry {
+    fn from(entry: FileEntry) -> StoredEntry {
+        let digest_for = |algorithm| entry.hash.filter(|h| h.algorithm == algorithm).map(|h| h.digest);
+        StoredEntry {
+            kind: entry.kind,
+            size: entry.size,
+            mtime_ms: entry.mtime_ms,
+            mode: entry.mode,
+            sha256: digest_for(HashAlgorithm::Sha256),
+            blake3: digest_for(HashAlgorithm::Blake3),
+            link_target: entry.link_target,
+        }
+    }
 }
 
 /// Entry kinds under their WIT names.
@@ -69,79 +115,6 @@ impl fmt::Display for Kind {
             Kind::Symlink => "symlink",
             Kind::Other => "other",
         })
-    }
-}
-
-/// A SHA-256 digest, stored as lowercase hex.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct FileHash(pub [u8; 32]);
-
-impl FileHash {
-    /// Parses 64 hex digits (a table lookup per digit: the `hex` crate's
-    /// decoder was the largest single cost of reading a 100k-entry list).
-    pub fn from_hex(text: &str) -> Option<FileHash> {
-        const INVALID: u8 = 0xff;
-        const DIGITS: [u8; 256] = {
-            let mut table = [INVALID; 256];
-            let mut i = 0;
-            while i < 10 {
-                table[b'0' as usize + i] = i as u8;
-                i += 1;
-            }
-            let mut i = 0;
-            while i < 6 {
-                table[b'a' as usize + i] = 10 + i as u8;
-                table[b'A' as usize + i] = 10 + i as u8;
-                i += 1;
-            }
-            table
-        };
-        let text: &[u8; 64] = text.as_bytes().try_into().ok()?;
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            let (high, low) = (DIGITS[pair[0] as usize], DIGITS[pair[1] as usize]);
-            if high == INVALID || low == INVALID {
-                return None;
-            }
-            *byte = high << 4 | low;
-        }
-        Some(FileHash(bytes))
-    }
-}
-
-impl fmt::Display for FileHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut text).expect("64 bytes hold 32 in hex");
-        f.write_str(std::str::from_utf8(&text).expect("hex is ASCII"))
-    }
-}
-
-impl fmt::Debug for FileHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for FileHash {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for FileHash {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FileHash, D::Error> {
-        struct HexVisitor;
-        impl Visitor<'_> for HexVisitor {
-            type Value = FileHash;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a sha256 in hex")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<FileHash, E> {
-                FileHash::from_hex(text).ok_or_else(|| E::custom(format!("`{text}` is not a sha256 in hex")))
-            }
-        }
-        deserializer.deserialize_str(HexVisitor)
     }
 }
 
@@ -177,11 +150,20 @@ fn from_map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, F
     Ok(entries)
 }
 
-/// Reads a file list, plain or zstd-compressed (told apart by magic bytes).
+/// Reads a file list, plain or zstd-compressed (told apart by magic bytes);
+/// refuses one from a newer bosun.
 pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
     let mut text = Vec::new();
     open_archive(path).and_then(|mut r| r.read_to_end(&mut text)).map_err(|e| io_error(path, e))?;
-    serde_json::from_slice(&text).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))
+    let list: FileList = serde_json::from_slice(&text).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))?;
+    if list.version > FILE_LIST_VERSION {
+        return Err(HostError::Invalid(format!(
+            "{}: written by a newer bosun (file list version {}, this bosun reads up to {FILE_LIST_VERSION}); upgrade bosun to use this backup",
+            path.display(),
+            list.version
+        )));
+    }
+    Ok(list)
 }
 
 /// Writes a file list; zstd-compressed when the name ends in `.zst` (a list
@@ -229,40 +211,50 @@ mod tests {
     use super::*;
 
     fn entry(size: u64) -> FileEntry {
-        FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, sha256: Some(FileHash([7; 32])), link_target: None }
+        let hash = FileHash { algorithm: HashAlgorithm::Blake3, digest: Digest([7; 32]) };
+        FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, hash: Some(hash), link_target: None }
     }
 
     #[test]
     fn round_trips_as_a_json_object_and_sorts_a_hand_edited_one() {
-        let text = format!(r#"{{"version":1,"entries":{{"b":{{"kind":"dir","size":0,"mtime_ms":5,"mode":493}},"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"sha256":"{}"}}}}}}"#, "07".repeat(32));
+        let text = format!(r#"{{"version":2,"entries":{{"b":{{"kind":"dir","size":0,"mtime_ms":5,"mode":493}},"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}}}}}}"#, "07".repeat(32));
         let list: FileList = serde_json::from_str(&text).unwrap();
         assert_eq!(list.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(list.entries[0].1, entry(3));
         assert_eq!(list.entries[1].1.kind, Kind::Dir);
         let again: FileList = serde_json::from_slice(&serde_json::to_vec(&list).unwrap()).unwrap();
         assert_eq!(again.entries, list.entries);
-        assert!(serde_json::to_string(&list).unwrap().contains(&format!(r#""a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"sha256":"{}"}}"#, "07".repeat(32))));
+        assert!(serde_json::to_string(&list).unwrap().contains(&format!(r#""a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}}"#, "07".repeat(32))));
     }
 
     #[test]
-    fn hashes_parse_from_hex_of_either_case_and_nothing_else() {
-        let hash = FileHash(std::array::from_fn(|i| (i * 8) as u8));
-        assert_eq!(FileHash::from_hex(&hash.to_string()), Some(hash));
-        assert_eq!(FileHash::from_hex(&hash.to_string().to_uppercase()), Some(hash));
-        assert_eq!(FileHash::from_hex(&"0".repeat(63)), None);
-        assert_eq!(FileHash::from_hex(&format!("{}g", "0".repeat(63))), None);
+    fn a_version_1_list_keeps_its_sha256_hashes_through_a_rewrite() {
+        let text = format!(r#"{{"version":1,"entries":{{"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"sha256":"{}"}}}}}}"#, "0A".repeat(32));
+        let list: FileList = serde_json::from_str(&text).unwrap();
+        let hash = list.entries[0].1.hash.unwrap();
+        assert_eq!((hash.algorithm, hash.digest), (HashAlgorithm::Sha256, Digest([10; 32])));
+        assert!(serde_json::to_string(&list).unwrap().contains(&format!(r#""sha256":"{}""#, "0a".repeat(32))));
     }
 
     #[test]
     fn a_bad_hash_names_itself() {
         let error = serde_json::from_str::<FileList>(r#"{"version":1,"entries":{"a":{"kind":"file","size":3,"mtime_ms":1,"mode":420,"sha256":"zz"}}}"#).unwrap_err();
-        assert!(error.to_string().contains("`zz` is not a sha256 in hex"), "{error}");
+        assert!(error.to_string().contains("`zz` is not a 32-byte digest in hex"), "{error}");
+    }
+
+    #[test]
+    fn a_list_from_a_newer_bosun_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("files.json");
+        std::fs::write(&path, r#"{"version":3,"entries":{}}"#).unwrap();
+        let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
+        assert!(message.contains("file list version 3, this bosun reads up to 2); upgrade bosun"), "{message}");
     }
 
     #[test]
     fn base_list_takes_in_any_order_once_and_reports_the_rest() {
         let names = ["a", "b", "c", "d"];
-        let mut base = BaseList::new(FileList { version: 1, entries: names.iter().enumerate().map(|(i, n)| (n.to_string(), entry(i as u64))).collect() });
+        let mut base = BaseList::new(FileList { version: 2, entries: names.iter().enumerate().map(|(i, n)| (n.to_string(), entry(i as u64))).collect() });
         assert_eq!(base.take("a").map(|e| e.size), Some(0));
         assert_eq!(base.take("b").map(|e| e.size), Some(1));
         assert_eq!(base.take("d").map(|e| e.size), Some(3));

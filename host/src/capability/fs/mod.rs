@@ -3,6 +3,7 @@
 //! the host; plugins only see paths, sizes and hashes.
 
 mod archive;
+mod content_hash;
 mod extract;
 mod file_list;
 mod grant;
@@ -14,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasSelf, Linker};
 
 pub use archive::open_archive;
-pub use file_list::{FileEntry, FileHash, Kind, read_file_list};
+pub use content_hash::{FileHash, HashAlgorithm};
+pub use file_list::{FileEntry, Kind, read_file_list};
 pub use grant::{Access, Grant, resolve};
 
 use super::artifact::{self, AtomicFile};

@@ -14,10 +14,9 @@ use super::manifest::BackupManifest;
 use super::restore::restore_call;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
-use sha2::Digest;
-
-use crate::capability::fs::{FileEntry, FileHash, Kind, entry_of, open_archive, read_file_list};
+use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, entry_of, open_archive, read_file_list};
 use crate::failure::Failure;
+use crate::plugin::bindings::types::HostError;
 use crate::state::now_unix;
 
 /// The file list `fs.archive` writes beside an archive (`dir-archive`'s
@@ -77,7 +76,11 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
     }
     let (compared, differences) = match FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) {
         Some(list_path) => {
-            let list = read_file_list(&list_path).map_err(|e| Failure::failed(format!("backup {}: {e:?}", located.id())))?;
+            let list = read_file_list(&list_path).map_err(|e| match e {
+                HostError::Denied(m) | HostError::NotFound(m) | HostError::Invalid(m) | HostError::Failed(m) | HostError::TimedOut(m) => {
+                    Failure::failed(format!("backup {}: {m}", located.id()))
+                }
+            })?;
             (list.entries.len(), compare_tree(scratch.path(), &list.entries))
         }
         // No file list (e.g. `volume`): the single archive is the reference.
@@ -126,15 +129,11 @@ fn compare_with_archive(root: &Path, archive: &Path) -> std::io::Result<(usize, 
             _ => continue,
         };
         let link_target = header.link_name()?.map(|l| l.display().to_string());
-        let sha256 = match kind {
-            Kind::File => {
-                let mut hasher = sha2::Sha256::new();
-                std::io::copy(&mut entry, &mut hasher)?;
-                Some(FileHash(hasher.finalize().into()))
-            }
+        let hash = match kind {
+            Kind::File => Some(FileHash::of_reader(HashAlgorithm::Blake3, &mut entry)?),
             _ => None,
         };
-        let want = FileEntry { kind, size: entry.header().size()?, mtime_ms: 0, mode, sha256, link_target };
+        let want = FileEntry { kind, size: entry.header().size()?, mtime_ms: 0, mode, hash, link_target };
         if let Some(difference) = compare_entry(&root.join(&relative), &want) {
             differences.push(format!("{}: {difference}", relative.display()));
         }
@@ -258,9 +257,12 @@ fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
     match kind {
         Kind::File if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),
         Kind::File => {
-            let sha256 = sha256_file(path).ok();
-            let expected = want.sha256.map(|h| h.to_string());
-            (sha256 != expected).then(|| format!("sha256 {}, expected {}", sha256.unwrap_or_default(), expected.unwrap_or_default()))
+            let Some(expected) = want.hash else { return Some("listed without a content hash".into()) };
+            match FileHash::of_file(expected.algorithm, path) {
+                Ok(hash) if hash == expected => None,
+                Ok(hash) => Some(format!("content {hash}, expected {expected}")),
+                Err(e) => Some(format!("cannot read it: {e}")),
+            }
         }
         Kind::Symlink => (entry.link_target != want.link_target).then(|| format!("points to {:?}, expected {:?}", entry.link_target, want.link_target)),
         _ => None,
