@@ -14,9 +14,18 @@ pub fn timed(what: &str, command: &mut Command) -> Duration {
     elapsed
 }
 
-pub fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
+/// The middle sample; with an even count, the mean of the middle two.
+pub fn median(samples: Vec<Duration>) -> Duration {
+    Duration::from_secs_f64(median_of(samples.into_iter().map(secs).collect()))
+}
+
+pub fn median_of(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let upper = samples.len() / 2;
+    match samples.len() % 2 {
+        0 => (samples[upper - 1] + samples[upper]) / 2.0,
+        _ => samples[upper],
+    }
 }
 
 pub fn secs(d: Duration) -> f64 {
