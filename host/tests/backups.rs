@@ -375,6 +375,39 @@ fn verify_and_restore_name_a_corrupted_or_truncated_artifact_and_touch_nothing()
     assert_eq!(fx.listed(), [id], "a failed verify deletes nothing");
 }
 
+/// Into a missing or empty target the artifacts are checked while the
+/// restore writes. A damaged file list (read by neither the plugin nor tar)
+/// lets the extraction finish; the check then takes everything out again.
+#[test]
+fn a_restore_into_a_fresh_target_that_fails_its_check_takes_out_what_it_wrote() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let backup = fx.backup("--full");
+    let id = backup["id"].as_str().unwrap();
+    let list = PathBuf::from(backup["dir"].as_str().unwrap()).join("files.json.zst");
+    let mut bytes = std::fs::read(&list).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&list, &bytes).unwrap();
+
+    let empty = fx.root.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let nested = fx.root.join("new/deeper/target");
+    for (target, left) in [(&empty, Some(&empty)), (&nested, None)] {
+        let out = fx.bosun(&["backup", "restore", id, "--target", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("artifact files.json.zst has sha256") && err.contains("what it restored was removed again"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        match left {
+            Some(dir) => assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "the empty target is empty again"),
+            None => assert!(!fx.root.join("new").exists(), "the directories made for the target are gone"),
+        }
+    }
+    let runs = fx.catalog().query_row("SELECT count(*) FROM runs WHERE operation = 'restore' AND outcome = 'failed'", [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(runs, 2, "each failed restore is recorded");
+}
+
 #[test]
 fn a_backup_killed_mid_way_is_never_listed_and_the_next_run_cleans_up() {
     let fx = Fixture::new("");

@@ -152,9 +152,9 @@ struct UnpackedDirs {
 }
 
 /// Files up to this size are read whole and handed to a writer thread; at
-/// most this many are queued for each.
+/// most this many batches are queued for each.
 const SMALL_FILE: u64 = 256 * 1024;
-const QUEUED_PER_WRITER: usize = 16;
+const QUEUED_PER_WRITER: usize = 8;
 /// File creation stops scaling well before this many threads.
 const MAX_WRITERS: usize = 8;
 
@@ -223,13 +223,21 @@ impl SmallFile {
 /// one thread (creating files in one directory does not run in parallel), so
 /// a later entry for a path lands after an earlier one; once the archive has
 /// brought a symlink, and one file may have two paths, all go to the first.
+/// Files are handed over in batches: a writer woken for every file spent
+/// more time being woken than writing.
 struct SmallFileWriters<'scope> {
     queues: Vec<SyncSender<WriterJob>>,
+    /// Per writer, the files not handed over yet and their bytes.
+    batches: Vec<(Vec<SmallFile>, usize)>,
     threads: Vec<ScopedJoinHandle<'scope, Result<(), HostError>>>,
 }
 
+/// A batch is handed over at this many files or bytes, whichever comes first.
+const BATCH_FILES: usize = 32;
+const BATCH_BYTES: usize = 256 * 1024;
+
 enum WriterJob {
-    Write(SmallFile),
+    Write(Vec<SmallFile>),
     /// Answered once everything queued before it is written.
     Sync(SyncSender<()>),
 }
@@ -237,13 +245,14 @@ enum WriterJob {
 impl<'scope> SmallFileWriters<'scope> {
     fn start(scope: &'scope Scope<'scope, '_>) -> SmallFileWriters<'scope> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WRITERS);
-        let (queues, threads) = (0..threads)
+        let (queues, threads): (Vec<_>, Vec<_>) = (0..threads)
             .map(|_| {
                 let (queue, jobs) = sync_channel(QUEUED_PER_WRITER);
                 (queue, scope.spawn(move || run_writer(jobs)))
             })
             .unzip();
-        SmallFileWriters { queues, threads }
+        let batches = queues.iter().map(|_| (Vec::new(), 0)).collect();
+        SmallFileWriters { queues, batches, threads }
     }
 
     fn write(&mut self, file: SmallFile, links_unpacked: bool) -> Result<(), HostError> {
@@ -251,11 +260,27 @@ impl<'scope> SmallFileWriters<'scope> {
             true => 0,
             false => BuildHasherDefault::<DefaultHasher>::default().hash_one(file.path.parent()) as usize % self.queues.len(),
         };
-        self.queues[slot].send(WriterJob::Write(file)).map_err(|_| self.stopped())
+        let (files, bytes) = &mut self.batches[slot];
+        *bytes += file.data.len();
+        files.push(file);
+        match files.len() >= BATCH_FILES || *bytes >= BATCH_BYTES {
+            true => self.hand_over(slot),
+            false => Ok(()),
+        }
+    }
+
+    fn hand_over(&mut self, slot: usize) -> Result<(), HostError> {
+        let (files, _) = std::mem::take(&mut self.batches[slot]);
+        self.queues[slot].send(WriterJob::Write(files)).map_err(|_| self.stopped())
     }
 
     /// Waits until every file handed over is written.
     fn wait(&mut self) -> Result<(), HostError> {
+        for slot in 0..self.batches.len() {
+            if !self.batches[slot].0.is_empty() {
+                self.hand_over(slot)?;
+            }
+        }
         let (done, finished) = sync_channel(self.queues.len());
         for queue in &self.queues {
             if queue.send(WriterJob::Sync(done.clone())).is_err() {
@@ -282,7 +307,11 @@ impl<'scope> SmallFileWriters<'scope> {
 fn run_writer(jobs: Receiver<WriterJob>) -> Result<(), HostError> {
     for job in jobs {
         match job {
-            WriterJob::Write(file) => file.write().map_err(|e| io_error(&file.path, e))?,
+            WriterJob::Write(files) => {
+                for file in files {
+                    file.write().map_err(|e| io_error(&file.path, e))?;
+                }
+            }
             WriterJob::Sync(done) => drop(done.send(())),
         }
     }

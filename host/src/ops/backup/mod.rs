@@ -2,6 +2,7 @@
 
 mod around;
 mod dest;
+mod fresh_target;
 mod locate;
 pub mod manifest;
 mod prune;

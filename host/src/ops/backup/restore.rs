@@ -1,7 +1,10 @@
 //! `backup restore`: puts a backup (and the full backup it builds on) back,
-//! into its original paths or `--target DIR`. Everything is checked before
-//! anything is written: the artifacts' hashes, the target, the plugin; a
-//! non-empty target needs `--force` and is itself backed up first.
+//! into its original paths or `--target DIR`. The target and the plugin are
+//! checked before anything is written; a non-empty target needs `--force`
+//! and is itself backed up first. The artifacts' hashes are checked first
+//! too, except when every target is missing or empty: then the check (a
+//! whole read of every artifact) runs beside the restore, and a mismatch
+//! takes out what the restore wrote.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::around;
+use super::fresh_target::FreshTargets;
 use super::locate::{Located, locate};
 use super::take::{TakeOptions, Taken, set_config, source_paths, take};
 use super::verify::check_artifacts;
@@ -48,9 +52,6 @@ pub struct Restored {
 pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Result<Restored, Failure> {
     let started = Instant::now();
     let located = locate(app, reference)?;
-    for (dir, manifest) in located.chain() {
-        check_artifacts(dir, manifest)?;
-    }
     let set = located.manifest.set.clone();
     let targets = match &options.target {
         Some(target) => vec![std::path::absolute(target).map_err(|e| Failure::bad_input(format!("--target {}: {e}", target.display())))?],
@@ -70,6 +71,12 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
             "backup set {set} is not in bosun.toml, so bosun cannot back up {} before overwriting it; restore into an empty --target, or add [backups.{set}]",
             occupied[0].display()
         )));
+    }
+    let check_beside = occupied.is_empty() && !options.dry_run;
+    if !check_beside {
+        for (dir, manifest) in located.chain() {
+            check_artifacts(dir, manifest)?;
+        }
     }
     let chain = located.chain().map(|(_, m)| m.id.clone()).collect();
     let target = options.target.as_ref().and(targets.first()).map(PathBuf::as_path);
@@ -112,7 +119,10 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
             return Err(failure);
         }
     };
-    let mut result = call_restore(app, &located, target, &targets, false).await;
+    let mut result = match check_beside {
+        true => restore_while_checking(app, &located, target, &targets).await,
+        false => call_restore(app, &located, target, &targets, false).await,
+    };
     let restart_failures = stopped.start_again().await;
     if let (Err(failure), false) = (&mut result, restart_failures.is_empty()) {
         failure.message.push_str(&format!("; {}", restart_failures.join("; ")));
@@ -148,6 +158,22 @@ pub(super) async fn call_restore(
 ) -> Result<Called<()>, Failure> {
     let (plugin, setup, request) = restore_call(app, located, target, writes, dry_run)?;
     Ok(app.runtime()?.restore(&plugin, setup, request).await?)
+}
+
+/// Restores into `targets`, each missing or empty, while the artifacts are
+/// checked. When the check fails, what the restore wrote is removed and the
+/// check's error returned, whatever the restore did.
+async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf]) -> Result<Called<()>, Failure> {
+    let fresh = FreshTargets::note(targets);
+    let chain: Vec<_> = located.chain().map(|(dir, manifest)| (dir.to_path_buf(), manifest.clone())).collect();
+    let check = tokio::task::spawn_blocking(move || chain.iter().try_for_each(|(dir, manifest)| check_artifacts(dir, manifest)));
+    let restored = call_restore(app, located, target, targets, false).await;
+    let Err(mut failure) = check.await.expect("the artifact check does not panic") else { return restored };
+    match fresh.remove_restored() {
+        Ok(()) => failure.message.push_str("; what it restored was removed again"),
+        Err(e) => failure.message.push_str(&format!("; removing what was restored failed at {e}, remove it by hand")),
+    }
+    Err(failure)
 }
 
 /// The plugin, its setup and the request for restoring `located`.
