@@ -786,6 +786,24 @@ fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_unde
     let back = root.join("back");
     support::docker(&["cp", &format!("{}:/data", container.name), &back.display().to_string()]);
     assert_eq!(std::fs::read_to_string(back.join("dir0/f0.txt")).unwrap(), std::fs::read_to_string(seed.join("dir0/f0.txt")).unwrap());
+
+    // A damaged artifact is found before anything reaches the volume: a
+    // restore into the engine has nothing it could take out again.
+    let dir = PathBuf::from(taken["backup"]["dir"].as_str().unwrap());
+    let artifact = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| !p.ends_with("replication_manifest.json")).unwrap();
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&artifact, &bytes).unwrap();
+    support::docker(&["cp", &root.join("damaged.txt").display().to_string(), &format!("{}:/data/dir0/f0.txt", container.name)]);
+    let since = now_secs();
+    let out = fx.bosun(&["backup", "restore", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("corrupted"), "{}", stderr(&out));
+    assert!(docker_events(&container.name, &since).is_empty(), "the container was not stopped");
+    let after = root.join("after");
+    support::docker(&["cp", &format!("{}:/data", container.name), &after.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(after.join("dir0/f0.txt")).unwrap(), "damaged", "the volume was not touched");
     drop(container);
     let _ = Command::new("docker").args(["volume", "rm", "--force", &volume]).output();
 }

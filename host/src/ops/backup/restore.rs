@@ -2,9 +2,9 @@
 //! into its original paths or `--target DIR`. The target and the plugin are
 //! checked before anything is written; a non-empty target needs `--force`
 //! and is itself backed up first. The artifacts' hashes are checked first
-//! too, except when every target is missing or empty: then the check (a
-//! whole read of every artifact) runs beside the restore, and a mismatch
-//! takes out what the restore wrote.
+//! too, except when restoring into paths that are all missing or empty:
+//! then the check (a whole read of every artifact) runs beside the restore,
+//! and a mismatch takes out what the restore wrote.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,7 +72,9 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
             occupied[0].display()
         )));
     }
-    let check_beside = occupied.is_empty() && !options.dry_run;
+    // Restores into the engine (volumes, databases, images) have no target
+    // to take out again, so they are always checked first.
+    let check_beside = !targets.is_empty() && occupied.is_empty() && !options.dry_run;
     if !check_beside {
         for (dir, manifest) in located.chain() {
             check_artifacts(dir, manifest)?;
