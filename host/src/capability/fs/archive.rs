@@ -39,7 +39,7 @@ impl ArchiveJob {
         let out = AtomicFile::create(&self.dest).map_err(|e| io_error(&self.dest, e))?;
         let mut tar = tar::Builder::new(Compressor::new(out, self.compression, self.level).map_err(|e| io_error(&self.dest, e))?);
         tar.follow_symlinks(false);
-        let mut listed = Vec::new();
+        let mut listed = Vec::with_capacity(walked.iter().map(Vec::len).sum());
         let mut written = 0u64;
         let mut buffer = vec![0; READ_CHUNK];
         for entry in walked.into_iter().flatten() {
@@ -163,8 +163,7 @@ impl Compressor {
             Compression::None => Compressor::Plain(BufWriter::with_capacity(WRITE_BUFFER, out)),
             Compression::Zstd => {
                 let mut encoder = zstd::Encoder::new(out, level.unwrap_or(1))?;
-                let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-                encoder.multithread(threads)?;
+                encoder.multithread(compression_workers())?;
                 Compressor::Zstd(BufWriter::with_capacity(WRITE_BUFFER, encoder))
             }
             Compression::Gzip => {
@@ -199,6 +198,11 @@ impl Write for Compressor {
             Compressor::Gzip(w) => w.flush(),
         }
     }
+}
+
+/// zstd's worker threads: one per core.
+pub(super) fn compression_workers() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 /// Opens an archive, detecting zstd or gzip by magic bytes.

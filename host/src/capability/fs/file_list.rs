@@ -12,21 +12,20 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::archive::open_archive;
+use super::archive::{compression_workers, open_archive};
 use super::content_hash::{Digest, FileHash, HashAlgorithm};
 use super::io_error;
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::EntryKind;
 use crate::plugin::bindings::types::{Artifact, HostError};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct FileList {
     pub version: u32,
     /// Sorted by the path as stored in the archive (absolute, without the leading `/`).
-    #[serde(serialize_with = "as_map", deserialize_with = "from_map")]
+    #[serde(deserialize_with = "from_map")]
     pub entries: Vec<(String, FileEntry)>,
 }
 
@@ -118,14 +117,6 @@ impl fmt::Display for Kind {
     }
 }
 
-fn as_map<S: Serializer>(entries: &[(String, FileEntry)], serializer: S) -> Result<S::Ok, S::Error> {
-    let mut map = serializer.serialize_map(Some(entries.len()))?;
-    for (name, entry) in entries {
-        map.serialize_entry(name, entry)?;
-    }
-    map.end()
-}
-
 fn from_map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, FileEntry)>, D::Error> {
     struct EntriesVisitor;
     impl<'de> Visitor<'de> for EntriesVisitor {
@@ -169,25 +160,53 @@ pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
 /// of 100k files shrinks from ~18 MiB to a few, which an unchanged
 /// incremental otherwise spends most of its time writing).
 pub fn write_file_list(path: &Path, list: &FileList) -> Result<Artifact, HostError> {
-    let text = serde_json::to_vec(list).map_err(|e| HostError::Failed(format!("{}: {e}", path.display())))?;
-    let bytes = match path.extension().is_some_and(|e| e == "zst") {
-        true => compress_whole(&text).map_err(|e| io_error(path, e))?,
-        false => text,
-    };
-    let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
-    out.write_all(&bytes).map_err(|e| io_error(path, e))?;
-    out.finish().map_err(|e| io_error(path, e))
+    let fail = |e| io_error(path, e);
+    let pieces = list_json(list);
+    let mut out = AtomicFile::create(path).map_err(fail)?;
+    match path.extension().is_some_and(|e| e == "zst") {
+        true => out = compress_whole(out, &pieces).map_err(fail)?,
+        false => pieces.iter().try_for_each(|piece| out.write_all(piece)).map_err(fail)?,
+    }
+    out.finish().map_err(fail)
+}
+
+/// The list as JSON, in consecutive pieces: the entries are serialized a
+/// share per core, side by side (on one thread, 100k entries took a tenth of
+/// an unchanged incremental).
+fn list_json(list: &FileList) -> Vec<Vec<u8>> {
+    let share = list.entries.len().div_ceil(compression_workers() as usize).max(1);
+    let entries: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = list.entries.chunks(share).enumerate().map(|(i, chunk)| scope.spawn(move || entries_json(chunk, i > 0))).collect();
+        workers.into_iter().map(|w| w.join().expect("serializing a file list does not panic")).collect()
+    });
+    let head = format!(r#"{{"version":{},"entries":{{"#, list.version).into_bytes();
+    [vec![head], entries, vec![b"}}".to_vec()]].concat()
+}
+
+/// `"name":{entry}` pairs, comma-separated (and after a comma when `after_others`).
+fn entries_json(entries: &[(String, FileEntry)], after_others: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * 192);
+    for (i, (name, entry)) in entries.iter().enumerate() {
+        if i > 0 || after_others {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, name).expect("a string serializes into memory");
+        out.push(b':');
+        serde_json::to_writer(&mut out, entry).expect("an entry serializes into memory");
+    }
+    out
 }
 
 /// zstd level 1 on every core, in one frame whose header holds the text's
 /// size, so that a reader can decompress it in one go into a buffer of
 /// exactly that size (streamed, an unchanged incremental spent a quarter of
 /// its time reading its base's list).
-fn compress_whole(text: &[u8]) -> io::Result<Vec<u8>> {
-    let mut compressor = zstd::bulk::Compressor::new(1)?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    compressor.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(workers))?;
-    compressor.compress(text)
+fn compress_whole(out: AtomicFile, pieces: &[Vec<u8>]) -> io::Result<AtomicFile> {
+    let mut encoder = zstd::Encoder::new(out, 1)?;
+    encoder.multithread(compression_workers())?;
+    encoder.set_pledged_src_size(Some(pieces.iter().map(|piece| piece.len() as u64).sum()))?;
+    pieces.iter().try_for_each(|piece| encoder.write_all(piece))?;
+    encoder.finish()
 }
 
 /// A list's text: decompressed in one go when its zstd header gives a
@@ -240,6 +259,10 @@ impl BaseList {
 mod tests {
     use super::*;
 
+    fn json(list: &FileList) -> Vec<u8> {
+        list_json(list).concat()
+    }
+
     fn entry(size: u64) -> FileEntry {
         let hash = FileHash { algorithm: HashAlgorithm::Blake3, digest: Digest([7; 32]) };
         FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, hash: Some(hash), link_target: None }
@@ -252,9 +275,9 @@ mod tests {
         assert_eq!(list.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(list.entries[0].1, entry(3));
         assert_eq!(list.entries[1].1.kind, Kind::Dir);
-        let again: FileList = serde_json::from_slice(&serde_json::to_vec(&list).unwrap()).unwrap();
+        let again: FileList = serde_json::from_slice(&json(&list)).unwrap();
         assert_eq!(again.entries, list.entries);
-        assert!(serde_json::to_string(&list).unwrap().contains(&format!(r#""a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}}"#, "07".repeat(32))));
+        assert!(String::from_utf8(json(&list)).unwrap().contains(&format!(r#""a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}}"#, "07".repeat(32))));
     }
 
     #[test]
@@ -263,7 +286,7 @@ mod tests {
         let list: FileList = serde_json::from_str(&text).unwrap();
         let hash = list.entries[0].1.hash.unwrap();
         assert_eq!((hash.algorithm, hash.digest), (HashAlgorithm::Sha256, Digest([10; 32])));
-        assert!(serde_json::to_string(&list).unwrap().contains(&format!(r#""sha256":"{}""#, "0a".repeat(32))));
+        assert!(String::from_utf8(json(&list)).unwrap().contains(&format!(r#""sha256":"{}""#, "0a".repeat(32))));
     }
 
     #[test]
@@ -289,12 +312,12 @@ mod tests {
         write_file_list(&path, &list).unwrap();
         let raw = std::fs::read(&path).unwrap();
         let size = zstd::zstd_safe::get_frame_content_size(&raw).unwrap();
-        assert_eq!(size, Some(serde_json::to_vec(&list).unwrap().len() as u64), "the header holds the text's size");
+        assert_eq!(size, Some(json(&list).len() as u64), "the header holds the text's size");
         assert_eq!(read_file_list(&path).unwrap().entries, list.entries);
 
         // As bosun wrote lists before: streamed, no size in the header.
         let streamed = dir.path().join("streamed.json.zst");
-        std::fs::write(&streamed, zstd::encode_all(&serde_json::to_vec(&list).unwrap()[..], 1).unwrap()).unwrap();
+        std::fs::write(&streamed, zstd::encode_all(&json(&list)[..], 1).unwrap()).unwrap();
         assert_eq!(zstd::zstd_safe::get_frame_content_size(&std::fs::read(&streamed).unwrap()).unwrap(), None);
         assert_eq!(read_file_list(&streamed).unwrap().entries, list.entries);
     }

@@ -68,10 +68,10 @@ pub fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, 
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| work(&queue, &wake, root, excludes))).collect();
         workers.into_iter().map(|w| w.join().expect("the walk does not panic")).collect()
     });
-    let mut all = vec![top];
-    for part in found {
-        all.extend(part?);
-    }
+    let parts = found.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut all = Vec::with_capacity(1 + parts.iter().map(Vec::len).sum::<usize>());
+    all.push(top);
+    parts.into_iter().for_each(|part| all.extend(part));
     // Byte order keeps every directory before its contents and is much
     // cheaper than comparing path components.
     all[1..].sort_unstable_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
@@ -117,7 +117,9 @@ fn work(queue: &Mutex<Queue>, wake: &Condvar, root: &Path, excludes: &globset::G
 fn list(dir: &Path, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<TreeEntry>) -> Result<Vec<PathBuf>, HostError> {
     let fail = |e: rustix::io::Errno| io_error(dir, e.into());
     let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
-    let mut listing = Dir::read_from(&fd).map_err(fail)?;
+    // The listing owns the descriptor (`read_from` would duplicate it: three
+    // more system calls per directory); lstat only uses it for lookups.
+    let mut listing = Dir::new(fd).map_err(fail)?;
     let mut subdirs = Vec::new();
     while let Some(item) = listing.read() {
         let item = item.map_err(fail)?;
@@ -129,7 +131,7 @@ fn list(dir: &Path, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<Tr
         if excludes.is_match(relative(&path, root)) {
             continue;
         }
-        let entry = TreeEntry::stat_at(&fd, name, path).map_err(|e| io_error(&dir.join(OsStr::from_bytes(name.to_bytes())), e))?;
+        let entry = TreeEntry::stat_at(listing.fd().map_err(fail)?, name, path).map_err(|e| io_error(&dir.join(OsStr::from_bytes(name.to_bytes())), e))?;
         if entry.kind == EntryKind::Dir {
             subdirs.push(entry.path.clone());
         }

@@ -16,7 +16,7 @@ use super::around;
 use super::fresh_target::FreshTargets;
 use super::locate::{Located, locate};
 use super::take::{TakeOptions, Taken, set_config, source_paths, take};
-use super::verify::check_artifacts;
+use super::verify::check_chain;
 use crate::app::App;
 use crate::capability::PlannedCall;
 use crate::failure::Failure;
@@ -76,9 +76,7 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
     // to take out again, so they are always checked first.
     let check_beside = !targets.is_empty() && occupied.is_empty() && !options.dry_run;
     if !check_beside {
-        for (dir, manifest) in located.chain() {
-            check_artifacts(dir, manifest)?;
-        }
+        check_chain(located.chain())?;
     }
     let chain = located.chain().map(|(_, m)| m.id.clone()).collect();
     let target = options.target.as_ref().and(targets.first()).map(PathBuf::as_path);
@@ -168,7 +166,7 @@ pub(super) async fn call_restore(
 async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf]) -> Result<Called<()>, Failure> {
     let fresh = FreshTargets::note(targets);
     let chain: Vec<_> = located.chain().map(|(dir, manifest)| (dir.to_path_buf(), manifest.clone())).collect();
-    let check = tokio::task::spawn_blocking(move || chain.iter().try_for_each(|(dir, manifest)| check_artifacts(dir, manifest)));
+    let check = tokio::task::spawn_blocking(move || check_chain(chain.iter().map(|(dir, manifest)| (dir.as_path(), manifest))));
     let restored = call_restore(app, located, target, targets, false).await;
     let Err(mut failure) = check.await.expect("the artifact check does not panic") else { return restored };
     match fresh.remove_restored() {

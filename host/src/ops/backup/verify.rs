@@ -60,9 +60,7 @@ pub async fn verify(app: &App, reference: &str, restore_test: bool) -> Result<Ve
 }
 
 async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Option<RestoreTested>, Failure> {
-    for (dir, manifest) in located.chain() {
-        check_artifacts(dir, manifest)?;
-    }
+    check_chain(located.chain())?;
     if !restore_test {
         return Ok(None);
     }
@@ -184,9 +182,14 @@ fn check_image_layout(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Re-hashes every artifact of each backup of a chain (its bases first).
+pub fn check_chain<'a>(chain: impl IntoIterator<Item = (&'a Path, &'a BackupManifest)>) -> Result<(), Failure> {
+    chain.into_iter().try_for_each(|(dir, manifest)| check_artifacts(dir, manifest))
+}
+
 /// Re-hashes every artifact of one backup directory. The error names the
 /// artifact and both hashes (or sizes).
-pub fn check_artifacts(dir: &Path, manifest: &BackupManifest) -> Result<(), Failure> {
+fn check_artifacts(dir: &Path, manifest: &BackupManifest) -> Result<(), Failure> {
     for artifact in &manifest.artifacts {
         let path = dir.join(&artifact.path);
         let id = &manifest.id;
