@@ -2,7 +2,7 @@
 //! mtime, mode, content hash) for incrementals and verify.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
@@ -207,14 +207,19 @@ pub(super) fn compression_workers() -> u32 {
 
 /// Opens an archive, detecting zstd or gzip by magic bytes.
 pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let magic = io::BufRead::fill_buf(&mut file)?;
+    decompressed(BufReader::with_capacity(1 << 20, File::open(path)?))
+}
+
+/// What `source` holds, decompressed when it starts with zstd's or gzip's
+/// magic bytes, else as it is.
+pub(super) fn decompressed<'a>(mut source: impl BufRead + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let magic = source.fill_buf()?;
     Ok(if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::Decoder::with_buffer(file)?)
+        Box::new(zstd::Decoder::with_buffer(source)?)
     } else if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::GzDecoder::new(file))
+        Box::new(flate2::read::GzDecoder::new(source))
     } else {
-        Box::new(file)
+        Box::new(source)
     })
 }
 

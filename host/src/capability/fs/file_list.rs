@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::archive::{compression_workers, open_archive};
+use super::archive::{compression_workers, decompressed};
 use super::content_hash::{Digest, FileHash, HashAlgorithm};
 use super::io_error;
 use crate::capability::artifact::AtomicFile;
@@ -183,9 +183,13 @@ fn list_json(list: &FileList) -> Vec<Vec<u8>> {
     [vec![head], entries, vec![b"}}".to_vec()]].concat()
 }
 
+/// About what one file's entry takes as JSON (a path, its figures and a hash
+/// in hex); only what is written is touched, so a guess on the high side is free.
+const ENTRY_JSON_BYTES: usize = 192;
+
 /// `"name":{entry}` pairs, comma-separated (and after a comma when `after_others`).
 fn entries_json(entries: &[(String, FileEntry)], after_others: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() * 192);
+    let mut out = Vec::with_capacity(entries.len() * ENTRY_JSON_BYTES);
     for (i, (name, entry)) in entries.iter().enumerate() {
         if i > 0 || after_others {
             out.push(b',');
@@ -210,7 +214,8 @@ fn compress_whole(out: AtomicFile, pieces: &[Vec<u8>]) -> io::Result<AtomicFile>
 }
 
 /// A list's text: decompressed in one go when its zstd header gives a
-/// plausible size, else streamed (lists from before that, gzip, plain).
+/// plausible size, else streamed from what was read (lists from before
+/// that, gzip, plain).
 fn read_text(path: &Path) -> io::Result<Vec<u8>> {
     let raw = std::fs::read(path)?;
     let size = zstd::zstd_safe::get_frame_content_size(&raw).ok().flatten();
@@ -218,7 +223,7 @@ fn read_text(path: &Path) -> io::Result<Vec<u8>> {
         return zstd::bulk::decompress(&raw, size as usize);
     }
     let mut text = Vec::new();
-    open_archive(path)?.read_to_end(&mut text)?;
+    decompressed(&raw[..])?.read_to_end(&mut text)?;
     Ok(text)
 }
 
