@@ -204,32 +204,51 @@ fn full_and_incremental_backups_restore_the_tree_exactly() {
     assert!(old.contains_key("dir04/f0.txt") && !old.contains_key("dir05/new.txt"));
 }
 
-/// A backup's file list (`files.json.zst`) as JSON.
-fn file_list(backup_dir: &Path) -> serde_json::Value {
-    let compressed = std::fs::File::open(backup_dir.join("files.json.zst")).unwrap();
-    serde_json::from_slice(&zstd::decode_all(compressed).unwrap()).unwrap()
+/// The start of a packed file list (version 3 on), before its version.
+const PACKED_MAGIC: &[u8] = b"bosun file list\n";
+
+/// A backup's file list as `bosun backup files --json` shows it, by path.
+fn listed_files(fx: &Fixture, id: &str) -> BTreeMap<String, serde_json::Value> {
+    let files = fx.json(&["backup", "files", id]);
+    files.as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap().to_string(), f.clone())).collect()
 }
 
-/// Rewrites a backup's file list with `edit`, and its manifest to match.
-fn rewrite_file_list(backup_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut list = file_list(backup_dir);
-    edit(&mut list);
-    std::fs::write(backup_dir.join("files.json.zst"), zstd::encode_all(&serde_json::to_vec(&list).unwrap()[..], 1).unwrap()).unwrap();
+/// Replaces a backup's file list with the one bosun wrote before version 2:
+/// JSON under its old name, each file's SHA-256 under `sha256` (the tree
+/// must not have changed since the backup).
+fn downgrade_file_list(fx: &Fixture, id: &str, backup_dir: &Path) {
+    let entries: serde_json::Map<String, serde_json::Value> = listed_files(fx, id)
+        .into_iter()
+        .map(|(path, file)| {
+            let mut entry = serde_json::json!({ "kind": file["kind"], "size": file["size"], "mtime_ms": file["mtime_ms"], "mode": file["mode"] });
+            if file["kind"] == "file" {
+                entry["sha256"] = sha256_hex(&std::fs::read(&path).unwrap()).into();
+            }
+            if let Some(target) = file.get("link_target") {
+                entry["link_target"] = target.clone();
+            }
+            (path.trim_start_matches('/').to_string(), entry)
+        })
+        .collect();
+    std::fs::remove_file(backup_dir.join("files.list.zst")).unwrap();
+    let manifest_path = backup_dir.join("replication_manifest.json");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap().replace(r#""files.list.zst""#, r#""files.json.zst""#);
+    std::fs::write(&manifest_path, manifest).unwrap();
+    write_json_file_list(backup_dir, &serde_json::json!({ "version": 1, "entries": entries }));
+}
+
+/// Writes a JSON file list (`files.json.zst`, as bosun did before version 3), and the manifest to match.
+fn write_json_file_list(backup_dir: &Path, list: &serde_json::Value) {
+    std::fs::write(backup_dir.join("files.json.zst"), zstd::encode_all(&serde_json::to_vec(list).unwrap()[..], 1).unwrap()).unwrap();
     rehash_manifest(backup_dir, "files.json.zst");
 }
 
-/// The file list as bosun wrote it before version 2: each file's SHA-256
-/// under `sha256` (the tree must not have changed since the backup).
-fn downgrade_file_list(backup_dir: &Path) {
-    rewrite_file_list(backup_dir, |list| {
-        list["version"] = 1.into();
-        for (name, entry) in list["entries"].as_object_mut().unwrap() {
-            let entry = entry.as_object_mut().unwrap();
-            if entry.remove("blake3").is_some() {
-                entry.insert("sha256".into(), sha256_hex(&std::fs::read(Path::new("/").join(name)).unwrap()).into());
-            }
-        }
-    });
+/// Rewrites a backup's JSON file list with `edit`.
+fn rewrite_json_file_list(backup_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let compressed = std::fs::File::open(backup_dir.join("files.json.zst")).unwrap();
+    let mut list = serde_json::from_slice(&zstd::decode_all(compressed).unwrap()).unwrap();
+    edit(&mut list);
+    write_json_file_list(backup_dir, &list);
 }
 
 /// The list key of `path`: absolute, without the leading `/`.
@@ -243,8 +262,7 @@ fn a_file_list_from_before_blake3_is_still_a_base_and_still_verifies() {
     generate_tree(&fx.data());
     let full = fx.backup("--full");
     let (full_id, full_dir) = (full["id"].as_str().unwrap(), PathBuf::from(full["dir"].as_str().unwrap()));
-    assert_eq!(file_list(&full_dir)["version"], 2);
-    downgrade_file_list(&full_dir);
+    downgrade_file_list(&fx, full_id, &full_dir);
     fx.json(&["backup", "verify", full_id, "--restore-test"]);
 
     // Touched with the same content: the base's sha256 confirms it unchanged.
@@ -253,31 +271,58 @@ fn a_file_list_from_before_blake3_is_still_a_base_and_still_verifies() {
     std::fs::File::options().write(true).open(&touched).unwrap().set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)).unwrap();
     std::fs::write(&changed, "changed\n").unwrap();
     let incremental = fx.backup("--incremental");
-    let incremental_dir = PathBuf::from(incremental["dir"].as_str().unwrap());
-    let list = file_list(&incremental_dir);
-    let touched_entry = &list["entries"][list_key(&touched)];
-    assert!(touched_entry["sha256"].is_string() && touched_entry["blake3"].is_null(), "the base's hash is kept: {touched_entry}");
-    assert!(list["entries"][list_key(&changed)]["blake3"].is_string(), "{}", list["entries"][list_key(&changed)]);
+    let (incremental_id, incremental_dir) = (incremental["id"].as_str().unwrap(), PathBuf::from(incremental["dir"].as_str().unwrap()));
+    let files = listed_files(&fx, incremental_id);
+    let hash_of = |path: &Path| files[&path.display().to_string()]["hash"].as_str().unwrap().to_string();
+    assert_eq!(hash_of(&touched), format!("sha256:{}", sha256_hex(&std::fs::read(&touched).unwrap())), "the base's hash is kept");
+    assert_eq!(hash_of(&changed), format!("blake3:{}", blake3::hash(b"changed\n").to_hex()));
     let archive = zstd::Decoder::new(std::fs::File::open(incremental_dir.join("data.tar.zst")).unwrap()).unwrap();
     let archived: Vec<String> = tar::Archive::new(archive).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
     assert!(archived.contains(&list_key(&changed)) && !archived.contains(&list_key(&touched)), "{archived:?}");
-    fx.json(&["backup", "verify", incremental["id"].as_str().unwrap(), "--restore-test"]);
+    fx.json(&["backup", "verify", incremental_id, "--restore-test"]);
 
     // A wrong sha256 in an old list is found, and the file named.
     let wrong = fx.data().join("dir02/f2.txt");
-    rewrite_file_list(&full_dir, |list| list["entries"][list_key(&wrong)]["sha256"] = "0".repeat(64).into());
+    rewrite_json_file_list(&full_dir, |list| list["entries"][list_key(&wrong)]["sha256"] = "0".repeat(64).into());
     let out = fx.bosun(&["backup", "verify", full_id, "--restore-test"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let expected = format!("/{}: content sha256:{}, expected sha256:{}", list_key(&wrong), sha256_hex(&std::fs::read(&wrong).unwrap()), "0".repeat(64));
     assert!(err.contains(&expected), "expected {expected:?} in {err}");
+}
 
-    // A list from a newer bosun is refused, in one line that says what to do.
-    rewrite_file_list(&full_dir, |list| list["version"] = 3.into());
-    let out = fx.bosun(&["backup", "verify", full_id, "--restore-test"]);
-    let err = stderr(&out);
-    assert_eq!((out.status.code(), err.trim_end().lines().count()), (Some(1), 1), "{err}");
-    assert!(err.contains("file list version 3, this bosun reads up to 2); upgrade bosun"), "{err}");
+/// bosun writes packed lists (version 3); `backup files` shows one as `ls -l`
+/// would, and a list from a newer bosun is refused in one line that says what to do.
+#[test]
+fn a_backup_lists_its_files_and_a_newer_file_list_is_refused() {
+    let fx = Fixture::new("");
+    generate_tree(&fx.data());
+    let backup = fx.backup("--full");
+    let (id, dir) = (backup["id"].as_str().unwrap(), PathBuf::from(backup["dir"].as_str().unwrap()));
+    let list_path = dir.join("files.list.zst");
+    let mut packed = zstd::decode_all(std::fs::File::open(&list_path).unwrap()).unwrap();
+    assert_eq!((&packed[..16], &packed[16..20]), (PACKED_MAGIC, &3u32.to_le_bytes()[..]));
+
+    let files = listed_files(&fx, id);
+    let in_tree: Vec<String> = [fx.data()].into_iter().chain(snapshot(&fx.data()).into_keys().map(|k| fx.data().join(k))).map(|p| p.display().to_string()).collect();
+    assert_eq!(files.keys().cloned().collect::<Vec<_>>(), in_tree, "every entry of the tree, once");
+    let text = stdout(&fx.bosun(&["backup", "files", id]));
+    assert_eq!(text.lines().count(), files.len());
+    let secret = fx.data().join("secret.key");
+    let mtime = jiff::Timestamp::from_second(std::fs::metadata(&secret).unwrap().mtime()).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ");
+    let line = format!("-rw------- {:>12} {mtime} {}", 1, secret.display());
+    assert!(text.lines().any(|l| l == line), "expected {line:?} in\n{text}");
+    assert!(text.lines().any(|l| l.starts_with('l') && l.contains(" -> ")), "symlinks show their target:\n{text}");
+
+    packed[16..20].copy_from_slice(&4u32.to_le_bytes());
+    std::fs::write(&list_path, zstd::encode_all(&packed[..], 1).unwrap()).unwrap();
+    rehash_manifest(&dir, "files.list.zst");
+    for command in [&["backup", "files", id][..], &["backup", "verify", id, "--restore-test"]] {
+        let out = fx.bosun(command);
+        let err = stderr(&out);
+        assert_eq!((out.status.code(), err.trim_end().lines().count()), (Some(1), 1), "{command:?}: {err}");
+        assert!(err.contains("file list version 4, this bosun reads up to 3); upgrade bosun"), "{err}");
+    }
 }
 
 #[test]
@@ -384,7 +429,7 @@ fn a_restore_into_a_fresh_target_that_fails_its_check_takes_out_what_it_wrote() 
     generate_tree(&fx.data());
     let backup = fx.backup("--full");
     let id = backup["id"].as_str().unwrap();
-    let list = PathBuf::from(backup["dir"].as_str().unwrap()).join("files.json.zst");
+    let list = PathBuf::from(backup["dir"].as_str().unwrap()).join("files.list.zst");
     let mut bytes = std::fs::read(&list).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
@@ -397,7 +442,7 @@ fn a_restore_into_a_fresh_target_that_fails_its_check_takes_out_what_it_wrote() 
         let out = fx.bosun(&["backup", "restore", id, "--target", target.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("artifact files.json.zst has sha256") && err.contains("what it restored was removed again"), "{err}");
+        assert!(err.contains("artifact files.list.zst has sha256") && err.contains("what it restored was removed again"), "{err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         match left {
             Some(dir) => assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "the empty target is empty again"),
@@ -775,6 +820,7 @@ fn a_docker_volume_is_backed_up_through_the_engine_and_restored_in_place_or_unde
     // With no file list, the restore test compares against the archive itself.
     let verified = fx.json(&["backup", "verify", &id, "--restore-test"]);
     assert!(verified["restore_test_entries"].as_u64().unwrap() >= 15, "{verified}");
+    assert_bad_input(&fx.bosun(&["backup", "files", &id]), "strategy volume does not write one; `bosun backup show");
 
     // Damage a file in the volume, restore in place, read it back out.
     std::fs::write(root.join("damaged.txt"), "damaged").unwrap();

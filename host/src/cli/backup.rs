@@ -7,6 +7,7 @@ use indicatif::{HumanBytes, ProgressBar};
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
+use crate::capability::fs::Kind;
 use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
 use crate::state::{BackupKind, BackupRecord};
 
@@ -29,6 +30,12 @@ pub enum BackupCommand {
     List { set: Option<String> },
     /// Show one backup's manifest: artifacts, hashes, base, source config.
     Show {
+        /// A backup id, or a backup directory.
+        backup: String,
+    },
+    /// List the files a backup holds (the whole tree at that backup, also
+    /// for an incremental): mode, size, mtime, path; --json adds content hashes.
+    Files {
         /// A backup id, or a backup directory.
         backup: String,
     },
@@ -91,6 +98,10 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
             let located = backup::locate(app, &backup)?;
             let value = serde_json::json!({ "dir": located.dir, "record": located.record, "manifest": located.manifest });
             out.print(&value, || serde_json::to_string_pretty(&value).expect("serializable"));
+        }
+        BackupCommand::Files { backup } => {
+            let files = backup::files(app, &backup)?;
+            out.print(&files, || files.iter().map(file_line).collect::<Vec<_>>().join("\n"));
         }
         BackupCommand::Verify { backup, restore_test } => {
             let verified = backup::verify(app, &backup, restore_test).await?;
@@ -155,6 +166,20 @@ fn list_text(backups: &[BackupRecord]) -> String {
         text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
     }
     text
+}
+
+/// One file as `ls -l` shows it: mode, size, mtime (UTC), path and link target.
+fn file_line(file: &backup::ListedFile) -> String {
+    let kind = match file.kind {
+        Kind::File => '-',
+        Kind::Dir => 'd',
+        Kind::Symlink => 'l',
+        Kind::Other => '?',
+    };
+    let permissions: String = (0..9).map(|bit| if file.mode & (0o400 >> bit) != 0 { b"rwx"[bit % 3] as char } else { '-' }).collect();
+    let mtime = crate::time::rfc3339(file.mtime_ms.max(0) as u64 / 1000);
+    let target = file.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
+    format!("{kind}{permissions} {:>12} {mtime} {}{target}", file.size, file.path)
 }
 
 fn restore_text(restored: &backup::Restored, dry_run: bool) -> String {

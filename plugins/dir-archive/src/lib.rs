@@ -5,8 +5,9 @@
 //! - `data.tar.zst` (`.tar.gz`, `.tar`): the archive written by the host's
 //!   `fs.archive`; entries are stored under their absolute path without the
 //!   leading `/`, as GNU tar does;
-//! - `files.json.zst`: the file list of this backup (path, size, mtime, mode,
-//!   BLAKE3 content hash), zstd-compressed JSON, the base of the next incremental;
+//! - `files.list.zst`: the file list of this backup (path, size, mtime, mode,
+//!   BLAKE3 content hash), written by the host, the base of the next
+//!   incremental (`bosun backup files` shows it);
 //! - `deleted.json`: incrementals only, when files disappeared since the base:
 //!   a JSON array of their absolute paths.
 //!
@@ -38,9 +39,9 @@ fn default_compression() -> String {
     "zstd".into()
 }
 
-const FILE_LIST: &str = "files.json.zst";
-/// The uncompressed name earlier backups used; still read as a base.
-const OLD_FILE_LIST: &str = "files.json";
+/// The file list's name, then the names earlier backups used (JSON lists,
+/// compressed and plain); each is still read as a base.
+const FILE_LISTS: [&str; 3] = ["files.list.zst", "files.json.zst", "files.json"];
 const DELETED: &str = "deleted.json";
 /// Archive names, by compression; restore looks for each.
 const ARCHIVES: [(&str, Compression); 3] = [
@@ -117,7 +118,7 @@ impl BackupStrategy for DirArchive {
             compression,
             level: cfg.level,
             since_manifest,
-            manifest_dest: Some(join(&req.dest_dir, FILE_LIST)),
+            manifest_dest: Some(join(&req.dest_dir, FILE_LISTS[0])),
         })
         .map_err(|e| Error::from(e).context(format!("archiving into {dest}")))?;
 
@@ -154,10 +155,15 @@ impl BackupStrategy for DirArchive {
     }
 }
 
-/// The base backup's file list, under the current name or the old one.
+/// The base backup's file list, under the current name or an earlier one.
 fn base_file_list(base: &str) -> Result<String, Error> {
-    let current = join(base, FILE_LIST);
-    Ok(if fs::stat(&current)?.is_some() { current } else { join(base, OLD_FILE_LIST) })
+    for name in FILE_LISTS {
+        let path = join(base, name);
+        if fs::stat(&path)?.is_some() {
+            return Ok(path);
+        }
+    }
+    Err(Error::failed(format!("base backup {base} has no file list ({}); take a full backup", FILE_LISTS.join(" or "))))
 }
 
 fn find_archive(dir: &str) -> Result<String, Error> {

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
-use super::file_list::{BaseList, FILE_LIST_VERSION, FileEntry, FileList, Kind, read_file_list, write_file_list};
+use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list, write_file_list};
 use super::io_error;
 use super::walk::{TreeEntry, walk};
 use crate::capability::artifact::AtomicFile;
@@ -54,9 +54,8 @@ impl ArchiveJob {
         // Walk order is sorted within each source; sources may overlap or come in any order.
         listed.sort_by(|a, b| a.0.cmp(&b.0));
         listed.dedup_by(|a, b| a.0 == b.0);
-        let list = FileList { version: FILE_LIST_VERSION, entries: listed };
         let manifest = match &self.manifest_dest {
-            Some(path) => Some(write_file_list(path, &list)?),
+            Some(path) => Some(write_file_list(path, &listed)?),
             None => None,
         };
         Ok(ArchiveResult { archive, manifest, entries: written, deleted })
@@ -147,7 +146,7 @@ fn append_body(out: &mut impl Write, mut file: File, path: &Path, size: u64, buf
 }
 
 /// The compression layer between tar and the atomic file. Each is buffered:
-/// tar headers and JSON come in small writes, and every write into the
+/// tar headers come in small writes, and every write into the
 /// multithreaded zstd encoder takes its locks.
 pub(super) enum Compressor {
     Plain(BufWriter<AtomicFile>),

@@ -16,7 +16,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use archive::open_archive;
 pub use content_hash::{FileHash, HashAlgorithm};
-pub use file_list::{FileEntry, Kind, read_file_list};
+pub use file_list::{FileEntry, FileList, Kind, read_file_list};
 pub use grant::{Access, Grant, resolve};
 
 use super::artifact::{self, AtomicFile};

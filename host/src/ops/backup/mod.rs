@@ -2,6 +2,7 @@
 
 mod around;
 mod dest;
+mod files;
 mod fresh_target;
 mod locate;
 pub mod manifest;
@@ -12,6 +13,7 @@ pub mod retention;
 mod take;
 mod verify;
 
+pub use files::{ListedFile, files};
 pub use locate::{Located, locate};
 pub use manifest::BackupManifest;
 pub use prune::{Pruned, prune};

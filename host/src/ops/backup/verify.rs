@@ -9,19 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::files::file_list;
 use super::locate::{Located, locate};
 use super::manifest::BackupManifest;
 use super::restore::restore_call;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
-use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, entry_of, open_archive, read_file_list};
+use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, entry_of, open_archive};
 use crate::failure::Failure;
-use crate::plugin::bindings::types::HostError;
 use crate::state::now_unix;
-
-/// The file list `fs.archive` writes beside an archive (`dir-archive`'s
-/// current name first, then the one earlier backups used).
-const FILE_LISTS: [&str; 2] = ["files.json.zst", "files.json"];
 
 #[derive(Debug, Serialize)]
 pub struct Verified {
@@ -72,15 +68,8 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
     if let Some(own) = app.runtime()?.restore_test(&plugin, setup, request).await?.value {
         return Ok(Some(RestoreTested { entries: own.checked as usize, summary: Some(own.summary) }));
     }
-    let (compared, differences) = match FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) {
-        Some(list_path) => {
-            let list = read_file_list(&list_path).map_err(|e| match e {
-                HostError::Denied(m) | HostError::NotFound(m) | HostError::Invalid(m) | HostError::Failed(m) | HostError::TimedOut(m) => {
-                    Failure::failed(format!("backup {}: {m}", located.id()))
-                }
-            })?;
-            (list.entries.len(), compare_tree(scratch.path(), &list.entries))
-        }
+    let (compared, differences) = match file_list(located)? {
+        Some(list) => (list.entries.len(), compare_tree(scratch.path(), &list.entries)),
         // No file list (e.g. `volume`): the single archive is the reference.
         None => match located.manifest.artifacts.as_slice() {
             [only] => {
@@ -93,9 +82,8 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
             }
             _ => {
                 return Err(Failure::failed(format!(
-                    "backup {}: restored, but it has no file list ({}) or single archive to compare against (strategy {})",
+                    "backup {}: restored, but it has no file list or single archive to compare against (strategy {})",
                     located.id(),
-                    FILE_LISTS.join(" or "),
                     located.manifest.strategy
                 )));
             }
