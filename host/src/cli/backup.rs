@@ -170,16 +170,43 @@ fn list_text(backups: &[BackupRecord]) -> String {
 
 /// One file as `ls -l` shows it: mode, size, mtime (UTC), path and link target.
 fn file_line(file: &backup::ListedFile) -> String {
-    let kind = match file.kind {
+    let mtime = crate::time::rfc3339(file.mtime_ms.max(0) as u64 / 1000);
+    let target = file.link_target.as_deref().map(|t| format!(" -> {}", printable(t))).unwrap_or_default();
+    format!("{} {:>12} {mtime} {}{target}", mode_text(file.kind, file.mode), file.size, printable(&file.path))
+}
+
+/// `-rwsr-x---` and the like: the kind, then each class's permissions,
+/// with setuid, setgid and sticky in the execute places as `ls` shows them.
+fn mode_text(kind: Kind, mode: u32) -> String {
+    let kind = match kind {
         Kind::File => '-',
         Kind::Dir => 'd',
         Kind::Symlink => 'l',
         Kind::Other => '?',
     };
-    let permissions: String = (0..9).map(|bit| if file.mode & (0o400 >> bit) != 0 { b"rwx"[bit % 3] as char } else { '-' }).collect();
-    let mtime = crate::time::rfc3339(file.mtime_ms.max(0) as u64 / 1000);
-    let target = file.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
-    format!("{kind}{permissions} {:>12} {mtime} {}{target}", file.size, file.path)
+    let class = |shift: u32, special: u32, marks: [char; 2]| {
+        let bits = mode >> shift;
+        let read = if bits & 0o4 != 0 { 'r' } else { '-' };
+        let write = if bits & 0o2 != 0 { 'w' } else { '-' };
+        let execute = match (mode & special != 0, bits & 0o1 != 0) {
+            (true, true) => marks[0],
+            (true, false) => marks[1],
+            (false, true) => 'x',
+            (false, false) => '-',
+        };
+        [read, write, execute]
+    };
+    let classes = [class(6, 0o4000, ['s', 'S']), class(3, 0o2000, ['s', 'S']), class(0, 0o1000, ['t', 'T'])];
+    std::iter::once(kind).chain(classes.into_iter().flatten()).collect()
+}
+
+/// A name as it is, or quoted and escaped when it holds control characters
+/// (a newline in a name must not look like a second entry).
+fn printable(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.chars().any(char::is_control) {
+        true => format!("{name:?}").into(),
+        false => name.into(),
+    }
 }
 
 fn restore_text(restored: &backup::Restored, dry_run: bool) -> String {
@@ -211,4 +238,21 @@ fn prune_text(pruned: &backup::Pruned) -> String {
         lines.push("dry run: nothing was removed".into());
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_names_show_as_ls_shows_them() {
+        assert_eq!(mode_text(Kind::File, 0o644), "-rw-r--r--");
+        assert_eq!(mode_text(Kind::File, 0o4750), "-rwsr-x---");
+        assert_eq!(mode_text(Kind::File, 0o2640), "-rw-r-S---");
+        assert_eq!(mode_text(Kind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_text(Kind::Dir, 0o1770), "drwxrwx--T");
+        assert_eq!(mode_text(Kind::Symlink, 0o777), "lrwxrwxrwx");
+        assert_eq!(printable("/srv/ünï code"), "/srv/ünï code");
+        assert_eq!(printable("/srv/two\nlines"), "\"/srv/two\\nlines\"");
+    }
 }

@@ -27,7 +27,6 @@ use crate::plugin::bindings::types::{Artifact, HostError};
 
 #[derive(Debug, Default)]
 pub struct FileList {
-    pub version: u32,
     /// Sorted by the path as stored in the archive (absolute, without the leading `/`).
     pub entries: Vec<(String, FileEntry)>,
 }
@@ -82,23 +81,27 @@ impl fmt::Display for Kind {
 /// packed or JSON; refuses one from a newer bosun.
 pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
     let bytes = read_decompressed(path).map_err(|e| io_error(path, e))?;
-    let not_a_list = |e: String| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display()));
-    let (version, mut entries) = match packed::version_of(&bytes) {
+    let mut entries = match packed::version_of(&bytes) {
         Some(version) if version > FILE_LIST_VERSION => {
             return Err(HostError::Invalid(format!(
                 "{}: written by a newer bosun (file list version {version}, this bosun reads up to {FILE_LIST_VERSION}); upgrade bosun to use this backup",
                 path.display()
             )));
         }
-        Some(version) => (version, packed::decode(&bytes).map_err(not_a_list)?),
-        None => json::decode(&bytes).map_err(not_a_list)?,
+        Some(_) => packed::decode(&bytes).map_err(|e| {
+            HostError::Invalid(format!(
+                "{} is a damaged bosun file list: {e}; `bosun backup verify` names a damaged artifact, and a new full backup starts afresh",
+                path.display()
+            ))
+        })?,
+        None => json::decode(&bytes).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))?,
     };
     // bosun writes them sorted; a list edited by hand may not be.
     if !entries.is_sorted_by(|a, b| a.0 < b.0) {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|a, b| a.0 == b.0);
     }
-    Ok(FileList { version, entries })
+    Ok(FileList { entries })
 }
 
 /// Writes a file list (packed, of this bosun's version); zstd-compressed
@@ -135,13 +138,17 @@ fn read_decompressed(path: &Path) -> io::Result<Vec<u8>> {
     if let Some(size) = size.filter(|&size| size <= raw.len() as u64 * MAX_RATIO) {
         return zstd::bulk::decompress(&raw, size as usize);
     }
-    let mut text = Vec::new();
-    decompressed(&raw[..])?.read_to_end(&mut text)?;
-    Ok(text)
+    let limit = raw.len() as u64 * MAX_RATIO;
+    let mut bytes = Vec::new();
+    decompressed(&raw[..])?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("it decompresses to more than {MAX_RATIO} times its size (damaged)")));
+    }
+    Ok(bytes)
 }
 
-/// The most a list is trusted to have shrunk: a size beyond this is not
-/// allocated up front (a damaged header must not ask for terabytes).
+/// The most a list is trusted to have shrunk: a damaged header must not ask
+/// for terabytes up front, nor a damaged stream fill memory.
 const MAX_RATIO: u64 = 64;
 
 /// The base list of an incremental, consumed in walk order: each lookup
@@ -195,8 +202,7 @@ mod tests {
         let raw = std::fs::read(&path).unwrap();
         let size = zstd::zstd_safe::get_frame_content_size(&raw).unwrap();
         assert_eq!(size, Some(packed::encode(FILE_LIST_VERSION, &entries(1000)).len() as u64), "the header holds the list's size");
-        let list = read_file_list(&path).unwrap();
-        assert_eq!((list.version, list.entries), (3, entries(1000)));
+        assert_eq!(read_file_list(&path).unwrap().entries, entries(1000));
 
         let plain = dir.path().join("files.list");
         write_file_list(&plain, &entries(3)).unwrap();
@@ -215,7 +221,6 @@ mod tests {
         std::fs::write(&plain, &text).unwrap();
         for path in [streamed, plain] {
             let list = read_file_list(&path).unwrap();
-            assert_eq!(list.version, 2);
             assert_eq!(list.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"], "sorted, one entry per name");
             assert_eq!(list.entries[0].1, entry(3));
         }
@@ -234,13 +239,21 @@ mod tests {
         newer[16] = 3;
         std::fs::write(&path, &newer).unwrap();
         let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
-        assert!(message.ends_with("files.list is not a bosun file list: entry 1 of 2: the list ends inside it (truncated)"), "{message}");
+        assert!(message.contains("files.list is a damaged bosun file list: entry 1 of 2: the list ends inside it (truncated); `bosun backup verify`"), "{message}");
+
+        // A stream (no size in its header) that would fill memory: 64 MiB of zeros in a few KiB.
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        let zeros = vec![0; 1 << 20];
+        (0..64).for_each(|_| encoder.write_all(&zeros).unwrap());
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let HostError::Failed(message) = read_file_list(&path).unwrap_err() else { panic!("not Failed") };
+        assert!(message.ends_with("files.list: it decompresses to more than 64 times its size (damaged)"), "{message}");
     }
 
     #[test]
     fn base_list_takes_in_any_order_once_and_reports_the_rest() {
         let names = ["a", "b", "c", "d"];
-        let mut base = BaseList::new(FileList { version: 3, entries: names.iter().enumerate().map(|(i, n)| (n.to_string(), entry(i as u64))).collect() });
+        let mut base = BaseList::new(FileList { entries: names.iter().enumerate().map(|(i, n)| (n.to_string(), entry(i as u64))).collect() });
         assert_eq!(base.take("a").map(|e| e.size), Some(0));
         assert_eq!(base.take("b").map(|e| e.size), Some(1));
         assert_eq!(base.take("d").map(|e| e.size), Some(3));

@@ -33,7 +33,7 @@ pub fn files(app: &App, reference: &str) -> Result<Vec<ListedFile>, Failure> {
     let located = locate(app, reference)?;
     let Some(list) = file_list(&located)? else {
         return Err(Failure::bad_input(format!(
-            "backup {} has no file list ({}): strategy {} does not write one; `bosun backup show {}` lists its artifacts",
+            "backup {} has no file list ({}; strategy {} may not write one); `bosun backup show {}` lists its artifacts",
             located.id(),
             FILE_LISTS.join(" or "),
             located.manifest.strategy,

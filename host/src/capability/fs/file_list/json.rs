@@ -19,13 +19,13 @@ struct JsonList {
     entries: Vec<(String, FileEntry)>,
 }
 
-/// A JSON list's version and entries, or what is wrong with it.
-pub fn decode(text: &[u8]) -> Result<(u32, Vec<(String, FileEntry)>), String> {
+/// A JSON list's entries, or what is wrong with it.
+pub fn decode(text: &[u8]) -> Result<Vec<(String, FileEntry)>, String> {
     let list: JsonList = serde_json::from_slice(text).map_err(|e| e.to_string())?;
     if list.version > NEWEST {
         return Err(format!("it is JSON of version {}, but JSON file lists end at version {NEWEST}", list.version));
     }
-    Ok((list.version, list.entries))
+    Ok(list.entries)
 }
 
 /// An entry as stored: the hash under its algorithm's name.
@@ -79,14 +79,14 @@ mod tests {
     #[test]
     fn a_version_2_list_reads_with_blake3_and_a_version_1_list_with_sha256() {
         let text = format!(r#"{{"version":2,"entries":{{"b":{{"kind":"dir","size":0,"mtime_ms":5,"mode":493}},"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}}}}}}"#, "07".repeat(32));
-        let (version, entries) = decode(text.as_bytes()).unwrap();
-        assert_eq!((version, entries.len()), (2, 2));
+        let entries = decode(text.as_bytes()).unwrap();
+        assert_eq!(entries.len(), 2);
         assert_eq!((entries[0].0.as_str(), entries[0].1.kind), ("b", Kind::Dir), "in the order written");
         let a = &entries[1].1;
         assert_eq!((a.size, a.mode, a.hash), (3, 0o644, Some(FileHash { algorithm: HashAlgorithm::Blake3, digest: Digest([7; 32]) })));
 
         let text = format!(r#"{{"version":1,"entries":{{"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"sha256":"{}"}}}}}}"#, "0A".repeat(32));
-        let (_, entries) = decode(text.as_bytes()).unwrap();
+        let entries = decode(text.as_bytes()).unwrap();
         assert_eq!(entries[0].1.hash, Some(FileHash { algorithm: HashAlgorithm::Sha256, digest: Digest([10; 32]) }));
     }
 

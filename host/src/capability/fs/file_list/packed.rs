@@ -60,21 +60,33 @@ pub fn encode(version: u32, entries: &[(String, FileEntry)]) -> Vec<u8> {
     out
 }
 
+/// The first packed version (1 and 2 were JSON).
+const FIRST_VERSION: u32 = 3;
+
 /// The entries of a packed list, or what is wrong with it.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, FileEntry)>, String> {
-    let mut reader = Reader { rest: bytes.get(MAGIC.len() + 4..).ok_or("it ends inside its header")? };
+    let version = version_of(bytes).ok_or("it ends inside its header")?;
+    if version < FIRST_VERSION {
+        return Err(format!("it says version {version}, but packed lists start at version {FIRST_VERSION}"));
+    }
+    let mut reader = Reader { rest: &bytes[MAGIC.len() + 4..] };
     let count = reader.number()?;
     // A damaged count must not reserve more than the bytes could hold.
-    let mut entries = Vec::with_capacity((count as usize).min(reader.rest.len() / MIN_ENTRY_BYTES));
+    let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(usize::MAX).min(reader.rest.len() / MIN_ENTRY_BYTES));
     for index in 0..count {
         let entry = reader.entry(entries.last().map_or("", |(name, _): &(String, FileEntry)| name.as_str()));
         entries.push(entry.map_err(|e| format!("entry {index} of {count}: {e}"))?);
     }
     if !reader.rest.is_empty() {
-        return Err(format!("it goes on for {} bytes after its {count} entries", reader.rest.len()));
+        return Err(format!("it goes on past its {count} entries ({} more bytes)", reader.rest.len()));
     }
     Ok(entries)
 }
+
+/// The longest name a list holds: a backup cannot archive a longer path.
+/// Shared prefixes let a name cost a few bytes whatever its length, so
+/// without this bound a small damaged list could ask for terabytes.
+const MAX_NAME_BYTES: usize = libc::PATH_MAX as usize;
 
 /// The fewest bytes an entry takes: name lengths, kind, size, mtime, mode, hash tag, link tag.
 const MIN_ENTRY_BYTES: usize = 2 + 1 + 1 + 8 + 1 + 1 + 1;
@@ -85,9 +97,12 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn entry(&mut self, previous: &str) -> Result<(String, FileEntry), String> {
-        let shared = self.number()? as usize;
+        let shared = usize::try_from(self.number()?).map_err(|_| "a length in it is out of range")?;
         let kept = previous.as_bytes().get(..shared).ok_or("its name shares more than the previous name holds")?;
         let rest = self.sized()?;
+        if kept.len() + rest.len() > MAX_NAME_BYTES {
+            return Err(format!("its name is {} bytes long, more than any path ({MAX_NAME_BYTES})", kept.len() + rest.len()));
+        }
         let name = String::from_utf8([kept, rest].concat()).map_err(|_| "its name is not UTF-8")?;
         let tag = self.byte()?;
         let kind = tag_kind(tag).ok_or_else(|| format!("{name}: unknown kind {tag}"))?;
@@ -103,7 +118,10 @@ impl<'a> Reader<'a> {
         };
         let link_target = match self.number()? {
             0 => None,
-            length => Some(String::from_utf8(self.take(length as usize - 1)?.to_vec()).map_err(|_| format!("{name}: its link target is not UTF-8"))?),
+            length => {
+                let length = usize::try_from(length - 1).map_err(|_| "a length in it is out of range")?;
+                Some(String::from_utf8(self.take(length)?.to_vec()).map_err(|_| format!("{name}: its link target is not UTF-8"))?)
+            }
         };
         Ok((name, FileEntry { kind, size, mtime_ms, mode, hash, link_target }))
     }
@@ -219,7 +237,8 @@ mod tests {
             let error = decode(&bytes[..cut]).unwrap_err();
             assert!(error.contains("truncated") || error.contains("ends inside its header"), "cut at {cut}: {error}");
         }
-        assert!(decode(&[&bytes[..], b"x"].concat()).unwrap_err().contains("it goes on for 1 bytes after its 6 entries"));
+        assert!(decode(&[&bytes[..], b"x"].concat()).unwrap_err().contains("it goes on past its 6 entries (1 more bytes)"));
+        assert_eq!(decode(&encode(2, &entries())).unwrap_err(), "it says version 2, but packed lists start at version 3");
 
         let mut unknown_kind = encode(3, &entries()[..1]);
         let kind_at = MAGIC.len() + 4 + 1 + 1 + 1 + 3;
@@ -229,5 +248,21 @@ mod tests {
         let mut huge_count = bytes[..MAGIC.len() + 4].to_vec();
         put_number(&mut huge_count, u64::MAX);
         assert!(decode(&huge_count).unwrap_err().starts_with("entry 0 of 18446744073709551615"), "no huge allocation, a clear error");
+    }
+
+    #[test]
+    fn a_name_longer_than_any_path_is_refused_before_it_is_built() {
+        let long = "d".repeat(MAX_NAME_BYTES);
+        let mut bomb = MAGIC.to_vec();
+        bomb.extend_from_slice(&3u32.to_le_bytes());
+        put_number(&mut bomb, 2);
+        for (shared, rest) in [(0, long.as_bytes()), (MAX_NAME_BYTES, &b"d"[..])] {
+            put_number(&mut bomb, shared as u64);
+            put_bytes(&mut bomb, rest);
+            bomb.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0o55, 0, 0]);
+        }
+        assert_eq!(decode(&bomb).unwrap_err(), "entry 1 of 2: its name is 4097 bytes long, more than any path (4096)");
+        let fits = vec![(long, FileEntry { kind: Kind::Dir, size: 0, mtime_ms: 0, mode: 0o55, hash: None, link_target: None })];
+        assert_eq!(decode(&encode(3, &fits)).unwrap(), fits, "a name of the longest length fits");
     }
 }
