@@ -134,11 +134,11 @@ fn compress_whole(out: AtomicFile, list: &[u8]) -> io::Result<AtomicFile> {
 /// that, gzip, plain).
 fn read_decompressed(path: &Path) -> io::Result<Vec<u8>> {
     let raw = std::fs::read(path)?;
+    let limit = raw.len() as u64 * MAX_RATIO;
     let size = zstd::zstd_safe::get_frame_content_size(&raw).ok().flatten();
-    if let Some(size) = size.filter(|&size| size <= raw.len() as u64 * MAX_RATIO) {
+    if let Some(size) = size.filter(|&size| size <= limit) {
         return zstd::bulk::decompress(&raw, size as usize);
     }
-    let limit = raw.len() as u64 * MAX_RATIO;
     let mut bytes = Vec::new();
     decompressed(&raw[..])?.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

@@ -97,7 +97,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn entry(&mut self, previous: &str) -> Result<(String, FileEntry), String> {
-        let shared = usize::try_from(self.number()?).map_err(|_| "a length in it is out of range")?;
+        let shared = self.length()?;
         let kept = previous.as_bytes().get(..shared).ok_or("its name shares more than the previous name holds")?;
         let rest = self.sized()?;
         if kept.len() + rest.len() > MAX_NAME_BYTES {
@@ -118,9 +118,9 @@ impl<'a> Reader<'a> {
         };
         let link_target = match self.number()? {
             0 => None,
-            length => {
-                let length = usize::try_from(length - 1).map_err(|_| "a length in it is out of range")?;
-                Some(String::from_utf8(self.take(length)?.to_vec()).map_err(|_| format!("{name}: its link target is not UTF-8"))?)
+            plus_one => {
+                let target = self.take(to_length(plus_one - 1)?)?;
+                Some(String::from_utf8(target.to_vec()).map_err(|_| format!("{name}: its link target is not UTF-8"))?)
             }
         };
         Ok((name, FileEntry { kind, size, mtime_ms, mode, hash, link_target }))
@@ -143,11 +143,19 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn length(&mut self) -> Result<usize, String> {
+        to_length(self.number()?)
+    }
+
     /// A length, then that many bytes.
     fn sized(&mut self) -> Result<&'a [u8], String> {
-        let length = self.number()?;
-        self.take(usize::try_from(length).map_err(|_| "a length in it is out of range")?)
+        let length = self.length()?;
+        self.take(length)
     }
+}
+
+fn to_length(number: u64) -> Result<usize, String> {
+    usize::try_from(number).map_err(|_| "a length in it is out of range".to_string())
 }
 
 fn put_number(out: &mut Vec<u8>, value: u64) {
