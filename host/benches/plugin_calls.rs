@@ -133,6 +133,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
             planned: Vec::new(),
             denials: Default::default(),
             logs: Vec::new(),
+            log_budget: Default::default(),
             events: Vec::new(),
         };
         let mut store = store(engine, HostState::new(call, base.limits.memory_bytes));

@@ -37,7 +37,7 @@ impl Failure {
 
     pub fn report(self) -> ExitCode {
         if !self.message.is_empty() {
-            eprintln!("error: {}", self.message.replace('\n', " "));
+            eprintln!("error: {}", crate::secrets::mask(&self.message.replace('\n', " ")));
         }
         ExitCode::from(self.code)
     }

@@ -9,5 +9,6 @@ pub mod docker;
 pub mod failure;
 pub mod ops;
 pub mod plugin;
+pub mod secrets;
 pub mod state;
 pub mod time;

@@ -11,6 +11,7 @@
 pub mod artifact;
 pub mod docker;
 pub mod fs;
+mod held;
 pub mod http;
 pub mod log;
 pub mod net;
@@ -18,6 +19,7 @@ pub mod notify;
 pub mod process;
 pub mod read_ahead;
 mod state;
+mod tail;
 pub mod tls;
 
 use std::fmt;

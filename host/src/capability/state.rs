@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::{Denial, Policy};
+use super::log::LogBudget;
+use super::{Denial, Policy, held};
 use crate::plugin::bindings::notify::Event;
 
 /// Shared, long-lived services the capabilities use (one per runtime).
@@ -43,6 +44,7 @@ pub struct CallState {
     pub planned: Vec<PlannedCall>,
     pub denials: Arc<Mutex<Vec<Denial>>>,
     pub logs: Vec<LogLine>,
+    pub log_budget: Arc<LogBudget>,
     pub events: Vec<Event>,
 }
 
@@ -51,8 +53,7 @@ impl CallState {
     /// report it as the typed cause if the plugin then fails.
     pub fn allow(&mut self, result: Result<(), Denial>) -> Result<(), Denial> {
         if let Err(denial) = &result {
-            tracing::warn!(plugin = %self.plugin, "{denial}");
-            self.denials.lock().expect("denials lock").push(denial.clone());
+            record_denial(&self.denials, &self.log_budget, denial.clone());
         }
         result
     }
@@ -70,21 +71,71 @@ impl CallState {
     pub fn remaining(&self) -> std::time::Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// Bytes held in the call's records (log lines, planned calls, events, denials).
+    fn records_bytes(&self) -> usize {
+        const RECORD: usize = 64;
+        let logs: usize = self.logs.iter().map(|l| RECORD + l.message.len()).sum();
+        let planned: usize = self.planned.iter().map(|p| RECORD + p.call.len() + p.detail.len()).sum();
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| {
+                let facts: usize = e.facts.iter().map(|f| RECORD + f.key.len() + f.value.len()).sum();
+                RECORD + e.kind.len() + e.title.len() + e.body.len() + e.link.as_ref().map_or(0, String::len) + facts
+            })
+            .sum();
+        logs + planned + events
+    }
 }
 
-/// Caps linear memory and tables, and remembers that the cap was hit so a
-/// resulting trap is reported as out-of-memory rather than a generic trap.
+/// Denials kept per call: the first is the typed cause; a plugin retrying a
+/// denied call in a loop adds nothing after these.
+const MAX_DENIALS: usize = 16;
+
+/// Logs a denial (within the call's log budget) and remembers it so the
+/// runtime can report it as the typed cause if the plugin then fails.
+pub(super) fn record_denial(denials: &Mutex<Vec<Denial>>, budget: &LogBudget, denial: Denial) {
+    let text = denial.to_string();
+    if budget.admit(text.len()) {
+        tracing::warn!(plugin = %denial.plugin, "{text}");
+    }
+    let mut denials = denials.lock().expect("denials lock");
+    if denials.len() < MAX_DENIALS {
+        denials.push(denial);
+    }
+}
+
+/// Caps the memory a call uses: its linear memories together, plus what the
+/// host holds for it (measured on each epoch tick, see [`held`]). Remembers
+/// that the cap was hit so the resulting trap is reported as out-of-memory.
 pub struct MemoryLimiter {
     pub max_memory_bytes: usize,
     pub hit: bool,
+    linear_bytes: usize,
+    held_bytes: usize,
+}
+
+impl MemoryLimiter {
+    fn new(max_memory_bytes: usize) -> MemoryLimiter {
+        MemoryLimiter { max_memory_bytes, hit: false, linear_bytes: 0, held_bytes: 0 }
+    }
+
+    fn fits(&mut self, linear_bytes: usize, held_bytes: usize) -> bool {
+        let fits = linear_bytes.saturating_add(held_bytes) <= self.max_memory_bytes;
+        self.hit |= !fits;
+        fits
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
-            self.hit = true;
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        // Called when a memory is created (from 0) and when it grows.
+        let linear = self.linear_bytes.saturating_add(desired.saturating_sub(current));
+        if !self.fits(linear, self.held_bytes) {
             return Ok(false);
         }
+        self.linear_bytes = linear;
         Ok(true)
     }
 
@@ -110,16 +161,31 @@ impl HostState {
         // so a panic message can be quoted in the trap error.
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
-        let http_hooks = super::http::Hooks::new(call.policy.clone(), call.denials.clone());
-        HostState {
-            call,
-            limiter: MemoryLimiter { max_memory_bytes, hit: false },
-            stderr,
-            wasi,
-            table: ResourceTable::new(),
-            http_ctx: WasiHttpCtx::new(),
-            http_hooks,
-        }
+        let http_hooks = super::http::Hooks::new(call.policy.clone(), call.denials.clone(), call.log_budget.clone());
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(held::MAX_RESOURCES);
+        let mut http_ctx = WasiHttpCtx::new();
+        http_ctx.set_field_size_limit(held::FIELDS_BYTES);
+        HostState { call, limiter: MemoryLimiter::new(max_memory_bytes), stderr, wasi, table, http_ctx, http_hooks }
+    }
+
+    /// Measures what the host holds for the call; false (and the limiter
+    /// marked hit) once that and linear memory pass the cap, or the resource
+    /// table is full. Run on every epoch tick.
+    pub fn within_memory_cap(&mut self) -> bool {
+        let (entries, table_bytes) = held::table_bytes(&mut self.table);
+        let held_bytes = table_bytes + self.call.records_bytes();
+        self.limiter.held_bytes = held_bytes;
+        let linear_bytes = self.limiter.linear_bytes;
+        self.limiter.fits(linear_bytes, held_bytes);
+        self.limiter.hit |= entries >= held::MAX_RESOURCES;
+        !self.limiter.hit
+    }
+
+    /// Whether the call failed by running out of memory: linear memory or
+    /// host-held bytes past the cap, or a full resource table.
+    pub fn out_of_memory(&self, error: &wasmtime::Error) -> bool {
+        self.limiter.hit || error.chain().any(|e| matches!(e.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full)))
     }
 }
 

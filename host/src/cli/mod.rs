@@ -71,7 +71,8 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let stderr = crate::secrets::MaskingWriter(std::io::stderr);
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(stderr).with_target(false).init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {

@@ -8,14 +8,14 @@ pub struct Output {
 }
 
 impl Output {
-    /// Prints `value` as JSON, or `text()` for people.
+    /// Prints `value` as JSON, or `text()` for people; secrets masked either way.
     pub fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).expect("serializable"));
+            println!("{}", crate::secrets::masked_json(value));
         } else {
             let text = text();
             if !text.is_empty() {
-                println!("{text}");
+                println!("{}", crate::secrets::mask(&text));
             }
         }
     }

@@ -264,7 +264,7 @@ impl Config {
         }
         let config_dir = self.resolve(Path::new(""));
         for (name, channel) in &self.notify {
-            let destination = crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
+            let (_, destination) = crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
             for pattern in &channel.on {
                 globset::Glob::new(pattern).map_err(|e| (format!("notify.{name}.on"), format!("`{pattern}` is not an event-kind pattern: {e}")))?;
             }

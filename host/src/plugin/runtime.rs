@@ -213,14 +213,15 @@ impl Runtime {
         let deadline = started + setup.limits.timeout;
         let mut store = self.new_store(plugin, &setup, deadline);
         let outcome = tokio::time::timeout(setup.limits.timeout, invoke(&mut store)).await;
-        let state = store.into_data();
+        let mut state = store.into_data();
+        state.call.close_log();
         let name = &plugin.manifest.name;
         let first_denial = state.call.denials.lock().expect("denials lock").first().cloned();
         let timed_out = || PluginError::TimedOut { plugin: name.clone(), export: export.into(), deadline: setup.limits.timeout };
         let value = match outcome {
             Err(_elapsed) => return Err(timed_out()),
             Ok(Err(trap)) => {
-                if state.limiter.hit {
+                if state.out_of_memory(&trap) {
                     return Err(PluginError::OutOfMemory { plugin: name.clone(), export: export.into(), limit_bytes: setup.limits.memory_bytes as u64 });
                 }
                 if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
@@ -228,6 +229,9 @@ impl Runtime {
                 }
                 return Err(trapped(plugin, export, &trap, &state));
             }
+            // A host call cut short by the deadline fails the call as timed
+            // out, whatever the plugin made of that host call's error.
+            Ok(Ok(Err(_))) if Instant::now() >= deadline => return Err(timed_out()),
             Ok(Ok(Err(plugin_error))) => return Err(plugin_failure(name, export, plugin_error, first_denial)),
             Ok(Ok(Ok(value))) => value,
         };
@@ -245,14 +249,15 @@ impl Runtime {
             planned: Vec::new(),
             denials: Default::default(),
             logs: Vec::new(),
+            log_budget: Default::default(),
             events: Vec::new(),
         };
         let memory = setup.limits.memory_bytes.min(MAX_MEMORY_BYTES);
         let mut store = Store::new(&self.engine, HostState::new(call, memory));
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+        store.epoch_deadline_callback(move |mut store| {
+            if !store.data_mut().within_memory_cap() || Instant::now() >= deadline {
                 Err(Trap::Interrupt.into())
             } else {
                 Ok(UpdateDeadline::Continue(1))

@@ -129,7 +129,7 @@ impl State {
     }
 
     pub fn record_verify(&self, id: &str, at: i64, error: Option<&str>) -> Result<(), StateError> {
-        self.conn().execute("UPDATE backups SET verified_at = ?2, verify_error = ?3 WHERE id = ?1", params![id, at, error])?;
+        self.conn().execute("UPDATE backups SET verified_at = ?2, verify_error = ?3 WHERE id = ?1", params![id, at, error.map(crate::secrets::mask)])?;
         Ok(())
     }
 

@@ -40,7 +40,7 @@ impl State {
         conn.execute(
             "INSERT INTO image_updates (image, container, old_image_id, new_image_id, was_running, outcome, error, who, at, run_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![u.image, u.container, u.old_image_id, u.new_image_id, u.was_running, outcome, u.error, who(), now_unix(), u.run_id],
+            params![u.image, u.container, u.old_image_id, u.new_image_id, u.was_running, outcome, u.error.map(crate::secrets::mask), who(), now_unix(), u.run_id],
         )?;
         Ok(conn.last_insert_rowid())
     }

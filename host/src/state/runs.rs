@@ -1,9 +1,11 @@
-//! Run records: one per operation, with its outcome and log.
+//! Run records: one per operation, with its outcome and log. What is written
+//! has registered secrets masked: state.db is read by people and copied around.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{State, StateError, now_unix};
+use crate::secrets::mask;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,7 +55,7 @@ impl State {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (operation, target, who, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![operation, target, who(), now_unix()],
+            params![operation, mask(target), who(), now_unix()],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -64,14 +66,14 @@ impl State {
         self.conn().execute(
             "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, \
              log = CASE WHEN ?5 = '' THEN log WHEN log = '' THEN ?5 ELSE log || char(10) || ?5 END WHERE id = ?1",
-            params![id, now_unix(), outcome.as_str(), summary, log],
+            params![id, now_unix(), outcome.as_str(), mask(summary), mask(log)],
         )?;
         Ok(())
     }
 
     /// Adds lines to a run's log after it finished (e.g. how notifying went).
     pub fn append_run_log(&self, id: i64, text: &str) -> Result<(), StateError> {
-        self.conn().execute("UPDATE runs SET log = log || char(10) || ?2 WHERE id = ?1", params![id, text])?;
+        self.conn().execute("UPDATE runs SET log = log || char(10) || ?2 WHERE id = ?1", params![id, mask(text)])?;
         Ok(())
     }
 

@@ -4,10 +4,13 @@
 
 use globset::{Glob, GlobMatcher};
 
-/// What a docker call does; each host function needs exactly one.
+/// What a docker call does; each host function needs exactly one, except
+/// that `inspect-env` adds the values to what `inspect` shows of a
+/// container's environment (they often hold passwords).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Inspect,
+    InspectEnv,
     Logs,
     Stats,
     Save,
@@ -19,12 +22,23 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 9] =
-        [Action::Inspect, Action::Logs, Action::Stats, Action::Save, Action::Load, Action::Exec, Action::Start, Action::Stop, Action::Copy];
+    pub const ALL: [Action; 10] = [
+        Action::Inspect,
+        Action::InspectEnv,
+        Action::Logs,
+        Action::Stats,
+        Action::Save,
+        Action::Load,
+        Action::Exec,
+        Action::Start,
+        Action::Stop,
+        Action::Copy,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Inspect => "inspect",
+            Action::InspectEnv => "inspect-env",
             Action::Logs => "logs",
             Action::Stats => "stats",
             Action::Save => "save",
@@ -90,6 +104,8 @@ mod tests {
         assert!(!g.allows(Action::Stop, "shop-web"));
         assert!(!g.allows(Action::Inspect, "other"));
         assert!(g.allows(Action::Save, "registry.example/shop-web:1.2"));
+        assert!(!g.allows(Action::InspectEnv, "shop-web"), "inspect does not show env values");
+        assert!(Grant::parse(&["inspect-env:shop-*".into()]).unwrap().allows(Action::InspectEnv, "shop-web"));
         assert!(Grant::parse(&["kill:x".into()]).unwrap_err().contains("unknown action"));
         assert!(Grant::parse(&["x".into()]).unwrap_err().contains("action[,action]"));
     }

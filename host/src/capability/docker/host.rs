@@ -30,6 +30,7 @@ use super::socket_get;
 use crate::capability::artifact::{self, AtomicFile};
 use crate::capability::fs::{Access, io_error};
 use crate::capability::read_ahead::ReadAhead;
+use crate::capability::tail::Tail;
 use crate::capability::{CallState, HostState, Policy};
 use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary, Mount, PortBinding};
 use crate::plugin::bindings::types::{Artifact, HostError, Kv};
@@ -59,9 +60,18 @@ impl docker::Host for HostState {
     }
 
     async fn inspect_container(&mut self, name: String) -> Result<ContainerDetails, HostError> {
-        self.call.docker_access("docker.inspect-container", Action::Inspect, &name)?;
+        const CALL: &str = "docker.inspect-container";
+        self.call.docker_access(CALL, Action::Inspect, &name)?;
         let engine = self.call.engine().await?;
-        engine.inspect(&name).await.map(container_details)
+        let mut details = engine.inspect(&name).await.map(container_details)?;
+        // Env values are often passwords (an env_files secret): only an
+        // explicit `inspect-env` shows them; otherwise `KEY=` per entry.
+        if !covers(&self.call.policy, CALL, Action::InspectEnv, &name) {
+            for entry in &mut details.env {
+                entry.truncate(entry.find('=').map_or(entry.len(), |at| at + 1));
+            }
+        }
+        Ok(details)
     }
 
     async fn list_images(&mut self, reference: Option<String>) -> Result<Vec<ImageSummary>, HostError> {
@@ -520,31 +530,6 @@ impl ExecStdout {
         if let ExecStdout::File(sink) = self {
             sink.abandon().await;
         }
-    }
-}
-
-/// The last `limit` bytes pushed.
-struct Tail {
-    bytes: Vec<u8>,
-    limit: usize,
-}
-
-impl Tail {
-    fn new(limit: usize) -> Tail {
-        Tail { bytes: Vec::new(), limit }
-    }
-
-    fn push(&mut self, data: &[u8]) {
-        self.bytes.extend_from_slice(data);
-        // Trimmed in batches, not on every push.
-        if self.bytes.len() > 2 * self.limit {
-            self.bytes.drain(..self.bytes.len() - self.limit);
-        }
-    }
-
-    fn into_string(self) -> String {
-        let start = self.bytes.len().saturating_sub(self.limit);
-        String::from_utf8_lossy(&self.bytes[start..]).into_owned()
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::{Denial, HostState, Policy};
+use super::log::LogBudget;
+use super::{Denial, HostState, Policy, held};
 
 /// One allowed origin. `host` may be `*` or start with `*.`; no port means the
 /// scheme's default.
@@ -97,15 +98,17 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
 }
 
-/// The per-call request check handed to wasmtime-wasi-http.
+/// The per-call request check handed to wasmtime-wasi-http, and the size of
+/// what it buffers of an outgoing body.
 pub struct Hooks {
     policy: Arc<Policy>,
     denials: Arc<Mutex<Vec<Denial>>>,
+    log_budget: Arc<LogBudget>,
 }
 
 impl Hooks {
-    pub fn new(policy: Arc<Policy>, denials: Arc<Mutex<Vec<Denial>>>) -> Hooks {
-        Hooks { policy, denials }
+    pub fn new(policy: Arc<Policy>, denials: Arc<Mutex<Vec<Denial>>>, log_budget: Arc<LogBudget>) -> Hooks {
+        Hooks { policy, denials, log_budget }
     }
 
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
@@ -138,8 +141,7 @@ impl WasiHttpHooks for Hooks {
         _fut: IoFuture,
     ) -> SendFuture {
         if let Err(denial) = self.check(&request) {
-            tracing::warn!(plugin = %self.policy.plugin, "{denial}");
-            self.denials.lock().expect("denials lock").push(denial);
+            super::state::record_denial(&self.denials, &self.log_budget, denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let uri = request.uri();
@@ -155,6 +157,14 @@ impl WasiHttpHooks for Hooks {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
+    }
+
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        held::BODY_BUFFERED_CHUNKS
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        held::BODY_CHUNK
     }
 }
 

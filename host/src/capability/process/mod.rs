@@ -13,6 +13,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use grant::Grant;
 
 use super::artifact::{self, AtomicFile};
+use super::tail::Tail;
 use super::fs::{Access, io_error};
 use super::{CallState, HostState};
 use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
@@ -88,11 +89,7 @@ impl process::Host for HostState {
                     None => read_limited(&mut stdout, STDOUT_LIMIT).await.map(|bytes| (bytes, None)),
                 }
             };
-            let stderr_task = async {
-                let mut buf = Vec::new();
-                let _ = stderr.read_to_end(&mut buf).await;
-                buf
-            };
+            let stderr_task = read_tail(&mut stderr, STDERR_TAIL);
             let (out, err) = tokio::join!(stdout_task, stderr_task);
             let status = child.wait().await.map_err(|e| HostError::Failed(e.to_string()))?;
             Ok::<_, HostError>((out?, err, status))
@@ -100,12 +97,11 @@ impl process::Host for HostState {
         let ((stdout, stdout_artifact), stderr, status) = tokio::time::timeout(limit, collect)
             .await
             .map_err(|_| HostError::TimedOut(format!("{} ran longer than {}ms and was killed", argv[0], limit.as_millis())))??;
-        let tail_start = stderr.len().saturating_sub(STDERR_TAIL);
         Ok(Output {
             exit_code: status.code().unwrap_or(-1),
             stdout,
             stdout_artifact,
-            stderr_tail: String::from_utf8_lossy(&stderr[tail_start..]).into_owned(),
+            stderr_tail: stderr.into_string(),
             duration_ms: started.elapsed().as_millis() as u64,
         })
     }
@@ -181,6 +177,16 @@ async fn read_limited(stream: &mut tokio::process::ChildStdout, limit: usize) ->
         let room = limit.saturating_sub(buf.len()).min(n);
         buf.extend_from_slice(&chunk[..room]);
     }
+}
+
+/// The end of a command's stderr; the rest is drained so it never blocks.
+async fn read_tail(stream: &mut tokio::process::ChildStderr, limit: usize) -> Tail {
+    let mut tail = Tail::new(limit);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+        tail.push(&chunk[..n]);
+    }
+    tail
 }
 
 async fn stream_to_file(stream: &mut tokio::process::ChildStdout, path: &std::path::Path) -> Result<crate::plugin::bindings::types::Artifact, HostError> {

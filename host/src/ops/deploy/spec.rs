@@ -164,7 +164,8 @@ impl ContainerSpec {
 }
 
 /// docker's `--env-file` format: `KEY=VALUE` lines, `#` comments, and a bare
-/// `KEY` taking bosun's own environment value.
+/// `KEY` taking bosun's own environment value. Values are registered as
+/// secrets to mask.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the env file; fix services.*.env_files in bosun.toml", path.display()))?;
     let mut env = BTreeMap::new();
@@ -183,6 +184,7 @@ pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
         if key.is_empty() || key.contains(char::is_whitespace) {
             bail!("{}:{}: `{key}` is not a variable name; lines are KEY=VALUE", path.display(), number + 1);
         }
+        crate::secrets::register(&value);
         env.insert(key.to_string(), value);
     }
     Ok(env)

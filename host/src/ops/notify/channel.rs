@@ -12,6 +12,10 @@ pub struct Destination {
     pub params: BTreeMap<String, String>,
     /// `scheme://host[:port]` the delivery goes to; granted for the call.
     pub origin: String,
+    /// The URL's secret parts, as written and decoded: tokens and keys (in
+    /// the path of chat services), signing secrets, passwords, a generic
+    /// webhook's path and query. Registered for masking when loaded.
+    pub secrets: Vec<String>,
 }
 
 /// Who delivers: a notifier plugin, or bosun itself (email: a sandboxed
@@ -34,8 +38,8 @@ const SCHEMES: &str = "dingtalk://, wecom://, feishu://, telegram://, slack://, 
 /// service's own origin (a proxy, or a test server).
 pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("the URL has no scheme; use one of {SCHEMES}"))?;
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let query: BTreeMap<String, String> = query
+    let (before_query, raw_query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query: BTreeMap<String, String> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').map_or((p.to_string(), String::new()), |(k, v)| (k.to_string(), percent_decode(v))))
@@ -45,6 +49,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
         None => (None, before_query),
     };
     let user = raw_user.map(percent_decode);
+    let mut secrets: Vec<String> = raw_user.into_iter().map(str::to_string).collect();
     let missing = |what: &str, form: &str| format!("{scheme}:// URL has no {what}; write {form}");
     let mut params = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -83,6 +88,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
             if token.split('/').filter(|p| !p.is_empty()).count() != 3 {
                 return Err(missing("webhook token", "slack://T000/B000/XXXX (the three parts of the incoming-webhook URL)"));
             }
+            secrets.extend(token.rsplit('/').next().map(str::to_string));
             put("token", token);
             (Via::Plugin("chat"), "https://hooks.slack.com".to_string())
         }
@@ -102,6 +108,11 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
             if host.is_empty() {
                 return Err(missing("host", &format!("{scheme}://host/path")));
             }
+            // A webhook's path and query are its credentials (`/hooks/T0K3N`).
+            secrets.push(host_path[host.len()..].trim_matches('/').to_string());
+            secrets.push(raw_query.to_string());
+            secrets.extend(query.values().cloned());
+            secrets.extend(raw_user.and_then(|u| u.split_once(':')).map(|(_, password)| password.to_string()));
             (Via::Plugin("webhook"), format!("{http_scheme}://{host}"))
         }
         "smtp" => {
@@ -145,9 +156,11 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
         }
         None => default_origin,
     };
+    secrets.extend(["token", "key", "secret", "password"].iter().filter_map(|k| params.get(*k).cloned()));
+    secrets.retain(|s| !s.is_empty());
     params.insert("endpoint".into(), endpoint.map_or_else(|| origin.clone(), |e| e.trim_end_matches('/').to_string()));
     params.insert("service".into(), scheme.trim_start_matches("generic+").to_string());
-    Ok(Destination { via, params, origin })
+    Ok(Destination { via, params, origin, secrets })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -193,6 +206,18 @@ mod tests {
         assert_eq!((mail.params["user"].as_str(), mail.params["password"].as_str(), mail.params["port"].as_str()), ("ops@example.com", "p@ss", "587"));
         assert_eq!(parse("smtp://mail:2525/?from=a@b&to=c@d&tls=none", None).unwrap().params["port"], "2525");
         assert!(parse("smtp://mail/?to=c@d", None).unwrap_err().contains("no from address"));
+    }
+
+    #[test]
+    fn every_secret_part_is_named_for_masking() {
+        let secrets = |url: &str| parse(url, None).unwrap().secrets;
+        assert_eq!(secrets("telegram://123:AA%2Dbb@telegram?chats=@ops"), ["123:AA%2Dbb", "123:AA-bb"]);
+        assert_eq!(secrets("slack://T1/B2/XSECRET"), ["XSECRET", "T1/B2/XSECRET"]);
+        assert_eq!(secrets("dingtalk://TOK?secret=SEC"), ["TOK", "SEC"]);
+        assert_eq!(secrets("wecom://WKEY"), ["WKEY"]);
+        assert_eq!(secrets("discord://DTOK@987"), ["DTOK", "DTOK"]);
+        assert_eq!(secrets("generic+https://u:pw@hooks.example/T/abc?sig=x%2By&v=1"), ["u:pw", "T/abc", "sig=x%2By&v=1", "x+y", "1", "pw"]);
+        assert_eq!(secrets("smtp://ops:p%40ss@mail/?from=a@b&to=c@d"), ["ops:p%40ss", "p@ss"]);
     }
 
     #[test]

@@ -56,17 +56,22 @@ pub fn resolve_url(channel: &Channel, config_dir: &Path) -> Result<String, Strin
         (Some(url), None) => url.clone(),
         (None, Some(file)) => {
             let path = config_dir.join(file);
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read url_file {}: {e}", path.display()))?.trim().to_string()
+            let url = std::fs::read_to_string(&path).map_err(|e| format!("cannot read url_file {}: {e}", path.display()))?.trim().to_string();
+            crate::secrets::register(&url);
+            url
         }
         (None, None) => return Err("needs url (e.g. dingtalk://TOKEN) or url_file (a file holding it)".into()),
     };
     crate::config::expand_env(&raw).map_err(|e| format!("the URL {e}"))
 }
 
-/// The channel's destination, checked (used at config load and before sending).
-pub fn destination(channel: &Channel, config_dir: &Path) -> Result<Destination, String> {
+/// The channel's URL and destination, checked (at config load and before
+/// sending); the URL's secret parts are registered for masking.
+pub fn destination(channel: &Channel, config_dir: &Path) -> Result<(String, Destination), String> {
     let url = resolve_url(channel, config_dir)?;
-    channel::parse(&url, channel.endpoint.as_deref())
+    let destination = channel::parse(&url, channel.endpoint.as_deref()).map_err(|e| format!("{e}"))?;
+    destination.secrets.iter().for_each(|s| crate::secrets::register(s));
+    Ok((url, destination))
 }
 
 /// Whether the channel subscribed to `kind` (no `on`: every event).
@@ -131,9 +136,10 @@ pub async fn deliver(app: &App, name: &str, channel: &Channel, notice: &Notice) 
 /// One attempt; the error says whether trying again may help.
 async fn send(app: &App, name: &str, channel: &Channel, notice: &Notice) -> Result<String, (String, bool)> {
     let config_dir = app.config.resolve(Path::new(""));
-    let url = resolve_url(channel, &config_dir).map_err(|e| (format!("notify.{name}: {e}"), false))?;
-    let destination = channel::parse(&url, channel.endpoint.as_deref()).map_err(|e| (format!("notify.{name}.url: {e}"), false))?;
+    let (url, destination) = destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url: {e}"), false))?;
     let started = Instant::now();
+    // What is sent is text people read: secrets masked, as in every other output.
+    let notice = &notice.masked();
     let title = channel.title.as_deref().map_or_else(|| notice.title.clone(), |t| render(t, notice));
     let body = channel.body.as_deref().map_or_else(|| notice.body.clone(), |t| render(t, notice));
     let plugin_name = match (channel.plugin.as_deref(), destination.via) {

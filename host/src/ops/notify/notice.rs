@@ -42,6 +42,18 @@ impl Notice {
         self
     }
 
+    /// This notice with every registered secret masked in its text and facts.
+    pub fn masked(&self) -> Notice {
+        let mask = |text: &String| crate::secrets::mask(text).into_owned();
+        Notice {
+            kind: self.kind.clone(),
+            severity: self.severity,
+            title: mask(&self.title),
+            body: mask(&self.body),
+            facts: self.facts.iter().map(|(key, value)| (key.clone(), mask(value))).collect(),
+        }
+    }
+
     /// The value of `placeholder` for this notice; empty when unknown here.
     fn value(&self, placeholder: &str) -> String {
         match placeholder {
