@@ -18,6 +18,7 @@ pub mod net;
 pub mod notify;
 pub mod process;
 pub mod read_ahead;
+mod regular_file;
 mod state;
 mod tail;
 pub mod tls;

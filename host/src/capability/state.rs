@@ -7,7 +7,7 @@ use std::time::Instant;
 use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{FieldMapError, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::log::LogBudget;
 use super::{Denial, Policy, held};
@@ -183,9 +183,14 @@ impl HostState {
     }
 
     /// Whether the call failed by running out of memory: linear memory or
-    /// host-held bytes past the cap, or a full resource table.
+    /// host-held bytes past the cap, a full resource table, or a `fields`
+    /// past its size (wasmtime-wasi-http traps on that).
     pub fn out_of_memory(&self, error: &wasmtime::Error) -> bool {
-        self.limiter.hit || error.chain().any(|e| matches!(e.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full)))
+        self.limiter.hit
+            || error.chain().any(|e| {
+                matches!(e.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full))
+                    || matches!(e.downcast_ref::<FieldMapError>(), Some(FieldMapError::TotalSizeTooBig | FieldMapError::TooManyFields))
+            })
     }
 }
 

@@ -299,7 +299,7 @@ fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostS
     let backtrace = error
         .downcast_ref::<wasmtime::WasmBacktrace>()
         .map(|bt| bt.to_string().lines().skip(1).take(12).collect::<Vec<_>>().join("\n"));
-    let trap = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |t| t.to_string());
+    let trap = error.downcast_ref::<Trap>().map_or_else(|| error.root_cause().to_string(), |t| t.to_string());
     // What the plugin said last before dying (bosun-sdk logs panics as errors).
     let last_error = state.call.logs.iter().rev().find(|l| l.level == "error").map(|l| l.message.clone());
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().replace('\n', " ");

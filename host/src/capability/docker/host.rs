@@ -30,6 +30,7 @@ use super::socket_get;
 use crate::capability::artifact::{self, AtomicFile};
 use crate::capability::fs::{Access, io_error};
 use crate::capability::read_ahead::ReadAhead;
+use crate::capability::regular_file;
 use crate::capability::tail::Tail;
 use crate::capability::{CallState, HostState, Policy};
 use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary, Mount, PortBinding};
@@ -164,7 +165,7 @@ impl docker::Host for HostState {
             return Ok(references);
         }
         let engine = self.call.engine().await?;
-        let file = tokio::fs::File::open(&src).await.map_err(|e| io_error(&src, e))?;
+        let file = tokio::fs::File::from_std(regular_file::open_read(&src).map_err(|e| io_error(&src, e))?);
         let chunks = futures_util::stream::unfold(file, |mut file| async move {
             let mut buf = vec![0u8; READ_CHUNK];
             match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
@@ -221,7 +222,7 @@ impl docker::Host for HostState {
         if !self.call.execute(CALL, format!("{container}: {} < {stdin_from}", argv.join(" "))) {
             return Ok(ExecStatus { exit_code: 0, stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
         }
-        let file = tokio::fs::File::open(&input).await.map_err(|e| io_error(&input, e))?;
+        let file = tokio::fs::File::from_std(regular_file::open_read(&input).map_err(|e| io_error(&input, e))?);
         let engine = self.call.engine().await?;
         engine.exec(&container, argv, Some(file), ExecStdout::Kept(Vec::new())).await
     }
@@ -308,7 +309,7 @@ impl docker::Host for HostState {
         if !self.call.execute(CALL, format!("{archive_path} -> {container}:{dest_dir}")) {
             return Ok(());
         }
-        let file = std::fs::File::open(&archive).map_err(|e| io_error(&archive, e))?;
+        let file = regular_file::open_read(&archive).map_err(|e| io_error(&archive, e))?;
         let engine = self.call.engine().await?;
         engine.inspect(&container).await?;
         let (body, reader) = tar_reader(file);
@@ -480,7 +481,7 @@ fn saved_references(path: &Path) -> Result<Vec<String>, HostError> {
         #[serde(rename = "RepoTags", default)]
         repo_tags: Option<Vec<String>>,
     }
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let file = regular_file::open_read(path).map_err(|e| io_error(path, e))?;
     let mut tar = tar::Archive::new(BufReader::with_capacity(READ_CHUNK, file));
     for entry in tar.entries().map_err(|e| io_error(path, e))? {
         let entry = entry.map_err(|e| io_error(path, e))?;

@@ -9,7 +9,8 @@ pub fn find(matcher: &Matcher, pidfile: Option<&Path>) -> Result<Vec<ProcessInfo
     let pids: Vec<u32> = match matcher {
         Matcher::Pidfile(_) => {
             let path = pidfile.expect("pidfile resolved by caller");
-            let text = std::fs::read_to_string(path).map_err(|e| crate::capability::fs::io_error(path, e))?;
+            let io_error = |e| crate::capability::fs::io_error(path, e);
+            let text = crate::capability::regular_file::open_read(path).and_then(std::io::read_to_string).map_err(io_error)?;
             let pid = text.trim().parse().map_err(|_| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?;
             vec![pid]
         }

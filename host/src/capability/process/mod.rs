@@ -121,7 +121,7 @@ impl process::Host for HostState {
         if !self.call.execute("process.spawn-detached", format!("{:?} {}", method, argv.join(" "))) {
             return Ok(0);
         }
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| io_error(&log, e))?;
+        let log_file = super::regular_file::open(&log, std::fs::OpenOptions::new().create(true).append(true)).map_err(|e| io_error(&log, e))?;
         let log_err = log_file.try_clone().map_err(|e| io_error(&log, e))?;
         cmd.stdin(Stdio::null()).stdout(log_file).stderr(log_err).kill_on_drop(false);
         let nohup = matches!(method, DetachMethod::Nohup);
