@@ -27,6 +27,9 @@ pub const FIELDS_BYTES: usize = 64 * 1024;
 pub const BODY_CHUNK: usize = 64 * 1024;
 pub const BODY_BUFFERED_CHUNKS: usize = 1;
 
+/// The most random bytes one wasi:random call may ask for.
+pub const RANDOM_BYTES: u64 = 64 * 1024;
+
 /// What a table entry costs besides its contents (the table slot, the boxed
 /// value, its allocation headers), rounded up.
 const ENTRY_BYTES: usize = 512;

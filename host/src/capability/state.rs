@@ -160,7 +160,9 @@ impl HostState {
         // everything goes through bosun's granted interfaces. stderr is kept
         // so a panic message can be quoted in the trap error.
         let stderr = MemoryOutputPipe::new(64 * 1024);
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        // Random bytes are made in host memory before the plugin gets them:
+        // a seed or a key is what a plugin needs, not wasmtime's 64 MiB.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).max_random_size(held::RANDOM_BYTES).build();
         let http_hooks = super::http::Hooks::new(call.policy.clone(), call.denials.clone(), call.log_budget.clone());
         let mut table = ResourceTable::new();
         table.set_max_capacity(held::MAX_RESOURCES);
