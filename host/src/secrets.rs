@@ -101,6 +101,14 @@ fn mask_json(value: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Panic messages masked too: the default hook prints them as they are.
+pub fn mask_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!("thread '{}' {}", thread.name().unwrap_or("<unnamed>"), mask(&info.to_string()));
+    }));
+}
+
 /// A tracing writer that masks each formatted line before it reaches `inner`.
 pub struct MaskingWriter<M>(pub M);
 

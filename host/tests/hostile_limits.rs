@@ -226,10 +226,11 @@ fn gone_soon(arg: &str) -> bool {
     true
 }
 
-/// F1. Channels whose URL carries a secret (chat tokens in the path or the
-/// query, a signing secret, a webhook's path, a url_file), delivered to a
-/// service that fails and echoes what it was sent, or to none at all: the
-/// service got the secret, nothing bosun printed or stored has it.
+/// F1. Secrets in channel URLs (chat tokens in the path or the query, a
+/// signing secret, a webhook's path, a url_file, an SMTP password) and a
+/// `${VAR}` token in a check's URL. Deliveries go to a service that fails and
+/// echoes what it was sent, or to none at all: the service got the secrets,
+/// nothing bosun printed or stored has them.
 #[test]
 fn channel_secrets_are_masked_in_every_output_and_record() {
     let _serial = serial();
@@ -246,6 +247,7 @@ fn channel_secrets_are_masked_in_every_output_and_record() {
         "feishu-file-token-66",
         "wecom-robot-key-99",
         "check-query-token-12",
+        "smtp-pass-word-7",
     ];
     let config = format!(
         "[project]\nname = \"shop\"\n\n\
@@ -258,13 +260,16 @@ fn channel_secrets_are_masked_in_every_output_and_record() {
          [notify.hook]\nurl = \"generic+{echo}/hooks/{hook}\"\n\n\
          [notify.fei]\nurl_file = \"feishu.url\"\nendpoint = \"{echo}\"\n\n\
          [notify.we]\nurl = \"wecom://{wecom}\"\nendpoint = \"{dead}\"\n\n\
-         [notify.tgdead]\nurl = \"telegram://{token}@telegram?chats=@ops\"\nendpoint = \"{dead}\"\n",
+         [notify.tgdead]\nurl = \"telegram://{token}@telegram?chats=@ops\"\nendpoint = \"{dead}\"\n\n\
+         [notify.mail]\nurl = \"smtp://ops:{smtp}@{dead_host}/?from=bosun@shop.example&to=ops@shop.example&tls=none\"\n",
         echo = echo.url,
         slack = secrets[1],
         discord = secrets[2],
         ding = secrets[3],
         hook = secrets[5],
         wecom = secrets[7],
+        smtp = secrets[9],
+        dead_host = dead.trim_start_matches("http://"),
     );
     let project = Project::new(&config);
     project.write("feishu.url", format!("feishu://{}\n", secrets[6]).as_bytes());
@@ -287,7 +292,7 @@ fn channel_secrets_are_masked_in_every_output_and_record() {
     };
 
     let mut printed = String::new();
-    for channel in ["tg", "sl", "dc", "ding", "hook", "fei", "we", "tgdead"] {
+    for channel in ["tg", "sl", "dc", "ding", "hook", "fei", "we", "tgdead", "mail"] {
         for args in [&["notify", "test", channel, "--json"][..], &["notify", "test", channel]] {
             let out = bosun(args);
             assert_eq!(out.status.code(), Some(1), "{args:?} fails: {}", stderr(&out));

@@ -71,6 +71,7 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| "warn".into());
+    crate::secrets::mask_panics();
     let stderr = crate::secrets::MaskingWriter(std::io::stderr);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(stderr).with_target(false).init();
     let cli = Cli::parse();
