@@ -89,6 +89,7 @@ type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<Result<T, 
 
 impl Runtime {
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
+        crate::capability::fs::protect(&cache_dir);
         let (engine, allocator) = engine::build(MAX_MEMORY_BYTES)?;
         let mut linker = Linker::new(&engine);
         link_everything(&mut linker).map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))?;

@@ -47,6 +47,7 @@ pub enum InstallPlan {
 
 impl PluginStore {
     pub fn open(state_dir: &Path) -> PluginStore {
+        crate::capability::fs::protect(state_dir);
         PluginStore { dir: state_dir.join("plugins"), lock_path: state_dir.join("plugins.lock") }
     }
 
