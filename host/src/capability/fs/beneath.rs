@@ -25,6 +25,9 @@ const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGIC
 pub struct Located {
     root: OwnedFd,
     rest: PathBuf,
+    /// How `rest` is resolved: beneath the root, and with no symlinks at
+    /// all when the grant names a single file (opened through its directory).
+    resolve: ResolveFlags,
     /// The path as the plugin named it, for messages and results.
     pub shown: PathBuf,
 }
@@ -60,16 +63,23 @@ impl Located {
     pub fn new(real: &Path, rest: PathBuf, shown: PathBuf, create: bool) -> Result<Located, Refusal> {
         let root = match open_real_dir(real) {
             Err(e) if create && e == rustix::io::Errno::NOENT => create_real_dirs(real)?,
+            // A grant of one file: it is reached through its directory, as
+            // itself only (never through a link in its place).
+            Err(rustix::io::Errno::NOTDIR) if rest.as_os_str().is_empty() => {
+                let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else { return Err(rustix::io::Errno::NOTDIR.into()) };
+                let located = Located { root: open_real_dir(dir)?, rest: PathBuf::from(name), resolve: BENEATH | ResolveFlags::NO_SYMLINKS, shown };
+                return Ok(located);
+            }
             other => other?,
         };
-        let located = Located { root, rest, shown };
+        let located = Located { root, rest, resolve: BENEATH, shown };
         located.refuse_if_protected(&located.root)?;
         Ok(located)
     }
 
     /// `rest` beneath an already open directory.
     pub fn from_fd(root: OwnedFd, rest: PathBuf, shown: PathBuf) -> Located {
-        Located { root, rest, shown }
+        Located { root, rest, resolve: BENEATH, shown }
     }
 
     /// Creates the path's directories if missing and opens it as a directory.
@@ -80,7 +90,7 @@ impl Located {
 
     /// Opens the path itself (following symlinks that stay beneath the root).
     pub fn open(&self, flags: OFlags) -> Result<OwnedFd, Refusal> {
-        let fd = rustix::fs::openat2(&self.root, self.rest_or_dot(), flags | OFlags::CLOEXEC, Mode::empty(), BENEATH)?;
+        let fd = rustix::fs::openat2(&self.root, self.rest_or_dot(), flags | OFlags::CLOEXEC, Mode::empty(), self.resolve)?;
         self.refuse_if_protected(&fd)?;
         Ok(fd)
     }
@@ -123,7 +133,7 @@ impl Located {
             match rustix::fs::openat2(&self.root, &done, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), BENEATH) {
                 Ok(fd) => self.refuse_if_protected(&fd)?,
                 Err(rustix::io::Errno::NOENT) => {
-                    let step = Located { root: self.root.try_clone()?, rest: done.clone(), shown: self.shown.clone() };
+                    let step = Located { root: self.root.try_clone()?, rest: done.clone(), resolve: self.resolve, shown: self.shown.clone() };
                     let (dir, name) = step.parent()?;
                     match rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o777)) {
                         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -315,5 +325,20 @@ mod tests {
             Err(Refusal::Io(e)) => assert!(e.to_string().contains("is a FIFO"), "{e}"),
             other => panic!("expected a refusal, got {:?}", other.map(drop)),
         }
+    }
+
+    #[test]
+    fn a_single_file_grant_reaches_that_file_only_and_never_a_link_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().canonicalize().unwrap();
+        std::fs::write(top.join("granted"), "g").unwrap();
+        std::fs::write(top.join("sibling"), "s").unwrap();
+        let at = Located::new(&top.join("granted"), PathBuf::new(), top.join("granted"), false).unwrap();
+        assert!(at.open_regular().is_ok());
+        std::fs::remove_file(top.join("granted")).unwrap();
+        std::os::unix::fs::symlink("sibling", top.join("granted")).unwrap();
+        let at = Located::new(&top.join("granted"), PathBuf::new(), top.join("granted"), false);
+        assert!(at.is_err() || at.unwrap().open_regular().is_err(), "a link swapped in for the granted file is not followed");
+        assert!(Located::new(&top.join("sibling"), PathBuf::from("x"), top.join("sibling/x"), false).is_err());
     }
 }
