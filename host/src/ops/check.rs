@@ -5,11 +5,10 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::capability::PlannedCall;
-use crate::plugin::PluginError;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::Outcome;
-use crate::plugin::Called;
 use crate::plugin::bindings::check_types::CheckResult;
+use crate::plugin::{Called, PluginError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -152,7 +151,7 @@ impl CheckReport {
     /// on answers it never got, so the report gives none.
     fn not_judged(mut self, planned: Vec<PlannedCall>) -> CheckReport {
         self.passed = false;
-        self.summary = format!("not judged: this dry run held back {} call(s) it makes", planned.len());
+        self.summary = format!("not judged: bosun held back {} of its calls in this dry run", planned.len());
         self.conditions.clear();
         self.error = None;
         self.suggestion = None;
