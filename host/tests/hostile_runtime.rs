@@ -16,7 +16,7 @@ use bosun::capability::GrantSpec;
 use bosun::plugin::bindings::backup_types::{BackupKind, BackupRequest, RestoreRequest};
 use bosun::plugin::bindings::notify::{Channel, Event, Severity};
 use bosun::plugin::{CacheOutcome, PluginError, Runtime};
-use common::project::{Project, stderr, stdout};
+use common::project::{Project, sha256_hex, stderr, stdout};
 use common::recorder::Recorder;
 use common::*;
 use serde_json::json;
@@ -54,10 +54,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
         seen.insert(path.strip_prefix(root).unwrap().to_path_buf(), what);
     }
     seen
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    common::project::sha256_hex(bytes)
 }
 
 fn http_grant(url: &str) -> GrantSpec {
