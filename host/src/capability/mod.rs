@@ -18,7 +18,6 @@ pub mod net;
 pub mod notify;
 pub mod process;
 pub mod read_ahead;
-mod regular_file;
 mod state;
 mod tail;
 pub mod tls;
@@ -199,6 +198,9 @@ pub enum DenialReason {
     NotRequested,
     /// The operator has not granted it; `entry` under `interface` would.
     NotGranted { interface: &'static str, entry: String },
+    /// It is bosun's own state (compiled cache, plugin store, lockfile,
+    /// state database), which no grant can reach.
+    Protected,
 }
 
 impl fmt::Display for Denial {
@@ -212,6 +214,10 @@ impl fmt::Display for Denial {
             DenialReason::NotGranted { interface, entry } => write!(
                 f,
                 "plugin {plugin} denied {call} {target}: not granted; to allow it add to bosun.toml: [plugins.{plugin}.grant] {interface} = [{entry:?}]"
+            ),
+            DenialReason::Protected => write!(
+                f,
+                "plugin {plugin} denied {call} {target}: that is bosun's own state (compiled plugins, plugin store, lockfile, state database), which no grant can reach"
             ),
         }
     }

@@ -41,7 +41,8 @@ pub struct CallState {
     /// When the call's wall-clock budget ends; host calls bound their own work by it.
     pub deadline: Instant,
     pub services: Arc<HostServices>,
-    pub planned: Vec<PlannedCall>,
+    /// Shared with the wasi:http hooks, which record in a dry run too.
+    pub planned: Arc<Mutex<Vec<PlannedCall>>>,
     pub denials: Arc<Mutex<Vec<Denial>>>,
     pub logs: Vec<LogLine>,
     pub log_budget: Arc<LogBudget>,
@@ -61,7 +62,7 @@ impl CallState {
     /// In a dry run, records a mutating call and returns false (do not execute).
     pub fn execute(&mut self, call: &str, detail: impl Into<String>) -> bool {
         if self.dry_run {
-            self.planned.push(PlannedCall { call: call.to_string(), detail: detail.into() });
+            self.planned.lock().expect("planned lock").push(PlannedCall { call: call.to_string(), detail: detail.into() });
             return false;
         }
         true
@@ -76,7 +77,7 @@ impl CallState {
     fn records_bytes(&self) -> usize {
         const RECORD: usize = 64;
         let logs: usize = self.logs.iter().map(|l| RECORD + l.message.len()).sum();
-        let planned: usize = self.planned.iter().map(|p| RECORD + p.call.len() + p.detail.len()).sum();
+        let planned: usize = self.planned.lock().expect("planned lock").iter().map(|p| RECORD + p.call.len() + p.detail.len()).sum();
         let events: usize = self
             .events
             .iter()
@@ -163,7 +164,7 @@ impl HostState {
         // Random bytes are made in host memory before the plugin gets them:
         // a seed or a key is what a plugin needs, not wasmtime's 64 MiB.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).max_random_size(held::RANDOM_BYTES).build();
-        let http_hooks = super::http::Hooks::new(call.policy.clone(), call.denials.clone(), call.log_budget.clone());
+        let http_hooks = super::http::Hooks::new(&call);
         let mut table = ResourceTable::new();
         table.set_max_capacity(held::MAX_RESOURCES);
         let mut http_ctx = WasiHttpCtx::new();

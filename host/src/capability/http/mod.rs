@@ -12,7 +12,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::log::LogBudget;
-use super::{Denial, HostState, Policy, held};
+use super::{CallState, Denial, HostState, PlannedCall, Policy, held};
 
 /// One allowed origin. `host` may be `*` or start with `*.`; no port means the
 /// scheme's default.
@@ -104,11 +104,19 @@ pub struct Hooks {
     policy: Arc<Policy>,
     denials: Arc<Mutex<Vec<Denial>>>,
     log_budget: Arc<LogBudget>,
+    dry_run: bool,
+    planned: Arc<Mutex<Vec<PlannedCall>>>,
 }
 
 impl Hooks {
-    pub fn new(policy: Arc<Policy>, denials: Arc<Mutex<Vec<Denial>>>, log_budget: Arc<LogBudget>) -> Hooks {
-        Hooks { policy, denials, log_budget }
+    pub fn new(call: &CallState) -> Hooks {
+        Hooks {
+            policy: call.policy.clone(),
+            denials: call.denials.clone(),
+            log_budget: call.log_budget.clone(),
+            dry_run: call.dry_run,
+            planned: call.planned.clone(),
+        }
     }
 
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
@@ -129,6 +137,15 @@ pub fn check_request(policy: &Policy, target: &str, uri: &http::Uri) -> Result<(
     policy.check("http.request", target, "http", entry, |g| g.http.allows(&scheme, &host, port))
 }
 
+/// The planned-call name of a request a dry run did not send.
+pub const PLANNED_CALL: &str = "http.request";
+
+/// The methods a dry run sends, as they only read: GET, HEAD and OPTIONS,
+/// spelled exactly (`get`, `TRACE` or a made-up method is held back).
+fn is_safe(method: &http::Method) -> bool {
+    [http::Method::GET, http::Method::HEAD, http::Method::OPTIONS].contains(method)
+}
+
 pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>> + Send>;
@@ -143,6 +160,13 @@ impl WasiHttpHooks for Hooks {
         if let Err(denial) = self.check(&request) {
             super::state::record_denial(&self.denials, &self.log_budget, denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if self.dry_run && !is_safe(request.method()) {
+            let detail = format!("{} {}", request.method(), request.uri());
+            self.planned.lock().expect("planned lock").push(PlannedCall { call: PLANNED_CALL.into(), detail });
+            // An error, not a made-up answer: the plugin cannot judge anything by it.
+            let why = "not sent: this is a dry run, and bosun sends only GET, HEAD and OPTIONS requests in one";
+            return Box::new(async move { Err(wasmtime_wasi_http::Error::InternalError(Some(why.into()))) });
         }
         let uri = request.uri();
         let tls = match (uri.scheme_str(), uri.host()) {

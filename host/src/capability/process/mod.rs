@@ -12,9 +12,11 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use grant::Grant;
 
-use super::artifact::{self, AtomicFile};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::artifact;
+use super::fs::{Access, Place, io_error};
 use super::tail::Tail;
-use super::fs::{Access, io_error};
 use super::{CallState, HostState};
 use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
 use crate::plugin::bindings::types::HostError;
@@ -35,8 +37,10 @@ impl CallState {
         self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 
-    /// The command with a clean environment: PATH, HOME and LANG only, plus `opts.env`.
-    fn command(&mut self, call: &str, argv: &[String], opts: &RunOptions) -> Result<tokio::process::Command, HostError> {
+    /// The command with a clean environment: PATH, HOME and LANG only, plus
+    /// `opts.env`; and the handle of its working directory, which must stay
+    /// open until it is spawned.
+    fn command(&mut self, call: &str, argv: &[String], opts: &RunOptions) -> Result<(tokio::process::Command, Option<OwnedFd>), HostError> {
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..]).env_clear().kill_on_drop(true);
         for key in ["PATH", "HOME", "LANG"] {
@@ -45,10 +49,15 @@ impl CallState {
             }
         }
         cmd.envs(opts.env.iter().map(|kv| (&kv.key, &kv.value)));
-        if let Some(cwd) = &opts.cwd {
-            cmd.current_dir(self.fs_access(call, cwd, Access::Read)?);
+        // The child enters the directory opened beneath its grant, not a path looked up again.
+        let cwd = match &opts.cwd {
+            Some(cwd) => Some(self.fs().reach(call, cwd, Access::Read, |at| at.open(rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY))?),
+            None => None,
+        };
+        if let Some(fd) = &cwd {
+            cmd.current_dir(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         }
-        Ok(cmd)
+        Ok((cmd, cwd))
     }
 }
 
@@ -63,10 +72,10 @@ impl process::Host for HostState {
     async fn run(&mut self, argv: Vec<String>, opts: RunOptions) -> Result<Output, HostError> {
         self.call.process_access("process.run", &argv)?;
         let stdout_to = match &opts.stdout_to {
-            Some(path) => Some(self.call.fs_access("process.run", path, Access::Write)?),
+            Some(path) => Some(self.call.fs().place("process.run", path)?),
             None => None,
         };
-        let mut cmd = self.call.command("process.run", &argv, &opts)?;
+        let (mut cmd, _cwd) = self.call.command("process.run", &argv, &opts)?;
         if !self.call.execute("process.run", argv.join(" ")) {
             let stdout_artifact = opts.stdout_to.as_deref().map(artifact::planned);
             return Ok(Output { exit_code: 0, stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
@@ -84,8 +93,8 @@ impl process::Host for HostState {
         let mut stderr = child.stderr.take().expect("piped");
         let collect = async {
             let stdout_task = async {
-                match &stdout_to {
-                    Some(path) => stream_to_file(&mut stdout, path).await.map(|a| (Vec::new(), Some(a))),
+                match stdout_to {
+                    Some(place) => stream_to_file(&mut stdout, place).await.map(|a| (Vec::new(), Some(a))),
                     None => read_limited(&mut stdout, STDOUT_LIMIT).await.map(|bytes| (bytes, None)),
                 }
             };
@@ -108,8 +117,8 @@ impl process::Host for HostState {
 
     async fn spawn_detached(&mut self, argv: Vec<String>, method: DetachMethod, log_path: String, opts: RunOptions) -> Result<u32, HostError> {
         self.call.process_access("process.spawn-detached", &argv)?;
-        let log = self.call.fs_access("process.spawn-detached", &log_path, Access::Write)?;
-        let mut cmd = match method {
+        let log = self.call.fs().place("process.spawn-detached", &log_path)?;
+        let (mut cmd, _cwd) = match method {
             DetachMethod::Systemd => {
                 let unit = format!("bosun-{}-{}", self.call.plugin, std::process::id());
                 let mut full = vec!["systemd-run".to_string(), "--unit".into(), unit, "--collect".into(), "--".into()];
@@ -121,8 +130,8 @@ impl process::Host for HostState {
         if !self.call.execute("process.spawn-detached", format!("{:?} {}", method, argv.join(" "))) {
             return Ok(0);
         }
-        let log_file = super::regular_file::open(&log, std::fs::OpenOptions::new().create(true).append(true)).map_err(|e| io_error(&log, e))?;
-        let log_err = log_file.try_clone().map_err(|e| io_error(&log, e))?;
+        let log_file = log.open_append()?;
+        let log_err = log_file.try_clone().map_err(|e| io_error(&log.shown, e))?;
         cmd.stdin(Stdio::null()).stdout(log_file).stderr(log_err).kill_on_drop(false);
         let nohup = matches!(method, DetachMethod::Nohup);
         // SAFETY: only async-signal-safe libc calls between fork and exec.
@@ -141,10 +150,10 @@ impl process::Host for HostState {
 
     async fn find(&mut self, matcher: Matcher) -> Result<Vec<ProcessInfo>, HostError> {
         let pidfile = match &matcher {
-            Matcher::Pidfile(path) => Some(self.call.fs_access("process.find", path, Access::Read)?),
+            Matcher::Pidfile(path) => Some((self.call.fs().open_file("process.find", path)?, std::path::PathBuf::from(path))),
             _ => None,
         };
-        let found = tokio::task::spawn_blocking(move || find::find(&matcher, pidfile.as_deref()))
+        let found = tokio::task::spawn_blocking(move || find::find(&matcher, pidfile))
             .await
             .map_err(|e| HostError::Failed(e.to_string()))??;
         // Processes the grant does not cover are left out; if every match is
@@ -189,8 +198,9 @@ async fn read_tail(stream: &mut tokio::process::ChildStderr, limit: usize) -> Ta
     tail
 }
 
-async fn stream_to_file(stream: &mut tokio::process::ChildStdout, path: &std::path::Path) -> Result<crate::plugin::bindings::types::Artifact, HostError> {
-    let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
+async fn stream_to_file(stream: &mut tokio::process::ChildStdout, place: Place) -> Result<crate::plugin::bindings::types::Artifact, HostError> {
+    let path = &place.shown.clone();
+    let mut out = place.create()?;
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
         let n = stream.read(&mut chunk).await.map_err(|e| HostError::Failed(e.to_string()))?;
