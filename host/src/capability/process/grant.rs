@@ -97,14 +97,14 @@ impl Grant {
         let Some((name, args)) = argv.split_first() else { return Vec::new() };
         self.run
             .iter()
-            .filter(|run| match &run.command {
-                Command::Any => true,
-                Command::Named(wanted) => name == wanted || Path::new(name).file_name().is_some_and(|n| n == wanted.as_str()),
-                Command::At(path) => program == Some(path.as_path()),
-            })
             .filter_map(|run| {
+                let command = match &run.command {
+                    Command::Any => return Some(Vec::new()),
+                    Command::Named(wanted) => name == wanted || Path::new(name).file_name().is_some_and(|n| n == wanted.as_str()),
+                    Command::At(path) => program == Some(path.as_path()),
+                };
                 let mut paths = Vec::new();
-                self.matches(&run.args, args, 1, &mut paths).then_some(paths)
+                (command && self.matches(&run.args, args, 1, &mut paths)).then_some(paths)
             })
             .collect()
     }
@@ -378,6 +378,12 @@ mod tests {
             assert!(err.contains(&format!("{name} can never be granted: ")) && !err.contains('\n'), "{err}");
         }
         assert!(Grant::parse(&["env:A=B".into()]).unwrap_err().contains("not a variable name"));
+    }
+
+    #[test]
+    fn run_star_star_alone_is_any_command() {
+        let g = Grant::parse_requests(&["run:**".into()]).unwrap();
+        assert!(g.allows_run(None, &argv("anything at all -c x")) && g.allows_run(None, &argv("x")));
     }
 
     #[test]
