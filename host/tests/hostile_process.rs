@@ -108,6 +108,11 @@ async fn a_planted_program_never_runs_whatever_path_the_plugin_names() {
     assert!(ran.passed && ran.summary.contains("PostgreSQL"), "bosun's pg_dump ran, not the planted one: {ran:?}");
     scene.assert_nothing_ran("cwd");
 
+    // A grant naming a program where the plugin may write: it could be the plugin's own.
+    let text = denied(run(scene.grant(&[&format!("run:{planted} --version")]), json!({"argv": [planted, "--version"]})).await, "writable program");
+    assert!(text.contains("lies where the plugin may write") && text.ends_with("no grant can allow it"), "{text}");
+    scene.assert_nothing_ran("writable program");
+
     // A granted variable is passed; the program is still bosun's.
     let ran = run(granted, json!({"argv": ["pg_dump", "--version"], "env": {"PGHOST": bin.display().to_string()}})).await.unwrap();
     assert!(ran.passed && ran.summary.contains("PostgreSQL"), "{ran:?}");

@@ -64,6 +64,11 @@ impl CallState {
             self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
         }
         let program = program.ok_or_else(|| HostError::NotFound(format!("{}: not found on bosun's PATH", argv[0])))?;
+        if self.may_write(&program) {
+            let why = format!("{} lies where the plugin may write, so it could be the plugin's own program", program.display());
+            let denial = Denial { plugin: self.plugin.clone(), call: call.into(), target, reason: DenialReason::Forbidden(why) };
+            return Err(self.denied(Err(denial)));
+        }
         let argv = self.granted_paths(call, &program, argv)?;
         Ok(Allowed { program, argv })
     }
@@ -97,6 +102,12 @@ impl CallState {
             }
         }
         Err(first_error.expect("at least one candidate"))
+    }
+
+    /// Whether the fs grants let the plugin write `program` (or replace it in its directory).
+    fn may_write(&self, program: &Path) -> bool {
+        let Ok(real) = super::fs::resolve(&program.to_string_lossy()) else { return false };
+        self.policy.check("", "", "fs", String::new(), |g| g.fs.allows(&real, Access::Write)).is_ok()
     }
 
     fn denied(&mut self, denial: Result<(), Denial>) -> HostError {
