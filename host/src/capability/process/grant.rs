@@ -422,7 +422,7 @@ mod tests {
         for call in [vec!["sleep", "1"], vec!["echo", "*", "a b", "{path:ro}", "-c", "a/../b"], vec!["echo", "it's"]] {
             let call: Vec<String> = call.into_iter().map(String::from).collect();
             let entry = Grant::default().entry_for(&call);
-            let g = Grant::parse(&[entry.clone()]).unwrap_or_else(|e| panic!("{entry}: {e}"));
+            let g = Grant::parse(std::slice::from_ref(&entry)).unwrap_or_else(|e| panic!("{entry}: {e}"));
             assert!(g.allows_run(command::locate(&call[0]).ok().as_deref(), &call), "{entry}");
             assert!(g.run_matches(command::locate(&call[0]).ok().as_deref(), &call).iter().all(Vec::is_empty), "{entry}");
         }
