@@ -130,7 +130,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
             dry_run: false,
             deadline: Instant::now() + base.limits.timeout,
             services: services.clone(),
-            planned: Vec::new(),
+            planned: Default::default(),
             denials: Default::default(),
             logs: Vec::new(),
             events: Vec::new(),

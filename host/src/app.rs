@@ -25,7 +25,10 @@ impl App {
     pub fn load(path: Option<PathBuf>) -> Result<App, config::ConfigError> {
         let explicit = path.is_some();
         let path = path.unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
-        Ok(App { config: Config::load(&path, explicit)?, runtime: OnceLock::new(), state: OnceLock::new() })
+        let config = Config::load(&path, explicit)?;
+        // bosun's own state is out of every plugin's reach, whatever the grants say.
+        crate::capability::fs::protect(&config.state_dir());
+        Ok(App { config, runtime: OnceLock::new(), state: OnceLock::new() })
     }
 
     pub fn state_dir(&self) -> PathBuf {

@@ -33,7 +33,7 @@ fn host_with_deadline(docker: &[&str], fs: &[&str], dry_run: bool, budget: Durat
         dry_run,
         deadline: Instant::now() + budget,
         services: Arc::new(HostServices::default()),
-        planned: vec![],
+        planned: Default::default(),
         denials: Default::default(),
         logs: vec![],
         events: vec![],
@@ -374,10 +374,11 @@ async fn dry_run_records_mutations_and_runs_none() {
     let artifact = state.save_images(vec![test_image()], saved.clone()).await.unwrap();
     assert_eq!((artifact.path.as_str(), artifact.size, artifact.sha256.as_str()), (saved.as_str(), 0, ""));
 
-    let planned: Vec<&str> = state.call.planned.iter().map(|p| p.call.as_str()).collect();
+    let recorded = state.call.planned.lock().unwrap().clone();
+    let planned: Vec<&str> = recorded.iter().map(|p| p.call.as_str()).collect();
     assert_eq!(planned, ["docker.stop", "docker.exec", "docker.save-images"]);
-    assert_eq!(state.call.planned[0], PlannedCall { call: "docker.stop".into(), detail: format!("{} (grace 1s)", c.name) });
-    assert!(state.call.planned[1].detail.ends_with(&format!("/testsrv gen 10 > {dump}")), "{:?}", state.call.planned[1]);
+    assert_eq!(recorded[0], PlannedCall { call: "docker.stop".into(), detail: format!("{} (grace 1s)", c.name) });
+    assert!(recorded[1].detail.ends_with(&format!("/testsrv gen 10 > {dump}")), "{:?}", recorded[1]);
 
     // Reads still run, and show nothing changed.
     assert!(state.inspect_container(c.name.clone()).await.unwrap().running);

@@ -1,19 +1,30 @@
 //! Files the host writes for plugins: temp name, fsync, rename, so a reader
 //! never sees a half-written artifact; size and sha256 computed while writing.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
 
 use sha2::{Digest, Sha256};
 
 use crate::plugin::bindings::types::Artifact;
 
-/// A writer to `<dest>.partial-<pid>` that becomes `dest` on [`finish`](Self::finish).
-/// Dropped without finishing, it removes the temp file.
+/// A writer to a temp file beside `dest` that becomes `dest` on
+/// [`finish`](Self::finish). Everything happens through the handle of the
+/// directory holding it: the temp file is created with `O_EXCL | O_NOFOLLOW`
+/// under an unpredictable name (a planted file or symlink is never written
+/// through) and renamed over `dest`, which replaces rather than follows
+/// whatever is there. Dropped without finishing, it removes the temp file.
 pub struct AtomicFile {
+    dir: OwnedFd,
+    name: OsString,
+    temp: OsString,
+    /// Where it lands, for the artifact and messages.
     dest: PathBuf,
-    temp: PathBuf,
     file: Option<File>,
     hasher: Sha256,
     size: u64,
@@ -22,21 +33,37 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
+    /// For paths bosun itself chose (its state, catalog, backup manifests).
     pub fn create(dest: &Path) -> io::Result<AtomicFile> {
         let name = dest.file_name().ok_or_else(|| io::Error::other(format!("{} has no file name", dest.display())))?;
-        let temp = dest.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
-        let file = File::create(&temp)?;
-        Ok(AtomicFile { dest: dest.to_path_buf(), temp, file: Some(file), hasher: Sha256::new(), size: 0, flushed: 0 })
+        let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        AtomicFile::create_in(dir, name.to_os_string(), dest.to_path_buf())
+    }
+
+    /// Creates `name` in the open directory `dir`; `dest` is where that is.
+    pub fn create_in(dir: OwnedFd, name: OsString, dest: PathBuf) -> io::Result<AtomicFile> {
+        let mut random = [0u8; 8];
+        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())?;
+        let mut temp = OsString::from(".");
+        temp.push(&name);
+        temp.push(format!(".partial-{}", hex::encode(random)));
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = File::from(rustix::fs::openat(&dir, &temp, flags, Mode::from_raw_mode(0o666))?);
+        Ok(AtomicFile { dir, name, temp, dest, file: Some(file), hasher: Sha256::new(), size: 0, flushed: 0 })
+    }
+
+    /// Where the file lands.
+    pub fn dest(&self) -> &Path {
+        &self.dest
     }
 
     pub fn finish(mut self) -> io::Result<Artifact> {
         let file = self.file.take().expect("finish once");
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&self.temp, &self.dest)?;
-        if let Some(parent) = self.dest.parent() {
-            File::open(parent)?.sync_all()?;
-        }
+        rustix::fs::renameat(&self.dir, &self.temp, &self.dir, &self.name)?;
+        rustix::fs::fsync(&self.dir)?;
         Ok(Artifact {
             path: self.dest.to_string_lossy().into_owned(),
             size: self.size,
@@ -87,7 +114,7 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = rustix::fs::unlinkat(&self.dir, &self.temp, rustix::fs::AtFlags::empty());
         }
     }
 }
@@ -95,7 +122,12 @@ impl Drop for AtomicFile {
 /// sha256 of a file, streamed in large reads (with `io::copy`'s own 8 KiB,
 /// a 550 MiB artifact took 70k reads).
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = io::BufReader::with_capacity(256 * 1024, File::open(path)?);
+    sha256_reader(File::open(path)?)
+}
+
+/// sha256 of everything `source` yields, read in large chunks.
+pub fn sha256_reader(source: impl io::Read) -> io::Result<String> {
+    let mut file = io::BufReader::with_capacity(256 * 1024, source);
     let mut hasher = Sha256::new();
     io::copy(&mut file, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))

@@ -217,6 +217,9 @@ pub enum DenialReason {
     NotRequested,
     /// The operator has not granted it; `entry` under `interface` would.
     NotGranted { interface: &'static str, entry: String },
+    /// It is bosun's own state (compiled cache, plugin store, lockfile,
+    /// state database), which no grant can reach.
+    Protected,
     /// No grant can ever allow it, for this reason.
     Forbidden(String),
 }
@@ -233,6 +236,10 @@ impl fmt::Display for Denial {
             DenialReason::NotGranted { interface, entry } => write!(
                 f,
                 "plugin {plugin} denied {call} {target}: not granted; to allow it add to bosun.toml: [plugins.{plugin}.grant] {interface} = [{entry:?}]"
+            ),
+            DenialReason::Protected => write!(
+                f,
+                "plugin {plugin} denied {call} {target}: that is bosun's own state (compiled plugins, plugin store, lockfile, state database), which no grant can reach"
             ),
         }
     }

@@ -40,7 +40,8 @@ pub struct CallState {
     /// When the call's wall-clock budget ends; host calls bound their own work by it.
     pub deadline: Instant,
     pub services: Arc<HostServices>,
-    pub planned: Vec<PlannedCall>,
+    /// Shared with the wasi:http hooks, which record in a dry run too.
+    pub planned: Arc<Mutex<Vec<PlannedCall>>>,
     pub denials: Arc<Mutex<Vec<Denial>>>,
     pub logs: Vec<LogLine>,
     pub events: Vec<Event>,
@@ -60,7 +61,7 @@ impl CallState {
     /// In a dry run, records a mutating call and returns false (do not execute).
     pub fn execute(&mut self, call: &str, detail: impl Into<String>) -> bool {
         if self.dry_run {
-            self.planned.push(PlannedCall { call: call.to_string(), detail: detail.into() });
+            self.planned.lock().expect("planned lock").push(PlannedCall { call: call.to_string(), detail: detail.into() });
             return false;
         }
         true
@@ -110,7 +111,7 @@ impl HostState {
         // so a panic message can be quoted in the trap error.
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
-        let http_hooks = super::http::Hooks::new(call.policy.clone(), call.denials.clone());
+        let http_hooks = super::http::Hooks::new(&call);
         HostState {
             call,
             limiter: MemoryLimiter { max_memory_bytes, hit: false },

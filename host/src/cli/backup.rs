@@ -1,5 +1,6 @@
 //! `bosun backup …`: take, list, show, verify, restore and prune backups.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -61,6 +62,14 @@ pub enum BackupCommand {
         /// Show the writes the restore would make, without making them.
         #[arg(long)]
         dry_run: bool,
+        /// Restore a backup directory the catalog does not know into its
+        /// recorded paths without asking first.
+        #[arg(long)]
+        yes: bool,
+        /// Let such a restore write outside the set's `paths` in bosun.toml,
+        /// or restore a set bosun.toml does not have.
+        #[arg(long)]
+        allow_paths: bool,
     },
     /// Remove backups the sets' retention policies no longer keep.
     Prune {
@@ -114,8 +123,11 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
                 format!("backup {}: {} artifacts, {} intact{test}", verified.id, verified.artifacts, HumanBytes(verified.bytes))
             });
         }
-        BackupCommand::Restore { backup, target, force, dry_run } => {
-            let restored = backup::restore(app, &backup, &RestoreOptions { target, force, dry_run }).await?;
+        BackupCommand::Restore { backup, target, force, dry_run, yes, allow_paths } => {
+            let interactive = std::io::stdin().is_terminal() && !out.json;
+            let ask: &dyn Fn(&backup::ForeignRestore) -> bool = &ask_foreign;
+            let options = RestoreOptions { target, force, dry_run, yes, allow_paths, confirm: interactive.then_some(ask) };
+            let restored = backup::restore(app, &backup, &options).await?;
             out.print(&restored, || restore_text(&restored, dry_run));
         }
         BackupCommand::Prune { set, dry_run } => {
@@ -124,6 +136,13 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
         }
     }
     Ok(())
+}
+
+/// Shows what restoring a backup directory from elsewhere would do, and asks.
+fn ask_foreign(foreign: &backup::ForeignRestore) -> bool {
+    eprint!("{foreign}\nrestore it? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 fn describe_taken(taken: &Taken) -> String {

@@ -30,7 +30,7 @@ pub async fn run(args: CheckArgs, app: &App, out: Output) -> Result<(), Failure>
     let selected = check::select(app, &args.names).map_err(Failure::bad_input)?;
     check::validate(app, &selected).await.map_err(Failure::bad_input)?;
     let reports = check::run_suite(app, &selected, args.jobs, args.dry_run).await;
-    let all_passed = reports.iter().all(|r| r.passed);
+    let all_passed = !reports.iter().any(check::CheckReport::failed_check);
     out.print(&reports, || if args.markdown { check::markdown(&reports) } else { reports.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n") });
     if all_passed { Ok(()) } else { Err(Failure::silent(FAILED)) }
 }

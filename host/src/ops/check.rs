@@ -4,9 +4,11 @@
 use serde::Serialize;
 
 use crate::app::App;
+use crate::capability::PlannedCall;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::Outcome;
 use crate::plugin::bindings::check_types::CheckResult;
+use crate::plugin::{Called, PluginError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -18,6 +20,10 @@ pub struct CheckReport {
     pub error: Option<String>,
     pub suggestion: Option<String>,
     pub elapsed_ms: u128,
+    /// In a dry run: the calls the check would have made that bosun held
+    /// back (requests not sent). A check with any is not judged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<PlannedCall>,
 }
 
 /// How many checks run at once unless `--jobs` says otherwise.
@@ -131,7 +137,26 @@ impl CheckReport {
             error: None,
             suggestion: None,
             elapsed_ms: 0,
+            planned: vec![],
         }
+    }
+
+    /// Whether the check ran and failed; a dry-run check that held calls
+    /// back has no verdict either way.
+    pub fn failed_check(&self) -> bool {
+        !self.passed && self.planned.is_empty()
+    }
+
+    /// A dry run held back calls the check depends on: its own verdict rests
+    /// on answers it never got, so the report gives none.
+    fn not_judged(mut self, planned: Vec<PlannedCall>) -> CheckReport {
+        self.passed = false;
+        self.summary = format!("not judged: bosun held back {} of its calls in this dry run", planned.len());
+        self.conditions.clear();
+        self.error = None;
+        self.suggestion = None;
+        self.planned = planned;
+        self
     }
 
     fn failed(mut self, error: String) -> CheckReport {
@@ -147,11 +172,21 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
         let plugin = app.plugin(plugin_name)?;
         let settings = prepared_settings(app, settings)?;
         let setup = app.setup(&plugin, &settings, dry_run)?;
-        Ok::<CheckResult, anyhow::Error>(app.runtime()?.check(&plugin, setup).await?.value)
+        Ok::<Called<CheckResult>, anyhow::Error>(app.runtime()?.check(&plugin, setup).await?)
     }
     .await;
     report.elapsed_ms = started.elapsed().as_millis();
-    match result {
+    let planned = match &result {
+        Ok(called) => called.planned.clone(),
+        Err(e) => match e.downcast_ref::<PluginError>() {
+            Some(PluginError::FailedInDryRun { planned, .. }) => planned.clone(),
+            _ => Vec::new(),
+        },
+    };
+    if !planned.is_empty() {
+        return report.not_judged(planned);
+    }
+    match result.map(|called| called.value) {
         Ok(result) => {
             report.passed = result.passed;
             report.summary = result.summary;
@@ -225,7 +260,11 @@ fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::
 
 impl std::fmt::Display for CheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = if self.passed { "PASS" } else { "FAIL" };
+        let status = match (self.passed, self.planned.is_empty()) {
+            (_, false) => "DRY ",
+            (true, true) => "PASS",
+            (false, true) => "FAIL",
+        };
         write!(f, "{status} {} [{}] {}ms", self.name, self.plugin, self.elapsed_ms)?;
         if !self.summary.is_empty() {
             write!(f, " — {}", self.summary)?;
@@ -238,6 +277,10 @@ impl std::fmt::Display for CheckReport {
         }
         if let Some(s) = &self.suggestion {
             write!(f, "\n    try: {s}")?;
+        }
+        for call in &self.planned {
+            let what = if call.call == crate::capability::http::PLANNED_CALL { "not sent" } else { "not done" };
+            write!(f, "\n    {what} (dry run): {} {}", call.call, call.detail)?;
         }
         Ok(())
     }

@@ -39,6 +39,11 @@ pub enum PluginError {
     #[error("plugin {plugin} {export} failed: {message}")]
     Failed { plugin: String, export: String, message: String },
 
+    /// In a dry run, the plugin failed after bosun held back calls that
+    /// would have changed something; their answers were not real.
+    #[error("plugin {plugin} {export} failed in a dry run, after bosun held back {}: {message}", held_back(.planned))]
+    FailedInDryRun { plugin: String, export: String, message: String, planned: Vec<crate::capability::PlannedCall> },
+
     #[error("plugin {plugin} rejected its configuration: {message}")]
     InvalidConfig { plugin: String, message: String },
 
@@ -51,6 +56,14 @@ pub enum PluginError {
 
     #[error("plugin runtime: {0}")]
     Runtime(String),
+}
+
+fn held_back(planned: &[crate::capability::PlannedCall]) -> String {
+    let calls: Vec<String> = planned.iter().map(|c| format!("{} {}", c.call, c.detail)).collect();
+    match calls.len() {
+        1 => format!("1 call ({})", calls[0]),
+        n => format!("{n} calls ({})", calls.join("; ")),
+    }
 }
 
 fn backtrace_suffix(backtrace: &Option<String>) -> String {

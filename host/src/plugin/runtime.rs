@@ -89,6 +89,7 @@ type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<Result<T, 
 
 impl Runtime {
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
+        crate::capability::fs::protect(&cache_dir);
         let (engine, allocator) = engine::build(MAX_MEMORY_BYTES)?;
         let mut linker = Linker::new(&engine);
         link_everything(&mut linker).map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))?;
@@ -216,6 +217,7 @@ impl Runtime {
         let state = store.into_data();
         let name = &plugin.manifest.name;
         let first_denial = state.call.denials.lock().expect("denials lock").first().cloned();
+        let planned = std::mem::take(&mut *state.call.planned.lock().expect("planned lock"));
         let timed_out = || PluginError::TimedOut { plugin: name.clone(), export: export.into(), deadline: setup.limits.timeout };
         let value = match outcome {
             Err(_elapsed) => return Err(timed_out()),
@@ -228,10 +230,10 @@ impl Runtime {
                 }
                 return Err(trapped(plugin, export, &trap, &state));
             }
-            Ok(Ok(Err(plugin_error))) => return Err(plugin_failure(name, export, plugin_error, first_denial)),
+            Ok(Ok(Err(plugin_error))) => return Err(plugin_failure(name, export, plugin_error, first_denial, planned)),
             Ok(Ok(Ok(value))) => value,
         };
-        let CallState { planned, logs, events, .. } = state.call;
+        let CallState { logs, events, .. } = state.call;
         Ok(Called { value, planned, logs, events, elapsed: started.elapsed() })
     }
 
@@ -242,7 +244,7 @@ impl Runtime {
             dry_run: setup.context.dry_run,
             deadline,
             services: self.services.clone(),
-            planned: Vec::new(),
+            planned: Default::default(),
             denials: Default::default(),
             logs: Vec::new(),
             events: Vec::new(),
@@ -314,15 +316,19 @@ fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostS
 }
 
 /// The plugin returned an error. A denial recorded during the call is the root
-/// cause whatever the plugin made of it.
-fn plugin_failure(plugin: &str, export: &str, error: types::PluginError, denial: Option<capability::Denial>) -> PluginError {
-    let plugin = plugin.to_string();
+/// cause whatever the plugin made of it; in a dry run, the calls bosun held
+/// back may be (the plugin got no real answer from them), so they are named.
+fn plugin_failure(plugin: &str, export: &str, error: types::PluginError, denial: Option<capability::Denial>, planned: Vec<PlannedCall>) -> PluginError {
+    let (plugin, export) = (plugin.to_string(), export.to_string());
     match (error, denial) {
         (types::PluginError::Skipped(message), _) => PluginError::Skipped { plugin, message },
         (_, Some(denial)) => PluginError::CapabilityDenied(denial),
         (types::PluginError::InvalidConfig(message), None) => PluginError::InvalidConfig { plugin, message },
+        (types::PluginError::Denied(message) | types::PluginError::Failed(message), None) if planned.is_empty() => {
+            PluginError::Failed { plugin, export, message }
+        }
         (types::PluginError::Denied(message) | types::PluginError::Failed(message), None) => {
-            PluginError::Failed { plugin, export: export.to_string(), message }
+            PluginError::FailedInDryRun { plugin, export, message, planned }
         }
     }
 }

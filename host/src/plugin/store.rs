@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::builtin;
 use super::manifest::{Kind, Manifest};
 use crate::capability::GrantSpec;
 
@@ -47,6 +48,7 @@ pub enum InstallPlan {
 
 impl PluginStore {
     pub fn open(state_dir: &Path) -> PluginStore {
+        crate::capability::fs::protect(state_dir);
         PluginStore { dir: state_dir.join("plugins"), lock_path: state_dir.join("plugins.lock") }
     }
 
@@ -62,14 +64,25 @@ impl PluginStore {
         Ok(self.read_lock()?.plugin.remove(name))
     }
 
-    /// The component bytes of an installed plugin, checked against the lockfile digest.
+    /// The component bytes of an installed plugin. The entry must not carry a
+    /// built-in's name (installed plugins never replace built-ins), its file
+    /// must match the recorded digest, and the component must call itself
+    /// what the entry is keyed by.
     pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let Some(entry) = self.get(name)? else { return Ok(None) };
-        let path = self.file_for(&entry.digest);
+        let lock = self.lock_path.display();
+        if builtin::bytes(name).is_some() {
+            bail!("{lock} has an entry {name}, the name of a built-in plugin, which installed plugins cannot replace; remove it with `bosun plugin remove {name}`");
+        }
+        let path = self.file_for(&entry.digest).with_context(|| format!("{lock}: plugin {name}; reinstall it"))?;
         let bytes = std::fs::read(&path).with_context(|| format!("installed plugin {name} is missing its file {}; reinstall it", path.display()))?;
         let actual = digest_of(&bytes);
         if actual != entry.digest {
             bail!("installed plugin {name} does not match its recorded digest ({} is {actual}, the lockfile says {}); reinstall it", path.display(), entry.digest);
+        }
+        let manifest = Manifest::read(&bytes, &format!("installed plugin {name}"))?;
+        if manifest.name != name {
+            bail!("{lock}: the entry {name} holds a component named {}; remove it with `bosun plugin remove {name}` and reinstall the plugin", manifest.name);
         }
         Ok(Some(bytes))
     }
@@ -87,7 +100,7 @@ impl PluginStore {
     pub fn install(&self, manifest: &Manifest, wasm: &[u8]) -> Result<Installed> {
         let digest = digest_of(wasm);
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let file = self.file_for(&digest);
+        let file = self.file_for(&digest)?;
         write_atomic(&file, wasm)?;
         let mut lock = self.read_lock()?;
         let previous = lock.plugin.get(&manifest.name).map(|p| p.digest.clone());
@@ -100,8 +113,10 @@ impl PluginStore {
         };
         lock.plugin.insert(manifest.name.clone(), entry.clone());
         self.write_lock(&lock)?;
-        if let Some(old) = previous.filter(|old| *old != digest && !lock.plugin.values().any(|p| p.digest == *old)) {
-            let _ = std::fs::remove_file(self.file_for(&old));
+        if let Some(old) = previous.filter(|old| *old != digest && !lock.plugin.values().any(|p| p.digest == *old))
+            && let Ok(old_file) = self.file_for(&old)
+        {
+            let _ = std::fs::remove_file(old_file);
         }
         Ok(entry)
     }
@@ -112,14 +127,21 @@ impl PluginStore {
             bail!("plugin {name} is not installed; `bosun plugin list` shows what is");
         };
         self.write_lock(&lock)?;
-        if !lock.plugin.values().any(|p| p.digest == entry.digest) {
-            let _ = std::fs::remove_file(self.file_for(&entry.digest));
+        if !lock.plugin.values().any(|p| p.digest == entry.digest)
+            && let Ok(file) = self.file_for(&entry.digest)
+        {
+            let _ = std::fs::remove_file(file);
         }
         Ok(entry)
     }
 
-    fn file_for(&self, digest: &str) -> PathBuf {
-        self.dir.join(format!("{}.wasm", digest.trim_start_matches("sha256:")))
+    /// Where the component with `digest` is stored; a lockfile digest that is
+    /// not `sha256:<64 hex digits>` names no file (it could name any path).
+    fn file_for(&self, digest: &str) -> Result<PathBuf> {
+        match digest.strip_prefix("sha256:") {
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => Ok(self.dir.join(format!("{hex}.wasm"))),
+            _ => bail!("the digest {digest:?} is not sha256:<64 hex digits>"),
+        }
     }
 
     fn read_lock(&self) -> Result<LockFile> {

@@ -46,6 +46,7 @@ impl State {
     /// Opens (creating if needed) the store in `state_dir` and brings its schema up to date.
     pub fn open(state_dir: &Path) -> Result<State, StateError> {
         let path = state_dir.join(FILE_NAME);
+        crate::capability::fs::protect(state_dir);
         let open_error = |source| StateError::Open { path: path.clone(), source };
         std::fs::create_dir_all(state_dir).map_err(|source| StateError::Dir { path: state_dir.to_path_buf(), source })?;
         let conn = Connection::open(&path).map_err(open_error)?;

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use super::Action;
 use super::socket_get;
 use crate::capability::artifact::{self, AtomicFile};
-use crate::capability::fs::{Access, io_error};
+use crate::capability::fs::{Place, io_error};
 use crate::capability::read_ahead::ReadAhead;
 use crate::capability::{CallState, HostState, Policy};
 use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary, Mount, PortBinding};
@@ -119,7 +119,7 @@ impl docker::Host for HostState {
         for image in &images {
             self.call.docker_access(CALL, Action::Save, image)?;
         }
-        let dest = self.call.fs_access(CALL, &dest_path, Access::Write)?;
+        let dest = self.call.fs().place(CALL, &dest_path)?;
         if !self.call.execute(CALL, format!("{} -> {dest_path}", images.join(" "))) {
             return Ok(artifact::planned(&dest_path));
         }
@@ -132,7 +132,7 @@ impl docker::Host for HostState {
         if let crate::docker::Endpoint::Unix(socket) = engine.endpoint.clone() {
             let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(images.iter().map(|i| ("names", i))).finish();
             let deadline = engine.deadline;
-            let save = move || save_from_socket(Path::new(socket.trim_start_matches("unix://")), &format!("/images/get?{query}"), deadline, &dest, &what);
+            let save = move || save_from_socket(Path::new(socket.trim_start_matches("unix://")), &format!("/images/get?{query}"), deadline, dest, &what);
             return tokio::task::spawn_blocking(save).await.map_err(|e| HostError::Failed(format!("host task failed: {e}")))?;
         }
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
@@ -142,11 +142,12 @@ impl docker::Host for HostState {
 
     async fn load_images(&mut self, src_path: String) -> Result<Vec<String>, HostError> {
         const CALL: &str = "docker.load-images";
-        let src = self.call.fs_access(CALL, &src_path, Access::Read)?;
+        let mut src = self.call.fs().open_file(CALL, &src_path)?;
         let references = {
-            let src = src.clone();
-            tokio::task::spawn_blocking(move || saved_references(&src)).await.map_err(|e| HostError::Failed(e.to_string()))??
+            let (file, path) = (src.try_clone().map_err(|e| io_error(Path::new(&src_path), e))?, PathBuf::from(&src_path));
+            tokio::task::spawn_blocking(move || saved_references(file, &path)).await.map_err(|e| HostError::Failed(e.to_string()))??
         };
+        io::Seek::rewind(&mut src).map_err(|e| io_error(Path::new(&src_path), e))?;
         for reference in &references {
             self.call.docker_access(CALL, Action::Load, reference)?;
         }
@@ -154,7 +155,7 @@ impl docker::Host for HostState {
             return Ok(references);
         }
         let engine = self.call.engine().await?;
-        let file = tokio::fs::File::open(&src).await.map_err(|e| io_error(&src, e))?;
+        let file = tokio::fs::File::from_std(src);
         let chunks = futures_util::stream::unfold(file, |mut file| async move {
             let mut buf = vec![0u8; READ_CHUNK];
             match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
@@ -185,7 +186,7 @@ impl docker::Host for HostState {
         }
         self.call.docker_access(CALL, Action::Exec, &container)?;
         let stdout_file = match &stdout_to {
-            Some(path) => Some(self.call.fs_access(CALL, path, Access::Write)?),
+            Some(path) => Some(self.call.fs().place(CALL, path)?),
             None => None,
         };
         let redirect = stdout_to.as_deref().map(|p| format!(" > {p}")).unwrap_or_default();
@@ -207,11 +208,11 @@ impl docker::Host for HostState {
             return Err(HostError::Invalid(format!("{CALL}: argv is empty")));
         }
         self.call.docker_access(CALL, Action::Exec, &container)?;
-        let input = self.call.fs_access(CALL, &stdin_from, Access::Read)?;
+        let input = self.call.fs().open_file(CALL, &stdin_from)?;
         if !self.call.execute(CALL, format!("{container}: {} < {stdin_from}", argv.join(" "))) {
             return Ok(ExecStatus { exit_code: 0, stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
         }
-        let file = tokio::fs::File::open(&input).await.map_err(|e| io_error(&input, e))?;
+        let file = tokio::fs::File::from_std(input);
         let engine = self.call.engine().await?;
         engine.exec(&container, argv, Some(file), ExecStdout::Kept(Vec::new())).await
     }
@@ -277,7 +278,7 @@ impl docker::Host for HostState {
         const CALL: &str = "docker.copy-from";
         self.call.docker_access(CALL, Action::Copy, &container)?;
         absolute_in_container(CALL, &src_path)?;
-        let dest = self.call.fs_access(CALL, &dest_path, Access::Write)?;
+        let dest = self.call.fs().place(CALL, &dest_path)?;
         if !self.call.execute(CALL, format!("{container}:{src_path} -> {dest_path}")) {
             return Ok(artifact::planned(&dest_path));
         }
@@ -294,11 +295,11 @@ impl docker::Host for HostState {
         const CALL: &str = "docker.copy-to";
         self.call.docker_access(CALL, Action::Copy, &container)?;
         absolute_in_container(CALL, &dest_dir)?;
-        let archive = self.call.fs_access(CALL, &archive_path, Access::Read)?;
+        let file = self.call.fs().open_file(CALL, &archive_path)?;
+        let archive = PathBuf::from(&archive_path);
         if !self.call.execute(CALL, format!("{archive_path} -> {container}:{dest_dir}")) {
             return Ok(());
         }
-        let file = std::fs::File::open(&archive).map_err(|e| io_error(&archive, e))?;
         let engine = self.call.engine().await?;
         engine.inspect(&container).await?;
         let (body, reader) = tar_reader(file);
@@ -464,13 +465,12 @@ impl Engine {
 
 /// Maps an engine error about `what`: a 404 is `NotFound("<what> not found")`.
 /// The image references in a `docker save` tarball (`RepoTags` in its manifest.json).
-fn saved_references(path: &Path) -> Result<Vec<String>, HostError> {
+fn saved_references(file: std::fs::File, path: &Path) -> Result<Vec<String>, HostError> {
     #[derive(serde::Deserialize)]
     struct Saved {
         #[serde(rename = "RepoTags", default)]
         repo_tags: Option<Vec<String>>,
     }
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
     let mut tar = tar::Archive::new(BufReader::with_capacity(READ_CHUNK, file));
     for entry in tar.entries().map_err(|e| io_error(path, e))? {
         let entry = entry.map_err(|e| io_error(path, e))?;
@@ -561,7 +561,7 @@ fn ran_out(what: &str) -> HostError {
 
 /// `docker save` read straight off the local engine's socket into `dest`
 /// on this (blocking) thread; see [`socket_get`].
-fn save_from_socket(socket: &Path, request: &str, deadline: Instant, dest: &Path, what: &str) -> Result<Artifact, HostError> {
+fn save_from_socket(socket: &Path, request: &str, deadline: Instant, dest: Place, what: &str) -> Result<Artifact, HostError> {
     let failed = |e: io::Error| match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ran_out(what),
         _ => HostError::Failed(format!("{what}: {e}")),
@@ -576,7 +576,9 @@ fn save_from_socket(socket: &Path, request: &str, deadline: Instant, dest: &Path
     // socket buffer.
     let mut body = ReadAhead::spawn(body, 1 << 20);
     // Dropped unfinished (an error), the temp file is removed.
-    let mut out = FileOut::create(dest, false).map_err(|e| io_error(dest, e))?;
+    let path = dest.shown.clone();
+    let mut out = FileOut::create(dest.create()?, false).map_err(|e| io_error(&path, e))?;
+    let dest = &path;
     let mut buffer = vec![0; 1 << 20];
     loop {
         match body.read(&mut buffer).map_err(failed)? {
@@ -606,8 +608,9 @@ const SEND_BATCH: usize = 1 << 20;
 impl FileSink {
     /// Creates the temp file at once (so a bad destination fails before any
     /// work starts) and the thread that fills it.
-    fn create(path: PathBuf, zstd: bool) -> Result<FileSink, HostError> {
-        let mut out = FileOut::create(&path, zstd).map_err(|e| io_error(&path, e))?;
+    fn create(place: Place, zstd: bool) -> Result<FileSink, HostError> {
+        let path = place.shown.clone();
+        let mut out = FileOut::create(place.create()?, zstd).map_err(|e| io_error(&path, e))?;
         let (chunks, mut received) = mpsc::channel::<Chunk>(16);
         let writer = tokio::task::spawn_blocking(move || {
             while let Some(chunk) = received.blocking_recv() {
@@ -676,8 +679,7 @@ enum FileOut {
 }
 
 impl FileOut {
-    fn create(path: &Path, zstd: bool) -> io::Result<FileOut> {
-        let file = AtomicFile::create(path)?;
+    fn create(file: AtomicFile, zstd: bool) -> io::Result<FileOut> {
         if !zstd {
             return Ok(FileOut::Plain(BufWriter::with_capacity(1 << 20, file)));
         }

@@ -3,68 +3,85 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::OFlags;
+
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
-use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list, write_file_list};
+use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list_from, write_file_list};
 use super::io_error;
-use super::walk::{TreeEntry, walk};
+use super::walk::{TreeEntry, open_beneath, relative, walk};
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
 
+/// One tree to archive: opened (`O_PATH | O_NOFOLLOW`) where the plugin named it.
+pub struct Source {
+    pub top: OwnedFd,
+    pub path: PathBuf,
+}
+
 pub struct ArchiveJob {
-    pub sources: Vec<PathBuf>,
+    pub sources: Vec<Source>,
     pub excludes: globset::GlobSet,
-    pub dest: PathBuf,
+    pub dest: AtomicFile,
     pub compression: Compression,
     pub level: Option<i32>,
-    pub since: Option<PathBuf>,
-    pub manifest_dest: Option<PathBuf>,
+    /// The base's file list, open, and where it is.
+    pub since: Option<(File, PathBuf)>,
+    pub manifest_dest: Option<AtomicFile>,
 }
 
 impl ArchiveJob {
     pub fn run(self) -> Result<ArchiveResult, HostError> {
         // The base's file list is read while the tree is walked and stat'ed.
         let (base, walked) = std::thread::scope(|scope| {
-            let base = scope.spawn(|| match &self.since {
-                Some(path) => read_file_list(path),
+            let base = scope.spawn(|| match self.since {
+                Some((file, path)) => read_file_list_from(file, &path),
                 None => Ok(FileList::default()),
             });
-            let walked: Result<Vec<_>, HostError> = self.sources.iter().map(|source| walk(source, &self.excludes)).collect();
+            let walked: Result<Vec<_>, HostError> = self.sources.iter().map(|source| walk(&source.top, &source.path, &self.excludes)).collect();
             (base.join().expect("the file list reader does not panic"), walked)
         });
         let (base, walked) = (base?, walked?);
         let mut base = BaseList::new(base);
-        let out = AtomicFile::create(&self.dest).map_err(|e| io_error(&self.dest, e))?;
-        let mut tar = tar::Builder::new(Compressor::new(out, self.compression, self.level).map_err(|e| io_error(&self.dest, e))?);
+        let dest = self.dest.dest().to_path_buf();
+        let mut tar = tar::Builder::new(Compressor::new(self.dest, self.compression, self.level).map_err(|e| io_error(&dest, e))?);
         tar.follow_symlinks(false);
         let mut listed = Vec::with_capacity(walked.iter().map(Vec::len).sum());
         let mut written = 0u64;
         let mut buffer = vec![0; READ_CHUNK];
-        for entry in walked.into_iter().flatten() {
-            let (name, record, was_written) = self.add(&mut tar, entry, &mut base, &mut buffer)?;
-            written += u64::from(was_written);
-            listed.push((name, record));
+        for (source, entries) in self.sources.iter().zip(walked) {
+            for entry in entries {
+                let (name, record, was_written) = add(&mut tar, source, entry, &mut base, &mut buffer)?;
+                written += u64::from(was_written);
+                listed.push((name, record));
+            }
         }
-        let compressor = tar.into_inner().map_err(|e| io_error(&self.dest, e))?;
-        let archive = compressor.finish().map_err(|e| io_error(&self.dest, e))?;
+        let compressor = tar.into_inner().map_err(|e| io_error(&dest, e))?;
+        let archive = compressor.finish().map_err(|e| io_error(&dest, e))?;
         // What `add` did not take out of the base is gone from the tree.
         let deleted = base.untaken().map(|k| format!("/{k}")).collect();
         // Walk order is sorted within each source; sources may overlap or come in any order.
         listed.sort_by(|a, b| a.0.cmp(&b.0));
         listed.dedup_by(|a, b| a.0 == b.0);
-        let manifest = match &self.manifest_dest {
-            Some(path) => Some(write_file_list(path, &listed)?),
+        let manifest = match self.manifest_dest {
+            Some(out) => Some(write_file_list(out, &listed)?),
             None => None,
         };
         Ok(ArchiveResult { archive, manifest, entries: written, deleted })
     }
+}
 
-    /// Adds one entry unless it is an unchanged file of an incremental, and
-    /// takes it out of `base`. Returns its name and record for the new list,
-    /// and whether it was written.
-    fn add(&self, tar: &mut tar::Builder<Compressor>, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8]) -> Result<(String, FileEntry, bool), HostError> {
+/// Adds one entry unless it is an unchanged file of an incremental, and
+/// takes it out of `base`. Returns its name and record for the new list,
+/// and whether it was written. Everything is read through `source`'s handle
+/// as the walk saw it: a file is opened beneath it with no symlinks on the
+/// way, and directories and links are stored from what the walk stat'ed.
+fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8]) -> Result<(String, FileEntry, bool), HostError> {
+    {
         let name = entry.name().into_owned();
         let path = entry.path.as_path();
         let old = base.take(&name);
@@ -77,16 +94,17 @@ impl ArchiveJob {
             link_target: entry.link_target,
         };
         if entry.kind != EntryKind::File {
-            tar.append_path_with_name(path, &name).map_err(|e| io_error(path, e))?;
+            append_non_file(tar, source, path, &name).map_err(|e| io_error(path, e))?;
             return Ok((name, record, true));
         }
+        let open = || open_file(source, path);
         // A changed size/mtime is confirmed by hash (with the base's
         // algorithm) before the file counts as changed; a changed mode (chmod
         // keeps the mtime) always counts.
         if let Some(old) = old.filter(|old| old.mode == record.mode) {
             let unchanged = match old.hash {
                 _ if old.size == record.size && old.mtime_ms == record.mtime_ms => true,
-                Some(hash) => FileHash::of_file(hash.algorithm, path).map_err(|e| io_error(path, e))? == hash,
+                Some(hash) => FileHash::of_reader(hash.algorithm, open()?).map_err(|e| io_error(path, e))? == hash,
                 None => false,
             };
             if unchanged {
@@ -94,7 +112,7 @@ impl ArchiveJob {
                 return Ok((name, record, false));
             }
         }
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let file = open()?;
         let meta = file.metadata().map_err(|e| io_error(path, e))?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
@@ -105,6 +123,33 @@ impl ArchiveJob {
         record.hash = Some(hash);
         Ok((name, record, true))
     }
+}
+
+/// A walked regular file, opened beneath its source; anything else there
+/// now (a FIFO, a link) means the tree changed during the backup.
+fn open_file(source: &Source, path: &Path) -> Result<File, HostError> {
+    let fd = open_beneath(&source.top, relative(path, &source.path), OFlags::RDONLY | OFlags::NONBLOCK).map_err(|e| io_error(path, e.into()))?;
+    let file = File::from(fd);
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(_) => Err(HostError::Failed(format!("{}: changed during the backup (it is no longer a regular file); run the backup again", path.display()))),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// A directory, symlink or special file, stored as tar-rs stores a path
+/// (`append_path_with_name`), but stat'ed and read through a handle opened
+/// beneath its source rather than by name.
+fn append_non_file(tar: &mut tar::Builder<Compressor>, source: &Source, path: &Path, name: &str) -> io::Result<()> {
+    let fd = open_beneath(&source.top, relative(path, &source.path), OFlags::PATH)?;
+    let meta = File::from(fd.try_clone()?).metadata()?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    if meta.file_type().is_symlink() {
+        let target = rustix::fs::readlinkat(&fd, c"", Vec::new())?;
+        return tar.append_link(&mut header, name, std::ffi::OsStr::from_bytes(target.as_bytes()));
+    }
+    tar.append_data(&mut header, name, io::empty())
 }
 
 /// Bytes read from a file at a time (and the most a small file costs: one read).

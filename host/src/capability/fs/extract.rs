@@ -3,152 +3,213 @@
 //! kernel creating them, so they are written on every core while the archive
 //! is read (and decompressed, on a thread of its own) in order.
 
-use std::collections::HashSet;
-use std::fs::{FileTimes, OpenOptions, Permissions};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileTimes};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, SystemTime};
 
-use super::archive::open_archive;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+
+use super::archive::decompressed;
 use super::io_error;
 use crate::capability::read_ahead::ReadAhead;
 use crate::plugin::bindings::types::HostError;
 
-/// Unpacks `archive` into `dest`, keeping modes, mtimes (directories' too,
-/// as GNU tar does) and symlinks; an entry
-/// that would land outside `dest` is an error, not silently skipped.
-/// `may_write(landing, real)` approves where each entry's bytes really go.
-/// A check resolves a path, so it is made once per directory: entries inside
-/// an approved directory skip it until a symlink is unpacked, and an entry
-/// replacing an existing symlink is always checked (a directory this
-/// extraction created holds no symlink it did not unpack, so its entries are
-/// not looked up first).
-pub fn extract(archive: &Path, dest: &Path, may_write: impl Fn(&Path, PathBuf) -> Result<(), HostError>) -> Result<u64, HostError> {
-    std::fs::create_dir_all(dest).map_err(|e| io_error(dest, e))?;
-    let dest_real = resolve_path(dest)?;
-    let mut tar = tar::Archive::new(ReadAhead::spawn(open_archive(archive).map_err(|e| io_error(archive, e))?, 256 * 1024));
-    tar.set_preserve_permissions(true);
-    tar.set_preserve_mtime(true);
-    tar.set_overwrite(true);
+/// Opens (creating it if missing) the directory an entry lands in, given
+/// its path relative to the destination. It decides where writing is allowed:
+/// beneath the destination's handle, or, for an in-place restore into a
+/// directory no grant covers, beneath whichever `rw` grant covers that path.
+pub type Landing<'a> = dyn Fn(&Path) -> Result<OwnedFd, HostError> + Sync + 'a;
+
+/// Unpacks `archive` (read from `source`) into `dest`, keeping modes,
+/// mtimes (directories' too, as GNU tar does), symlinks and hard links. Every
+/// entry is created through the handle of the directory it lands in
+/// (`landing`) and replaces, never follows, what is there: a symlink the
+/// archive brought may point anywhere, but nothing is written through one,
+/// and a directory reached through one is opened beneath the landing root or
+/// not at all. An entry that would land outside is an error, not skipped.
+pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>) -> Result<u64, HostError> {
+    super::beneath::raise_open_file_limit();
+    let reader = decompressed(BufReader::with_capacity(1 << 20, source)).map_err(|e| io_error(archive, e))?;
+    let mut tar = tar::Archive::new(ReadAhead::spawn(reader, 256 * 1024));
     let entries = tar.entries().map_err(|e| io_error(archive, e))?;
     std::thread::scope(|scope| {
         let mut writers = SmallFileWriters::start(scope);
-        let mut dirs = UnpackedDirs::default();
+        let mut dirs = OpenDirs { landing, open: HashMap::new() };
         let mut dir_mtimes = Vec::new();
+        let mut links_unpacked = false;
         let mut count = 0;
         for entry in entries {
             let mut entry = entry.map_err(|e| io_error(archive, e))?;
-            let relative = entry.path().map_err(|e| io_error(archive, e))?.into_owned();
-            let name = relative.display().to_string();
-            let failed = |e: io::Error| HostError::Failed(format!("{}: entry {name}: {e}", archive.display()));
+            let named = entry.path().map_err(|e| io_error(archive, e))?.into_owned();
+            let name = named.display().to_string();
             let outside = || HostError::Invalid(format!("{}: entry {name} would land outside {}", archive.display(), dest.display()));
-            if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-                return Err(outside());
-            }
-            let landing = dest.join(&relative);
+            let failed = |e: io::Error| match e.raw_os_error() {
+                Some(libc::EXDEV) => outside(),
+                _ => HostError::Failed(format!("{}: entry {name}: {e}", archive.display())),
+            };
+            let relative = inside(&named).ok_or_else(outside)?;
+            count += 1;
             // `./`, as `tar -C dir .` writes it: `dest` itself, left as it is.
-            if landing.components().eq(dest.components()) {
-                count += 1;
+            let Some(file_name) = relative.file_name().map(OsStr::to_os_string) else { continue };
+            let entry_type = entry.header().entry_type();
+            if matches!(entry_type, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink) {
                 continue;
             }
-            let (Some(parent), Some(file_name)) = (landing.parent(), landing.file_name()) else { return Err(outside()) };
-            let entry_type = entry.header().entry_type();
-            let before = match dirs.created.contains(parent) {
-                true => None,
-                false => std::fs::symlink_metadata(&landing).ok(),
+            // Links carry no mode of their own (tar writers may leave it blank).
+            let mode = entry.header().mode().map(|m| Mode::from_raw_mode(m & 0o7777));
+            let mode = || mode.as_ref().map(|m| *m).map_err(|e| failed(io::Error::new(e.kind(), e.to_string())));
+            let parent = match dirs.get(relative.parent().unwrap_or(Path::new(""))) {
+                Ok(parent) => parent,
+                // In an in-place restore a directory may be a grant root whose
+                // parent is not granted: it is opened (or made) as itself.
+                Err(HostError::Denied(_)) if entry_type == tar::EntryType::Directory => {
+                    let dir = dirs.get(&relative)?;
+                    rustix::fs::fchmod(&*dir, mode()?).map_err(|e| failed(e.into()))?;
+                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (dir.clone(), relative.clone(), mtime)));
+                    continue;
+                }
+                // A landing refused as outside is this entry's to report.
+                Err(HostError::Invalid(_)) => return Err(outside()),
+                Err(other) => return Err(other),
             };
-            let replaces_link = before.as_ref().is_some_and(|m| m.is_symlink());
-            if replaces_link || !dirs.approved.contains(parent) {
-                // tar replaces an existing file or link rather than writing through
-                // it, but follows a link where a directory is expected.
-                let real = match entry_type.is_dir() {
-                    true => resolve_path(&landing)?,
-                    false => resolve_path(parent)?.join(file_name),
-                };
-                may_write(&landing, real.clone())?;
-                if !real.starts_with(&dest_real) {
-                    return Err(outside());
-                }
-                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-            }
             match entry_type {
-                tar::EntryType::Regular if entry.size() <= SMALL_FILE => {
-                    let file = SmallFile::read(&mut entry, landing.clone()).map_err(failed)?;
-                    writers.write(file, dirs.links_unpacked)?;
+                tar::EntryType::Regular | tar::EntryType::Continuous if entry.size() <= SMALL_FILE => {
+                    let file = SmallFile::read(&mut entry, parent, file_name, relative).map_err(failed)?;
+                    writers.write(file, links_unpacked)?;
                 }
-                // Where they land was checked above, so tar need not check again.
-                tar::EntryType::Directory => {
-                    entry.unpack(&landing).map_err(failed)?;
-                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (landing.clone(), mtime)));
-                }
-                tar::EntryType::Regular => {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
                     writers.wait()?;
-                    entry.unpack(&landing).map_err(failed)?;
+                    let mut file = create_file(&parent, &file_name).map_err(failed)?;
+                    io::copy(&mut entry, &mut file).map_err(failed)?;
+                    finish_file(&file, mode()?, mtime_of(entry.header())).map_err(failed)?;
+                }
+                tar::EntryType::Directory => {
+                    let dir = make_dir(&parent, &file_name, mode()?).map_err(failed)?;
+                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (dir.clone(), relative.clone(), mtime)));
+                    dirs.open.insert(relative, dir);
                 }
                 // What comes after a link may go through it: files still
                 // being written must be in place before it appears.
                 tar::EntryType::Symlink => {
                     writers.wait()?;
-                    entry.unpack(&landing).map_err(failed)?;
-                    dirs = UnpackedDirs { links_unpacked: true, ..UnpackedDirs::default() };
+                    let target = entry.link_name().map_err(failed)?.ok_or_else(outside)?.into_owned();
+                    replacing(&parent, &file_name, || rustix::fs::symlinkat(&target, &*parent, &file_name)).map_err(failed)?;
+                    links_unpacked = true;
                 }
                 // A hard link gives its source's content a second name: the
                 // source must be somewhere this extraction may write too.
                 tar::EntryType::Link => {
                     writers.wait()?;
                     let source = entry.link_name().map_err(failed)?.ok_or_else(outside)?;
-                    if source.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-                        return Err(outside());
-                    }
-                    let source = dest.join(source);
-                    let real = resolve_path(&source)?;
-                    may_write(&source, real.clone())?;
-                    if !real.starts_with(&dest_real) {
-                        return Err(outside());
-                    }
-                    if !entry.unpack_in(dest).map_err(failed)? {
-                        return Err(outside());
-                    }
+                    let source = inside(&source).ok_or_else(outside)?;
+                    let source_name = source.file_name().ok_or_else(outside)?;
+                    let source_dir = dirs.get(source.parent().unwrap_or(Path::new("")))?;
+                    replacing(&parent, &file_name, || rustix::fs::linkat(&*source_dir, source_name, &*parent, &file_name, AtFlags::empty())).map_err(failed)?;
                 }
-                _ => {
+                tar::EntryType::Fifo => {
                     writers.wait()?;
-                    if !entry.unpack_in(dest).map_err(failed)? {
-                        return Err(outside());
-                    }
+                    let mode = mode()?;
+                    replacing(&parent, &file_name, || rustix::fs::mknodat(&*parent, &file_name, FileType::Fifo, mode, 0)).map_err(failed)?;
+                }
+                other => {
+                    return Err(HostError::Invalid(format!(
+                        "{}: entry {name} is a {other:?} entry; bosun restores files, directories, links and FIFOs, never devices",
+                        archive.display()
+                    )));
                 }
             }
-            if entry_type.is_dir() {
-                dirs.approved.insert(landing.clone());
-                if before.is_none() {
-                    dirs.created.insert(landing);
-                }
-            }
-            count += 1;
         }
         writers.wait()?;
-        set_dir_mtimes(&dir_mtimes)?;
+        set_dir_mtimes(&dir_mtimes, dest)?;
         Ok(count)
     })
 }
 
-fn resolve_path(path: &Path) -> Result<PathBuf, HostError> {
-    super::resolve(&path.to_string_lossy()).map_err(HostError::Invalid)
+/// An entry's path made of plain names only (`.` dropped); None if it
+/// is absolute or holds `..`.
+fn inside(named: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in named.components() {
+        match part {
+            Component::Normal(name) => out.push(name),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
-/// Directories an extraction has unpacked since its last symlink.
-#[derive(Default)]
-struct UnpackedDirs {
-    /// Checked by `may_write`: what lands directly inside needs no check.
-    approved: HashSet<PathBuf>,
-    /// Did not exist before: nothing inside is a symlink the archive did not bring.
-    created: HashSet<PathBuf>,
-    /// Whether the archive has brought a symlink, so that one file may be
-    /// reached by two paths.
-    links_unpacked: bool,
+/// The directories entries land in, opened once each.
+struct OpenDirs<'a, 'l> {
+    landing: &'a Landing<'l>,
+    open: HashMap<PathBuf, Arc<OwnedFd>>,
+}
+
+impl OpenDirs<'_, '_> {
+    fn get(&mut self, relative: &Path) -> Result<Arc<OwnedFd>, HostError> {
+        if let Some(dir) = self.open.get(relative) {
+            return Ok(dir.clone());
+        }
+        let dir = Arc::new((self.landing)(relative)?);
+        self.open.insert(relative.to_path_buf(), dir.clone());
+        Ok(dir)
+    }
+}
+
+/// Runs `make`, which creates `name` in `dir`; if something is there
+/// already it is removed first (replaced, never written through), unless it
+/// is a directory.
+fn replacing(dir: &OwnedFd, name: &OsStr, mut make: impl FnMut() -> rustix::io::Result<()>) -> io::Result<()> {
+    match make() {
+        Err(rustix::io::Errno::EXIST) => {
+            rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+            Ok(make()?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn create_file(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut created = None;
+    replacing(dir, name, || {
+        created = Some(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600))?);
+        Ok(())
+    })?;
+    Ok(File::from(created.expect("created")))
+}
+
+fn finish_file(file: &File, mode: Mode, mtime: Option<SystemTime>) -> io::Result<()> {
+    if let Some(mtime) = mtime {
+        file.set_times(FileTimes::new().set_accessed(mtime).set_modified(mtime))?;
+    }
+    Ok(rustix::fs::fchmod(file, mode)?)
+}
+
+/// Creates (or keeps) the directory `name` in `dir` and opens it; a file or
+/// symlink in its place is replaced.
+fn make_dir(dir: &OwnedFd, name: &OsStr, mode: Mode) -> io::Result<Arc<OwnedFd>> {
+    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
+        Err(rustix::io::Errno::EXIST) => {
+            let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(existing.st_mode) != FileType::Directory {
+                rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+                rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700))?;
+            }
+        }
+        other => other?,
+    }
+    let opened = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::fs::fchmod(&opened, mode)?;
+    Ok(Arc::new(opened))
 }
 
 /// Files up to this size are read whole and handed to a writer thread; at
@@ -166,56 +227,44 @@ fn mtime_of(header: &tar::Header) -> Option<SystemTime> {
 
 /// Gives unpacked directories their archived mtimes, once nothing more is
 /// created in them (each file created inside changes a directory's mtime).
-/// By path, as a directory need not be readable to be given its times.
-fn set_dir_mtimes(dirs: &[(PathBuf, SystemTime)]) -> Result<(), HostError> {
-    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
-    for (dir, mtime) in dirs {
+fn set_dir_mtimes(dirs: &[(Arc<OwnedFd>, PathBuf, SystemTime)], dest: &Path) -> Result<(), HostError> {
+    for (dir, relative, mtime) in dirs {
         let since_epoch = mtime.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let time = Timespec { tv_sec: since_epoch.as_secs() as i64, tv_nsec: since_epoch.subsec_nanos().into() };
-        let times = Timestamps { last_access: time, last_modification: time };
-        utimensat(CWD, dir, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| io_error(dir, e.into()))?;
+        rustix::fs::futimens(&**dir, &Timestamps { last_access: time, last_modification: time }).map_err(|e| io_error(&dest.join(relative), e.into()))?;
     }
     Ok(())
 }
 
 /// A regular file's content and metadata, read from the archive.
 struct SmallFile {
-    path: PathBuf,
+    dir: Arc<OwnedFd>,
+    name: OsString,
+    /// Where it lands, relative to the destination (for messages and which writer).
+    relative: PathBuf,
     data: Vec<u8>,
-    mode: u32,
+    mode: Mode,
     mtime: Option<SystemTime>,
 }
 
 impl SmallFile {
-    fn read(entry: &mut tar::Entry<'_, impl Read>, path: PathBuf) -> io::Result<SmallFile> {
+    fn read(entry: &mut tar::Entry<'_, impl Read>, dir: Arc<OwnedFd>, name: OsString, relative: PathBuf) -> io::Result<SmallFile> {
         let header = entry.header();
-        let mode = header.mode()? & 0o7777;
+        let mode = Mode::from_raw_mode(header.mode()? & 0o7777);
         let mtime = mtime_of(header);
         let mut data = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut data)?;
         if data.len() as u64 != entry.size() {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the archive ends {} bytes into this file", data.len())));
         }
-        Ok(SmallFile { path, data, mode, mtime })
+        Ok(SmallFile { dir, name, relative, data, mode, mtime })
     }
 
     /// Writes a new file, replacing (not writing through) whatever is there.
     fn write(&self) -> io::Result<()> {
-        let create = || OpenOptions::new().write(true).create_new(true).open(&self.path);
-        let mut file = match create() {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                match std::fs::remove_file(&self.path) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => create()?,
-                }
-            }
-            other => other?,
-        };
+        let mut file = create_file(&self.dir, &self.name)?;
         file.write_all(&self.data)?;
-        if let Some(mtime) = self.mtime {
-            file.set_times(FileTimes::new().set_accessed(mtime).set_modified(mtime))?;
-        }
-        file.set_permissions(Permissions::from_mode(self.mode))
+        finish_file(&file, self.mode, self.mtime)
     }
 }
 
@@ -258,7 +307,7 @@ impl<'scope> SmallFileWriters<'scope> {
     fn write(&mut self, file: SmallFile, links_unpacked: bool) -> Result<(), HostError> {
         let slot = match links_unpacked {
             true => 0,
-            false => BuildHasherDefault::<DefaultHasher>::default().hash_one(file.path.parent()) as usize % self.queues.len(),
+            false => BuildHasherDefault::<DefaultHasher>::default().hash_one(file.relative.parent()) as usize % self.queues.len(),
         };
         let (files, bytes) = &mut self.batches[slot];
         *bytes += file.data.len();
@@ -309,7 +358,7 @@ fn run_writer(jobs: Receiver<WriterJob>) -> Result<(), HostError> {
         match job {
             WriterJob::Write(files) => {
                 for file in files {
-                    file.write().map_err(|e| io_error(&file.path, e))?;
+                    file.write().map_err(|e| io_error(&file.relative, e))?;
                 }
             }
             WriterJob::Sync(done) => drop(done.send(())),
@@ -318,15 +367,12 @@ fn run_writer(jobs: Receiver<WriterJob>) -> Result<(), HostError> {
     Ok(())
 }
 
+
 #[cfg(test)]
 mod tests {
-    use std::fs::File;
-
     use super::*;
-    use crate::capability::fs::archive::ArchiveJob;
-    use crate::plugin::bindings::fs::Compression;
 
-    /// A temp dir (removed when the first value drops), its real path, and a directory `outside` in it.
+    /// A temp dir, its real path, and a directory `outside` in it.
     fn root_with_outside() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
@@ -342,73 +388,52 @@ mod tests {
         header
     }
 
-    /// A tar with a symlink to `outside` and then a file written through it.
-    fn archive_escaping_through_a_link(dir: &Path, outside: &Path) -> PathBuf {
-        let path = dir.join("evil.tar");
+    /// Extracts beneath `dest`'s handle, as `fs.extract` does for a granted destination.
+    fn extract_into(archive: &Path, dest: &Path) -> Result<u64, HostError> {
+        std::fs::create_dir_all(dest).unwrap();
+        let top = rustix::fs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let landing = |relative: &Path| {
+            let at = super::super::beneath::Located::from_fd(top.try_clone().unwrap(), relative.to_path_buf(), dest.join(relative));
+            at.open_dir_creating().map_err(|refusal| super::super::locate::outside_dest(refusal, &dest.join(relative), dest))
+        };
+        extract(File::open(archive).unwrap(), archive, dest, &landing)
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_link_the_archive_brings() {
+        let (_dir, root, outside) = root_with_outside();
+        let path = root.join("evil.tar");
         let mut tar = tar::Builder::new(File::create(&path).unwrap());
-        let mut dir_header = tar::Header::new_gnu();
-        dir_header.set_entry_type(tar::EntryType::Directory);
-        dir_header.set_mode(0o755);
-        dir_header.set_size(0);
-        tar.append_data(&mut dir_header, "granted", io::empty()).unwrap();
-        tar.append_link(&mut link_header(tar::EntryType::Symlink), "granted/link", outside).unwrap();
+        tar.append_link(&mut link_header(tar::EntryType::Symlink), "link", &outside).unwrap();
         let mut file = tar::Header::new_gnu();
         file.set_size(4);
         file.set_mode(0o644);
-        tar.append_data(&mut file, "granted/link/owned", &b"evil"[..]).unwrap();
+        tar.append_data(&mut file, "link/owned", &b"evil"[..]).unwrap();
         tar.finish().unwrap();
-        path
-    }
-
-    #[test]
-    fn extraction_stops_at_an_entry_that_lands_outside_what_may_be_written() {
-        let (_dir, root, outside) = root_with_outside();
-        let archive = archive_escaping_through_a_link(&root, &outside);
-        let dest = root.join("dest");
-        let granted = dest.join("granted");
-        let checked = std::sync::Mutex::new(Vec::new());
-        let may_write = |landing: &Path, real: PathBuf| {
-            checked.lock().unwrap().push(landing.to_path_buf());
-            match real.starts_with(&granted) {
-                true => Ok(()),
-                false => Err(HostError::Denied(format!("{}", real.display()))),
-            }
-        };
-        let err = extract(&archive, &dest, may_write).unwrap_err();
-        assert!(matches!(&err, HostError::Denied(real) if real == &outside.join("owned").display().to_string()), "{err:?}");
-        assert!(!outside.join("owned").exists(), "nothing written through the link");
-        assert!(granted.join("link").is_symlink(), "entries before it were unpacked");
-        // The entry after the symlink was checked even though its directory had been approved.
-        assert_eq!(checked.lock().unwrap().last().unwrap(), &granted.join("link/owned"));
-    }
-
-    #[test]
-    fn extraction_refuses_a_link_out_of_dest_even_where_writing_is_allowed() {
-        let (_dir, root, outside) = root_with_outside();
-        let archive = archive_escaping_through_a_link(&root, &outside);
-        let err = extract(&archive, &root.join("dest"), |_, _| Ok(())).unwrap_err();
-        assert!(matches!(&err, HostError::Invalid(m) if m.contains("granted/link/owned would land outside")), "{err:?}");
-        assert!(!outside.join("owned").exists());
-    }
-
-    #[test]
-    fn extraction_over_an_existing_tree_checks_a_symlink_it_replaces() {
-        let (_dir, root, outside) = root_with_outside();
-        let archive = archive_escaping_through_a_link(&root, &outside);
-        // A second extraction finds `granted` existing: its entries are looked at again.
-        let dest = root.join("dest");
-        std::fs::create_dir_all(dest.join("granted")).unwrap();
-        std::os::unix::fs::symlink(&outside, dest.join("granted/link")).unwrap();
-        let checked = std::sync::Mutex::new(Vec::new());
-        let err = extract(&archive, &dest, |landing, real| {
-            checked.lock().unwrap().push((landing.to_path_buf(), real));
-            Ok(())
-        })
-        .unwrap_err();
+        let err = extract_into(&path, &root.join("dest")).unwrap_err();
         assert!(matches!(&err, HostError::Invalid(m) if m.contains("would land outside")), "{err:?}");
-        let checked = checked.into_inner().unwrap();
-        assert!(checked.contains(&(dest.join("granted/link"), dest.join("granted/link"))), "the replaced link was checked: {checked:?}");
         assert!(!outside.join("owned").exists());
+        assert!(root.join("dest/link").is_symlink(), "entries before it were unpacked");
+    }
+
+    #[test]
+    fn an_existing_link_is_replaced_by_the_file_not_followed() {
+        let (_dir, root, outside) = root_with_outside();
+        std::fs::write(outside.join("victim"), "safe").unwrap();
+        let dest = root.join("dest");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::os::unix::fs::symlink(outside.join("victim"), dest.join("f")).unwrap();
+        let path = root.join("a.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut file = tar::Header::new_gnu();
+        file.set_size(3);
+        file.set_mode(0o600);
+        tar.append_data(&mut file, "f", &b"new"[..]).unwrap();
+        tar.finish().unwrap();
+        extract_into(&path, &dest).unwrap();
+        assert_eq!(std::fs::read_to_string(outside.join("victim")).unwrap(), "safe");
+        assert_eq!(std::fs::read_to_string(dest.join("f")).unwrap(), "new");
+        assert!(!dest.join("f").is_symlink());
     }
 
     #[test]
@@ -421,41 +446,49 @@ mod tests {
         tar.append_link(&mut link_header(tar::EntryType::Link), "h", "link/secret").unwrap();
         tar.finish().unwrap();
         let dest = root.join("dest");
-        let err = extract(&path, &dest, |_, _| Ok(())).unwrap_err();
-        assert!(matches!(&err, HostError::Invalid(m) if m.contains("entry h would land outside")), "{err:?}");
+        let err = extract_into(&path, &dest).unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("would land outside")), "{err:?}");
         assert!(!dest.join("h").exists());
     }
 
     #[test]
-    fn extraction_checks_each_directory_once_not_each_file_and_keeps_its_mtime() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let source = root.join("src");
-        std::fs::create_dir_all(source.join("sub")).unwrap();
+    fn devices_are_refused_and_dotdot_lands_nowhere() {
+        let (_dir, root, _outside) = root_with_outside();
+        let path = root.join("dev.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut dev = link_header(tar::EntryType::Char);
+        dev.set_device_major(1).unwrap();
+        dev.set_device_minor(3).unwrap();
+        tar.append_data(&mut dev, "null", io::empty()).unwrap();
+        tar.finish().unwrap();
+        let err = extract_into(&path, &root.join("dest")).unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("never devices")), "{err:?}");
+        assert!(inside(Path::new("a/../b")).is_none() && inside(Path::new("/etc")).is_none());
+        assert_eq!(inside(Path::new("./a/./b")).unwrap(), Path::new("a/b"));
+    }
+
+    #[test]
+    fn modes_and_directory_mtimes_are_kept() {
+        let (_dir, root, _outside) = root_with_outside();
+        let path = root.join("t.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut dir = link_header(tar::EntryType::Directory);
+        dir.set_mode(0o750);
+        dir.set_mtime(1_700_000_000);
+        tar.append_data(&mut dir, "sub", io::empty()).unwrap();
         for i in 0..50 {
-            std::fs::write(source.join("sub").join(format!("f{i}")), "x").unwrap();
+            let mut file = tar::Header::new_gnu();
+            file.set_size(1);
+            file.set_mode(0o640);
+            file.set_mtime(1_600_000_000);
+            tar.append_data(&mut file, format!("sub/f{i}"), &b"x"[..]).unwrap();
         }
-        let archived_mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        File::open(source.join("sub")).unwrap().set_modified(archived_mtime).unwrap();
-        let job = ArchiveJob {
-            sources: vec![source.clone()],
-            excludes: globset::GlobSet::empty(),
-            dest: root.join("a.tar.zst"),
-            compression: Compression::Zstd,
-            level: None,
-            since: None,
-            manifest_dest: None,
-        };
-        job.run().unwrap();
-        let checks = std::sync::atomic::AtomicUsize::new(0);
-        let count = extract(&root.join("a.tar.zst"), &root.join("out"), |_, _| {
-            checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(count, 52);
-        assert_eq!(checks.into_inner(), 1, "only the top directory entry needs a check");
-        let restored_sub = root.join("out").join(source.strip_prefix("/").unwrap()).join("sub");
-        assert_eq!(std::fs::metadata(restored_sub).unwrap().modified().unwrap(), archived_mtime, "set after its 50 files were created");
+        tar.finish().unwrap();
+        assert_eq!(extract_into(&path, &root.join("out")).unwrap(), 51);
+        use std::os::unix::fs::PermissionsExt;
+        let sub = std::fs::metadata(root.join("out/sub")).unwrap();
+        assert_eq!((sub.permissions().mode() & 0o7777, sub.modified().unwrap()), (0o750, SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        let file = std::fs::metadata(root.join("out/sub/f7")).unwrap();
+        assert_eq!((file.permissions().mode() & 0o7777, file.modified().unwrap()), (0o640, SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)));
     }
 }

@@ -13,6 +13,7 @@ mod json;
 mod packed;
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -80,7 +81,13 @@ impl fmt::Display for Kind {
 /// Reads a file list, plain or zstd-compressed (told apart by magic bytes),
 /// packed or JSON; refuses one from a newer bosun.
 pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
-    let bytes = read_decompressed(path).map_err(|e| io_error(path, e))?;
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    read_file_list_from(file, path)
+}
+
+/// [`read_file_list`] of a file already open (`path` is where it is).
+pub fn read_file_list_from(file: File, path: &Path) -> Result<FileList, HostError> {
+    let bytes = read_decompressed(file).map_err(|e| io_error(path, e))?;
     let mut entries = match packed::version_of(&bytes) {
         Some(version) if version > FILE_LIST_VERSION => {
             return Err(HostError::Invalid(format!(
@@ -106,10 +113,11 @@ pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
 
 /// Writes a file list (packed, of this bosun's version); zstd-compressed
 /// when the name ends in `.zst`.
-pub fn write_file_list(path: &Path, entries: &[(String, FileEntry)]) -> Result<Artifact, HostError> {
-    let fail = |e| io_error(path, e);
+pub fn write_file_list(out: AtomicFile, entries: &[(String, FileEntry)]) -> Result<Artifact, HostError> {
+    let path = out.dest().to_path_buf();
+    let fail = |e| io_error(&path, e);
     let packed = packed::encode(FILE_LIST_VERSION, entries);
-    let mut out = AtomicFile::create(path).map_err(fail)?;
+    let mut out = out;
     match path.extension().is_some_and(|e| e == "zst") {
         true => out = compress_whole(out, &packed).map_err(fail)?,
         false => out.write_all(&packed).map_err(fail)?,
@@ -132,8 +140,9 @@ fn compress_whole(out: AtomicFile, list: &[u8]) -> io::Result<AtomicFile> {
 /// A list's bytes: decompressed in one go when its zstd header gives a
 /// plausible size, else streamed from what was read (lists from before
 /// that, gzip, plain).
-fn read_decompressed(path: &Path) -> io::Result<Vec<u8>> {
-    let raw = std::fs::read(path)?;
+fn read_decompressed(mut file: File) -> io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw)?;
     let limit = raw.len() as u64 * MAX_RATIO;
     let size = zstd::zstd_safe::get_frame_content_size(&raw).ok().flatten();
     if let Some(size) = size.filter(|&size| size <= limit) {
@@ -198,14 +207,14 @@ mod tests {
     fn a_written_list_is_packed_in_one_zstd_frame_that_carries_its_size() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("files.list.zst");
-        write_file_list(&path, &entries(1000)).unwrap();
+        write_file_list(AtomicFile::create(&path).unwrap(), &entries(1000)).unwrap();
         let raw = std::fs::read(&path).unwrap();
         let size = zstd::zstd_safe::get_frame_content_size(&raw).unwrap();
         assert_eq!(size, Some(packed::encode(FILE_LIST_VERSION, &entries(1000)).len() as u64), "the header holds the list's size");
         assert_eq!(read_file_list(&path).unwrap().entries, entries(1000));
 
         let plain = dir.path().join("files.list");
-        write_file_list(&plain, &entries(3)).unwrap();
+        write_file_list(AtomicFile::create(&plain).unwrap(), &entries(3)).unwrap();
         assert_eq!(packed::version_of(&std::fs::read(&plain).unwrap()), Some(3), "no .zst, no compression");
     }
 

@@ -9,7 +9,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
-use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags};
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 
 use super::io_error;
 use crate::plugin::bindings::fs::{Entry, EntryKind};
@@ -29,7 +31,17 @@ impl TreeEntry {
     /// What lstat says of `name` inside the directory `dir` (or of a path,
     /// with `CWD`); `path` is where that is.
     pub fn stat_at(dir: impl rustix::fd::AsFd, name: &CStr, path: PathBuf) -> io::Result<TreeEntry> {
-        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        TreeEntry::stat_with(dir, name, AtFlags::SYMLINK_NOFOLLOW, path)
+    }
+
+    /// What lstat says of the open file, directory or symlink `fd` (opened
+    /// with `O_PATH | O_NOFOLLOW`); `path` is where that is.
+    pub fn stat_fd(fd: impl rustix::fd::AsFd, path: PathBuf) -> io::Result<TreeEntry> {
+        TreeEntry::stat_with(fd, c"", AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH, path)
+    }
+
+    fn stat_with(dir: impl rustix::fd::AsFd, name: &CStr, flags: AtFlags, path: PathBuf) -> io::Result<TreeEntry> {
+        let stat = rustix::fs::statat(&dir, name, flags)?;
         let kind = match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => EntryKind::File,
             FileType::Directory => EntryKind::Dir,
@@ -54,10 +66,14 @@ impl TreeEntry {
     }
 }
 
-/// `root` itself, then everything below it (not following symlinks), sorted,
-/// minus paths whose part relative to `root` matches an exclude glob.
-pub fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
-    let top = TreeEntry::stat_at(CWD, &path_cstr(root).map_err(|e| io_error(root, e))?, root.to_path_buf()).map_err(|e| io_error(root, e))?;
+/// The source `top` (opened with `O_PATH | O_NOFOLLOW`, found at `root`)
+/// itself, then everything below it (not following symlinks), sorted, minus
+/// paths whose part relative to `root` matches an exclude glob. Directories
+/// are opened beneath `top` with no symlinks allowed, so one swapped for a
+/// link during the walk is an error, not a way out; bosun's own state
+/// directories are never listed.
+pub fn walk(top_fd: &OwnedFd, root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
+    let top = TreeEntry::stat_fd(top_fd, root.to_path_buf()).map_err(|e| io_error(root, e))?;
     if top.kind != EntryKind::Dir {
         return Ok(vec![top]);
     }
@@ -65,7 +81,7 @@ pub fn walk(root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, 
     let wake = Condvar::new();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let found: Vec<Result<Vec<TreeEntry>, HostError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| work(&queue, &wake, root, excludes))).collect();
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| work(&queue, &wake, top_fd, root, excludes))).collect();
         workers.into_iter().map(|w| w.join().expect("the walk does not panic")).collect()
     });
     let parts = found.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -88,7 +104,7 @@ struct Queue {
 
 /// One walker: lists directories from the queue until none are left, or
 /// another walker failed (its error is the one reported).
-fn work(queue: &Mutex<Queue>, wake: &Condvar, root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
+fn work(queue: &Mutex<Queue>, wake: &Condvar, top: &OwnedFd, root: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
     let mut found = Vec::new();
     loop {
         let dir = {
@@ -104,7 +120,7 @@ fn work(queue: &Mutex<Queue>, wake: &Condvar, root: &Path, excludes: &globset::G
                 q = wake.wait(q).expect("walk queue lock");
             }
         };
-        let listed = list(&dir, root, excludes, &mut found);
+        let listed = list(&dir, top, root, excludes, &mut found);
         let mut q = queue.lock().expect("walk queue lock");
         q.busy -= 1;
         q.failed |= listed.is_err();
@@ -114,9 +130,12 @@ fn work(queue: &Mutex<Queue>, wake: &Condvar, root: &Path, excludes: &globset::G
 }
 
 /// Adds the entries of `dir` to `found` and returns its subdirectories.
-fn list(dir: &Path, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<TreeEntry>) -> Result<Vec<PathBuf>, HostError> {
+fn list(dir: &Path, top: &OwnedFd, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<TreeEntry>) -> Result<Vec<PathBuf>, HostError> {
     let fail = |e: rustix::io::Errno| io_error(dir, e.into());
-    let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
+    let fd = open_beneath(top, relative(dir, root), OFlags::RDONLY | OFlags::DIRECTORY).map_err(fail)?;
+    if super::beneath::is_protected_dir(&fd) {
+        return Ok(Vec::new());
+    }
     // The listing owns the descriptor (`read_from` would duplicate it: three
     // more system calls per directory); lstat only uses it for lookups.
     let mut listing = Dir::new(fd).map_err(fail)?;
@@ -140,8 +159,16 @@ fn list(dir: &Path, root: &Path, excludes: &globset::GlobSet, found: &mut Vec<Tr
     Ok(subdirs)
 }
 
+/// Opens `rest` beneath `top` with no symlink anywhere on the way: the walk
+/// saw none there, so one now means the tree changed under it.
+pub fn open_beneath(top: &OwnedFd, rest: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    let rest = if rest.as_os_str().is_empty() { Path::new(".") } else { rest };
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+    rustix::fs::openat2(top, rest, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), resolve)
+}
+
 /// `path` relative to `root`, which it starts with.
-fn relative<'a>(path: &'a Path, root: &Path) -> &'a Path {
+pub fn relative<'a>(path: &'a Path, root: &Path) -> &'a Path {
     let rest = &path.as_os_str().as_bytes()[root.as_os_str().len()..];
     Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest)))
 }
@@ -171,6 +198,11 @@ mod tests {
         let mut set = globset::GlobSetBuilder::new();
         patterns.iter().for_each(|p| _ = set.add(globset::Glob::new(p).unwrap()));
         set.build().unwrap()
+    }
+
+    fn walk(path: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
+        let top = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(|e| io_error(path, e.into()))?;
+        super::walk(&top, path, excludes)
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::{Denial, HostState, Policy};
+use super::{CallState, Denial, HostState, PlannedCall, Policy};
 
 /// One allowed origin. `host` may be `*` or start with `*.`; no port means the
 /// scheme's default.
@@ -101,11 +101,13 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 pub struct Hooks {
     policy: Arc<Policy>,
     denials: Arc<Mutex<Vec<Denial>>>,
+    dry_run: bool,
+    planned: Arc<Mutex<Vec<PlannedCall>>>,
 }
 
 impl Hooks {
-    pub fn new(policy: Arc<Policy>, denials: Arc<Mutex<Vec<Denial>>>) -> Hooks {
-        Hooks { policy, denials }
+    pub fn new(call: &CallState) -> Hooks {
+        Hooks { policy: call.policy.clone(), denials: call.denials.clone(), dry_run: call.dry_run, planned: call.planned.clone() }
     }
 
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
@@ -126,6 +128,15 @@ pub fn check_request(policy: &Policy, target: &str, uri: &http::Uri) -> Result<(
     policy.check("http.request", target, "http", entry, |g| g.http.allows(&scheme, &host, port))
 }
 
+/// The planned-call name of a request a dry run did not send.
+pub const PLANNED_CALL: &str = "http.request";
+
+/// The methods a dry run sends, as they only read: GET, HEAD and OPTIONS,
+/// spelled exactly (`get`, `TRACE` or a made-up method is held back).
+fn is_safe(method: &http::Method) -> bool {
+    [http::Method::GET, http::Method::HEAD, http::Method::OPTIONS].contains(method)
+}
+
 pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>> + Send>;
@@ -141,6 +152,13 @@ impl WasiHttpHooks for Hooks {
             tracing::warn!(plugin = %self.policy.plugin, "{denial}");
             self.denials.lock().expect("denials lock").push(denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if self.dry_run && !is_safe(request.method()) {
+            let detail = format!("{} {}", request.method(), request.uri());
+            self.planned.lock().expect("planned lock").push(PlannedCall { call: PLANNED_CALL.into(), detail });
+            // An error, not a made-up answer: the plugin cannot judge anything by it.
+            let why = "not sent: this is a dry run, and bosun sends only GET, HEAD and OPTIONS requests in one";
+            return Box::new(async move { Err(wasmtime_wasi_http::Error::InternalError(Some(why.into()))) });
         }
         let uri = request.uri();
         let tls = match (uri.scheme_str(), uri.host()) {

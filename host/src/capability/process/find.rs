@@ -1,15 +1,17 @@
 //! Finds running processes by reading /proc (Linux).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::plugin::bindings::process::{Matcher, ProcessInfo};
 use crate::plugin::bindings::types::HostError;
 
-pub fn find(matcher: &Matcher, pidfile: Option<&Path>) -> Result<Vec<ProcessInfo>, HostError> {
+/// `pidfile`, for a pidfile matcher: the file opened beneath its grant, and where it is.
+pub fn find(matcher: &Matcher, pidfile: Option<(std::fs::File, PathBuf)>) -> Result<Vec<ProcessInfo>, HostError> {
     let pids: Vec<u32> = match matcher {
         Matcher::Pidfile(_) => {
-            let path = pidfile.expect("pidfile resolved by caller");
-            let text = std::fs::read_to_string(path).map_err(|e| crate::capability::fs::io_error(path, e))?;
+            let (file, path) = pidfile.expect("pidfile opened by the caller");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(file, 64), &mut text).map_err(|e| crate::capability::fs::io_error(&path, e))?;
             let pid = text.trim().parse().map_err(|_| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?;
             vec![pid]
         }

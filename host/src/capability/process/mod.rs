@@ -16,8 +16,11 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use grant::Grant;
 
-use super::artifact::{self, AtomicFile};
-use super::fs::{Access, io_error};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::artifact;
+use super::fs::beneath::{Refusal, real_path_of};
+use super::fs::{Access, Place, io_error};
 use super::{CallState, Denial, DenialReason, HostState};
 use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
 use crate::plugin::bindings::types::{HostError, Kv};
@@ -88,8 +91,8 @@ impl CallState {
             let checked: Result<(), HostError> = paths.iter().try_for_each(|p| {
                 let arg = &argv[p.index];
                 let path = &arg[p.prefix..arg.len() - p.suffix];
-                let resolved = self.fs_access(call, path, p.access)?;
-                out[p.index] = format!("{}{}{}", &arg[..p.prefix], resolved.display(), &arg[arg.len() - p.suffix..]);
+                let real = self.real_path_beneath(call, path, p.access)?;
+                out[p.index] = format!("{}{}{}", &arg[..p.prefix], real.display(), &arg[arg.len() - p.suffix..]);
                 Ok(())
             });
             match checked {
@@ -104,10 +107,24 @@ impl CallState {
         Err(first_error.expect("at least one candidate"))
     }
 
-    /// Whether the fs grants let the plugin write `program` (or replace it in its directory).
+    /// Where `path` really is, found beneath the grant covering it: its
+    /// directory opened there and named by the handle, its own name kept
+    /// (and refused if it is a symlink, which the child would follow).
+    fn real_path_beneath(&self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
+        self.fs().reach(call, path, access, |at| {
+            let (dir, name) = at.parent()?;
+            match rustix::fs::statat(&dir, name.as_os_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) if rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Symlink => return Err(Refusal::Escapes),
+                _ => {}
+            }
+            Ok(real_path_of(&dir)?.join(name))
+        })
+    }
+
+    /// Whether the operator let the plugin write `program` (or replace it in its directory).
     fn may_write(&self, program: &Path) -> bool {
-        let Ok(real) = super::fs::resolve(&program.to_string_lossy()) else { return false };
-        self.policy.check("", "", "fs", String::new(), |g| g.fs.allows(&real, Access::Write)).is_ok()
+        let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+        [program, real.as_path()].iter().any(|p| self.policy.granted.fs.cover(p, Access::Write).is_some())
     }
 
     fn denied(&mut self, denial: Result<(), Denial>) -> HostError {
@@ -115,9 +132,10 @@ impl CallState {
     }
 
     /// The command with a clean environment: PATH, HOME and LANG only, plus
-    /// `opts.env` (checked by [`Self::process_access`]). `program` is run;
-    /// the child sees `argv[0]` as its name (tools like pg_wrapper read it).
-    fn command(&mut self, call: &str, program: &Path, argv: &[String], opts: &RunOptions) -> Result<tokio::process::Command, HostError> {
+    /// `opts.env` (checked by [`Self::process_access`]); and the handle of its
+    /// working directory, which must stay open until it is spawned. `program`
+    /// is run; the child sees `argv[0]` as its name (pg_wrapper reads it).
+    fn command(&mut self, call: &str, program: &Path, argv: &[String], opts: &RunOptions) -> Result<(tokio::process::Command, Option<OwnedFd>), HostError> {
         let mut cmd = tokio::process::Command::new(program);
         cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().kill_on_drop(true);
         for key in ["PATH", "HOME", "LANG"] {
@@ -126,10 +144,15 @@ impl CallState {
             }
         }
         cmd.envs(opts.env.iter().map(|kv| (&kv.key, &kv.value)));
-        if let Some(cwd) = &opts.cwd {
-            cmd.current_dir(self.fs_access(call, cwd, Access::Read)?);
+        // The child enters the directory opened beneath its grant, not a path looked up again.
+        let cwd = match &opts.cwd {
+            Some(cwd) => Some(self.fs().reach(call, cwd, Access::Read, |at| at.open(rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY))?),
+            None => None,
+        };
+        if let Some(fd) = &cwd {
+            cmd.current_dir(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         }
-        Ok(cmd)
+        Ok((cmd, cwd))
     }
 }
 
@@ -144,10 +167,10 @@ impl process::Host for HostState {
     async fn run(&mut self, argv: Vec<String>, opts: RunOptions) -> Result<Output, HostError> {
         let allowed = self.call.process_access("process.run", &argv, &opts.env)?;
         let stdout_to = match &opts.stdout_to {
-            Some(path) => Some(self.call.fs_access("process.run", path, Access::Write)?),
+            Some(path) => Some(self.call.fs().place("process.run", path)?),
             None => None,
         };
-        let mut cmd = self.call.command("process.run", &allowed.program, &allowed.argv, &opts)?;
+        let (mut cmd, _cwd) = self.call.command("process.run", &allowed.program, &allowed.argv, &opts)?;
         if !self.call.execute("process.run", argv.join(" ")) {
             let stdout_artifact = opts.stdout_to.as_deref().map(artifact::planned);
             return Ok(Output { exit_code: 0, stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
@@ -165,8 +188,8 @@ impl process::Host for HostState {
         let mut stderr = child.stderr.take().expect("piped");
         let collect = async {
             let stdout_task = async {
-                match &stdout_to {
-                    Some(path) => stream_to_file(&mut stdout, path).await.map(|a| (Vec::new(), Some(a))),
+                match stdout_to {
+                    Some(place) => stream_to_file(&mut stdout, place).await.map(|a| (Vec::new(), Some(a))),
                     None => read_limited(&mut stdout, STDOUT_LIMIT).await.map(|bytes| (bytes, None)),
                 }
             };
@@ -194,8 +217,8 @@ impl process::Host for HostState {
 
     async fn spawn_detached(&mut self, argv: Vec<String>, method: DetachMethod, log_path: String, opts: RunOptions) -> Result<u32, HostError> {
         let allowed = self.call.process_access("process.spawn-detached", &argv, &opts.env)?;
-        let log = self.call.fs_access("process.spawn-detached", &log_path, Access::Write)?;
-        let mut cmd = match method {
+        let log = self.call.fs().place("process.spawn-detached", &log_path)?;
+        let (mut cmd, _cwd) = match method {
             DetachMethod::Systemd => {
                 let systemd_run = command::locate("systemd-run").map_err(HostError::NotFound)?;
                 let unit = format!("bosun-{}-{}", self.call.plugin, std::process::id());
@@ -210,8 +233,8 @@ impl process::Host for HostState {
         if !self.call.execute("process.spawn-detached", format!("{:?} {}", method, argv.join(" "))) {
             return Ok(0);
         }
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| io_error(&log, e))?;
-        let log_err = log_file.try_clone().map_err(|e| io_error(&log, e))?;
+        let log_file = log.open_append()?;
+        let log_err = log_file.try_clone().map_err(|e| io_error(&log.shown, e))?;
         cmd.stdin(Stdio::null()).stdout(log_file).stderr(log_err).kill_on_drop(false);
         let nohup = matches!(method, DetachMethod::Nohup);
         // SAFETY: only async-signal-safe libc calls between fork and exec.
@@ -230,10 +253,10 @@ impl process::Host for HostState {
 
     async fn find(&mut self, matcher: Matcher) -> Result<Vec<ProcessInfo>, HostError> {
         let pidfile = match &matcher {
-            Matcher::Pidfile(path) => Some(self.call.fs_access("process.find", path, Access::Read)?),
+            Matcher::Pidfile(path) => Some((self.call.fs().open_file("process.find", path)?, std::path::PathBuf::from(path))),
             _ => None,
         };
-        let found = tokio::task::spawn_blocking(move || find::find(&matcher, pidfile.as_deref()))
+        let found = tokio::task::spawn_blocking(move || find::find(&matcher, pidfile))
             .await
             .map_err(|e| HostError::Failed(e.to_string()))??;
         // Processes the grant does not cover are left out; if every match is
@@ -268,8 +291,9 @@ async fn read_limited(stream: &mut tokio::process::ChildStdout, limit: usize) ->
     }
 }
 
-async fn stream_to_file(stream: &mut tokio::process::ChildStdout, path: &std::path::Path) -> Result<crate::plugin::bindings::types::Artifact, HostError> {
-    let mut out = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
+async fn stream_to_file(stream: &mut tokio::process::ChildStdout, place: Place) -> Result<crate::plugin::bindings::types::Artifact, HostError> {
+    let path = &place.shown.clone();
+    let mut out = place.create()?;
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
         let n = stream.read(&mut chunk).await.map_err(|e| HostError::Failed(e.to_string()))?;

@@ -3,6 +3,7 @@
 mod around;
 mod dest;
 mod files;
+mod foreign;
 mod fresh_target;
 mod locate;
 pub mod manifest;
@@ -15,6 +16,7 @@ mod take;
 mod verify;
 
 pub use files::{ListedFile, files};
+pub use foreign::ForeignRestore;
 pub use locate::{Located, locate};
 pub use manifest::BackupManifest;
 pub use prune::{Pruned, prune};

@@ -1,7 +1,8 @@
 //! `backup restore`: puts a backup (and the full backup it builds on) back,
 //! into its original paths or `--target DIR`. The target and the plugin are
-//! checked before anything is written; a non-empty target needs `--force`
-//! and is itself backed up first. The artifacts' hashes are checked first
+//! checked before anything is written; a backup directory the catalog does
+//! not know restores in place only when confirmed (see [`foreign`]); a
+//! non-empty target needs `--force` and is itself backed up first. The artifacts' hashes are checked first
 //! too, except when restoring into paths that are all missing or empty:
 //! then the check (a whole read of every artifact) runs beside the restore,
 //! and a mismatch takes out what the restore wrote.
@@ -13,6 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::around;
+use super::foreign::{self, ForeignRestore};
 use super::fresh_target::FreshTargets;
 use super::locate::{Located, locate};
 use super::take::{TakeOptions, Taken, set_config, source_paths, take};
@@ -25,13 +27,22 @@ use crate::plugin::bindings::backup_types::RestoreRequest;
 use crate::plugin::runtime::{CallSetup, Called, Plugin};
 use crate::state::{BackupKind, Outcome};
 
-#[derive(Debug, Clone, Default)]
-pub struct RestoreOptions {
+#[derive(Clone, Default)]
+pub struct RestoreOptions<'a> {
     /// Restore under this directory instead of the original paths.
     pub target: Option<PathBuf>,
     /// Overwrite a non-empty target (after a safety backup of it).
     pub force: bool,
     pub dry_run: bool,
+    /// Restore a backup directory the catalog does not know into its
+    /// recorded paths without asking.
+    pub yes: bool,
+    /// Let such a restore write outside its set's configured paths (or for a
+    /// set bosun.toml does not have).
+    pub allow_paths: bool,
+    /// Asks the operator about such a restore (shown what it would do); none
+    /// where nobody can answer.
+    pub confirm: Option<&'a dyn Fn(&ForeignRestore) -> bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,7 +60,7 @@ pub struct Restored {
     pub elapsed_secs: f64,
 }
 
-pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Result<Restored, Failure> {
+pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -> Result<Restored, Failure> {
     let started = Instant::now();
     let located = locate(app, reference)?;
     let set = located.manifest.set.clone();
@@ -57,6 +68,12 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions) -> Re
         Some(target) => vec![std::path::absolute(target).map_err(|e| Failure::bad_input(format!("--target {}: {e}", target.display())))?],
         None => recorded_paths(&located),
     };
+    if located.record.is_none() && options.target.is_none() {
+        let foreign = foreign::check(app, &located, &targets, options.allow_paths)?;
+        if !options.dry_run && !options.yes {
+            foreign::confirm(&foreign, options.confirm)?;
+        }
+    }
     let occupied: Vec<PathBuf> = targets.iter().filter(|t| is_occupied(t)).cloned().collect();
     if let Some(first) = occupied.first()
         && !options.force
