@@ -40,7 +40,8 @@ pub struct GrantSpec {
     /// `action[,action]:name-glob`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub docker: Vec<String>,
-    /// `run:<argv pattern>` (`*` one argument, `**` the rest) or `find:<name-glob>`.
+    /// `run:<command> <argv pattern>` (`*` one argument, `**` the rest,
+    /// `{path:ro}` a granted path), `env:NAME,…` or `find:<name-glob>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub process: Vec<String>,
     /// `scheme://host[:port]`, host may start with `*.`; `*` for any.
@@ -59,8 +60,10 @@ pub struct GrantSpec {
 pub type Requests = GrantSpec;
 
 impl GrantSpec {
+    /// Checks a manifest's requests (commands are not looked up: a plugin may
+    /// ask for one this machine lacks).
     pub fn validate(&self) -> Result<(), String> {
-        Grants::parse(self).map(|_| ())
+        Grants::parse_requests(self).map(|_| ())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -103,11 +106,21 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// An operator's grant (bosun.toml).
     pub fn parse(spec: &GrantSpec) -> Result<Grants, String> {
+        Grants::parse_with(spec, process::Grant::parse)
+    }
+
+    /// A manifest's requests.
+    pub fn parse_requests(spec: &GrantSpec) -> Result<Grants, String> {
+        Grants::parse_with(spec, process::Grant::parse_requests)
+    }
+
+    fn parse_with(spec: &GrantSpec, process: fn(&[String]) -> Result<process::Grant, String>) -> Result<Grants, String> {
         Ok(Grants {
             fs: fs::Grant::parse(&spec.fs).map_err(|e| format!("fs: {e}"))?,
             docker: docker::Grant::parse(&spec.docker).map_err(|e| format!("docker: {e}"))?,
-            process: process::Grant::parse(&spec.process).map_err(|e| format!("process: {e}"))?,
+            process: process(&spec.process).map_err(|e| format!("process: {e}"))?,
             http: http::Grant::parse(&spec.http).map_err(|e| format!("http: {e}"))?,
             notify: notify::Grant::parse(&spec.notify).map_err(|e| format!("notify: {e}"))?,
             net: net::Grant::parse(&spec.net).map_err(|e| format!("net: {e}"))?,
@@ -129,7 +142,7 @@ impl Policy {
     pub fn new(plugin: &str, requested: &GrantSpec, granted: &GrantSpec) -> Result<Policy, String> {
         Ok(Policy {
             plugin: plugin.to_string(),
-            requested: Grants::parse(requested).map_err(|e| format!("plugin {plugin} manifest capabilities: {e}"))?,
+            requested: Grants::parse_requests(requested).map_err(|e| format!("plugin {plugin} manifest capabilities: {e}"))?,
             granted: Grants::parse(granted).map_err(|e| format!("[plugins.{plugin}.grant] {e}"))?,
             tls: tls::Trust::default(),
         })
@@ -141,6 +154,14 @@ impl Policy {
     pub fn with_call_paths(mut self, fs_entries: &[String]) -> Result<Policy, String> {
         self.granted.fs.extend(fs_entries)?;
         Ok(self)
+    }
+
+    /// Names the scratch database of a restore test, which `{scratch-db}` in
+    /// process grants stands for during this call.
+    pub fn with_scratch_db(mut self, name: &str) -> Policy {
+        self.requested.process.set_scratch_db(name);
+        self.granted.process.set_scratch_db(name);
+        self
     }
 
     /// Adds HTTP origins for one call: the destination of the channel a
@@ -201,6 +222,8 @@ pub enum DenialReason {
     /// It is bosun's own state (compiled cache, plugin store, lockfile,
     /// state database), which no grant can reach.
     Protected,
+    /// No grant can ever allow it, for this reason.
+    Forbidden(String),
 }
 
 impl fmt::Display for Denial {
@@ -211,6 +234,7 @@ impl fmt::Display for Denial {
                 f,
                 "plugin {plugin} denied {call} {target}: its manifest does not request that capability, so no grant can allow it"
             ),
+            DenialReason::Forbidden(why) => write!(f, "plugin {plugin} denied {call} {target}: {why}; no grant can allow it"),
             DenialReason::NotGranted { interface, entry } => write!(
                 f,
                 "plugin {plugin} denied {call} {target}: not granted; to allow it add to bosun.toml: [plugins.{plugin}.grant] {interface} = [{entry:?}]"

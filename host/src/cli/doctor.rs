@@ -14,12 +14,16 @@ use crate::ops::deploy::engine::Engine;
 struct Finding {
     area: &'static str,
     ok: bool,
+    /// Works, but worth a look (a grant wider than it seems).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
     detail: String,
 }
 
 pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
     let mut findings = Vec::new();
-    let mut push = |area, ok, detail: String| findings.push(Finding { area, ok, detail });
+    let mut push = |area, ok, detail: String| findings.push(Finding { area, ok, warning: false, detail });
+    let mut warnings = Vec::new();
     let app = App::load(config);
     match &app {
         Ok(app) => {
@@ -27,6 +31,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
             push("config", true, format!("{source} (project {}, env {})", app.config.project.name, app.config.project.env));
             for (name, settings) in &app.config.plugins {
                 check_grant(app, name, settings, &mut push);
+                warnings.extend(grant_warnings(name, settings));
             }
             match app.runtime() {
                 Ok(runtime) => push("runtime", true, format!("wasmtime with the {} allocator", runtime.allocator.as_str())),
@@ -62,10 +67,14 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
         Ok(toolchain) => push("toolchain", true, toolchain.describe()),
         Err(e) => push("toolchain", false, format!("{e} (needed only to build plugins)")),
     }
+    findings.extend(warnings.into_iter().map(|detail| Finding { area: "grants", ok: true, warning: true, detail }));
     let healthy = findings.iter().all(|f| f.ok);
-    out.print(&findings, || {
-        findings.iter().map(|f| format!("{} {:<10} {}", if f.ok { "ok  " } else { "FAIL" }, f.area, f.detail)).collect::<Vec<_>>().join("\n")
-    });
+    let status = |f: &Finding| match (f.ok, f.warning) {
+        (false, _) => "FAIL",
+        (true, true) => "WARN",
+        (true, false) => "ok  ",
+    };
+    out.print(&findings, || findings.iter().map(|f| format!("{} {:<10} {}", status(f), f.area, f.detail)).collect::<Vec<_>>().join("\n"));
     if healthy { Ok(()) } else { Err(Failure::silent(FAILED)) }
 }
 
@@ -100,4 +109,11 @@ fn check_grant(app: &App, name: &str, settings: &crate::config::PluginSettings, 
         },
         Err(e) => push("grants", false, format!("[plugins.{name}] {e:#}")),
     }
+}
+
+/// Grant entries wider than they look, e.g. free arguments reaching a shell or
+/// an SQL client that runs shell commands (`run:psql **`).
+fn grant_warnings(name: &str, settings: &crate::config::PluginSettings) -> Vec<String> {
+    let Ok(grants) = Grants::parse(&settings.grant) else { return Vec::new() };
+    grants.process.warnings().into_iter().map(|w| format!("[plugins.{name}.grant] process: {w}")).collect()
 }

@@ -9,9 +9,10 @@
 //! / `restore_command`.
 //!
 //! `verify --restore-test` restores a preset's dump into a scratch database
-//! (SQLite: a file in the scratch directory, then `PRAGMA integrity_check`;
-//! PostgreSQL and MySQL: a database created for the test and dropped after)
-//! and checks the tables arrived.
+//! (PostgreSQL and MySQL: a database created for the test and dropped after)
+//! and checks the tables arrived, with fixed commands the operator can grant
+//! exactly (`{scratch-db}`, `{path:ro}`); an SQLite dump is itself a database
+//! file, which bosun checks without the plugin.
 
 use bosun_sdk::host::{docker, fs, process};
 use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreCheck, RestoreRequest, log};
@@ -31,18 +32,35 @@ struct Config {
 
 /// What to run for one configuration.
 enum Plan {
-    /// `argv`'s stdout is the dump, written to `file`.
-    Stdout { argv: Vec<String>, file: String },
+    /// `cmd`'s stdout is the dump, written to `file`.
+    Stdout { cmd: Cmd, file: String },
     /// SQLite writes the file itself (`VACUUM INTO`).
     SqliteBackup { database: String, file: String },
 }
 
-/// Host, port and user flags of the PostgreSQL and MySQL tools.
+/// A command line and the environment it needs.
+#[derive(Debug, PartialEq)]
+struct Cmd {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl From<Vec<String>> for Cmd {
+    fn from(argv: Vec<String>) -> Cmd {
+        Cmd { argv, env: Vec::new() }
+    }
+}
+
+/// Host, port and user flags of the MySQL tools (and of PostgreSQL's inside a container).
 const PG_FLAGS: [&str; 3] = ["-h", "-p", "-U"];
 const MYSQL_FLAGS: [&str; 3] = ["-h", "-P", "-u"];
 
 fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+fn words(argv: &[&str]) -> Vec<String> {
+    argv.iter().map(|a| a.to_string()).collect()
 }
 
 impl Config {
@@ -52,8 +70,7 @@ impl Config {
 
     /// `argv` plus the connection flags (`-h`, `-p`/`-P`, `-U`/`-u`) that are set.
     fn connect(&self, [host, port, user]: [&str; 3], mut argv: Vec<String>) -> Vec<String> {
-        let flags = [(host, self.host.clone()), (port, self.port.map(|p| p.to_string())), (user, self.user.clone())];
-        for (flag, value) in flags {
+        for (flag, value) in [host, port, user].into_iter().zip(self.connection()) {
             if let Some(value) = value {
                 argv.extend([flag.to_string(), value]);
             }
@@ -61,18 +78,36 @@ impl Config {
         argv
     }
 
+    fn connection(&self) -> [Option<String>; 3] {
+        [self.host.clone(), self.port.map(|p| p.to_string()), self.user.clone()]
+    }
+
+    /// A PostgreSQL tool: on this host the connection goes in libpq's
+    /// PGHOST, PGPORT and PGUSER (one `env:` grant, and `run:` grants that
+    /// need not repeat it); inside a container, as flags.
+    fn pg(&self, argv: &[&str]) -> Cmd {
+        if self.container.is_some() {
+            return self.connect(PG_FLAGS, words(argv)).into();
+        }
+        let env = ["PGHOST", "PGPORT", "PGUSER"].into_iter().zip(self.connection()).filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
+        Cmd { argv: words(argv), env }
+    }
+
+    /// A MySQL / MariaDB tool, connection flags first.
+    fn mysql(&self, tool: &str, args: &[&str]) -> Cmd {
+        [self.connect(MYSQL_FLAGS, vec![tool.to_string()]), words(args)].concat().into()
+    }
+
     fn plan(&self) -> Result<Plan, Error> {
         match (self.preset.as_deref(), &self.command) {
-            (None, Some(argv)) if !argv.is_empty() => Ok(Plan::Stdout { argv: argv.clone(), file: "dump".into() }),
+            (None, Some(argv)) if !argv.is_empty() => Ok(Plan::Stdout { cmd: argv.clone().into(), file: "dump".into() }),
             (Some("postgres"), None) => {
                 let db = self.database()?;
-                let argv = self.connect(PG_FLAGS, vec!["pg_dump".into(), "-Fc".into()]);
-                Ok(Plan::Stdout { argv: [argv, vec!["-d".into(), db.into()]].concat(), file: format!("{db}.pgdump") })
+                Ok(Plan::Stdout { cmd: self.pg(&["pg_dump", "-Fc", "-d", db]), file: format!("{db}.pgdump") })
             }
             (Some("mysql"), None) => {
                 let db = self.database()?;
-                let argv = self.connect(MYSQL_FLAGS, vec!["mysqldump".into(), "--single-transaction".into(), "--routines".into(), "--triggers".into()]);
-                Ok(Plan::Stdout { argv: [argv, vec![db.into()]].concat(), file: format!("{db}.sql") })
+                Ok(Plan::Stdout { cmd: self.mysql("mysqldump", &["--single-transaction", "--routines", "--triggers", db]), file: format!("{db}.sql") })
             }
             (Some("sqlite"), None) if self.container.is_some() => {
                 Err(Error::invalid_config("preset sqlite runs on this host; for a database inside a container set `command` (e.g. [\"sqlite3\", \"/data/app.db\", \".dump\"])"))
@@ -88,28 +123,29 @@ impl Config {
         }
     }
 
-    /// The restore argv, reading the dump from the host file `dump`, or from
+    /// The restore command, reading the dump from the host file `dump`, or from
     /// stdin when there is none (inside a container the host streams it in);
     /// into the configured database, or database `into` (a restore test's).
-    fn restore_argv(&self, into: Option<&str>, dump: Option<&str>) -> Result<Vec<String>, Error> {
-        let db = || into.map_or_else(|| self.database(), Ok);
+    fn restore_cmd(&self, into: Option<&str>, dump: Option<&str>) -> Result<Cmd, Error> {
+        let db = into.map_or_else(|| self.database(), Ok);
         Ok(match (self.preset.as_deref(), &self.restore_command) {
             (Some("postgres"), _) => {
-                let argv = self.connect(PG_FLAGS, vec!["pg_restore".into(), "--clean".into(), "--if-exists".into()]);
-                [argv, vec!["-d".into(), db()?.into()], dump.map(Into::into).into_iter().collect()].concat()
+                let mut cmd = self.pg(&["pg_restore", "--clean", "--if-exists", "-d", db?]);
+                cmd.argv.extend(dump.map(Into::into));
+                cmd
             }
             (Some("mysql"), _) => {
-                let argv = self.connect(MYSQL_FLAGS, vec!["mysql".into()]);
-                let source = dump.map(|d| vec!["-e".into(), format!("source {d}")]).unwrap_or_default();
-                [argv, vec![db()?.into()], source].concat()
+                let source = dump.map(|d| format!("source {d}"));
+                let args: Vec<&str> = [db?].into_iter().chain(source.as_deref().map(|s| ["-e", s]).into_iter().flatten()).collect();
+                self.mysql("mysql", &args)
             }
-            (Some("sqlite"), _) => vec!["sqlite3".into(), db()?.into(), format!(".restore '{}'", dump.unwrap_or_default())],
+            (Some("sqlite"), _) => vec!["sqlite3".into(), db?.into(), format!(".restore '{}'", dump.unwrap_or_default())].into(),
             (_, Some(argv)) => match dump {
-                Some(dump) => argv.iter().map(|a| a.replace("{dump}", dump)).collect(),
+                Some(dump) => argv.iter().map(|a| a.replace("{dump}", dump)).collect::<Vec<_>>().into(),
                 None if argv.iter().any(|a| a.contains("{dump}")) => {
                     return Err(Error::invalid_config("config key `restore_command`: inside a container the dump arrives on stdin; drop `{dump}` from the command"));
                 }
-                None => argv.clone(),
+                None => argv.clone().into(),
             },
             (_, None) => return Err(Error::invalid_config("config key `restore_command`: needed to restore a `command` dump")),
         })
@@ -122,15 +158,17 @@ struct Ran {
     artifact: Option<Artifact>,
 }
 
-/// Runs `argv` here or in `container`; stdout to `stdout_to` when given.
-fn run(container: Option<&str>, argv: &[String], stdout_to: Option<&str>) -> Result<Ran, Error> {
+/// Runs `cmd` here or in `container`; stdout to `stdout_to` when given.
+fn run(container: Option<&str>, cmd: &Cmd, stdout_to: Option<&str>) -> Result<Ran, Error> {
+    let argv = &cmd.argv;
     let (code, stderr, ran) = match container {
         Some(c) => {
             let status = docker::exec(c, argv, stdout_to)?;
             (status.exit_code, status.stderr_tail, Ran { stdout: status.stdout, artifact: status.stdout_artifact })
         }
         None => {
-            let options = process::RunOptions { cwd: None, env: Vec::new(), stdin: None, stdout_to: stdout_to.map(Into::into), timeout_ms: None };
+            let env = cmd.env.iter().map(|(key, value)| bosun_sdk::Kv { key: key.clone(), value: value.clone() }).collect();
+            let options = process::RunOptions { cwd: None, env, stdin: None, stdout_to: stdout_to.map(Into::into), timeout_ms: None };
             let out = process::run(argv, &options)?;
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             (i64::from(out.exit_code), out.stderr_tail, Ran { stdout, artifact: out.stdout_artifact })
@@ -166,17 +204,17 @@ impl BackupStrategy for DbDump {
         let cfg: Config = ctx.config()?;
         let container = cfg.container.as_deref();
         let artifact = match cfg.plan()? {
-            Plan::Stdout { argv, file } => {
+            Plan::Stdout { cmd, file } => {
                 let dest = join(&req.dest_dir, &file);
-                log::info!("dumping `{}` into {dest}", argv.join(" "));
-                run(container, &argv, Some(&dest))?.artifact.ok_or_else(|| Error::failed("the host reported no dump file"))?
+                log::info!("dumping `{}` into {dest}", cmd.argv.join(" "));
+                run(container, &cmd, Some(&dest))?.artifact.ok_or_else(|| Error::failed("the host reported no dump file"))?
             }
             Plan::SqliteBackup { database, file } => {
                 let dest = join(&req.dest_dir, &file);
                 log::info!("online backup of {database} into {dest}");
                 // One read transaction: consistent, and unlike the `.backup`
                 // command it is not restarted by every write the app makes.
-                run(None, &["sqlite3".into(), database, format!("VACUUM INTO '{}'", dest.replace('\'', "''"))], None)?;
+                run(None, &vec!["sqlite3".into(), database, format!("VACUUM INTO '{}'", dest.replace('\'', "''"))].into(), None)?;
                 artifact_of(&dest)?
             }
         };
@@ -201,7 +239,8 @@ impl BackupStrategy for DbDump {
         let dump = dump_in(&req.backup_dir)?;
         let scratch = req.target.as_deref().ok_or_else(|| Error::failed("a restore test needs a scratch directory"))?;
         let check = match cfg.preset.as_deref() {
-            Some("sqlite") => restore_test::sqlite(&cfg, &dump.path, scratch)?,
+            // The artifact is an SQLite database: bosun checks it itself.
+            Some("sqlite") => return Ok(None),
             Some("postgres") => restore_test::postgres(&cfg, &dump.path, &scratch_name(scratch))?,
             Some("mysql") => restore_test::mysql(&cfg, &dump.path, &scratch_name(scratch))?,
             _ => {
@@ -218,14 +257,14 @@ impl BackupStrategy for DbDump {
 /// database `into`; inside a container the host streams the dump to its stdin.
 fn load(cfg: &Config, into: Option<&str>, dump: &str) -> Result<(), Error> {
     if let Some(container) = cfg.container.as_deref() {
-        let argv = cfg.restore_argv(into, None)?;
-        log::info!("restoring {dump} into container {container} with `{}`", argv.join(" "));
-        let status = docker::exec_with_input(container, &argv, dump)?;
-        return exited(&argv, status.exit_code, &status.stderr_tail);
+        let cmd = cfg.restore_cmd(into, None)?;
+        log::info!("restoring {dump} into container {container} with `{}`", cmd.argv.join(" "));
+        let status = docker::exec_with_input(container, &cmd.argv, dump)?;
+        return exited(&cmd.argv, status.exit_code, &status.stderr_tail);
     }
-    let argv = cfg.restore_argv(into, Some(dump))?;
-    log::info!("restoring with `{}`", argv.join(" "));
-    run(None, &argv, None).map(drop)
+    let cmd = cfg.restore_cmd(into, Some(dump))?;
+    log::info!("restoring with `{}`", cmd.argv.join(" "));
+    run(None, &cmd, None).map(drop)
 }
 
 /// The dump file in a backup directory.
@@ -263,19 +302,24 @@ mod tests {
 
     #[test]
     fn restores_read_the_dump_file_here_and_stdin_in_a_container() {
+        let argv = |cmd: Cmd| cmd.argv.join(" ");
         let pg = config(&[("preset", "postgres"), ("database", "shop"), ("user", "app"), ("port", "5433")], None);
-        assert_eq!(pg.restore_argv(None, Some("/b/shop.pgdump")).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop /b/shop.pgdump");
-        assert_eq!(pg.restore_argv(None, None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d shop");
+        let here = pg.restore_cmd(None, Some("/b/shop.pgdump")).unwrap();
+        assert_eq!(here.argv.join(" "), "pg_restore --clean --if-exists -d shop /b/shop.pgdump");
+        assert_eq!(here.env, [("PGPORT".to_string(), "5433".to_string()), ("PGUSER".into(), "app".into())], "libpq reads the connection from its environment");
+        let mut in_container = config(&[("preset", "postgres"), ("database", "shop"), ("user", "app"), ("port", "5433")], None);
+        in_container.container = Some("db".into());
+        assert_eq!(argv(in_container.restore_cmd(None, None).unwrap()), "pg_restore --clean --if-exists -d shop -p 5433 -U app");
         let my = config(&[("preset", "mysql"), ("database", "shop"), ("host", "127.0.0.1")], None);
-        assert_eq!(my.restore_argv(None, Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "shop", "-e", "source /b/shop.sql"]);
-        assert_eq!(my.restore_argv(None, None).unwrap(), ["mysql", "-h", "127.0.0.1", "shop"]);
+        assert_eq!(my.restore_cmd(None, Some("/b/shop.sql")).unwrap().argv, ["mysql", "-h", "127.0.0.1", "shop", "-e", "source /b/shop.sql"]);
+        assert_eq!(my.restore_cmd(None, None).unwrap().argv, ["mysql", "-h", "127.0.0.1", "shop"]);
         let own = config(&[], Some(&["load", "{dump}"]));
-        assert_eq!(own.restore_argv(None, Some("/b/dump")).unwrap(), ["load", "/b/dump"]);
-        let err = own.restore_argv(None, None).unwrap_err().to_string();
+        assert_eq!(own.restore_cmd(None, Some("/b/dump")).unwrap().argv, ["load", "/b/dump"]);
+        let err = own.restore_cmd(None, None).unwrap_err().to_string();
         assert!(err.contains("inside a container the dump arrives on stdin"), "{err}");
         // A restore test loads into its scratch database instead.
-        assert_eq!(pg.restore_argv(Some("scratch"), None).unwrap().join(" "), "pg_restore --clean --if-exists -p 5433 -U app -d scratch");
-        assert_eq!(my.restore_argv(Some("scratch"), Some("/b/shop.sql")).unwrap(), ["mysql", "-h", "127.0.0.1", "scratch", "-e", "source /b/shop.sql"]);
+        assert_eq!(argv(pg.restore_cmd(Some("scratch"), None).unwrap()), "pg_restore --clean --if-exists -d scratch");
+        assert_eq!(my.restore_cmd(Some("scratch"), Some("/b/shop.sql")).unwrap().argv, ["mysql", "-h", "127.0.0.1", "scratch", "-e", "source /b/shop.sql"]);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! `bosun:plugin/process`: run granted commands (no shell), start detached
 //! ones, and look at running processes.
 
+mod command;
+mod env;
 mod find;
 mod grant;
+mod interpreters;
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -15,11 +19,12 @@ pub use grant::Grant;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::artifact;
+use super::fs::beneath::{Refusal, real_path_of};
 use super::fs::{Access, Place, io_error};
 use super::tail::Tail;
-use super::{CallState, HostState};
+use super::{CallState, Denial, DenialReason, HostState};
 use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
-use crate::plugin::bindings::types::HostError;
+use crate::plugin::bindings::types::{HostError, Kv};
 
 pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     process::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
@@ -28,21 +33,112 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 const STDOUT_LIMIT: usize = 1024 * 1024;
 const STDERR_TAIL: usize = 64 * 1024;
 
+/// A checked command: the program bosun found for `argv[0]`, and the
+/// arguments with granted paths in their normalised form.
+struct Allowed {
+    program: PathBuf,
+    argv: Vec<String>,
+}
+
 impl CallState {
-    fn process_access(&mut self, call: &str, argv: &[String]) -> Result<(), HostError> {
+    /// Checks `argv` and `env` against the policy: the command, as bosun's
+    /// PATH finds it, and its arguments against `run:` entries, each variable
+    /// against `env:` entries, and `{path:…}` arguments against the fs grants.
+    fn process_access(&mut self, call: &str, argv: &[String], env: &[Kv]) -> Result<Allowed, HostError> {
         if argv.is_empty() || argv[0].is_empty() {
             return Err(HostError::Invalid(format!("{call}: argv is empty")));
         }
-        let check = self.policy.check(call, &argv.join(" "), "process", grant::entry_for(argv), |g| g.process.allows_run(argv));
-        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
+        let target = argv.join(" ");
+        for kv in env {
+            if !env::is_name(&kv.key) {
+                return Err(HostError::Invalid(format!("{call}: {:?} is not an environment variable name", kv.key)));
+            }
+            if let Some(why) = env::forbidden(&kv.key) {
+                let reason = DenialReason::Forbidden(format!("it sets {}, and {why}", kv.key));
+                let denial = Denial { plugin: self.plugin.clone(), call: call.into(), target: target.clone(), reason };
+                return Err(self.denied(Err(denial)));
+            }
+        }
+        let program = command::locate(&argv[0]).ok();
+        let entry = self.policy.granted.process.entry_for(argv);
+        let check = self.policy.check(call, &target, "process", entry, |g| g.process.allows_run(program.as_deref(), argv));
+        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
+        for kv in env {
+            let check = self.policy.check(call, &format!("{target} with {}", kv.key), "process", format!("env:{}", kv.key), |g| g.process.allows_env(&kv.key));
+            self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
+        }
+        let program = program.ok_or_else(|| HostError::NotFound(format!("{}: not found on bosun's PATH", argv[0])))?;
+        if self.may_write(&program) {
+            let why = format!("{} lies where the plugin may write, so it could be the plugin's own program", program.display());
+            let denial = Denial { plugin: self.plugin.clone(), call: call.into(), target, reason: DenialReason::Forbidden(why) };
+            return Err(self.denied(Err(denial)));
+        }
+        let argv = self.granted_paths(call, &program, argv)?;
+        Ok(Allowed { program, argv })
+    }
+
+    /// `argv` with the arguments a matching grant marks `{path:…}` checked
+    /// against the fs grants and normalised. Of several matching entries the
+    /// first whose paths are all granted wins; if none, the first one's denial.
+    fn granted_paths(&mut self, call: &str, program: &Path, argv: &[String]) -> Result<Vec<String>, HostError> {
+        let candidates = self.policy.granted.process.run_matches(Some(program), argv);
+        if candidates.iter().any(Vec::is_empty) {
+            return Ok(argv.to_vec());
+        }
+        let recorded = self.denials.lock().expect("denials lock").len();
+        let mut first_error = None;
+        for paths in candidates {
+            let mut out = argv.to_vec();
+            let checked: Result<(), HostError> = paths.iter().try_for_each(|p| {
+                let arg = &argv[p.index];
+                let path = &arg[p.prefix..arg.len() - p.suffix];
+                let real = self.real_path_beneath(call, path, p.access)?;
+                out[p.index] = format!("{}{}{}", &arg[..p.prefix], real.display(), &arg[arg.len() - p.suffix..]);
+                Ok(())
+            });
+            match checked {
+                Ok(()) => {
+                    // Denials of entries tried before this one are not the call's.
+                    self.denials.lock().expect("denials lock").truncate(recorded);
+                    return Ok(out);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        Err(first_error.expect("at least one candidate"))
+    }
+
+    /// Where `path` really is, found beneath the grant covering it: its
+    /// directory opened there and named by the handle, its own name kept
+    /// (and refused if it is a symlink, which the child would follow).
+    fn real_path_beneath(&self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
+        self.fs().reach(call, path, access, |at| {
+            let (dir, name) = at.parent()?;
+            match rustix::fs::statat(&dir, name.as_os_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) if rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Symlink => return Err(Refusal::Escapes),
+                _ => {}
+            }
+            Ok(real_path_of(&dir)?.join(name))
+        })
+    }
+
+    /// Whether the operator let the plugin write `program` (or replace it in its directory).
+    fn may_write(&self, program: &Path) -> bool {
+        let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+        [program, real.as_path()].iter().any(|p| self.policy.granted.fs.cover(p, Access::Write).is_some())
+    }
+
+    fn denied(&mut self, denial: Result<(), Denial>) -> HostError {
+        HostError::Denied(self.allow(denial).expect_err("a denial").to_string())
     }
 
     /// The command with a clean environment: PATH, HOME and LANG only, plus
-    /// `opts.env`; and the handle of its working directory, which must stay
-    /// open until it is spawned.
-    fn command(&mut self, call: &str, argv: &[String], opts: &RunOptions) -> Result<(tokio::process::Command, Option<OwnedFd>), HostError> {
-        let mut cmd = tokio::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..]).env_clear().kill_on_drop(true);
+    /// `opts.env` (checked by [`Self::process_access`]); and the handle of its
+    /// working directory, which must stay open until it is spawned. `program`
+    /// is run; the child sees `argv[0]` as its name (pg_wrapper reads it).
+    fn command(&mut self, call: &str, program: &Path, argv: &[String], opts: &RunOptions) -> Result<(tokio::process::Command, Option<OwnedFd>), HostError> {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().kill_on_drop(true);
         for key in ["PATH", "HOME", "LANG"] {
             if let Some(value) = std::env::var_os(key) {
                 cmd.env(key, value);
@@ -70,12 +166,12 @@ fn spawn_error(argv: &[String], e: std::io::Error) -> HostError {
 
 impl process::Host for HostState {
     async fn run(&mut self, argv: Vec<String>, opts: RunOptions) -> Result<Output, HostError> {
-        self.call.process_access("process.run", &argv)?;
+        let allowed = self.call.process_access("process.run", &argv, &opts.env)?;
         let stdout_to = match &opts.stdout_to {
             Some(path) => Some(self.call.fs().place("process.run", path)?),
             None => None,
         };
-        let (mut cmd, _cwd) = self.call.command("process.run", &argv, &opts)?;
+        let (mut cmd, _cwd) = self.call.command("process.run", &allowed.program, &allowed.argv, &opts)?;
         if !self.call.execute("process.run", argv.join(" ")) {
             let stdout_artifact = opts.stdout_to.as_deref().map(artifact::planned);
             return Ok(Output { exit_code: 0, stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
@@ -116,16 +212,19 @@ impl process::Host for HostState {
     }
 
     async fn spawn_detached(&mut self, argv: Vec<String>, method: DetachMethod, log_path: String, opts: RunOptions) -> Result<u32, HostError> {
-        self.call.process_access("process.spawn-detached", &argv)?;
+        let allowed = self.call.process_access("process.spawn-detached", &argv, &opts.env)?;
         let log = self.call.fs().place("process.spawn-detached", &log_path)?;
         let (mut cmd, _cwd) = match method {
             DetachMethod::Systemd => {
+                let systemd_run = command::locate("systemd-run").map_err(HostError::NotFound)?;
                 let unit = format!("bosun-{}-{}", self.call.plugin, std::process::id());
+                // systemd-run is given the program bosun found, not a name to look up again.
                 let mut full = vec!["systemd-run".to_string(), "--unit".into(), unit, "--collect".into(), "--".into()];
-                full.extend(argv.iter().cloned());
-                self.call.command("process.spawn-detached", &full, &opts)?
+                full.push(allowed.program.display().to_string());
+                full.extend(allowed.argv[1..].iter().cloned());
+                self.call.command("process.spawn-detached", &systemd_run, &full, &opts)?
             }
-            DetachMethod::Setsid | DetachMethod::Nohup => self.call.command("process.spawn-detached", &argv, &opts)?,
+            DetachMethod::Setsid | DetachMethod::Nohup => self.call.command("process.spawn-detached", &allowed.program, &allowed.argv, &opts)?,
         };
         if !self.call.execute("process.spawn-detached", format!("{:?} {}", method, argv.join(" "))) {
             return Ok(0);

@@ -11,6 +11,7 @@ mod prune;
 mod replicate;
 mod restore;
 pub mod retention;
+mod sqlite_check;
 mod take;
 mod verify;
 

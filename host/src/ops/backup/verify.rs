@@ -1,8 +1,9 @@
 //! `backup verify`: every artifact re-hashed against its manifest; with
 //! `--restore-test`, a restore into a temporary directory compared entry by
 //! entry with the backup's file list (or its single archive; an image
-//! tarball's layers also against the digests its image configs name), unless
-//! the strategy checks its own restore (a dump restored into a scratch database).
+//! tarball's layers also against the digests its image configs name; a single
+//! SQLite file by bosun's own `PRAGMA integrity_check`), unless the strategy
+//! checks its own restore (a dump restored into a scratch database).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use super::files::file_list;
 use super::locate::{Located, locate};
 use super::manifest::BackupManifest;
 use super::restore::restore_call;
+use super::sqlite_check;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
 use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, entry_of, open_archive};
@@ -64,7 +66,8 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         .prefix("bosun-restore-test-")
         .tempdir()
         .map_err(|e| Failure::failed(format!("cannot create a directory for the restore test: {e}")))?;
-    let (plugin, setup, request) = restore_call(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false)?;
+    let (plugin, mut setup, request) = restore_call(app, located, Some(scratch.path()), &[scratch.path().to_path_buf()], false)?;
+    setup.policy = std::sync::Arc::new((*setup.policy).clone().with_scratch_db(&scratch_database(scratch.path())));
     if let Some(own) = app.runtime()?.restore_test(&plugin, setup, request).await?.value {
         return Ok(Some(RestoreTested { entries: own.checked as usize, summary: Some(own.summary) }));
     }
@@ -72,6 +75,12 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         Some(list) => (list.entries.len(), compare_tree(scratch.path(), &list.entries)),
         // No file list (e.g. `volume`): the single archive is the reference.
         None => match located.manifest.artifacts.as_slice() {
+            [only] if sqlite_check::is_sqlite(&located.dir.join(&only.path)) => {
+                let tables = sqlite_check::integrity_check(&located.dir.join(&only.path))
+                    .map_err(|e| Failure::failed(format!("backup {}: {}: {e}", located.id(), only.path)))?;
+                let summary = format!("opened read-only: integrity_check ok, {tables} table{}", if tables == 1 { "" } else { "s" });
+                return Ok(Some(RestoreTested { entries: tables as usize, summary: Some(summary) }));
+            }
             [only] => {
                 let compared = compare_with_archive(scratch.path(), &located.dir.join(&only.path))
                     .map_err(|e| Failure::failed(format!("backup {}: reading {}: {e}", located.id(), only.path)))?;
@@ -97,6 +106,14 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         )));
     }
     Ok(Some(RestoreTested { entries: compared, summary: None }))
+}
+
+/// The scratch database a restore test may create, named after its scratch
+/// directory (`/tmp/bosun-restore-test-AbC12` -> `bosun_restore_test_abc12`),
+/// which `{scratch-db}` in a process grant stands for.
+fn scratch_database(scratch: &Path) -> String {
+    let base = scratch.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
 /// Compares the tree under `root` with every entry of the tar `archive`
