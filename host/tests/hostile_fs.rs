@@ -319,3 +319,22 @@ async fn an_in_place_restore_into_the_root_writes_only_beneath_rw_grants() {
     assert!(text.contains("fs.extract"), "{text}");
     assert_eq!(snapshot(&t.outside), before, "the entry outside every rw grant was not written");
 }
+
+#[tokio::test]
+async fn a_dry_run_makes_no_grant_root_it_would_write_into() {
+    let t = tree();
+    let (runtime, _cache) = runtime();
+    let plugin = runtime.load(&test_plugin("hostile-fs"), "hostile-fs").unwrap();
+    let missing = t.granted.join("new/root");
+    let ops = json!({"ops": [
+        {"op": "mkdir", "path": missing.join("deeper")},
+        {"op": "extract", "path": t.granted.join("sub/f"), "to": missing},
+        {"op": "write", "path": t.granted.join("sub/g"), "text": "x"},
+    ]});
+    let granted = grant_fs(&[format!("rw:{}", missing.display()), format!("rw:{}", t.granted.join("sub").display())]);
+    let called = runtime.check(&plugin, setup_with(&plugin, ops, granted, limits(5_000, 64), true)).await.unwrap();
+    let planned: Vec<String> = called.planned.iter().map(|p| p.call.clone()).collect();
+    assert_eq!(planned, ["fs.create-dir", "fs.extract", "fs.write-small"]);
+    assert!(!t.granted.join("new").exists(), "nothing was made in a dry run");
+    assert!(!t.granted.join("sub/g").exists());
+}

@@ -45,18 +45,38 @@ impl Locator {
     /// tried once more as where it really is (another grant may cover that:
     /// the answer is still decided by a handle, never by this string), and
     /// otherwise denied, quoting that real location.
-    pub fn reach<T>(&self, call: &str, path: &str, access: Access, mut use_it: impl FnMut(Located) -> Result<T, Refusal>) -> Result<T, HostError> {
+    pub fn reach<T>(&self, call: &str, path: &str, access: Access, use_it: impl FnMut(Located) -> Result<T, Refusal>) -> Result<T, HostError> {
+        self.reach_with(call, path, access, false, use_it)
+    }
+
+    /// [`reach`](Self::reach) for writing, making the grant root (and its
+    /// missing parents) first if it does not exist yet: only once a call is
+    /// really carried out, never in a dry run.
+    pub fn reach_creating<T>(&self, call: &str, path: &str, use_it: impl FnMut(Located) -> Result<T, Refusal>) -> Result<T, HostError> {
+        self.reach_with(call, path, Access::Write, true, use_it)
+    }
+
+    /// Whether `path` may be written or made (its grant root may not exist
+    /// yet): the check a dry run stops at.
+    pub fn may_create(&self, call: &str, path: &str) -> Result<(), HostError> {
+        match self.reach(call, path, Access::Write, |at| at.exists().map(drop)) {
+            Err(HostError::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn reach_with<T>(&self, call: &str, path: &str, access: Access, create_root: bool, mut use_it: impl FnMut(Located) -> Result<T, Refusal>) -> Result<T, HostError> {
         let spelled = Path::new(path);
         if !spelled.is_absolute() {
             return Err(HostError::Invalid(format!("{call}: {path} is not an absolute path")));
         }
-        let real = match self.attempt(call, spelled, access, &mut use_it) {
+        let real = match self.attempt(call, spelled, access, create_root, &mut use_it) {
             Attempt::Done(value) => return Ok(value),
             Attempt::Failed(error) => return Err(error),
             Attempt::Outside => real_location(spelled),
         };
         if real != spelled {
-            match self.attempt(call, &real, access, &mut use_it) {
+            match self.attempt(call, &real, access, create_root, &mut use_it) {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Failed(error) => return Err(error),
                 Attempt::Outside => {}
@@ -74,13 +94,13 @@ impl Locator {
         Err(self.deny(Denial { plugin: self.policy.plugin.clone(), call: call.to_string(), target, reason }))
     }
 
-    fn attempt<T>(&self, call: &str, path: &Path, access: Access, use_it: &mut impl FnMut(Located) -> Result<T, Refusal>) -> Attempt<T> {
+    fn attempt<T>(&self, call: &str, path: &Path, access: Access, create_root: bool, use_it: &mut impl FnMut(Located) -> Result<T, Refusal>) -> Attempt<T> {
         let Some(cover) = self.policy.granted.fs.cover(path, access) else { return Attempt::Outside };
         if self.policy.requested.fs.cover(path, access).is_none() {
             let denial = Denial { plugin: self.policy.plugin.clone(), call: call.to_string(), target: path.display().to_string(), reason: DenialReason::NotRequested };
             return Attempt::Failed(self.deny(denial));
         }
-        let result = Located::new(&cover.root, cover.rest, path.to_path_buf(), access == Access::Write).and_then(&mut *use_it);
+        let result = Located::new(&cover.root, cover.rest, path.to_path_buf(), create_root).and_then(&mut *use_it);
         match result {
             Ok(value) => Attempt::Done(value),
             Err(Refusal::Escapes) => Attempt::Outside,

@@ -167,7 +167,7 @@ impl fs::Host for HostState {
         // covering where it lands, and nowhere else.
         let beneath_dest = fs.covers(&dest, Access::Write) || !Path::new(&dest).is_dir();
         if beneath_dest {
-            fs.reach("fs.extract", &dest, Access::Write, |at| at.exists().map(drop))?;
+            fs.may_create("fs.extract", &dest)?;
         }
         if !self.call.execute("fs.extract", format!("{archive_path} -> {dest}")) {
             return Ok(0);
@@ -175,7 +175,7 @@ impl fs::Host for HostState {
         blocking(move || {
             let dest_path = PathBuf::from(&dest);
             let dest_dir = match beneath_dest {
-                true => Some(fs.reach("fs.extract", &dest, Access::Write, |at| at.open_dir_creating())?),
+                true => Some(fs.reach_creating("fs.extract", &dest, |at| at.open_dir_creating())?),
                 false => None,
             };
             let landing = |relative: &Path| -> Result<std::os::fd::OwnedFd, HostError> {
@@ -186,7 +186,7 @@ impl fs::Host for HostState {
                         let at = beneath::Located::from_fd(dir, relative.to_path_buf(), landing.clone());
                         at.open_dir_creating().map_err(|refusal| locate::outside_dest(refusal, &landing, &dest_path))
                     }
-                    None => fs.reach("fs.extract", &landing.to_string_lossy(), Access::Write, |at| at.open_dir_creating()),
+                    None => fs.reach_creating("fs.extract", &landing.to_string_lossy(), |at| at.open_dir_creating()),
                 }
             };
             extract::extract(archive, Path::new(&archive_path), &dest_path, &landing)
@@ -238,9 +238,9 @@ impl fs::Host for HostState {
 
     async fn create_dir(&mut self, path: String) -> Result<(), HostError> {
         let fs = self.call.fs();
-        fs.reach("fs.create-dir", &path, Access::Write, |_| Ok(()))?;
+        fs.may_create("fs.create-dir", &path)?;
         if self.call.execute("fs.create-dir", &path) {
-            fs.reach("fs.create-dir", &path, Access::Write, |at| at.create_dirs())?;
+            fs.reach_creating("fs.create-dir", &path, |at| at.create_dirs())?;
         }
         Ok(())
     }
