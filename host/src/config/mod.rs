@@ -239,6 +239,7 @@ impl Config {
         }
         for (name, service) in &self.services {
             service.validate().map_err(|(key, e)| (format!("services.{name}.{key}"), e))?;
+            service.env.iter().filter(|(key, _)| secrets::secret_key(key)).for_each(|(_, value)| crate::secrets::register(value));
             if let Some(check) = service.checks.iter().find(|c| !self.checks.contains_key(*c)) {
                 return Err((format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list")));
             }

@@ -51,7 +51,7 @@ fn expand_value(key: &str, value: &toml::Value) -> Result<toml::Value, String> {
 
 /// Whether a setting's name says its value is a secret: its last word is one
 /// (`password`, `client_secret`, `api-key`; not `token_path`).
-fn secret_key(key: &str) -> bool {
+pub fn secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase().replace('-', "_");
     let last = key.rsplit('_').next().unwrap_or_default();
     ["password", "passwd", "secret", "token", "apikey"].contains(&last) || key.ends_with("api_key")
@@ -81,5 +81,7 @@ mod tests {
         expand_table(&table).unwrap();
         let masked = crate::secrets::mask("url-pass-42 literal-pw-42 key-value-42 data.access_token");
         assert_eq!(masked, "*** *** *** data.access_token");
+        assert!(secret_key("DB_PASSWORD") && secret_key("client_secret") && secret_key("GITHUB_TOKEN"));
+        assert!(!secret_key("token_path") && !secret_key("MODE") && !secret_key("keyword"));
     }
 }
