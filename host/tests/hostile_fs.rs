@@ -330,11 +330,12 @@ async fn a_dry_run_makes_no_grant_root_it_would_write_into() {
         {"op": "mkdir", "path": missing.join("deeper")},
         {"op": "extract", "path": t.granted.join("sub/f"), "to": missing},
         {"op": "write", "path": t.granted.join("sub/g"), "text": "x"},
+        {"op": "archive", "path": t.granted.join("sub"), "to": missing.join("not-yet/a.tar")},
     ]});
     let granted = grant_fs(&[format!("rw:{}", missing.display()), format!("rw:{}", t.granted.join("sub").display())]);
     let called = runtime.check(&plugin, setup_with(&plugin, ops, granted, limits(5_000, 64), true)).await.unwrap();
     let planned: Vec<String> = called.planned.iter().map(|p| p.call.clone()).collect();
-    assert_eq!(planned, ["fs.create-dir", "fs.extract", "fs.write-small"]);
+    assert_eq!(planned, ["fs.create-dir", "fs.extract", "fs.write-small", "fs.archive"]);
     assert!(!t.granted.join("new").exists(), "nothing was made in a dry run");
     assert!(!t.granted.join("sub/g").exists());
 }

@@ -123,12 +123,18 @@ impl Locator {
     }
 
     /// Where a file will be written or removed: the directory holding it,
-    /// open, and its name. Nothing is created yet (a dry run stops here).
+    /// open, and its name. Nothing is created yet (a dry run stops here, so
+    /// a granted directory that does not exist yet is not an error until the
+    /// place is used).
     pub fn place(&self, call: &str, path: &str) -> Result<Place, HostError> {
-        self.reach(call, path, Access::Write, |at| {
+        let found = self.reach(call, path, Access::Write, |at| {
             let (dir, name) = at.parent()?;
-            Ok(Place { dir, name, shown: at.shown })
-        })
+            Ok(Place { dir: Ok(dir), name, shown: at.shown })
+        });
+        match found {
+            Err(HostError::NotFound(why)) => Ok(Place { dir: Err(why), name: OsString::new(), shown: PathBuf::from(path) }),
+            other => other,
+        }
     }
 
     fn deny(&self, denial: Denial) -> HostError {
@@ -148,24 +154,30 @@ fn location_of(path: &Path) -> PathBuf {
 
 /// An entry in an open directory, acted on through that directory.
 pub struct Place {
-    dir: OwnedFd,
+    /// The open directory, or why it could not be opened (it does not exist).
+    dir: Result<OwnedFd, String>,
     name: OsString,
     /// The path as the plugin named it.
     pub shown: PathBuf,
 }
 
 impl Place {
+    fn dir(&self) -> Result<&OwnedFd, HostError> {
+        self.dir.as_ref().map_err(|why| HostError::NotFound(why.clone()))
+    }
+
     /// A new file that replaces whatever is at the place once finished.
     pub fn create(self) -> Result<AtomicFile, HostError> {
         let shown = self.shown.clone();
-        AtomicFile::create_in(self.dir, self.name, self.shown).map_err(|e| io_error(&shown, e))
+        let dir = self.dir.map_err(HostError::NotFound)?;
+        AtomicFile::create_in(dir, self.name, self.shown).map_err(|e| io_error(&shown, e))
     }
 
     /// Opens the place for appending, creating it; a symlink there is refused.
     pub fn open_append(&self) -> Result<File, HostError> {
         use rustix::fs::{Mode, OFlags};
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let fd = rustix::fs::openat(&self.dir, &self.name, flags, Mode::from_raw_mode(0o644)).map_err(|e| io_error(&self.shown, e.into()))?;
+        let fd = rustix::fs::openat(self.dir()?, &self.name, flags, Mode::from_raw_mode(0o644)).map_err(|e| io_error(&self.shown, e.into()))?;
         let file = File::from(fd);
         match file.metadata() {
             Ok(meta) if meta.is_file() => Ok(file),
@@ -177,11 +189,11 @@ impl Place {
     /// Removes what is at the place (a directory with everything in it); a
     /// symlink is removed, never followed.
     pub fn remove(self) -> Result<(), HostError> {
-        remove_entry(&self.dir, &self.name).map_err(|e| io_error(&self.shown, e.into()))
+        remove_entry(self.dir()?, &self.name).map_err(|e| io_error(&self.shown, e.into()))
     }
 
     pub fn rename_to(&self, to: &Place) -> Result<(), HostError> {
-        rustix::fs::renameat(&self.dir, &self.name, &to.dir, &to.name).map_err(|e| io_error(&self.shown, e.into()))
+        rustix::fs::renameat(self.dir()?, &self.name, to.dir()?, &to.name).map_err(|e| io_error(&self.shown, e.into()))
     }
 }
 
