@@ -91,15 +91,6 @@ impl Grant {
         best.map(|(_, cover)| cover)
     }
 
-    /// Whether `path` (absolute, already resolved) is under a rule allowing
-    /// `access`: the manifest's side of a policy, where the plugin narrows
-    /// what it asks for.
-    pub fn allows(&self, path: &Path, access: Access) -> bool {
-        self.rules.iter().any(|rule| {
-            (rule.writable || access == Access::Read) && rule.root.as_ref().is_none_or(|root| path.starts_with(&root.written) || path.starts_with(&root.real))
-        })
-    }
-
     /// Read-only granted paths that do not exist (reported by `bosun doctor`);
     /// `rw` destinations are created when first written.
     pub fn missing_paths(&self) -> Vec<PathBuf> {
