@@ -104,7 +104,7 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
         if let Some(old) = old.filter(|old| old.mode == record.mode) {
             let unchanged = match old.hash {
                 _ if old.size == record.size && old.mtime_ms == record.mtime_ms => true,
-                Some(hash) => FileHash::of_reader(hash.algorithm, open()?).map_err(|e| io_error(path, e))? == hash,
+                Some(hash) => FileHash::of_reader(hash.algorithm, open()?.0).map_err(|e| io_error(path, e))? == hash,
                 None => false,
             };
             if unchanged {
@@ -112,8 +112,8 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
                 return Ok((name, record, false));
             }
         }
-        let file = open()?;
-        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        // The metadata the regular-file check read is the header's.
+        let (file, meta) = open()?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         // tar-rs writes the header (and a GNU long-name entry when needed)
@@ -127,11 +127,11 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
 
 /// A walked regular file, opened beneath its source; anything else there
 /// now (a FIFO, a link) means the tree changed during the backup.
-fn open_file(source: &Source, path: &Path) -> Result<File, HostError> {
+fn open_file(source: &Source, path: &Path) -> Result<(File, std::fs::Metadata), HostError> {
     let fd = open_beneath(&source.top, relative(path, &source.path), OFlags::RDONLY | OFlags::NONBLOCK).map_err(|e| io_error(path, e.into()))?;
     let file = File::from(fd);
     match file.metadata() {
-        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(meta) if meta.is_file() => Ok((file, meta)),
         Ok(_) => Err(HostError::Failed(format!("{}: changed during the backup (it is no longer a regular file); run the backup again", path.display()))),
         Err(e) => Err(io_error(path, e)),
     }
