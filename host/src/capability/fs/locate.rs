@@ -138,9 +138,9 @@ impl Locator {
     }
 
     fn deny(&self, denial: Denial) -> HostError {
-        tracing::warn!(plugin = %self.policy.plugin, "{denial}");
-        self.denials.lock().expect("denials lock").push(denial.clone());
-        HostError::Denied(denial.to_string())
+        let error = HostError::Denied(denial.to_string());
+        crate::capability::state::record_denial(&self.denials, denial);
+        error
     }
 }
 
