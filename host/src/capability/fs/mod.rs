@@ -11,6 +11,7 @@ mod extract;
 mod file_list;
 mod grant;
 mod locate;
+mod unlisted;
 mod walk;
 
 use std::path::{Path, PathBuf};
@@ -21,9 +22,11 @@ use wasmtime::component::{HasSelf, Linker};
 pub use archive::open_archive;
 pub use beneath::protect;
 pub use content_hash::{FileHash, HashAlgorithm};
-pub use file_list::{FileEntry, FileList, Kind, read_file_list};
+pub use extract::Owners;
+pub use file_list::{FileEntry, FileList, Kind, Owner, read_file_list};
 pub use grant::{Access, Grant};
 pub use locate::{Locator, Place};
+pub use unlisted::{Expected, Extra, Tree, unlisted};
 
 use super::artifact;
 use super::HostState;
@@ -55,7 +58,7 @@ pub(crate) fn entry_of(path: &Path) -> std::io::Result<Entry> {
     walk::TreeEntry::stat_at(rustix::fs::CWD, &walk::path_cstr(path)?, path.to_path_buf()).map(Entry::from)
 }
 
-fn globs(patterns: &[String]) -> Result<globset::GlobSet, HostError> {
+pub fn globs(patterns: &[String]) -> Result<globset::GlobSet, HostError> {
     let mut set = globset::GlobSetBuilder::new();
     for p in patterns {
         set.add(globset::Glob::new(p).map_err(|e| HostError::Invalid(format!("glob {p:?}: {e}")))?);
@@ -172,6 +175,7 @@ impl fs::Host for HostState {
         if !self.call.execute("fs.extract", format!("{archive_path} -> {dest}")) {
             return Ok(0);
         }
+        let owners = self.call.policy.owners.apply();
         blocking(move || {
             let dest_path = PathBuf::from(&dest);
             let dest_dir = match beneath_dest {
@@ -189,7 +193,7 @@ impl fs::Host for HostState {
                     None => fs.reach_creating("fs.extract", &landing.to_string_lossy(), |at| at.open_dir_creating()),
                 }
             };
-            extract::extract(archive, Path::new(&archive_path), &dest_path, &landing)
+            extract::extract(archive, Path::new(&archive_path), &dest_path, &landing, owners)
         })
         .await
     }
