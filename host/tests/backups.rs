@@ -713,7 +713,8 @@ fn prune_keeps_what_the_policy_and_releases_need_and_says_why() {
     assert!(text.contains(&format!("keep   {inc_2}  keep-last")), "{text}");
     assert!(text.contains(&format!("keep   {full_2}  base of {inc_2}")), "{text}");
     assert!(text.contains(&format!("keep   {released}  used by release web 1.4.2")), "{text}");
-    assert!(text.contains(&format!("remove {full_1}")) && text.contains(&format!("remove {inc_1}")), "{text}");
+    assert!(text.contains(&format!("remove {full_1}  not kept: outside keep-last 1")), "every removal says why: {text}");
+    assert!(text.contains(&format!("remove {inc_1}  not kept: outside keep-last 1")), "{text}");
     assert_eq!(fx.listed().len(), 6, "a dry run removes nothing");
 
     let pruned = fx.json(&["backup", "prune", "data"]);

@@ -279,7 +279,11 @@ fn prune_text(pruned: &backup::Pruned) -> String {
         lines.push(format!("{}:", plan.set));
         for d in &plan.decisions {
             let verdict = if d.keep { "keep  " } else if pruned.dry_run { "remove" } else { "removed" };
-            lines.push(format!("  {verdict} {}  {}", d.id, d.reasons.join(", ")));
+            let why = match d.keep {
+                true => d.reasons.join(", "),
+                false => format!("not kept: {}", d.reasons.join("; ")),
+            };
+            lines.push(format!("  {verdict} {}  {why}", d.id));
         }
     }
     for set in &pruned.without_policy {
