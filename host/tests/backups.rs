@@ -673,14 +673,17 @@ fn a_full_disk_is_a_clear_error_and_earlier_backups_stay_intact() {
     let root = owned.path().canonicalize().unwrap();
     std::fs::create_dir_all(root.join("data")).unwrap();
     let disk = SmallDisk::mount(root.join("small-disk"));
-    let fx = Fixture::with_dest(root.clone(), &disk.0, "");
+    // Uncompressed, so that the disk fills while a source file is being copied.
+    let fx = Fixture::with_dest(root.clone(), &disk.0, "compression = \"none\"");
     std::fs::write(fx.data().join("a.txt"), "fits").unwrap();
     let first = fx.backup("--full");
 
     std::fs::write(fx.data().join("big.bin"), noise(3 << 20)).unwrap();
     let out = fx.bosun(&["backup", "run", "data"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no space left on the device"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("no space left on the file system mounted at {}; free space there and retry", disk.0.display())), "{err}");
+    assert!(err.contains(&disk.0.display().to_string()) && !err.contains("big.bin"), "names the destination, not the file being read: {err}");
     assert_eq!(fx.listed(), [first["id"].as_str().unwrap()]);
     let leftovers: Vec<_> = std::fs::read_dir(&disk.0).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".partial")).collect();
     assert!(leftovers.is_empty(), "the failed backup's directory is gone: {leftovers:?}");

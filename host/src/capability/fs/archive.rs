@@ -11,7 +11,7 @@ use rustix::fs::OFlags;
 
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
 use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list_from, write_file_list};
-use super::io_error;
+use super::{io_error, is_out_of_space};
 use super::walk::{TreeEntry, open_beneath, relative, walk};
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
@@ -55,7 +55,7 @@ impl ArchiveJob {
         let mut buffer = vec![0; READ_CHUNK];
         for (source, entries) in self.sources.iter().zip(walked) {
             for entry in entries {
-                let (name, record, was_written) = add(&mut tar, source, entry, &mut base, &mut buffer)?;
+                let (name, record, was_written) = add(&mut tar, source, entry, &mut base, &mut buffer, &dest)?;
                 written += u64::from(was_written);
                 listed.push((name, record));
             }
@@ -80,8 +80,13 @@ impl ArchiveJob {
 /// and whether it was written. Everything is read through `source`'s handle
 /// as the walk saw it: a file is opened beneath it with no symlinks on the
 /// way, and directories and links are stored from what the walk stat'ed.
-fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8]) -> Result<(String, FileEntry, bool), HostError> {
+fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8], dest: &Path) -> Result<(String, FileEntry, bool), HostError> {
     {
+        // Reading names the file read; a full disk is the archive's.
+        let failed = |path: &Path, e: io::Error| match is_out_of_space(&e) {
+            true => io_error(dest, e),
+            false => io_error(path, e),
+        };
         let name = entry.name().into_owned();
         let path = entry.path.as_path();
         let old = base.take(&name);
@@ -95,7 +100,7 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
             link_target: entry.link_target,
         };
         if entry.kind != EntryKind::File {
-            append_non_file(tar, source, path, &name).map_err(|e| io_error(path, e))?;
+            append_non_file(tar, source, path, &name).map_err(|e| failed(path, e))?;
             return Ok((name, record, true));
         }
         // Unchanged: the same size, mtime, mode and owner (chmod and chown
@@ -113,11 +118,11 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
         let (file, meta) = open_file(source, path)?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        append_precise_mtime(tar, &meta).map_err(|e| io_error(path, e))?;
+        append_precise_mtime(tar, &meta).map_err(|e| failed(path, e))?;
         // tar-rs writes the header (and a GNU long-name entry when needed)
         // and pads what it copied, which is nothing here; the body follows.
-        tar.append_data(&mut header, &name, io::empty()).map_err(|e| io_error(path, e))?;
-        let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| io_error(path, e))?;
+        tar.append_data(&mut header, &name, io::empty()).map_err(|e| failed(path, e))?;
+        let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| failed(path, e))?;
         record.hash = Some(hash);
         Ok((name, record, true))
     }

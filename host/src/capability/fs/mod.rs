@@ -38,13 +38,33 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
-    if error.raw_os_error() == Some(libc::ENOSPC) {
-        return HostError::Failed(format!("{}: no space left on the device; free space and retry", path.display()));
+    if is_out_of_space(&error) {
+        let full = match error.raw_os_error() {
+            Some(libc::EDQUOT) => "the disk quota is used up on",
+            _ => "no space left on",
+        };
+        return HostError::Failed(format!("{}: {full} the file system mounted at {}; free space there and retry", path.display(), mount_point(path).display()));
     }
     match error.kind() {
         std::io::ErrorKind::NotFound => HostError::NotFound(format!("{}: not found", path.display())),
         _ => HostError::Failed(format!("{}: {error}", path.display())),
     }
+}
+
+/// A write that failed because its file system is full (or its quota is).
+pub(crate) fn is_out_of_space(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// The directory the file system holding `path` (or its nearest existing
+/// ancestor) is mounted at: the topmost ancestor on the same device.
+fn mount_point(path: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let Some((mut top, device)) = path.ancestors().find_map(|p| std::fs::metadata(p).ok().map(|m| (p, m.dev()))) else { return path.to_path_buf() };
+    while let Some(parent) = top.parent().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.dev() == device)) {
+        top = parent;
+    }
+    top.to_path_buf()
 }
 
 /// Runs blocking file work off the async executor.
