@@ -26,7 +26,15 @@ use crate::plugin::bindings::types::HostError;
 /// its path relative to the destination. It decides where writing is allowed:
 /// beneath the destination's handle, or, for an in-place restore into a
 /// directory no grant covers, beneath whichever `rw` grant covers that path.
-pub type Landing<'a> = dyn Fn(&Path) -> Result<OwnedFd, HostError> + Sync + 'a;
+/// When `probing`, a landing no grant covers is `Denied` without being
+/// recorded as the call's denial: the caller has another way.
+pub type Landing<'a> = dyn Fn(&Path, Probing) -> Result<OwnedFd, HostError> + Sync + 'a;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Probing {
+    Yes,
+    No,
+}
 
 /// Whether unpacked entries get the owners (uid and gid, by number) their
 /// archive records.
@@ -92,12 +100,13 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>,
             let mode = || mode.as_ref().map(|m| *m).map_err(|e| failed(io::Error::new(e.kind(), e.to_string())));
             let mtime = mtime_of(&mut entry);
             let owner = owners.then(|| owner_of(entry.header())).flatten();
-            let parent = match dirs.get(relative.parent().unwrap_or(Path::new(""))) {
+            // In an in-place restore a directory may be a grant root whose
+            // parent is not granted: it is opened (or made) as itself.
+            let probing = if entry_type == tar::EntryType::Directory { Probing::Yes } else { Probing::No };
+            let parent = match dirs.get(relative.parent().unwrap_or(Path::new("")), probing) {
                 Ok(parent) => parent,
-                // In an in-place restore a directory may be a grant root whose
-                // parent is not granted: it is opened (or made) as itself.
-                Err(HostError::Denied(_)) if entry_type == tar::EntryType::Directory => {
-                    let dir = dirs.get(&relative)?;
+                Err(HostError::Denied(_)) if probing == Probing::Yes => {
+                    let dir = dirs.get(&relative, Probing::No)?;
                     set_owner_and_mode(&dir, owner, mode()?).map_err(failed)?;
                     dir_mtimes.extend(mtime.map(|mtime| (dir.clone(), relative.clone(), mtime)));
                     continue;
@@ -140,7 +149,7 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>,
                     let source = entry.link_name().map_err(failed)?.ok_or_else(outside)?;
                     let source = inside(&source).ok_or_else(outside)?;
                     let source_name = source.file_name().ok_or_else(outside)?;
-                    let source_dir = dirs.get(source.parent().unwrap_or(Path::new("")))?;
+                    let source_dir = dirs.get(source.parent().unwrap_or(Path::new("")), Probing::No)?;
                     replacing(&parent, &file_name, || rustix::fs::linkat(&*source_dir, source_name, &*parent, &file_name, AtFlags::empty())).map_err(failed)?;
                 }
                 tar::EntryType::Fifo => {
@@ -186,11 +195,11 @@ struct OpenDirs<'a, 'l> {
 }
 
 impl OpenDirs<'_, '_> {
-    fn get(&mut self, relative: &Path) -> Result<Arc<OwnedFd>, HostError> {
+    fn get(&mut self, relative: &Path, probing: Probing) -> Result<Arc<OwnedFd>, HostError> {
         if let Some(dir) = self.open.get(relative) {
             return Ok(dir.clone());
         }
-        let dir = Arc::new((self.landing)(relative)?);
+        let dir = Arc::new((self.landing)(relative, probing)?);
         self.open.insert(relative.to_path_buf(), dir.clone());
         Ok(dir)
     }
@@ -484,7 +493,7 @@ mod tests {
     fn extract_into(archive: &Path, dest: &Path) -> Result<u64, HostError> {
         std::fs::create_dir_all(dest).unwrap();
         let top = rustix::fs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
-        let landing = |relative: &Path| {
+        let landing = |relative: &Path, _probing| {
             let at = super::super::beneath::Located::from_fd(top.try_clone().unwrap(), relative.to_path_buf(), dest.join(relative));
             at.open_dir_creating().map_err(|refusal| super::super::locate::outside_dest(refusal, &dest.join(relative), dest))
         };

@@ -202,15 +202,19 @@ impl fs::Host for HostState {
                 true => Some(fs.reach_creating("fs.extract", &dest, |at| at.open_dir_creating())?),
                 false => None,
             };
-            let landing = |relative: &Path| -> Result<std::os::fd::OwnedFd, HostError> {
+            let landing = |relative: &Path, probing: extract::Probing| -> Result<std::os::fd::OwnedFd, HostError> {
                 let landing = dest_path.join(relative);
+                let landing_text = landing.to_string_lossy();
                 match &dest_dir {
                     Some(dir) => {
                         let dir = dir.try_clone().map_err(|e| io_error(&dest_path, e))?;
                         let at = beneath::Located::from_fd(dir, relative.to_path_buf(), landing.clone());
                         at.open_dir_creating().map_err(|refusal| locate::outside_dest(refusal, &landing, &dest_path))
                     }
-                    None => fs.reach_creating("fs.extract", &landing.to_string_lossy(), |at| at.open_dir_creating()),
+                    None if probing == extract::Probing::Yes && !fs.covers(&landing_text, Access::Write) => {
+                        Err(HostError::Denied(format!("{landing_text}: no grant covers it")))
+                    }
+                    None => fs.reach_creating("fs.extract", &landing_text, |at| at.open_dir_creating()),
                 }
             };
             extract::extract(archive, Path::new(&archive_path), &dest_path, &landing, owners)
