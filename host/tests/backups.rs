@@ -693,6 +693,28 @@ fn a_full_disk_is_a_clear_error_and_earlier_backups_stay_intact() {
 }
 
 #[test]
+fn tagged_backups_are_kept_by_keep_tag_and_a_bad_tag_is_refused() {
+    let fx = Fixture::new("\n[backups.data.retention]\nkeep-last = 1\nkeep-tag = [\"release,v1\", \"audit\"]\n");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    let released = fx.json(&["backup", "run", "data", "--tag", "v1", "--tag", "release"])["backup"]["id"].as_str().unwrap().to_string();
+    let half_tagged = fx.json(&["backup", "run", "data", "--tag", "release"])["backup"]["id"].as_str().unwrap().to_string();
+    let newest = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let list = fx.json(&["backup", "list"]);
+    assert_eq!(list[0]["tags"], serde_json::json!(["release", "v1"]), "sorted: {list}");
+    assert!(stdout(&fx.bosun(&["backup", "list"])).contains("release,v1"), "the text list shows tags");
+
+    let text = stdout(&fx.bosun(&["backup", "prune", "--dry-run"]));
+    assert!(text.contains(&format!("keep   {released}  keep-tag release,v1")), "{text}");
+    assert!(text.contains(&format!("keep   {newest}  keep-last")), "{text}");
+    assert!(text.contains(&format!("remove {half_tagged}  not kept: outside keep-last 1; not tagged release,v1; not tagged audit")), "{text}");
+
+    let out = fx.bosun(&["backup", "run", "data", "--tag", "a,b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tag \"a,b\" is not a tag") && stderr(&out).contains("nothing was backed up"), "{}", stderr(&out));
+    assert_eq!(fx.listed().len(), 3);
+}
+
+#[test]
 fn prune_keeps_what_the_policy_and_releases_need_and_says_why() {
     let fx = Fixture::new("\n[backups.data.retention]\nkeep-last = 1\n");
     std::fs::write(fx.data().join("a.txt"), "a").unwrap();

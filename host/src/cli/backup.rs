@@ -26,6 +26,10 @@ pub enum BackupCommand {
         /// Show the writes the strategy would make, without making them.
         #[arg(long)]
         dry_run: bool,
+        /// Record a tag with the backup (repeatable); `keep-tag` in the
+        /// set's retention keeps tagged backups.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
     },
     /// List the backups in the catalog, oldest first.
     List { set: Option<String> },
@@ -96,10 +100,10 @@ pub enum BackupCommand {
 
 pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), Failure> {
     match command {
-        BackupCommand::Run { set, full: _, incremental, dry_run } => {
+        BackupCommand::Run { set, full: _, incremental, dry_run, tags } => {
             let kind = Some(if incremental { BackupKind::Incremental } else { BackupKind::Full });
             let spinner = (!out.json).then(|| spinner(format!("backing up {set}")));
-            let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None }).await;
+            let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None, tags }).await;
             spinner.inspect(ProgressBar::finish_and_clear);
             let taken = taken?;
             out.print(&taken, || describe_taken(&taken));
@@ -192,7 +196,7 @@ fn list_text(backups: &[BackupRecord]) -> String {
     if backups.is_empty() {
         return "no backups yet; take one with `bosun backup run <set>`".into();
     }
-    let mut text = format!("{:<36} {:<11} {:<20} {:>10} {}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED");
+    let mut text = format!("{:<36} {:<11} {:<20} {:>10} {:<20} {}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED", "TAGS");
     for b in backups {
         let verified = match (&b.verified_at, &b.verify_error) {
             (_, Some(_)) => "FAILED".to_string(),
@@ -200,7 +204,8 @@ fn list_text(backups: &[BackupRecord]) -> String {
             (None, None) => "-".into(),
         };
         let created = crate::time::rfc3339(b.created_at as u64);
-        text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
+        let tags = if b.tags.is_empty() { "-".to_string() } else { b.tags.join(",") };
+        text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified:<20} {tags}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
     }
     text
 }

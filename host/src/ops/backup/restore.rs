@@ -313,7 +313,7 @@ fn is_occupied(path: &Path) -> bool {
 /// A full backup of what the restore is about to overwrite, into the set's
 /// own destination, listed like any other.
 async fn safety_backup(app: &App, set: &str, occupied: Vec<PathBuf>) -> Result<String, Failure> {
-    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied) };
+    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied), tags: vec!["safety".into()] };
     match take(app, set, &options).await {
         Ok(Taken::Done { backup, .. }) => Ok(backup.id),
         Ok(Taken::Planned { .. }) => Err(Failure::failed("safety backup: a dry run where a backup was asked for")),

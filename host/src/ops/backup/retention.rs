@@ -64,11 +64,15 @@ pub struct Rules {
     pub keep_within_weekly: Option<String>,
     pub keep_within_monthly: Option<String>,
     pub keep_within_yearly: Option<String>,
+    /// Backups tagged with all the tags of any entry: `["release",
+    /// "audit,monthly"]` keeps those tagged release, and those tagged both
+    /// audit and monthly (restic's `--keep-tag`, given once per entry).
+    pub keep_tag: Option<Vec<String>>,
 }
 
 impl Rules {
     pub fn is_empty(&self) -> bool {
-        self.counts().iter().all(|(_, n)| *n == 0) && self.spans().iter().all(|(_, span)| span.is_none())
+        self.counts().iter().all(|(_, n)| *n == 0) && self.spans().iter().all(|(_, span)| span.is_none()) && self.tag_sets().is_empty()
     }
 
     fn counts(&self) -> [(Period, i64); 6] {
@@ -94,8 +98,17 @@ impl Rules {
         ]
     }
 
-    /// Refuses a count below -1 and a span that does not parse.
+    /// keep-tag's entries, each the tags a backup must all have.
+    fn tag_sets(&self) -> Vec<(&str, Vec<&str>)> {
+        self.keep_tag.iter().flatten().map(|entry| (entry.as_str(), entry.split(',').map(str::trim).collect())).collect()
+    }
+
+    /// Refuses a count below -1, a span that does not parse, and a tag no
+    /// backup can have.
     fn check(&self) -> Result<(), String> {
+        for (entry, tags) in self.tag_sets() {
+            tags.iter().try_for_each(|tag| super::take::check_tag(tag)).map_err(|e| format!("keep-tag {entry:?}: {e}"))?;
+        }
         if let Some((period, n)) = self.counts().into_iter().find(|(_, n)| *n < -1) {
             return Err(format!("{} = {n}: expected a count of periods, or -1 for all of them", period.rule()));
         }
@@ -109,7 +122,7 @@ impl Retention {
         for (kind, rules) in [(BackupKind::Full, self.for_kind(BackupKind::Full)), (BackupKind::Incremental, self.for_kind(BackupKind::Incremental))] {
             if rules.is_empty() {
                 return Err(format!(
-                    "the policy for {} backups keeps nothing; set at least one of keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within (or keep-within-hourly … -yearly)",
+                    "the policy for {} backups keeps nothing; set at least one of keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within (or keep-within-hourly … -yearly), keep-tag",
                     kind.as_str()
                 ));
             }
@@ -347,6 +360,12 @@ fn apply_rules<'a>(
                 against.push(format!("{} kept a newer backup of {bucket}", rule.period.rule()));
             }
         }
+        for (entry, tags) in rules.tag_sets() {
+            match tags.iter().all(|tag| backup.tags.iter().any(|have| have == tag)) {
+                true => kept_by.push(format!("keep-tag {entry}")),
+                false => against.push(format!("not tagged {entry}")),
+            }
+        }
         for rule in &mut spans {
             // Strictly after the cut-off, as restic compares.
             if backup.created_at <= rule.cut_off {
@@ -440,6 +459,7 @@ mod tests {
             run_id: None,
             verified_at: None,
             verify_error: None,
+            tags: Vec::new(),
         }
     }
 
