@@ -211,6 +211,40 @@ async fn host_calls_end_at_the_deadline() {
     assert!(gone_soon(&marker), "no detached command was started");
 }
 
+/// E5. Host file work ends with its call: archiving 128 MiB of random bytes
+/// at zstd's level 19 (minutes of work) is cut at the deadline, and the
+/// archive's temp file is gone within seconds and stays gone: the work
+/// stopped, it did not run on after its call ended. (Engine work is bounded
+/// the same way: docker_capability::exec_waits_no_longer_than_the_call_deadline.)
+#[tokio::test(flavor = "multi_thread")]
+async fn file_work_stops_at_the_deadline() {
+    let _serial = serial();
+    let (runtime, _dir) = runtime();
+    let plugin = load(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (source, out) = (root.join("source"), root.join("out"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let mut random = std::io::Read::take(std::fs::File::open("/dev/urandom").unwrap(), 128 << 20);
+    std::io::copy(&mut random, &mut std::fs::File::create(source.join("random.bin")).unwrap()).unwrap();
+    let granted = GrantSpec { fs: vec![format!("ro:{}", source.display()), format!("rw:{}", out.display())], ..Default::default() };
+    let config = json!({"mode": "archive", "path": source, "dest": out.join("random.tar.zst")});
+    let (result, took) = timed(runtime.check(&plugin, setup(&plugin, config, granted, limits(1_500, 64)))).await;
+    assert!(matches!(result, Err(PluginError::TimedOut { .. })), "archive: {result:?}");
+    assert!(took < Duration::from_millis(2_500), "the archive call ended after {took:?}");
+    let left = || std::fs::read_dir(&out).unwrap().count();
+    let since = Instant::now();
+    // The compression jobs under way are finished first: about a second each
+    // at this level (the whole archive would take minutes).
+    while left() > 0 && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(left(), 0, "the archive stopped and its temp file was removed");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(left(), 0, "and nothing went on writing");
+}
+
 /// Whether no process with `arg` on its command line is running, within a
 /// second (a killed process takes a moment to go).
 fn gone_soon(arg: &str) -> bool {

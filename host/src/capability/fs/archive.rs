@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::OFlags;
 
+use super::bounded::{Bounded, Deadline};
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
 use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list_from, write_file_list};
 use super::{io_error, is_out_of_space};
@@ -32,6 +33,8 @@ pub struct ArchiveJob {
     /// The base's file list, open, and where it is.
     pub since: Option<(File, PathBuf)>,
     pub manifest_dest: Option<AtomicFile>,
+    /// Every write of the archive fails past it (see [`super::bounded`]).
+    pub deadline: Deadline,
 }
 
 impl ArchiveJob {
@@ -48,7 +51,8 @@ impl ArchiveJob {
         let (base, walked) = (base?, walked?);
         let mut base = BaseList::new(base);
         let dest = self.dest.dest().to_path_buf();
-        let mut tar = tar::Builder::new(Compressor::new(self.dest, self.compression, self.level).map_err(|e| io_error(&dest, e))?);
+        let compressor = Compressor::new(self.dest, self.compression, self.level).map_err(|e| io_error(&dest, e))?;
+        let mut tar = tar::Builder::new(Bounded::new(compressor, self.deadline));
         tar.follow_symlinks(false);
         let mut listed = Vec::with_capacity(walked.iter().map(Vec::len).sum());
         let mut written = 0u64;
@@ -60,7 +64,7 @@ impl ArchiveJob {
                 listed.push((name, record));
             }
         }
-        let compressor = tar.into_inner().map_err(|e| io_error(&dest, e))?;
+        let compressor = tar.into_inner().map_err(|e| io_error(&dest, e))?.into_inner();
         let archive = compressor.finish().map_err(|e| io_error(&dest, e))?;
         // What `add` did not take out of the base is gone from the tree.
         let deleted = base.untaken().map(|k| format!("/{k}")).collect();
@@ -75,12 +79,15 @@ impl ArchiveJob {
     }
 }
 
+/// The archive's bytes: compressed into the temp file, within the deadline.
+type Output = Bounded<Compressor>;
+
 /// Adds one entry unless it is an unchanged file of an incremental, and
 /// takes it out of `base`. Returns its name and record for the new list,
 /// and whether it was written. Everything is read through `source`'s handle
 /// as the walk saw it: a file is opened beneath it with no symlinks on the
 /// way, and directories and links are stored from what the walk stat'ed.
-fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8], dest: &Path) -> Result<(String, FileEntry, bool), HostError> {
+fn add(tar: &mut tar::Builder<Output>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8], dest: &Path) -> Result<(String, FileEntry, bool), HostError> {
     {
         // Reading names the file read; a full disk is the archive's.
         let failed = |path: &Path, e: io::Error| match is_out_of_space(&e) {
@@ -143,7 +150,7 @@ fn open_file(source: &Source, path: &Path) -> Result<(File, std::fs::Metadata), 
 /// A directory, symlink or special file, stored as tar-rs stores a path
 /// (`append_path_with_name`), but stat'ed and read through a handle opened
 /// beneath its source rather than by name.
-fn append_non_file(tar: &mut tar::Builder<Compressor>, source: &Source, path: &Path, name: &str) -> io::Result<()> {
+fn append_non_file(tar: &mut tar::Builder<Output>, source: &Source, path: &Path, name: &str) -> io::Result<()> {
     let fd = open_beneath(&source.top, relative(path, &source.path), OFlags::PATH)?;
     let meta = File::from(fd.try_clone()?).metadata()?;
     let mut header = tar::Header::new_gnu();
@@ -159,7 +166,7 @@ fn append_non_file(tar: &mut tar::Builder<Compressor>, source: &Source, path: &P
 /// A PAX extended header carrying the entry's mtime to the nanosecond
 /// (`mtime=SECONDS.NANOSECONDS`, as GNU tar's `--format=posix` writes it),
 /// when it has a fraction of a second the tar header's whole seconds drop.
-fn append_precise_mtime(tar: &mut tar::Builder<Compressor>, meta: &std::fs::Metadata) -> io::Result<()> {
+fn append_precise_mtime(tar: &mut tar::Builder<Output>, meta: &std::fs::Metadata) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     match (meta.mtime(), meta.mtime_nsec()) {
         (seconds, nanos) if seconds >= 0 && nanos > 0 => tar.append_pax_extensions([("mtime", format!("{seconds}.{nanos:09}").as_bytes())]),
@@ -216,13 +223,25 @@ pub(super) enum Compressor {
 
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// zstd levels from which compression jobs are kept small (see `Compressor::new`).
+const SLOW_LEVEL: i32 = 10;
+
 impl Compressor {
     pub(super) fn new(out: AtomicFile, compression: Compression, level: Option<i32>) -> io::Result<Compressor> {
         Ok(match compression {
             Compression::None => Compressor::Plain(BufWriter::with_capacity(WRITE_BUFFER, out)),
             Compression::Zstd => {
-                let mut encoder = zstd::Encoder::new(out, level.unwrap_or(1))?;
+                let level = level.unwrap_or(1);
+                let mut encoder = zstd::Encoder::new(out, level)?;
                 encoder.multithread(compression_workers())?;
+                // A write may wait for a whole job, and dropping the encoder
+                // waits out the running ones. At the slow levels the default
+                // job (4 × the window: 32 MiB at 19) takes tens of seconds, so
+                // the call's deadline could not stop the work; 1 MiB takes
+                // about a second at the slowest.
+                if level >= SLOW_LEVEL {
+                    encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(1 << 20))?;
+                }
                 Compressor::Zstd(BufWriter::with_capacity(WRITE_BUFFER, encoder))
             }
             Compression::Gzip => {

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 
+use super::bounded::Bounded;
 use super::archive::decompressed;
 use super::io_error;
 use crate::capability::read_ahead::ReadAhead;
@@ -67,7 +68,7 @@ impl Owners {
 /// archive brought may point anywhere, but nothing is written through one,
 /// and a directory reached through one is opened beneath the landing root or
 /// not at all. An entry that would land outside is an error, not skipped.
-pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>, owners: bool) -> Result<u64, HostError> {
+pub fn extract(source: Bounded<File>, archive: &Path, dest: &Path, landing: &Landing<'_>, owners: bool) -> Result<u64, HostError> {
     super::beneath::raise_open_file_limit();
     let reader = decompressed(BufReader::with_capacity(1 << 20, source)).map_err(|e| io_error(archive, e))?;
     let mut tar = tar::Archive::new(ReadAhead::spawn(reader, 256 * 1024));
@@ -497,7 +498,7 @@ mod tests {
             let at = super::super::beneath::Located::from_fd(top.try_clone().unwrap(), relative.to_path_buf(), dest.join(relative));
             at.open_dir_creating().map_err(|refusal| super::super::locate::outside_dest(refusal, &dest.join(relative), dest))
         };
-        extract(File::open(archive).unwrap(), archive, dest, &landing, true)
+        extract(Bounded::new(File::open(archive).unwrap(), super::super::bounded::Deadline(std::time::Instant::now() + std::time::Duration::from_secs(600))), archive, dest, &landing, true)
     }
 
     #[test]

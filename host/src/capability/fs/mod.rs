@@ -6,6 +6,7 @@
 
 mod archive;
 pub mod beneath;
+mod bounded;
 mod content_hash;
 mod extract;
 mod file_list;
@@ -29,15 +30,26 @@ pub use locate::{Locator, Place};
 pub use unlisted::{Expected, Extra, Tree, unlisted};
 
 use super::artifact;
-use super::HostState;
+use super::{CallState, HostState};
+use bounded::{Bounded, Deadline};
 use crate::plugin::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
+
+impl CallState {
+    /// The deadline file work of this call reads and writes within.
+    fn fs_deadline(&self) -> Deadline {
+        Deadline(self.deadline)
+    }
+}
 
 pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     fs::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
+    if error.kind() == std::io::ErrorKind::TimedOut && error.to_string() == bounded::PASSED {
+        return HostError::TimedOut(format!("{}: {}", path.display(), bounded::PASSED));
+    }
     if is_out_of_space(&error) {
         let full = match error.raw_os_error() {
             Some(libc::EDQUOT) => "the disk quota is used up on",
@@ -67,9 +79,15 @@ fn mount_point(path: &Path) -> PathBuf {
     top.to_path_buf()
 }
 
-/// Runs blocking file work off the async executor.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, HostError> + Send + 'static) -> Result<T, HostError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| HostError::Failed(format!("host task failed: {e}")))?
+/// Runs blocking file work off the async executor, within the call's
+/// deadline: the call gets `timed-out` at the deadline, and the work, given
+/// the deadline to read and write through ([`bounded`]), stops soon after.
+async fn blocking<T: Send + 'static>(deadline: Deadline, what: &str, work: impl FnOnce(Deadline) -> Result<T, HostError> + Send + 'static) -> Result<T, HostError> {
+    let task = tokio::task::spawn_blocking(move || work(deadline));
+    match tokio::time::timeout_at(deadline.0.into(), task).await {
+        Err(_elapsed) => Err(HostError::TimedOut(format!("{what}: {}", bounded::PASSED))),
+        Ok(joined) => joined.map_err(|e| HostError::Failed(format!("host task failed: {e}")))?,
+    }
 }
 
 /// One path as lstat sees it (through the walk's own stat, so `fs.stat`,
@@ -128,7 +146,7 @@ impl fs::Host for HostState {
     async fn list(&mut self, dir: String, include: Vec<String>, exclude: Vec<String>, recursive: bool) -> Result<Vec<Entry>, HostError> {
         let top = self.call.fs().reach("fs.list", &dir, Access::Read, |at| at.open(OFlags::RDONLY | OFlags::DIRECTORY))?;
         let (include_set, exclude_set) = (globs(&include)?, globs(&exclude)?);
-        blocking(move || list_tree(top, Path::new(&dir), &include_set, &exclude_set, recursive, include.is_empty())).await
+        blocking(self.call.fs_deadline(), "fs.list", move |_| list_tree(top, Path::new(&dir), &include_set, &exclude_set, recursive, include.is_empty())).await
     }
 
     async fn stat(&mut self, path: String) -> Result<Option<Entry>, HostError> {
@@ -143,7 +161,10 @@ impl fs::Host for HostState {
 
     async fn hash(&mut self, path: String) -> Result<String, HostError> {
         let file = self.call.fs().open_file("fs.hash", &path)?;
-        blocking(move || artifact::sha256_reader(file).map_err(|e| io_error(Path::new(&path), e))).await
+        blocking(self.call.fs_deadline(), "fs.hash", move |deadline| {
+            artifact::sha256_reader(Bounded::new(file, deadline)).map_err(|e| io_error(Path::new(&path), e))
+        })
+        .await
     }
 
     async fn archive(&mut self, req: ArchiveRequest) -> Result<ArchiveResult, HostError> {
@@ -167,8 +188,9 @@ impl fs::Host for HostState {
             return Ok(ArchiveResult { archive: artifact::planned(&req.dest), manifest, entries: 0, deleted: vec![] });
         }
         let excludes = globs(&req.excludes)?;
-        blocking(move || {
+        blocking(self.call.fs_deadline(), "fs.archive", move |deadline| {
             let job = archive::ArchiveJob {
+                deadline,
                 sources,
                 excludes,
                 dest: dest.create()?,
@@ -196,7 +218,7 @@ impl fs::Host for HostState {
             return Ok(0);
         }
         let owners = self.call.policy.owners.apply();
-        blocking(move || {
+        blocking(self.call.fs_deadline(), "fs.extract", move |deadline| {
             let dest_path = PathBuf::from(&dest);
             let dest_dir = match beneath_dest {
                 true => Some(fs.reach_creating("fs.extract", &dest, |at| at.open_dir_creating())?),
@@ -217,7 +239,7 @@ impl fs::Host for HostState {
                     None => fs.reach_creating("fs.extract", &landing_text, |at| at.open_dir_creating()),
                 }
             };
-            extract::extract(archive, Path::new(&archive_path), &dest_path, &landing, owners)
+            extract::extract(Bounded::new(archive, deadline), Path::new(&archive_path), &dest_path, &landing, owners)
         })
         .await
     }
@@ -229,10 +251,10 @@ impl fs::Host for HostState {
         if !self.call.execute("fs.copy", format!("{src} -> {dest}")) {
             return Ok(artifact::planned(&dest));
         }
-        blocking(move || {
+        blocking(self.call.fs_deadline(), "fs.copy", move |deadline| {
             let fail = |e| io_error(Path::new(&dest), e);
             let mut out = place.create()?;
-            std::io::copy(&mut input, &mut out).map_err(fail)?;
+            std::io::copy(&mut Bounded::new(&mut input, deadline), &mut out).map_err(fail)?;
             out.finish().map_err(fail)
         })
         .await
@@ -280,7 +302,7 @@ impl fs::Host for HostState {
         if !self.call.execute("fs.remove", &path) {
             return Ok(());
         }
-        blocking(move || place.remove()).await
+        blocking(self.call.fs_deadline(), "fs.remove", move |_| place.remove()).await
     }
 
     async fn rename(&mut self, src: String, dest: String) -> Result<(), HostError> {

@@ -20,9 +20,12 @@
 //!   stderr tail it got back;
 //! - `spawn-detached`: start config `argv` logging to config `path`;
 //! - `find-pidfile`: find the process whose pid is in config `path`;
-//! - `http`: GET config `url` with a 10-minute timeout.
+//! - `http`: GET config `url` with a 10-minute timeout;
+//! - `archive`: archive config `path` to config `dest`, zstd at its slowest
+//!   level (host file work).
 
 use bosun_sdk::host::docker;
+use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
 use bosun_sdk::host::log::{self, Level};
 use bosun_sdk::host::process::{self, DetachMethod, Matcher, RunOptions};
 use bosun_sdk::host::wasi::http::types::{Fields, OutgoingBody, OutgoingRequest};
@@ -42,6 +45,8 @@ struct Config {
     url: String,
     #[serde(default)]
     host: String,
+    #[serde(default)]
+    dest: String,
 }
 
 struct HostileLimits;
@@ -130,6 +135,19 @@ impl Check for HostileLimits {
             "http" => {
                 let resp = Request::get(&cfg.url).timeout_ms(600_000).send()?;
                 Ok(CheckResult::pass(format!("HTTP {}", resp.status)))
+            }
+            "archive" => {
+                let request = ArchiveRequest {
+                    sources: vec![cfg.path.clone()],
+                    excludes: vec![],
+                    dest: cfg.dest.clone(),
+                    compression: Compression::Zstd,
+                    level: Some(19),
+                    since_manifest: None,
+                    manifest_dest: None,
+                };
+                let done = fs::archive(&request)?;
+                Ok(CheckResult::pass(format!("{} bytes", done.archive.size)))
             }
             other => Err(Error::invalid_config(format!("config key `mode`: unknown mode `{other}`"))),
         }
