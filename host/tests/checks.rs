@@ -275,7 +275,7 @@ fn certificate_expiration_is_read_from_the_servers_certificate() {
     assert!(condition.starts_with("✗ [CERTIFICATE_EXPIRATION] > 720h (actual: 9d"), "the time left, readable: {month}");
     let plain = by_name(&reports, "plain");
     assert_eq!(plain["passed"], false);
-    assert!(plain["conditions"][0].as_str().unwrap().contains("is not https, so there is no certificate"), "{plain}");
+    assert_eq!(plain["conditions"][0], "✗ [CERTIFICATE_EXPIRATION] > 48h (actual: 0ms) — [CERTIFICATE_EXPIRATION] (0ms) > 48h", "plain http has no certificate: 0, as in Gatus: {plain}");
 }
 
 #[test]
