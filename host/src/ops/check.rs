@@ -88,19 +88,48 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     }
     let notice = match failed.as_slice() {
         [] => Notice::new("check.succeeded", Severity::Success, format!("{} check(s) passed", reports.len()), String::new()),
-        _ => Notice::new("check.failed", Severity::Failure, format!("{} of {} check(s) failed: {}", failed.len(), reports.len(), failed.join(", ")), text.join("\n\n")),
+        _ => Notice::new("check.failed", Severity::Failure, failed_title(&failed, reports.len()), failed_body(&reports)),
     };
     let notice = notice.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("checks", failed.join(", "));
     notify::tell(app, run_id, &notice).await;
     reports
 }
 
+/// How many checks named in a `check.failed` title; the body lists them all.
+const TITLE_NAMES: usize = 5;
+
+/// `2 of 40 check(s) failed: home, api`, naming at most [`TITLE_NAMES`].
+fn failed_title(failed: &[&str], total: usize) -> String {
+    let named = failed[..failed.len().min(TITLE_NAMES)].join(", ");
+    let more = match failed.len().saturating_sub(TITLE_NAMES) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!("{} of {total} check(s) failed: {named}{more}", failed.len())
+}
+
+/// The failed checks first, each with why it failed, then how many passed
+/// (a count, not a list): a chat service that takes only so much text
+/// cuts the end, never the failures.
+fn failed_body(reports: &[CheckReport]) -> String {
+    let passed = reports.iter().filter(|r| r.passed).count();
+    let mut items = vec![format!("{} failed, {passed} passed", reports.len() - passed)];
+    items.extend(reports.iter().filter(|r| !r.passed).map(ToString::to_string));
+    items.join("\n\n")
+}
+
 /// Asks each named check's plugin to judge its configuration, without
-/// running anything; the first problem, as `checks.<name>: …`. Commands call
-/// this before they start, so a typo stops them before anything happened.
-pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
+/// running anything: every problem found, one per check that has any, as
+/// `checks.<name>: …` (the http plugin names every condition that does not
+/// parse). Commands call this before they start, so a typo stops them before
+/// anything happened.
+pub async fn problems(app: &App, names: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
     for name in names {
-        let use_ = app.config.checks.get(*name).ok_or_else(|| format!("no check called {name} in bosun.toml"))?;
+        let Some(use_) = app.config.checks.get(*name) else {
+            problems.push(format!("no check called {name} in bosun.toml"));
+            continue;
+        };
         let judged = async {
             let plugin = app.plugin(plugin_of(use_))?;
             let settings = prepared_settings(app, &use_.settings)?;
@@ -109,9 +138,17 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
             let reaches = app.runtime()?.validate(&plugin, setup).await?.value;
             reaches.iter().try_for_each(|place| policy.check_reach(place)).map_err(anyhow::Error::msg)
         };
-        judged.await.map_err(|e| format!("checks.{name}: {e:#}"))?;
+        if let Err(e) = judged.await {
+            problems.push(format!("checks.{name}: {e:#}"));
+        }
     }
-    Ok(())
+    problems
+}
+
+/// [`problems`] as one error, for commands that refuse to start on any.
+pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
+    let problems = problems(app, names).await;
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 fn plugin_of(use_: &crate::config::PluginUse) -> &str {
@@ -217,6 +254,10 @@ pub fn markdown(reports: &[CheckReport]) -> String {
     }
     for r in reports.iter().filter(|r| !r.passed) {
         text.push_str(&format!("\n### ❌ {}\n", r.name));
+        // Why it failed: the request and its answer, or the login's.
+        if !r.summary.is_empty() {
+            text.push_str(&format!("- **why:** {}\n", r.summary));
+        }
         for c in &r.conditions {
             text.push_str(&format!("- `{c}`\n"));
         }
