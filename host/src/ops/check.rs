@@ -69,7 +69,7 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     if dry_run {
         return checks().await;
     }
-    let run_id = match app.state().and_then(|state| Ok(state.start_run("check", &names.join(","))?)) {
+    let run_id = match app.state().and_then(|state| state.start_run("check", &names.join(","))) {
         Ok(run_id) => run_id,
         Err(e) => {
             tracing::warn!("recording the check run: {e}");
@@ -83,7 +83,7 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
     let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
     let summary = format!("{} of {} passed", reports.len() - failed.len(), reports.len());
-    if let Err(e) = app.state().and_then(|state| Ok(state.finish_run(run_id, outcome, &summary, &text.join("\n"))?)) {
+    if let Err(e) = app.state().and_then(|state| state.finish_run(run_id, outcome, &summary, &text.join("\n"))) {
         tracing::warn!("recording the check run: {e}");
     }
     let notice = match failed.as_slice() {

@@ -78,7 +78,7 @@ pub fn resolve_url(channel: &Channel, config_dir: &Path) -> Result<String, Strin
 /// sending); the URL's secret parts are registered for masking.
 pub fn destination(channel: &Channel, config_dir: &Path) -> Result<(String, Destination), String> {
     let url = resolve_url(channel, config_dir)?;
-    let destination = channel::parse(&url, channel.endpoint.as_deref()).map_err(|e| format!("{e}"))?;
+    let destination = channel::parse(&url, channel.endpoint.as_deref())?;
     destination.secrets.iter().for_each(|s| crate::secrets::register(s));
     Ok((url, destination))
 }
