@@ -6,7 +6,7 @@ use indicatif::ProgressBar;
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
 use crate::ops::deploy::{self, ReleaseOptions, Released};
-use crate::state::{ReleaseOutcome, ReleaseRecord};
+use crate::state::ReleaseRecord;
 
 #[derive(Args)]
 pub struct DeployArgs {
@@ -96,11 +96,7 @@ fn releases_text(releases: &[ReleaseRecord]) -> String {
     }
     let mut lines = vec![format!("{:>4}  {:<20}  {:<10}  {:<12}  {:<8}  {:<9}  {:<24}  {:<10}  note", "id", "when", "service", "version", "kind", "outcome", "container", "who")];
     for r in releases {
-        let outcome = match r.outcome {
-            ReleaseOutcome::Succeeded => "succeeded",
-            ReleaseOutcome::Failed => "failed",
-            ReleaseOutcome::Deploying => "deploying",
-        };
+        let outcome = r.outcome.as_str();
         lines.push(format!(
             "{:>4}  {:<20}  {:<10}  {:<12}  {:<8}  {:<9}  {:<24}  {:<10}  {}",
             r.id,

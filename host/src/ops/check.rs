@@ -119,11 +119,10 @@ fn failed_body(reports: &[CheckReport]) -> String {
 }
 
 /// Asks each named check's plugin to judge its configuration, without
-/// running anything: every problem found, one per check that has any, as
-/// `checks.<name>: …` (the http plugin names every condition that does not
-/// parse). Commands call this before they start, so a typo stops them before
-/// anything happened.
-pub async fn problems(app: &App, names: &[&str]) -> Vec<String> {
+/// running anything; every problem, each as `checks.<name>: …`, as a
+/// compiler lists them. Commands call this before they start, so a typo
+/// stops them before anything happened.
+pub async fn validate(app: &App, names: &[&str]) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     for name in names {
         let Some(use_) = app.config.checks.get(*name) else {
@@ -142,13 +141,7 @@ pub async fn problems(app: &App, names: &[&str]) -> Vec<String> {
             problems.push(format!("checks.{name}: {e:#}"));
         }
     }
-    problems
-}
-
-/// [`problems`] as one error, for commands that refuse to start on any.
-pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
-    let problems = problems(app, names).await;
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 fn plugin_of(use_: &crate::config::PluginUse) -> &str {
