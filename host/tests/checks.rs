@@ -45,8 +45,18 @@ fn the_markdown_report_is_a_table_then_the_failures() {
     let text = stdout(&out);
     assert!(text.starts_with("**1 of 2 checks passed**\n\n| | check | plugin | time | result |\n|---|---|---|---|---|\n| ✅ | home | http |"), "{text}");
     assert!(text.contains("| ❌ | assets | http |"), "{text}");
-    assert!(text.contains("\n### ❌ assets\n- `✗ [STATUS] == 200 (actual: 404)"), "{text}");
+    assert!(text.contains(&format!("\n### ❌ assets\n- **why:** GET {}/app.mjs -> 404 in ", missing.url)), "why it failed, not only what to try: {text}");
+    assert!(text.contains("ms; 1 of 1 conditions failed: [STATUS] (404) == 200\n- `✗ [STATUS] == 200 (actual: 404)"), "{text}");
     assert!(text.contains("- **try:** "), "the suggested action: {text}");
+
+    // A login that fails: its answer is why.
+    let p = Project::new(&format!(
+        "[checks.admin]\nplugin = \"http\"\nurl = \"{u}/me\"\nlogin = {{ url = \"{u}/login\", form = {{ user = \"ops\" }} }}\n\n\
+         [plugins.http]\ngrant.http = [\"{u}\"]\n",
+        u = missing.url
+    ));
+    let text = stdout(&p.bosun(&["check", "--markdown"]));
+    assert!(text.contains(&format!("\n### ❌ admin\n- **why:** login at {}/login answered 404: nope\n- **try:** ", missing.url)), "{text}");
 }
 
 #[test]
@@ -275,7 +285,7 @@ fn certificate_expiration_is_read_from_the_servers_certificate() {
     assert!(condition.starts_with("✗ [CERTIFICATE_EXPIRATION] > 720h (actual: 9d"), "the time left, readable: {month}");
     let plain = by_name(&reports, "plain");
     assert_eq!(plain["passed"], false);
-    assert!(plain["conditions"][0].as_str().unwrap().contains("is not https, so there is no certificate"), "{plain}");
+    assert_eq!(plain["conditions"][0], "✗ [CERTIFICATE_EXPIRATION] > 48h (actual: 0ms) — [CERTIFICATE_EXPIRATION] (0ms) > 48h", "plain http has no certificate: 0, as in Gatus: {plain}");
 }
 
 #[test]
@@ -352,6 +362,21 @@ fn a_check_that_cannot_run_stops_check_deploy_and_doctor_before_anything_runs() 
 
     let out = p.bosun(&["doctor"]);
     assert!(stdout(&out).contains(&format!("FAIL checks     {expected}")), "{}", stdout(&out));
+}
+
+#[test]
+fn every_refused_condition_of_every_check_is_reported_at_once() {
+    let p = Project::new(
+        "[checks.a]\nplugin = \"http\"\nurl = \"http://127.0.0.1:1/\"\nconditions = [\"[STATU] == 200\", \"[STATUS] == 200\", \"[RESPONSE_TIME] < potato\"]\n\n\
+         [checks.b]\nplugin = \"http\"\nurl = \"http://127.0.0.1:1/\"\nconditions = [\"1 == 2\"]\n\n\
+         [plugins.http]\ngrant.http = [\"http://127.0.0.1:1\"]\n",
+    );
+    let out = p.bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    for refused in ["checks.a: ", "condition `[STATU] == 200`: unknown placeholder", "; condition `[RESPONSE_TIME] < potato`: `<` compares numbers", "checks.b: ", "condition `1 == 2`: `1 == 2` compares two fixed values"] {
+        assert!(err.contains(refused), "{refused}: {err}");
+    }
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn host_with_deadline(docker: &[&str], fs: &[&str], dry_run: bool, budget: Durat
         logs: vec![],
         log_budget: Default::default(),
         events: vec![],
+        last_http_status: Default::default(),
     };
     HostState::new(call, 64 << 20)
 }

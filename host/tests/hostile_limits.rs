@@ -358,7 +358,7 @@ fn channel_secrets_are_masked_in_every_output_and_record() {
         leaked(&format!("{args:?}"), &stdout(&out));
     }
     let log = stdout(&bosun(&["runs", &id]));
-    assert!(log.contains("notifying tg failed") && log.contains("***"), "the run's log has the failed deliveries, masked: {log}");
+    assert!(log.contains("notifying tg (chat @ops) failed") && log.contains("***"), "the run's log has the failed deliveries, masked: {log}");
     for file in ["state.db", "state.db-wal"] {
         let path = project.dir.path().join(".bosun").join(file);
         if let Ok(bytes) = std::fs::read(&path) {

@@ -22,11 +22,11 @@ fn hmac_base64(key: &[u8], message: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// `bosun notify test <channel> --json` → (exit code, delivery).
-fn notify_test(project: &Project, channel: &str) -> (Option<i32>, Value) {
+/// `bosun notify test <channel> --json` → (exit code, the deliveries: one per chat).
+fn notify_test(project: &Project, channel: &str) -> (Option<i32>, Vec<Value>) {
     let out = project.bosun(&["notify", "test", channel, "--json"]);
-    let delivery = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no JSON: {} {}", stdout(&out), stderr(&out)));
-    (out.status.code(), delivery)
+    let deliveries = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no JSON: {} {}", stdout(&out), stderr(&out)));
+    (out.status.code(), deliveries)
 }
 
 fn only(requests: Vec<Recorded>) -> Recorded {
@@ -65,10 +65,10 @@ fn each_chat_service_gets_the_request_it_documents() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{channel}: {} {}", stdout(&out), stderr(&out));
-        let delivery: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(delivery["ok"], true, "{delivery}");
+        let deliveries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(deliveries.iter().all(|d| d["ok"] == true), "{deliveries:?}");
         assert!(!stderr(&out).contains("DSECRET") && !stdout(&out).contains("DSECRET"), "secrets never printed");
-        delivery
+        deliveries.into_iter().next().unwrap()
     };
 
     let answered = run("ding");
@@ -104,7 +104,9 @@ fn each_chat_service_gets_the_request_it_documents() {
     let tg = telegram.requests();
     assert_eq!(tg.len(), 2, "one message per chat");
     assert!(tg.iter().all(|r| r.uri == "/bot123:ABC/sendMessage"));
-    assert_eq!(tg.iter().map(|r| r.json()["chat_id"].as_str().unwrap().to_string()).collect::<Vec<_>>(), ["@ops", "42"]);
+    let mut chats: Vec<String> = tg.iter().map(|r| r.json()["chat_id"].as_str().unwrap().to_string()).collect();
+    chats.sort();
+    assert_eq!(chats, ["42", "@ops"]);
 
     run("sl");
     let sl = only(slack.requests());
@@ -128,7 +130,8 @@ fn each_chat_service_gets_the_request_it_documents() {
 fn a_refusing_service_is_retried_then_reported() {
     let robot = Recorder::start(200, r#"{"errcode":310000,"errmsg":"sign not match"}"#);
     let project = Project::new(&format!("[notify.ding]\nurl = \"dingtalk://T?secret=S\"\nendpoint = \"{}\"\n", robot.url));
-    let (code, delivery) = notify_test(&project, "ding");
+    let (code, deliveries) = notify_test(&project, "ding");
+    let delivery = &deliveries[0];
     assert_eq!(code, Some(1));
     assert_eq!(delivery["ok"], false);
     assert_eq!(delivery["attempts"], 3);
@@ -208,9 +211,9 @@ fn email_goes_through_a_real_smtp_conversation() {
         "[project]\nname = \"shop\"\n\n[notify.mail]\nurl = \"smtp://127.0.0.1:{}/?from=bosun@shop.example&to=ops@shop.example,oncall@shop.example&tls=none\"\nbody = \"{{{{body}}}} (env {{{{env}}}})\"\n",
         sink.port
     ));
-    let (code, delivery) = notify_test(&project, "mail");
-    assert_eq!(code, Some(0), "{delivery}");
-    assert!(delivery["answer"].as_str().unwrap().starts_with("SMTP 250"), "{delivery}");
+    let (code, deliveries) = notify_test(&project, "mail");
+    assert_eq!(code, Some(0), "{deliveries:?}");
+    assert!(deliveries[0]["answer"].as_str().unwrap().starts_with("SMTP 250"), "{deliveries:?}");
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].from, "bosun@shop.example");
@@ -220,8 +223,8 @@ fn email_goes_through_a_real_smtp_conversation() {
 
     // STARTTLS is the default: a server that does not offer it gets nothing.
     let plain = Project::new(&format!("[notify.mail]\nurl = \"smtp://127.0.0.1:{}/?from=a@b.example&to=c@d.example\"\n", sink.port));
-    let (code, delivery) = notify_test(&plain, "mail");
-    assert_eq!(code, Some(1), "{delivery}");
+    let (code, deliveries) = notify_test(&plain, "mail");
+    assert_eq!(code, Some(1), "{deliveries:?}");
     assert_eq!(sink.mails().len(), 1, "nothing sent without TLS");
 }
 

@@ -47,6 +47,9 @@ pub struct CallState {
     pub logs: Vec<LogLine>,
     pub log_budget: Arc<LogBudget>,
     pub events: Vec<Event>,
+    /// The status of the last HTTP answer the plugin got: a notifier that
+    /// failed on a permanent refusal (a 4xx) is not tried again.
+    pub last_http_status: Arc<Mutex<Option<u16>>>,
 }
 
 impl CallState {

@@ -1,4 +1,4 @@
-//! `bosun notify test <channel>`: send a test message, print the answer.
+//! `bosun notify test <channel>`: send a test message, print each chat's answer.
 
 use clap::Subcommand;
 
@@ -8,7 +8,7 @@ use crate::ops::notify::{self, Notice, Severity};
 
 #[derive(Subcommand)]
 pub enum NotifyCommand {
-    /// Send a test message to a channel from bosun.toml and print what the service answered.
+    /// Send a test message to a channel from bosun.toml and print what the service answered, per chat.
     Test { channel: String },
 }
 
@@ -24,7 +24,7 @@ pub async fn run(command: NotifyCommand, app: &App, out: Output) -> Result<(), F
         .fact("project", &project.name)
         .fact("env", &project.env)
         .fact("channel", &name);
-    let delivery = notify::deliver(app, &name, channel, &notice).await;
-    out.print(&delivery, || delivery.to_string());
-    if delivery.ok { Ok(()) } else { Err(Failure::silent(crate::failure::FAILED)) }
+    let deliveries = notify::deliver(app, &name, channel, &notice).await;
+    out.print(&deliveries, || deliveries.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    if deliveries.iter().all(|d| d.ok) { Ok(()) } else { Err(Failure::silent(crate::failure::FAILED)) }
 }

@@ -69,7 +69,7 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     if dry_run {
         return checks().await;
     }
-    let run_id = match app.state().and_then(|state| Ok(state.start_run("check", &names.join(","))?)) {
+    let run_id = match app.state().and_then(|state| state.start_run("check", &names.join(","))) {
         Ok(run_id) => run_id,
         Err(e) => {
             tracing::warn!("recording the check run: {e}");
@@ -83,16 +83,39 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
     let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
     let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
     let summary = format!("{} of {} passed", reports.len() - failed.len(), reports.len());
-    if let Err(e) = app.state().and_then(|state| Ok(state.finish_run(run_id, outcome, &summary, &text.join("\n"))?)) {
+    if let Err(e) = app.state().and_then(|state| state.finish_run(run_id, outcome, &summary, &text.join("\n"))) {
         tracing::warn!("recording the check run: {e}");
     }
     let notice = match failed.as_slice() {
         [] => Notice::new("check.succeeded", Severity::Success, format!("{} check(s) passed", reports.len()), String::new()),
-        _ => Notice::new("check.failed", Severity::Failure, format!("{} of {} check(s) failed: {}", failed.len(), reports.len(), failed.join(", ")), text.join("\n\n")),
+        _ => Notice::new("check.failed", Severity::Failure, failed_title(&failed, reports.len()), failed_body(&reports)),
     };
     let notice = notice.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("checks", failed.join(", "));
     notify::tell(app, run_id, &notice).await;
     reports
+}
+
+/// How many checks named in a `check.failed` title; the body lists them all.
+const TITLE_NAMES: usize = 5;
+
+/// `2 of 40 check(s) failed: home, api`, naming at most [`TITLE_NAMES`].
+fn failed_title(failed: &[&str], total: usize) -> String {
+    let named = failed[..failed.len().min(TITLE_NAMES)].join(", ");
+    let more = match failed.len().saturating_sub(TITLE_NAMES) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!("{} of {total} check(s) failed: {named}{more}", failed.len())
+}
+
+/// The failed checks first, each with why it failed, then how many passed
+/// (a count, not a list): a chat service that takes only so much text
+/// cuts the end, never the failures.
+fn failed_body(reports: &[CheckReport]) -> String {
+    let passed = reports.iter().filter(|r| r.passed).count();
+    let mut items = vec![format!("{} failed, {passed} passed", reports.len() - passed)];
+    items.extend(reports.iter().filter(|r| !r.passed).map(ToString::to_string));
+    items.join("\n\n")
 }
 
 /// Asks each named check's plugin to judge its configuration, without
@@ -224,6 +247,10 @@ pub fn markdown(reports: &[CheckReport]) -> String {
     }
     for r in reports.iter().filter(|r| !r.passed) {
         text.push_str(&format!("\n### ❌ {}\n", r.name));
+        // Why it failed: the request and its answer, or the login's.
+        if !r.summary.is_empty() {
+            text.push_str(&format!("- **why:** {}\n", r.summary));
+        }
         for c in &r.conditions {
             text.push_str(&format!("- `{c}`\n"));
         }

@@ -35,9 +35,10 @@ pub enum PluginError {
     #[error("{0}")]
     CapabilityDenied(crate::capability::Denial),
 
-    /// The plugin ran and reported a failure of its own.
+    /// The plugin ran and reported a failure of its own; `last_http_status`
+    /// is the last HTTP answer it got before, if any.
     #[error("plugin {plugin} {export} failed: {message}")]
-    Failed { plugin: String, export: String, message: String },
+    Failed { plugin: String, export: String, message: String, last_http_status: Option<u16> },
 
     /// In a dry run, the plugin failed after bosun held back calls that
     /// would have changed something; their answers were not real.

@@ -231,7 +231,10 @@ impl Runtime {
             // A host call cut short by the deadline fails the call as timed
             // out, whatever the plugin made of that host call's error.
             Ok(Ok(Err(_))) if Instant::now() >= deadline => Err(timed_out()),
-            Ok(Ok(Err(plugin_error))) => Err(plugin_failure(name, export, plugin_error, first_denial, std::mem::take(&mut planned))),
+            Ok(Ok(Err(plugin_error))) => {
+                let last_http_status = *state.call.last_http_status.lock().expect("last status lock");
+                Err(plugin_failure(name, export, plugin_error, first_denial, std::mem::take(&mut planned), last_http_status))
+            }
             Ok(Ok(Ok(value))) => Ok(value),
         };
         warn_denials(name, &denials, &result);
@@ -252,6 +255,7 @@ impl Runtime {
             logs: Vec::new(),
             log_budget: Default::default(),
             events: Vec::new(),
+            last_http_status: Default::default(),
         };
         let memory = setup.limits.memory_bytes.min(MAX_MEMORY_BYTES);
         let mut store = Store::new(&self.engine, HostState::new(call, memory));
@@ -331,14 +335,21 @@ fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostS
 /// The plugin returned an error. A denial recorded during the call is the root
 /// cause whatever the plugin made of it; in a dry run, the calls bosun held
 /// back may be (the plugin got no real answer from them), so they are named.
-fn plugin_failure(plugin: &str, export: &str, error: types::PluginError, denial: Option<capability::Denial>, planned: Vec<PlannedCall>) -> PluginError {
+fn plugin_failure(
+    plugin: &str,
+    export: &str,
+    error: types::PluginError,
+    denial: Option<capability::Denial>,
+    planned: Vec<PlannedCall>,
+    last_http_status: Option<u16>,
+) -> PluginError {
     let (plugin, export) = (plugin.to_string(), export.to_string());
     match (error, denial) {
         (types::PluginError::Skipped(message), _) => PluginError::Skipped { plugin, message },
         (_, Some(denial)) => PluginError::CapabilityDenied(denial),
         (types::PluginError::InvalidConfig(message), None) => PluginError::InvalidConfig { plugin, message },
         (types::PluginError::Denied(message) | types::PluginError::Failed(message), None) if planned.is_empty() => {
-            PluginError::Failed { plugin, export, message }
+            PluginError::Failed { plugin, export, message, last_http_status }
         }
         (types::PluginError::Denied(message) | types::PluginError::Failed(message), None) => {
             PluginError::FailedInDryRun { plugin, export, message, planned }

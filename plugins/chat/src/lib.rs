@@ -1,17 +1,21 @@
 //! bosun's built-in `chat` notifier: one message per event to a chat robot,
 //! in the request each service documents. bosun parses the channel URL and
 //! passes its parts as params (`service`, `endpoint`, `token`, `secret`,
-//! `key`, `chats`, `webhook_id`); the URL itself is never logged.
+//! `key`, `chat`, `webhook_id`); the URL itself is never logged. Each message
+//! is built to fit the service's size limit ([`limits`]): the body is cut, with
+//! "… and N more", never the run's link.
 //!
 //! | service  | request |
 //! |----------|---------|
 //! | dingtalk | `POST {endpoint}/robot/send?access_token=T[&timestamp=&sign=]`, markdown |
 //! | wecom    | `POST {endpoint}/cgi-bin/webhook/send?key=K`, markdown |
 //! | feishu   | `POST {endpoint}/open-apis/bot/v2/hook/T`, text, `timestamp`+`sign` when a secret is set |
-//! | telegram | `POST {endpoint}/bot{T}/sendMessage` per chat |
+//! | telegram | `POST {endpoint}/bot{T}/sendMessage` to `chat` (bosun calls once per chat) |
 //! | slack    | `POST {endpoint}/services/{T}` |
 //! | discord  | `POST {endpoint}/api/webhooks/{id}/{T}` |
 
+mod fit;
+mod limits;
 mod services;
 mod sign;
 
@@ -40,28 +44,31 @@ impl Notifier for Chat {
         let cfg: Config = ctx.config()?;
         let params: BTreeMap<String, String> = channel.params.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let service = params.get("service").map(String::as_str).unwrap_or_default();
         // The run's link goes at the end of the text, where every service shows it.
-        let body = match &event.link {
-            Some(link) => format!("{}\n\n{link}", event.body),
-            None => event.body.clone(),
+        let with_link = |body: &str| match &event.link {
+            Some(link) if body.is_empty() => link.clone(),
+            Some(link) => format!("{body}\n\n{link}"),
+            None => body.to_string(),
         };
-        let requests = request_for(&params, &event.title, &body, now_ms).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))?;
-        let mut answers = Vec::new();
-        for outgoing in requests {
-            let resp = Request::post(outgoing.url)
-                .header("user-agent", concat!("bosun-chat/", env!("CARGO_PKG_VERSION")))
-                .json(&outgoing.body)
-                .timeout_ms(cfg.timeout_ms)
-                .send()
-                .map_err(|e| e.context(format!("channel `{}`", channel.name)))?;
-            let text = resp.text();
-            let answer = format!("HTTP {}: {}", resp.status, text.chars().take(200).collect::<String>().trim_end());
-            if !resp.is_success() || !services::accepted(&params, &text) {
-                return Err(Error::failed(format!("channel `{}`: {answer}", channel.name)));
-            }
-            answers.push(answer);
+        let request = |title: &str, body: &str| request_for(&params, title, &with_link(body), now_ms);
+        // A channel bosun passed the wrong parts for is refused before any fitting.
+        request(&event.title, &event.body).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))?;
+        let fits = |title: &str, body: &str| request(title, body).is_ok_and(|out| limits::within(service, &out.body));
+        let fitted = fit::fit(&event.title, &event.body, fits).and_then(|(title, body)| request(&title, &body).ok());
+        let outgoing = fitted.ok_or_else(|| Error::failed(format!("channel `{}`: not even the run's link fits in one {service} message", channel.name)))?;
+        let resp = Request::post(outgoing.url)
+            .header("user-agent", concat!("bosun-chat/", env!("CARGO_PKG_VERSION")))
+            .json(&outgoing.body)
+            .timeout_ms(cfg.timeout_ms)
+            .send()
+            .map_err(|e| e.context(format!("channel `{}`", channel.name)))?;
+        let text = resp.text();
+        let answer = format!("HTTP {}: {}", resp.status, text.chars().take(200).collect::<String>().trim_end());
+        if !resp.is_success() || !services::accepted(&params, &text) {
+            return Err(Error::failed(format!("channel `{}`: {answer}", channel.name)));
         }
-        Ok(answers.join("; "))
+        Ok(answer)
     }
 }
 

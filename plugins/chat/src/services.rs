@@ -13,11 +13,12 @@ pub struct Outgoing {
     pub body: Value,
 }
 
-/// The POSTs that deliver `title` + `body` (markdown) for the channel's service.
-pub fn request_for(params: &BTreeMap<String, String>, title: &str, body: &str, now_ms: u64) -> Result<Vec<Outgoing>, String> {
+/// The POST that delivers `title` + `body` (markdown) for the channel's
+/// service; for Telegram, to the one chat bosun names in `chat`.
+pub fn request_for(params: &BTreeMap<String, String>, title: &str, body: &str, now_ms: u64) -> Result<Outgoing, String> {
     let get = |key: &str| params.get(key).map(String::as_str).ok_or_else(|| format!("bosun passed no `{key}` for this channel"));
     let endpoint = get("endpoint")?;
-    let one = |url: String, body: Value| Ok(vec![Outgoing { url, body }]);
+    let one = |url: String, body: Value| Ok(Outgoing { url, body });
     match get("service")? {
         "dingtalk" => {
             let mut url = format!("{endpoint}/robot/send?access_token={}", sign::url_encode(get("token")?));
@@ -40,15 +41,7 @@ pub fn request_for(params: &BTreeMap<String, String>, title: &str, body: &str, n
             }
             one(url, message)
         }
-        "telegram" => {
-            let url = format!("{endpoint}/bot{}/sendMessage", get("token")?);
-            Ok(get("chats")?
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(|chat| Outgoing { url: url.clone(), body: json!({ "chat_id": chat, "text": format!("{title}\n\n{body}") }) })
-                .collect())
-        }
+        "telegram" => one(format!("{endpoint}/bot{}/sendMessage", get("token")?), json!({ "chat_id": get("chat")?, "text": format!("{title}\n\n{body}") })),
         "slack" => one(format!("{endpoint}/services/{}", get("token")?), json!({ "text": format!("*{title}*\n{body}") })),
         "discord" => one(
             format!("{endpoint}/api/webhooks/{}/{}", get("webhook_id")?, get("token")?),
@@ -84,19 +77,18 @@ mod tests {
         let out = request_for(&p, "t", "b", 1_700_000_000_000).unwrap();
         // Computed independently: printf '1700000000000\nSEC' | openssl dgst -sha256 -hmac SEC -binary | base64
         assert_eq!(sign::dingtalk("SEC", 1_700_000_000_000), "r+2we0q01lkZqz38LA5IPNbHN81U1leRf3Au4PSQb6Q=");
-        assert!(out[0].url.starts_with("https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1700000000000&sign="), "{}", out[0].url);
-        assert_eq!(out[0].body["markdown"]["title"], "t");
+        assert!(out.url.starts_with("https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1700000000000&sign="), "{}", out.url);
+        assert_eq!(out.body["markdown"]["title"], "t");
         // printf '' | openssl dgst -sha256 -hmac "$(printf '1700000000\nSEC')" -binary | base64
         assert_eq!(sign::feishu("SEC", 1_700_000_000), "yKzlnG5gJbbUvULgjP0QN/V99n1fNH31XG8Rrvl9pfk=");
     }
 
     #[test]
-    fn telegram_sends_one_message_per_chat() {
-        let p = params(&[("service", "telegram"), ("endpoint", "https://api.telegram.org"), ("token", "1:A"), ("chats", "@ops, 42")]);
+    fn telegram_sends_to_the_chat_bosun_names() {
+        let p = params(&[("service", "telegram"), ("endpoint", "https://api.telegram.org"), ("token", "1:A"), ("chat", "42")]);
         let out = request_for(&p, "t", "b", 0).unwrap();
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[1].body["chat_id"], "42");
-        assert_eq!(out[0].url, "https://api.telegram.org/bot1:A/sendMessage");
+        assert_eq!(out.body["chat_id"], "42");
+        assert_eq!(out.url, "https://api.telegram.org/bot1:A/sendMessage");
     }
 
     #[test]

@@ -102,11 +102,12 @@ struct Client<'a> {
     redirects: u8,
 }
 
-/// Milliseconds left on the certificate `url`'s server presents, or why that is unknown.
+/// Milliseconds left on the certificate `url`'s server presents (0 on plain
+/// http, as in Gatus), or why that is unknown.
 fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, String>, Error> {
     let parsed = parse_url("url", url)?;
     if !parsed.is_https() {
-        return Ok(Err(format!("{url} is not https, so there is no certificate")));
+        return Ok(Ok(0));
     }
     match net::tls_certificate(parsed.host(), parsed.port(), timeout_ms.min(u32::MAX.into()) as u32) {
         Ok(cert) => {
@@ -118,14 +119,13 @@ fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, S
     }
 }
 
-/// The probe's conditions, parsed; the error names the condition and column.
+/// The probe's conditions, parsed; the error names every condition that does
+/// not parse, with its column.
 fn parse_conditions(p: &Probe) -> Result<Vec<conditions::Condition>, Error> {
-    let conds = p
-        .conditions
-        .iter()
-        .map(|c| conditions::parse(c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::invalid_config(format!("config key `conditions`: {e}")))?;
+    let conds = conditions::parse_all(&p.conditions).map_err(|errors| {
+        let each: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Error::invalid_config(format!("config key `conditions`: {}", each.join("; ")))
+    })?;
     if conds.is_empty() {
         return Err(Error::invalid_config("config key `conditions`: no conditions to check"));
     }
@@ -171,7 +171,7 @@ fn probe(p: &Probe, client: &Client, label: Option<&str>) -> Result<Probed, Erro
     for cond in &conds {
         let out = cond.evaluate(&obs);
         if !out.passed {
-            failed.push(out.message.clone().unwrap_or_else(|| cond.render(&out.actual)));
+            failed.push(out.message.clone().unwrap_or_else(|| cond.text.clone()));
         }
         let text = match label {
             Some(label) => format!("{label}: {}", cond.text),

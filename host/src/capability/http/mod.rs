@@ -104,6 +104,7 @@ pub struct Hooks {
     denials: Arc<Mutex<Vec<Denial>>>,
     dry_run: bool,
     planned: Arc<Mutex<Vec<PlannedCall>>>,
+    last_status: Arc<Mutex<Option<u16>>>,
 }
 
 impl Hooks {
@@ -113,6 +114,7 @@ impl Hooks {
             denials: call.denials.clone(),
             dry_run: call.dry_run,
             planned: call.planned.clone(),
+            last_status: call.last_http_status.clone(),
         }
     }
 
@@ -170,13 +172,19 @@ impl WasiHttpHooks for Hooks {
             (Some("https"), Some(host)) => self.policy.tls.client_config(host.trim_start_matches('[').trim_end_matches(']'), uri.port_u16().unwrap_or(443)),
             _ => None,
         };
+        let last_status = self.last_status.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            if let Some(config) = tls {
-                return send::send_with(config, request, options).await;
+            let sent = match tls {
+                Some(config) => send::send_with(config, request, options).await,
+                None => wasmtime_wasi_http::default_send_request(request, options)
+                    .await
+                    .map(|(response, io)| (response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture)),
+            };
+            if let Ok((response, _)) = &sent {
+                *last_status.lock().expect("last status lock") = Some(response.status().as_u16());
             }
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
+            sent
         })
     }
 

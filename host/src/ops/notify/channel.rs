@@ -12,6 +12,10 @@ pub struct Destination {
     pub params: BTreeMap<String, String>,
     /// `scheme://host[:port]` the delivery goes to; granted for the call.
     pub origin: String,
+    /// The chats of a service that sends one message per chat (Telegram's
+    /// `chats=@ops,42`), each delivered and recorded on its own; empty for
+    /// services with one destination.
+    pub chats: Vec<String>,
     /// The URL's secret parts, as written and decoded: tokens and keys (in
     /// the path of chat services), signing secrets, passwords, a generic
     /// webhook's path and query. Registered for masking when loaded.
@@ -52,6 +56,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
     let mut secrets: Vec<String> = raw_user.into_iter().map(str::to_string).collect();
     let missing = |what: &str, form: &str| format!("{scheme}:// URL has no {what}; write {form}");
     let mut params = BTreeMap::new();
+    let mut chats = Vec::new();
     let mut put = |k: &str, v: String| {
         if !v.is_empty() {
             params.insert(k.to_string(), v);
@@ -78,9 +83,12 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
         }
         "telegram" => {
             let token = user.filter(|u| !u.is_empty()).ok_or_else(|| missing("bot token", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
-            let chats = query.get("chats").filter(|c| !c.is_empty()).ok_or_else(|| missing("chats", "telegram://TOKEN@telegram?chats=@channel,12345"))?;
+            let listed = query.get("chats").map_or("", String::as_str);
+            chats.extend(listed.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string));
+            if chats.is_empty() {
+                return Err(missing("chats", "telegram://TOKEN@telegram?chats=@channel,12345"));
+            }
             put("token", token);
-            put("chats", chats.clone());
             (Via::Plugin("chat"), "https://api.telegram.org".to_string())
         }
         "slack" => {
@@ -160,7 +168,7 @@ pub fn parse(url: &str, endpoint: Option<&str>) -> Result<Destination, String> {
     secrets.retain(|s| !s.is_empty());
     params.insert("endpoint".into(), endpoint.map_or_else(|| origin.clone(), |e| e.trim_end_matches('/').to_string()));
     params.insert("service".into(), scheme.trim_start_matches("generic+").to_string());
-    Ok(Destination { via, params, origin, secrets })
+    Ok(Destination { via, params, origin, chats, secrets })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -195,7 +203,7 @@ mod tests {
         assert_eq!(d.params["secret"], "SEC+x");
         assert_eq!(d.params["service"], "dingtalk");
         let t = parse("telegram://123:AA-bb@telegram?chats=@ops,42", None).unwrap();
-        assert_eq!((t.params["token"].as_str(), t.params["chats"].as_str()), ("123:AA-bb", "@ops,42"));
+        assert_eq!((t.params["token"].as_str(), t.chats.as_slice()), ("123:AA-bb", ["@ops".to_string(), "42".to_string()].as_slice()));
         let s = parse("slack://T1/B2/X3", Some("http://127.0.0.1:9/")).unwrap();
         assert_eq!((s.origin.as_str(), s.params["endpoint"].as_str()), ("http://127.0.0.1:9", "http://127.0.0.1:9"));
         assert_eq!(parse("discord://tok@999", None).unwrap().params["webhook_id"], "999");
@@ -225,6 +233,7 @@ mod tests {
         assert_eq!(parse("dingtalk://", None).unwrap_err(), "dingtalk:// URL has no token; write dingtalk://TOKEN or dingtalk://TOKEN?secret=SECRET");
         assert!(parse("telegram://@telegram?chats=1", None).unwrap_err().contains("no bot token"));
         assert!(parse("telegram://t@telegram", None).unwrap_err().contains("no chats"));
+        assert!(parse("telegram://t@telegram?chats=,", None).unwrap_err().contains("no chats"));
         assert!(parse("slack://T1/B2", None).unwrap_err().contains("slack://T000/B000/XXXX"));
         assert!(parse("gopher://x", None).unwrap_err().starts_with("unknown scheme gopher://"));
         assert!(parse("hooks.example.com", None).unwrap_err().contains("no scheme"));

@@ -1,37 +1,62 @@
 //! Gatus-style conditions: parse `[STATUS] == 200` once, evaluate it against
-//! a response. Pure Rust (no host calls), so it is unit-tested on the host.
+//! a response. Pure Rust (no host calls), so it is unit-tested on the host,
+//! against Gatus's own condition cases among others (`gatus_cases.json`).
 //!
-//! Left side: `[STATUS]`, `[RESPONSE_TIME]` (ms), `[BODY]`, `[BODY].a.b[0]`
-//! (JSON path), `[HEADER].name`, `[CONNECTED]`, `[CERTIFICATE_EXPIRATION]`
-//! (time left on the server's TLS certificate, e.g. `29d23h59m`), or
-//! `len(<one of these>)` or `has(<one of these>)` (`true` when it exists). Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (the
-//! ordering ones compare numbers). Right side: a value (compared as numbers
-//! when both sides are numbers or durations like `48h`, `1s`, `500ms`, in
-//! milliseconds; else as text), `pat(glob)` with `*` and `?`, or
-//! `any(a, b, ...)`.
+//! Placeholders (names in any case): `[STATUS]`, `[RESPONSE_TIME]` (ms),
+//! `[BODY]`, `[BODY].a.b[0]` (JSON path), `[HEADER].name`, `[CONNECTED]`,
+//! `[CERTIFICATE_EXPIRATION]` (time left on the server's TLS certificate, e.g.
+//! `29d23h59m`; 0 on plain http, as in Gatus), or `len(<one of these>)` (a
+//! JSON array's elements, else characters) or `has(<one of these>)` (`true`
+//! when it exists). Operators: `==`, `!=`, `<`, `<=`, `>`, `>=`. Either side
+//! may be a placeholder, a value, `pat(glob)` with `*` and `?`, or
+//! `any(a, b, ...)`; one side at least must be a placeholder. `==` compares
+//! integers (`12`, `0x1F`, `0o17`, `0b1010`) as numbers and everything else as
+//! text; the ordering operators compare numbers, durations (`48h`, `1s`,
+//! `500ms`) in milliseconds.
+//!
+//! Where bosun differs from Gatus on purpose, it refuses at load what Gatus
+//! would quietly evaluate: an unknown placeholder (Gatus compares it as text),
+//! a non-number beside `<` (Gatus reads it as 0), a condition without any
+//! placeholder. It keeps fractions when ordering (Gatus cuts them off).
+
+#[cfg(test)]
+mod gatus_parity;
+mod parse;
 
 use std::fmt;
 
 use bosun_sdk::serde_json::Value;
+
+pub use parse::{parse, parse_all};
 
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// As configured.
     pub text: String,
-    lhs: Lhs,
-    lhs_text: String,
+    left: Operand,
+    left_text: String,
     op: Op,
-    rhs: Rhs,
-    rhs_text: String,
+    right: Operand,
+    right_text: String,
 }
 
+/// One side of a condition.
 #[derive(Debug, Clone, PartialEq)]
-enum Lhs {
-    Value(Placeholder),
-    Len(Placeholder),
+enum Operand {
+    /// A value read from the response, maybe through `len()` or `has()`.
+    Probe { fun: Fun, place: Placeholder },
+    Value(String),
+    Pat(String),
+    Any(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fun {
+    Value,
+    Len,
     /// `true` when the value exists (`has([BODY].errors) == false`).
-    Has(Placeholder),
+    Has,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +85,6 @@ enum Op {
     Ge,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Rhs {
-    Value(String),
-    Pat(String),
-    Any(Vec<String>),
-}
-
 /// Why a condition does not parse; `column` is 1-based, in characters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
@@ -91,207 +109,48 @@ pub struct Observed<'a> {
     /// Why there is no response, when there is none.
     pub error: Option<&'a str>,
     /// Milliseconds until the server's certificate expires (negative when it
-    /// has), or why that is unknown; `None` when no condition asked for it.
+    /// has; 0 on plain http), or why that is unknown; `None` when no
+    /// condition asked for it.
     pub certificate_expiration_ms: Option<Result<i64, String>>,
 }
 
 /// The result of evaluating one condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// The value the condition was evaluated against (`404`, `312`), or
-    /// `(none)` when it could not be had.
+    /// The value of the placeholder side (`404`, `312`; both, as `john vs doe`,
+    /// when both sides are placeholders), or `(none)` when it could not be had.
     pub actual: String,
     pub passed: bool,
-    /// For a failed condition: the condition with its actual value
+    /// For a failed condition: the condition with its actual values
     /// (`[STATUS] (404) == 200`) or why it could not be evaluated.
     pub message: Option<String>,
 }
 
 const PLACEHOLDERS: &str = "[STATUS], [RESPONSE_TIME], [BODY], [BODY].<json.path>, [HEADER].<name>, [CONNECTED], [CERTIFICATE_EXPIRATION]";
-const OPERATORS: &str = "==, !=, <, <=, >, >=";
 
-/// Parse one condition.
-pub fn parse(text: &str) -> Result<Condition, ParseError> {
-    Parser { text, chars: text.chars().collect(), pos: 0 }.condition()
+/// An integer as Go's `strconv.ParseInt(s, 0, 64)` reads it for Gatus:
+/// decimal, or `0x`/`0o`/`0b` with a sign before.
+fn integer(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let prefixed = |prefix: [&str; 2], radix| prefix.iter().find_map(|p| digits.strip_prefix(p)).map(|rest| (rest, radix));
+    let (rest, radix) = prefixed(["0x", "0X"], 16).or_else(|| prefixed(["0o", "0O"], 8)).or_else(|| prefixed(["0b", "0B"], 2)).unwrap_or((digits, 10));
+    if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i64::from_str_radix(rest, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
-struct Parser<'a> {
-    text: &'a str,
-    chars: Vec<char>,
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn err<T>(&self, at: usize, message: impl Into<String>) -> Result<T, ParseError> {
-        Err(ParseError { condition: self.text.to_string(), column: at + 1, message: message.into() })
-    }
-
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn rest_starts_with(&self, s: &str) -> bool {
-        (self.pos..).zip(s.chars()).all(|(i, c)| self.chars.get(i) == Some(&c))
-    }
-
-    fn eat(&mut self, s: &str) -> bool {
-        if self.rest_starts_with(s) {
-            self.pos += s.chars().count();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn skip_ws(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
-        }
-    }
-
-    fn slice(&self, from: usize, to: usize) -> String {
-        self.chars[from..to].iter().collect()
-    }
-
-    fn condition(mut self) -> Result<Condition, ParseError> {
-        self.skip_ws();
-        if self.peek().is_none() {
-            return self.err(self.pos, "empty condition");
-        }
-        let lhs_start = self.pos;
-        let lhs = if let Some(function) = ["len(", "has("].into_iter().find(|f| self.eat(f)) {
-            let p = self.placeholder()?;
-            if !self.eat(")") {
-                return self.err(self.pos, format!("expected `)` closing `{function}`"));
-            }
-            if function == "len(" { Lhs::Len(p) } else { Lhs::Has(p) }
-        } else {
-            Lhs::Value(self.placeholder()?)
-        };
-        let lhs_text = self.slice(lhs_start, self.pos);
-        self.skip_ws();
-        let op_at = self.pos;
-        let op = if self.eat("==") {
-            Op::Eq
-        } else if self.eat("!=") {
-            Op::Ne
-        } else if self.eat("<=") {
-            Op::Le
-        } else if self.eat(">=") {
-            Op::Ge
-        } else if self.eat("<") {
-            Op::Lt
-        } else if self.eat(">") {
-            Op::Gt
-        } else {
-            return self.err(op_at, format!("expected an operator ({OPERATORS})"));
-        };
-        let op_text = self.slice(op_at, self.pos);
-        self.skip_ws();
-        let rhs_at = self.pos;
-        let rhs_text = self.slice(rhs_at, self.chars.len()).trim_end().to_string();
-        if rhs_text.is_empty() {
-            return self.err(rhs_at, format!("expected a value after `{op_text}`"));
-        }
-        // `=== 200` or `=> 5` is a mistyped operator, not a value starting with `=`.
-        if rhs_text.starts_with(['=', '<', '>', '!']) {
-            return self.err(rhs_at, format!("unexpected `{}` after `{op_text}`; operators are {OPERATORS}", &rhs_text[..1]));
-        }
-        let rhs = if let Some(inner) = func_arg(&rhs_text, "pat") {
-            Rhs::Pat(inner.to_string())
-        } else if let Some(inner) = func_arg(&rhs_text, "any") {
-            let items: Vec<String> = inner.split(',').map(|s| s.trim().to_string()).collect();
-            if items.iter().any(String::is_empty) {
-                return self.err(rhs_at, "empty value in `any(...)`");
-            }
-            Rhs::Any(items)
-        } else if rhs_text.starts_with("pat(") || rhs_text.starts_with("any(") {
-            return self.err(rhs_at + rhs_text.chars().count(), "expected `)` at the end");
-        } else {
-            Rhs::Value(rhs_text.clone())
-        };
-        if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
-            match &rhs {
-                Rhs::Value(v) if number(v).is_some() => {}
-                _ => return self.err(rhs_at, format!("`{op_text}` needs a number on the right, got `{rhs_text}`")),
-            }
-        }
-        Ok(Condition { text: self.text.to_string(), lhs, lhs_text, op, rhs, rhs_text })
-    }
-
-    fn placeholder(&mut self) -> Result<Placeholder, ParseError> {
-        let start = self.pos;
-        if self.peek() != Some('[') {
-            return self.err(start, format!("expected a placeholder ({PLACEHOLDERS}), len(...) or has(...)"));
-        }
-        let Some(close) = self.chars[start..].iter().position(|&c| c == ']') else {
-            return self.err(start, "expected `]`");
-        };
-        let name = self.slice(start, start + close + 1);
-        self.pos = start + close + 1;
-        match name.as_str() {
-            "[STATUS]" => Ok(Placeholder::Status),
-            "[RESPONSE_TIME]" => Ok(Placeholder::ResponseTime),
-            "[CONNECTED]" => Ok(Placeholder::Connected),
-            "[CERTIFICATE_EXPIRATION]" => Ok(Placeholder::CertificateExpiration),
-            "[BODY]" => Ok(Placeholder::Body(self.json_path()?)),
-            "[HEADER]" => {
-                if !self.eat(".") {
-                    return self.err(self.pos, "expected `.<header-name>` after [HEADER]");
-                }
-                let from = self.pos;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
-                    self.pos += 1;
-                }
-                if self.pos == from {
-                    return self.err(from, "expected a header name");
-                }
-                Ok(Placeholder::Header(self.slice(from, self.pos)))
-            }
-            other => self.err(start, format!("unknown placeholder `{other}` (known: {PLACEHOLDERS})")),
-        }
-    }
-
-    /// `.a.b[0].c` after `[BODY]`, up to whitespace or an operator.
-    fn json_path(&mut self) -> Result<Vec<Seg>, ParseError> {
-        let mut segs = Vec::new();
-        loop {
-            if self.eat(".") {
-                let from = self.pos;
-                while self.peek().is_some_and(|c| !c.is_whitespace() && !".[]=!<>()".contains(c)) {
-                    self.pos += 1;
-                }
-                if self.pos == from {
-                    return self.err(from, "expected a key after `.`");
-                }
-                segs.push(Seg::Key(self.slice(from, self.pos)));
-            } else if self.peek() == Some('[') {
-                let from = self.pos + 1;
-                let Some(len) = self.chars[from..].iter().position(|&c| c == ']') else {
-                    return self.err(self.pos, "expected `]`");
-                };
-                let idx = self.slice(from, from + len);
-                let Ok(i) = idx.parse::<usize>() else {
-                    return self.err(from, format!("expected an array index, got `{idx}`"));
-                };
-                segs.push(Seg::Index(i));
-                self.pos = from + len + 1;
-            } else {
-                return Ok(segs);
-            }
-        }
-    }
-}
-
-/// `name(inner)` → `inner`.
-fn func_arg<'a>(s: &'a str, name: &str) -> Option<&'a str> {
-    s.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
-}
-
-/// A number, or a duration (`48h`, `1m30s`, `-2d`, `500ms`) in milliseconds.
+/// A number (an integer as [`integer`] reads it, or a decimal), or a duration
+/// (`48h`, `1m30s`, `-2d`, `500ms`) in milliseconds.
 fn number(s: &str) -> Option<f64> {
     let s = s.trim();
-    s.parse::<f64>().ok().or_else(|| duration_ms(s)).filter(|n| n.is_finite())
+    integer(s).map(|n| n as f64).or_else(|| s.parse::<f64>().ok()).or_else(|| duration_ms(s)).filter(|n| n.is_finite())
 }
 
 fn duration_ms(text: &str) -> Option<f64> {
@@ -345,37 +204,28 @@ pub fn format_duration(ms: i64) -> String {
 impl Condition {
     /// Does evaluating this need the server's certificate?
     pub fn needs_certificate(&self) -> bool {
-        matches!(self.lhs, Lhs::Value(Placeholder::CertificateExpiration) | Lhs::Len(Placeholder::CertificateExpiration) | Lhs::Has(Placeholder::CertificateExpiration))
+        [&self.left, &self.right].into_iter().any(|o| matches!(o, Operand::Probe { place: Placeholder::CertificateExpiration, .. }))
     }
 
     /// Evaluate against what the request produced. Never panics; a value that
     /// cannot be had fails the condition with a message.
     pub fn evaluate(&self, obs: &Observed<'_>) -> Outcome {
-        let actual = match &self.lhs {
-            Lhs::Value(p) => resolve(p, obs).map(|v| v.text()),
-            Lhs::Len(p) => resolve(p, obs).map(|v| v.len().to_string()),
-            Lhs::Has(p) => Ok(resolve(p, obs).is_ok().to_string()),
+        let (left, right) = match (self.left.resolve(obs), self.right.resolve(obs)) {
+            (Ok(left), Ok(right)) => (left, right),
+            (Err(why), _) | (_, Err(why)) => return Outcome { actual: "(none)".into(), passed: false, message: Some(why) },
         };
-        let actual = match actual {
-            Ok(a) => a,
-            Err(why) => {
-                return Outcome { actual: "(none)".into(), passed: false, message: Some(why) };
-            }
-        };
-        let passed = match (&self.rhs, self.op) {
-            (Rhs::Pat(glob), Op::Eq) => glob_match(glob, &actual),
-            (Rhs::Pat(glob), Op::Ne) => !glob_match(glob, &actual),
-            (Rhs::Any(items), Op::Eq) => items.iter().any(|i| equal(&actual, i)),
-            (Rhs::Any(items), Op::Ne) => !items.iter().any(|i| equal(&actual, i)),
-            (Rhs::Value(v), Op::Eq) => equal(&actual, v),
-            (Rhs::Value(v), Op::Ne) => !equal(&actual, v),
-            (Rhs::Value(v), op) => {
-                let (Some(a), Some(b)) = (number(&actual), number(v)) else {
-                    return Outcome {
-                        message: Some(format!("{} is `{}`, not a number", self.lhs_text, shorten(&actual))),
-                        actual,
-                        passed: false,
-                    };
+        let actual = [&left, &right].iter().filter_map(|side| side.probed()).collect::<Vec<_>>().join(" vs ");
+        let passed = match self.op {
+            Op::Eq => matches(&left, &right),
+            Op::Ne => !matches(&left, &right),
+            op => {
+                let numbers = [(&left, &self.left_text), (&right, &self.right_text)].map(|(side, text)| side.number().ok_or((side, text)));
+                let (a, b) = match numbers {
+                    [Ok(a), Ok(b)] => (a, b),
+                    [Err((side, text)), _] | [_, Err((side, text))] => {
+                        let shown = side.probed().unwrap_or_default();
+                        return Outcome { message: Some(format!("{text} is `{}`, not a number", shorten(&shown))), actual, passed: false };
+                    }
                 };
                 match op {
                     Op::Lt => a < b,
@@ -384,15 +234,13 @@ impl Condition {
                     _ => a >= b,
                 }
             }
-            // Rejected by the parser.
-            (_, _) => false,
         };
-        let message = (!passed).then(|| self.render(&actual));
+        let message = (!passed).then(|| self.render(&left, &right));
         Outcome { actual, passed, message }
     }
 
-    /// `[STATUS] (404) == 200`.
-    pub fn render(&self, actual: &str) -> String {
+    /// `[STATUS] (404) == 200`: each placeholder side with its value.
+    fn render(&self, left: &Side, right: &Side) -> String {
         let op = match self.op {
             Op::Eq => "==",
             Op::Ne => "!=",
@@ -401,14 +249,86 @@ impl Condition {
             Op::Gt => ">",
             Op::Ge => ">=",
         };
-        format!("{} ({}) {op} {}", self.lhs_text, shorten(actual), self.rhs_text)
+        let show = |side: &Side, text: &str| match side.probed() {
+            Some(value) => format!("{text} ({})", shorten(&value)),
+            None => text.to_string(),
+        };
+        format!("{} {op} {}", show(left, &self.left_text), show(right, &self.right_text))
     }
 }
 
-/// A resolved left-hand value.
+/// An operand once the response is known.
+enum Side<'a> {
+    /// A placeholder's value.
+    Probed(Val),
+    Value(&'a str),
+    Pat(&'a str),
+    Any(&'a [String]),
+}
+
+impl Side<'_> {
+    /// The value read from the response, as shown to people.
+    fn probed(&self) -> Option<String> {
+        match self {
+            Side::Probed(v) => Some(v.text()),
+            _ => None,
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Side::Probed(Val::Millis(ms)) => Some(*ms as f64),
+            Side::Probed(v) => number(&v.text()),
+            Side::Value(v) => number(v),
+            Side::Pat(_) | Side::Any(_) => None,
+        }
+    }
+}
+
+impl Operand {
+    fn resolve(&self, obs: &Observed<'_>) -> Result<Side<'_>, String> {
+        Ok(match self {
+            Operand::Probe { fun: Fun::Value, place } => Side::Probed(resolve(place, obs)?),
+            Operand::Probe { fun: Fun::Len, place } => Side::Probed(Val::Text(resolve(place, obs)?.len().to_string())),
+            Operand::Probe { fun: Fun::Has, place } => Side::Probed(Val::Text(resolve(place, obs).is_ok().to_string())),
+            Operand::Value(v) => Side::Value(v),
+            Operand::Pat(glob) => Side::Pat(glob),
+            Operand::Any(items) => Side::Any(items),
+        })
+    }
+}
+
+/// `==` between two sides: a pattern or a list on either side, else values.
+fn matches(left: &Side, right: &Side) -> bool {
+    match (left, right) {
+        (Side::Pat(glob), other) | (other, Side::Pat(glob)) => other.probed().is_some_and(|text| glob_match(glob, &text)),
+        (Side::Any(items), other) | (other, Side::Any(items)) => items.iter().any(|item| equal(other, &Side::Value(item))),
+        _ => equal(left, right),
+    }
+}
+
+/// Durations compare by length; integers (`0x1F` too) as numbers; the rest as text.
+fn equal(a: &Side, b: &Side) -> bool {
+    if matches!(a, Side::Probed(Val::Millis(_))) || matches!(b, Side::Probed(Val::Millis(_))) {
+        return a.number().is_some() && a.number() == b.number();
+    }
+    let text = |side: &Side| match side {
+        Side::Value(v) => v.to_string(),
+        other => other.probed().unwrap_or_default(),
+    };
+    let (a, b) = (text(a), text(b));
+    match (integer(&a), integer(&b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// A resolved placeholder.
 enum Val {
     Text(String),
     Json(Value),
+    /// A duration (the certificate's time left), shown as `29d23h59m`.
+    Millis(i64),
 }
 
 impl Val {
@@ -417,17 +337,21 @@ impl Val {
             Val::Text(s) => s.clone(),
             Val::Json(Value::String(s)) => s.clone(),
             Val::Json(v) => v.to_string(),
+            Val::Millis(ms) => format_duration(*ms),
         }
     }
 
+    /// What `len()` gives: a JSON array's elements (the whole body's too, as
+    /// in Gatus), else the characters of the value's text (an object's as
+    /// compact JSON).
     fn len(&self) -> usize {
         match self {
-            Val::Text(s) => s.chars().count(),
-            Val::Json(Value::Array(a)) => a.len(),
-            Val::Json(Value::Object(o)) => o.len(),
-            Val::Json(Value::String(s)) => s.chars().count(),
-            Val::Json(Value::Null) => 0,
-            Val::Json(v) => v.to_string().chars().count(),
+            Val::Json(Value::Array(items)) => items.len(),
+            Val::Text(body) if body.starts_with('[') && body.ends_with(']') => {
+                bosun_sdk::serde_json::from_str::<Vec<Value>>(body).map_or_else(|_| body.chars().count(), |items| items.len())
+            }
+            Val::Millis(ms) => ms.to_string().len(),
+            other => other.text().chars().count(),
         }
     }
 }
@@ -437,7 +361,7 @@ fn resolve(p: &Placeholder, obs: &Observed<'_>) -> Result<Val, String> {
     match p {
         Placeholder::Connected => Ok(Val::Text(obs.status.is_some().to_string())),
         Placeholder::CertificateExpiration => match &obs.certificate_expiration_ms {
-            Some(Ok(ms)) => Ok(Val::Text(format_duration(*ms))),
+            Some(Ok(ms)) => Ok(Val::Millis(*ms)),
             Some(Err(why)) => Err(why.clone()),
             None => Err("the certificate was not read".into()),
         },
@@ -456,7 +380,8 @@ fn resolve(p: &Placeholder, obs: &Observed<'_>) -> Result<Val, String> {
                 .ok_or_else(|| format!("no header `{name}` in the response"))
         }
         Placeholder::Body(path) => {
-            let body = obs.body.ok_or_else(no_response)?;
+            // Surrounding whitespace is not part of the value, as in Gatus.
+            let body = obs.body.ok_or_else(no_response)?.trim();
             if path.is_empty() {
                 return Ok(Val::Text(body.to_string()));
             }
@@ -478,15 +403,12 @@ fn resolve(p: &Placeholder, obs: &Observed<'_>) -> Result<Val, String> {
                 };
                 cur = next.ok_or_else(|| format!("no value at {walked} in the body"))?;
             }
+            // A null is no value: Gatus's JSON path finds nothing there either.
+            if cur.is_null() {
+                return Err(format!("{walked} is null in the body"));
+            }
             Ok(Val::Json(cur.clone()))
         }
-    }
-}
-
-fn equal(actual: &str, expected: &str) -> bool {
-    match (number(actual), number(expected)) {
-        (Some(a), Some(b)) => a == b,
-        _ => actual == expected,
     }
 }
 
@@ -646,6 +568,47 @@ mod tests {
         assert_eq!(parse("[HEADER] == x").unwrap_err().column, 9);
         assert_eq!(parse("[BODY].a[x] == 1").unwrap_err().column, 10);
         assert_eq!(parse("   ").unwrap_err().message, "empty condition");
+    }
+
+    #[test]
+    fn gatus_forms_either_side_any_case_and_prefixed_integers() {
+        let o = ok(429, 5, &[], r#"{"age":7,"id":7,"status":"0x1F","user":{"first":"ann","last":"bo"},"tags":["a","b","c"],"n":null}"#);
+        assert!(eval("any(200, 429) == [STATUS]", &o).passed);
+        assert!(eval("pat(4*) == [status]", &o).passed, "placeholder names in any case");
+        assert!(eval("[Body].age == [BODY].id", &o).passed);
+        let r = eval("[BODY].user.first == [BODY].user.last", &o);
+        assert_eq!((r.actual.as_str(), r.message.as_deref()), ("ann vs bo", Some("[BODY].user.first (ann) == [BODY].user.last (bo)")));
+        assert!(eval("[BODY].status == 31", &o).passed, "0x1F is 31");
+        assert!(eval("[BODY].status > 0b11110", &o).passed);
+        assert!(eval("[BODY].status == 0o37", &o).passed);
+        assert!(!eval("[BODY].age == 7.0", &o).passed, "only integers are equal as numbers, as in Gatus");
+        assert!(eval("len([BODY].tags) == 3", &o).passed);
+        assert!(eval("has([BODY].n) == false", &o).passed, "a null is no value");
+        let array = ok(200, 1, &[], " [1, 2, 3]\n");
+        assert!(eval("len([BODY]) == 3", &array).passed, "a JSON array body counts elements");
+        assert!(eval("[BODY] == hi", &ok(200, 1, &[], " hi\n")).passed, "the body is trimmed, as in Gatus");
+        assert_eq!((integer("-0x10"), integer("0b"), integer("1_0")), (Some(-16), None, None));
+    }
+
+    #[test]
+    fn plain_http_certificates_read_as_zero() {
+        let mut o = ok(200, 1, &[], "");
+        o.certificate_expiration_ms = Some(Ok(0));
+        assert!(eval("[CERTIFICATE_EXPIRATION] == 0", &o).passed);
+        let r = eval("[CERTIFICATE_EXPIRATION] > 48h", &o);
+        assert_eq!((r.actual.as_str(), r.message.as_deref()), ("0ms", Some("[CERTIFICATE_EXPIRATION] (0ms) > 48h")));
+    }
+
+    #[test]
+    fn every_bad_condition_is_reported_and_fixed_values_are_refused() {
+        let texts: Vec<String> = ["[STATUS] == 200", "[STATU] == 200", "[RESPONSE_TIME] < potato", "1 == 2", "pat(2*) == any(1)"].map(String::from).to_vec();
+        let errors = parse_all(&texts).unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.condition.as_str()).collect::<Vec<_>>(), &texts[1..]);
+        assert!(errors[1].message.contains("`potato` is not one"), "{}", errors[1].message);
+        assert!(errors[2].message.contains("compares two fixed values"), "{}", errors[2].message);
+        assert_eq!(parse_all(&texts[..1]).unwrap().len(), 1);
+        assert!(parse("pat(*a=b (c)*) == [BODY]").unwrap().evaluate(&ok(200, 1, &[], "xa=b (c)y")).passed, "a pattern may hold `=` and `)`");
+        assert!(parse("[BODY] == [STATUS] x").unwrap_err().message.contains("unexpected `x`"));
     }
 
     #[test]
