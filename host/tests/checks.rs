@@ -257,7 +257,7 @@ fn the_tcp_check_tells_open_from_closed_ports_within_its_grant() {
     assert_eq!(db["conditions"][0], "✓ [CONNECTED] == true (actual: true)", "{db}");
     let down = by_name(&reports, "down");
     assert_eq!(down["passed"], false, "{down}");
-    assert!(down["summary"].as_str().unwrap().starts_with(&format!("connecting to 127.0.0.1:{closed}: Connection refused")), "{down}");
+    assert!(down["summary"].as_str().unwrap().starts_with(&format!("connecting to 127.0.0.1:{closed}: connection refused")), "{down}");
     assert!(down["suggestion"].as_str().unwrap().contains("listening on"), "{down}");
     assert_eq!(by_name(&reports, "hidden")["passed"], true, "a port that must stay closed is closed");
     let exposed = by_name(&reports, "exposed");
