@@ -54,9 +54,6 @@ pub enum PluginError {
 
     #[error("plugin {plugin} is a {actual}, not a {expected}")]
     WrongKind { plugin: String, expected: String, actual: String },
-
-    #[error("plugin runtime: {0}")]
-    Runtime(String),
 }
 
 fn held_back(planned: &[crate::capability::PlannedCall]) -> String {
