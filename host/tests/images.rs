@@ -163,7 +163,11 @@ fn pull_shows_progress_and_required_names_what_is_missing() {
 
     let out = d.bosun(&["images", "pull", &pushed]);
     succeeded(&out);
-    assert!(stderr(&out).contains(": Pull complete"), "per-layer progress lines: {}", stderr(&out));
+    let progress = stderr(&out);
+    assert!(progress.contains(": Pull complete ("), "per-layer progress lines with the layer's size: {progress}");
+    assert!(progress.contains(": Already exists"), "the test image's layer is here already: {progress}");
+    assert!(progress.lines().any(|l| l.contains(": Downloading ") && l.ends_with(" MiB")), "byte counts of the 2 MiB layer: {progress}");
+    assert!(!progress.contains("0 B/0 B"), "{progress}");
     assert!(stdout(&d.bosun(&["images", "required"])).contains(&format!("present  {pushed}")));
     assert!(stdout(&d.bosun(&["doctor"])).contains("ok   images     the 1 image(s) the services need are here"));
     succeeded(&d.bosun(&["deploy", "web"]));
