@@ -8,7 +8,7 @@ use indicatif::ProgressBar;
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
-use crate::ops::deploy::{self, ReleaseOptions, Released, Step};
+use crate::ops::deploy::{self, ReleaseOptions, Released, Step, StepSink};
 use crate::state::{ReleaseOutcome, ReleaseRecord};
 
 #[derive(Args)]
@@ -66,7 +66,7 @@ pub async fn rollback(args: RollbackArgs, app: &App, out: Output) -> Result<(), 
 /// A release's steps on stderr: on a terminal a spinner showing the current
 /// one (and the time left while waiting), otherwise one plain line as each
 /// step begins, for logs. Nothing with `--json`.
-fn show_steps(out: Output) -> (Box<dyn Fn(&Step) + Send + Sync>, Option<ProgressBar>) {
+fn show_steps(out: Output) -> (StepSink, Option<ProgressBar>) {
     if out.json {
         return (Box::new(|_| {}), None);
     }

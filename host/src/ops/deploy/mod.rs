@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub use compose::ComposePlan;
 pub use plan::{DeployPlan, Order, ReleaseFacts, Target};
-pub use steps::Step;
+pub use steps::{Step, StepSink};
 
 use self::engine::Engine;
 use crate::app::App;
@@ -36,7 +36,7 @@ pub struct ReleaseOptions {
     /// Recreate the container even when the version already runs unchanged.
     pub force: bool,
     /// Told of each step as it starts.
-    pub on_step: Box<dyn Fn(&Step) + Send + Sync>,
+    pub on_step: StepSink,
 }
 
 /// A release's plan, by the service's strategy.

@@ -35,3 +35,6 @@ impl fmt::Display for Step {
 
 /// Told of every step (and, while waiting, of the time left).
 pub type OnStep<'a> = &'a (dyn Fn(&Step) + Send + Sync);
+
+/// An owned [`OnStep`], as a command hands it to a release.
+pub type StepSink = Box<dyn Fn(&Step) + Send + Sync>;
