@@ -71,7 +71,7 @@ fn show_steps(out: Output) -> (StepSink, Option<ProgressBar>) {
         return (Box::new(|_| {}), None);
     }
     if std::io::stderr().is_terminal() {
-        let bar = spinner(String::new());
+        let bar = spinner("planning".to_string());
         let shown = bar.clone();
         return (Box::new(move |step: &Step| shown.set_message(step.to_string())), Some(bar));
     }
