@@ -19,15 +19,21 @@ pub const SKIPPED: u8 = 75;
 
 impl Failure {
     pub fn failed(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: FAILED }
+        Failure { message: one_line(message.into()), code: FAILED }
     }
 
     pub fn bad_input(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: BAD_INPUT }
+        Failure { message: one_line(message.into()), code: BAD_INPUT }
+    }
+
+    /// Bad input with several problems, each reported on its own line.
+    pub fn bad_input_each(problems: impl IntoIterator<Item = impl Into<String>>) -> Failure {
+        let lines: Vec<String> = problems.into_iter().map(|p| one_line(p.into())).collect();
+        Failure { message: lines.join("\n"), code: BAD_INPUT }
     }
 
     pub fn busy(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: LOCKED }
+        Failure { message: one_line(message.into()), code: LOCKED }
     }
 
     /// A failure already reported on stdout (e.g. a failed check in a report).
@@ -35,9 +41,11 @@ impl Failure {
         Failure { message: String::new(), code }
     }
 
+    /// Prints the message, one `error:` line per problem (a bosun.toml can
+    /// have several; every other failure is one line), and gives the exit code.
     pub fn report(self) -> ExitCode {
-        if !self.message.is_empty() {
-            eprintln!("error: {}", crate::secrets::mask(&self.message.replace('\n', " ")));
+        for line in self.message.lines().filter(|l| !l.trim().is_empty()) {
+            eprintln!("error: {}", crate::secrets::mask(line));
         }
         ExitCode::from(self.code)
     }
@@ -46,25 +54,42 @@ impl Failure {
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Failure {
         if let Some(p) = e.downcast_ref::<PluginError>() {
-            return Failure { message: format!("{e:#}"), code: plugin_error_code(p) };
+            return Failure { message: one_line(format!("{e:#}")), code: plugin_error_code(p) };
         }
-        if e.downcast_ref::<crate::config::ConfigError>().is_some() {
-            return Failure::bad_input(format!("{e:#}"));
+        if let Some(config) = e.downcast_ref::<crate::config::ConfigError>() {
+            return Failure { message: config.to_string(), code: BAD_INPUT };
         }
         Failure::failed(format!("{e:#}"))
     }
 }
 
+/// Each of a bosun.toml's problems stays on its own line.
 impl From<crate::config::ConfigError> for Failure {
     fn from(e: crate::config::ConfigError) -> Failure {
-        Failure::bad_input(e.to_string())
+        Failure { message: e.to_string(), code: BAD_INPUT }
     }
 }
 
 impl From<PluginError> for Failure {
     fn from(e: PluginError) -> Failure {
-        Failure { code: plugin_error_code(&e), message: e.to_string() }
+        Failure { code: plugin_error_code(&e), message: one_line(e.to_string()) }
     }
+}
+
+fn one_line(message: String) -> String {
+    match message.contains('\n') {
+        true => message.split_whitespace().collect::<Vec<_>>().join(" "),
+        false => message,
+    }
+}
+
+/// An I/O error as words in a sentence: "connection refused", not
+/// `Os { code: 111, kind: ConnectionRefused, .. }` nor "(os error 111)".
+pub fn io_words(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error ").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 pub fn plugin_error_code(e: &PluginError) -> u8 {

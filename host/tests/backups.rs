@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::project::{Project, sha256_hex, stderr, stdout};
+use common::tree::{self, Node};
 
 /// A project whose set `data` backs up `<root>/data` into `<root>/backups`.
 struct Fixture {
@@ -136,29 +137,9 @@ fn generate_tree(root: &Path) {
     symlink("no-such-file", root.join("dangling-link")).unwrap();
 }
 
-/// Everything about a tree a restore must reproduce: kind, mode, mtime (whole
-/// seconds, as tar keeps it; not a link's), content, link target.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = path.symlink_metadata().unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let mtime = meta.mtime();
-            let what = if meta.is_symlink() {
-                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                pending.push(path.clone());
-                format!("dir {mode:o} mtime {mtime}")
-            } else {
-                format!("file {mode:o} mtime {mtime} {}", sha256_hex(&std::fs::read(&path).unwrap()))
-            };
-            out.insert(path.strip_prefix(root).unwrap().display().to_string(), what);
-        }
-    }
-    out
+/// Everything about a tree a restore must reproduce (see [`tree::walk`]).
+fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+    tree::walk(root)
 }
 
 #[test]
@@ -265,8 +246,9 @@ fn a_file_list_from_before_blake3_is_still_a_base_and_still_verifies() {
     downgrade_file_list(&fx, full_id, &full_dir);
     fx.json(&["backup", "verify", full_id, "--restore-test"]);
 
-    // Touched with the same content: the base's sha256 confirms it unchanged.
-    // Changed: archived and hashed anew, with BLAKE3.
+    // Untouched: the base's sha256 is kept. Touched with the same content,
+    // or changed: archived and hashed anew, with BLAKE3 (a touched file left
+    // out would come back with the base's mtime).
     let (touched, changed) = (fx.data().join("dir01/f1.txt"), fx.data().join("dir00/f0.txt"));
     std::fs::File::options().write(true).open(&touched).unwrap().set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)).unwrap();
     std::fs::write(&changed, "changed\n").unwrap();
@@ -274,11 +256,13 @@ fn a_file_list_from_before_blake3_is_still_a_base_and_still_verifies() {
     let (incremental_id, incremental_dir) = (incremental["id"].as_str().unwrap(), PathBuf::from(incremental["dir"].as_str().unwrap()));
     let files = listed_files(&fx, incremental_id);
     let hash_of = |path: &Path| files[&path.display().to_string()]["hash"].as_str().unwrap().to_string();
-    assert_eq!(hash_of(&touched), format!("sha256:{}", sha256_hex(&std::fs::read(&touched).unwrap())), "the base's hash is kept");
+    let untouched = fx.data().join("dir01/f2.txt");
+    assert_eq!(hash_of(&untouched), format!("sha256:{}", sha256_hex(&std::fs::read(&untouched).unwrap())), "the base's hash is kept");
+    assert_eq!(hash_of(&touched), format!("blake3:{}", blake3::hash(&std::fs::read(&touched).unwrap()).to_hex()));
     assert_eq!(hash_of(&changed), format!("blake3:{}", blake3::hash(b"changed\n").to_hex()));
     let archive = zstd::Decoder::new(std::fs::File::open(incremental_dir.join("data.tar.zst")).unwrap()).unwrap();
     let archived: Vec<String> = tar::Archive::new(archive).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
-    assert!(archived.contains(&list_key(&changed)) && !archived.contains(&list_key(&touched)), "{archived:?}");
+    assert!(archived.contains(&list_key(&changed)) && archived.contains(&list_key(&touched)) && !archived.contains(&list_key(&untouched)), "{archived:?}");
     fx.json(&["backup", "verify", incremental_id, "--restore-test"]);
 
     // A wrong sha256 in an old list is found, and the file named.
@@ -301,27 +285,27 @@ fn a_backup_lists_its_files_and_a_newer_file_list_is_refused() {
     let (id, dir) = (backup["id"].as_str().unwrap(), PathBuf::from(backup["dir"].as_str().unwrap()));
     let list_path = dir.join("files.list.zst");
     let mut packed = zstd::decode_all(std::fs::File::open(&list_path).unwrap()).unwrap();
-    assert_eq!((&packed[..16], &packed[16..20]), (PACKED_MAGIC, &3u32.to_le_bytes()[..]));
+    assert_eq!((&packed[..16], &packed[16..20]), (PACKED_MAGIC, &4u32.to_le_bytes()[..]));
 
     let files = listed_files(&fx, id);
-    let in_tree: Vec<String> = [fx.data()].into_iter().chain(snapshot(&fx.data()).into_keys().map(|k| fx.data().join(k))).map(|p| p.display().to_string()).collect();
+    let in_tree: Vec<String> = [fx.data()].into_iter().chain(snapshot(&fx.data()).into_keys().filter(|k| k != ".").map(|k| fx.data().join(k))).map(|p| p.display().to_string()).collect();
     assert_eq!(files.keys().cloned().collect::<Vec<_>>(), in_tree, "every entry of the tree, once");
     let text = stdout(&fx.bosun(&["backup", "files", id]));
     assert_eq!(text.lines().count(), files.len());
     let secret = fx.data().join("secret.key");
     let mtime = jiff::Timestamp::from_second(std::fs::metadata(&secret).unwrap().mtime()).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ");
-    let line = format!("-rw------- {:>12} {mtime} {}", 1, secret.display());
+    let line = format!("-rw-------     0     0 {:>12} {mtime} {}", 1, secret.display());
     assert!(text.lines().any(|l| l == line), "expected {line:?} in\n{text}");
     assert!(text.lines().any(|l| l.starts_with('l') && l.contains(" -> ")), "symlinks show their target:\n{text}");
 
-    packed[16..20].copy_from_slice(&4u32.to_le_bytes());
+    packed[16..20].copy_from_slice(&5u32.to_le_bytes());
     std::fs::write(&list_path, zstd::encode_all(&packed[..], 1).unwrap()).unwrap();
     rehash_manifest(&dir, "files.list.zst");
     for command in [&["backup", "files", id][..], &["backup", "verify", id, "--restore-test"]] {
         let out = fx.bosun(command);
         let err = stderr(&out);
         assert_eq!((out.status.code(), err.trim_end().lines().count()), (Some(1), 1), "{command:?}: {err}");
-        assert!(err.contains("file list version 4, this bosun reads up to 3); upgrade bosun"), "{err}");
+        assert!(err.contains("file list version 5, this bosun reads up to 4); upgrade bosun"), "{err}");
     }
 }
 
@@ -354,6 +338,170 @@ fn in_place_restore_writes_back_to_the_original_paths_after_a_safety_backup() {
     let undo = fx.root.join("undo");
     fx.json(&["backup", "restore", safety, "--target", undo.to_str().unwrap()]);
     assert_eq!(snapshot(&undo.join(fx.data().strip_prefix("/").unwrap())), damaged, "the safety backup holds what was overwritten");
+}
+
+/// Sets `path`'s mtime (a symlink's own) to `ns` nanoseconds since the epoch.
+fn set_mtime_ns(path: &Path, ns: i64) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let time = libc::timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 };
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c_path.as_ptr(), [time, time].as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    assert_eq!(rc, 0, "utimensat {}", path.display());
+}
+
+/// A tree as a database container leaves its data directory: owned by
+/// 999:999 (the top too), with entries of other owners, setuid, setgid and
+/// sticky modes, an empty directory, symlinks and a FIFO owned by 999, a
+/// file larger than what is unpacked in memory, and every mtime with
+/// nanoseconds (directories' set last).
+fn generate_owned_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("base/16384")).unwrap();
+    std::fs::create_dir_all(root.join("empty/nested")).unwrap();
+    std::fs::write(root.join("base/16384/1259"), noise(70_000)).unwrap();
+    std::fs::write(root.join("base/16384/large"), noise(600_000)).unwrap();
+    std::fs::write(root.join("PG_VERSION"), "16\n").unwrap();
+    std::fs::write(root.join("root-owned.conf"), "x").unwrap();
+    std::fs::write(root.join("other-owner"), "y").unwrap();
+    std::fs::write(root.join("setuid"), "#!/bin/sh\n").unwrap();
+    symlink("PG_VERSION", root.join("version-link")).unwrap();
+    symlink("/nowhere/at/all", root.join("dangling-link")).unwrap();
+    let fifo = std::ffi::CString::new(root.join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) }, 0);
+    let mut all = snapshot(root).into_keys().map(|k| root.join(k)).collect::<Vec<_>>();
+    for path in &all {
+        let (uid, gid) = match path.file_name().unwrap().to_str().unwrap() {
+            "root-owned.conf" => (0, 0),
+            "other-owner" => (1000, 50),
+            _ => (999, 999),
+        };
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    }
+    for (name, mode) in [("setuid", 0o4755), ("base", 0o2700), ("base/16384", 0o700), ("base/16384/1259", 0o600), ("empty", 0o1777), ("pipe", 0o640)] {
+        std::fs::set_permissions(root.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // Deepest first, so that setting a directory's mtime is the last change in it.
+    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for (i, path) in all.iter().enumerate() {
+        set_mtime_ns(path, 1_700_000_000_000_000_000 + i as i64 * 1_000_000_007 + 123_456_789);
+    }
+}
+
+#[test]
+fn a_restore_gives_back_owners_nanosecond_mtimes_links_fifos_and_modes() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test makes files of other owners: run it as root");
+    let fx = Fixture::new("");
+    generate_owned_tree(&fx.data());
+    let original = snapshot(&fx.data());
+    let backup = fx.backup("--full");
+    let id = backup["id"].as_str().unwrap();
+
+    // The list shows owners, as `ls -n` does.
+    let text = stdout(&fx.bosun(&["backup", "files", id]));
+    let table = fx.data().join("base/16384/1259");
+    assert!(text.lines().any(|l| l.starts_with("-rw-------   999   999        70000 ") && l.ends_with(&table.display().to_string())), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("-rw-r--r--  1000    50 ")), "{text}");
+    let files = listed_files(&fx, id);
+    assert_eq!((&files[&fx.data().display().to_string()]["uid"], &files[&fx.data().display().to_string()]["gid"]), (&999.into(), &999.into()));
+
+    // GNU tar reads the archive's PAX mtimes and owners too.
+    let by_tar = fx.root.join("by-tar");
+    std::fs::create_dir_all(&by_tar).unwrap();
+    let archive = PathBuf::from(backup["dir"].as_str().unwrap()).join("data.tar.zst");
+    let out = Command::new("tar").args(["--zstd", "-xpf", archive.to_str().unwrap(), "-C", by_tar.to_str().unwrap(), "--numeric-owner"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    tree::assert_same(&snapshot(&by_tar.join(fx.data().strip_prefix("/").unwrap())), &original, "GNU tar's extraction");
+
+    let target = fx.root.join("restored");
+    let restored = fx.json(&["backup", "restore", id, "--target", target.to_str().unwrap()]);
+    tree::assert_same(&snapshot(&target.join(fx.data().strip_prefix("/").unwrap())), &original, "restore into --target");
+    assert_eq!(restored["removed"], serde_json::Value::Null, "an empty target has nothing to remove");
+
+    let verified = fx.json(&["backup", "verify", id, "--restore-test"]);
+    assert_eq!(verified["restore_test_entries"].as_u64().unwrap() as usize, original.len(), "{verified}");
+
+    // --no-owners: the same tree, owned by whoever restores it.
+    let unowned = fx.root.join("unowned");
+    fx.json(&["backup", "restore", id, "--target", unowned.to_str().unwrap(), "--no-owners"]);
+    let mut expected = original.clone();
+    expected.values_mut().for_each(|node| (node.uid, node.gid) = (0, 0));
+    // chown cleared nothing here: modes (setuid too) come back as they were.
+    tree::assert_same(&snapshot(&unowned.join(fx.data().strip_prefix("/").unwrap())), &expected, "restore with --no-owners");
+    let both = fx.bosun(&["backup", "restore", id, "--no-owners", "--same-owner"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("'--no-owners' cannot be used with '--same-owner'"), "{}", stderr(&both));
+
+    // chown keeps the mtime: an incremental still takes the file, and its restore the new owner.
+    std::os::unix::fs::lchown(fx.data().join("other-owner"), Some(999), Some(999)).unwrap();
+    let incremental = fx.backup("--incremental");
+    let later = fx.root.join("later");
+    fx.json(&["backup", "restore", incremental["id"].as_str().unwrap(), "--target", later.to_str().unwrap()]);
+    tree::assert_same(&snapshot(&later.join(fx.data().strip_prefix("/").unwrap())), &snapshot(&fx.data()), "restore of an incremental after a chown");
+    fx.json(&["backup", "verify", incremental["id"].as_str().unwrap(), "--restore-test"]);
+}
+
+#[test]
+fn restore_force_makes_the_tree_equal_to_the_backup_and_its_undo_gives_back_the_tree_exactly() {
+    let fx = Fixture::new("excludes = [\"*.log\"]");
+    generate_owned_tree(&fx.data());
+    std::fs::write(fx.data().join("server.log"), "never backed up\n").unwrap();
+    // Outside the target: what a hostile link added to the tree points to.
+    let outside = fx.root.join("outside");
+    std::fs::create_dir_all(outside.join("sub")).unwrap();
+    std::fs::write(outside.join("keep-me"), "precious").unwrap();
+    std::fs::write(outside.join("sub/also"), "precious").unwrap();
+    let original = snapshot(&fx.data());
+    let id = fx.backup("--full")["id"].as_str().unwrap().to_string();
+
+    // Edit, add and delete; a file where a directory was and the other way
+    // round; links to a directory outside, one added and one in place of a
+    // backed-up directory.
+    let data = fx.data();
+    std::fs::write(data.join("PG_VERSION"), "17\n").unwrap();
+    std::fs::write(data.join("base/new"), "added").unwrap();
+    std::fs::create_dir_all(data.join("added/deep")).unwrap();
+    std::fs::write(data.join("added/deep/file"), "added").unwrap();
+    symlink(&outside, data.join("added/out")).unwrap();
+    symlink(&outside, data.join("escape")).unwrap();
+    std::fs::remove_file(data.join("base/16384/1259")).unwrap();
+    std::fs::remove_file(data.join("other-owner")).unwrap();
+    std::fs::create_dir_all(data.join("other-owner/inside")).unwrap();
+    std::fs::remove_dir_all(data.join("empty")).unwrap();
+    symlink(&outside, data.join("empty")).unwrap();
+    std::fs::remove_file(data.join("pipe")).unwrap();
+    std::fs::write(data.join("pipe"), "a file now").unwrap();
+    let changed = snapshot(&data);
+    let outside_before = snapshot(&outside);
+
+    let dry = fx.json(&["backup", "restore", &id, "--force", "--dry-run"]);
+    let removals: Vec<&str> = dry["planned"].as_array().unwrap().iter().filter(|c| c["call"] == "remove").map(|c| c["detail"].as_str().unwrap()).collect();
+    let extra = ["added", "base/new", "escape", "other-owner"].map(|p| format!("{} (not in the backup)", data.join(p).display()));
+    assert_eq!(removals.iter().copied().collect::<std::collections::BTreeSet<_>>(), extra.iter().map(String::as_str).collect(), "{dry}");
+    tree::assert_same(&snapshot(&data), &changed, "a dry run changes nothing");
+
+    let out = fx.bosun(&["backup", "restore", &id, "--force"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("denied"), "landing in a grant root whose parent is not granted is no denial: {}", stderr(&out));
+    assert!(text.contains("removed 4 entries the backup does not hold, so the target equals it (--keep-extra keeps them)"), "{text}");
+    tree::assert_same(&snapshot(&data), &original, "restore --force");
+    tree::assert_same(&snapshot(&outside), &outside_before, "nothing outside the target is touched through a link");
+
+    // The undo the message gives brings back the edited tree, extras and links included.
+    let undo = text.split("undo, exactly as it was: ").nth(1).unwrap().trim_end().trim_end_matches(')');
+    let undo_args: Vec<&str> = undo.split(' ').skip(1).collect();
+    assert_eq!(undo_args[..2], ["backup", "restore"], "{undo}");
+    let out = fx.bosun(&undo_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    tree::assert_same(&snapshot(&data), &changed, "the undo");
+    tree::assert_same(&snapshot(&outside), &outside_before, "nothing outside is touched by the undo either");
+
+    // --keep-extra: restored over, the extras left.
+    let kept = fx.json(&["backup", "restore", &id, "--force", "--keep-extra"]);
+    assert_eq!(kept["kept_extra"].as_array().unwrap().len(), 3, "{kept}");
+    assert_eq!(kept["removed"], serde_json::json!([data.join("other-owner")]), "a directory where the backup has a file is in the way: {kept}");
+    assert_eq!(std::fs::read_to_string(data.join("added/deep/file")).unwrap(), "added");
+    assert_eq!(std::fs::read_to_string(data.join("PG_VERSION")).unwrap(), "16\n");
+    assert_eq!(std::fs::read_to_string(data.join("server.log")).unwrap(), "never backed up\n", "an excluded file is never extra");
+    tree::assert_same(&snapshot(&outside), &outside_before, "outside");
 }
 
 #[test]
@@ -526,19 +674,44 @@ fn a_full_disk_is_a_clear_error_and_earlier_backups_stay_intact() {
     let root = owned.path().canonicalize().unwrap();
     std::fs::create_dir_all(root.join("data")).unwrap();
     let disk = SmallDisk::mount(root.join("small-disk"));
-    let fx = Fixture::with_dest(root.clone(), &disk.0, "");
+    // Uncompressed, so that the disk fills while a source file is being copied.
+    let fx = Fixture::with_dest(root.clone(), &disk.0, "compression = \"none\"");
     std::fs::write(fx.data().join("a.txt"), "fits").unwrap();
     let first = fx.backup("--full");
 
     std::fs::write(fx.data().join("big.bin"), noise(3 << 20)).unwrap();
     let out = fx.bosun(&["backup", "run", "data"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no space left on the device"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("no space left on the file system mounted at {}; free space there and retry", disk.0.display())), "{err}");
+    assert!(err.contains(&disk.0.display().to_string()) && !err.contains("big.bin"), "names the destination, not the file being read: {err}");
     assert_eq!(fx.listed(), [first["id"].as_str().unwrap()]);
     let leftovers: Vec<_> = std::fs::read_dir(&disk.0).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".partial")).collect();
     assert!(leftovers.is_empty(), "the failed backup's directory is gone: {leftovers:?}");
     fx.json(&["backup", "verify", first["id"].as_str().unwrap()]);
     drop(disk);
+}
+
+#[test]
+fn tagged_backups_are_kept_by_keep_tag_and_a_bad_tag_is_refused() {
+    let fx = Fixture::new("\n[backups.data.retention]\nkeep-last = 1\nkeep-tag = [\"release,v1\", \"audit\"]\n");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    let released = fx.json(&["backup", "run", "data", "--tag", "v1", "--tag", "release"])["backup"]["id"].as_str().unwrap().to_string();
+    let half_tagged = fx.json(&["backup", "run", "data", "--tag", "release"])["backup"]["id"].as_str().unwrap().to_string();
+    let newest = fx.backup("--full")["id"].as_str().unwrap().to_string();
+    let list = fx.json(&["backup", "list"]);
+    assert_eq!(list[0]["tags"], serde_json::json!(["release", "v1"]), "sorted: {list}");
+    assert!(stdout(&fx.bosun(&["backup", "list"])).contains("release,v1"), "the text list shows tags");
+
+    let text = stdout(&fx.bosun(&["backup", "prune", "--dry-run"]));
+    assert!(text.contains(&format!("keep   {released}  keep-tag release,v1")), "{text}");
+    assert!(text.contains(&format!("keep   {newest}  keep-last")), "{text}");
+    assert!(text.contains(&format!("remove {half_tagged}  not kept: outside keep-last 1; not tagged release,v1; not tagged audit")), "{text}");
+
+    let out = fx.bosun(&["backup", "run", "data", "--tag", "a,b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tag \"a,b\" is not a tag") && stderr(&out).contains("nothing was backed up"), "{}", stderr(&out));
+    assert_eq!(fx.listed().len(), 3);
 }
 
 #[test]
@@ -566,7 +739,8 @@ fn prune_keeps_what_the_policy_and_releases_need_and_says_why() {
     assert!(text.contains(&format!("keep   {inc_2}  keep-last")), "{text}");
     assert!(text.contains(&format!("keep   {full_2}  base of {inc_2}")), "{text}");
     assert!(text.contains(&format!("keep   {released}  used by release web 1.4.2")), "{text}");
-    assert!(text.contains(&format!("remove {full_1}")) && text.contains(&format!("remove {inc_1}")), "{text}");
+    assert!(text.contains(&format!("remove {full_1}  not kept: outside keep-last 1")), "every removal says why: {text}");
+    assert!(text.contains(&format!("remove {inc_1}  not kept: outside keep-last 1")), "{text}");
     assert_eq!(fx.listed().len(), 6, "a dry run removes nothing");
 
     let pruned = fx.json(&["backup", "prune", "data"]);
@@ -948,11 +1122,8 @@ fn generate_small_tree(root: &Path) {
 /// Paths, file contents and link targets only: `docker cp` does not keep
 /// modes, owners or times.
 fn snapshot_contents(root: &Path) -> BTreeMap<String, String> {
-    let content = |v: String| match v.starts_with("dir ") {
-        true => "dir".to_string(),
-        false => v.split(' ').next_back().unwrap().to_string(),
-    };
-    snapshot(root).into_iter().map(|(k, v)| (k, content(v))).collect()
+    let content = |node: Node| node.sha256.or(node.link).unwrap_or_else(|| node.kind.to_string());
+    snapshot(root).into_iter().filter(|(k, _)| k != ".").map(|(k, v)| (k, content(v))).collect()
 }
 
 /// Rows in `table` of the SQLite file `db` (with an integrity check first).

@@ -49,8 +49,22 @@ fn bad_config_is_one_line_with_file_line_and_key() {
     let out = project.bosun(&["plugin", "list"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("bosun.toml:5:") && err.contains("invalid type"), "{err}");
+    assert!(err.contains("bosun.toml:5:14: plugins.http.timeout_ms: expected a number, found the string \"soon\""), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn every_config_problem_is_reported_at_once_one_line_each() {
+    let config = "[services.web]\nimage = \"shop-web\"\nrestart = \"sometimes\"\nmemory = \"lots\"\n\n[suites]\nsmoke = [\"nope\"]\n";
+    let project = Project::new(config);
+    let out = project.bosun(&["releases"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains("bosun.toml:3:11: services.web.restart:"), "{err}");
+    assert!(lines[1].contains("bosun.toml:4:10: services.web.memory:"), "{err}");
+    assert!(lines[2].contains("bosun.toml:7:9: suites.smoke: no check called nope"), "{err}");
 }
 
 #[test]
@@ -163,4 +177,20 @@ fn doctor_checks_config_grants_docker_and_toolchain() {
     assert!(out.status.success(), "{}", stdout(&out));
     let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(findings.as_array().unwrap().iter().all(|f| f["ok"] == true));
+}
+
+/// A call the grants refuse is reported once (not as a warning and again as
+/// the error), and stderr into a pipe carries no colour codes.
+#[test]
+fn a_denied_call_is_reported_once_without_colour() {
+    let mut sleeper = std::process::Command::new("sleep").arg("4243.5").spawn().unwrap();
+    let project = Project::new("[checks.web]\nplugin = \"process\"\ncmdline = \"sleep 4243.5\"\n");
+    let out = project.bosun(&["check", "web"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let (out_text, err_text) = (stdout(&out), stderr(&out));
+    let all = format!("{out_text}{err_text}");
+    assert_eq!(all.matches("denied process.find").count(), 1, "stdout: {out_text}\nstderr: {err_text}");
+    assert!(all.contains("[plugins.process.grant] process = [\"find:"), "the line to add: {all}");
+    assert!(!err_text.contains('\x1b'), "no ANSI codes into a pipe: {err_text:?}");
 }

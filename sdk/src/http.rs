@@ -199,7 +199,7 @@ impl Request {
             entries.push(("content-length".into(), self.body.len().to_string().into_bytes()));
         }
         let headers = Fields::from_list(&entries)
-            .map_err(|e| Fail::Config(format!("bad request header: {e:?}")))?;
+            .map_err(|e| Fail::Config(format!("bad request header: {}", debug_words(&format!("{e:?}")))))?;
         let req = OutgoingRequest::new(headers);
         req.set_method(&method(&self.method))
             .map_err(|()| Fail::Config(format!("invalid method `{}`", self.method)))?;
@@ -360,7 +360,7 @@ fn stream_error(e: StreamError) -> Fail {
         StreamError::LastOperationFailed(err) => {
             match crate::bindings::host::wasi::http::types::http_error_code(&err) {
                 Some(code) => Fail::from_code(code),
-                None => Fail::Other(err.to_debug_string()),
+                None => Fail::Other(debug_words(&err.to_debug_string())),
             }
         }
     }
@@ -384,8 +384,28 @@ fn describe(code: &ErrorCode) -> String {
         ErrorCode::HttpProtocolError => "HTTP protocol error".into(),
         ErrorCode::HttpResponseIncomplete => "incomplete response".into(),
         ErrorCode::InternalError(Some(m)) => m.clone(),
-        other => format!("{other:?}"),
+        other => debug_words(&format!("{other:?}")),
     }
+}
+
+/// A host error's debug text as words: `Os { code: 111, kind:
+/// ConnectionRefused, message: "Connection refused" }` reads "connection
+/// refused", and a bare variant name such as `DestinationNotFound`
+/// "destination not found".
+fn debug_words(debug: &str) -> String {
+    if let Some((_, rest)) = debug.split_once("message: \"") {
+        return rest.split('"').next().unwrap_or_default().to_lowercase();
+    }
+    let name = debug.split_once("kind: ").map_or(debug, |(_, rest)| rest.split([',', ' ', '}']).next().unwrap_or_default());
+    let name = name.rsplit('(').next().unwrap_or_default().trim_end_matches(')');
+    let mut words = String::new();
+    for c in name.chars().filter(|c| c.is_alphanumeric()) {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    if words.is_empty() { debug.to_string() } else { words }
 }
 
 fn method(m: &str) -> Method {
@@ -517,7 +537,16 @@ impl Url {
 
 #[cfg(test)]
 mod tests {
-    use super::Url;
+    use super::{Url, debug_words};
+
+    #[test]
+    fn host_errors_read_as_words() {
+        let io = r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#;
+        assert_eq!(debug_words(io), "connection refused");
+        assert_eq!(debug_words("Kind(UnexpectedEof)"), "unexpected eof");
+        assert_eq!(debug_words("Custom { kind: TimedOut, error: \"x\" }"), "timed out");
+        assert_eq!(debug_words("DestinationNotFound"), "destination not found");
+    }
 
     #[test]
     fn parses_urls() {

@@ -16,7 +16,7 @@
 //! http = ["*"]            # scheme://host:port patterns, "*" = any
 //! fs = ["ro:*", "rw:*"]   # ro:/rw: + path glob
 //! docker = ["inspect:*"]  # action:name-glob
-//! process = ["pg_dump **", "find"]
+//! process = ["run:pg_dump **", "env:PGHOST", "find:postgres*"]  # run:/env:/find:, as grants
 //! notify = ["check.*"]
 //!
 //! [config.url]            # config schema: one table per key

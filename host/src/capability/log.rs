@@ -15,9 +15,9 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 const MAX_LINE_BYTES: usize = 4096;
 
 /// What one call may write to bosun's log and its record together (plugin
-/// lines, denials, progress). Past it, lines are counted, not written: a
-/// plugin logging in a loop cannot fill the disk or drown the operator's
-/// terminal. Shared with the wasi:http hooks, which log denials too.
+/// lines, progress). Past it, lines are counted, not written: a plugin
+/// logging in a loop cannot fill the disk or drown the operator's terminal.
+/// (Denials are kept apart, at most 16 a call, and reported when it ends.)
 #[derive(Debug, Default)]
 pub struct LogBudget {
     used: AtomicU64,

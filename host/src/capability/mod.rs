@@ -136,6 +136,9 @@ pub struct Policy {
     pub granted: Grants,
     /// Which certificates its HTTPS requests trust (`[plugins.<name>.tls]`).
     pub tls: tls::Trust,
+    /// Whether what `fs.extract` unpacks gets the owners its archive records
+    /// (`backup restore --no-owners` / `--same-owner`).
+    pub owners: fs::Owners,
 }
 
 impl Policy {
@@ -145,6 +148,7 @@ impl Policy {
             requested: Grants::parse_requests(requested).map_err(|e| format!("plugin {plugin} manifest capabilities: {e}"))?,
             granted: Grants::parse(granted).map_err(|e| format!("[plugins.{plugin}.grant] {e}"))?,
             tls: tls::Trust::default(),
+            owners: fs::Owners::default(),
         })
     }
 
@@ -161,6 +165,12 @@ impl Policy {
     pub fn with_scratch_db(mut self, name: &str) -> Policy {
         self.requested.process.set_scratch_db(name);
         self.granted.process.set_scratch_db(name);
+        self
+    }
+
+    /// How this call's extractions treat the owners archives record.
+    pub fn with_owners(mut self, owners: fs::Owners) -> Policy {
+        self.owners = owners;
         self
     }
 

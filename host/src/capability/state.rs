@@ -54,7 +54,7 @@ impl CallState {
     /// report it as the typed cause if the plugin then fails.
     pub fn allow(&mut self, result: Result<(), Denial>) -> Result<(), Denial> {
         if let Err(denial) = &result {
-            record_denial(&self.denials, &self.log_budget, denial.clone());
+            record_denial(&self.denials, denial.clone());
         }
         result
     }
@@ -90,19 +90,15 @@ impl CallState {
     }
 }
 
-/// Denials kept per call: the first is the typed cause; a plugin retrying a
-/// denied call in a loop adds nothing after these.
+/// Distinct denials kept per call: the first is the typed cause; a plugin
+/// retrying a denied call in a loop adds nothing after the first of its kind.
 const MAX_DENIALS: usize = 16;
 
-/// Logs a denial (within the call's log budget) and remembers it so the
-/// runtime can report it as the typed cause if the plugin then fails.
-pub(super) fn record_denial(denials: &Mutex<Vec<Denial>>, budget: &LogBudget, denial: Denial) {
-    let text = denial.to_string();
-    if budget.admit(text.len()) {
-        tracing::warn!(plugin = %denial.plugin, "{text}");
-    }
+/// Remembers a denial: the runtime reports it once when the call ends, as
+/// the typed cause if the plugin then failed, as a warning if it went on.
+pub(super) fn record_denial(denials: &Mutex<Vec<Denial>>, denial: Denial) {
     let mut denials = denials.lock().expect("denials lock");
-    if denials.len() < MAX_DENIALS {
+    if denials.len() < MAX_DENIALS && !denials.contains(&denial) {
         denials.push(denial);
     }
 }

@@ -8,7 +8,7 @@ use indicatif::{HumanBytes, ProgressBar};
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
-use crate::capability::fs::Kind;
+use crate::capability::fs::{Kind, Owners};
 use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
 use crate::state::{BackupKind, BackupRecord};
 
@@ -26,6 +26,10 @@ pub enum BackupCommand {
         /// Show the writes the strategy would make, without making them.
         #[arg(long)]
         dry_run: bool,
+        /// Record a tag with the backup (repeatable); `keep-tag` in the
+        /// set's retention keeps tagged backups.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
     },
     /// List the backups in the catalog, oldest first.
     List { set: Option<String> },
@@ -35,7 +39,8 @@ pub enum BackupCommand {
         backup: String,
     },
     /// List the files a backup holds (the whole tree at that backup, also
-    /// for an incremental): mode, size, mtime, path; --json adds content hashes.
+    /// for an incremental): mode, owner and group (by number; `-` in lists
+    /// older bosun versions wrote), size, mtime, path; --json adds content hashes.
     Files {
         /// A backup id, or a backup directory.
         backup: String,
@@ -56,9 +61,21 @@ pub enum BackupCommand {
         /// Restore under this directory instead of the original paths.
         #[arg(long)]
         target: Option<PathBuf>,
-        /// Overwrite a non-empty target; bosun backs it up first.
+        /// Overwrite a non-empty target; bosun backs it up first, then
+        /// removes what the backup does not hold, so the target equals the backup.
         #[arg(long)]
         force: bool,
+        /// With --force: leave what the target holds that the backup does not.
+        #[arg(long, requires = "force")]
+        keep_extra: bool,
+        /// Restored entries belong to whoever runs bosun, not the owners the
+        /// backup recorded (the default as root is to restore owners, as GNU tar does).
+        #[arg(long, conflicts_with = "same_owner")]
+        no_owners: bool,
+        /// Restore the owners the backup recorded even when not running as
+        /// root (the default as root); an entry that cannot get its owner is an error.
+        #[arg(long)]
+        same_owner: bool,
         /// Show the writes the restore would make, without making them.
         #[arg(long)]
         dry_run: bool,
@@ -83,10 +100,10 @@ pub enum BackupCommand {
 
 pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), Failure> {
     match command {
-        BackupCommand::Run { set, full: _, incremental, dry_run } => {
+        BackupCommand::Run { set, full: _, incremental, dry_run, tags } => {
             let kind = Some(if incremental { BackupKind::Incremental } else { BackupKind::Full });
             let spinner = (!out.json).then(|| spinner(format!("backing up {set}")));
-            let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None }).await;
+            let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None, tags }).await;
             spinner.inspect(ProgressBar::finish_and_clear);
             let taken = taken?;
             out.print(&taken, || describe_taken(&taken));
@@ -123,10 +140,15 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
                 format!("backup {}: {} artifacts, {} intact{test}", verified.id, verified.artifacts, HumanBytes(verified.bytes))
             });
         }
-        BackupCommand::Restore { backup, target, force, dry_run, yes, allow_paths } => {
+        BackupCommand::Restore { backup, target, force, keep_extra, no_owners, same_owner, dry_run, yes, allow_paths } => {
             let interactive = std::io::stdin().is_terminal() && !out.json;
             let ask: &dyn Fn(&backup::ForeignRestore) -> bool = &ask_foreign;
-            let options = RestoreOptions { target, force, dry_run, yes, allow_paths, confirm: interactive.then_some(ask) };
+            let owners = match (no_owners, same_owner) {
+                (true, _) => Owners::Never,
+                (false, true) => Owners::Always,
+                (false, false) => Owners::WhenRoot,
+            };
+            let options = RestoreOptions { target, force, keep_extra, owners, dry_run, yes, allow_paths, confirm: interactive.then_some(ask) };
             let restored = backup::restore(app, &backup, &options).await?;
             out.print(&restored, || restore_text(&restored, dry_run));
         }
@@ -174,7 +196,7 @@ fn list_text(backups: &[BackupRecord]) -> String {
     if backups.is_empty() {
         return "no backups yet; take one with `bosun backup run <set>`".into();
     }
-    let mut text = format!("{:<36} {:<11} {:<20} {:>10} {}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED");
+    let mut text = format!("{:<36} {:<11} {:<20} {:>10} {:<20} {}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED", "TAGS");
     for b in backups {
         let verified = match (&b.verified_at, &b.verify_error) {
             (_, Some(_)) => "FAILED".to_string(),
@@ -182,16 +204,20 @@ fn list_text(backups: &[BackupRecord]) -> String {
             (None, None) => "-".into(),
         };
         let created = crate::time::rfc3339(b.created_at as u64);
-        text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
+        let tags = if b.tags.is_empty() { "-".to_string() } else { b.tags.join(",") };
+        text.push_str(&format!("\n{:<36} {:<11} {:<20} {:>10} {verified:<20} {tags}", b.id, b.kind.as_str(), created, HumanBytes(b.bytes).to_string()));
     }
     text
 }
 
-/// One file as `ls -l` shows it: mode, size, mtime (UTC), path and link target.
+/// One file as `ls -n` shows it: mode, owner and group, size, mtime (UTC),
+/// path and link target.
 fn file_line(file: &backup::ListedFile) -> String {
     let mtime = crate::time::rfc3339(file.mtime_ms.max(0) as u64 / 1000);
     let target = file.link_target.as_deref().map(|t| format!(" -> {}", printable(t))).unwrap_or_default();
-    format!("{} {:>12} {mtime} {}{target}", mode_text(file.kind, file.mode), file.size, printable(&file.path))
+    let id = |id: Option<u32>| id.map_or("-".to_string(), |id| id.to_string());
+    let (uid, gid) = (id(file.uid), id(file.gid));
+    format!("{} {uid:>5} {gid:>5} {:>12} {mtime} {}{target}", mode_text(file.kind, file.mode), file.size, printable(&file.path))
 }
 
 /// `-rwsr-x---` and the like: the kind, then each class's permissions,
@@ -232,13 +258,24 @@ fn restore_text(restored: &backup::Restored, dry_run: bool) -> String {
     let targets: Vec<String> = restored.targets.iter().map(|t| t.display().to_string()).collect();
     if dry_run {
         let calls: String = restored.planned.iter().map(|c| format!("\n  {} {}", c.call, c.detail)).collect();
-        return format!("dry run of restoring {} to {}; would run:{calls}", restored.id, targets.join(", "));
+        let kept: String = restored.kept_extra.iter().map(|p| format!("\n  keep {} (not in the backup; --keep-extra)", p.display())).collect();
+        return format!("dry run of restoring {} to {}; would run:{calls}{kept}", restored.id, targets.join(", "));
     }
+    let extra = match (restored.removed.len(), restored.kept_extra.len()) {
+        (0, 0) => String::new(),
+        (removed, 0) => format!("; removed {removed} {} the backup does not hold, so the target equals it (--keep-extra keeps them)", entries(removed)),
+        (0, kept) => format!("; kept {kept} {} the backup does not hold (--keep-extra)", entries(kept)),
+        (removed, kept) => format!("; kept {kept} {} the backup does not hold (--keep-extra), removed {removed} in the way of its files", entries(kept)),
+    };
     let safety = match &restored.safety_backup {
-        Some(id) => format!("; what was there is in backup {id} (undo: bosun backup restore {id} --force)"),
+        Some(id) => format!("; what was there is in backup {id} (undo, exactly as it was: bosun backup restore {id} --force)"),
         None => String::new(),
     };
-    format!("restored {} ({}) to {} in {:.1}s{safety}", restored.id, restored.chain.join(" + "), targets.join(", "), restored.elapsed_secs)
+    format!("restored {} ({}) to {} in {:.1}s{extra}{safety}", restored.id, restored.chain.join(" + "), targets.join(", "), restored.elapsed_secs)
+}
+
+fn entries(count: usize) -> &'static str {
+    if count == 1 { "entry" } else { "entries" }
 }
 
 fn prune_text(pruned: &backup::Pruned) -> String {
@@ -247,7 +284,11 @@ fn prune_text(pruned: &backup::Pruned) -> String {
         lines.push(format!("{}:", plan.set));
         for d in &plan.decisions {
             let verdict = if d.keep { "keep  " } else if pruned.dry_run { "remove" } else { "removed" };
-            lines.push(format!("  {verdict} {}  {}", d.id, d.reasons.join(", ")));
+            let why = match d.keep {
+                true => d.reasons.join(", "),
+                false => format!("not kept: {}", d.reasons.join("; ")),
+            };
+            lines.push(format!("  {verdict} {}  {why}", d.id));
         }
     }
     for set in &pruned.without_policy {

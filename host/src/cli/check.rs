@@ -28,7 +28,7 @@ pub async fn run(args: CheckArgs, app: &App, out: Output) -> Result<(), Failure>
         return Err(Failure::bad_input("no checks in bosun.toml: add a [checks.<name>] table, e.g. plugin = \"http\" and url = \"http://127.0.0.1:8080/\""));
     }
     let selected = check::select(app, &args.names).map_err(Failure::bad_input)?;
-    check::validate(app, &selected).await.map_err(Failure::bad_input)?;
+    check::validate(app, &selected).await.map_err(Failure::bad_input_each)?;
     let reports = check::run_suite(app, &selected, args.jobs, args.dry_run).await;
     let all_passed = !reports.iter().any(check::CheckReport::failed_check);
     out.print(&reports, || if args.markdown { check::markdown(&reports) } else { reports.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n") });

@@ -45,7 +45,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
                 let names: Vec<&str> = app.config.checks.keys().map(String::as_str).collect();
                 match crate::ops::check::validate(app, &names).await {
                     Ok(()) => push("checks", true, format!("the {} check(s) accept their configuration", names.len())),
-                    Err(e) => push("checks", false, e),
+                    Err(problems) => push("checks", false, problems.join("; ")),
                 }
             }
         }

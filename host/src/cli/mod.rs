@@ -73,13 +73,20 @@ pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| "warn".into());
     crate::secrets::mask_panics();
     let stderr = crate::secrets::MaskingWriter(std::io::stderr);
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(stderr).with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(stderr).with_target(false).with_ansi(colour_on_stderr()).init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }
+}
+
+/// Colour only for a person at a terminal: never into a log file or a pipe,
+/// and never when `NO_COLOR` is set (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

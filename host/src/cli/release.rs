@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
 use crate::ops::deploy::{self, ReleaseOptions, Released, Step, StepSink};
-use crate::state::{ReleaseOutcome, ReleaseRecord};
+use crate::state::ReleaseRecord;
 
 #[derive(Args)]
 pub struct DeployArgs {
@@ -126,15 +126,11 @@ fn releases_text(releases: &[ReleaseRecord]) -> String {
     let short = |hex: &str| hex.trim_start_matches("sha256:").chars().take(12).collect::<String>();
     let row = |cells: [&str; 11]| {
         let [id, when, service, version, kind, outcome, image, config, container, who, note] = cells;
-        format!("{id:>4}  {when:<20}  {service:<10}  {version:<12}  {kind:<8}  {outcome:<9}  {image:<12}  {config:<12}  {container:<24}  {who:<10}  {note}")
+        format!("{id:>4}  {when:<20}  {service:<10}  {version:<12}  {kind:<8}  {outcome:<11}  {image:<12}  {config:<12}  {container:<24}  {who:<10}  {note}")
     };
     let mut lines = vec![row(["id", "when", "service", "version", "kind", "outcome", "image", "config", "container", "who", "note"])];
     for r in releases {
-        let outcome = match r.outcome {
-            ReleaseOutcome::Succeeded => "succeeded",
-            ReleaseOutcome::Failed => "failed",
-            ReleaseOutcome::Deploying => "deploying",
-        };
+        let outcome = r.outcome.as_str();
         let (id, when) = (r.id.to_string(), crate::time::rfc3339(r.created_at.max(0) as u64));
         let (image, config) = (short(&r.image_digest), short(&r.config_hash));
         lines.push(row([&id, &when, &r.service, &r.version, r.kind.as_str(), outcome, &image, &config, &r.container_name, &r.who, &r.note]).trim_end().to_string());

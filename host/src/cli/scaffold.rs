@@ -5,13 +5,30 @@ use std::path::{Path, PathBuf};
 
 use crate::plugin::Kind;
 
-/// Where bosun-sdk lives: BOSUN_SDK_PATH, else the checkout bosun was built from.
-fn sdk_path() -> PathBuf {
-    std::env::var_os("BOSUN_SDK_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"))
-        .canonicalize()
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"))
+/// The SDK's source on this machine: BOSUN_SDK_PATH, else the checkout this
+/// bosun was built from, if it is still there.
+fn local_sdk() -> Option<PathBuf> {
+    let candidate = std::env::var_os("BOSUN_SDK_PATH").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
+    candidate.join("Cargo.toml").is_file().then(|| candidate.canonicalize().ok()).flatten()
+}
+
+/// How the new crate depends on bosun-sdk: by a path relative to it when the
+/// SDK's source is on this machine (the crate keeps working when the
+/// checkout moves), else the published crate of this bosun's version.
+fn sdk_dependency(crate_dir: &Path, kind: Kind) -> String {
+    let features = format!("features = [\"{}\"]", kind.as_str());
+    let relative = local_sdk().zip(crate_dir.canonicalize().ok()).map(|(sdk, dir)| relative_path(&dir, &sdk));
+    match relative {
+        Some(path) => format!("bosun-sdk = {{ path = {:?}, {features} }}", path.display().to_string()),
+        None => format!("bosun-sdk = {{ version = \"{}\", {features} }}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// `to` as seen from `from` (both absolute): `../../sdk`.
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
+    let up = from.components().skip(common).map(|_| std::path::Component::ParentDir);
+    up.chain(to.components().skip(common)).collect()
 }
 
 pub fn write(kind: Kind, name: &str, dir: &Path) -> anyhow::Result<()> {
@@ -27,7 +44,7 @@ edition = "2024"
 crate-type = ["cdylib"]
 
 [dependencies]
-bosun-sdk = {{ path = {sdk:?}, features = ["{kind}"] }}
+{sdk}
 serde = {{ version = "1", features = ["derive"] }}
 
 [profile.release]
@@ -39,8 +56,7 @@ codegen-units = 1
 # A plugin is its own workspace; it never joins the one it is created in.
 [workspace]
 "#,
-        sdk = sdk_path().display().to_string(),
-        kind = kind.as_str(),
+        sdk = sdk_dependency(dir, kind),
     );
     let (capabilities, config, code) = template(kind, &crate_name);
     let manifest = format!("name = \"{name}\"\ndescription = \"TODO: one line on what {name} does\"\n\n[capabilities]\n{capabilities}\n{config}");
@@ -52,7 +68,8 @@ codegen-units = 1
 }
 
 fn template(kind: Kind, crate_name: &str) -> (&'static str, &'static str, String) {
-    let ty = crate_name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>();
+    // `disk-` and `a--b` are valid plugin names: empty words add nothing.
+    let ty = crate_name.split('_').filter(|w| !w.is_empty()).map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>();
     match kind {
         Kind::SmokeCheck => (
             "http = [\"*\"]\n",
@@ -164,5 +181,32 @@ bosun_sdk::export_notifier!({ty});
 "#
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_valid_name_gives_a_type_name() {
+        for (name, ty) in [("disk-", "Disk"), ("a--b", "AB"), ("disk-ok", "DiskOk"), ("x9", "X9")] {
+            assert!(crate::plugin::manifest::valid_plugin_name(name));
+            let (_, _, code) = template(Kind::SmokeCheck, &name.replace('-', "_"));
+            assert!(code.contains(&format!("export_check!({ty});")), "{name}: {code}");
+        }
+    }
+
+    #[test]
+    fn the_sdk_is_found_by_a_relative_path() {
+        assert_eq!(relative_path(Path::new("/work/plugins/disk-ok"), Path::new("/work/bosun/sdk")), Path::new("../../bosun/sdk"));
+        assert_eq!(relative_path(Path::new("/a/b"), Path::new("/a/b/sdk")), Path::new("sdk"));
+        let dir = tempfile::tempdir().unwrap();
+        write(Kind::Notifier, "pager-", dir.path()).unwrap();
+        let cargo = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+        let line = cargo.lines().find(|l| l.starts_with("bosun-sdk")).unwrap();
+        assert!(line.contains("path = \"../") && line.contains("features = [\"notifier\"]"), "{line}");
+        let sdk = dir.path().join(line.split('"').nth(1).unwrap());
+        assert!(sdk.join("Cargo.toml").is_file(), "{}", sdk.display());
     }
 }

@@ -3,13 +3,14 @@
 mod error;
 mod secrets;
 mod service;
+mod words;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Problems};
 pub use secrets::{expand_env, expand_table};
 pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
@@ -184,10 +185,16 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        let document = toml::de::DeTable::parse(text).map_err(|e| ConfigError::syntax(path, text, &e))?;
+        let deserializer = toml::de::Deserializer::from(document.clone());
+        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::shape(path, text, document.get_ref(), &e))?;
         config.source = Some(path.to_path_buf());
-        config.validate().map_err(|(key, message)| ConfigError::at_key(path, text, &key, &message))?;
-        Ok(config)
+        let mut problems = Problems::default();
+        config.validate(&mut problems);
+        match problems.is_empty() {
+            true => Ok(config),
+            false => Err(ConfigError::problems(path, text, document.get_ref(), problems)),
+        }
     }
 
     /// Local Docker, SQLite state in ./.bosun, built-in plugins, nothing granted.
@@ -217,71 +224,79 @@ impl Config {
         base.join(path)
     }
 
-    /// Grants parse and limits are sane. Returns the offending key path.
-    fn validate(&self) -> Result<(), (String, String)> {
+    /// Grants parse, limits are sane, names refer to something: every
+    /// problem, under its dotted key.
+    fn validate(&self, problems: &mut Problems) {
         if let Some(url) = &self.project.runs_url
             && (!url.contains("{{run}}") || !(url.starts_with("https://") || url.starts_with("http://")))
         {
-            return Err(("project.runs_url".into(), format!("{url:?} must be an http(s) URL with {{{{run}}}} where the run id goes")));
+            problems.add("project.runs_url", format!("{url:?} must be an http(s) URL with {{{{run}}}} where the run id goes"));
         }
         for (name, settings) in &self.plugins {
-            crate::capability::Grants::parse(&settings.grant).map_err(|e| (format!("plugins.{name}.grant"), e))?;
-            crate::capability::tls::Trust::load(&settings.tls, |p| self.resolve(p)).map_err(|e| (format!("plugins.{name}.tls"), e))?;
+            problems.check(format!("plugins.{name}.grant"), crate::capability::Grants::parse(&settings.grant));
+            problems.check(format!("plugins.{name}.tls"), crate::capability::tls::Trust::load(&settings.tls, |p| self.resolve(p)));
             if settings.timeout_ms == Some(0) {
-                return Err((format!("plugins.{name}.timeout_ms"), "must be more than 0".into()));
+                problems.add(format!("plugins.{name}.timeout_ms"), "must be more than 0");
             }
             if let Some(mib) = settings.memory_mib {
                 let max = (crate::plugin::runtime::MAX_MEMORY_BYTES >> 20) as u64;
                 if mib == 0 || mib > max {
-                    return Err((format!("plugins.{name}.memory_mib"), format!("must be between 1 and {max}")));
+                    problems.add(format!("plugins.{name}.memory_mib"), format!("must be between 1 and {max}"));
                 }
             }
         }
         for (name, service) in &self.services {
-            service.validate().map_err(|(key, e)| (format!("services.{name}.{key}"), e))?;
+            service.validate(&format!("services.{name}"), problems);
             service.env.iter().filter(|(key, _)| secrets::secret_key(key)).for_each(|(_, value)| crate::secrets::register(value));
-            if let Some(check) = service.checks.iter().find(|c| !self.checks.contains_key(*c)) {
-                return Err((format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list")));
+            for check in service.checks.iter().filter(|c| !self.checks.contains_key(*c)) {
+                problems.add(format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list"));
             }
         }
         for (name, check) in &self.checks {
-            expand_table(&check.settings).map_err(|e| (format!("checks.{name}"), e))?;
+            problems.check(format!("checks.{name}"), expand_table(&check.settings));
         }
         for (name, checks) in &self.suites {
-            if let Some(missing) = checks.iter().find(|c| !self.checks.contains_key(*c)) {
-                return Err((format!("suites.{name}"), format!("no check called {missing}; add a [checks.{missing}] table or remove it from the suite")));
+            for missing in checks.iter().filter(|c| !self.checks.contains_key(*c)) {
+                problems.add(format!("suites.{name}"), format!("no check called {missing}; add a [checks.{missing}] table or remove it from the suite"));
             }
             if self.checks.contains_key(name) {
-                return Err((format!("suites.{name}"), format!("{name} is also a check's name; give the suite another")));
+                problems.add(format!("suites.{name}"), format!("{name} is also a check's name; give the suite another"));
             }
         }
         for (name, set) in &self.backups {
             if let Some(retention) = &set.retention {
-                retention.validate().map_err(|e| (format!("backups.{name}.retention"), e))?;
+                problems.check(format!("backups.{name}.retention"), retention.validate());
             }
             if let Some(replica) = set.replicas.iter().find(|r| **r == set.dest) {
-                return Err((format!("backups.{name}.replicas"), format!("{} is the set's own dest; a replica must be another directory", replica.display())));
+                problems.add(format!("backups.{name}.replicas"), format!("{} is the set's own dest; a replica must be another directory", replica.display()));
             }
         }
         let config_dir = self.resolve(Path::new(""));
         for (name, channel) in &self.notify {
-            let (_, destination) = crate::ops::notify::destination(channel, &config_dir).map_err(|e| (format!("notify.{name}.url"), e))?;
+            let destination = crate::ops::notify::destination(channel, &config_dir);
+            if let Err(e) = &destination {
+                problems.add(format!("notify.{name}.url"), e.clone());
+            }
             for pattern in &channel.on {
-                globset::Glob::new(pattern).map_err(|e| (format!("notify.{name}.on"), format!("`{pattern}` is not an event-kind pattern: {e}")))?;
+                if let Err(e) = globset::Glob::new(pattern) {
+                    problems.add(format!("notify.{name}.on"), format!("`{pattern}` is not an event-kind pattern: {e}"));
+                }
             }
             for (key, template) in [("title", &channel.title), ("body", &channel.body)] {
                 if let Some(template) = template {
-                    crate::ops::notify::check_template(template).map_err(|e| (format!("notify.{name}.{key}"), e))?;
+                    problems.check(format!("notify.{name}.{key}"), crate::ops::notify::check_template(template));
                 }
             }
             if let Some(json) = &channel.json {
-                if channel.plugin.is_none() && !matches!(destination.via, crate::ops::notify::Via::Plugin("webhook")) {
-                    return Err((format!("notify.{name}.json"), "a JSON body is for webhook channels (generic+https://…); chat services get title and body".into()));
+                let webhook = channel.plugin.is_some() || matches!(&destination, Ok((_, d)) if matches!(d.via, crate::ops::notify::Via::Plugin("webhook")));
+                if !webhook {
+                    problems.add(format!("notify.{name}.json"), "a JSON body is for webhook channels (generic+https://…); chat services get title and body");
                 }
-                crate::ops::notify::check_json_template(json).map_err(|(path, e)| (format!("notify.{name}.json{path}"), e))?;
+                if let Err((path, e)) = crate::ops::notify::check_json_template(json) {
+                    problems.add(format!("notify.{name}.json{path}"), e);
+                }
             }
         }
-        Ok(())
     }
 
     pub fn plugin_settings(&self, plugin: &str) -> Option<&PluginSettings> {

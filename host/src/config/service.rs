@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
@@ -312,47 +314,43 @@ pub fn parse_restart(text: &str) -> Result<(String, Option<i64>), String> {
 }
 
 impl Service {
-    /// Every field parses. Errors are `(key under the service, message)`.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let at = |key: &str| {
-            let key = key.to_string();
-            move |message: String| (key.clone(), message)
-        };
-        check_repository(&self.image).map_err(at("image"))?;
+    /// Every field parses; each problem goes into `problems` under
+    /// `at.<field>` (`at` is the service's own key, `services.web`).
+    pub fn validate(&self, at: &str, problems: &mut Problems) {
+        problems.check(format!("{at}.image"), check_repository(&self.image));
         if let Some(version) = &self.version {
-            check_version(version).map_err(at("version"))?;
+            problems.check(format!("{at}.version"), check_version(version));
         }
-        for port in &self.ports {
-            PortMapping::parse(port).map_err(at("ports"))?;
+        for (index, port) in self.ports.iter().enumerate() {
+            problems.check(format!("{at}.ports[{index}]"), PortMapping::parse(port));
         }
-        for volume in &self.volumes {
-            VolumeMount::parse(volume).map_err(at("volumes"))?;
+        for (index, volume) in self.volumes.iter().enumerate() {
+            problems.check(format!("{at}.volumes[{index}]"), VolumeMount::parse(volume));
         }
         if let Some(restart) = &self.restart {
-            parse_restart(restart).map_err(at("restart"))?;
+            problems.check(format!("{at}.restart"), parse_restart(restart));
         }
         if let Some(memory) = &self.memory {
-            parse_bytes(memory).map_err(at("memory"))?;
+            problems.check(format!("{at}.memory"), parse_bytes(memory));
         }
         if let Some(cpus) = self.cpus
             && !(cpus > 0.0 && cpus.is_finite())
         {
-            return Err(at("cpus")(format!("{cpus} is not a CPU count; use e.g. 0.5 or 2")));
+            problems.add(format!("{at}.cpus"), format!("{cpus} is not a CPU count; use e.g. 0.5 or 2"));
         }
-        parse_duration(&self.health_timeout).map_err(at("health_timeout"))?;
+        problems.check(format!("{at}.health_timeout"), parse_duration(&self.health_timeout));
         if let Some(check) = &self.healthcheck {
             for (key, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("start_period", &check.start_period)] {
                 if let Some(value) = value {
-                    parse_duration(value).map_err(at(&format!("healthcheck.{key}")))?;
+                    problems.check(format!("{at}.healthcheck.{key}"), parse_duration(value));
                 }
             }
         }
         match (self.strategy, &self.file) {
-            (Strategy::Compose, None) => return Err(at("file")("the compose strategy needs `file`, the compose file to run".into())),
-            (Strategy::Run, Some(_)) => return Err(at("file")("`file` is for strategy = \"compose\"; remove it or set the strategy".into())),
+            (Strategy::Compose, None) => problems.add(format!("{at}.file"), "the compose strategy needs `file`, the compose file to run"),
+            (Strategy::Run, Some(_)) => problems.add(format!("{at}.file"), "`file` is for strategy = \"compose\"; remove it or set the strategy"),
             _ => {}
         }
-        Ok(())
     }
 }
 

@@ -96,11 +96,16 @@ pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) ->
 }
 
 /// Asks each named check's plugin to judge its configuration, without
-/// running anything; the first problem, as `checks.<name>: …`. Commands call
-/// this before they start, so a typo stops them before anything happened.
-pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
+/// running anything; every problem, each as `checks.<name>: …`, as a
+/// compiler lists them. Commands call this before they start, so a typo
+/// stops them before anything happened.
+pub async fn validate(app: &App, names: &[&str]) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
     for name in names {
-        let use_ = app.config.checks.get(*name).ok_or_else(|| format!("no check called {name} in bosun.toml"))?;
+        let Some(use_) = app.config.checks.get(*name) else {
+            problems.push(format!("no check called {name} in bosun.toml"));
+            continue;
+        };
         let judged = async {
             let plugin = app.plugin(plugin_of(use_))?;
             let settings = prepared_settings(app, &use_.settings)?;
@@ -109,9 +114,11 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), String> {
             let reaches = app.runtime()?.validate(&plugin, setup).await?.value;
             reaches.iter().try_for_each(|place| policy.check_reach(place)).map_err(anyhow::Error::msg)
         };
-        judged.await.map_err(|e| format!("checks.{name}: {e:#}"))?;
+        if let Err(e) = judged.await {
+            problems.push(format!("checks.{name}: {e:#}"));
+        }
     }
-    Ok(())
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 fn plugin_of(use_: &crate::config::PluginUse) -> &str {

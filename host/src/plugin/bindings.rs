@@ -63,3 +63,12 @@ kind_world!(notifier, "bosun:plugin/notifier", {
 
 pub use backup_strategy::bosun::plugin::backup_types;
 pub use smoke_check::bosun::plugin::check_types;
+
+impl types::HostError {
+    /// What went wrong, whatever the kind.
+    pub fn into_message(self) -> String {
+        match self {
+            types::HostError::Denied(m) | types::HostError::NotFound(m) | types::HostError::Invalid(m) | types::HostError::Failed(m) | types::HostError::TimedOut(m) => m,
+        }
+    }
+}

@@ -217,26 +217,25 @@ impl Runtime {
         let mut state = store.into_data();
         state.call.close_log();
         let name = &plugin.manifest.name;
-        let first_denial = state.call.denials.lock().expect("denials lock").first().cloned();
-        let planned = std::mem::take(&mut *state.call.planned.lock().expect("planned lock"));
+        let denials = std::mem::take(&mut *state.call.denials.lock().expect("denials lock"));
+        let first_denial = denials.first().cloned();
+        let mut planned = std::mem::take(&mut *state.call.planned.lock().expect("planned lock"));
         let timed_out = || PluginError::TimedOut { plugin: name.clone(), export: export.into(), deadline: setup.limits.timeout };
-        let value = match outcome {
-            Err(_elapsed) => return Err(timed_out()),
-            Ok(Err(trap)) => {
-                if state.out_of_memory(&trap) {
-                    return Err(PluginError::OutOfMemory { plugin: name.clone(), export: export.into(), limit_bytes: setup.limits.memory_bytes as u64 });
-                }
-                if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    return Err(timed_out());
-                }
-                return Err(trapped(plugin, export, &trap, &state));
+        let result = match outcome {
+            Err(_elapsed) => Err(timed_out()),
+            Ok(Err(trap)) if state.out_of_memory(&trap) => {
+                Err(PluginError::OutOfMemory { plugin: name.clone(), export: export.into(), limit_bytes: setup.limits.memory_bytes as u64 })
             }
+            Ok(Err(trap)) if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Err(timed_out()),
+            Ok(Err(trap)) => Err(trapped(plugin, export, &trap, &state)),
             // A host call cut short by the deadline fails the call as timed
             // out, whatever the plugin made of that host call's error.
-            Ok(Ok(Err(_))) if Instant::now() >= deadline => return Err(timed_out()),
-            Ok(Ok(Err(plugin_error))) => return Err(plugin_failure(name, export, plugin_error, first_denial, planned)),
-            Ok(Ok(Ok(value))) => value,
+            Ok(Ok(Err(_))) if Instant::now() >= deadline => Err(timed_out()),
+            Ok(Ok(Err(plugin_error))) => Err(plugin_failure(name, export, plugin_error, first_denial, std::mem::take(&mut planned))),
+            Ok(Ok(Ok(value))) => Ok(value),
         };
+        warn_denials(name, &denials, &result);
+        let value = result?;
         let CallState { logs, events, .. } = state.call;
         Ok(Called { value, planned, logs, events, elapsed: started.elapsed() })
     }
@@ -294,6 +293,15 @@ fn typed_world(kind: Kind, pre: InstancePre<HostState>) -> wasmtime::Result<Worl
 
 fn wrong_kind(plugin: &Plugin, expected: Kind) -> PluginError {
     PluginError::WrongKind { plugin: plugin.manifest.name.clone(), expected: expected.to_string(), actual: plugin.manifest.kind.to_string() }
+}
+
+/// Each denial is reported once: the one a failure names is in its error;
+/// the others (the plugin went on, or failed otherwise) as warnings.
+fn warn_denials<T>(plugin: &str, denials: &[capability::Denial], result: &Result<T, PluginError>) {
+    let named = usize::from(matches!(result, Err(PluginError::CapabilityDenied(_))));
+    for denial in &denials[named.min(denials.len())..] {
+        tracing::warn!(plugin = %plugin, "{denial}");
+    }
 }
 
 fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostState) -> PluginError {

@@ -42,9 +42,11 @@ pub struct BackupRecord {
     pub verified_at: Option<i64>,
     /// Why the last verify failed; none when it passed or never ran.
     pub verify_error: Option<String>,
+    /// Given at `backup run --tag`, sorted; retention's keep-tag reads them.
+    pub tags: Vec<String>,
 }
 
-const COLUMNS: &str = "id, set_name, kind, base_id, dir, created_at, strategy, strategy_version, artifacts, bytes, run_id, verified_at, verify_error";
+const COLUMNS: &str = "id, set_name, kind, base_id, dir, created_at, strategy, strategy_version, artifacts, bytes, run_id, verified_at, verify_error, tags";
 
 fn from_row(row: &Row) -> rusqlite::Result<BackupRecord> {
     let kind: String = row.get(2)?;
@@ -62,13 +64,14 @@ fn from_row(row: &Row) -> rusqlite::Result<BackupRecord> {
         run_id: row.get(10)?,
         verified_at: row.get(11)?,
         verify_error: row.get(12)?,
+        tags: row.get::<_, String>(13)?.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
     })
 }
 
 impl State {
     pub fn insert_backup(&self, b: &BackupRecord) -> Result<(), StateError> {
         self.conn().execute(
-            &format!("INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             params![
                 b.id,
                 b.set,
@@ -82,7 +85,8 @@ impl State {
                 b.bytes as i64,
                 b.run_id,
                 b.verified_at,
-                b.verify_error
+                b.verify_error,
+                b.tags.join(",")
             ],
         )?;
         Ok(())

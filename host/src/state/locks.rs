@@ -45,13 +45,8 @@ fn describe_held(lock: &Lock) -> String {
 impl Lock {
     /// Held by a process on this machine that no longer runs.
     pub fn is_orphaned(&self) -> bool {
-        self.host == hostname() && self.pid != 0 && !process_alive(self.pid)
+        self.host == hostname() && self.pid != 0 && !super::process::alive(self.pid)
     }
-}
-
-fn process_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
 }
 
 pub fn hostname() -> String {

@@ -4,6 +4,7 @@
 mod backups;
 mod image_updates;
 mod locks;
+mod process;
 mod releases;
 mod runs;
 
@@ -17,12 +18,12 @@ pub use backups::{BackupKind, BackupRecord};
 pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
-pub use runs::{Outcome, RunRecord, who};
+pub use runs::{Interrupted, Outcome, RunRecord, who};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -56,6 +57,9 @@ impl State {
         conn.pragma_update(None, "synchronous", "full").map_err(open_error)?;
         let state = State { conn: Mutex::new(conn), path };
         state.migrate()?;
+        for run in state.mark_interrupted()? {
+            tracing::warn!("run {} ({} {}) {}", run.id, run.operation, run.target, run.summary);
+        }
         Ok(state)
     }
 

@@ -40,14 +40,17 @@ pub enum ReleaseOutcome {
     Deploying,
     Succeeded,
     Failed,
+    /// Its bosun ended mid-way (see the run's record).
+    Interrupted,
 }
 
 impl ReleaseOutcome {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ReleaseOutcome::Deploying => "deploying",
             ReleaseOutcome::Succeeded => "succeeded",
             ReleaseOutcome::Failed => "failed",
+            ReleaseOutcome::Interrupted => "interrupted",
         }
     }
 
@@ -55,6 +58,7 @@ impl ReleaseOutcome {
         match s {
             "succeeded" => ReleaseOutcome::Succeeded,
             "failed" => ReleaseOutcome::Failed,
+            "interrupted" => ReleaseOutcome::Interrupted,
             _ => ReleaseOutcome::Deploying,
         }
     }

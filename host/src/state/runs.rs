@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::process::ProcessMark;
 use super::{State, StateError, now_unix};
 use crate::secrets::mask;
 
@@ -14,6 +15,9 @@ pub enum Outcome {
     Succeeded,
     Failed,
     Skipped,
+    /// Its bosun ended without saying how the run went (killed, crashed,
+    /// the machine went down); found by a later bosun.
+    Interrupted,
 }
 
 impl Outcome {
@@ -23,6 +27,7 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
         }
     }
 
@@ -31,6 +36,7 @@ impl Outcome {
             "succeeded" => Outcome::Succeeded,
             "failed" => Outcome::Failed,
             "skipped" => Outcome::Skipped,
+            "interrupted" => Outcome::Interrupted,
             _ => Outcome::Running,
         }
     }
@@ -53,9 +59,10 @@ impl State {
     /// Records the start of `operation` on `target`; returns the run id.
     pub fn start_run(&self, operation: &str, target: &str) -> Result<i64, StateError> {
         let conn = self.conn();
+        let me = ProcessMark::current();
         conn.execute(
-            "INSERT INTO runs (operation, target, who, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![operation, mask(target), who(), now_unix()],
+            "INSERT INTO runs (operation, target, who, started_at, host, pid, pid_started) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![operation, mask(target), who(), now_unix(), me.host, me.pid, me.started],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -77,6 +84,40 @@ impl State {
         Ok(())
     }
 
+    /// Marks the runs whose bosun is gone (they say `running` but nothing
+    /// runs them) as interrupted, with their unfinished releases; returns
+    /// them, each with what was left behind. Locks their process held stay:
+    /// what it was doing is half done, and a person should look first.
+    pub fn mark_interrupted(&self) -> Result<Vec<Interrupted>, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let orphans: Vec<(i64, String, String, ProcessMark)> = tx
+            .prepare("SELECT id, operation, target, host, pid, pid_started FROM runs WHERE outcome = 'running' AND pid != 0")?
+            .query_map([], |row| {
+                let mark = ProcessMark { host: row.get(3)?, pid: row.get(4)?, started: row.get(5)? };
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, mark))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut found = Vec::new();
+        for (id, operation, target, process) in orphans.into_iter().filter(|(.., mark)| mark.is_gone()) {
+            let locks: Vec<String> = tx
+                .prepare("SELECT scope FROM locks WHERE host = ?1 AND pid = ?2")?
+                .query_map(params![process.host, process.pid], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let now = now_unix();
+            let mut summary = format!("interrupted: bosun (pid {}) ended without recording an outcome; found at {}", process.pid, crate::time::rfc3339(now as u64));
+            for scope in &locks {
+                let service = scope.split('@').next().unwrap_or_default();
+                summary.push_str(&format!("; the lock on {scope} is kept: check the service, then `bosun lock release {service}`"));
+            }
+            tx.execute("UPDATE runs SET outcome = 'interrupted', finished_at = ?2, summary = ?3 WHERE id = ?1", params![id, now, summary])?;
+            tx.execute("UPDATE releases SET outcome = 'interrupted' WHERE run_id = ?1 AND outcome = 'deploying'", [id])?;
+            found.push(Interrupted { id, operation, target, summary });
+        }
+        tx.commit()?;
+        Ok(found)
+    }
+
     pub fn run(&self, id: i64) -> Result<Option<RunRecord>, StateError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
         Ok(self.conn().query_row(&sql, [id], run_record).optional()?)
@@ -90,6 +131,15 @@ impl State {
         let runs = statement.query_map([limit as i64], run_record)?.map(|r| r.map(|run| RunRecord { log: String::new(), ..run }));
         Ok(runs.collect::<Result<_, _>>()?)
     }
+}
+
+/// A run found interrupted, and what it said about it.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub id: i64,
+    pub operation: String,
+    pub target: String,
+    pub summary: String,
 }
 
 const RUN_COLUMNS: &str = "id, operation, target, who, started_at, finished_at, outcome, summary, log";

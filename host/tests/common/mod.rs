@@ -6,6 +6,7 @@ pub mod project;
 pub mod recorder;
 pub mod smtp;
 pub mod tls;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

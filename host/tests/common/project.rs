@@ -19,7 +19,14 @@ impl Project {
     }
 
     pub fn bosun(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bosun")).args(args).current_dir(self.dir.path()).env_remove("BOSUN_CONFIG").output().unwrap()
+        self.command(args).output().unwrap()
+    }
+
+    /// The `bosun` command, not yet run (to start it in the background).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        command.args(args).current_dir(self.dir.path()).env_remove("BOSUN_CONFIG");
+        command
     }
 
     pub fn lockfile(&self) -> Option<String> {

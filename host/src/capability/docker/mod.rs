@@ -2,9 +2,15 @@
 //! against `action:name-glob` grants. The engine connection is shared by all
 //! calls of a runtime and made on first use (honouring DOCKER_HOST).
 
+mod call_engine;
+mod convert;
+mod exec_output;
+mod file_sink;
 mod grant;
 mod host;
+mod saved;
 mod socket_get;
+mod tar_reader;
 
 use wasmtime::component::{HasSelf, Linker};
 

@@ -11,7 +11,7 @@ use rustix::fs::OFlags;
 
 use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
 use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list_from, write_file_list};
-use super::io_error;
+use super::{io_error, is_out_of_space};
 use super::walk::{TreeEntry, open_beneath, relative, walk};
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
@@ -55,7 +55,7 @@ impl ArchiveJob {
         let mut buffer = vec![0; READ_CHUNK];
         for (source, entries) in self.sources.iter().zip(walked) {
             for entry in entries {
-                let (name, record, was_written) = add(&mut tar, source, entry, &mut base, &mut buffer)?;
+                let (name, record, was_written) = add(&mut tar, source, entry, &mut base, &mut buffer, &dest)?;
                 written += u64::from(was_written);
                 listed.push((name, record));
             }
@@ -80,8 +80,13 @@ impl ArchiveJob {
 /// and whether it was written. Everything is read through `source`'s handle
 /// as the walk saw it: a file is opened beneath it with no symlinks on the
 /// way, and directories and links are stored from what the walk stat'ed.
-fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8]) -> Result<(String, FileEntry, bool), HostError> {
+fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, base: &mut BaseList, buffer: &mut [u8], dest: &Path) -> Result<(String, FileEntry, bool), HostError> {
     {
+        // Reading names the file read; a full disk is the archive's.
+        let failed = |path: &Path, e: io::Error| match is_out_of_space(&e) {
+            true => io_error(dest, e),
+            false => io_error(path, e),
+        };
         let name = entry.name().into_owned();
         let path = entry.path.as_path();
         let old = base.take(&name);
@@ -90,36 +95,34 @@ fn add(tar: &mut tar::Builder<Compressor>, source: &Source, entry: TreeEntry, ba
             size: entry.size,
             mtime_ms: entry.mtime_ms,
             mode: entry.mode,
+            owner: Some(entry.owner),
             hash: None,
             link_target: entry.link_target,
         };
         if entry.kind != EntryKind::File {
-            append_non_file(tar, source, path, &name).map_err(|e| io_error(path, e))?;
+            append_non_file(tar, source, path, &name).map_err(|e| failed(path, e))?;
             return Ok((name, record, true));
         }
-        let open = || open_file(source, path);
-        // A changed size/mtime is confirmed by hash (with the base's
-        // algorithm) before the file counts as changed; a changed mode (chmod
-        // keeps the mtime) always counts.
-        if let Some(old) = old.filter(|old| old.mode == record.mode) {
-            let unchanged = match old.hash {
-                _ if old.size == record.size && old.mtime_ms == record.mtime_ms => true,
-                Some(hash) => FileHash::of_reader(hash.algorithm, open()?.0).map_err(|e| io_error(path, e))? == hash,
-                None => false,
-            };
-            if unchanged {
-                record.hash = old.hash;
-                return Ok((name, record, false));
-            }
+        // Unchanged: the same size, mtime, mode and owner (chmod and chown
+        // keep the mtime; a base list from before owners were recorded
+        // does not compare them). A file touched with the same content is
+        // archived again: confirming it by hash read it whole anyway, and
+        // left out, its restore would get the base's mtime.
+        if let Some(old) = old.filter(|old| {
+            old.size == record.size && old.mtime_ms == record.mtime_ms && old.mode == record.mode && old.owner.is_none_or(|owner| Some(owner) == record.owner)
+        }) {
+            record.hash = old.hash;
+            return Ok((name, record, false));
         }
         // The metadata the regular-file check read is the header's.
-        let (file, meta) = open()?;
+        let (file, meta) = open_file(source, path)?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        append_precise_mtime(tar, &meta).map_err(|e| failed(path, e))?;
         // tar-rs writes the header (and a GNU long-name entry when needed)
         // and pads what it copied, which is nothing here; the body follows.
-        tar.append_data(&mut header, &name, io::empty()).map_err(|e| io_error(path, e))?;
-        let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| io_error(path, e))?;
+        tar.append_data(&mut header, &name, io::empty()).map_err(|e| failed(path, e))?;
+        let hash = append_body(tar.get_mut(), file, path, meta.len(), buffer).map_err(|e| failed(path, e))?;
         record.hash = Some(hash);
         Ok((name, record, true))
     }
@@ -145,11 +148,23 @@ fn append_non_file(tar: &mut tar::Builder<Compressor>, source: &Source, path: &P
     let meta = File::from(fd.try_clone()?).metadata()?;
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    append_precise_mtime(tar, &meta)?;
     if meta.file_type().is_symlink() {
         let target = rustix::fs::readlinkat(&fd, c"", Vec::new())?;
         return tar.append_link(&mut header, name, std::ffi::OsStr::from_bytes(target.as_bytes()));
     }
     tar.append_data(&mut header, name, io::empty())
+}
+
+/// A PAX extended header carrying the entry's mtime to the nanosecond
+/// (`mtime=SECONDS.NANOSECONDS`, as GNU tar's `--format=posix` writes it),
+/// when it has a fraction of a second the tar header's whole seconds drop.
+fn append_precise_mtime(tar: &mut tar::Builder<Compressor>, meta: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match (meta.mtime(), meta.mtime_nsec()) {
+        (seconds, nanos) if seconds >= 0 && nanos > 0 => tar.append_pax_extensions([("mtime", format!("{seconds}.{nanos:09}").as_bytes())]),
+        _ => Ok(()),
+    }
 }
 
 /// Bytes read from a file at a time (and the most a small file costs: one read).

@@ -275,6 +275,11 @@ pub fn protected_root_of(real: &Path) -> Option<PathBuf> {
     PROTECTED.read().expect("protected lock").iter().find(|p| real.starts_with(p)).cloned()
 }
 
+/// Whether the directory really at `real` is or holds a protected directory.
+pub fn protects_within(real: &Path) -> bool {
+    PROTECTED.read().expect("protected lock").iter().any(|p| p.starts_with(real))
+}
+
 /// Whether `dir` (an open directory) is a protected directory itself, by
 /// device and inode: the tree walk skips it.
 pub fn is_protected_dir(dir: &impl AsFd) -> bool {

@@ -8,14 +8,14 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{File, FileTimes};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::{self, BufReader, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 
 use super::archive::decompressed;
 use super::io_error;
@@ -26,16 +26,48 @@ use crate::plugin::bindings::types::HostError;
 /// its path relative to the destination. It decides where writing is allowed:
 /// beneath the destination's handle, or, for an in-place restore into a
 /// directory no grant covers, beneath whichever `rw` grant covers that path.
-pub type Landing<'a> = dyn Fn(&Path) -> Result<OwnedFd, HostError> + Sync + 'a;
+/// When `probing`, a landing no grant covers is `Denied` without being
+/// recorded as the call's denial: the caller has another way.
+pub type Landing<'a> = dyn Fn(&Path, Probing) -> Result<OwnedFd, HostError> + Sync + 'a;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Probing {
+    Yes,
+    No,
+}
+
+/// Whether unpacked entries get the owners (uid and gid, by number) their
+/// archive records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Owners {
+    /// As GNU tar does: when bosun runs as root, else entries belong to whoever runs it.
+    #[default]
+    WhenRoot,
+    /// Always (GNU tar's `--same-owner`): an entry that cannot be given its owner is an error.
+    Always,
+    /// Never (`--no-owners`): entries belong to whoever runs bosun.
+    Never,
+}
+
+impl Owners {
+    pub fn apply(self) -> bool {
+        match self {
+            Owners::WhenRoot => rustix::process::geteuid().is_root(),
+            Owners::Always => true,
+            Owners::Never => false,
+        }
+    }
+}
 
 /// Unpacks `archive` (read from `source`) into `dest`, keeping modes,
-/// mtimes (directories' too, as GNU tar does), symlinks and hard links. Every
+/// mtimes to the nanosecond (PAX `mtime`; directories' and links' too, as
+/// GNU tar does), owners when `owners`, symlinks and hard links. Every
 /// entry is created through the handle of the directory it lands in
 /// (`landing`) and replaces, never follows, what is there: a symlink the
 /// archive brought may point anywhere, but nothing is written through one,
 /// and a directory reached through one is opened beneath the landing root or
 /// not at all. An entry that would land outside is an error, not skipped.
-pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>) -> Result<u64, HostError> {
+pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>, owners: bool) -> Result<u64, HostError> {
     super::beneath::raise_open_file_limit();
     let reader = decompressed(BufReader::with_capacity(1 << 20, source)).map_err(|e| io_error(archive, e))?;
     let mut tar = tar::Archive::new(ReadAhead::spawn(reader, 256 * 1024));
@@ -66,14 +98,17 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>)
             // Links carry no mode of their own (tar writers may leave it blank).
             let mode = entry.header().mode().map(|m| Mode::from_raw_mode(m & 0o7777));
             let mode = || mode.as_ref().map(|m| *m).map_err(|e| failed(io::Error::new(e.kind(), e.to_string())));
-            let parent = match dirs.get(relative.parent().unwrap_or(Path::new(""))) {
+            let mtime = mtime_of(&mut entry);
+            let owner = owners.then(|| owner_of(entry.header())).flatten();
+            // In an in-place restore a directory may be a grant root whose
+            // parent is not granted: it is opened (or made) as itself.
+            let probing = if entry_type == tar::EntryType::Directory { Probing::Yes } else { Probing::No };
+            let parent = match dirs.get(relative.parent().unwrap_or(Path::new("")), probing) {
                 Ok(parent) => parent,
-                // In an in-place restore a directory may be a grant root whose
-                // parent is not granted: it is opened (or made) as itself.
-                Err(HostError::Denied(_)) if entry_type == tar::EntryType::Directory => {
-                    let dir = dirs.get(&relative)?;
-                    rustix::fs::fchmod(&*dir, mode()?).map_err(|e| failed(e.into()))?;
-                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (dir.clone(), relative.clone(), mtime)));
+                Err(HostError::Denied(_)) if probing == Probing::Yes => {
+                    let dir = dirs.get(&relative, Probing::No)?;
+                    set_owner_and_mode(&dir, owner, mode()?).map_err(failed)?;
+                    dir_mtimes.extend(mtime.map(|mtime| (dir.clone(), relative.clone(), mtime)));
                     continue;
                 }
                 // A landing refused as outside is this entry's to report.
@@ -82,18 +117,20 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>)
             };
             match entry_type {
                 tar::EntryType::Regular | tar::EntryType::Continuous if entry.size() <= SMALL_FILE => {
-                    let file = SmallFile::read(&mut entry, parent, file_name, relative).map_err(failed)?;
+                    let meta = Meta { mode: mode()?, mtime, owner };
+                    let file = SmallFile::read(&mut entry, parent, file_name, relative, meta).map_err(failed)?;
                     writers.write(file, links_unpacked)?;
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     writers.wait()?;
                     let mut file = create_file(&parent, &file_name).map_err(failed)?;
                     io::copy(&mut entry, &mut file).map_err(failed)?;
-                    finish_file(&file, mode()?, mtime_of(entry.header())).map_err(failed)?;
+                    finish_file(&file, &Meta { mode: mode()?, mtime, owner }).map_err(failed)?;
                 }
                 tar::EntryType::Directory => {
-                    let dir = make_dir(&parent, &file_name, mode()?).map_err(failed)?;
-                    dir_mtimes.extend(mtime_of(entry.header()).map(|mtime| (dir.clone(), relative.clone(), mtime)));
+                    let dir = make_dir(&parent, &file_name).map_err(failed)?;
+                    set_owner_and_mode(&dir, owner, mode()?).map_err(failed)?;
+                    dir_mtimes.extend(mtime.map(|mtime| (dir.clone(), relative.clone(), mtime)));
                     dirs.open.insert(relative, dir);
                 }
                 // What comes after a link may go through it: files still
@@ -102,6 +139,7 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>)
                     writers.wait()?;
                     let target = entry.link_name().map_err(failed)?.ok_or_else(outside)?.into_owned();
                     replacing(&parent, &file_name, || rustix::fs::symlinkat(&target, &*parent, &file_name)).map_err(failed)?;
+                    finish_in_place(&parent, &file_name, owner, mtime).map_err(failed)?;
                     links_unpacked = true;
                 }
                 // A hard link gives its source's content a second name: the
@@ -111,13 +149,16 @@ pub fn extract(source: File, archive: &Path, dest: &Path, landing: &Landing<'_>)
                     let source = entry.link_name().map_err(failed)?.ok_or_else(outside)?;
                     let source = inside(&source).ok_or_else(outside)?;
                     let source_name = source.file_name().ok_or_else(outside)?;
-                    let source_dir = dirs.get(source.parent().unwrap_or(Path::new("")))?;
+                    let source_dir = dirs.get(source.parent().unwrap_or(Path::new("")), Probing::No)?;
                     replacing(&parent, &file_name, || rustix::fs::linkat(&*source_dir, source_name, &*parent, &file_name, AtFlags::empty())).map_err(failed)?;
                 }
                 tar::EntryType::Fifo => {
                     writers.wait()?;
-                    let mode = mode()?;
-                    replacing(&parent, &file_name, || rustix::fs::mknodat(&*parent, &file_name, FileType::Fifo, mode, 0)).map_err(failed)?;
+                    replacing(&parent, &file_name, || rustix::fs::mknodat(&*parent, &file_name, FileType::Fifo, Mode::from_raw_mode(0o600), 0)).map_err(failed)?;
+                    // Opened without waiting for a writer, never through a link, and finished as a file is.
+                    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    let fifo = rustix::fs::openat(&*parent, &file_name, flags, Mode::empty()).map_err(|e| failed(e.into()))?;
+                    finish_file(&File::from(fifo), &Meta { mode: mode()?, mtime, owner }).map_err(failed)?;
                 }
                 other => {
                     return Err(HostError::Invalid(format!(
@@ -154,11 +195,11 @@ struct OpenDirs<'a, 'l> {
 }
 
 impl OpenDirs<'_, '_> {
-    fn get(&mut self, relative: &Path) -> Result<Arc<OwnedFd>, HostError> {
+    fn get(&mut self, relative: &Path, probing: Probing) -> Result<Arc<OwnedFd>, HostError> {
         if let Some(dir) = self.open.get(relative) {
             return Ok(dir.clone());
         }
-        let dir = Arc::new((self.landing)(relative)?);
+        let dir = Arc::new((self.landing)(relative, probing)?);
         self.open.insert(relative.to_path_buf(), dir.clone());
         Ok(dir)
     }
@@ -187,16 +228,59 @@ fn create_file(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
     Ok(File::from(created.expect("created")))
 }
 
-fn finish_file(file: &File, mode: Mode, mtime: Option<SystemTime>) -> io::Result<()> {
-    if let Some(mtime) = mtime {
+/// What an unpacked entry gets besides its content.
+struct Meta {
+    mode: Mode,
+    mtime: Option<SystemTime>,
+    /// uid and gid, when owners are restored.
+    owner: Option<(u32, u32)>,
+}
+
+fn finish_file(file: &File, meta: &Meta) -> io::Result<()> {
+    if let Some(mtime) = meta.mtime {
         file.set_times(FileTimes::new().set_accessed(mtime).set_modified(mtime))?;
     }
-    Ok(rustix::fs::fchmod(file, mode)?)
+    set_owner_and_mode(file, meta.owner, meta.mode)
+}
+
+/// The owner first: changing it clears the set-id bits the mode may set.
+fn set_owner_and_mode(fd: impl AsFd, owner: Option<(u32, u32)>, mode: Mode) -> io::Result<()> {
+    if let Some((uid, gid)) = owner {
+        rustix::fs::fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(|e| owner_error(e, uid, gid))?;
+    }
+    Ok(rustix::fs::fchmod(&fd, mode)?)
+}
+
+/// Owner and mtime of a symlink, set through its directory without
+/// following it (nothing can be opened to set them on).
+fn finish_in_place(dir: &OwnedFd, name: &OsStr, owner: Option<(u32, u32)>, mtime: Option<SystemTime>) -> io::Result<()> {
+    if let Some((uid, gid)) = owner {
+        rustix::fs::chownat(dir, name, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| owner_error(e, uid, gid))?;
+    }
+    if let Some(mtime) = mtime {
+        let time = timespec(mtime);
+        rustix::fs::utimensat(dir, name, &Timestamps { last_access: time, last_modification: time }, AtFlags::SYMLINK_NOFOLLOW)?;
+    }
+    Ok(())
+}
+
+fn owner_error(error: rustix::io::Errno, uid: u32, gid: u32) -> io::Error {
+    match error {
+        rustix::io::Errno::PERM => io::Error::other(format!("cannot give it its owner {uid}:{gid} (only root can); run the restore as root, or pass --no-owners")),
+        other => other.into(),
+    }
+}
+
+/// An entry's uid and gid; none when its header leaves them blank (tar
+/// writers may, as for links' modes).
+fn owner_of(header: &tar::Header) -> Option<(u32, u32)> {
+    let id = |value: io::Result<u64>| value.ok().and_then(|v| u32::try_from(v).ok());
+    Some((id(header.uid())?, id(header.gid())?))
 }
 
 /// Creates (or keeps) the directory `name` in `dir` and opens it; a file or
 /// symlink in its place is replaced.
-fn make_dir(dir: &OwnedFd, name: &OsStr, mode: Mode) -> io::Result<Arc<OwnedFd>> {
+fn make_dir(dir: &OwnedFd, name: &OsStr) -> io::Result<Arc<OwnedFd>> {
     match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
         Err(rustix::io::Errno::EXIST) => {
             let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
@@ -208,7 +292,6 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: Mode) -> io::Result<Arc<OwnedFd>>
         other => other?,
     }
     let opened = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::fs::fchmod(&opened, mode)?;
     Ok(Arc::new(opened))
 }
 
@@ -219,18 +302,40 @@ const QUEUED_PER_WRITER: usize = 8;
 /// File creation stops scaling well before this many threads.
 const MAX_WRITERS: usize = 8;
 
-/// An entry's mtime. As tar-rs does: a zero mtime becomes 1, which more
-/// tools accept, and one that does not parse is left alone.
-fn mtime_of(header: &tar::Header) -> Option<SystemTime> {
-    header.mtime().ok().and_then(|t| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.max(1))))
+/// An entry's mtime: its PAX `mtime` (`seconds.fraction`) when it has one,
+/// else the header's whole seconds. As tar-rs does: a zero mtime becomes 1,
+/// which more tools accept, and one that does not parse is left alone.
+fn mtime_of(entry: &mut tar::Entry<'_, impl Read>) -> Option<SystemTime> {
+    let precise = entry.pax_extensions().ok().flatten().and_then(|extensions| {
+        let value = extensions.filter_map(Result::ok).find(|e| e.key() == Ok("mtime"))?.value().ok()?.to_string();
+        parse_pax_time(&value)
+    });
+    let time = precise.or_else(|| entry.header().mtime().ok().map(Duration::from_secs))?;
+    SystemTime::UNIX_EPOCH.checked_add(time.max(Duration::from_secs(1)))
+}
+
+/// A PAX time, `seconds[.fraction]` since the epoch (none before it).
+fn parse_pax_time(value: &str) -> Option<Duration> {
+    let (seconds, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let seconds = seconds.parse().ok()?;
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = &fraction[..fraction.len().min(9)];
+    let nanos = format!("{digits:0<9}").parse().ok()?;
+    Some(Duration::new(seconds, nanos))
+}
+
+fn timespec(time: SystemTime) -> Timespec {
+    let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    Timespec { tv_sec: since_epoch.as_secs() as i64, tv_nsec: since_epoch.subsec_nanos().into() }
 }
 
 /// Gives unpacked directories their archived mtimes, once nothing more is
 /// created in them (each file created inside changes a directory's mtime).
 fn set_dir_mtimes(dirs: &[(Arc<OwnedFd>, PathBuf, SystemTime)], dest: &Path) -> Result<(), HostError> {
     for (dir, relative, mtime) in dirs {
-        let since_epoch = mtime.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let time = Timespec { tv_sec: since_epoch.as_secs() as i64, tv_nsec: since_epoch.subsec_nanos().into() };
+        let time = timespec(*mtime);
         rustix::fs::futimens(&**dir, &Timestamps { last_access: time, last_modification: time }).map_err(|e| io_error(&dest.join(relative), e.into()))?;
     }
     Ok(())
@@ -243,28 +348,24 @@ struct SmallFile {
     /// Where it lands, relative to the destination (for messages and which writer).
     relative: PathBuf,
     data: Vec<u8>,
-    mode: Mode,
-    mtime: Option<SystemTime>,
+    meta: Meta,
 }
 
 impl SmallFile {
-    fn read(entry: &mut tar::Entry<'_, impl Read>, dir: Arc<OwnedFd>, name: OsString, relative: PathBuf) -> io::Result<SmallFile> {
-        let header = entry.header();
-        let mode = Mode::from_raw_mode(header.mode()? & 0o7777);
-        let mtime = mtime_of(header);
+    fn read(entry: &mut tar::Entry<'_, impl Read>, dir: Arc<OwnedFd>, name: OsString, relative: PathBuf, meta: Meta) -> io::Result<SmallFile> {
         let mut data = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut data)?;
         if data.len() as u64 != entry.size() {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the archive ends {} bytes into this file", data.len())));
         }
-        Ok(SmallFile { dir, name, relative, data, mode, mtime })
+        Ok(SmallFile { dir, name, relative, data, meta })
     }
 
     /// Writes a new file, replacing (not writing through) whatever is there.
     fn write(&self) -> io::Result<()> {
         let mut file = create_file(&self.dir, &self.name)?;
         file.write_all(&self.data)?;
-        finish_file(&file, self.mode, self.mtime)
+        finish_file(&file, &self.meta)
     }
 }
 
@@ -392,11 +493,11 @@ mod tests {
     fn extract_into(archive: &Path, dest: &Path) -> Result<u64, HostError> {
         std::fs::create_dir_all(dest).unwrap();
         let top = rustix::fs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
-        let landing = |relative: &Path| {
+        let landing = |relative: &Path, _probing| {
             let at = super::super::beneath::Located::from_fd(top.try_clone().unwrap(), relative.to_path_buf(), dest.join(relative));
             at.open_dir_creating().map_err(|refusal| super::super::locate::outside_dest(refusal, &dest.join(relative), dest))
         };
-        extract(File::open(archive).unwrap(), archive, dest, &landing)
+        extract(File::open(archive).unwrap(), archive, dest, &landing, true)
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! mtime, mode and content hash of every entry, the base of the next
 //! incremental and what `verify --restore-test` compares a restore with.
 //!
-//! bosun writes version 3, packed binary records (see `packed`); it reads
-//! that and the JSON of versions 1 and 2 (see `json`), told apart by the
-//! packed list's magic bytes. Version 2 on hash with BLAKE3, version 1
+//! bosun writes version 4, packed binary records (see `packed`; version 4
+//! added owners to version 3); it reads those and the JSON of versions 1
+//! and 2 (see `json`), told apart by the packed list's magic bytes. Version 2 on hash with BLAKE3, version 1
 //! with SHA-256 (see `content_hash`). In memory a list is a sorted vector
 //! with fixed-size fields: an unchanged incremental reads and writes 100k
 //! entries, and a map of owned strings cost it most of that time.
@@ -33,7 +33,7 @@ pub struct FileList {
 }
 
 /// The version this bosun writes, and the newest it reads.
-pub const FILE_LIST_VERSION: u32 = 3;
+pub const FILE_LIST_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileEntry {
@@ -41,9 +41,24 @@ pub struct FileEntry {
     pub size: u64,
     pub mtime_ms: i64,
     pub mode: u32,
+    /// Lists before version 4 do not record it.
+    pub owner: Option<Owner>,
     /// Files only.
     pub hash: Option<FileHash>,
     pub link_target: Option<String>,
+}
+
+/// Who owns an entry, by number (as `ls -n` shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
 }
 
 /// Entry kinds under their WIT names.
@@ -196,7 +211,7 @@ mod tests {
 
     fn entry(size: u64) -> FileEntry {
         let hash = FileHash { algorithm: HashAlgorithm::Blake3, digest: Digest([7; 32]) };
-        FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, hash: Some(hash), link_target: None }
+        FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, owner: Some(Owner { uid: 999, gid: 998 }), hash: Some(hash), link_target: None }
     }
 
     fn entries(count: u64) -> Vec<(String, FileEntry)> {
@@ -215,7 +230,7 @@ mod tests {
 
         let plain = dir.path().join("files.list");
         write_file_list(AtomicFile::create(&plain).unwrap(), &entries(3)).unwrap();
-        assert_eq!(packed::version_of(&std::fs::read(&plain).unwrap()), Some(3), "no .zst, no compression");
+        assert_eq!(packed::version_of(&std::fs::read(&plain).unwrap()), Some(4), "no .zst, no compression");
     }
 
     #[test]
@@ -231,7 +246,7 @@ mod tests {
         for path in [streamed, plain] {
             let list = read_file_list(&path).unwrap();
             assert_eq!(list.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"], "sorted, one entry per name");
-            assert_eq!(list.entries[0].1, entry(3));
+            assert_eq!(list.entries[0].1, FileEntry { owner: None, ..entry(3) }, "JSON lists have no owners");
         }
     }
 
@@ -239,13 +254,13 @@ mod tests {
     fn a_list_from_a_newer_bosun_or_a_damaged_one_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("files.list");
-        let mut newer = packed::encode(4, &entries(2));
+        let mut newer = packed::encode(5, &entries(2));
         std::fs::write(&path, &newer).unwrap();
         let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
-        assert!(message.contains("file list version 4, this bosun reads up to 3); upgrade bosun"), "{message}");
+        assert!(message.contains("file list version 5, this bosun reads up to 4); upgrade bosun"), "{message}");
 
         newer.truncate(newer.len() - 10);
-        newer[16] = 3;
+        newer[16] = 4;
         std::fs::write(&path, &newer).unwrap();
         let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
         assert!(message.contains("files.list is a damaged bosun file list: entry 1 of 2: the list ends inside it (truncated); `bosun backup verify`"), "{message}");

@@ -40,6 +40,12 @@ enum Attempt<T> {
 }
 
 impl Locator {
+    /// Reaches paths as a call under `policy` would, for the host's own
+    /// work within that call's grants (an in-place restore's clean-up).
+    pub fn new(policy: Arc<Policy>) -> Locator {
+        Locator { policy, denials: Arc::default() }
+    }
+
     /// Runs `use_it` on `path` located for `access` beneath the grant root
     /// covering it. If no root covers it, or it leads out of its root, it is
     /// tried once more as where it really is (another grant may cover that:
@@ -138,9 +144,9 @@ impl Locator {
     }
 
     fn deny(&self, denial: Denial) -> HostError {
-        tracing::warn!(plugin = %self.policy.plugin, "{denial}");
-        self.denials.lock().expect("denials lock").push(denial.clone());
-        HostError::Denied(denial.to_string())
+        let error = HostError::Denied(denial.to_string());
+        crate::capability::state::record_denial(&self.denials, denial);
+        error
     }
 }
 
@@ -199,7 +205,7 @@ impl Place {
 
 /// `rm -r` of `name` in `dir`, through handles: directories are opened
 /// without following links and emptied before they are removed.
-fn remove_entry(dir: &OwnedFd, name: &std::ffi::OsStr) -> rustix::io::Result<()> {
+pub(super) fn remove_entry(dir: &OwnedFd, name: &std::ffi::OsStr) -> rustix::io::Result<()> {
     use rustix::fs::{Dir, FileType, Mode, OFlags};
     let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {

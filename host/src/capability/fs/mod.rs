@@ -11,6 +11,7 @@ mod extract;
 mod file_list;
 mod grant;
 mod locate;
+mod unlisted;
 mod walk;
 
 use std::path::{Path, PathBuf};
@@ -21,9 +22,11 @@ use wasmtime::component::{HasSelf, Linker};
 pub use archive::open_archive;
 pub use beneath::protect;
 pub use content_hash::{FileHash, HashAlgorithm};
-pub use file_list::{FileEntry, FileList, Kind, read_file_list};
+pub use extract::Owners;
+pub use file_list::{FileEntry, FileList, Kind, Owner, read_file_list};
 pub use grant::{Access, Grant};
 pub use locate::{Locator, Place};
+pub use unlisted::{Expected, Extra, Tree, unlisted};
 
 use super::artifact;
 use super::HostState;
@@ -35,13 +38,33 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
-    if error.raw_os_error() == Some(libc::ENOSPC) {
-        return HostError::Failed(format!("{}: no space left on the device; free space and retry", path.display()));
+    if is_out_of_space(&error) {
+        let full = match error.raw_os_error() {
+            Some(libc::EDQUOT) => "the disk quota is used up on",
+            _ => "no space left on",
+        };
+        return HostError::Failed(format!("{}: {full} the file system mounted at {}; free space there and retry", path.display(), mount_point(path).display()));
     }
     match error.kind() {
         std::io::ErrorKind::NotFound => HostError::NotFound(format!("{}: not found", path.display())),
         _ => HostError::Failed(format!("{}: {error}", path.display())),
     }
+}
+
+/// A write that failed because its file system is full (or its quota is).
+pub(crate) fn is_out_of_space(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// The directory the file system holding `path` (or its nearest existing
+/// ancestor) is mounted at: the topmost ancestor on the same device.
+fn mount_point(path: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let Some((mut top, device)) = path.ancestors().find_map(|p| std::fs::metadata(p).ok().map(|m| (p, m.dev()))) else { return path.to_path_buf() };
+    while let Some(parent) = top.parent().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.dev() == device)) {
+        top = parent;
+    }
+    top.to_path_buf()
 }
 
 /// Runs blocking file work off the async executor.
@@ -55,7 +78,7 @@ pub(crate) fn entry_of(path: &Path) -> std::io::Result<Entry> {
     walk::TreeEntry::stat_at(rustix::fs::CWD, &walk::path_cstr(path)?, path.to_path_buf()).map(Entry::from)
 }
 
-fn globs(patterns: &[String]) -> Result<globset::GlobSet, HostError> {
+pub fn globs(patterns: &[String]) -> Result<globset::GlobSet, HostError> {
     let mut set = globset::GlobSetBuilder::new();
     for p in patterns {
         set.add(globset::Glob::new(p).map_err(|e| HostError::Invalid(format!("glob {p:?}: {e}")))?);
@@ -172,24 +195,29 @@ impl fs::Host for HostState {
         if !self.call.execute("fs.extract", format!("{archive_path} -> {dest}")) {
             return Ok(0);
         }
+        let owners = self.call.policy.owners.apply();
         blocking(move || {
             let dest_path = PathBuf::from(&dest);
             let dest_dir = match beneath_dest {
                 true => Some(fs.reach_creating("fs.extract", &dest, |at| at.open_dir_creating())?),
                 false => None,
             };
-            let landing = |relative: &Path| -> Result<std::os::fd::OwnedFd, HostError> {
+            let landing = |relative: &Path, probing: extract::Probing| -> Result<std::os::fd::OwnedFd, HostError> {
                 let landing = dest_path.join(relative);
+                let landing_text = landing.to_string_lossy();
                 match &dest_dir {
                     Some(dir) => {
                         let dir = dir.try_clone().map_err(|e| io_error(&dest_path, e))?;
                         let at = beneath::Located::from_fd(dir, relative.to_path_buf(), landing.clone());
                         at.open_dir_creating().map_err(|refusal| locate::outside_dest(refusal, &landing, &dest_path))
                     }
-                    None => fs.reach_creating("fs.extract", &landing.to_string_lossy(), |at| at.open_dir_creating()),
+                    None if probing == extract::Probing::Yes && !fs.covers(&landing_text, Access::Write) => {
+                        Err(HostError::Denied(format!("{landing_text}: no grant covers it")))
+                    }
+                    None => fs.reach_creating("fs.extract", &landing_text, |at| at.open_dir_creating()),
                 }
             };
-            extract::extract(archive, Path::new(&archive_path), &dest_path, &landing)
+            extract::extract(archive, Path::new(&archive_path), &dest_path, &landing, owners)
         })
         .await
     }

@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 
+use super::file_list::Owner;
 use super::io_error;
 use crate::plugin::bindings::fs::{Entry, EntryKind};
 use crate::plugin::bindings::types::HostError;
@@ -24,6 +25,7 @@ pub struct TreeEntry {
     pub size: u64,
     pub mtime_ms: i64,
     pub mode: u32,
+    pub owner: Owner,
     pub link_target: Option<String>,
 }
 
@@ -54,7 +56,8 @@ impl TreeEntry {
         };
         // Whole milliseconds since the epoch, 0 before it.
         let mtime_ms = if stat.st_mtime < 0 { 0 } else { stat.st_mtime * 1000 + i64::from(stat.st_mtime_nsec as u32 / 1_000_000) };
-        Ok(TreeEntry { kind, size: stat.st_size as u64, mtime_ms, mode: stat.st_mode & 0o7777, link_target, path })
+        let owner = Owner { uid: stat.st_uid, gid: stat.st_gid };
+        Ok(TreeEntry { kind, size: stat.st_size as u64, mtime_ms, mode: stat.st_mode & 0o7777, owner, link_target, path })
     }
 
     /// The name archives and file lists store: the path without its leading `/`.

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::log::LogBudget;
 use super::{CallState, Denial, HostState, PlannedCall, Policy, held};
 
 /// One allowed origin. `host` may be `*` or start with `*.`; no port means the
@@ -103,7 +102,6 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 pub struct Hooks {
     policy: Arc<Policy>,
     denials: Arc<Mutex<Vec<Denial>>>,
-    log_budget: Arc<LogBudget>,
     dry_run: bool,
     planned: Arc<Mutex<Vec<PlannedCall>>>,
 }
@@ -113,7 +111,6 @@ impl Hooks {
         Hooks {
             policy: call.policy.clone(),
             denials: call.denials.clone(),
-            log_budget: call.log_budget.clone(),
             dry_run: call.dry_run,
             planned: call.planned.clone(),
         }
@@ -158,7 +155,7 @@ impl WasiHttpHooks for Hooks {
         _fut: IoFuture,
     ) -> SendFuture {
         if let Err(denial) = self.check(&request) {
-            super::state::record_denial(&self.denials, &self.log_budget, denial);
+            super::state::record_denial(&self.denials, denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         if self.dry_run && !is_safe(request.method()) {

@@ -1,6 +1,6 @@
 //! `backup files`: what a backup's file list holds, like restic's `ls`: the
 //! whole tree as it was at that backup (for an incremental too), with each
-//! file's size, mode, mtime and content hash.
+//! file's size, mode, owner, mtime and content hash.
 
 use serde::Serialize;
 
@@ -8,7 +8,6 @@ use super::locate::{Located, locate};
 use crate::app::App;
 use crate::capability::fs::{FileEntry, FileList, Kind, read_file_list};
 use crate::failure::Failure;
-use crate::plugin::bindings::types::HostError;
 
 /// The file list `fs.archive` writes beside an archive (`dir-archive`'s
 /// current name first, then the names earlier backups used).
@@ -21,6 +20,9 @@ pub struct ListedFile {
     pub kind: Kind,
     pub size: u64,
     pub mode: u32,
+    /// Owner and group, by number; none in lists from before bosun recorded them.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     pub mtime_ms: i64,
     /// `blake3:<hex>` (`sha256:` in lists from before bosun hashed with BLAKE3); files only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,11 +48,7 @@ pub fn files(app: &App, reference: &str) -> Result<Vec<ListedFile>, Failure> {
 /// The backup's file list, when it has one.
 pub(super) fn file_list(located: &Located) -> Result<Option<FileList>, Failure> {
     let Some(path) = FILE_LISTS.iter().map(|name| located.dir.join(name)).find(|p| p.is_file()) else { return Ok(None) };
-    read_file_list(&path).map(Some).map_err(|e| match e {
-        HostError::Denied(m) | HostError::NotFound(m) | HostError::Invalid(m) | HostError::Failed(m) | HostError::TimedOut(m) => {
-            Failure::failed(format!("backup {}: {m}", located.id()))
-        }
-    })
+    read_file_list(&path).map(Some).map_err(|e| Failure::failed(format!("backup {}: {}", located.id(), e.into_message())))
 }
 
 fn listed(name: String, entry: FileEntry) -> ListedFile {
@@ -59,6 +57,8 @@ fn listed(name: String, entry: FileEntry) -> ListedFile {
         kind: entry.kind,
         size: entry.size,
         mode: entry.mode,
+        uid: entry.owner.map(|o| o.uid),
+        gid: entry.owner.map(|o| o.gid),
         mtime_ms: entry.mtime_ms,
         hash: entry.hash.map(|hash| hash.to_string()),
         link_target: entry.link_target,

@@ -2,7 +2,10 @@
 //! into its original paths or `--target DIR`. The target and the plugin are
 //! checked before anything is written; a backup directory the catalog does
 //! not know restores in place only when confirmed (see [`foreign`]); a
-//! non-empty target needs `--force` and is itself backed up first. The artifacts' hashes are checked first
+//! non-empty target needs `--force` and is itself backed up first, then
+//! made equal to the backup: what the backup does not hold is removed
+//! (unless `--keep-extra`), so the restore, and restoring the safety backup
+//! to undo it, each give back exactly one tree. The artifacts' hashes are checked first
 //! too, except when restoring into paths that are all missing or empty:
 //! then the check (a whole read of every artifact) runs beside the restore,
 //! and a mismatch takes out what the restore wrote.
@@ -20,10 +23,13 @@ use super::locate::{Located, locate};
 use super::take::{TakeOptions, Taken, set_config, source_paths, take};
 use super::verify::check_chain;
 use crate::app::App;
+use super::files::file_list;
 use crate::capability::PlannedCall;
+use crate::capability::fs::{Expected, Extra, Locator, Owners, Tree, globs, unlisted};
 use crate::failure::Failure;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::plugin::bindings::backup_types::RestoreRequest;
+use crate::plugin::bindings::types::HostError;
 use crate::plugin::runtime::{CallSetup, Called, Plugin};
 use crate::state::{BackupKind, Outcome};
 
@@ -33,6 +39,11 @@ pub struct RestoreOptions<'a> {
     pub target: Option<PathBuf>,
     /// Overwrite a non-empty target (after a safety backup of it).
     pub force: bool,
+    /// Leave what a non-empty target holds that the backup does not (by
+    /// default it is removed, so the target equals the backup).
+    pub keep_extra: bool,
+    /// Whether restored entries get the owners the backup recorded.
+    pub owners: Owners,
     pub dry_run: bool,
     /// Restore a backup directory the catalog does not know into its
     /// recorded paths without asking.
@@ -54,6 +65,13 @@ pub struct Restored {
     pub targets: Vec<PathBuf>,
     /// The backup taken of the non-empty targets before they were overwritten.
     pub safety_backup: Option<String>,
+    /// What the targets held that the backup does not: removed (in a dry
+    /// run: to be removed)…
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<PathBuf>,
+    /// …or, with `--keep-extra`, left where it is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept_extra: Vec<PathBuf>,
     /// In a dry run: the writes the plugin would have made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub planned: Vec<PlannedCall>,
@@ -99,13 +117,20 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
     let target = options.target.as_ref().and(targets.first()).map(PathBuf::as_path);
 
     if options.dry_run {
-        let called = call_restore(app, &located, target, &targets, true).await?;
-        return Ok(Restored { id: located.id().into(), chain, targets, safety_backup: None, planned: called.planned, elapsed_secs: 0.0 });
+        let Extras { removed, kept: kept_extra } = match occupied.is_empty() {
+            true => Extras::default(),
+            false => extra_entries(app, &located, target, &targets, options.keep_extra, false)?,
+        };
+        let mut planned = call_restore(app, &located, target, &targets, true, options.owners).await?.planned;
+        // Removed before the extraction, so that it sets directories' mtimes last.
+        let removals = removed.iter().map(|path| PlannedCall { call: "remove".into(), detail: format!("{} (not in the backup)", path.display()) });
+        planned.splice(0..0, removals);
+        return Ok(Restored { id: located.id().into(), chain, targets, safety_backup: None, removed, kept_extra, planned, elapsed_secs: 0.0 });
     }
 
     let safety_backup = match occupied.is_empty() {
         true => None,
-        false => Some(safety_backup(app, &set, occupied).await?),
+        false => Some(safety_backup(app, &set, occupied.clone()).await?),
     };
     let lock = match app.config.backups.contains_key(&set) {
         true => Some(set_config(app, &set)?.1.lock("restore")?),
@@ -136,9 +161,17 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
             return Err(failure);
         }
     };
-    let mut result = match check_beside {
-        true => restore_while_checking(app, &located, target, &targets).await,
-        false => call_restore(app, &located, target, &targets, false).await,
+    let mut extra = Extras::default();
+    let mut result = match (check_beside, occupied.is_empty()) {
+        (true, _) => restore_while_checking(app, &located, target, &targets, options.owners).await,
+        (false, true) => call_restore(app, &located, target, &targets, false, options.owners).await,
+        (false, false) => match extra_entries(app, &located, target, &targets, options.keep_extra, true) {
+            Ok(found) => {
+                extra = found;
+                call_restore(app, &located, target, &targets, false, options.owners).await
+            }
+            Err(failure) => Err(failure),
+        },
     };
     let restart_failures = stopped.start_again().await;
     if let (Err(failure), false) = (&mut result, restart_failures.is_empty()) {
@@ -161,7 +194,8 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
         return Err(Failure::failed(format!("restored {}, but {}", located.id(), restart_failures.join("; "))));
     }
     let elapsed_secs = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    Ok(Restored { id: located.id().into(), chain, targets, safety_backup, planned: Vec::new(), elapsed_secs })
+    let Extras { removed, kept: kept_extra } = extra;
+    Ok(Restored { id: located.id().into(), chain, targets, safety_backup, removed, kept_extra, planned: Vec::new(), elapsed_secs })
 }
 
 /// Calls the backup's strategy plugin to restore `located` (into `target`,
@@ -172,19 +206,62 @@ pub(super) async fn call_restore(
     target: Option<&Path>,
     writes: &[PathBuf],
     dry_run: bool,
+    owners: Owners,
 ) -> Result<Called<()>, Failure> {
-    let (plugin, setup, request) = restore_call(app, located, target, writes, dry_run)?;
+    let (plugin, mut setup, request) = restore_call(app, located, target, writes, dry_run)?;
+    setup.policy = Arc::new((*setup.policy).clone().with_owners(owners));
     Ok(app.runtime()?.restore(&plugin, setup, request).await?)
+}
+
+/// What the targets held that the backup does not.
+#[derive(Default)]
+struct Extras {
+    /// Removed (in a dry run: to be removed).
+    removed: Vec<PathBuf>,
+    /// Left, with `--keep-extra`.
+    kept: Vec<PathBuf>,
+}
+
+/// What the restored trees in `targets` hold that the backup's file list
+/// does not (nothing for a strategy that keeps no list), reached as the
+/// restore's own calls would be, beneath the grant of each target; removed
+/// when `apply`, all of it or, with `keep_extra`, only directories in the
+/// way of the backup's files. Entries the set excludes were never backed up
+/// and stay.
+fn extra_entries(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf], keep_extra: bool, apply: bool) -> Result<Extras, Failure> {
+    let Some(list) = file_list(located)? else { return Ok(Extras::default()) };
+    let settings: toml::Table = serde_json::from_value(located.manifest.strategy_config.clone()).unwrap_or_default();
+    let patterns: Vec<String> = settings.get("excludes").and_then(|e| e.as_array()).into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
+    let failed = |e| Failure::failed(format!("removing what backup {} does not hold: {}", located.id(), HostError::into_message(e)));
+    let excludes = globs(&patterns).map_err(failed)?;
+    let kept: Vec<PathBuf> = located.chain().map(|(dir, _)| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())).collect();
+    let expected = Expected { list: &list, excludes: &excludes, kept: &kept };
+    let (_, setup, _) = restore_call(app, located, target, targets, !apply)?;
+    let locator = Locator::new(setup.policy);
+    let removes = |extra: Extra| !keep_extra || extra == Extra::InTheWay;
+    let mut extras = Extras::default();
+    for source in recorded_paths(located) {
+        let relative = source.strip_prefix("/").unwrap_or(&source);
+        let top = target.map_or_else(|| source.clone(), |t| t.join(relative));
+        let tree = Tree { top: &top, name: &relative.to_string_lossy() };
+        for (path, extra) in unlisted(&locator, "backup restore", &tree, &expected, &|extra| apply && removes(extra)).map_err(failed)? {
+            match removes(extra) {
+                true => extras.removed.push(path),
+                false => extras.kept.push(path),
+            }
+        }
+    }
+    Ok(extras)
 }
 
 /// Restores into `targets`, each missing or empty, while the artifacts are
 /// checked. When the check fails, what the restore wrote is removed and the
 /// check's error returned, whatever the restore did.
-async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf]) -> Result<Called<()>, Failure> {
+async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf], owners: Owners) -> Result<Called<()>, Failure> {
     let fresh = FreshTargets::note(targets);
     let chain: Vec<_> = located.chain().map(|(dir, manifest)| (dir.to_path_buf(), manifest.clone())).collect();
     let check = tokio::task::spawn_blocking(move || check_chain(chain.iter().map(|(dir, manifest)| (dir.as_path(), manifest))));
-    let restored = call_restore(app, located, target, targets, false).await;
+    let restored = call_restore(app, located, target, targets, false, owners).await;
     let Err(mut failure) = check.await.expect("the artifact check does not panic") else { return restored };
     match fresh.remove_restored() {
         Ok(()) => failure.message.push_str("; what it restored was removed again"),
@@ -236,7 +313,7 @@ fn is_occupied(path: &Path) -> bool {
 /// A full backup of what the restore is about to overwrite, into the set's
 /// own destination, listed like any other.
 async fn safety_backup(app: &App, set: &str, occupied: Vec<PathBuf>) -> Result<String, Failure> {
-    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied) };
+    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied), tags: vec!["safety".into()] };
     match take(app, set, &options).await {
         Ok(Taken::Done { backup, .. }) => Ok(backup.id),
         Ok(Taken::Planned { .. }) => Err(Failure::failed("safety backup: a dry run where a backup was asked for")),

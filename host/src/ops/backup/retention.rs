@@ -1,14 +1,21 @@
-//! Which backups a retention policy keeps, with restic's rules and names:
-//! keep-last, keep-hourly/daily/weekly/monthly/yearly (the newest backup of
-//! each of the N most recent periods that have a backup), keep-within (every
-//! backup younger than a span, measured back from the newest one). Rules are
-//! ORed. An incremental's base is kept as long as the incremental is, and
-//! backups a release points to are always kept.
+//! Which backups a retention policy keeps, with restic's rules and names
+//! (`restic forget`, checked against restic's own test data in
+//! `restic_parity`): keep-last, keep-hourly/daily/weekly/monthly/yearly (the
+//! newest backup of each of the N most recent periods that have a backup; -1
+//! for every period; a rule with count left when it reaches the oldest
+//! backup keeps that one too), keep-within (every backup strictly after a
+//! span back from the newest one, the span taken off as Go's `AddDate` does:
+//! 31 March less a month is 3 March, not 28 February) and
+//! keep-within-hourly/daily/weekly/monthly/yearly (the newest backup of each
+//! period in such a span). Rules are ORed. An incremental's base is kept as
+//! long as the incremental is, and backups a release points to are always
+//! kept.
 
 use std::collections::{BTreeMap, HashMap};
 
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp, Zoned};
+use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{BackupKind, BackupRecord};
@@ -43,22 +50,32 @@ impl TryFrom<toml::Table> for Retention {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Rules {
-    pub keep_last: Option<u32>,
-    pub keep_hourly: Option<u32>,
-    pub keep_daily: Option<u32>,
-    pub keep_weekly: Option<u32>,
-    pub keep_monthly: Option<u32>,
-    pub keep_yearly: Option<u32>,
+    /// Counts: -1 keeps every period (restic's "all").
+    pub keep_last: Option<i64>,
+    pub keep_hourly: Option<i64>,
+    pub keep_daily: Option<i64>,
+    pub keep_weekly: Option<i64>,
+    pub keep_monthly: Option<i64>,
+    pub keep_yearly: Option<i64>,
     /// restic's duration form: `1y6m`, `30d`, `12h`, `2y3m7d4h`.
     pub keep_within: Option<String>,
+    pub keep_within_hourly: Option<String>,
+    pub keep_within_daily: Option<String>,
+    pub keep_within_weekly: Option<String>,
+    pub keep_within_monthly: Option<String>,
+    pub keep_within_yearly: Option<String>,
+    /// Backups tagged with all the tags of any entry: `["release",
+    /// "audit,monthly"]` keeps those tagged release, and those tagged both
+    /// audit and monthly (restic's `--keep-tag`, given once per entry).
+    pub keep_tag: Option<Vec<String>>,
 }
 
 impl Rules {
     pub fn is_empty(&self) -> bool {
-        self.counts().iter().all(|(_, n)| *n == 0) && self.keep_within.is_none()
+        self.counts().iter().all(|(_, n)| *n == 0) && self.spans().iter().all(|(_, span)| span.is_none()) && self.tag_sets().is_empty()
     }
 
-    fn counts(&self) -> [(Period, u32); 6] {
+    fn counts(&self) -> [(Period, i64); 6] {
         [
             (Period::Last, self.keep_last.unwrap_or(0)),
             (Period::Hourly, self.keep_hourly.unwrap_or(0)),
@@ -69,9 +86,33 @@ impl Rules {
         ]
     }
 
-    /// The keep-within span, parsed.
-    pub fn within(&self) -> Result<Option<Span>, String> {
-        self.keep_within.as_deref().map(parse_within).transpose()
+    /// keep-within (under `Period::Last`: every backup) and keep-within-<period>, as written.
+    fn spans(&self) -> [(Period, Option<&str>); 6] {
+        [
+            (Period::Last, self.keep_within.as_deref()),
+            (Period::Hourly, self.keep_within_hourly.as_deref()),
+            (Period::Daily, self.keep_within_daily.as_deref()),
+            (Period::Weekly, self.keep_within_weekly.as_deref()),
+            (Period::Monthly, self.keep_within_monthly.as_deref()),
+            (Period::Yearly, self.keep_within_yearly.as_deref()),
+        ]
+    }
+
+    /// keep-tag's entries, each the tags a backup must all have.
+    fn tag_sets(&self) -> Vec<(&str, Vec<&str>)> {
+        self.keep_tag.iter().flatten().map(|entry| (entry.as_str(), entry.split(',').map(str::trim).collect())).collect()
+    }
+
+    /// Refuses a count below -1, a span that does not parse, and a tag no
+    /// backup can have.
+    fn check(&self) -> Result<(), String> {
+        for (entry, tags) in self.tag_sets() {
+            tags.iter().try_for_each(|tag| super::take::check_tag(tag)).map_err(|e| format!("keep-tag {entry:?}: {e}"))?;
+        }
+        if let Some((period, n)) = self.counts().into_iter().find(|(_, n)| *n < -1) {
+            return Err(format!("{} = {n}: expected a count of periods, or -1 for all of them", period.rule()));
+        }
+        self.spans().into_iter().try_for_each(|(period, span)| span.map_or(Ok(()), |text| parse_within(period.within_rule(), text).map(drop)))
     }
 }
 
@@ -81,11 +122,11 @@ impl Retention {
         for (kind, rules) in [(BackupKind::Full, self.for_kind(BackupKind::Full)), (BackupKind::Incremental, self.for_kind(BackupKind::Incremental))] {
             if rules.is_empty() {
                 return Err(format!(
-                    "the policy for {} backups keeps nothing; set at least one of keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within",
+                    "the policy for {} backups keeps nothing; set at least one of keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within (or keep-within-hourly … -yearly), keep-tag",
                     kind.as_str()
                 ));
             }
-            rules.within()?;
+            rules.check()?;
         }
         Ok(())
     }
@@ -99,9 +140,35 @@ impl Retention {
     }
 }
 
-fn parse_within(text: &str) -> Result<Span, String> {
-    let bad = || format!("keep-within `{text}`: expected a duration like 30d, 12h, 1y6m or 2y3m7d4h");
-    let mut span = Span::new();
+/// A keep-within span in restic's units (a week is 7 days).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Within {
+    years: i64,
+    months: i64,
+    days: i64,
+    hours: i64,
+}
+
+impl Within {
+    /// The moment this span before `latest`, as restic computes it:
+    /// `latest.AddDate(-years, -months, -days).Add(-hours)`. Go's `AddDate`
+    /// takes the numbers off the date's fields and then normalizes, so a day
+    /// past the end of a month runs into the next one.
+    fn before(&self, latest: &Zoned) -> Result<Timestamp, String> {
+        let out_of_range = |e: jiff::Error| format!("keep-within reaches out of the calendar: {e}");
+        let months = (i64::from(latest.year()) - self.years) * 12 + i64::from(latest.month()) - 1 - self.months;
+        let year = i16::try_from(months.div_euclid(12)).map_err(|_| "keep-within reaches out of the calendar".to_string())?;
+        let first = Date::new(year, (months.rem_euclid(12) + 1) as i8, 1).map_err(out_of_range)?;
+        let day = first.checked_add(jiff::Span::new().try_days(i64::from(latest.day()) - 1 - self.days).map_err(out_of_range)?).map_err(out_of_range)?;
+        let shifted = day.to_datetime(latest.time()).to_zoned(latest.time_zone().clone()).map_err(out_of_range)?;
+        let hours = jiff::SignedDuration::from_hours(self.hours);
+        shifted.timestamp().checked_sub(hours).map_err(out_of_range)
+    }
+}
+
+fn parse_within(rule: &str, text: &str) -> Result<Within, String> {
+    let bad = || format!("{rule} `{text}`: expected a duration like 30d, 12h, 1y6m or 2y3m7d4h");
+    let mut span = Within::default();
     let mut digits = String::new();
     for c in text.trim().chars() {
         if c.is_ascii_digit() {
@@ -110,17 +177,16 @@ fn parse_within(text: &str) -> Result<Span, String> {
         }
         let n: i64 = digits.parse().map_err(|_| bad())?;
         digits.clear();
-        span = match c {
-            'y' => span.try_years(n),
-            'm' => span.try_months(n),
-            'w' => span.try_weeks(n),
-            'd' => span.try_days(n),
-            'h' => span.try_hours(n),
+        let field = match c {
+            'y' => &mut span.years,
+            'm' => &mut span.months,
+            'w' | 'd' => &mut span.days,
+            'h' => &mut span.hours,
             _ => return Err(bad()),
-        }
-        .map_err(|_| bad())?;
+        };
+        *field = field.checked_add(if c == 'w' { n.checked_mul(7).ok_or_else(bad)? } else { n }).ok_or_else(bad)?;
     }
-    if !digits.is_empty() || span.is_zero() {
+    if !digits.is_empty() || span == Within::default() {
         return Err(bad());
     }
     Ok(span)
@@ -148,6 +214,18 @@ impl Period {
         }
     }
 
+    /// The keep-within rule of this period (`Last`: plain keep-within).
+    fn within_rule(self) -> &'static str {
+        match self {
+            Period::Last => "keep-within",
+            Period::Hourly => "keep-within-hourly",
+            Period::Daily => "keep-within-daily",
+            Period::Weekly => "keep-within-weekly",
+            Period::Monthly => "keep-within-monthly",
+            Period::Yearly => "keep-within-yearly",
+        }
+    }
+
     /// The period a backup taken at `at` falls in; for keep-last every backup is its own.
     fn bucket(self, at: &Zoned, id: &str) -> String {
         match self {
@@ -161,7 +239,8 @@ impl Period {
     }
 }
 
-/// One backup's fate and the rules that decided it.
+/// One backup's fate and the rules that decided it: for a kept backup the
+/// rules that keep it, for a removed one why each rule passed it over.
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub id: String,
@@ -212,9 +291,10 @@ pub fn plan(
     newest_first.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
 
     let mut reasons: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut passed_over: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for kind in [BackupKind::Full, BackupKind::Incremental] {
         let of_kind: Vec<&BackupRecord> = newest_first.iter().copied().filter(|b| b.kind == kind).collect();
-        apply_rules(&of_kind, retention.for_kind(kind), tz, &mut reasons).map_err(invalid)?;
+        apply_rules(&of_kind, retention.for_kind(kind), tz, &mut reasons, &mut passed_over).map_err(invalid)?;
     }
     for backup in &newest_first {
         if let Some(why) = protected.get(&backup.id) {
@@ -227,7 +307,12 @@ pub fn plan(
         .iter()
         .map(|b| {
             let why = reasons.remove(b.id.as_str()).unwrap_or_default();
-            Decision { id: b.id.clone(), kind: b.kind, created_at: b.created_at, keep: !why.is_empty(), reasons: why }
+            let keep = !why.is_empty();
+            let why = match keep {
+                true => why,
+                false => passed_over.remove(b.id.as_str()).unwrap_or_default(),
+            };
+            Decision { id: b.id.clone(), kind: b.kind, created_at: b.created_at, keep, reasons: why }
         })
         .collect();
     if !decisions.is_empty() && decisions.iter().all(|d| !d.keep) {
@@ -236,39 +321,102 @@ pub fn plan(
     Ok(RetentionPlan { set: set.to_string(), decisions })
 }
 
-/// restic's bucket walk over backups of one kind, newest first.
+/// restic's bucket walk over backups of one kind, newest first: `reasons`
+/// gets the rules that keep each backup, `passed_over` why each other rule
+/// did not (a newer backup of the same period, or its count used up).
 fn apply_rules<'a>(
     newest_first: &[&'a BackupRecord],
     rules: &Rules,
     tz: &TimeZone,
     reasons: &mut BTreeMap<&'a str, Vec<String>>,
+    passed_over: &mut BTreeMap<&'a str, Vec<String>>,
 ) -> Result<(), String> {
     let Some(latest) = newest_first.first() else { return Ok(()) };
     let zoned = |at: i64| Timestamp::from_second(at).unwrap_or_default().to_zoned(tz.clone());
-    let within_start = match rules.within()? {
-        Some(span) => Some(zoned(latest.created_at).checked_sub(span).map_err(|e| e.to_string())?.timestamp().as_second()),
-        None => None,
-    };
-    let mut remaining: Vec<(Period, u32, Option<String>)> = rules.counts().into_iter().map(|(p, n)| (p, n, None)).collect();
-    for backup in newest_first {
+    let latest = zoned(latest.created_at);
+    let mut counted: Vec<Counted> = rules.counts().into_iter().filter(|(_, n)| *n != 0).map(|(period, n)| Counted { period, configured: n, left: n, last: None }).collect();
+    let mut spans = Vec::new();
+    for (period, text) in rules.spans() {
+        let Some(text) = text else { continue };
+        let cut_off = parse_within(period.within_rule(), text)?.before(&latest)?.as_second();
+        spans.push(Spanned { period, text, cut_off, last: None });
+    }
+    for (index, backup) in newest_first.iter().enumerate() {
         let at = zoned(backup.created_at);
-        if within_start.is_some_and(|start| backup.created_at >= start) {
-            reasons.entry(&backup.id).or_default().push(format!("keep-within {}", rules.keep_within.as_deref().unwrap_or_default()));
+        let oldest = index + 1 == newest_first.len();
+        let (mut kept_by, mut against) = (Vec::new(), Vec::new());
+        for rule in &mut counted {
+            let bucket = rule.period.bucket(&at, &backup.id);
+            let label = if rule.period == Period::Last { String::new() } else { format!(" ({bucket})") };
+            if rule.left == 0 {
+                against.push(format!("outside {} {}", rule.period.rule(), rule.configured));
+            } else if rule.last.as_deref() != Some(bucket.as_str()) {
+                kept_by.push(format!("{}{label}", rule.period.rule()));
+                rule.take(bucket);
+            } else if oldest {
+                kept_by.push(format!("{}{label}, the oldest backup", rule.period.rule()));
+                rule.take(bucket);
+            } else {
+                against.push(format!("{} kept a newer backup of {bucket}", rule.period.rule()));
+            }
         }
-        for (period, count, last_bucket) in &mut remaining {
-            if *count == 0 {
+        for (entry, tags) in rules.tag_sets() {
+            match tags.iter().all(|tag| backup.tags.iter().any(|have| have == tag)) {
+                true => kept_by.push(format!("keep-tag {entry}")),
+                false => against.push(format!("not tagged {entry}")),
+            }
+        }
+        for rule in &mut spans {
+            // Strictly after the cut-off, as restic compares.
+            if backup.created_at <= rule.cut_off {
+                against.push(format!("older than {} {} of the newest backup", rule.period.within_rule(), rule.text));
                 continue;
             }
-            let bucket = period.bucket(&at, &backup.id);
-            if last_bucket.as_deref() != Some(bucket.as_str()) {
-                let reason = if *period == Period::Last { period.rule().to_string() } else { format!("{} ({bucket})", period.rule()) };
-                reasons.entry(&backup.id).or_default().push(reason);
-                *last_bucket = Some(bucket);
-                *count -= 1;
+            let bucket = rule.period.bucket(&at, &backup.id);
+            let named = format!("{} {}", rule.period.within_rule(), rule.text);
+            if rule.period == Period::Last {
+                kept_by.push(named);
+            } else if rule.last.as_deref() != Some(bucket.as_str()) || oldest {
+                let oldest_note = if rule.last.as_deref() == Some(bucket.as_str()) { ", the oldest backup" } else { "" };
+                kept_by.push(format!("{named} ({bucket}{oldest_note})"));
+                rule.last = Some(bucket);
+            } else {
+                against.push(format!("{named} kept a newer backup of {bucket}"));
             }
         }
+        if !kept_by.is_empty() {
+            reasons.entry(&backup.id).or_default().extend(kept_by);
+        }
+        passed_over.insert(&backup.id, against);
     }
     Ok(())
+}
+
+/// A rule with a count of periods: how many are left (-1: no end) and the
+/// period of the last backup it kept.
+struct Counted {
+    period: Period,
+    configured: i64,
+    left: i64,
+    last: Option<String>,
+}
+
+impl Counted {
+    fn take(&mut self, bucket: String) {
+        self.last = Some(bucket);
+        if self.left > 0 {
+            self.left -= 1;
+        }
+    }
+}
+
+/// A keep-within rule: backups strictly after `cut_off` (seconds), and of
+/// those, for a period rule, the newest of each period.
+struct Spanned<'a> {
+    period: Period,
+    text: &'a str,
+    cut_off: i64,
+    last: Option<String>,
 }
 
 /// Keeps the base of every kept incremental, transitively.
@@ -284,6 +432,9 @@ fn keep_bases<'a>(backups: &[&'a BackupRecord], reasons: &mut BTreeMap<&'a str, 
         entry.push(format!("base of {id}"));
     }
 }
+
+#[cfg(test)]
+mod restic_parity;
 
 #[cfg(test)]
 mod tests {
@@ -308,14 +459,15 @@ mod tests {
             run_id: None,
             verified_at: None,
             verify_error: None,
+            tags: Vec::new(),
         }
     }
 
-    fn full(id: &str, when: &str) -> BackupRecord {
+    pub(super) fn full(id: &str, when: &str) -> BackupRecord {
         backup(id, BackupKind::Full, when, None)
     }
 
-    fn policy(text: &str) -> Retention {
+    pub(super) fn policy(text: &str) -> Retention {
         toml::from_str(text).unwrap()
     }
 
@@ -368,19 +520,59 @@ mod tests {
         assert_eq!(reasons(&plan, "w47b"), ["keep-last", "keep-weekly (2026-W47)", "keep-monthly (2026-11)"]);
         assert_eq!(reasons(&plan, "w46"), ["keep-weekly (2026-W46)"]);
         assert_eq!(reasons(&plan, "oct"), ["keep-monthly (2026-10)"]);
-        assert!(reasons(&plan, "w47a").is_empty());
+        assert_eq!(reasons(&plan, "w47a"), ["outside keep-last 1", "keep-weekly kept a newer backup of 2026-W47", "keep-monthly kept a newer backup of 2026-11"]);
     }
 
     #[test]
-    fn keep_within_counts_back_from_the_newest_backup_not_from_now() {
+    fn every_removal_says_why_each_rule_passed_it_over() {
+        let backups = [
+            full("oct", "2026-10-31T10:00:00Z"),
+            full("w46", "2026-11-13T10:00:00Z"),
+            full("w47a", "2026-11-16T10:00:00Z"),
+            full("w47b", "2026-11-20T10:00:00Z"),
+        ];
+        let plan = run(&backups, &policy("keep-last = 1\nkeep-weekly = 2\nkeep-within = \"3d\""));
+        assert_eq!(kept(&plan), ["w47b", "w46"]);
+        assert_eq!(
+            reasons(&plan, "w47a"),
+            ["outside keep-last 1", "keep-weekly kept a newer backup of 2026-W47", "older than keep-within 3d of the newest backup"]
+        );
+        assert_eq!(reasons(&plan, "oct"), ["outside keep-last 1", "outside keep-weekly 2", "older than keep-within 3d of the newest backup"]);
+        assert!(plan.removed().all(|d| !d.reasons.is_empty()), "no removal without a reason");
+    }
+
+    #[test]
+    fn keep_within_counts_back_from_the_newest_backup_and_keeps_only_what_is_strictly_after() {
         let backups = [
             full("old", "2020-01-01T00:00:00Z"),
             full("edge", "2020-01-08T00:00:00Z"),
+            full("inside", "2020-01-08T00:00:01Z"),
             full("newest", "2020-01-10T00:00:00Z"),
         ];
         let plan = run(&backups, &policy("keep-within = \"2d\""));
-        assert_eq!(kept(&plan), ["newest", "edge"]);
-        assert_eq!(reasons(&plan, "edge"), ["keep-within 2d"]);
+        assert_eq!(kept(&plan), ["newest", "inside"]);
+        assert_eq!(reasons(&plan, "inside"), ["keep-within 2d"]);
+        assert_eq!(reasons(&plan, "edge"), ["older than keep-within 2d of the newest backup"], "exactly at the cut-off is out, as in restic");
+    }
+
+    #[test]
+    fn months_are_taken_off_as_gos_add_date_does() {
+        let latest = |at: &str| at.parse::<Timestamp>().unwrap().to_zoned(TimeZone::UTC);
+        let month = Within { months: 1, ..Within::default() };
+        // 31 March less a month is "31 February", which runs on to 3 March (2 March in a leap year).
+        assert_eq!(month.before(&latest("2026-03-31T12:00:00Z")).unwrap(), "2026-03-03T12:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(month.before(&latest("2024-03-31T12:00:00Z")).unwrap(), "2024-03-02T12:00:00Z".parse::<Timestamp>().unwrap());
+        let mixed = Within { years: 1, months: 2, days: 3, hours: 3 };
+        assert_eq!(mixed.before(&latest("2016-01-18T12:02:03Z")).unwrap(), "2014-11-15T09:02:03Z".parse::<Timestamp>().unwrap());
+    }
+
+    #[test]
+    fn minus_one_keeps_every_period_and_a_rule_with_count_left_keeps_the_oldest_backup() {
+        let backups = [full("a", "2026-11-01T10:00:00Z"), full("b", "2026-11-01T11:00:00Z"), full("c", "2026-11-02T10:00:00Z")];
+        assert_eq!(kept(&run(&backups, &policy("keep-daily = -1"))), ["c", "b", "a"], "a: the oldest backup, with -1 left");
+        assert_eq!(reasons(&run(&backups, &policy("keep-daily = -1")), "a"), ["keep-daily (2026-11-01), the oldest backup"]);
+        assert_eq!(kept(&run(&backups, &policy("keep-daily = 2"))), ["c", "b"], "no count left at the oldest");
+        assert_eq!(kept(&run(&backups, &policy("keep-daily = 3"))), ["c", "b", "a"]);
     }
 
     #[test]
@@ -430,10 +622,11 @@ mod tests {
         let unknown = toml::from_str::<Retention>("keep-dayly = 7").unwrap_err();
         assert!(unknown.to_string().contains("keep-dayly"), "{unknown}");
         for bad in ["7", "d", "3x", "0d"] {
-            let err = policy(&format!("keep-within = \"{bad}\"")).validate().unwrap_err();
-            assert!(err.contains(&format!("keep-within `{bad}`")), "{err}");
+            let err = policy(&format!("keep-within-daily = \"{bad}\"")).validate().unwrap_err();
+            assert!(err.contains(&format!("keep-within-daily `{bad}`")), "{err}");
         }
-        let span = parse_within("1y6m2w3d4h").unwrap();
-        assert_eq!((span.get_years(), span.get_months(), span.get_weeks(), span.get_days(), span.get_hours()), (1, 6, 2, 3, 4));
+        assert_eq!(parse_within("keep-within", "1y6m2w3d4h").unwrap(), Within { years: 1, months: 6, days: 17, hours: 4 });
+        let below = policy("keep-daily = -2").validate().unwrap_err();
+        assert_eq!(below, "keep-daily = -2: expected a count of periods, or -1 for all of them");
     }
 }

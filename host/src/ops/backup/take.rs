@@ -49,6 +49,15 @@ pub struct TakeOptions {
     /// Back up these paths instead of the set's `paths` (the safety backup of a
     /// restore target); they are granted read-only for this call.
     pub paths: Option<Vec<PathBuf>>,
+    /// Tags to record with the backup (checked by [`check_tag`]).
+    pub tags: Vec<String>,
+}
+
+/// A tag is a word retention's `keep-tag` can name: letters, digits, `-`,
+/// `_`, `.`, `:` (no commas: `keep-tag = ["a,b"]` means both a and b).
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    let fine = !tag.is_empty() && tag.chars().all(|c| c.is_alphanumeric() || "-_.:".contains(c));
+    if fine { Ok(()) } else { Err(format!("{tag:?} is not a tag; use letters, digits, `-`, `_`, `.` or `:`")) }
 }
 
 /// The set's config and absolute destination, or a one-line error naming what is wrong.
@@ -87,6 +96,7 @@ fn refuse_dest_inside_source(set: &str, settings: &toml::Table, dest: &Path) -> 
 }
 
 pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, Failure> {
+    options.tags.iter().try_for_each(|tag| check_tag(tag)).map_err(|e| Failure::bad_input(format!("--tag {e}; nothing was backed up")))?;
     let (config, dest) = set_config(app, set)?;
     let (requested, dry_run) = (options.kind, options.dry_run);
     let mut settings = config.settings.clone();
@@ -208,6 +218,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         run_id: Some(run_id),
         verified_at: None,
         verify_error: None,
+        tags: sorted_tags(&options.tags),
     };
     if let Err(e) = state.insert_backup(&record) {
         // Not in the catalog means not a backup: take the directory away again.
@@ -238,6 +249,13 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
 }
 
 /// A `backup.<outcome>` notice about `set`.
+fn sorted_tags(tags: &[String]) -> Vec<String> {
+    let mut tags = tags.to_vec();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
 fn notice(app: &App, set: &str, outcome: &str, severity: Severity, title: String, body: String) -> Notice {
     Notice::new(format!("backup.{outcome}"), severity, title, body)
         .fact("project", &app.config.project.name)

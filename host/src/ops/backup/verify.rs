@@ -17,7 +17,7 @@ use super::restore::restore_call;
 use super::sqlite_check;
 use crate::app::App;
 use crate::capability::artifact::sha256_file;
-use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, entry_of, open_archive};
+use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, Owner, Owners, entry_of, open_archive};
 use crate::failure::Failure;
 use crate::state::now_unix;
 
@@ -72,7 +72,7 @@ async fn check(app: &App, located: &Located, restore_test: bool) -> Result<Optio
         return Ok(Some(RestoreTested { entries: own.checked as usize, summary: Some(own.summary) }));
     }
     let (compared, differences) = match file_list(located)? {
-        Some(list) => (list.entries.len(), compare_tree(scratch.path(), &list.entries)),
+        Some(list) => (list.entries.len(), compare_tree(scratch.path(), &list.entries, Owners::default().apply())),
         // No file list (e.g. `volume`): the single archive is the reference.
         None => match located.manifest.artifacts.as_slice() {
             [only] if sqlite_check::is_sqlite(&located.dir.join(&only.path)) => {
@@ -136,8 +136,8 @@ fn compare_with_archive(root: &Path, archive: &Path) -> std::io::Result<(usize, 
             Kind::File => Some(FileHash::of_reader(HashAlgorithm::Blake3, &mut entry)?),
             _ => None,
         };
-        let want = FileEntry { kind, size: entry.header().size()?, mtime_ms: 0, mode, hash, link_target };
-        if let Some(difference) = compare_entry(&root.join(&relative), &want) {
+        let want = FileEntry { kind, size: entry.header().size()?, mtime_ms: 0, mode, owner: None, hash, link_target };
+        if let Some(difference) = compare_entry(&root.join(&relative), &want, Checks { mtime: false, owner: false }) {
             differences.push(format!("{}: {difference}", relative.display()));
         }
         compared += 1;
@@ -222,12 +222,13 @@ fn check_artifacts(dir: &Path, manifest: &BackupManifest) -> Result<(), Failure>
 }
 
 /// How the tree under `root` differs from `expected` (keys are absolute
-/// paths without the leading `/`, as stored in the archive).
-fn compare_tree(root: &Path, expected: &[(String, FileEntry)]) -> Vec<String> {
+/// paths without the leading `/`, as stored in the archive), owners
+/// included when the restore gave entries their owners.
+fn compare_tree(root: &Path, expected: &[(String, FileEntry)], owners: bool) -> Vec<String> {
     let mut differences = Vec::new();
     for (key, want) in expected {
         let path = root.join(key);
-        if let Some(difference) = compare_entry(&path, want) {
+        if let Some(difference) = compare_entry(&path, want, Checks { mtime: true, owner: owners }) {
             differences.push(format!("/{key}: {difference}"));
         }
     }
@@ -253,7 +254,16 @@ fn compare_tree(root: &Path, expected: &[(String, FileEntry)]) -> Vec<String> {
     differences
 }
 
-fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
+/// What [`compare_entry`] compares besides kind, mode, size, content and link target.
+#[derive(Clone, Copy)]
+struct Checks {
+    /// To the millisecond, as file lists keep mtimes.
+    mtime: bool,
+    /// When the list records one.
+    owner: bool,
+}
+
+fn compare_entry(path: &Path, want: &FileEntry, checks: Checks) -> Option<String> {
     let Ok(entry) = entry_of(path) else { return Some("missing".into()) };
     let kind = Kind::from(entry.kind);
     if kind != want.kind {
@@ -261,6 +271,16 @@ fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
     }
     if kind != Kind::Symlink && entry.mode != want.mode {
         return Some(format!("mode {:o}, expected {:o}", entry.mode, want.mode));
+    }
+    if let Some(owner) = want.owner.filter(|_| checks.owner) {
+        let found = owner_of(path);
+        if found != Some(owner) {
+            return Some(format!("owner {}, expected {owner}", found.map_or("unknown".into(), |o| o.to_string())));
+        }
+    }
+    if checks.mtime && entry.mtime_ms != want.mtime_ms {
+        let at = |ms: i64| format!("{} +{}ms", crate::time::rfc3339(ms.max(0) as u64 / 1000), ms.rem_euclid(1000));
+        return Some(format!("modified {}, expected {}", at(entry.mtime_ms), at(want.mtime_ms)));
     }
     match kind {
         Kind::File if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),
@@ -275,4 +295,10 @@ fn compare_entry(path: &Path, want: &FileEntry) -> Option<String> {
         Kind::Symlink => (entry.link_target != want.link_target).then(|| format!("points to {:?}, expected {:?}", entry.link_target, want.link_target)),
         _ => None,
     }
+}
+
+/// Who owns `path` (not following a symlink).
+fn owner_of(path: &Path) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    path.symlink_metadata().ok().map(|meta| Owner { uid: meta.uid(), gid: meta.gid() })
 }

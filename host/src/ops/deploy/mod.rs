@@ -157,7 +157,7 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let started = Instant::now();
     // A check that cannot run would fail the release after the switch; say so first.
     let checks: Vec<&str> = target.service.checks.iter().map(String::as_str).collect();
-    crate::ops::check::validate(app, &checks).await.map_err(|e| Failure::bad_input(format!("{e}; nothing was changed")))?;
+    crate::ops::check::validate(app, &checks).await.map_err(|problems| Failure::bad_input_each(problems.iter().map(|p| format!("{p}; nothing was changed"))))?;
     let engine = Engine::open().await?;
     let scope = format!("{}@{}", target.service_name, app.config.project.env);
     let state = app.state()?;

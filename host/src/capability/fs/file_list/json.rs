@@ -50,7 +50,7 @@ impl From<StoredEntry> for FileEntry {
             (None, Some(digest)) => Some(FileHash { algorithm: HashAlgorithm::Sha256, digest }),
             (None, None) => None,
         };
-        FileEntry { kind: stored.kind, size: stored.size, mtime_ms: stored.mtime_ms, mode: stored.mode, hash, link_target: stored.link_target }
+        FileEntry { kind: stored.kind, size: stored.size, mtime_ms: stored.mtime_ms, mode: stored.mode, owner: None, hash, link_target: stored.link_target }
     }
 }
 

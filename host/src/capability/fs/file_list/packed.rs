@@ -7,11 +7,11 @@
 //! - `bosun file list\n`, the version (u32 little-endian), the entry count;
 //! - per entry, in name order: how many bytes of the name it shares with the
 //!   previous entry's, the length and bytes of the rest; the kind (u8: file,
-//!   dir, symlink, other); size; mtime in ms (i64 little-endian); mode; the
-//!   hash's algorithm (u8: none, sha256, blake3) and then its 32 bytes; the
+//!   dir, symlink, other); size; mtime in ms (i64 little-endian); mode; from
+//!   version 4 on, the owner's uid and gid; the hash's algorithm (u8: none, sha256, blake3) and then its 32 bytes; the
 //!   link target's length plus one (0: none) and its bytes.
 
-use super::{FileEntry, Kind};
+use super::{FileEntry, Kind, Owner};
 use crate::capability::fs::content_hash::{Digest, FileHash, HashAlgorithm};
 
 const MAGIC: &[u8; 16] = b"bosun file list\n";
@@ -42,6 +42,11 @@ pub fn encode(version: u32, entries: &[(String, FileEntry)]) -> Vec<u8> {
         put_number(&mut out, entry.size);
         out.extend_from_slice(&entry.mtime_ms.to_le_bytes());
         put_number(&mut out, u64::from(entry.mode));
+        if version >= OWNERS_SINCE {
+            let owner = entry.owner.unwrap_or(Owner { uid: 0, gid: 0 });
+            put_number(&mut out, u64::from(owner.uid));
+            put_number(&mut out, u64::from(owner.gid));
+        }
         match entry.hash {
             None => out.push(0),
             Some(FileHash { algorithm, digest }) => {
@@ -62,6 +67,8 @@ pub fn encode(version: u32, entries: &[(String, FileEntry)]) -> Vec<u8> {
 
 /// The first packed version (1 and 2 were JSON).
 const FIRST_VERSION: u32 = 3;
+/// The first version that records owners.
+const OWNERS_SINCE: u32 = 4;
 
 /// The entries of a packed list, or what is wrong with it.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, FileEntry)>, String> {
@@ -69,7 +76,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, FileEntry)>, String> {
     if version < FIRST_VERSION {
         return Err(format!("it says version {version}, but packed lists start at version {FIRST_VERSION}"));
     }
-    let mut reader = Reader { rest: &bytes[MAGIC.len() + 4..] };
+    let mut reader = Reader { rest: &bytes[MAGIC.len() + 4..], owners: version >= OWNERS_SINCE };
     let count = reader.number()?;
     // A damaged count must not reserve more than the bytes could hold.
     let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(usize::MAX).min(reader.rest.len() / MIN_ENTRY_BYTES));
@@ -93,6 +100,8 @@ const MIN_ENTRY_BYTES: usize = 2 + 1 + 1 + 8 + 1 + 1 + 1;
 
 struct Reader<'a> {
     rest: &'a [u8],
+    /// Whether entries carry their owner (version 4 on).
+    owners: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -109,6 +118,13 @@ impl<'a> Reader<'a> {
         let size = self.number()?;
         let mtime_ms = i64::from_le_bytes(*self.take(8)?.first_chunk().expect("took 8 bytes"));
         let mode = u32::try_from(self.number()?).map_err(|_| format!("{name}: its mode is out of range"))?;
+        let owner = match self.owners {
+            true => {
+                let mut id = || u32::try_from(self.number()?).map_err(|_| format!("{name}: its owner is out of range"));
+                Some(Owner { uid: id()?, gid: id()? })
+            }
+            false => None,
+        };
         let hash = match self.byte()? {
             0 => None,
             tag => {
@@ -123,7 +139,7 @@ impl<'a> Reader<'a> {
                 Some(String::from_utf8(target.to_vec()).map_err(|_| format!("{name}: its link target is not UTF-8"))?)
             }
         };
-        Ok((name, FileEntry { kind, size, mtime_ms, mode, hash, link_target }))
+        Ok((name, FileEntry { kind, size, mtime_ms, mode, owner, hash, link_target }))
     }
 
     fn take(&mut self, length: usize) -> Result<&'a [u8], String> {
@@ -207,26 +223,29 @@ mod tests {
             size,
             mtime_ms: 1_700_000_000_123,
             mode: 0o644,
+            owner: Some(Owner { uid: 999, gid: 70_000 }),
             hash: Some(FileHash { algorithm, digest: Digest([size as u8; 32]) }),
             link_target: None,
         };
-        let dir = FileEntry { kind: Kind::Dir, size: 0, mtime_ms: -5, mode: 0o755, hash: None, link_target: None };
-        let link = FileEntry { kind: Kind::Symlink, size: 7, mtime_ms: 0, mode: 0o777, hash: None, link_target: Some("../ünï".into()) };
+        let dir = FileEntry { kind: Kind::Dir, size: 0, mtime_ms: -5, mode: 0o755, owner: Some(Owner { uid: 0, gid: 0 }), hash: None, link_target: None };
+        let link = FileEntry { kind: Kind::Symlink, size: 7, mtime_ms: 0, mode: 0o777, owner: Some(Owner { uid: 1, gid: 2 }), hash: None, link_target: Some("../ünï".into()) };
         vec![
             ("srv".into(), dir.clone()),
             ("srv/data".into(), dir),
             ("srv/data/a".into(), file(3, HashAlgorithm::Blake3)),
             ("srv/data/ab".into(), file(300_000, HashAlgorithm::Sha256)),
             ("srv/data/lïnk".into(), link),
-            ("srv/data/lïnk2".into(), FileEntry { kind: Kind::Other, size: 0, mtime_ms: 1, mode: 0o600, hash: None, link_target: Some(String::new()) }),
+            ("srv/data/lïnk2".into(), FileEntry { kind: Kind::Other, size: 0, mtime_ms: 1, mode: 0o600, owner: Some(Owner { uid: 5, gid: 5 }), hash: None, link_target: Some(String::new()) }),
         ]
     }
 
     #[test]
-    fn entries_round_trip_with_every_kind_hash_and_link_target() {
-        let bytes = encode(3, &entries());
-        assert_eq!(version_of(&bytes), Some(3));
+    fn entries_round_trip_with_every_kind_hash_owner_and_link_target() {
+        let bytes = encode(4, &entries());
+        assert_eq!(version_of(&bytes), Some(4));
         assert_eq!(decode(&bytes).unwrap(), entries());
+        let without_owners: Vec<_> = entries().into_iter().map(|(name, entry)| (name, FileEntry { owner: None, ..entry })).collect();
+        assert_eq!(decode(&encode(3, &entries())).unwrap(), without_owners, "version 3 has no owners");
     }
 
     #[test]
@@ -270,7 +289,7 @@ mod tests {
             bomb.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0o55, 0, 0]);
         }
         assert_eq!(decode(&bomb).unwrap_err(), "entry 1 of 2: its name is 4097 bytes long, more than any path (4096)");
-        let fits = vec![(long, FileEntry { kind: Kind::Dir, size: 0, mtime_ms: 0, mode: 0o55, hash: None, link_target: None })];
+        let fits = vec![(long, FileEntry { kind: Kind::Dir, size: 0, mtime_ms: 0, mode: 0o55, owner: None, hash: None, link_target: None })];
         assert_eq!(decode(&encode(3, &fits)).unwrap(), fits, "a name of the longest length fits");
     }
 }
