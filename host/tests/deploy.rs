@@ -336,7 +336,7 @@ fn a_bad_service_config_is_refused_at_load() {
     let out = d.bosun(&["deploy", "web", "1.0"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("bosun.toml:") && err.contains("services.web.ports: `8080:eighty`: `eighty` is not a port number"), "{err}");
+    assert!(err.contains("bosun.toml:") && err.contains("services.web.ports[0]: `8080:eighty`: `eighty` is not a port number"), "{err}");
 }
 
 #[test]
