@@ -2,7 +2,7 @@
 //! the same run. `cargo bench -p bosun --bench deploy`.
 //!
 //! 1. Redeploy of one service (recreate, no checks, no healthcheck):
-//!    `bosun deploy web 1` vs `docker rm -f` + `docker run -d` of the same
+//!    `bosun deploy web 1 --force` vs `docker rm -f` + `docker run -d` of the same
 //!    image, interleaved, `BOSUN_BENCH_ROUNDS` times (default 10); medians.
 //! 2. `images check` of 20 images in a local registry (Debian's
 //!    `docker-registry`): bosun's concurrent check vs the same checks one
@@ -66,7 +66,7 @@ fn bench_redeploy() -> (Duration, Duration) {
     std::fs::write(project.path().join("bosun.toml"), config).unwrap();
     let bosun = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
-        c.current_dir(project.path()).args(["deploy", "web", "1"]);
+        c.current_dir(project.path()).args(["deploy", "web", "1", "--force"]);
         c
     };
     let cli_name = format!("{name}-cli");

@@ -81,10 +81,22 @@ fn a_failed_deploy_puts_the_running_version_back() {
 
     let out = d.bosun(&["deploy", "web", "2.0-bad"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("deploy of web 2.0-bad failed: container") && err.contains("is unhealthy"), "{err}");
-    assert!(err.contains(&format!("is back on version 1.0 ({})", d.container("1.0"))), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // stderr is not a terminal: a plain line per phase, then the error in one line.
+    let (new, old) = (d.container("2.0-bad"), d.container("1.0"));
+    let progress = stderr(&out);
+    let phases: Vec<&str> = progress.lines().map(|l| l.split(" (").next().unwrap()).collect();
+    let expected = [
+        format!("stopping {old}"),
+        format!("creating {new}"),
+        format!("starting {new}"),
+        format!("waiting for {new} to be healthy"),
+        format!("undoing: putting {old} back"),
+    ];
+    assert_eq!(phases[..phases.len() - 1], expected, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("waiting for {new} to be healthy (30s left)")), "the time left is shown: {}", stderr(&out));
+    let err = stderr(&out).lines().last().unwrap().to_string();
+    assert!(err.starts_with("error: deploy of web 2.0-bad failed: container") && err.contains(&format!("container {new} is unhealthy")), "named, not by id: {err}");
+    assert!(err.contains(&format!("is back on version 1.0 ({old})")), "{err}");
     assert!(inspect(&d.container("2.0-bad")).is_none(), "the bad container is removed");
     assert_eq!(http_get(port), "1.0", "the old version serves again on its port");
     let after = inspect(&d.container("1.0")).unwrap();
@@ -132,7 +144,7 @@ fn deploy_refuses_before_touching_the_running_release() {
     let out = d.bosun(&["deploy", "web", "9.9"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(&format!("image {}:9.9 is not on this machine; nothing was changed. Pull it with `bosun images pull {}:9.9`", d.repo, d.repo)), "{err}");
+    assert!(err.contains(&format!("image {}:9.9 is not on this machine; pull it with `bosun images pull {}:9.9`; nothing was changed", d.repo, d.repo)), "{err}");
 
     // The new name is taken by a container bosun does not manage.
     let _squatter = support::run_test_container(&d.container("2.0"), &[], &["--env", "PORT=9"]);
@@ -148,13 +160,13 @@ fn deploy_refuses_before_touching_the_running_release() {
     other.image("1.0", &[]);
     let out = other.bosun(&["deploy", "web", "1.0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(&format!("port {busy_port} is already bound by another process on this host")), "{}", stderr(&out));
-    // ...and one held by another container.
+    assert!(stderr(&out).contains(&format!("127.0.0.1:{busy_port} is held by ")), "{}", stderr(&out));
+    // ...and one held by another service's container.
     let rival = Deploys::new("deploy-rival", &format!("ports = [\"127.0.0.1:{port}:8080\"]"));
     rival.image("1.0", &[]);
     let out = rival.bosun(&["deploy", "web", "1.0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(&format!("port {port} is already bound by container {}", d.container("1.0"))), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("127.0.0.1:{port} is published by container {}", d.container("1.0"))), "{}", stderr(&out));
 
     let out = d.bosun(&["deploy", "nope", "1.0"]);
     assert_eq!(out.status.code(), Some(2));
@@ -164,11 +176,140 @@ fn deploy_refuses_before_touching_the_running_release() {
     let plan = succeeded(&d.bosun(&["deploy", "web", "2.0", "--dry-run"]));
     assert!(plan.contains(&format!("create    {}", d.container("2.0"))), "{plan}");
     assert!(plan.contains("stop old, then start new"), "{plan}");
+    assert!(plan.contains(&format!("ports 127.0.0.1:{port}:8080/tcp)")), "the host IP is kept: {plan}");
     assert!(plan.contains(&format!("stop      {} (version 1.0)", d.container("1.0"))), "{plan}");
     assert!(inspect(&d.container("2.0")).is_none());
 
     assert_eq!(started_at(), before, "the running release was never stopped");
     assert_eq!(d.releases().len(), 1, "refusals record no release");
+}
+
+/// The running release's container, as a test compares it before and after.
+fn identity(container: &str) -> (Value, Value, Value) {
+    let c = inspect(container).unwrap_or_else(|| panic!("{container} is gone"));
+    (c["Id"].clone(), c["State"]["StartedAt"].clone(), c["State"]["Running"].clone())
+}
+
+/// `bosun deploy web <version>` is refused with exit 2, one line naming
+/// `expected` and ending with the promise that nothing was changed.
+fn refused(d: &Deploys, version: &str, expected: &str) -> String {
+    let out = d.bosun(&["deploy", "web", version]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(expected), "expected {expected:?} in: {err}");
+    assert!(err.trim_end().ends_with("; nothing was changed"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn deploy_checks_the_host_before_stopping_the_running_release() {
+    support::require_engine();
+    let port = free_port();
+    let own_port = format!("ports = [\"127.0.0.1:{port}:8080\"]");
+    let d = Deploys::new("deploy-preflight", &own_port);
+    d.image("1.0", &[]);
+    d.image("2.0", &[]);
+    succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    let before = identity(&d.container("1.0"));
+
+    // Another process holds a second port: found although the service's own container holds the first.
+    let process = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = process.local_addr().unwrap().port();
+    d.configure(&format!("ports = [\"127.0.0.1:{port}:8080\", \"127.0.0.1:{held}:9090\"]"));
+    refused(&d, "2.0", &format!("127.0.0.1:{held} is held by "));
+    let err = refused(&d, "2.0", &format!("(pid {}) on this host; stop it or change services.web.ports", std::process::id()));
+    assert!(!err.contains("is published by"), "the service's own container may hold its port: {err}");
+    // Every address collides with one; another loopback address does not.
+    d.configure(&format!("ports = [\"127.0.0.1:{port}:8080\", \"{held}:9090\"]"));
+    refused(&d, "2.0", &format!("port {held} is held by "));
+    d.configure(&format!("ports = [\"127.0.0.1:{port}:8080\", \"127.0.0.2:{held}:9090\"]"));
+    succeeded(&d.bosun(&["deploy", "web", "2.0", "--dry-run"]));
+    drop(process);
+
+    // Another container publishes it.
+    let taken = free_port();
+    let rival = support::run_test_container(&format!("{}-rival", d.name), &[], &["--publish", &format!("127.0.0.1:{taken}:8080")]);
+    d.configure(&format!("ports = [\"127.0.0.1:{port}:8080\", \"{taken}:9090\"]"));
+    refused(&d, "2.0", &format!("port {taken} is published by container {}, which this release does not replace", rival.name));
+    drop(rival);
+
+    let network = support::unique("bosun-test-no-network");
+    d.configure(&format!("{own_port}\nnetworks = [\"{network}\"]"));
+    refused(&d, "2.0", &format!("network {network} does not exist; create it (`docker network create {network}`) or change services.web.networks"));
+
+    let missing = d.project.path().join("no-such-data");
+    d.configure(&format!("{own_port}\nvolumes = [\"{}:/data\"]", missing.display()));
+    refused(&d, "2.0", &format!("bind source {} does not exist; create it or change services.web.volumes", missing.display()));
+
+    let volume = support::unique("bosun-test-volume");
+    d.configure(&format!("{own_port}\nvolumes = [\"{volume}:/data\"]\nvolume_driver = \"no-such-driver\""));
+    refused(&d, "2.0", &format!("volume {volume} would be created with the driver no-such-driver, which this engine does not have (it has local"));
+
+    d.configure(&format!("{own_port}\nenv_files = [\"missing.env\"]"));
+    refused(&d, "2.0", &format!("env file {}/missing.env cannot be read (No such file or directory", d.project.dir.path().display()));
+
+    d.configure(&own_port);
+    d.foreign_image("3.0-arm", "arm64");
+    let engine_arch = String::from_utf8(support::docker(&["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"]).stdout).unwrap();
+    refused(&d, "3.0-arm", &format!("image {}:3.0-arm is built for linux/arm64, but the engine runs {}", d.repo, engine_arch.trim()));
+
+    // Every problem at once, in one line.
+    d.configure(&format!("{own_port}\nnetworks = [\"{network}\"]\nvolumes = [\"{}:/data\"]", missing.display()));
+    let err = refused(&d, "2.0", &format!("network {network} does not exist"));
+    assert!(err.contains(&format!("bind source {} does not exist", missing.display())), "{err}");
+
+    assert_eq!(identity(&d.container("1.0")), before, "the running release was never stopped");
+    assert!(inspect(&d.container("2.0")).is_none(), "nothing was created");
+    assert_eq!(d.releases().len(), 1, "refusals record no release");
+    // The service's own container holds its port and is replaced: the deploy goes ahead.
+    d.configure(&own_port);
+    succeeded(&d.bosun(&["deploy", "web", "2.0"]));
+    assert_eq!(http_get(port), "2.0");
+}
+
+#[test]
+fn redeploying_the_running_version_recreates_it_only_when_something_changed() {
+    support::require_engine();
+    let d = Deploys::new("deploy-again", "env = { GREETING = \"hi\" }");
+    d.image("1.0", &[]);
+    // Run as a cron job or a systemd unit would: no $USER.
+    let without_user = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        command.args(args).current_dir(d.project.dir.path()).env_remove("USER").env_remove("BOSUN_USER").env_remove("BOSUN_CONFIG");
+        command.output().unwrap()
+    };
+    succeeded(&without_user(&["deploy", "web", "1.0"]));
+    let name = d.container("1.0");
+    let first = inspect(&name).unwrap()["Id"].clone();
+
+    let again = succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    assert!(again.contains(&format!("web 1.0 already runs as {name} from the same image and config; nothing was changed (`--force` recreates it)")), "{again}");
+    assert_eq!(inspect(&name).unwrap()["Id"], first);
+    assert_eq!(d.releases().len(), 1, "nothing done, nothing recorded");
+
+    d.configure("env = { GREETING = \"hello\" }");
+    let plan = succeeded(&d.bosun(&["deploy", "web", "1.0", "--dry-run"]));
+    assert!(plan.contains(&format!("redeploy  version 1.0 already runs as {name}; the config changed: it is renamed to {name}-r1 and replaced")), "{plan}");
+    succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    let second = inspect(&name).unwrap();
+    assert_ne!(second["Id"], first);
+    assert!(second["Config"]["Env"].as_array().unwrap().iter().any(|e| e == "GREETING=hello"));
+    assert_eq!(inspect(&format!("{name}-r1")).unwrap()["State"]["Running"], false, "the old one is kept for rollback");
+
+    let forced = succeeded(&d.bosun(&["deploy", "web", "1.0", "--force", "-m", "forced"]));
+    assert!(forced.contains(&format!("runs as {name}")), "{forced}");
+    assert_ne!(inspect(&name).unwrap()["Id"], second["Id"], "--force recreates it");
+
+    // `releases` shows the short image id and config hash, and who ran it.
+    let releases = d.releases();
+    let text = succeeded(&d.bosun(&["releases", "web"]));
+    let row = text.lines().find(|l| l.starts_with("   1 ")).unwrap_or_else(|| panic!("{text}"));
+    let short = |v: &Value| v.as_str().unwrap().trim_start_matches("sha256:")[..12].to_string();
+    assert!(row.contains(&short(&releases[0]["image_digest"])) && row.contains(&short(&releases[0]["config_hash"])), "{text}");
+    let passwd_name = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert_eq!(releases[0]["who"], passwd_name.trim(), "without $USER, the uid's passwd name");
+    assert!(text.lines().next().unwrap().contains("image         config"), "{text}");
 }
 
 #[test]
@@ -195,7 +336,7 @@ fn a_bad_service_config_is_refused_at_load() {
     let out = d.bosun(&["deploy", "web", "1.0"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("bosun.toml:") && err.contains("services.web.ports: `8080:eighty`: `eighty` is not a port number"), "{err}");
+    assert!(err.contains("bosun.toml:") && err.contains("services.web.ports[0]: `8080:eighty`: `eighty` is not a port number"), "{err}");
 }
 
 #[test]

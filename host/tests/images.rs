@@ -163,7 +163,11 @@ fn pull_shows_progress_and_required_names_what_is_missing() {
 
     let out = d.bosun(&["images", "pull", &pushed]);
     succeeded(&out);
-    assert!(stderr(&out).contains(": Pull complete"), "per-layer progress lines: {}", stderr(&out));
+    let progress = stderr(&out);
+    assert!(progress.contains(": Pull complete ("), "per-layer progress lines with the layer's size: {progress}");
+    assert!(progress.contains(": Already exists"), "the test image's layer is here already: {progress}");
+    assert!(progress.lines().any(|l| l.contains(": Downloading ") && l.contains("B/")), "byte counts of the layer pulled: {progress}");
+    assert!(!progress.contains("0 B/0 B"), "{progress}");
     assert!(stdout(&d.bosun(&["images", "required"])).contains(&format!("present  {pushed}")));
     assert!(stdout(&d.bosun(&["doctor"])).contains("ok   images     the 1 image(s) the services need are here"));
     succeeded(&d.bosun(&["deploy", "web"]));
@@ -217,7 +221,7 @@ fn updating_a_deployed_service_records_a_release_and_keeps_rollback_working() {
     d.configure_image(&repo, "version = \"live\"\nretain = 2");
     // Two containers of the service run `live`: the current one and the one it replaced.
     succeeded(&d.bosun(&["deploy", "web"]));
-    succeeded(&d.bosun(&["deploy", "web"]));
+    succeeded(&d.bosun(&["deploy", "web", "--force"]));
     registry.push(&format!("{}:v2", d.repo), &format!("{}/web:live", d.name));
     docker(&["tag", &format!("{}:v1", d.repo), &live]);
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use clap::Subcommand;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 
 use super::output::{Failure, Output};
 use crate::app::App;
@@ -152,40 +152,46 @@ fn check_text(checks: &[check::ImageCheck]) -> String {
         .join("\n")
 }
 
-/// Per-layer bars on a terminal; one line per layer status change otherwise.
+/// Per-layer bars on a terminal; plain lines otherwise.
 struct PullDisplay {
     bars: Option<MultiProgress>,
     layers: HashMap<String, ProgressBar>,
-    last_status: HashMap<String, String>,
+    plain: PlainPull,
 }
+
+/// The longest status the engine sends for a layer (`Verifying Checksum`).
+const STATUS_WIDTH: usize = 18;
 
 impl PullDisplay {
     fn new() -> PullDisplay {
         let tty = std::io::stderr().is_terminal();
-        PullDisplay { bars: tty.then(MultiProgress::new), layers: HashMap::new(), last_status: HashMap::new() }
+        PullDisplay { bars: tty.then(MultiProgress::new), layers: HashMap::new(), plain: PlainPull::default() }
     }
 
     fn show(&mut self, p: &pull::Progress) {
         let Some(bars) = &self.bars else {
-            if self.last_status.get(&p.layer) != Some(&p.status) {
-                let who = if p.layer.is_empty() { String::new() } else { format!("{}: ", p.layer) };
-                eprintln!("{who}{}", p.status);
-                self.last_status.insert(p.layer.clone(), p.status.clone());
+            if let Some(line) = self.plain.line(p) {
+                eprintln!("{line}");
             }
             return;
         };
-        if p.layer.is_empty() {
-            let _ = bars.println(&p.status);
+        if is_about_the_image(p) {
+            let _ = bars.println(image_line(p));
             return;
         }
         let bar = self.layers.entry(p.layer.clone()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new(0));
-            bar.set_style(ProgressStyle::with_template("{prefix} {msg:<12} [{bar:30}] {bytes}/{total_bytes}").expect("valid template").progress_chars("=> "));
+            bar.set_style(ProgressStyle::with_template(&format!("{{prefix}} {{msg:<{STATUS_WIDTH}}}")).expect("valid template"));
             bar.set_prefix(p.layer.clone());
             bar
         });
         bar.set_message(p.status.clone());
+        // Bytes only once there are some to count: no `0 B/0 B` for a layer already here.
         if let Some(total) = p.total {
+            if bar.length() == Some(0) {
+                let template = format!("{{prefix}} {{msg:<{STATUS_WIDTH}}} [{{bar:30}}] {{bytes}}/{{total_bytes}}");
+                bar.set_style(ProgressStyle::with_template(&template).expect("valid template").progress_chars("=> "));
+            }
             bar.set_length(total);
         }
         if let Some(current) = p.current {
@@ -197,6 +203,50 @@ impl PullDisplay {
         for bar in self.layers.values() {
             bar.finish();
         }
+    }
+}
+
+/// The repository line (`Pulling from …`, keyed by the tag) and the closing
+/// `Digest:` and `Status:` lines are about the image, not a layer.
+fn is_about_the_image(p: &pull::Progress) -> bool {
+    p.layer.is_empty() || p.status.starts_with("Pulling from ")
+}
+
+fn image_line(p: &pull::Progress) -> String {
+    if p.layer.is_empty() { p.status.clone() } else { format!("{}: {}", p.layer, p.status) }
+}
+
+/// A layer's progress as plain lines for logs: one when its status changes
+/// and one at each quarter of a download or extraction, with byte counts.
+#[derive(Default)]
+struct PlainPull {
+    /// Layer → (last status, last quarter shown, its size once known).
+    layers: HashMap<String, (String, u64, Option<u64>)>,
+}
+
+impl PlainPull {
+    fn line(&mut self, p: &pull::Progress) -> Option<String> {
+        if is_about_the_image(p) {
+            return Some(image_line(p));
+        }
+        let (status, quarter, size) = self.layers.entry(p.layer.clone()).or_insert_with(|| (String::new(), 0, None));
+        *size = p.total.or(*size);
+        let now_quarter = match (p.current, p.total) {
+            (Some(current), Some(total)) => current.min(total) * 4 / total,
+            _ => 0,
+        };
+        let changed = *status != p.status;
+        if !changed && now_quarter <= *quarter {
+            return None;
+        }
+        status.clone_from(&p.status);
+        *quarter = now_quarter;
+        let bytes = match (p.current, p.total, *size) {
+            (Some(current), Some(total), _) => format!(" {}/{}", HumanBytes(current), HumanBytes(total)),
+            (_, _, Some(size)) => format!(" ({})", HumanBytes(size)),
+            _ => String::new(),
+        };
+        Some(format!("{}: {}{bytes}", p.layer, p.status))
     }
 }
 
@@ -260,4 +310,48 @@ fn prune_text(plan: &prune::PrunePlan, dry_run: bool) -> String {
         return "no images of the services' repositories".into();
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(layer: &str, status: &str, bytes: Option<(u64, u64)>) -> pull::Progress {
+        pull::Progress { layer: layer.into(), status: status.into(), current: bytes.map(|b| b.0), total: bytes.map(|b| b.1) }
+    }
+
+    #[test]
+    fn plain_pull_lines_carry_byte_counts_and_no_empty_ones() {
+        // The engine's messages for one layer already here and one downloaded, in its order.
+        let events = [
+            progress("1.0", "Pulling from web", None),
+            progress("aaa", "Already exists", None),
+            progress("bbb", "Pulling fs layer", None),
+            progress("bbb", "Downloading", Some((0, 2 << 20))),
+            progress("bbb", "Downloading", Some((1 << 19, 2 << 20))),
+            progress("bbb", "Downloading", Some((1 << 20, 2 << 20))),
+            progress("bbb", "Downloading", Some((1 << 20 | 1, 2 << 20))),
+            progress("bbb", "Download complete", None),
+            progress("bbb", "Extracting", Some((2 << 20, 2 << 20))),
+            progress("bbb", "Pull complete", None),
+            progress("", "Digest: sha256:abc", None),
+        ];
+        let mut plain = PlainPull::default();
+        let lines: Vec<String> = events.iter().filter_map(|e| plain.line(e)).collect();
+        assert_eq!(
+            lines,
+            [
+                "1.0: Pulling from web",
+                "aaa: Already exists",
+                "bbb: Pulling fs layer",
+                "bbb: Downloading 0 B/2.00 MiB",
+                "bbb: Downloading 512.00 KiB/2.00 MiB",
+                "bbb: Downloading 1.00 MiB/2.00 MiB",
+                "bbb: Download complete (2.00 MiB)",
+                "bbb: Extracting 2.00 MiB/2.00 MiB",
+                "bbb: Pull complete (2.00 MiB)",
+                "Digest: sha256:abc",
+            ]
+        );
+    }
 }

@@ -1,11 +1,14 @@
 //! `bosun deploy`, `bosun rollback`, `bosun releases`.
 
+use std::io::IsTerminal;
+use std::sync::{Mutex, PoisonError};
+
 use clap::Args;
 use indicatif::ProgressBar;
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
-use crate::ops::deploy::{self, ReleaseOptions, Released};
+use crate::ops::deploy::{self, ReleaseOptions, Released, Step, StepSink};
 use crate::state::ReleaseRecord;
 
 #[derive(Args)]
@@ -19,6 +22,9 @@ pub struct DeployArgs {
     /// Print the plan (containers to create, stop, remove) and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Recreate the container even when this version already runs with the same image and config.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -42,28 +48,51 @@ pub struct ReleasesArgs {
 }
 
 pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Failure> {
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run };
-    let what = format!("deploying {} {}", args.service, args.version.as_deref().unwrap_or(""));
-    let released = with_spinner(out, what, deploy::deploy(app, &args.service, args.version.as_deref(), &options)).await?;
-    report(&released, out)
+    let (on_step, bar) = show_steps(out);
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step };
+    let released = deploy::deploy(app, &args.service, args.version.as_deref(), &options).await;
+    bar.inspect(ProgressBar::finish_and_clear);
+    report(&released?, out)
 }
 
 pub async fn rollback(args: RollbackArgs, app: &App, out: Output) -> Result<(), Failure> {
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run };
-    let released = with_spinner(out, format!("rolling back {}", args.service), deploy::rollback(app, &args.service, args.to.as_deref(), &options)).await?;
-    report(&released, out)
+    let (on_step, bar) = show_steps(out);
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step };
+    let released = deploy::rollback(app, &args.service, args.to.as_deref(), &options).await;
+    bar.inspect(ProgressBar::finish_and_clear);
+    report(&released?, out)
 }
 
-async fn with_spinner<T>(out: Output, what: String, work: impl Future<Output = T>) -> T {
-    let bar = (!out.json).then(|| spinner(what));
-    let result = work.await;
-    bar.inspect(ProgressBar::finish_and_clear);
-    result
+/// A release's steps on stderr: on a terminal a spinner showing the current
+/// one (and the time left while waiting), otherwise one plain line as each
+/// step begins, for logs. Nothing with `--json`.
+fn show_steps(out: Output) -> (StepSink, Option<ProgressBar>) {
+    if out.json {
+        return (Box::new(|_| {}), None);
+    }
+    if std::io::stderr().is_terminal() {
+        let bar = spinner("planning".to_string());
+        let shown = bar.clone();
+        return (Box::new(move |step: &Step| shown.set_message(step.to_string())), Some(bar));
+    }
+    let last = Mutex::new(String::new());
+    let on_step = move |step: &Step| {
+        let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+        if *last != step.what {
+            eprintln!("{step}");
+            last.clone_from(&step.what);
+        }
+    };
+    (Box::new(on_step), None)
 }
 
 fn report(released: &Released, out: Output) -> Result<(), Failure> {
     out.print(released, || match released {
         Released::Planned { plan } => format!("dry run, nothing changed:\n{plan}"),
+        Released::Unchanged { container, plan } => {
+            let facts = plan.facts();
+            format!("{} {} already runs as {container} from the same image and config; nothing was changed (`--force` recreates it)", facts.service, facts.version)
+        }
         Released::Done { release, removed, warnings, elapsed_secs, .. } => {
             let mut text = format!(
                 "release {}: {} {} runs as {} ({:.1}s)",
@@ -94,21 +123,17 @@ fn releases_text(releases: &[ReleaseRecord]) -> String {
     if releases.is_empty() {
         return "no releases yet; `bosun deploy <service> <version>` makes one".into();
     }
-    let mut lines = vec![format!("{:>4}  {:<20}  {:<10}  {:<12}  {:<8}  {:<9}  {:<24}  {:<10}  note", "id", "when", "service", "version", "kind", "outcome", "container", "who")];
+    let short = |hex: &str| hex.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+    let row = |cells: [&str; 11]| {
+        let [id, when, service, version, kind, outcome, image, config, container, who, note] = cells;
+        format!("{id:>4}  {when:<20}  {service:<10}  {version:<12}  {kind:<8}  {outcome:<11}  {image:<12}  {config:<12}  {container:<24}  {who:<10}  {note}")
+    };
+    let mut lines = vec![row(["id", "when", "service", "version", "kind", "outcome", "image", "config", "container", "who", "note"])];
     for r in releases {
         let outcome = r.outcome.as_str();
-        lines.push(format!(
-            "{:>4}  {:<20}  {:<10}  {:<12}  {:<8}  {:<9}  {:<24}  {:<10}  {}",
-            r.id,
-            crate::time::rfc3339(r.created_at.max(0) as u64),
-            r.service,
-            r.version,
-            r.kind.as_str(),
-            outcome,
-            r.container_name,
-            r.who,
-            r.note
-        ));
+        let (id, when) = (r.id.to_string(), crate::time::rfc3339(r.created_at.max(0) as u64));
+        let (image, config) = (short(&r.image_digest), short(&r.config_hash));
+        lines.push(row([&id, &when, &r.service, &r.version, r.kind.as_str(), outcome, &image, &config, &r.container_name, &r.who, &r.note]).trim_end().to_string());
     }
     lines.join("\n")
 }

@@ -35,6 +35,8 @@ pub struct Service {
     /// `SOURCE:TARGET[:ro|rw]`; an absolute (or `./`) SOURCE is a bind, a bare name a volume.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// The driver of the named volumes the container creates (docker's `--volume-driver`; default `local`).
+    pub volume_driver: Option<String>,
     /// Networks to join: `["shop"]` or `{ shop = { aliases = ["web"] } }`.
     #[serde(default)]
     pub networks: Networks,
@@ -177,6 +179,23 @@ impl PortMapping {
     /// The engine's key for the container side: `80/tcp`.
     pub fn container_key(&self) -> String {
         format!("{}/{}", self.container_port, self.protocol)
+    }
+}
+
+/// docker's notation, address kept: `127.0.0.1:8080:80/tcp`, `[::1]::53/udp`, `80/tcp`.
+impl std::fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host_ip {
+            Some(ip) if ip.contains(':') => write!(f, "[{ip}]:")?,
+            Some(ip) => write!(f, "{ip}:")?,
+            None => {}
+        }
+        match self.host_port {
+            Some(port) => write!(f, "{port}:")?,
+            None if self.host_ip.is_some() => f.write_str(":")?,
+            None => {}
+        }
+        write!(f, "{}", self.container_key())
     }
 }
 

@@ -158,9 +158,33 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-/// Who ran it: `$BOSUN_USER`, else the login name, else the uid.
+/// Who ran it: `$BOSUN_USER`, else `$USER`, else the uid's name in the
+/// passwd database (cron and systemd units often set no `$USER`), else the uid.
 pub fn who() -> String {
-    std::env::var("BOSUN_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let uid = unsafe { libc::getuid() };
+    set("BOSUN_USER").or_else(|| set("USER")).or_else(|| user_name(uid)).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The passwd name of `uid` (getpwuid_r, so NSS sources count too).
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to a live local of the size given; on success
+    // `found` points at `entry`, whose strings live in `buffer`.
+    let code = unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found) };
+    if code != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uid_0_is_named_from_the_passwd_database() {
+        assert_eq!(super::user_name(0).as_deref(), Some("root"));
+    }
 }

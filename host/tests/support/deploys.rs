@@ -71,6 +71,30 @@ impl Deploys {
         docker(&["build", "--quiet", "--tag", &format!("{}:{version}", self.repo), &context.path().to_string_lossy()]);
     }
 
+    /// Loads `repo:version` as an image built for `arch` (no layers; it never
+    /// runs), from an archive in `docker save`'s format written here.
+    pub fn foreign_image(&self, version: &str, arch: &str) {
+        let config = serde_json::json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": { "Labels": { super::TEST_LABEL: "1" } },
+            "rootfs": { "type": "layers", "diff_ids": [] },
+        });
+        let manifest = serde_json::json!([{ "Config": "config.json", "RepoTags": [format!("{}:{version}", self.repo)], "Layers": [] }]);
+        let mut archive = tar::Builder::new(Vec::new());
+        for (name, json) in [("config.json", config), ("manifest.json", manifest)] {
+            let bytes = serde_json::to_vec(&json).unwrap();
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            archive.append_data(&mut header, name, bytes.as_slice()).unwrap();
+        }
+        let archive = archive.into_inner().unwrap();
+        let mut load = Command::new("docker").args(["load", "--quiet"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+        load.stdin.take().unwrap().write_all(&archive).unwrap();
+        assert!(load.wait().unwrap().success(), "docker load of the {arch} image failed");
+    }
+
     pub fn bosun(&self, args: &[&str]) -> Output {
         self.project.bosun(args)
     }

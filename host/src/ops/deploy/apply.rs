@@ -8,6 +8,7 @@ use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 use super::engine::{Engine, Managed};
 use super::health::{Health, wait_healthy};
 use super::plan::{DeployPlan, Order};
+use super::steps::{OnStep, Step};
 use crate::app::App;
 
 /// What a successful release left running.
@@ -43,20 +44,30 @@ struct Done {
 /// The journal of one release: what happened, in order, for the run record.
 pub type Log = Vec<String>;
 
-pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let mut done = Done::default();
-    match steps(app, engine, plan, release, log, &mut done).await {
+    match steps(app, engine, plan, release, log, &mut done, on_step).await {
         Ok(applied) => Ok(applied),
         Err((problem, health)) => {
+            let problem = by_name(&problem, plan, &done);
             log.push(format!("failed: {problem}"));
             let logs = match done.created.as_deref().or(done.started_kept.as_deref()) {
                 Some(name) => engine.logs(name, 100).await,
                 None => String::new(),
             };
-            let undo_failures = undo(engine, plan, done, log).await;
+            on_step(&Step::new(format!("undoing: putting {} back", plan.replaces.first().map_or("what ran before", |old| old.name.as_str()))));
+            let undo_failures = undo(engine, plan, &done, log).await.iter().map(|f| by_name(f, plan, &done)).collect();
             Err(NotApplied { problem, health, logs, undo_failures })
         }
     }
+}
+
+/// `text` with the ids of the release's containers (the engine's own
+/// messages carry them) replaced by their names.
+fn by_name(text: &str, plan: &DeployPlan, done: &Done) -> String {
+    let new = done.created.iter().chain(&done.started_kept).map(|id| (id.as_str(), plan.container.name.as_str()));
+    let old = plan.replaces.iter().chain(&plan.remove).chain(plan.set_aside.as_ref().map(|a| &a.container)).map(|m| (m.id.as_str(), m.name.as_str()));
+    new.chain(old).filter(|(id, _)| !id.is_empty()).fold(text.to_string(), |text, (id, name)| text.replace(id, name))
 }
 
 type StepError = (String, Option<Health>);
@@ -65,14 +76,15 @@ fn step_error(e: anyhow::Error) -> StepError {
     (format!("{e:#}"), None)
 }
 
-async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, done: &mut Done) -> Result<Applied, StepError> {
+async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
     if let Some(aside) = &plan.set_aside {
+        on_step(&Step::new(format!("renaming {} to {}", aside.container.name, aside.renamed_to)));
         engine.rename(&aside.container.id, &aside.renamed_to).await.map_err(step_error)?;
         done.renamed = Some((aside.container.id.clone(), aside.container.name.clone()));
         log.push(format!("renamed {} to {}", aside.container.name, aside.renamed_to));
     }
     if plan.order == Order::StopFirst {
-        retire_replaced(engine, plan, log, done).await.map_err(step_error)?;
+        retire_replaced(engine, plan, log, done, on_step).await.map_err(step_error)?;
     }
     let name = &plan.container.name;
     let project = &app.config.project.name;
@@ -83,31 +95,35 @@ async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log:
                 engine.set_restart(&kept.id, policy).await.map_err(step_error)?;
             }
             done.started_kept = Some(kept.id.clone());
+            on_step(&Step::new(format!("starting the kept container {}", kept.name)));
             engine.start(&kept.id).await.map_err(step_error)?;
             log.push(format!("started kept container {}", kept.name));
             kept.id.clone()
         }
         None => {
+            on_step(&Step::new(format!("creating {name}")));
             let id = engine.create(name, body).await.map_err(step_error)?;
             done.created = Some(id.clone());
+            on_step(&Step::new(format!("starting {name}")));
             engine.start(&id).await.map_err(step_error)?;
             log.push(format!("created and started {name}"));
             id
         }
     };
-    let health = wait_healthy(app, engine, &container_id, &plan.health).await;
+    let health = wait_healthy(app, engine, &container_id, name, &plan.health, on_step).await;
     if let Some(problem) = health.problem.clone() {
         return Err((problem, Some(health)));
     }
     log.push(format!("{name} is healthy"));
     if plan.order == Order::StartFirst {
-        retire_replaced(engine, plan, log, done).await.map_err(step_error)?;
+        retire_replaced(engine, plan, log, done, on_step).await.map_err(step_error)?;
     }
     let (mut removed, mut warnings) = (Vec::new(), Vec::new());
     for old in &plan.remove {
+        on_step(&Step::new(format!("removing {} (beyond retain)", old.name)));
         match engine.remove(&old.id).await {
             Ok(()) => removed.push(old.name.clone()),
-            Err(e) => warnings.push(format!("could not remove {} beyond retain: {e:#}", old.name)),
+            Err(e) => warnings.push(by_name(&format!("could not remove {} beyond retain: {e:#}", old.name), plan, done)),
         }
     }
     if !removed.is_empty() {
@@ -118,8 +134,9 @@ async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log:
 
 /// Stops the containers the release replaces and sets their restart policy
 /// to `no`, remembering the old one for an undo or a later rollback.
-async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done: &mut Done) -> anyhow::Result<()> {
+async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> anyhow::Result<()> {
     for old in &plan.replaces {
+        on_step(&Step::new(format!("stopping {} (version {})", old.name, old.version)));
         let policy = engine.container(&old.id).await?.and_then(|c| c.host_config).and_then(|h| h.restart_policy);
         engine.stop(&old.id, plan.stop_timeout).await?;
         done.retired.push((old.clone(), policy));
@@ -131,7 +148,7 @@ async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done
 }
 
 /// Puts everything back as it was; returns the steps that failed.
-async fn undo(engine: &Engine, plan: &DeployPlan, done: Done, log: &mut Log) -> Vec<String> {
+async fn undo(engine: &Engine, plan: &DeployPlan, done: &Done, log: &mut Log) -> Vec<String> {
     let mut failures = Vec::new();
     let mut attempt = |result: anyhow::Result<()>, what: String, log: &mut Log| match result {
         Ok(()) => log.push(format!("undo: {what}")),

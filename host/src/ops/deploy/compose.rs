@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::apply::{Applied, Log, NotApplied};
 use super::engine::Engine;
 use super::health::wait_healthy;
+use super::steps::{OnStep, Step};
 use super::plan::{HealthPlan, ReleaseFacts, Target};
 use crate::app::App;
 use crate::config::parse_duration;
@@ -93,7 +94,7 @@ pub async fn plan(app: &App, engine: &Engine, target: Target) -> Result<ComposeP
     })?;
     let image = format!("{}:{version}", service.image);
     let Some(image_info) = engine.image(&image).await? else {
-        return Err(Failure::bad_input(format!("{scope}: image {image} is not on this machine; nothing was changed. Pull it with `bosun images pull {image}`")));
+        return Err(super::plan::refused(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`")));
     };
     let service_config = serde_json::to_string(&service).expect("a service serializes");
     let mut hasher = Sha256::new();
@@ -127,9 +128,10 @@ fn compose_project_name(project: &str, env: &str) -> String {
     format!("{project}-{env}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || "_-".contains(*c)).collect()
 }
 
-pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let not_applied = |problem: String, logs: String, health| NotApplied { problem, health, logs, undo_failures: vec![] };
     let outcome = async {
+        on_step(&Step::new(format!("running {} up", plan.program.join(" "))));
         up(plan, &plan.facts.version, log).await.map_err(|problem| not_applied(problem, String::new(), None))?;
         let (id, name) = running_container(engine, plan).await.map_err(|problem| not_applied(problem, String::new(), None))?;
         let has_healthcheck = engine
@@ -140,7 +142,7 @@ pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log
             .and_then(|c| c.config?.healthcheck?.test)
             .is_some_and(|t| t.first().is_some_and(|f| f != "NONE"));
         let health_plan = HealthPlan { docker_healthcheck: has_healthcheck, ..plan.health.clone() };
-        let health = wait_healthy(app, engine, &id, &health_plan).await;
+        let health = wait_healthy(app, engine, &id, &name, &health_plan, on_step).await;
         if let Some(problem) = health.problem.clone() {
             let logs = engine.logs(&id, 100).await;
             return Err(not_applied(problem, logs, Some(health)));
@@ -151,6 +153,7 @@ pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log
     .await;
     let Err(mut failed) = outcome else { return outcome };
     log.push(format!("failed: {}", failed.problem));
+    on_step(&Step::new(format!("undoing: running {} again", plan.previous.as_deref().map_or("nothing".to_string(), |v| format!("version {v}")))));
     let undo = match &plan.previous {
         Some(previous) => up(plan, previous, log).await.map(|()| log.push(format!("undo: ran version {previous} again"))),
         None => down(plan, log).await,

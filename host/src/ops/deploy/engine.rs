@@ -9,7 +9,7 @@ use bollard::Docker;
 use bollard::errors::Error as EngineError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, ContainerUpdateBody, ImageInspect, RestartPolicy};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptions, InspectNetworkOptions, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
     RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
@@ -25,7 +25,11 @@ pub struct Managed {
     pub service: String,
     /// The image reference it was created from.
     pub image: String,
+    /// The image id it runs (`sha256:…`).
+    pub image_id: String,
     pub version: String,
+    /// The `bosun.config-hash` label: equal to a plan's means an equal container.
+    pub config_hash: String,
     /// The release that created it.
     pub release: Option<i64>,
     pub running: bool,
@@ -41,7 +45,9 @@ impl Managed {
             name: c.names.into_iter().flatten().next().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default(),
             service: labels.get(label::SERVICE).cloned().unwrap_or_default(),
             image: c.image.unwrap_or_default(),
+            image_id: c.image_id.unwrap_or_default(),
             version: labels.get(label::VERSION).cloned().unwrap_or_default(),
+            config_hash: labels.get(label::CONFIG_HASH).cloned().unwrap_or_default(),
             release: labels.get(label::RELEASE).and_then(|r| r.parse().ok()),
             running: matches!(c.state, Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)),
             created: c.created.unwrap_or_default(),
@@ -51,6 +57,16 @@ impl Managed {
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }
+}
+
+/// A host port a running container publishes.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub container: String,
+    /// None when the engine lists no address.
+    pub addr: Option<std::net::IpAddr>,
+    pub port: u16,
+    pub protocol: String,
 }
 
 pub struct Engine {
@@ -83,19 +99,51 @@ impl Engine {
         Ok(managed)
     }
 
-    /// Host port → names of the running containers publishing it (one listing).
-    pub async fn published_ports(&self) -> Result<HashMap<u16, Vec<String>>> {
+    /// Every host port a running container publishes, with its address (one listing).
+    pub async fn published_ports(&self) -> Result<Vec<Published>> {
         let options = ListContainersOptionsBuilder::new().all(false).build();
         let listed = self.docker.list_containers(Some(options)).await.map_err(|e| engine_error("listing containers", e))?;
-        let mut ports: HashMap<u16, Vec<String>> = HashMap::new();
+        let mut published = Vec::new();
         for container in listed {
-            let published: Vec<u16> = container.ports.iter().flatten().filter_map(|p| p.public_port).collect();
-            let name = Managed::from_summary(container).name;
-            for port in published {
-                ports.entry(port).or_default().push(name.clone());
+            let ports = container.ports.clone().unwrap_or_default();
+            let container = Managed::from_summary(container).name;
+            for port in ports {
+                let Some(host_port) = port.public_port else { continue };
+                let protocol = port.typ.map_or_else(|| "tcp".to_string(), |t| t.to_string());
+                let addr = port.ip.as_deref().and_then(|ip| ip.parse().ok());
+                published.push(Published { container: container.clone(), addr, port: host_port, protocol });
             }
         }
-        Ok(ports)
+        Ok(published)
+    }
+
+    /// The engine's `os/arch`, e.g. `linux/amd64`.
+    pub async fn platform(&self) -> Result<String> {
+        let version = self.docker.version().await.map_err(|e| engine_error("asking the engine its version", e))?;
+        Ok(format!("{}/{}", version.os.unwrap_or_default(), version.arch.unwrap_or_default()))
+    }
+
+    /// The volume drivers the engine has (`local` and installed plugins).
+    pub async fn volume_drivers(&self) -> Result<Vec<String>> {
+        let info = self.docker.info().await.map_err(|e| engine_error("asking the engine its plugins", e))?;
+        Ok(info.plugins.and_then(|p| p.volume).unwrap_or_default())
+    }
+
+    pub async fn network_exists(&self, name: &str) -> Result<bool> {
+        match self.docker.inspect_network(name, None::<InspectNetworkOptions>).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(engine_error(&format!("network {name}"), e)),
+        }
+    }
+
+    /// The driver of volume `name`, or none when there is no such volume.
+    pub async fn volume_driver(&self, name: &str) -> Result<Option<String>> {
+        match self.docker.inspect_volume(name).await {
+            Ok(volume) => Ok(Some(volume.driver)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(engine_error(&format!("volume {name}"), e)),
+        }
     }
 
     /// The image `reference`, or none when it is not on this machine.

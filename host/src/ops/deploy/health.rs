@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::engine::Engine;
 use super::plan::HealthPlan;
+use super::steps::{OnStep, Step};
 use crate::app::App;
 use crate::ops::check::{self, CheckReport};
 
@@ -24,52 +25,67 @@ pub struct Health {
     pub checks: Vec<CheckReport>,
 }
 
-pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, plan: &HealthPlan) -> Health {
+/// Waits for `container` (named `name` in messages) to be healthy by `plan`.
+pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &str, plan: &HealthPlan, on_step: OnStep<'_>) -> Health {
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
-    if let Err(problem) = container_healthy(engine, container, plan.docker_healthcheck, deadline).await {
+    let waiting = format!("waiting for {name} to be {}", if plan.docker_healthcheck { "healthy" } else { "running" });
+    let tick = |left: Duration| on_step(&Step::waiting(waiting.as_str(), left));
+    if let Err(problem) = container_healthy(engine, container, name, plan.docker_healthcheck, deadline, &tick).await {
         return Health { healthy: false, problem: Some(problem), checks: vec![] };
     }
     let mut checks = Vec::new();
-    for name in &plan.checks {
-        let report = check_passes(app, name, deadline).await;
+    for check in &plan.checks {
+        let report = check_passes(app, check, deadline, on_step).await;
         let failed = !report.passed;
         checks.push(report);
         if failed {
-            let problem = format!("check {name} did not pass within {}s", plan.timeout_ms / 1000);
+            let problem = format!("check {check} did not pass within {}s", plan.timeout_ms / 1000);
             return Health { healthy: false, problem: Some(problem), checks };
         }
     }
     Health { healthy: true, problem: None, checks }
 }
 
-pub(crate) async fn container_healthy(engine: &Engine, container: &str, docker_healthcheck: bool, deadline: Instant) -> Result<(), String> {
+/// Polls `container` until it is healthy (or, without a healthcheck,
+/// running), telling `tick` the time left before `deadline` at each poll.
+pub(crate) async fn container_healthy(
+    engine: &Engine,
+    container: &str,
+    name: &str,
+    docker_healthcheck: bool,
+    deadline: Instant,
+    tick: &(dyn Fn(Duration) + Send + Sync),
+) -> Result<(), String> {
     loop {
-        let inspected = engine.container(container).await.map_err(|e| format!("{e:#}"))?.ok_or_else(|| format!("container {container} disappeared"))?;
+        tick(deadline.saturating_duration_since(Instant::now()));
+        let inspected = engine.container(container).await.map_err(|e| format!("{e:#}"))?.ok_or_else(|| format!("container {name} disappeared"))?;
         let state = inspected.state.unwrap_or_default();
         if !state.running.unwrap_or(false) && !state.restarting.unwrap_or(false) {
             let code = state.exit_code.unwrap_or_default();
             let oom = if state.oom_killed.unwrap_or(false) { ", killed for running out of memory" } else { "" };
-            return Err(format!("container {container} exited with code {code}{oom}"));
+            return Err(format!("container {name} exited with code {code}{oom}"));
         }
         let health = state.health.unwrap_or_default();
         match (docker_healthcheck, health.status) {
             (false, _) | (true, Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
             (true, Some(HealthStatusEnum::UNHEALTHY)) => {
                 let last = health.log.unwrap_or_default().pop().and_then(|l| l.output).unwrap_or_default();
-                return Err(format!("container {container} is unhealthy: {}", last.trim().replace('\n', " ")));
+                return Err(format!("container {name} is unhealthy: {}", last.trim().replace('\n', " ")));
             }
             _ => {}
         }
         if Instant::now() >= deadline {
-            return Err(format!("container {container} was not healthy within the health_timeout"));
+            return Err(format!("container {name} was not healthy within the health_timeout"));
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
 /// Runs check `name` until it passes or the deadline; the last report.
-async fn check_passes(app: &App, name: &str, deadline: Instant) -> CheckReport {
+async fn check_passes(app: &App, name: &str, deadline: Instant, on_step: OnStep<'_>) -> CheckReport {
+    let running = format!("running check {name}");
     loop {
+        on_step(&Step::waiting(running.as_str(), deadline.saturating_duration_since(Instant::now())));
         let report = check::run_named(app, name, false).await;
         if report.passed || Instant::now() + CHECK_RETRY >= deadline {
             return report;

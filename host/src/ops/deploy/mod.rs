@@ -8,6 +8,9 @@ pub mod engine;
 pub(crate) mod health;
 mod naming;
 pub mod plan;
+mod preflight;
+mod sockets;
+pub mod steps;
 pub mod spec;
 
 use std::time::Instant;
@@ -16,6 +19,7 @@ use serde::Serialize;
 
 pub use compose::ComposePlan;
 pub use plan::{DeployPlan, Order, ReleaseFacts, Target};
+pub use steps::{Step, StepSink};
 
 use self::engine::Engine;
 use crate::app::App;
@@ -29,6 +33,10 @@ pub struct ReleaseOptions {
     /// `-m`: why, recorded with the release.
     pub note: String,
     pub dry_run: bool,
+    /// Recreate the container even when the version already runs unchanged.
+    pub force: bool,
+    /// Told of each step as it starts.
+    pub on_step: StepSink,
 }
 
 /// A release's plan, by the service's strategy.
@@ -74,6 +82,8 @@ impl std::fmt::Display for ReleasePlan {
 pub enum Released {
     /// Dry run: what would happen.
     Planned { plan: Box<ReleasePlan> },
+    /// The version already runs from the same image with the same config: nothing done.
+    Unchanged { container: String, plan: Box<ReleasePlan> },
     Done {
         release: Box<ReleaseRecord>,
         plan: Box<ReleasePlan>,
@@ -153,9 +163,14 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let state = app.state()?;
     let _lock = if options.dry_run { None } else { Some(ServiceLock::acquire(state, &scope, &target.version, &options.note)?) };
     let plan = match target.service.strategy {
-        Strategy::Run => ReleasePlan::Run(Box::new(plan::plan(app, &engine, target, options.dry_run).await?)),
+        Strategy::Run => ReleasePlan::Run(Box::new(plan::plan(app, &engine, target, options).await?)),
         Strategy::Compose => ReleasePlan::Compose(Box::new(compose::plan(app, &engine, target).await?)),
     };
+    if let ReleasePlan::Run(run) = &plan
+        && let Some(running) = &run.unchanged
+    {
+        return Ok(Released::Unchanged { container: running.name.clone(), plan: Box::new(plan) });
+    }
     if options.dry_run {
         return Ok(Released::Planned { plan: Box::new(plan) });
     }
@@ -192,8 +207,8 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let started_notice = notice("started", Severity::Info, format!("{verb} {} {} to {}", facts.service, facts.version, facts.env), options.note.clone());
     let apply = async {
         match &plan {
-            ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log).await,
-            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log).await,
+            ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log, &*options.on_step).await,
+            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log, &*options.on_step).await,
         }
     };
     let (applied, _) = tokio::join!(apply, notify::tell(app, run_id, &started_notice));

@@ -11,9 +11,11 @@ use serde::Serialize;
 
 use super::engine::{Engine, Managed};
 use super::naming::{NameFacts, container_name};
+use super::preflight::{self, Needs};
 use super::spec::{ContainerSpec, label};
+use super::ReleaseOptions;
 use crate::app::App;
-use crate::config::{PortMapping, Service, parse_duration};
+use crate::config::{Service, parse_duration};
 use crate::failure::Failure;
 use crate::state::{ReleaseKind, now_unix};
 
@@ -98,6 +100,9 @@ pub struct DeployPlan {
     pub stop_timeout: u32,
     #[serde(skip)]
     pub from_release: Option<i64>,
+    /// The running container that already is what this release would create
+    /// (same version, image and config): nothing is done unless forced.
+    pub unchanged: Option<Managed>,
 }
 
 impl DeployPlan {
@@ -114,6 +119,11 @@ impl DeployPlan {
     }
 }
 
+/// A refusal found while planning: one line, and the promise that matters most.
+pub(super) fn refused(scope: &str, problem: &str) -> Failure {
+    Failure::bad_input(format!("{scope}: {problem}; nothing was changed"))
+}
+
 /// The labels that select a service's containers in this project and env.
 pub fn service_labels(app: &App, service: &str) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
@@ -123,7 +133,8 @@ pub fn service_labels(app: &App, service: &str) -> BTreeMap<&'static str, String
     ])
 }
 
-pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> Result<DeployPlan, Failure> {
+pub async fn plan(app: &App, engine: &Engine, target: Target, options: &ReleaseOptions) -> Result<DeployPlan, Failure> {
+    let dry_run = options.dry_run;
     let Target { service_name, service, version, kind, pinned_image, from_release, kept_container } = target;
     let env = app.config.project.env.clone();
     let scope = format!("{service_name}@{env}");
@@ -135,25 +146,25 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
         (Some(pinned), Some(id)) if pinned == id => (image.clone(), local),
         (Some(pinned), _) => match engine.image(pinned).await? {
             Some(info) => (pinned.clone(), Some(info)),
-            None => return Err(Failure::bad_input(format!("{scope}: the image {image} ({pinned}) of that release is no longer on this machine; pull it with `bosun images pull {image}` if the registry still has it"))),
+            None => return Err(refused(&scope, &format!("the image {image} ({pinned}) of that release is no longer on this machine; pull it with `bosun images pull {image}` if the registry still has it"))),
         },
         (None, _) => (image.clone(), local),
     };
     let Some(image_info) = image_info else {
-        return Err(Failure::bad_input(format!("{scope}: image {image} is not on this machine; nothing was changed. Pull it with `bosun images pull {image}`")));
+        return Err(refused(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`")));
     };
     let image_id = image_info.id.clone().unwrap_or_default();
 
     let managed = engine.managed(&service_labels(app, &service_name)).await?;
     let reuse = kept_container.and_then(|id| managed.iter().find(|m| m.id == id).cloned());
     if let Some(kept) = reuse.as_ref().filter(|k| k.running) {
-        return Err(Failure::bad_input(format!("{scope} already runs release {} (version {}, container {})", from_release.unwrap_or_default(), kept.version, kept.name)));
+        return Err(refused(&scope, &format!("it already runs release {} (version {}, container {})", from_release.unwrap_or_default(), kept.version, kept.name)));
     }
     let name = match &reuse {
         Some(kept) => kept.name.clone(),
         None => {
             let facts = NameFacts { service: &service_name, version: &version, image_id: &image_id, now: now_unix() };
-            container_name(app, &facts, dry_run).await.map_err(|e| Failure::bad_input(format!("{scope}: naming the container: {e:#}")))?
+            container_name(app, &facts, dry_run).await.map_err(|e| refused(&scope, &format!("naming the container: {e:#}")))?
         }
     };
     let set_aside = match (&reuse, engine.container(&name).await?) {
@@ -161,9 +172,7 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
             let id = existing.id.clone().unwrap_or_default();
             let ours = managed.iter().find(|m| m.id == id).cloned();
             let Some(ours) = ours else {
-                return Err(Failure::bad_input(format!(
-                    "{scope}: container name {name} is taken by a container bosun does not manage for {scope}; rename or remove it, or change [naming].template"
-                )));
+                return Err(refused(&scope, &format!("container name {name} is taken by a container bosun does not manage for {scope}; rename or remove it, or change [naming].template")));
             };
             let renamed_to = format!("{name}-r{}", ours.release.map_or_else(|| ours.short_id().to_string(), |r| r.to_string()));
             Some(SetAside { container: ours, renamed_to })
@@ -172,10 +181,17 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
     };
 
     let config_dir = app.config.resolve(std::path::Path::new(""));
-    let container = ContainerSpec::build(&service, &name, &create_from, &config_dir).map_err(|e| Failure::bad_input(format!("{scope}: {e:#}")))?;
+    let container = ContainerSpec::build(&service, &name, &create_from, &config_dir).map_err(|e| refused(&scope, &format!("{e:#}")))?;
     let config_hash = container.config_hash();
     let replaces: Vec<Managed> = managed.iter().filter(|m| m.running).cloned().collect();
-    check_ports(engine, &scope, &service_name, &container, &replaces).await?;
+    // As `docker compose up`: the same version from the same image with the same config is left alone.
+    let unchanged = replaces.iter().find(|m| reuse.is_none() && m.version == version && m.image_id == image_id && m.config_hash == config_hash);
+    let unchanged = unchanged.filter(|_| !options.force).cloned();
+    let needs = Needs { service: &service_name, spec: &container, image: &image, image_info: &image_info, replaces: &replaces };
+    let problems = if unchanged.is_some() { vec![] } else { preflight::problems(engine, &needs).await? };
+    if !problems.is_empty() {
+        return Err(refused(&scope, &problems.join("; ")));
+    }
     let order = if !container.fixed_host_ports().is_empty() && !replaces.is_empty() { Order::StopFirst } else { Order::StartFirst };
 
     let image_healthcheck = image_info.config.as_ref().and_then(|c| c.healthcheck.as_ref()).and_then(|h| h.test.as_ref());
@@ -200,48 +216,8 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, dry_run: bool) -> 
         remove,
         stop_timeout: service.stop_timeout,
         from_release,
+        unchanged,
     })
-}
-
-/// Every fixed host port is free, or held by a container this release replaces.
-async fn check_ports(engine: &Engine, scope: &str, service: &str, spec: &ContainerSpec, replaces: &[Managed]) -> Result<(), Failure> {
-    let fixed = spec.fixed_host_ports();
-    if fixed.is_empty() {
-        return Ok(());
-    }
-    let ours: Vec<&str> = replaces.iter().map(|m| m.name.as_str()).collect();
-    let published = engine.published_ports().await?;
-    for port in fixed {
-        let host_port = port.host_port.unwrap_or_default();
-        let others = published.get(&host_port).into_iter().flatten().filter(|n| !ours.contains(&n.as_str()));
-        if let Some(other) = others.into_iter().next() {
-            return Err(Failure::bad_input(format!(
-                "{scope}: port {host_port} is already bound by container {other}, which is not part of {scope}; nothing was changed. Stop it, or change services.{service}.ports"
-            )));
-        }
-        let held_by_ours = !replaces.is_empty();
-        if !held_by_ours && engine_is_local() && bound_by_a_process(port) {
-            return Err(Failure::bad_input(format!(
-                "{scope}: port {host_port} is already bound by another process on this host; nothing was changed. Stop it, or change services.{service}.ports"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn engine_is_local() -> bool {
-    matches!(crate::docker::Endpoint::from_env(), Ok(crate::docker::Endpoint::Unix(_)))
-}
-
-/// Whether binding the port here fails because something holds it.
-fn bound_by_a_process(port: &PortMapping) -> bool {
-    let ip = port.host_ip.as_deref().unwrap_or("0.0.0.0");
-    let addr = (ip, port.host_port.unwrap_or_default());
-    let result = match port.protocol.as_str() {
-        "udp" => std::net::UdpSocket::bind(addr).map(drop),
-        _ => std::net::TcpListener::bind(addr).map(drop),
-    };
-    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 impl fmt::Display for DeployPlan {
@@ -253,12 +229,22 @@ impl fmt::Display for DeployPlan {
         if let Some(kept) = &self.reuse {
             writeln!(f, "  start     {} (kept from release {})", kept.name, self.from_release.unwrap_or_default())?;
         } else {
-            let ports: Vec<String> = self.container.ports.iter().map(|p| format!("{}:{}", p.host_port.map_or("*".into(), |h| h.to_string()), p.container_key())).collect();
+            let ports: Vec<String> = self.container.ports.iter().map(ToString::to_string).collect();
             let ports = if ports.is_empty() { String::new() } else { format!(", ports {}", ports.join(" ")) };
             writeln!(f, "  create    {} (config {}{ports})", self.container.name, &facts.config_hash[..12])?;
         }
-        if let Some(aside) = &self.set_aside {
-            writeln!(f, "  rename    {} -> {} (its name is reused)", aside.container.name, aside.renamed_to)?;
+        match &self.set_aside {
+            Some(aside) if aside.container.running && aside.container.version == facts.version => {
+                let old = &aside.container;
+                let why = match (old.image_id == facts.image_id, old.config_hash == facts.config_hash) {
+                    (false, _) => "the image changed",
+                    (true, false) => "the config changed",
+                    (true, true) => "--force",
+                };
+                writeln!(f, "  redeploy  version {} already runs as {}; {why}: it is renamed to {} and replaced", facts.version, old.name, aside.renamed_to)?;
+            }
+            Some(aside) => writeln!(f, "  rename    {} -> {} (its name is reused)", aside.container.name, aside.renamed_to)?,
+            None => {}
         }
         let order = match self.order {
             Order::StartFirst => "start new, then stop old",

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,9 @@ pub struct ContainerSpec {
     pub entrypoint: Option<Vec<String>>,
     pub ports: Vec<PortMapping>,
     pub volumes: Vec<VolumeMount>,
+    /// Kept out of the hash when unset, so existing releases keep theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_driver: Option<String>,
     /// Network → aliases.
     pub networks: BTreeMap<String, Vec<String>>,
     pub labels: BTreeMap<String, String>,
@@ -57,7 +60,7 @@ impl ContainerSpec {
     pub fn build(service: &Service, name: &str, image: &str, config_dir: &Path) -> Result<ContainerSpec> {
         let mut env = BTreeMap::new();
         for file in &service.env_files {
-            env.extend(read_env_file(&config_dir.join(file))?);
+            env.extend(read_env_file(&std::path::absolute(config_dir.join(file))?)?);
         }
         env.extend(service.env.clone());
         let nanos = |d: &Option<String>| d.as_deref().map(|d| parse_duration(d).map(|d| d.as_nanos() as i64)).transpose();
@@ -85,6 +88,7 @@ impl ContainerSpec {
             entrypoint: service.entrypoint.clone(),
             ports: service.ports.iter().map(|p| PortMapping::parse(p)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?,
             volumes,
+            volume_driver: service.volume_driver.clone(),
             networks: service.networks.attachments(),
             labels: service.labels.clone(),
             restart: service.restart.clone(),
@@ -152,6 +156,7 @@ impl ContainerSpec {
                 binds: (!binds.is_empty()).then_some(binds),
                 port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
                 restart_policy,
+                volume_driver: self.volume_driver.clone(),
                 memory: self.memory_bytes,
                 nano_cpus: self.nano_cpus,
                 network_mode: self.networks.keys().next().cloned(),
@@ -167,7 +172,7 @@ impl ContainerSpec {
 /// `KEY` taking bosun's own environment value. Values are registered as
 /// secrets to mask.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the env file; fix services.*.env_files in bosun.toml", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("env file {} cannot be read ({e}); fix env_files in bosun.toml", path.display()))?;
     let mut env = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim_start();
@@ -233,6 +238,6 @@ mod tests {
     fn a_missing_env_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let err = ContainerSpec::build(&service("image = \"web\"\nenv_files = [\"nope.env\"]"), "w", "web:1", dir.path()).unwrap_err();
-        assert!(format!("{err:#}").contains("nope.env: cannot read the env file"), "{err:#}");
+        assert!(format!("{err:#}").contains("nope.env cannot be read (No such file or directory (os error 2)); fix env_files in bosun.toml"), "{err:#}");
     }
 }

@@ -88,7 +88,7 @@ pub async fn recreate(engine: &Engine, old: &Affected, reference: &str, release:
             Ok(()) => {
                 let inspected = engine.container(&new_id).await.ok().flatten();
                 let has_healthcheck = inspected.and_then(|c| c.config).and_then(|c| c.healthcheck).and_then(|h| h.test).is_some_and(|t| t.first().is_some_and(|f| f != "NONE"));
-                container_healthy(engine, &new_id, has_healthcheck, Instant::now() + HEALTH_TIMEOUT).await
+                container_healthy(engine, &new_id, &old.name, has_healthcheck, Instant::now() + HEALTH_TIMEOUT, &|_| {}).await
             }
             Err(e) => Err(e),
         };
