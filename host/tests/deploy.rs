@@ -61,10 +61,13 @@ fn deploy_redeploy_rollback_and_retain() {
     assert!(third.contains("removed beyond retain"), "{third}");
     assert!(running(&d.container("3.0")));
     let kept: Vec<bool> = ["1.0", "2.0"].iter().map(|v| inspect(&d.container(v)).is_some()).collect();
-    assert_eq!(kept.iter().filter(|k| **k).count(), 1, "exactly one replaced container is kept: {kept:?}");
+    assert_eq!(kept, [false, true], "the newest replaced container (2.0's) is kept, 1.0's is removed");
 
+    // The rollback starts the kept 2.0 container again.
+    let two = inspect(&d.container("2.0")).unwrap();
     let rolled = succeeded(&d.bosun(&["rollback", "web", "--to", "2.0"]));
-    assert!(running(&d.container("2.0")) || rolled.contains("2.0"), "{rolled}");
+    assert!(running(&d.container("2.0")), "{rolled}");
+    assert_eq!(inspect(&d.container("2.0")).unwrap()["Id"], two["Id"], "started again, not recreated: {rolled}");
     assert!(!running(&d.container("3.0")));
 }
 
