@@ -4,6 +4,8 @@
 //! Real compiled plugins (host/tests/plugins/hostile-limits, the built-in
 //! chat and webhook notifiers), the real `bosun` binary, real processes,
 //! loopback servers and the real Docker engine.
+// The serial guard spans each whole test (see SERIAL).
+#![allow(clippy::await_holding_lock)]
 
 mod common;
 mod support;
@@ -20,7 +22,9 @@ use common::*;
 use serde_json::json;
 
 /// One test at a time: several measure this process's peak memory, which
-/// another test running beside them would add to.
+/// another test running beside them would add to. (Its guard spans a whole
+/// test, awaits included, on purpose: each test has a runtime of its own, so
+/// holding it cannot block the runtime that would release it.)
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {

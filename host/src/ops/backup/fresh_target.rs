@@ -26,7 +26,7 @@ impl FreshTargets {
         for undo in &self.0 {
             let (path, result) = match undo {
                 Undo::Remove(top) => (top, remove(top)),
-                Undo::Empty(dir) => (dir, std::fs::read_dir(dir).and_then(|entries| entries.map(|e| remove(&e?.path())).collect())),
+                Undo::Empty(dir) => (dir, std::fs::read_dir(dir).and_then(|mut entries| entries.try_for_each(|e| remove(&e?.path())))),
             };
             result.map_err(|e| format!("{}: {e}", path.display()))?;
         }
