@@ -28,6 +28,11 @@ fn suites_expand_and_reports_keep_their_order() {
     let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<(&str, bool)> = reports.iter().map(|r| (r["name"].as_str().unwrap(), r["passed"].as_bool().unwrap())).collect();
     assert_eq!(names, [("home", true), ("assets", false), ("api", true)]);
+    // What a check measured comes back with it, and stays in the run's record.
+    assert_eq!((reports[1]["metrics"]["status"].as_str(), reports[1]["metrics"]["body-bytes"].as_str()), (Some("404"), Some("4")), "{}", reports[1]);
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&p.bosun(&["runs", "--json"]).stdout).unwrap();
+    let run = p.bosun(&["runs", &runs[0]["id"].to_string()]);
+    assert!(stdout(&run).contains("metrics: body-bytes=4 ") && stdout(&run).contains("status=404"), "{}", stdout(&run));
 
     let out = p.bosun(&["check", "home"]);
     assert!(out.status.success(), "{}", stdout(&out));

@@ -1,6 +1,8 @@
 //! Running one smoke check from bosun.toml and reporting each condition with
 //! its actual value; used by `bosun check` and by deploys waiting for health.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::app::App;
@@ -20,6 +22,10 @@ pub struct CheckReport {
     pub error: Option<String>,
     pub suggestion: Option<String>,
     pub elapsed_ms: u128,
+    /// What the check measured (`rss-mib`, `days-left`, …), by name, as the
+    /// plugin reported it; kept in the run's record.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, String>,
     /// In a dry run: the calls the check would have made that bosun held
     /// back (requests not sent). A check with any is not judged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -167,6 +173,7 @@ impl CheckReport {
             error: None,
             suggestion: None,
             elapsed_ms: 0,
+            metrics: BTreeMap::new(),
             planned: vec![],
         }
     }
@@ -221,6 +228,7 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
             report.passed = result.passed;
             report.summary = result.summary;
             report.suggestion = result.suggestion;
+            report.metrics = result.metrics.into_iter().map(|kv| (kv.key, kv.value)).collect();
             report.conditions = result
                 .conditions
                 .iter()
@@ -305,6 +313,10 @@ impl std::fmt::Display for CheckReport {
         }
         for c in &self.conditions {
             write!(f, "\n    {c}")?;
+        }
+        if !self.metrics.is_empty() {
+            let metrics: Vec<String> = self.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            write!(f, "\n    metrics: {}", metrics.join(" "))?;
         }
         if let Some(e) = &self.error {
             write!(f, "\n    error: {e}")?;
