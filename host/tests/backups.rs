@@ -639,7 +639,7 @@ fn a_backup_killed_mid_way_is_never_listed_and_the_next_run_cleans_up() {
     let integrity: String = fx.catalog().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(integrity, "ok");
     let outcome: String = fx.catalog().query_row("SELECT outcome FROM runs ORDER BY id DESC", [], |r| r.get(0)).unwrap();
-    assert_eq!(outcome, "running", "the run record shows the run never finished");
+    assert_eq!(outcome, "interrupted", "the next bosun found the run's process gone");
 
     std::fs::remove_dir_all(fx.data()).unwrap();
     std::fs::create_dir_all(fx.data()).unwrap();

@@ -13,9 +13,15 @@ use support::deploys::{Deploys, succeeded};
 #[test]
 fn a_killed_deploy_is_marked_interrupted_by_the_next_bosun() {
     support::require_engine();
-    let d = Deploys::new("interrupted", "health_timeout = \"120s\"\nstop_timeout = 1");
-    // Never healthy: the deploy waits out its 120s, long enough to be killed.
-    d.image("1", &[("HEALTH", "fail")]);
+    // A smoke check that never passes (nothing listens on its port): the
+    // deploy retries it for its 120s health timeout, long enough to be killed.
+    let closed = support::deploys::free_port();
+    let d = Deploys::new("interrupted", "");
+    d.configure_with(
+        "health_timeout = \"120s\"\nstop_timeout = 1\nchecks = [\"never\"]",
+        &format!("[checks.never]\nplugin = \"tcp\"\nhost = \"127.0.0.1\"\nport = {closed}\n\n[plugins.tcp]\ngrant.net = [\"127.0.0.1:{closed}\"]\n"),
+    );
+    d.image("1", &[]);
     let mut deploy = d.project.command(&["deploy", "web", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
 
     let started = Instant::now();
