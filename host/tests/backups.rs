@@ -438,6 +438,52 @@ fn a_restore_gives_back_owners_nanosecond_mtimes_links_fifos_and_modes() {
     fx.json(&["backup", "verify", incremental["id"].as_str().unwrap(), "--restore-test"]);
 }
 
+/// A set of two paths, restored in place while one is empty or missing: the
+/// undo empties the empty one again, and names the missing one to remove.
+#[test]
+fn the_undo_of_an_in_place_restore_covers_empty_and_missing_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (data, logs) = (root.join("data"), root.join("logs"));
+    let config = format!(
+        "[project]\nname = \"{name}\"\nstate_dir = \"{r}/state\"\n\n[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{r}/backups\"\npaths = [\"{d}\", \"{l}\"]\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{d}\", \"ro:{l}\"]\n",
+        name = project_name(&root),
+        r = root.display(),
+        d = data.display(),
+        l = logs.display(),
+    );
+    let fx = Fixture::with_config(root.clone(), &config);
+    for (path, content) in [(&data, "kept"), (&logs, "log")] {
+        std::fs::create_dir_all(path).unwrap();
+        std::fs::write(path.join("file"), content).unwrap();
+    }
+    let id = fx.json(&["backup", "run", "data"])["backup"]["id"].as_str().unwrap().to_string();
+
+    // logs empty, data edited: the undo gives back both exactly.
+    std::fs::remove_file(logs.join("file")).unwrap();
+    std::fs::write(data.join("file"), "edited").unwrap();
+    let before = (snapshot(&data), snapshot(&logs));
+    let out = fx.bosun(&["backup", "restore", &id, "--force"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(logs.join("file")).unwrap(), "log");
+    let undo = text.split("undo, exactly as it was: ").nth(1).unwrap_or_else(|| panic!("{text}")).trim_end().trim_end_matches(')');
+    let undo_args: Vec<&str> = undo.split(' ').skip(1).collect();
+    assert!(fx.bosun(&undo_args).status.success());
+    tree::assert_same(&snapshot(&data), &before.0, "data after the undo");
+    tree::assert_same(&snapshot(&logs), &before.1, "the empty target is empty again");
+
+    // logs missing: the undo says to remove it.
+    std::fs::remove_dir(&logs).unwrap();
+    std::fs::write(data.join("file"), "edited again").unwrap();
+    let restored = fx.json(&["backup", "restore", &id, "--force"]);
+    assert_eq!(restored["absent_before"], serde_json::json!([logs]), "{restored}");
+    std::fs::remove_dir_all(&logs).unwrap();
+    std::fs::write(data.join("file"), "edited").unwrap();
+    let text = stdout(&fx.bosun(&["backup", "restore", &id, "--force"]));
+    assert!(text.contains(&format!("--force, then remove {}, which did not exist before)", logs.display())), "{text}");
+}
+
 #[test]
 fn restore_force_makes_the_tree_equal_to_the_backup_and_its_undo_gives_back_the_tree_exactly() {
     let fx = Fixture::new("excludes = [\"*.log\"]");

@@ -267,9 +267,13 @@ fn restore_text(restored: &backup::Restored, dry_run: bool) -> String {
         (0, kept) => format!("; kept {kept} {} the backup does not hold (--keep-extra)", entries(kept)),
         (removed, kept) => format!("; kept {kept} {} the backup does not hold (--keep-extra), removed {removed} in the way of its files", entries(kept)),
     };
-    let safety = match &restored.safety_backup {
-        Some(id) => format!("; what was there is in backup {id} (undo, exactly as it was: bosun backup restore {id} --force)"),
-        None => String::new(),
+    let safety = match (&restored.safety_backup, restored.absent_before.as_slice()) {
+        (Some(id), []) => format!("; what was there is in backup {id} (undo, exactly as it was: bosun backup restore {id} --force)"),
+        (Some(id), absent) => {
+            let absent: Vec<String> = absent.iter().map(|p| p.display().to_string()).collect();
+            format!("; what was there is in backup {id} (undo: bosun backup restore {id} --force, then remove {}, which did not exist before)", absent.join(", "))
+        }
+        (None, _) => String::new(),
     };
     format!("restored {} ({}) to {} in {:.1}s{extra}{safety}", restored.id, restored.chain.join(" + "), targets.join(", "), restored.elapsed_secs)
 }

@@ -63,8 +63,12 @@ pub struct Restored {
     pub chain: Vec<String>,
     /// Where the restore wrote.
     pub targets: Vec<PathBuf>,
-    /// The backup taken of the non-empty targets before they were overwritten.
+    /// The backup taken of the targets (empty ones too) before they were
+    /// overwritten, when any held something.
     pub safety_backup: Option<String>,
+    /// Targets that did not exist before: undoing means removing them too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_before: Vec<PathBuf>,
     /// What the targets held that the backup does not: removed (in a dry
     /// run: to be removed)…
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -125,12 +129,15 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
         // Removed before the extraction, so that it sets directories' mtimes last.
         let removals = removed.iter().map(|path| PlannedCall { call: "remove".into(), detail: format!("{} (not in the backup)", path.display()) });
         planned.splice(0..0, removals);
-        return Ok(Restored { id: located.id().into(), chain, targets, safety_backup: None, removed, kept_extra, planned, elapsed_secs: 0.0 });
+        return Ok(Restored { id: located.id().into(), chain, targets, safety_backup: None, absent_before: Vec::new(), removed, kept_extra, planned, elapsed_secs: 0.0 });
     }
 
-    let safety_backup = match occupied.is_empty() {
-        true => None,
-        false => Some(safety_backup(app, &set, occupied.clone()).await?),
+    // Empty targets are in the safety backup too, so that its restore
+    // empties them again: the undo gives back exactly what was there.
+    let (existing, absent): (Vec<PathBuf>, Vec<PathBuf>) = targets.iter().cloned().partition(|t| t.symlink_metadata().is_ok());
+    let (safety_backup, absent_before) = match occupied.is_empty() {
+        true => (None, Vec::new()),
+        false => (Some(safety_backup(app, &set, existing).await?), absent),
     };
     let lock = match app.config.backups.contains_key(&set) {
         true => Some(set_config(app, &set)?.1.lock("restore")?),
@@ -195,7 +202,7 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
     }
     let elapsed_secs = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     let Extras { removed, kept: kept_extra } = extra;
-    Ok(Restored { id: located.id().into(), chain, targets, safety_backup, removed, kept_extra, planned: Vec::new(), elapsed_secs })
+    Ok(Restored { id: located.id().into(), chain, targets, safety_backup, absent_before, removed, kept_extra, planned: Vec::new(), elapsed_secs })
 }
 
 /// Calls the backup's strategy plugin to restore `located` (into `target`,
@@ -312,8 +319,8 @@ fn is_occupied(path: &Path) -> bool {
 
 /// A full backup of what the restore is about to overwrite, into the set's
 /// own destination, listed like any other.
-async fn safety_backup(app: &App, set: &str, occupied: Vec<PathBuf>) -> Result<String, Failure> {
-    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(occupied), tags: vec!["safety".into()] };
+async fn safety_backup(app: &App, set: &str, paths: Vec<PathBuf>) -> Result<String, Failure> {
+    let options = TakeOptions { kind: Some(BackupKind::Full), dry_run: false, paths: Some(paths), tags: vec!["safety".into()] };
     match take(app, set, &options).await {
         Ok(Taken::Done { backup, .. }) => Ok(backup.id),
         Ok(Taken::Planned { .. }) => Err(Failure::failed("safety backup: a dry run where a backup was asked for")),
