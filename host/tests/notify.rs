@@ -268,3 +268,30 @@ fn a_failed_check_is_notified_with_the_checks_that_failed_and_a_link_to_the_run(
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no run 999999 in this project's state; `bosun runs` lists the recent ones"), "{}", stderr(&missing));
 }
+
+/// A plugin's own event (`notify.emit`) reaches the channels subscribed to
+/// it, within the plugin's `grant.notify`; one outside it is refused.
+#[test]
+fn a_plugin_event_reaches_the_channels_subscribed_to_it() {
+    let hook = Recorder::start(200, "thanks");
+    let project = Project::new(&format!(
+        "[checks.disk]\nplugin = \"hostile-limits\"\nmode = \"emit\"\nkind = \"disk.warning\"\n\n\
+         [checks.other]\nplugin = \"hostile-limits\"\nmode = \"emit\"\nkind = \"other.warning\"\n\n\
+         [plugins.hostile-limits]\ngrant.notify = [\"disk.*\"]\n\n\
+         [notify.ops]\nurl = \"generic+{}/hooks/bosun\"\non = [\"disk.*\"]\n",
+        hook.url
+    ));
+    let wasm = project.write("hostile-limits.wasm", &common::test_plugin("hostile-limits"));
+    assert!(project.bosun(&["plugin", "install", &wasm, "--yes"]).status.success());
+
+    let out = project.bosun(&["check", "disk"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let sent = only(hook.requests()).json();
+    assert_eq!((sent["kind"].as_str(), sent["title"].as_str()), (Some("disk.warning"), Some("disk almost full")), "{sent}");
+    assert_eq!((sent["facts"]["disk"].as_str(), sent["facts"]["plugin"].as_str()), (Some("/srv"), Some("hostile-limits")), "{sent}");
+
+    let out = project.bosun(&["check", "other"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("denied notify.emit other.warning"), "{}", stdout(&out));
+    assert_eq!(hook.requests().len(), 1, "nothing more sent for a refused event");
+}

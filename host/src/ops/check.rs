@@ -209,7 +209,9 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
         let plugin = app.plugin(plugin_name)?;
         let settings = prepared_settings(app, settings)?;
         let setup = app.setup(&plugin, &settings, dry_run)?;
-        Ok::<Called<CheckResult>, anyhow::Error>(app.runtime()?.check(&plugin, setup).await?)
+        let called = app.runtime()?.check(&plugin, setup).await?;
+        notify::emitted(app, None, plugin_name, &called.events).await;
+        Ok::<Called<CheckResult>, anyhow::Error>(called)
     }
     .await;
     report.elapsed_ms = started.elapsed().as_millis();

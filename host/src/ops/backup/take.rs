@@ -170,7 +170,10 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     // Started again right after the copy, whatever its outcome.
     let mut warnings = stopped.start_again().await;
     let called = match result {
-        Ok(called) => called,
+        Ok(called) => {
+            notify::emitted(app, Some(run_id), &config.strategy, &called.events).await;
+            called
+        }
         Err(mut failure) => {
             let _ = std::fs::remove_dir_all(&partial);
             warnings.iter().for_each(|w| failure.message.push_str(&format!("; {w}")));

@@ -107,6 +107,27 @@ pub async fn tell(app: &App, run_id: i64, notice: &Notice) -> Vec<Delivery> {
     deliveries
 }
 
+/// Routes the events a plugin emitted during a call (each already within its
+/// `grant.notify`) to the channels subscribed to them, as notices of run
+/// `run_id` when the call was part of one.
+pub async fn emitted(app: &App, run_id: Option<i64>, plugin: &str, events: &[notify::Event]) {
+    for event in events {
+        let severity = match event.severity {
+            notify::Severity::Info => Severity::Info,
+            notify::Severity::Success => Severity::Success,
+            notify::Severity::Warning => Severity::Warning,
+            notify::Severity::Failure => Severity::Failure,
+        };
+        let facts = event.facts.iter().map(|kv| (kv.key.as_str(), kv.value.as_str()));
+        let notice = facts.fold(Notice::new(&event.kind, severity, &event.title, &event.body), |n, (k, v)| n.fact(k, v));
+        let notice = notice.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("plugin", plugin);
+        match run_id {
+            Some(run_id) => tell(app, run_id, &notice).await,
+            None => notify(app, &notice).await,
+        };
+    }
+}
+
 /// Sends `notice` to every channel subscribed to it, all at once.
 pub async fn notify(app: &App, notice: &Notice) -> Vec<Delivery> {
     let channels = app.config.notify.iter().filter(|(_, channel)| subscribed(channel, &notice.kind));

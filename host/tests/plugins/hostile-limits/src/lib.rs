@@ -23,9 +23,13 @@
 //! - `http`: GET config `url` with a 10-minute timeout;
 //! - `archive`: archive config `path` to config `dest`, zstd at its slowest
 //!   level (host file work).
+//!
+//! And `emit`: raise a notify event of kind config `kind`, then pass.
 
 use bosun_sdk::host::docker;
 use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
+use bosun_sdk::host::notify;
+use bosun_sdk::{Event, Kv, Severity};
 use bosun_sdk::host::log::{self, Level};
 use bosun_sdk::host::process::{self, DetachMethod, Matcher, RunOptions};
 use bosun_sdk::host::wasi::http::types::{Fields, OutgoingBody, OutgoingRequest};
@@ -47,6 +51,8 @@ struct Config {
     host: String,
     #[serde(default)]
     dest: String,
+    #[serde(default)]
+    kind: String,
 }
 
 struct HostileLimits;
@@ -148,6 +154,12 @@ impl Check for HostileLimits {
                 };
                 let done = fs::archive(&request)?;
                 Ok(CheckResult::pass(format!("{} bytes", done.archive.size)))
+            }
+            "emit" => {
+                let facts = vec![Kv { key: "disk".into(), value: "/srv".into() }];
+                let event = Event { kind: cfg.kind.clone(), severity: Severity::Warning, title: "disk almost full".into(), body: "/srv is 93% full".into(), facts, link: None };
+                notify::emit(&event)?;
+                Ok(CheckResult::pass("emitted"))
             }
             other => Err(Error::invalid_config(format!("config key `mode`: unknown mode `{other}`"))),
         }
