@@ -124,18 +124,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
     let engine = runtime.engine();
     let (pre, services) = (bare_plugin(engine, &wasm), Arc::new(HostServices::default()));
     let same_plugin = sample(WARM_ITERS / 10, WARM_ITERS, || async {
-        let call = CallState {
-            plugin: "noop-check".into(),
-            policy: base.policy.clone(),
-            dry_run: false,
-            deadline: Instant::now() + base.limits.timeout,
-            services: services.clone(),
-            planned: Default::default(),
-            denials: Default::default(),
-            logs: Vec::new(),
-            log_budget: Default::default(),
-            events: Vec::new(),
-        };
+        let call = CallState::new("noop-check".into(), base.policy.clone(), false, Instant::now() + base.limits.timeout, services.clone());
         let mut store = store(engine, HostState::new(call, base.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         let instance = pre.instantiate_async(&mut store).await.unwrap();

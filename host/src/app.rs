@@ -88,7 +88,8 @@ impl App {
             context: RunContext {
                 project: self.config.project.name.clone(),
                 env: self.config.project.env.clone(),
-                run_id: new_run_id(),
+                // Set by `CallSetup::for_run` for a call that is part of a run.
+                run_id: String::new(),
                 dry_run,
                 config: config::table_to_json(settings),
             },
@@ -124,11 +125,6 @@ pub fn builtin_manifests() -> impl Iterator<Item = &'static Manifest> {
 
 pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
     builtin::bytes(name)
-}
-
-fn new_run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{:x}-{:x}", now.as_secs(), now.subsec_nanos() ^ std::process::id())
 }
 
 /// Reads a plugin file given on the command line.

@@ -27,19 +27,8 @@ fn host_with_deadline(docker: &[&str], fs: &[&str], dry_run: bool, budget: Durat
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
     let requested = GrantSpec { docker: vec!["*:*".into()], fs: vec!["rw:*".into()], ..Default::default() };
     let granted = GrantSpec { docker: strings(docker), fs: strings(fs), ..Default::default() };
-    let call = CallState {
-        plugin: PLUGIN.into(),
-        policy: Arc::new(Policy::new(PLUGIN, &requested, &granted).expect("valid grants")),
-        dry_run,
-        deadline: Instant::now() + budget,
-        services: Arc::new(HostServices::default()),
-        planned: Default::default(),
-        denials: Default::default(),
-        logs: vec![],
-        log_budget: Default::default(),
-        events: vec![],
-        last_http_status: Default::default(),
-    };
+    let policy = Arc::new(Policy::new(PLUGIN, &requested, &granted).expect("valid grants"));
+    let call = CallState::new(PLUGIN.into(), policy, dry_run, Instant::now() + budget, Arc::new(HostServices::default()));
     HostState::new(call, 64 << 20)
 }
 

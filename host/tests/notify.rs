@@ -289,6 +289,10 @@ fn a_plugin_event_reaches_the_channels_subscribed_to_it() {
     let sent = only(hook.requests()).json();
     assert_eq!((sent["kind"].as_str(), sent["title"].as_str()), (Some("disk.warning"), Some("disk almost full")), "{sent}");
     assert_eq!((sent["facts"]["disk"].as_str(), sent["facts"]["plugin"].as_str()), (Some("/srv"), Some("hostile-limits")), "{sent}");
+    // run-context.run-id is the state store's id of the check's run.
+    let runs: Vec<Value> = serde_json::from_slice(&project.bosun(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!(sent["facts"]["run-id"].as_str(), Some(runs[0]["id"].to_string().as_str()), "{sent}");
+    assert_eq!(sent["facts"]["run"], sent["facts"]["run-id"], "and the notice is the run's: {sent}");
 
     let out = project.bosun(&["check", "other"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));

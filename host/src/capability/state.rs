@@ -53,6 +53,24 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// A call of `plugin` under `policy`, ending at `deadline`, with nothing
+    /// recorded yet.
+    pub fn new(plugin: String, policy: Arc<Policy>, dry_run: bool, deadline: Instant, services: Arc<HostServices>) -> CallState {
+        CallState {
+            plugin,
+            policy,
+            dry_run,
+            deadline,
+            services,
+            planned: Default::default(),
+            denials: Default::default(),
+            logs: Vec::new(),
+            log_budget: Default::default(),
+            events: Vec::new(),
+            last_http_status: Default::default(),
+        }
+    }
+
     /// Checks a call against the policy, remembering a denial so the runtime can
     /// report it as the typed cause if the plugin then fails.
     pub fn allow(&mut self, result: Result<(), Denial>) -> Result<(), Denial> {

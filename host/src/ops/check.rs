@@ -71,20 +71,20 @@ fn or_none(names: &[&str]) -> String {
 /// (with the failed checks). Reports come back in the order of `names`.
 pub async fn run_suite(app: &App, names: &[&str], jobs: usize, dry_run: bool) -> Vec<CheckReport> {
     use futures_util::StreamExt;
-    let checks = || futures_util::stream::iter(names.iter().map(|name| run_named(app, name, dry_run))).buffered(jobs.max(1)).collect::<Vec<_>>();
+    let checks = |run| futures_util::stream::iter(names.iter().map(move |name| run_named(app, name, dry_run, run))).buffered(jobs.max(1)).collect::<Vec<_>>();
     if dry_run {
-        return checks().await;
+        return checks(None).await;
     }
     let run_id = match app.state().and_then(|state| state.start_run("check", &names.join(","))) {
         Ok(run_id) => run_id,
         Err(e) => {
             tracing::warn!("recording the check run: {e}");
-            return checks().await;
+            return checks(None).await;
         }
     };
     let started = Notice::new("check.started", Severity::Info, format!("Running {} check(s)", names.len()), names.join(", "));
     let started = started.fact("project", &app.config.project.name).fact("env", &app.config.project.env).fact("checks", names.join(", "));
-    let (reports, _) = tokio::join!(checks(), notify::tell(app, run_id, &started));
+    let (reports, _) = tokio::join!(checks(Some(run_id)), notify::tell(app, run_id, &started));
     let failed: Vec<&str> = reports.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
     let text: Vec<String> = reports.iter().map(ToString::to_string).collect();
     let outcome = if failed.is_empty() { Outcome::Succeeded } else { Outcome::Failed };
@@ -154,10 +154,11 @@ fn plugin_of(use_: &crate::config::PluginUse) -> &str {
     use_.plugin.as_deref().unwrap_or("http")
 }
 
-/// Runs `[checks.<name>]`; a check bosun.toml lacks is a failed report.
-pub async fn run_named(app: &App, name: &str, dry_run: bool) -> CheckReport {
+/// Runs `[checks.<name>]`, as part of run `run` when there is one; a check
+/// bosun.toml lacks is a failed report.
+pub async fn run_named(app: &App, name: &str, dry_run: bool, run: Option<i64>) -> CheckReport {
     match app.config.checks.get(name) {
-        Some(use_) => run_one(app, name, plugin_of(use_), &use_.settings, dry_run).await,
+        Some(use_) => run_one(app, name, plugin_of(use_), &use_.settings, dry_run, run).await,
         None => CheckReport::new(name, "?").failed(format!("no check called {name} in bosun.toml")),
     }
 }
@@ -202,15 +203,19 @@ impl CheckReport {
     }
 }
 
-pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::Table, dry_run: bool) -> CheckReport {
+pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::Table, dry_run: bool, run: Option<i64>) -> CheckReport {
     let mut report = CheckReport::new(name, plugin_name);
     let started = std::time::Instant::now();
     let result = async {
         let plugin = app.plugin(plugin_name)?;
         let settings = prepared_settings(app, settings)?;
         let setup = app.setup(&plugin, &settings, dry_run)?;
+        let setup = match run {
+            Some(run_id) => setup.for_run(run_id),
+            None => setup,
+        };
         let called = app.runtime()?.check(&plugin, setup).await?;
-        notify::emitted(app, None, plugin_name, &called.events).await;
+        notify::emitted(app, run, plugin_name, &called.events).await;
         Ok::<Called<CheckResult>, anyhow::Error>(called)
     }
     .await;

@@ -58,6 +58,14 @@ pub struct CallSetup {
     pub limits: Limits,
 }
 
+impl CallSetup {
+    /// The call as part of run `run_id` of the state store (`run-context.run-id`).
+    pub fn for_run(mut self, run_id: i64) -> CallSetup {
+        self.context.run_id = run_id.to_string();
+        self
+    }
+}
+
 /// A finished call's value and what happened along the way.
 #[derive(Debug)]
 pub struct Called<T> {
@@ -244,19 +252,7 @@ impl Runtime {
     }
 
     fn new_store(&self, plugin: &Plugin, setup: &CallSetup, deadline: Instant) -> Store<HostState> {
-        let call = CallState {
-            plugin: plugin.manifest.name.clone(),
-            policy: setup.policy.clone(),
-            dry_run: setup.context.dry_run,
-            deadline,
-            services: self.services.clone(),
-            planned: Default::default(),
-            denials: Default::default(),
-            logs: Vec::new(),
-            log_budget: Default::default(),
-            events: Vec::new(),
-            last_http_status: Default::default(),
-        };
+        let call = CallState::new(plugin.manifest.name.clone(), setup.policy.clone(), setup.context.dry_run, deadline, self.services.clone());
         let memory = setup.limits.memory_bytes.min(MAX_MEMORY_BYTES);
         let mut store = Store::new(&self.engine, HostState::new(call, memory));
         store.limiter(|state| &mut state.limiter);

@@ -125,7 +125,7 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
             true => Extras::default(),
             false => extra_entries(app, &located, target, &targets, options.keep_extra, false)?,
         };
-        let mut planned = call_restore(app, &located, target, &targets, true, options.owners).await?.planned;
+        let mut planned = call_restore(app, &located, target, &targets, None, options.owners).await?.planned;
         // Removed before the extraction, so that it sets directories' mtimes last.
         let removals = removed.iter().map(|path| PlannedCall { call: "remove".into(), detail: format!("{} (not in the backup)", path.display()) });
         planned.splice(0..0, removals);
@@ -170,12 +170,12 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
     };
     let mut extra = Extras::default();
     let mut result = match (check_beside, occupied.is_empty()) {
-        (true, _) => restore_while_checking(app, &located, target, &targets, options.owners).await,
-        (false, true) => call_restore(app, &located, target, &targets, false, options.owners).await,
+        (true, _) => restore_while_checking(app, &located, target, &targets, run_id, options.owners).await,
+        (false, true) => call_restore(app, &located, target, &targets, Some(run_id), options.owners).await,
         (false, false) => match extra_entries(app, &located, target, &targets, options.keep_extra, true) {
             Ok(found) => {
                 extra = found;
-                call_restore(app, &located, target, &targets, false, options.owners).await
+                call_restore(app, &located, target, &targets, Some(run_id), options.owners).await
             }
             Err(failure) => Err(failure),
         },
@@ -206,16 +206,20 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
 }
 
 /// Calls the backup's strategy plugin to restore `located` (into `target`,
-/// or the original paths), allowed to read the chain and write `writes` only.
+/// or the original paths), allowed to read the chain and write `writes` only,
+/// as part of run `run`; none is a dry run (which records no run).
 pub(super) async fn call_restore(
     app: &App,
     located: &Located,
     target: Option<&Path>,
     writes: &[PathBuf],
-    dry_run: bool,
+    run: Option<i64>,
     owners: Owners,
 ) -> Result<Called<()>, Failure> {
-    let (plugin, mut setup, request) = restore_call(app, located, target, writes, dry_run)?;
+    let (plugin, mut setup, request) = restore_call(app, located, target, writes, run.is_none())?;
+    if let Some(run_id) = run {
+        setup = setup.for_run(run_id);
+    }
     setup.policy = Arc::new((*setup.policy).clone().with_owners(owners));
     Ok(app.runtime()?.restore(&plugin, setup, request).await?)
 }
@@ -264,11 +268,11 @@ fn extra_entries(app: &App, located: &Located, target: Option<&Path>, targets: &
 /// Restores into `targets`, each missing or empty, while the artifacts are
 /// checked. When the check fails, what the restore wrote is removed and the
 /// check's error returned, whatever the restore did.
-async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf], owners: Owners) -> Result<Called<()>, Failure> {
+async fn restore_while_checking(app: &App, located: &Located, target: Option<&Path>, targets: &[PathBuf], run_id: i64, owners: Owners) -> Result<Called<()>, Failure> {
     let fresh = FreshTargets::note(targets);
     let chain: Vec<_> = located.chain().map(|(dir, manifest)| (dir.to_path_buf(), manifest.clone())).collect();
     let check = tokio::task::spawn_blocking(move || check_chain(chain.iter().map(|(dir, manifest)| (dir.as_path(), manifest))));
-    let restored = call_restore(app, located, target, targets, false, owners).await;
+    let restored = call_restore(app, located, target, targets, Some(run_id), owners).await;
     let Err(mut failure) = check.await.expect("the artifact check does not panic") else { return restored };
     match fresh.remove_restored() {
         Ok(()) => failure.message.push_str("; what it restored was removed again"),

@@ -161,7 +161,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     };
     let id = dest.new_id(created_unix, |id| state.backup(id).ok().flatten().is_some());
     let partial = dest.partial(&id);
-    let setup = call_setup(app, &plugin, &CallPaths { base: base.as_ref(), ..call }, &partial, false);
+    let setup = call_setup(app, &plugin, &CallPaths { base: base.as_ref(), ..call }, &partial, false).map(|setup| setup.for_run(run_id));
     let result = match (setup, std::fs::create_dir_all(&partial)) {
         (Ok(setup), Ok(())) => app.runtime()?.backup(&plugin, setup, request(set, kind, &partial, base.as_ref())).await.map_err(Failure::from),
         (Err(failure), _) => Err(failure),

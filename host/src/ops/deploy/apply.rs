@@ -44,9 +44,16 @@ struct Done {
 /// The journal of one release: what happened, in order, for the run record.
 pub type Log = Vec<String>;
 
-pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+/// Which release is applied (its id labels the containers), in which run.
+#[derive(Clone, Copy)]
+pub struct ReleaseRun {
+    pub release: i64,
+    pub run: i64,
+}
+
+pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let mut done = Done::default();
-    match steps(app, engine, plan, release, log, &mut done, on_step).await {
+    match steps(app, engine, plan, ids, log, &mut done, on_step).await {
         Ok(applied) => Ok(applied),
         Err((problem, health)) => {
             let problem = by_name(&problem, plan, &done);
@@ -76,7 +83,7 @@ fn step_error(e: anyhow::Error) -> StepError {
     (format!("{e:#}"), None)
 }
 
-async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
+async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
     if let Some(aside) = &plan.set_aside {
         on_step(&Step::new(format!("renaming {} to {}", aside.container.name, aside.renamed_to)));
         engine.rename(&aside.container.id, &aside.renamed_to).await.map_err(step_error)?;
@@ -88,7 +95,7 @@ async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log:
     }
     let name = &plan.container.name;
     let project = &app.config.project.name;
-    let body = plan.container.to_engine(&plan.labels(project, release));
+    let body = plan.container.to_engine(&plan.labels(project, ids.release));
     let container_id = match &plan.reuse {
         Some(kept) => {
             if let Some(policy) = body.host_config.as_ref().and_then(|h| h.restart_policy.clone()) {
@@ -110,7 +117,7 @@ async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, release: i64, log:
             id
         }
     };
-    let health = wait_healthy(app, engine, &container_id, name, &plan.health, on_step).await;
+    let health = wait_healthy(app, engine, &container_id, name, &plan.health, ids.run, on_step).await;
     if let Some(problem) = health.problem.clone() {
         return Err((problem, Some(health)));
     }

@@ -128,7 +128,7 @@ fn compose_project_name(project: &str, env: &str) -> String {
     format!("{project}-{env}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || "_-".contains(*c)).collect()
 }
 
-pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, run_id: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let not_applied = |problem: String, logs: String, health| NotApplied { problem, health, logs, undo_failures: vec![] };
     let outcome = async {
         on_step(&Step::new(format!("running {} up", plan.program.join(" "))));
@@ -142,7 +142,7 @@ pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, log: &mut Log
             .and_then(|c| c.config?.healthcheck?.test)
             .is_some_and(|t| t.first().is_some_and(|f| f != "NONE"));
         let health_plan = HealthPlan { docker_healthcheck: has_healthcheck, ..plan.health.clone() };
-        let health = wait_healthy(app, engine, &id, &name, &health_plan, on_step).await;
+        let health = wait_healthy(app, engine, &id, &name, &health_plan, run_id, on_step).await;
         if let Some(problem) = health.problem.clone() {
             let logs = engine.logs(&id, 100).await;
             return Err(not_applied(problem, logs, Some(health)));

@@ -26,7 +26,7 @@ pub struct Health {
 }
 
 /// Waits for `container` (named `name` in messages) to be healthy by `plan`.
-pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &str, plan: &HealthPlan, on_step: OnStep<'_>) -> Health {
+pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &str, plan: &HealthPlan, run_id: i64, on_step: OnStep<'_>) -> Health {
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
     let waiting = format!("waiting for {name} to be {}", if plan.docker_healthcheck { "healthy" } else { "running" });
     let tick = |left: Duration| on_step(&Step::waiting(waiting.as_str(), left));
@@ -35,7 +35,7 @@ pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &st
     }
     let mut checks = Vec::new();
     for check in &plan.checks {
-        let report = check_passes(app, check, deadline, on_step).await;
+        let report = check_passes(app, check, deadline, run_id, on_step).await;
         let failed = !report.passed;
         checks.push(report);
         if failed {
@@ -82,11 +82,11 @@ pub(crate) async fn container_healthy(
 }
 
 /// Runs check `name` until it passes or the deadline; the last report.
-async fn check_passes(app: &App, name: &str, deadline: Instant, on_step: OnStep<'_>) -> CheckReport {
+async fn check_passes(app: &App, name: &str, deadline: Instant, run_id: i64, on_step: OnStep<'_>) -> CheckReport {
     let running = format!("running check {name}");
     loop {
         on_step(&Step::waiting(running.as_str(), deadline.saturating_duration_since(Instant::now())));
-        let report = check::run_named(app, name, false).await;
+        let report = check::run_named(app, name, false, Some(run_id)).await;
         if report.passed || Instant::now() + CHECK_RETRY >= deadline {
             return report;
         }

@@ -207,8 +207,8 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let started_notice = notice("started", Severity::Info, format!("{verb} {} {} to {}", facts.service, facts.version, facts.env), options.note.clone());
     let apply = async {
         match &plan {
-            ReleasePlan::Run(run) => apply::apply(app, &engine, run, release_id, &mut log, &*options.on_step).await,
-            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, &mut log, &*options.on_step).await,
+            ReleasePlan::Run(run) => apply::apply(app, &engine, run, apply::ReleaseRun { release: release_id, run: run_id }, &mut log, &*options.on_step).await,
+            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, run_id, &mut log, &*options.on_step).await,
         }
     };
     let (applied, _) = tokio::join!(apply, notify::tell(app, run_id, &started_notice));

@@ -216,6 +216,10 @@ impl Target<'_> {
                 settings.insert("json".into(), toml::Value::try_from(render_json(json, notice))?);
             }
             let mut setup = app.setup(&plugin, &settings, false)?;
+            // A notice of a run (see `tell`) is delivered as part of it.
+            if let Some(run_id) = notice.facts.get("run").and_then(|run| run.parse().ok()) {
+                setup = setup.for_run(run_id);
+            }
             let policy = (*setup.policy).clone().with_call_origins(std::slice::from_ref(&destination.origin)).map_err(|e| anyhow!(e))?;
             setup.policy = Arc::new(policy);
             let event = notify::Event {

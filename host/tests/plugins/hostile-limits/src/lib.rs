@@ -24,7 +24,8 @@
 //! - `archive`: archive config `path` to config `dest`, zstd at its slowest
 //!   level (host file work).
 //!
-//! And `emit`: raise a notify event of kind config `kind`, then pass.
+//! And `emit`: raise a notify event of kind config `kind` (its facts: a
+//! disk, and the run id the host gave), then pass.
 
 use bosun_sdk::host::docker;
 use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
@@ -156,7 +157,7 @@ impl Check for HostileLimits {
                 Ok(CheckResult::pass(format!("{} bytes", done.archive.size)))
             }
             "emit" => {
-                let facts = vec![Kv { key: "disk".into(), value: "/srv".into() }];
+                let facts = vec![Kv { key: "disk".into(), value: "/srv".into() }, Kv { key: "run-id".into(), value: ctx.run_id().into() }];
                 let event = Event { kind: cfg.kind.clone(), severity: Severity::Warning, title: "disk almost full".into(), body: "/srv is 93% full".into(), facts, link: None };
                 notify::emit(&event)?;
                 Ok(CheckResult::pass("emitted"))
