@@ -20,7 +20,7 @@ mod measure;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bosun::ops::deploy::engine::Engine;
+use bosun::ops::deploy::client::DockerClient;
 use bosun::ops::images::{ImageUse, check};
 use measure::{median, timed};
 
@@ -108,7 +108,7 @@ fn bench_images_check() -> (Duration, Duration, Duration, Duration) {
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("bosun.toml"), format!("[project]\nname = \"{name}\"\n\n{services}")).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let engine = runtime.block_on(Engine::open()).expect("the Docker engine");
+    let engine = runtime.block_on(DockerClient::open()).expect("the Docker engine");
     let (mut concurrent, mut sequential, mut command, mut cli_loop) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds() {
         let start = Instant::now();

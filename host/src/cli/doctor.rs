@@ -8,7 +8,7 @@ use crate::app::{App, builtin_manifests};
 use super::output::Output;
 use crate::failure::{FAILED, Failure};
 use crate::capability::{Grants, Policy};
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 
 #[derive(Serialize)]
 struct Finding {
@@ -56,7 +56,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
             Ok(version) => {
                 push("docker", true, format!("engine {version}"));
                 if let Ok(app) = &app {
-                    check_images(app, Engine { docker }, &mut push).await;
+                    check_images(app, DockerClient { docker }, &mut push).await;
                 }
             }
             Err(e) => push("docker", false, format!("{e:#}")),
@@ -79,7 +79,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
 }
 
 /// The images the services need are on this machine (`bosun images required`).
-async fn check_images(app: &App, engine: Engine, push: &mut impl FnMut(&'static str, bool, String)) {
+async fn check_images(app: &App, engine: DockerClient, push: &mut impl FnMut(&'static str, bool, String)) {
     match crate::ops::images::required(app, &engine).await {
         Ok(required) => {
             let missing: Vec<_> = required.iter().filter(|r| !r.present).collect();

@@ -8,7 +8,7 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 
 use super::output::{Failure, Output};
 use crate::app::App;
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 use crate::ops::images::update::{self, UpdateOptions, Updated};
 use crate::ops::images::{self, check, prune, pull};
 
@@ -49,7 +49,7 @@ pub enum ImagesCommand {
 }
 
 pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), Failure> {
-    let engine = Engine::open().await?;
+    let engine = DockerClient::open().await?;
     match command {
         ImagesCommand::Check => {
             let checks = check::check_all(&engine, images::in_use(app, &engine).await?).await;
@@ -254,7 +254,7 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-async fn update_one(app: &App, engine: &Engine, reference: &str, yes: bool, dry_run: bool, out: Output) -> Result<(), Failure> {
+async fn update_one(app: &App, engine: &DockerClient, reference: &str, yes: bool, dry_run: bool, out: Output) -> Result<(), Failure> {
     let interactive = std::io::stdin().is_terminal() && !out.json;
     if !yes && !dry_run && !interactive {
         return Err(Failure::bad_input(format!("images update {reference}: pass --yes to recreate containers without being asked (stdin is not a terminal)")));

@@ -5,7 +5,8 @@
 
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 
-use super::engine::{Engine, Managed};
+use super::client::DockerClient;
+use super::snapshot::Managed;
 use super::health::{Health, wait_healthy};
 use super::plan::{DeployPlan, Order};
 use super::steps::{OnStep, Step};
@@ -51,7 +52,7 @@ pub struct ReleaseRun {
     pub run: i64,
 }
 
-pub async fn apply(app: &App, engine: &Engine, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let mut done = Done::default();
     match steps(app, engine, plan, ids, log, &mut done, on_step).await {
         Ok(applied) => Ok(applied),
@@ -83,7 +84,7 @@ fn step_error(e: anyhow::Error) -> StepError {
     (format!("{e:#}"), None)
 }
 
-async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
+async fn steps(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
     if let Some(aside) = &plan.set_aside {
         on_step(&Step::new(format!("renaming {} to {}", aside.container.name, aside.renamed_to)));
         engine.rename(&aside.container.id, &aside.renamed_to).await.map_err(step_error)?;
@@ -141,7 +142,7 @@ async fn steps(app: &App, engine: &Engine, plan: &DeployPlan, ids: ReleaseRun, l
 
 /// Stops the containers the release replaces and sets their restart policy
 /// to `no`, remembering the old one for an undo or a later rollback.
-async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> anyhow::Result<()> {
+async fn retire_replaced(engine: &DockerClient, plan: &DeployPlan, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> anyhow::Result<()> {
     for old in &plan.replaces {
         on_step(&Step::new(format!("stopping {} (version {})", old.name, old.version)));
         let policy = engine.container(&old.id).await?.and_then(|c| c.host_config).and_then(|h| h.restart_policy);
@@ -155,7 +156,7 @@ async fn retire_replaced(engine: &Engine, plan: &DeployPlan, log: &mut Log, done
 }
 
 /// Puts everything back as it was; returns the steps that failed.
-async fn undo(engine: &Engine, plan: &DeployPlan, done: &Done, log: &mut Log) -> Vec<String> {
+async fn undo(engine: &DockerClient, plan: &DeployPlan, done: &Done, log: &mut Log) -> Vec<String> {
     let mut failures = Vec::new();
     let mut attempt = |result: anyhow::Result<()>, what: String, log: &mut Log| match result {
         Ok(()) => log.push(format!("undo: {what}")),

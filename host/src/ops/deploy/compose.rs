@@ -12,10 +12,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::apply::{Applied, Log, NotApplied};
-use super::engine::Engine;
+use super::client::DockerClient;
 use super::health::wait_healthy;
+use super::plan::{HealthPlan, Refusal, ReleaseFacts, Target};
+use super::snapshot::Snapshot;
 use super::steps::{OnStep, Step};
-use super::plan::{HealthPlan, ReleaseFacts, Target};
 use crate::app::App;
 use crate::config::parse_duration;
 use crate::failure::Failure;
@@ -81,7 +82,7 @@ async fn compose_program() -> Option<Vec<String>> {
     }
 }
 
-pub async fn plan(app: &App, engine: &Engine, target: Target) -> Result<ComposePlan, Failure> {
+pub async fn plan(app: &App, snapshot: &Snapshot, target: Target) -> Result<ComposePlan, Failure> {
     let Target { service_name, service, version, kind, .. } = target;
     let env = app.config.project.env.clone();
     let scope = format!("{service_name}@{env}");
@@ -93,8 +94,8 @@ pub async fn plan(app: &App, engine: &Engine, target: Target) -> Result<ComposeP
         Failure::bad_input(format!("{scope}: neither `docker compose` nor `docker-compose` works here; install one (Debian: apt install docker-compose)"))
     })?;
     let image = format!("{}:{version}", service.image);
-    let Some(image_info) = engine.image(&image).await? else {
-        return Err(super::plan::refused(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`")));
+    let Some(image_info) = snapshot.images.get(&image) else {
+        return Err(Refusal::new(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`")).into());
     };
     let service_config = serde_json::to_string(&service).expect("a service serializes");
     let mut hasher = Sha256::new();
@@ -109,7 +110,7 @@ pub async fn plan(app: &App, engine: &Engine, target: Target) -> Result<ComposeP
             version,
             kind,
             image,
-            image_id: image_info.id.unwrap_or_default(),
+            image_id: image_info.id.clone(),
             config_hash: hex::encode(hasher.finalize()),
             service_config,
         },
@@ -128,7 +129,7 @@ fn compose_project_name(project: &str, env: &str) -> String {
     format!("{project}-{env}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || "_-".contains(*c)).collect()
 }
 
-pub async fn apply(app: &App, engine: &Engine, plan: &ComposePlan, run_id: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &DockerClient, plan: &ComposePlan, run_id: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
     let not_applied = |problem: String, logs: String, health| NotApplied { problem, health, logs, undo_failures: vec![] };
     let outcome = async {
         on_step(&Step::new(format!("running {} up", plan.program.join(" "))));
@@ -195,7 +196,7 @@ async fn run(plan: &ComposePlan, version: &str, args: Vec<String>, log: &mut Log
 }
 
 /// The running container compose made for the service: id and name.
-async fn running_container(engine: &Engine, plan: &ComposePlan) -> Result<(String, String), String> {
+async fn running_container(engine: &DockerClient, plan: &ComposePlan) -> Result<(String, String), String> {
     let labels = BTreeMap::from([(PROJECT_LABEL, plan.project.clone()), (SERVICE_LABEL, plan.compose_service.clone())]);
     let found = engine.managed(&labels).await.map_err(|e| format!("{e:#}"))?;
     let newest = found.into_iter().next().ok_or_else(|| format!("compose made no container for service {} in project {}", plan.compose_service, plan.project))?;

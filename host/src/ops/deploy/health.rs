@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bollard::models::HealthStatusEnum;
 use serde::Serialize;
 
-use super::engine::Engine;
+use super::client::DockerClient;
 use super::plan::HealthPlan;
 use super::steps::{OnStep, Step};
 use crate::app::App;
@@ -26,7 +26,7 @@ pub struct Health {
 }
 
 /// Waits for `container` (named `name` in messages) to be healthy by `plan`.
-pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &str, plan: &HealthPlan, run_id: i64, on_step: OnStep<'_>) -> Health {
+pub async fn wait_healthy(app: &App, engine: &DockerClient, container: &str, name: &str, plan: &HealthPlan, run_id: i64, on_step: OnStep<'_>) -> Health {
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
     let waiting = format!("waiting for {name} to be {}", if plan.docker_healthcheck { "healthy" } else { "running" });
     let tick = |left: Duration| on_step(&Step::waiting(waiting.as_str(), left));
@@ -49,7 +49,7 @@ pub async fn wait_healthy(app: &App, engine: &Engine, container: &str, name: &st
 /// Polls `container` until it is healthy (or, without a healthcheck,
 /// running), telling `tick` the time left before `deadline` at each poll.
 pub(crate) async fn container_healthy(
-    engine: &Engine,
+    engine: &DockerClient,
     container: &str,
     name: &str,
     docker_healthcheck: bool,

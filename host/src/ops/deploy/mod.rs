@@ -1,33 +1,37 @@
-//! Deploy and rollback: plan the release (refusing before anything changes),
-//! take the service's lock, record the release, apply it, and on failure put
-//! the service back where it was.
+//! Deploy and rollback: take the service's lock, read a [`Snapshot`] of the
+//! engine and host, plan the release from it (refusing before anything
+//! changes), record the release, apply it, and on failure put the service
+//! back where it was.
 
 mod apply;
+pub mod client;
 mod compose;
-pub mod engine;
 pub(crate) mod health;
 mod naming;
 pub mod plan;
 mod preflight;
+pub mod snapshot;
 mod sockets;
-pub mod steps;
 pub mod spec;
+pub mod steps;
 
 use std::time::Instant;
 
 use serde::Serialize;
 
 pub use compose::ComposePlan;
-pub use plan::{DeployPlan, Order, ReleaseFacts, Target};
+pub use plan::{DeployPlan, Order, PlanOptions, Refusal, ReleaseFacts, Target};
 pub use steps::{Step, StepSink};
 
-use self::engine::Engine;
+use self::client::DockerClient;
+use self::naming::{NameFacts, container_name};
+use self::snapshot::Snapshot;
 use crate::app::App;
 use crate::config::{Service, Strategy, check_version};
 use crate::failure::Failure;
 use crate::ops::lock::ServiceLock;
 use crate::ops::notify::{self, Notice, Severity};
-use crate::state::{NewRelease, Outcome, ReleaseKind, ReleaseOutcome, ReleaseRecord};
+use crate::state::{NewRelease, Outcome, ReleaseKind, ReleaseOutcome, ReleaseRecord, now_unix};
 
 pub struct ReleaseOptions {
     /// `-m`: why, recorded with the release.
@@ -153,18 +157,35 @@ pub async fn rollback(app: &App, name: &str, to: Option<&str>, options: &Release
     release(app, target, options).await
 }
 
+/// Names the new container (the naming plugin runs here, unless a kept
+/// container is started again), then plans from the snapshot.
+async fn plan_run(app: &App, snapshot: &Snapshot, target: Target, config_dir: std::path::PathBuf, options: &ReleaseOptions) -> Result<DeployPlan, Failure> {
+    let project = &app.config.project;
+    let mut plan_options = PlanOptions { project: project.name.clone(), env: project.env.clone(), config_dir, name: String::new(), force: options.force };
+    if plan::kept(&target, snapshot, &plan_options).is_none() {
+        let (_, image) = plan::image(&target, snapshot, &plan_options)?;
+        let facts = NameFacts { service: &target.service_name, version: &target.version, image_id: &image.id, now: now_unix() };
+        plan_options.name = container_name(app, &facts, options.dry_run)
+            .await
+            .map_err(|e| Refusal::new(&plan_options.scope(&target), &format!("naming the container: {e:#}")))?;
+    }
+    Ok(plan::plan(target, snapshot, &plan_options)?)
+}
+
 async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<Released, Failure> {
     let started = Instant::now();
     // A check that cannot run would fail the release after the switch; say so first.
     let checks: Vec<&str> = target.service.checks.iter().map(String::as_str).collect();
     crate::ops::check::validate(app, &checks).await.map_err(|problems| Failure::bad_input_each(problems.iter().map(|p| format!("{p}; nothing was changed"))))?;
-    let engine = Engine::open().await?;
+    let engine = DockerClient::open().await?;
     let scope = format!("{}@{}", target.service_name, app.config.project.env);
     let state = app.state()?;
     let _lock = if options.dry_run { None } else { Some(ServiceLock::acquire(state, &scope, &target.version, &options.note)?) };
+    let config_dir = std::path::absolute(app.config.resolve(std::path::Path::new(""))).map_err(anyhow::Error::from)?;
+    let snapshot = Snapshot::gather(&engine, &target, &config_dir).await?;
     let plan = match target.service.strategy {
-        Strategy::Run => ReleasePlan::Run(Box::new(plan::plan(app, &engine, target, options).await?)),
-        Strategy::Compose => ReleasePlan::Compose(Box::new(compose::plan(app, &engine, target).await?)),
+        Strategy::Run => ReleasePlan::Run(Box::new(plan_run(app, &snapshot, target, config_dir, options).await?)),
+        Strategy::Compose => ReleasePlan::Compose(Box::new(compose::plan(app, &snapshot, target).await?)),
     };
     if let ReleasePlan::Run(run) = &plan
         && let Some(running) = &run.unchanged

@@ -2,22 +2,22 @@
 //! the container, what it replaces and in which order, how health is judged,
 //! and what retention removes afterwards. Every refusal (missing image, port
 //! bound elsewhere, name taken) happens here, so a refused release has
-//! stopped nothing.
+//! stopped nothing. The plan is a pure function of its target, a
+//! [`Snapshot`] of the engine and host, and [`PlanOptions`]: it asks nothing
+//! while it decides.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::engine::{Engine, Managed};
-use super::naming::{NameFacts, container_name};
 use super::preflight::{self, Needs};
+use super::snapshot::{Image, Managed, Snapshot};
 use super::spec::{ContainerSpec, label};
-use super::ReleaseOptions;
-use crate::app::App;
 use crate::config::{Service, parse_duration};
 use crate::failure::Failure;
-use crate::state::{ReleaseKind, now_unix};
+use crate::state::ReleaseKind;
 
 /// What to release: a service's config at a version, from bosun.toml (deploy)
 /// or from a release record (rollback).
@@ -119,60 +119,97 @@ impl DeployPlan {
     }
 }
 
-/// A refusal found while planning: one line, and the promise that matters most.
-pub(super) fn refused(scope: &str, problem: &str) -> Failure {
-    Failure::bad_input(format!("{scope}: {problem}; nothing was changed"))
-}
+/// Why a release is refused while it is planned, before anything changed:
+/// the one line the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
 
-/// The labels that select a service's containers in this project and env.
-pub fn service_labels(app: &App, service: &str) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        (label::PROJECT, app.config.project.name.clone()),
-        (label::SERVICE, service.to_string()),
-        (label::ENV, app.config.project.env.clone()),
-    ])
-}
-
-pub async fn plan(app: &App, engine: &Engine, target: Target, options: &ReleaseOptions) -> Result<DeployPlan, Failure> {
-    let dry_run = options.dry_run;
-    let Target { service_name, service, version, kind, pinned_image, from_release, kept_container } = target;
-    let env = app.config.project.env.clone();
-    let scope = format!("{service_name}@{env}");
-    let image = format!("{}:{version}", service.image);
-    let local = engine.image(&image).await?;
-    let local_id = local.as_ref().and_then(|i| i.id.clone());
-    // A rollback runs the recorded image even when the tag has moved on.
-    let (create_from, image_info) = match (&pinned_image, &local_id) {
-        (Some(pinned), Some(id)) if pinned == id => (image.clone(), local),
-        (Some(pinned), _) => match engine.image(pinned).await? {
-            Some(info) => (pinned.clone(), Some(info)),
-            None => return Err(refused(&scope, &format!("the image {image} ({pinned}) of that release is no longer on this machine; pull it with `bosun images pull {image}` if the registry still has it"))),
-        },
-        (None, _) => (image.clone(), local),
-    };
-    let Some(image_info) = image_info else {
-        return Err(refused(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`")));
-    };
-    let image_id = image_info.id.clone().unwrap_or_default();
-
-    let managed = engine.managed(&service_labels(app, &service_name)).await?;
-    let reuse = kept_container.and_then(|id| managed.iter().find(|m| m.id == id).cloned());
-    if let Some(kept) = reuse.as_ref().filter(|k| k.running) {
-        return Err(refused(&scope, &format!("it already runs release {} (version {}, container {})", from_release.unwrap_or_default(), kept.version, kept.name)));
+impl Refusal {
+    /// `scope: problem`, and the promise that matters most.
+    pub fn new(scope: &str, problem: &str) -> Refusal {
+        Refusal(format!("{scope}: {problem}; nothing was changed"))
     }
-    let name = match &reuse {
-        Some(kept) => kept.name.clone(),
-        None => {
-            let facts = NameFacts { service: &service_name, version: &version, image_id: &image_id, now: now_unix() };
-            container_name(app, &facts, dry_run).await.map_err(|e| refused(&scope, &format!("naming the container: {e:#}")))?
-        }
-    };
-    let set_aside = match (&reuse, engine.container(&name).await?) {
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Failure {
+        Failure::bad_input(refusal.0)
+    }
+}
+
+/// The labels that select a service's containers in a project and env.
+pub fn service_labels(project: &str, env: &str, service: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([(label::PROJECT, project.to_string()), (label::SERVICE, service.to_string()), (label::ENV, env.to_string())])
+}
+
+/// What a plan needs besides its target and the snapshot.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub project: String,
+    pub env: String,
+    /// bosun.toml's directory, absolute: relative env files and bind sources are under it.
+    pub config_dir: PathBuf,
+    /// The new container's name, as the naming plugin rendered it; not used
+    /// when a kept container is started again.
+    pub name: String,
+    /// Recreate the container even when the version already runs unchanged.
+    pub force: bool,
+}
+
+impl PlanOptions {
+    pub fn scope(&self, target: &Target) -> String {
+        format!("{}@{}", target.service_name, self.env)
+    }
+}
+
+/// The image a release creates its container from, and that image: the
+/// tag's, or for a rollback the recorded one even when the tag has moved on.
+pub fn image<'a>(target: &Target, snapshot: &'a Snapshot, options: &PlanOptions) -> Result<(String, &'a Image), Refusal> {
+    let scope = options.scope(target);
+    let image = format!("{}:{}", target.service.image, target.version);
+    let local = snapshot.images.get(&image);
+    match (&target.pinned_image, local) {
+        (Some(pinned), Some(local)) if *pinned == local.id => Ok((image, local)),
+        (Some(pinned), _) => match snapshot.images.get(pinned) {
+            Some(info) => Ok((pinned.clone(), info)),
+            None => Err(Refusal::new(&scope, &format!("the image {image} ({pinned}) of that release is no longer on this machine; pull it with `bosun images pull {image}` if the registry still has it"))),
+        },
+        (None, Some(local)) => Ok((image, local)),
+        (None, None) => Err(Refusal::new(&scope, &format!("image {image} is not on this machine; pull it with `bosun images pull {image}`"))),
+    }
+}
+
+/// Rollback: the kept container of the recorded release, when it is still there.
+pub fn kept(target: &Target, snapshot: &Snapshot, options: &PlanOptions) -> Option<Managed> {
+    let id = target.kept_container.as_ref()?;
+    snapshot.managed(&service_labels(&options.project, &options.env, &target.service_name)).into_iter().find(|m| m.id == *id)
+}
+
+/// The plan for `target`, from `snapshot` alone: every refusal is found here.
+pub fn plan(target: Target, snapshot: &Snapshot, options: &PlanOptions) -> Result<DeployPlan, Refusal> {
+    let scope = options.scope(&target);
+    let (create_from, image_info) = image(&target, snapshot, options)?;
+    let reuse = kept(&target, snapshot, options);
+    let Target { service_name, service, version, kind, from_release, .. } = target;
+    let env = options.env.clone();
+    let image = format!("{}:{version}", service.image);
+    let image_id = image_info.id.clone();
+
+    let managed = snapshot.managed(&service_labels(&options.project, &env, &service_name));
+    if let Some(kept) = reuse.as_ref().filter(|k| k.running) {
+        return Err(Refusal::new(&scope, &format!("it already runs release {} (version {}, container {})", from_release.unwrap_or_default(), kept.version, kept.name)));
+    }
+    let name = reuse.as_ref().map_or_else(|| options.name.clone(), |kept| kept.name.clone());
+    let set_aside = match (&reuse, snapshot.named(&name)) {
         (None, Some(existing)) => {
-            let id = existing.id.clone().unwrap_or_default();
-            let ours = managed.iter().find(|m| m.id == id).cloned();
-            let Some(ours) = ours else {
-                return Err(refused(&scope, &format!("container name {name} is taken by a container bosun does not manage for {scope}; rename or remove it, or change [naming].template")));
+            let Some(ours) = managed.iter().find(|m| m.id == existing.id).cloned() else {
+                return Err(Refusal::new(&scope, &format!("container name {name} is taken by a container bosun does not manage for {scope}; rename or remove it, or change [naming].template")));
             };
             let renamed_to = format!("{name}-r{}", ours.release.map_or_else(|| ours.short_id().to_string(), |r| r.to_string()));
             Some(SetAside { container: ours, renamed_to })
@@ -180,24 +217,22 @@ pub async fn plan(app: &App, engine: &Engine, target: Target, options: &ReleaseO
         _ => None,
     };
 
-    let config_dir = app.config.resolve(std::path::Path::new(""));
-    let container = ContainerSpec::build(&service, &name, &create_from, &config_dir).map_err(|e| refused(&scope, &format!("{e:#}")))?;
+    let container = ContainerSpec::build(&service, &name, &create_from, &options.config_dir, &snapshot.env_files).map_err(|e| Refusal::new(&scope, &format!("{e:#}")))?;
     let config_hash = container.config_hash();
     let replaces: Vec<Managed> = managed.iter().filter(|m| m.running).cloned().collect();
     // As `docker compose up`: the same version from the same image with the same config is left alone.
     let unchanged = replaces.iter().find(|m| reuse.is_none() && m.version == version && m.image_id == image_id && m.config_hash == config_hash);
     let unchanged = unchanged.filter(|_| !options.force).cloned();
-    let needs = Needs { service: &service_name, spec: &container, image: &image, image_info: &image_info, replaces: &replaces };
-    let problems = if unchanged.is_some() { vec![] } else { preflight::problems(engine, &needs).await? };
+    let needs = Needs { service: &service_name, spec: &container, image: &image, image_info, replaces: &replaces };
+    let problems = if unchanged.is_some() { vec![] } else { preflight::problems(snapshot, &needs) };
     if !problems.is_empty() {
-        return Err(refused(&scope, &problems.join("; ")));
+        return Err(Refusal::new(&scope, &problems.join("; ")));
     }
     let order = if !container.fixed_host_ports().is_empty() && !replaces.is_empty() { Order::StopFirst } else { Order::StartFirst };
 
-    let image_healthcheck = image_info.config.as_ref().and_then(|c| c.healthcheck.as_ref()).and_then(|h| h.test.as_ref());
     let service_healthcheck = container.healthcheck.as_ref();
-    let docker_healthcheck = service_healthcheck.or(image_healthcheck).is_some_and(|test| test.first().is_some_and(|t| t != "NONE"));
-    let timeout = parse_duration(&service.health_timeout).map_err(Failure::bad_input)?;
+    let docker_healthcheck = service_healthcheck.or(image_info.healthcheck.as_ref()).is_some_and(|test| test.first().is_some_and(|t| t != "NONE"));
+    let timeout = parse_duration(&service.health_timeout).map_err(Refusal)?;
     let health = HealthPlan { docker_healthcheck, checks: service.checks.clone(), timeout_ms: timeout.as_millis() as u64 };
 
     // After the release every other managed container is stopped; the newest `retain` stay.
@@ -261,3 +296,4 @@ impl fmt::Display for DeployPlan {
         Ok(())
     }
 }
+

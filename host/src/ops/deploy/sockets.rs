@@ -55,21 +55,30 @@ fn parse_addr(hex: &str) -> Option<IpAddr> {
     }
 }
 
-impl Bound {
-    /// `nginx (pid 812)`, found through the socket's inode in /proc/*/fd; none
-    /// when the process is not visible (another user's, without privileges).
-    pub fn holder(&self) -> Option<String> {
-        let socket = format!("socket:[{}]", self.inode);
-        for process in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = process.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
-            let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else { continue };
-            if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == socket.as_str())) {
-                let name = std::fs::read_to_string(process.path().join("comm")).unwrap_or_default();
-                return Some(format!("{} (pid {pid})", name.trim()));
+/// The process holding each of `sockets` (`nginx (pid 812)`), found through
+/// the sockets' inodes in /proc/*/fd in one pass; none for a socket whose
+/// process is not visible (another user's, without privileges).
+pub fn holders(sockets: &[Bound]) -> Vec<Option<String>> {
+    let mut holders = vec![None; sockets.len()];
+    if sockets.is_empty() {
+        return holders;
+    }
+    let wanted: Vec<String> = sockets.iter().map(|s| format!("socket:[{}]", s.inode)).collect();
+    let Ok(processes) = std::fs::read_dir("/proc") else { return holders };
+    for process in processes.flatten() {
+        let Some(pid) = process.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else { continue };
+            for (i, socket) in wanted.iter().enumerate() {
+                if holders[i].is_none() && target.as_os_str() == socket.as_str() {
+                    let name = std::fs::read_to_string(process.path().join("comm")).unwrap_or_default();
+                    holders[i] = Some(format!("{} (pid {pid})", name.trim()));
+                }
             }
         }
-        None
     }
+    holders
 }
 
 /// Whether a bind to `want` (none: every address) and a socket on `have`,

@@ -3,7 +3,7 @@
 //! values hidden), and turned into the engine's create body.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
@@ -56,11 +56,17 @@ fn keys_only<S: Serializer>(env: &BTreeMap<String, String>, s: S) -> Result<S::O
 
 impl ContainerSpec {
     /// The container for `service` at `image`, named `name`. `config_dir`
-    /// resolves relative env files and bind sources.
-    pub fn build(service: &Service, name: &str, image: &str, config_dir: &Path) -> Result<ContainerSpec> {
+    /// resolves relative env files (read beforehand into `env_files`) and
+    /// bind sources.
+    pub fn build(service: &Service, name: &str, image: &str, config_dir: &Path, env_files: &EnvFiles) -> Result<ContainerSpec> {
         let mut env = BTreeMap::new();
         for file in &service.env_files {
-            env.extend(read_env_file(&std::path::absolute(config_dir.join(file))?)?);
+            let path = env_file_path(config_dir, file)?;
+            match env_files.get(&path) {
+                Some(Ok(vars)) => env.extend(vars.clone()),
+                Some(Err(problem)) => bail!("{problem}"),
+                None => bail!("env file {} was not read before planning", path.display()),
+            }
         }
         env.extend(service.env.clone());
         let nanos = |d: &Option<String>| d.as_deref().map(|d| parse_duration(d).map(|d| d.as_nanos() as i64)).transpose();
@@ -168,6 +174,20 @@ impl ContainerSpec {
     }
 }
 
+/// The env files a service names, by absolute path: each one's variables,
+/// or why it cannot be read.
+pub type EnvFiles = BTreeMap<PathBuf, Result<BTreeMap<String, String>, String>>;
+
+/// Reads the env `files` (relative to `config_dir`).
+pub fn read_env_files(files: &[PathBuf], config_dir: &Path) -> EnvFiles {
+    let read = |path: &Path| read_env_file(path).map_err(|e| format!("{e:#}"));
+    files.iter().filter_map(|file| env_file_path(config_dir, file).ok()).map(|path| (path.clone(), read(&path))).collect()
+}
+
+fn env_file_path(config_dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
+    std::path::absolute(config_dir.join(file))
+}
+
 /// docker's `--env-file` format: `KEY=VALUE` lines, `#` comments, and a bare
 /// `KEY` taking bosun's own environment value. Values are registered as
 /// secrets to mask.
@@ -208,7 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("web.env"), "# secrets\nDB_PASSWORD=hunter2\nMODE=file\n\n").unwrap();
         let svc = service("image = \"web\"\nenv_files = [\"web.env\"]\nenv = { MODE = \"inline\" }\nports = [\"8080:80\", \"9000\"]\nvolumes = [\"./data:/data:ro\"]");
-        let spec = ContainerSpec::build(&svc, "web-1", "web:1", dir.path()).unwrap();
+        let spec = ContainerSpec::build(&svc, "web-1", "web:1", dir.path(), &read_env_files(&svc.env_files, dir.path())).unwrap();
         assert_eq!(spec.env["DB_PASSWORD"], "hunter2");
         assert_eq!(spec.env["MODE"], "inline", "inline env wins over the file");
         let json = serde_json::to_string(&spec).unwrap();
@@ -226,18 +246,19 @@ mod tests {
     #[test]
     fn the_hash_ignores_the_name_but_not_the_env() {
         let dir = tempfile::tempdir().unwrap();
-        let a = ContainerSpec::build(&service("image = \"web\"\nenv = { A = \"1\" }"), "web-1", "web:1", dir.path()).unwrap();
+        let a = ContainerSpec::build(&service("image = \"web\"\nenv = { A = \"1\" }"), "web-1", "web:1", dir.path(), &EnvFiles::new()).unwrap();
         let mut renamed = a.clone();
         renamed.name = "web-2".into();
         assert_eq!(a.config_hash(), renamed.config_hash());
-        let b = ContainerSpec::build(&service("image = \"web\"\nenv = { A = \"2\" }"), "web-1", "web:1", dir.path()).unwrap();
+        let b = ContainerSpec::build(&service("image = \"web\"\nenv = { A = \"2\" }"), "web-1", "web:1", dir.path(), &EnvFiles::new()).unwrap();
         assert_ne!(a.config_hash(), b.config_hash());
     }
 
     #[test]
     fn a_missing_env_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = ContainerSpec::build(&service("image = \"web\"\nenv_files = [\"nope.env\"]"), "w", "web:1", dir.path()).unwrap_err();
+        let svc = service("image = \"web\"\nenv_files = [\"nope.env\"]");
+        let err = ContainerSpec::build(&svc, "w", "web:1", dir.path(), &read_env_files(&svc.env_files, dir.path())).unwrap_err();
         assert!(format!("{err:#}").contains("nope.env cannot be read (No such file or directory (os error 2)); fix env_files in bosun.toml"), "{err:#}");
     }
 }

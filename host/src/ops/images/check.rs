@@ -10,7 +10,7 @@ use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
 use super::{ImageUse, split_reference};
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 
 /// At most this many registry requests in flight.
 const CONCURRENCY: usize = 32;
@@ -40,7 +40,7 @@ pub struct ImageCheck {
 
 /// Checks every image: one listing of the local images, then the registry
 /// questions all in flight at once.
-pub async fn check_all(engine: &Engine, images: Vec<ImageUse>) -> Vec<ImageCheck> {
+pub async fn check_all(engine: &DockerClient, images: Vec<ImageUse>) -> Vec<ImageCheck> {
     let options = ListImagesOptions { digests: true, ..Default::default() };
     let local: Result<HashMap<String, Vec<String>>, String> = match engine.docker.list_images(Some(options)).await {
         Ok(listed) => Ok(listed.into_iter().flat_map(|i| i.repo_tags.into_iter().map(move |tag| (tag, i.repo_digests.clone()))).collect()),
@@ -61,7 +61,7 @@ pub async fn check_all(engine: &Engine, images: Vec<ImageUse>) -> Vec<ImageCheck
 }
 
 /// Checks one image: inspect it here, ask its registry.
-pub async fn check_one(engine: &Engine, image: ImageUse) -> ImageCheck {
+pub async fn check_one(engine: &DockerClient, image: ImageUse) -> ImageCheck {
     let (local, remote) = tokio::join!(engine.image(&image.image), engine.docker.inspect_registry_image(&image.image, None));
     let here = local.map(|found| found.map(|i| i.repo_digests.unwrap_or_default())).map_err(|e| format!("{e:#}"));
     judge(image, here, remote)

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::spec::label;
 
 /// `repo[:tag]` split into the repository and the tag (`latest` when none);
@@ -39,7 +39,7 @@ pub struct ImageUse {
 
 /// Every image a service uses: its configured `image:version`, and the image
 /// each running container of the service was created from.
-pub async fn in_use(app: &App, engine: &Engine) -> anyhow::Result<Vec<ImageUse>> {
+pub async fn in_use(app: &App, engine: &DockerClient) -> anyhow::Result<Vec<ImageUse>> {
     let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |image: String, service: &str| {
         let services = uses.entry(image).or_default();
@@ -70,7 +70,7 @@ pub struct Required {
 }
 
 /// `bosun images required`: every image in use, present or missing.
-pub async fn required(app: &App, engine: &Engine) -> anyhow::Result<Vec<Required>> {
+pub async fn required(app: &App, engine: &DockerClient) -> anyhow::Result<Vec<Required>> {
     let mut out = Vec::new();
     for ImageUse { image, services } in in_use(app, engine).await? {
         let present = engine.image(&image).await?.is_some();

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::split_reference;
 use crate::app::App;
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunedImage {
@@ -27,7 +27,7 @@ pub struct PrunePlan {
     pub remove: Vec<PrunedImage>,
 }
 
-pub async fn plan(app: &App, engine: &Engine, keep_versions: usize) -> anyhow::Result<PrunePlan> {
+pub async fn plan(app: &App, engine: &DockerClient, keep_versions: usize) -> anyhow::Result<PrunePlan> {
     let state = app.state()?;
     let env = &app.config.project.env;
     let containers = engine.docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())).await?;
@@ -74,7 +74,7 @@ pub async fn plan(app: &App, engine: &Engine, keep_versions: usize) -> anyhow::R
 }
 
 /// Removes what the plan says; returns the failures (the image stays).
-pub async fn apply(engine: &Engine, plan: &PrunePlan) -> Vec<String> {
+pub async fn apply(engine: &DockerClient, plan: &PrunePlan) -> Vec<String> {
     let mut failures = Vec::new();
     for image in &plan.remove {
         // Untag the service's tags; the image goes with its last tag. Other

@@ -8,7 +8,7 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::split_reference;
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 
 /// One progress message from the engine.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct Progress {
 }
 
 /// Pulls `reference` and returns the pulled image's id.
-pub async fn pull(engine: &Engine, reference: &str, mut on_progress: impl FnMut(&Progress)) -> Result<String> {
+pub async fn pull(engine: &DockerClient, reference: &str, mut on_progress: impl FnMut(&Progress)) -> Result<String> {
     let (repo, tag) = split_reference(reference);
     let options = CreateImageOptionsBuilder::new().from_image(repo).tag(tag).build();
     let mut events = pin!(engine.docker.create_image(Some(options), None, None));

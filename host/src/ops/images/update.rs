@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::recreate::recreate_body;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::NewImageUpdate;
-use crate::ops::deploy::engine::Engine;
+use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::health::container_healthy;
 use crate::ops::deploy::spec::label;
 
@@ -35,7 +35,7 @@ pub struct Affected {
 
 /// The containers created from `reference` that run its current local image
 /// (`image_id`): the ones a newer image would replace.
-pub async fn affected(engine: &Engine, reference: &str, image_id: &str) -> anyhow::Result<Vec<Affected>> {
+pub async fn affected(engine: &DockerClient, reference: &str, image_id: &str) -> anyhow::Result<Vec<Affected>> {
     let filters: HashMap<&str, Vec<String>> = HashMap::from([("ancestor", vec![image_id.to_string()])]);
     let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
     let listed = engine.docker.list_containers(Some(options)).await?;
@@ -62,7 +62,7 @@ pub async fn affected(engine: &Engine, reference: &str, image_id: &str) -> anyho
 
 /// Recreates `old` from `reference`; returns the new container's id, or why
 /// not (after the old container was put back).
-pub async fn recreate(engine: &Engine, old: &Affected, reference: &str, release: Option<i64>) -> Result<String, String> {
+pub async fn recreate(engine: &DockerClient, old: &Affected, reference: &str, release: Option<i64>) -> Result<String, String> {
     let old_image_id = old.inspected.image.clone().unwrap_or_default();
     let old_image = engine.image(&old_image_id).await.map_err(|e| format!("{e:#}"))?;
     let mut body = recreate_body(&old.inspected, old_image.as_ref().and_then(|i| i.config.as_ref()), reference);
@@ -104,7 +104,7 @@ pub async fn recreate(engine: &Engine, old: &Affected, reference: &str, release:
 
 /// Removes the new container (if any) and gives the old one its name and
 /// state back; returns what failed of that (empty when all went well).
-async fn put_back(engine: &Engine, old: &Affected, new_id: Option<&str>) -> String {
+async fn put_back(engine: &DockerClient, old: &Affected, new_id: Option<&str>) -> String {
     let mut failed = Vec::new();
     if let Some(new_id) = new_id
         && let Err(e) = engine.remove(new_id).await
@@ -152,7 +152,7 @@ pub struct UpdateOptions<'a> {
 }
 
 /// Pulls `reference` and recreates the containers that ran the old image.
-pub async fn update(app: &crate::app::App, engine: &Engine, reference: &str, options: UpdateOptions<'_>) -> Result<Updated, crate::failure::Failure> {
+pub async fn update(app: &crate::app::App, engine: &DockerClient, reference: &str, options: UpdateOptions<'_>) -> Result<Updated, crate::failure::Failure> {
     use crate::failure::Failure;
     let image = reference.to_string();
     let Some(old_id) = engine.image(reference).await?.and_then(|i| i.id) else {

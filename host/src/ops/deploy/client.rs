@@ -1,5 +1,6 @@
 //! The engine calls a release makes, each with a one-line error naming what
-//! it acted on.
+//! it acted on. Planning reads through them once, into a
+//! [`Snapshot`](super::snapshot::Snapshot); applying a plan calls them step by step.
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::pin;
@@ -7,69 +8,18 @@ use std::pin::pin;
 use anyhow::{Result, anyhow};
 use bollard::Docker;
 use bollard::errors::Error as EngineError;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, ContainerUpdateBody, ImageInspect, RestartPolicy};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerUpdateBody, ImageInspect, RestartPolicy};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, InspectNetworkOptions, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
     RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use serde::Serialize;
 
-use super::spec::label;
+use super::snapshot::{Container, HostPort, Managed, newest_first};
 
-/// A container bosun manages, as listed by the engine.
-#[derive(Debug, Clone, Serialize)]
-pub struct Managed {
-    pub id: String,
-    pub name: String,
-    pub service: String,
-    /// The image reference it was created from.
-    pub image: String,
-    /// The image id it runs (`sha256:…`).
-    pub image_id: String,
-    pub version: String,
-    /// The `bosun.config-hash` label: equal to a plan's means an equal container.
-    pub config_hash: String,
-    /// The release that created it.
-    pub release: Option<i64>,
-    pub running: bool,
-    /// Seconds since the Unix epoch.
-    pub created: i64,
-}
-
-impl Managed {
-    fn from_summary(c: ContainerSummary) -> Managed {
-        let labels = c.labels.unwrap_or_default();
-        Managed {
-            id: c.id.unwrap_or_default(),
-            name: c.names.into_iter().flatten().next().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default(),
-            service: labels.get(label::SERVICE).cloned().unwrap_or_default(),
-            image: c.image.unwrap_or_default(),
-            image_id: c.image_id.unwrap_or_default(),
-            version: labels.get(label::VERSION).cloned().unwrap_or_default(),
-            config_hash: labels.get(label::CONFIG_HASH).cloned().unwrap_or_default(),
-            release: labels.get(label::RELEASE).and_then(|r| r.parse().ok()),
-            running: matches!(c.state, Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)),
-            created: c.created.unwrap_or_default(),
-        }
-    }
-
-    pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(12)]
-    }
-}
-
-/// A host port a running container publishes.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub container: String,
-    /// None when the engine lists no address.
-    pub addr: Option<std::net::IpAddr>,
-    pub port: u16,
-    pub protocol: String,
-}
-
-pub struct Engine {
+/// The Docker engine as releases and image commands call it: each call's
+/// error is one line naming what it acted on.
+pub struct DockerClient {
     pub docker: Docker,
 }
 
@@ -84,37 +34,31 @@ fn engine_error(what: &str, e: EngineError) -> anyhow::Error {
     }
 }
 
-impl Engine {
-    pub async fn open() -> Result<Engine> {
-        Ok(Engine { docker: crate::docker::open().await? })
+impl DockerClient {
+    pub async fn open() -> Result<DockerClient> {
+        Ok(DockerClient { docker: crate::docker::open().await? })
     }
 
     /// Containers (running or not) carrying every label in `labels`, newest first.
     pub async fn managed(&self, labels: &BTreeMap<&str, String>) -> Result<Vec<Managed>> {
         let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let listed = self.docker.list_containers(Some(options)).await.map_err(|e| engine_error("listing containers", e))?;
-        let mut managed: Vec<Managed> = listed.into_iter().map(Managed::from_summary).collect();
-        managed.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.release.cmp(&a.release)));
+        let mut managed: Vec<Managed> = self.list(Some(filters)).await?.iter().map(Managed::of).collect();
+        newest_first(&mut managed);
         Ok(managed)
     }
 
-    /// Every host port a running container publishes, with its address (one listing).
-    pub async fn published_ports(&self) -> Result<Vec<Published>> {
-        let options = ListContainersOptionsBuilder::new().all(false).build();
-        let listed = self.docker.list_containers(Some(options)).await.map_err(|e| engine_error("listing containers", e))?;
-        let mut published = Vec::new();
-        for container in listed {
-            let ports = container.ports.clone().unwrap_or_default();
-            let container = Managed::from_summary(container).name;
-            for port in ports {
-                let Some(host_port) = port.public_port else { continue };
-                let protocol = port.typ.map_or_else(|| "tcp".to_string(), |t| t.to_string());
-                let addr = port.ip.as_deref().and_then(|ip| ip.parse().ok());
-                published.push(Published { container: container.clone(), addr, port: host_port, protocol });
-            }
+    /// Every container on the engine, running or not.
+    pub async fn containers(&self) -> Result<Vec<Container>> {
+        self.list(None).await
+    }
+
+    async fn list(&self, filters: Option<HashMap<&str, Vec<String>>>) -> Result<Vec<Container>> {
+        let mut options = ListContainersOptionsBuilder::new().all(true);
+        if let Some(filters) = &filters {
+            options = options.filters(filters);
         }
-        Ok(published)
+        let listed = self.docker.list_containers(Some(options.build())).await.map_err(|e| engine_error("listing containers", e))?;
+        Ok(listed.into_iter().map(container).collect())
     }
 
     /// The engine's `os/arch`, e.g. `linux/amd64`.
@@ -220,5 +164,26 @@ impl Engine {
             }
         }
         text
+    }
+}
+
+/// A listed container as the snapshot holds it.
+fn container(c: ContainerSummary) -> Container {
+    let ports = c.ports.unwrap_or_default().into_iter().filter_map(|port| {
+        Some(HostPort {
+            addr: port.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            port: port.public_port?,
+            protocol: port.typ.map_or_else(|| "tcp".to_string(), |t| t.to_string()),
+        })
+    });
+    Container {
+        id: c.id.unwrap_or_default(),
+        name: c.names.into_iter().flatten().next().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default(),
+        image: c.image.unwrap_or_default(),
+        image_id: c.image_id.unwrap_or_default(),
+        labels: c.labels.unwrap_or_default().into_iter().collect(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        created: c.created.unwrap_or_default(),
+        ports: ports.collect(),
     }
 }
