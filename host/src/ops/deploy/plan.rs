@@ -297,3 +297,5 @@ impl fmt::Display for DeployPlan {
     }
 }
 
+#[cfg(test)]
+mod tests;
