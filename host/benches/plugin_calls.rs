@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use bosun::capability::{self, CallState, GrantSpec, HostServices, HostState};
+use bosun::capability::{self, CallScope, GrantSpec, HostServices, HostState};
 use bosun::plugin::bindings::smoke_check::SmokeCheckPre;
 use bosun::plugin::{CacheOutcome, CallSetup, Runtime};
 use serde_json::json;
@@ -97,10 +97,7 @@ async fn bare_call(engine: &Engine, linker: &Linker<()>, component: &Component) 
 /// interfaces linked (what `Runtime::new` links).
 fn bare_plugin(engine: &Engine, wasm: &[u8]) -> SmokeCheckPre<HostState> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    for link in [capability::http::link, capability::log::link, capability::fs::link, capability::docker::link, capability::process::link, capability::notify::link] {
-        link(&mut linker).unwrap();
-    }
+    capability::link_all(&mut linker).unwrap();
     let component = Component::new(engine, wasm).unwrap();
     SmokeCheckPre::new(linker.instantiate_pre(&component).unwrap()).unwrap()
 }
@@ -112,7 +109,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
     let plugin = runtime.load(&wasm, "noop-check").unwrap();
     // The policy is built once, as the CLI does; each call gets a copy of the setup.
     let base = common::setup(&plugin, json!({}), GrantSpec::default(), common::limits(5_000, 64));
-    let setup = || CallSetup { context: base.context.clone(), policy: base.policy.clone(), limits: base.limits };
+    let setup = || CallSetup { context: base.context.clone(), policy: base.policy.clone(), limits: base.limits, progress: None };
     println!("warm call ({} allocator), {} iterations:", runtime.allocator.as_str(), WARM_ITERS);
     let bosun = sample(WARM_ITERS / 10, WARM_ITERS, || async {
         let called = runtime.check(&plugin, setup()).await.expect("noop check");
@@ -124,8 +121,8 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
     let engine = runtime.engine();
     let (pre, services) = (bare_plugin(engine, &wasm), Arc::new(HostServices::default()));
     let same_plugin = sample(WARM_ITERS / 10, WARM_ITERS, || async {
-        let call = CallState::new("noop-check".into(), base.policy.clone(), false, Instant::now() + base.limits.timeout, services.clone());
-        let mut store = store(engine, HostState::new(call, base.limits.memory_bytes));
+        let call = CallScope::new("noop-check", base.policy.clone(), false, Instant::now() + base.limits.timeout);
+        let mut store = store(engine, HostState::new(call, services.clone(), base.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         let instance = pre.instantiate_async(&mut store).await.unwrap();
         assert!(instance.call_check(&mut store, &base.context).await.unwrap().unwrap().passed);

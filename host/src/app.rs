@@ -2,13 +2,13 @@
 //! lookup (installed first, then built-in).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
 use crate::capability::tls::Trust;
-use crate::capability::{GrantSpec, Policy};
+use crate::capability::{GrantSpec, Policy, ProgressSink};
 use crate::config::{self, Config};
 use crate::plugin::bindings::types::RunContext;
 use crate::plugin::store::PluginStore;
@@ -19,6 +19,8 @@ pub struct App {
     pub config: Config,
     runtime: OnceLock<Runtime>,
     state: OnceLock<State>,
+    /// Where plugin calls' progress is shown (the CLI's bar), if anywhere.
+    progress: Mutex<Option<ProgressSink>>,
 }
 
 impl App {
@@ -28,7 +30,7 @@ impl App {
         let config = Config::load(&path, explicit)?;
         // bosun's own state is out of every plugin's reach, whatever the grants say.
         crate::capability::fs::protect(&config.state_dir());
-        Ok(App { config, runtime: OnceLock::new(), state: OnceLock::new() })
+        Ok(App { config, runtime: OnceLock::new(), state: OnceLock::new(), progress: Mutex::new(None) })
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -45,6 +47,11 @@ impl App {
         }
         let runtime = Runtime::new(self.state_dir().join("cache/compiled"))?;
         Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// Shows the progress plugins report from now on with `sink` (none: not shown).
+    pub fn show_progress(&self, sink: Option<ProgressSink>) {
+        *self.progress.lock().expect("progress lock") = sink;
     }
 
     /// The SQLite state store, opened on first use.
@@ -95,6 +102,7 @@ impl App {
             },
             policy: Arc::new(policy),
             limits,
+            progress: self.progress.lock().expect("progress lock").clone(),
         })
     }
 

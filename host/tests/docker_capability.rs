@@ -10,26 +10,39 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bosun::capability::{CallState, GrantSpec, HostServices, HostState, PlannedCall, Policy};
+use bosun::capability::docker::DockerView;
+use bosun::capability::{CallScope, GrantSpec, HostServices, PlannedCall, Policy};
 use bosun::plugin::bindings::docker::Host as _;
 use bosun::plugin::bindings::types::{Artifact, HostError};
 use support::{ContainerGuard, run_test_container, test_image, unique};
 
 const PLUGIN: &str = "test-plugin";
 
-/// A fresh per-call state for a plugin whose manifest asks for every docker
-/// action and any path, and whose operator granted `docker` and `fs`.
-fn host(docker: &[&str], fs: &[&str], dry_run: bool) -> HostState {
+/// One plugin call's scope and the runtime's services, as the docker
+/// capability sees them.
+struct Call {
+    call: CallScope,
+    services: HostServices,
+}
+
+impl Call {
+    fn docker(&mut self) -> DockerView<'_> {
+        DockerView::new(&mut self.call, &self.services)
+    }
+}
+
+/// A fresh call of a plugin whose manifest asks for every docker action and
+/// any path, and whose operator granted `docker` and `fs`.
+fn host(docker: &[&str], fs: &[&str], dry_run: bool) -> Call {
     host_with_deadline(docker, fs, dry_run, Duration::from_secs(120))
 }
 
-fn host_with_deadline(docker: &[&str], fs: &[&str], dry_run: bool, budget: Duration) -> HostState {
+fn host_with_deadline(docker: &[&str], fs: &[&str], dry_run: bool, budget: Duration) -> Call {
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
     let requested = GrantSpec { docker: vec!["*:*".into()], fs: vec!["rw:*".into()], ..Default::default() };
     let granted = GrantSpec { docker: strings(docker), fs: strings(fs), ..Default::default() };
     let policy = Arc::new(Policy::new(PLUGIN, &requested, &granted).expect("valid grants"));
-    let call = CallState::new(PLUGIN.into(), policy, dry_run, Instant::now() + budget, Arc::new(HostServices::default()));
-    HostState::new(call, 64 << 20)
+    Call { call: CallScope::new(PLUGIN, policy, dry_run, Instant::now() + budget), services: HostServices::default() }
 }
 
 /// A started test container named `<prefix>-<pid>`.
@@ -94,7 +107,7 @@ async fn list_and_inspect_show_only_granted_containers() {
     let hidden = container("bosun-test-hidden", &[&case], &[]);
     let mut state = host(&["inspect:bosun-test-list-*"], &[], false);
 
-    let listed = state.list_containers(false, vec![case.clone()]).await.unwrap();
+    let listed = state.docker().list_containers(false, vec![case.clone()]).await.unwrap();
     let names: Vec<&str> = listed.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, [shown.name.as_str()], "{hidden:?} is outside the grant", hidden = hidden.name);
     let summary = &listed[0];
@@ -104,7 +117,7 @@ async fn list_and_inspect_show_only_granted_containers() {
     assert!(summary.created > 0);
     assert!(state.call.denials.lock().unwrap().is_empty(), "leaving items out records no denial");
 
-    let details = state.inspect_container(shown.name.clone()).await.unwrap();
+    let details = state.docker().inspect_container(shown.name.clone()).await.unwrap();
     assert_eq!(details.name, shown.name);
     assert_eq!(details.id, summary.id);
     assert_eq!(details.image, test_image());
@@ -119,14 +132,14 @@ async fn list_and_inspect_show_only_granted_containers() {
     assert_eq!((port.protocol.as_str(), port.host_ip.as_str()), ("tcp", "127.0.0.1"));
     assert_ne!(port.host_port, 0);
 
-    let missing = state.inspect_container("bosun-test-list-missing".into()).await.unwrap_err();
+    let missing = state.docker().inspect_container("bosun-test-list-missing".into()).await.unwrap_err();
     assert!(matches!(&missing, HostError::NotFound(m) if m == "container bosun-test-list-missing not found"), "{missing:?}");
 }
 
 #[tokio::test]
 async fn inspect_outside_the_grant_is_denied_naming_the_grant_line() {
     let mut state = host(&["inspect:shop-*"], &[], false);
-    let err = state.inspect_container("bosun-test-other".into()).await.unwrap_err();
+    let err = state.docker().inspect_container("bosun-test-other".into()).await.unwrap_err();
     let HostError::Denied(message) = err else { panic!("expected a denial, got {err:?}") };
     assert!(message.contains("plugin test-plugin denied docker.inspect-container bosun-test-other"), "{message}");
     assert!(message.contains(r#"[plugins.test-plugin.grant] docker = ["inspect:bosun-test-other"]"#), "{message}");
@@ -137,18 +150,18 @@ async fn inspect_outside_the_grant_is_denied_naming_the_grant_line() {
 async fn list_images_by_reference_glob_within_the_grant() {
     let image = test_image();
     let mut state = host(&["inspect:bosun-test/*"], &[], false);
-    let all = state.list_images(None).await.unwrap();
+    let all = state.docker().list_images(None).await.unwrap();
     let ours = all.iter().find(|i| i.repo_tags.contains(&image)).unwrap_or_else(|| panic!("{image} not in {all:?}"));
     assert!(ours.id.starts_with("sha256:") && ours.size > 0 && ours.created > 0);
     assert!(ours.labels.iter().any(|kv| kv.key == support::TEST_LABEL));
     assert!(all.iter().flat_map(|i| &i.repo_tags).all(|t| t.starts_with("bosun-test/")), "only granted names: {all:?}");
 
-    let globbed = state.list_images(Some("bosun-test/testsrv:*".into())).await.unwrap();
+    let globbed = state.docker().list_images(Some("bosun-test/testsrv:*".into())).await.unwrap();
     assert!(globbed.iter().any(|i| i.repo_tags.contains(&image)));
-    assert!(state.list_images(Some("registry.example/*".into())).await.unwrap().is_empty());
+    assert!(state.docker().list_images(Some("registry.example/*".into())).await.unwrap().is_empty());
 
     let mut ungranted = host(&["inspect:shop-*"], &[], false);
-    assert!(!ungranted.list_images(None).await.unwrap().iter().any(|i| i.repo_tags.contains(&image)));
+    assert!(!ungranted.docker().list_images(None).await.unwrap().iter().any(|i| i.repo_tags.contains(&image)));
 }
 
 #[tokio::test]
@@ -159,38 +172,38 @@ async fn exec_keeps_output_or_streams_stdout_to_a_file() {
     let mut state = host(&[&format!("exec:{}", c.name)], &[&grant_dir], false);
     let argv = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
-    let echoed = state.exec(c.name.clone(), argv(&["/testsrv", "echo", "hello", "world"]), None).await.unwrap();
+    let echoed = state.docker().exec(c.name.clone(), argv(&["/testsrv", "echo", "hello", "world"]), None).await.unwrap();
     assert_eq!((echoed.exit_code, echoed.stdout.as_str(), echoed.stderr_tail.as_str()), (0, "hello world\n", ""));
     assert!(echoed.stdout_artifact.is_none());
 
-    let failed = state.exec(c.name.clone(), argv(&["/testsrv", "fail", "3", "disk", "full"]), None).await.unwrap();
+    let failed = state.docker().exec(c.name.clone(), argv(&["/testsrv", "fail", "3", "disk", "full"]), None).await.unwrap();
     assert_eq!((failed.exit_code, failed.stderr_tail.as_str()), (3, "disk full\n"));
 
-    let missing = state.exec(c.name.clone(), argv(&["/nope"]), None).await.unwrap();
+    let missing = state.docker().exec(c.name.clone(), argv(&["/nope"]), None).await.unwrap();
     // The engine reports a command it cannot start on the exec's stdout.
     assert_eq!(missing.exit_code, 126, "{missing:?}");
     assert!(missing.stdout.contains("/nope: no such file or directory"), "{missing:?}");
 
-    let big = state.exec(c.name.clone(), argv(&["/testsrv", "gen", "200000"]), None).await.unwrap();
+    let big = state.docker().exec(c.name.clone(), argv(&["/testsrv", "gen", "200000"]), None).await.unwrap();
     assert_eq!(big.stdout.len(), 64 * 1024, "stdout is kept up to 64 KiB");
 
     let dump = dir.path().join("dump.txt");
-    let to_file = state.exec(c.name.clone(), argv(&["/testsrv", "cat", "/data/hello.txt"]), Some(path_str(&dump))).await.unwrap();
+    let to_file = state.docker().exec(c.name.clone(), argv(&["/testsrv", "cat", "/data/hello.txt"]), Some(path_str(&dump))).await.unwrap();
     assert_eq!((to_file.exit_code, to_file.stdout.as_str()), (0, ""));
     assert_artifact_matches_file(to_file.stdout_artifact.as_ref().unwrap(), &dump);
     assert_eq!(std::fs::read_to_string(&dump).unwrap(), "hello from the image\n");
 
     let large = dir.path().join("large.bin");
-    let streamed = state.exec(c.name.clone(), argv(&["/testsrv", "gen", "3000000"]), Some(path_str(&large))).await.unwrap();
+    let streamed = state.docker().exec(c.name.clone(), argv(&["/testsrv", "gen", "3000000"]), Some(path_str(&large))).await.unwrap();
     let artifact = streamed.stdout_artifact.unwrap();
     assert_eq!(artifact.size, 3_000_000);
     assert_artifact_matches_file(&artifact, &large);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
 
-    let outside = state.exec(c.name.clone(), argv(&["/testsrv", "echo"]), Some("/etc/bosun-dump.txt".into())).await.unwrap_err();
+    let outside = state.docker().exec(c.name.clone(), argv(&["/testsrv", "echo"]), Some("/etc/bosun-dump.txt".into())).await.unwrap_err();
     assert!(matches!(&outside, HostError::Denied(m) if m.contains("rw:/etc")), "{outside:?}");
-    let empty = state.exec(c.name.clone(), vec![], None).await.unwrap_err();
+    let empty = state.docker().exec(c.name.clone(), vec![], None).await.unwrap_err();
     assert!(matches!(empty, HostError::Invalid(_)));
 }
 
@@ -200,7 +213,7 @@ async fn exec_waits_no_longer_than_the_call_deadline() {
     let mut state = host_with_deadline(&[&format!("exec:{}", c.name)], &[], false, Duration::from_secs(2));
     let started = Instant::now();
     let argv = vec!["/testsrv".to_string(), "sleep".into(), "30".into()];
-    let err = state.exec(c.name.clone(), argv, None).await.unwrap_err();
+    let err = state.docker().exec(c.name.clone(), argv, None).await.unwrap_err();
     assert!(matches!(&err, HostError::TimedOut(m) if m.contains("still running")), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
@@ -215,12 +228,12 @@ async fn logs_return_the_last_lines() {
     for _ in 0..2 {
         support::docker(&["exec", &c.name, "/testsrv", "probe"]);
     }
-    let all = state.logs(c.name.clone(), 100).await.unwrap();
+    let all = state.docker().logs(c.name.clone(), 100).await.unwrap();
     assert!(all.starts_with("testsrv dev listening on 0.0.0.0:8080\n"), "{all:?}");
     assert_eq!(all.matches("GET /health HTTP/1.0").count(), 3, "the readiness probe and two more: {all:?}");
-    assert_eq!(state.logs(c.name.clone(), 1).await.unwrap(), "GET /health HTTP/1.0\n");
+    assert_eq!(state.docker().logs(c.name.clone(), 1).await.unwrap(), "GET /health HTTP/1.0\n");
 
-    let denied = state.logs("bosun-test-elsewhere".into(), 1).await.unwrap_err();
+    let denied = state.docker().logs("bosun-test-elsewhere".into(), 1).await.unwrap_err();
     assert!(matches!(denied, HostError::Denied(_)));
 }
 
@@ -229,15 +242,15 @@ async fn stop_and_start_a_container() {
     let c = container("bosun-test-stop", &[], &[]);
     let mut state = host(&[&format!("stop,start,inspect:{}*", c.name)], &[], false);
 
-    state.stop(c.name.clone(), 10).await.unwrap();
-    let stopped = state.inspect_container(c.name.clone()).await.unwrap();
+    state.docker().stop(c.name.clone(), 10).await.unwrap();
+    let stopped = state.docker().inspect_container(c.name.clone()).await.unwrap();
     assert_eq!((stopped.status.as_str(), stopped.running, stopped.exit_code), ("exited", false, 0));
 
-    state.start(c.name.clone()).await.unwrap();
-    assert!(state.inspect_container(c.name.clone()).await.unwrap().running);
-    state.start(c.name.clone()).await.expect("starting a running container is not an error");
+    state.docker().start(c.name.clone()).await.unwrap();
+    assert!(state.docker().inspect_container(c.name.clone()).await.unwrap().running);
+    state.docker().start(c.name.clone()).await.expect("starting a running container is not an error");
 
-    let missing = state.stop(format!("{}-missing", c.name), 1).await.unwrap_err();
+    let missing = state.docker().stop(format!("{}-missing", c.name), 1).await.unwrap_err();
     assert!(matches!(&missing, HostError::NotFound(m) if m.ends_with("-missing not found")), "{missing:?}");
 }
 
@@ -245,7 +258,7 @@ async fn stop_and_start_a_container() {
 async fn stats_sample_a_running_container() {
     let c = container("bosun-test-stats", &[], &[]);
     let mut state = host(&[&format!("stats:{}", c.name)], &[], false);
-    let stats = state.stats(c.name.clone()).await.unwrap();
+    let stats = state.docker().stats(c.name.clone()).await.unwrap();
     assert!(stats.memory_bytes > 0 && stats.memory_limit >= stats.memory_bytes, "{stats:?}");
     assert!(stats.cpu_percent >= 0.0);
 }
@@ -257,15 +270,15 @@ async fn save_images_writes_a_tarball_whose_hash_matches() {
     let mut state = host(&["save:bosun-test/*"], &[&format!("rw:{}", dir.path().display())], false);
     let dest = dir.path().join("images.tar");
 
-    let artifact = state.save_images(vec![image.clone()], path_str(&dest)).await.unwrap();
+    let artifact = state.docker().save_images(vec![image.clone()], path_str(&dest)).await.unwrap();
     assert_artifact_matches_file(&artifact, &dest);
     let entries = tar_entries(std::fs::File::open(&dest).unwrap());
     let manifest = file_in_tar(&entries, "manifest.json");
     assert!(manifest.contains(&image), "{manifest}");
 
-    let missing = state.save_images(vec!["bosun-test/none:1".into()], path_str(&dir.path().join("none.tar"))).await.unwrap_err();
+    let missing = state.docker().save_images(vec!["bosun-test/none:1".into()], path_str(&dir.path().join("none.tar"))).await.unwrap_err();
     assert!(matches!(&missing, HostError::NotFound(m) if m == "image bosun-test/none:1 not found"), "{missing:?}");
-    let denied = state.save_images(vec!["registry.example/shop:1".into()], path_str(&dir.path().join("x.tar"))).await.unwrap_err();
+    let denied = state.docker().save_images(vec!["registry.example/shop:1".into()], path_str(&dir.path().join("x.tar"))).await.unwrap_err();
     assert!(matches!(&denied, HostError::Denied(m) if m.contains("save:registry.example/shop:1")), "{denied:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the finished tarball");
 }
@@ -278,14 +291,14 @@ async fn copy_from_and_copy_to_round_trip() {
 
     // Out of the container, plain and zstd-compressed.
     let plain = dir.path().join("data.tar");
-    let artifact = state.copy_from(c.name.clone(), "/data".into(), path_str(&plain)).await.unwrap();
+    let artifact = state.docker().copy_from(c.name.clone(), "/data".into(), path_str(&plain)).await.unwrap();
     assert_artifact_matches_file(&artifact, &plain);
     let entries = tar_entries(std::fs::File::open(&plain).unwrap());
     assert_eq!(file_in_tar(&entries, "data/hello.txt"), "hello from the image\n");
     assert_eq!(file_in_tar(&entries, "data/sub/nested.txt"), "nested\n");
 
     let compressed = dir.path().join("data.tar.zst");
-    let artifact = state.copy_from(c.name.clone(), "/data".into(), path_str(&compressed)).await.unwrap();
+    let artifact = state.docker().copy_from(c.name.clone(), "/data".into(), path_str(&compressed)).await.unwrap();
     assert_artifact_matches_file(&artifact, &compressed);
     let raw = std::fs::read(&compressed).unwrap();
     assert!(raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "zstd frame");
@@ -293,9 +306,9 @@ async fn copy_from_and_copy_to_round_trip() {
     assert_eq!(file_in_tar(&entries, "data/hello.txt"), "hello from the image\n");
 
     // Back in, under another name, from the compressed copy...
-    state.copy_to(c.name.clone(), path_str(&compressed), "/data/sub".into()).await.unwrap();
+    state.docker().copy_to(c.name.clone(), path_str(&compressed), "/data/sub".into()).await.unwrap();
     let cat = |path: &str| vec!["/testsrv".to_string(), "cat".into(), path.into()];
-    let restored = state.exec(c.name.clone(), cat("/data/sub/data/hello.txt"), None).await.unwrap();
+    let restored = state.docker().exec(c.name.clone(), cat("/data/sub/data/hello.txt"), None).await.unwrap();
     assert_eq!(restored.stdout, "hello from the image\n");
 
     // ...and a plain tar made on the host.
@@ -308,14 +321,14 @@ async fn copy_from_and_copy_to_round_trip() {
     builder.append_data(&mut header, "restored.txt", &b"restored\n"[..]).unwrap();
     builder.finish().unwrap();
     drop(builder);
-    state.copy_to(c.name.clone(), path_str(&upload), "/data".into()).await.unwrap();
-    assert_eq!(state.exec(c.name.clone(), cat("/data/restored.txt"), None).await.unwrap().stdout, "restored\n");
+    state.docker().copy_to(c.name.clone(), path_str(&upload), "/data".into()).await.unwrap();
+    assert_eq!(state.docker().exec(c.name.clone(), cat("/data/restored.txt"), None).await.unwrap().stdout, "restored\n");
 
-    let missing = state.copy_from(c.name.clone(), "/nope".into(), path_str(&dir.path().join("nope.tar"))).await.unwrap_err();
+    let missing = state.docker().copy_from(c.name.clone(), "/nope".into(), path_str(&dir.path().join("nope.tar"))).await.unwrap_err();
     assert!(matches!(&missing, HostError::NotFound(m) if m.starts_with("/nope in container")), "{missing:?}");
-    let no_dir = state.copy_to(c.name.clone(), path_str(&upload), "/missing-dir".into()).await.unwrap_err();
+    let no_dir = state.docker().copy_to(c.name.clone(), path_str(&upload), "/missing-dir".into()).await.unwrap_err();
     assert!(matches!(&no_dir, HostError::NotFound(m) if m.starts_with("/missing-dir in container")), "{no_dir:?}");
-    let relative = state.copy_to(c.name.clone(), path_str(&upload), "data".into()).await.unwrap_err();
+    let relative = state.docker().copy_to(c.name.clone(), path_str(&upload), "data".into()).await.unwrap_err();
     assert!(matches!(relative, HostError::Invalid(_)));
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(!names.iter().any(|n| n.contains("partial")), "no temp files left: {names:?}");
@@ -328,14 +341,14 @@ async fn registry_digest_without_pulling() {
     let _untag = Untag(pushed.clone());
     let mut state = host(&[&format!("inspect:{}/*", registry.addr)], &[], false);
 
-    assert_eq!(state.image_registry_digest(pushed.clone()).await.unwrap(), Some(digest));
+    assert_eq!(state.docker().image_registry_digest(pushed.clone()).await.unwrap(), Some(digest));
     let unknown_tag = format!("{}:2", pushed.rsplit_once(':').unwrap().0);
-    assert_eq!(state.image_registry_digest(unknown_tag).await.unwrap(), None);
+    assert_eq!(state.docker().image_registry_digest(unknown_tag).await.unwrap(), None);
     let unknown_repo = format!("{}/bosun-test/never-pushed:1", registry.addr);
-    assert_eq!(state.image_registry_digest(unknown_repo).await.unwrap(), None);
+    assert_eq!(state.docker().image_registry_digest(unknown_repo).await.unwrap(), None);
 
     drop(registry);
-    let down = state.image_registry_digest(pushed).await.unwrap_err();
+    let down = state.docker().image_registry_digest(pushed).await.unwrap_err();
     assert!(matches!(down, HostError::Failed(_)), "an unreachable registry is a failure, not \"no such image\": {down:?}");
 }
 
@@ -356,13 +369,13 @@ async fn dry_run_records_mutations_and_runs_none() {
     let grants: Vec<&str> = grants.iter().map(String::as_str).collect();
     let mut state = host(&grants, &[&format!("rw:{}", dir.path().display())], true);
 
-    state.stop(c.name.clone(), 1).await.unwrap();
+    state.docker().stop(c.name.clone(), 1).await.unwrap();
     let dump = path_str(&dir.path().join("dump.sql"));
     let argv = vec!["/testsrv".to_string(), "gen".into(), "10".into()];
-    let exec = state.exec(c.name.clone(), argv, Some(dump.clone())).await.unwrap();
+    let exec = state.docker().exec(c.name.clone(), argv, Some(dump.clone())).await.unwrap();
     assert_eq!(exec.stdout_artifact.map(|a| a.path), Some(dump.clone()));
     let saved = path_str(&dir.path().join("images.tar"));
-    let artifact = state.save_images(vec![test_image()], saved.clone()).await.unwrap();
+    let artifact = state.docker().save_images(vec![test_image()], saved.clone()).await.unwrap();
     assert_eq!((artifact.path.as_str(), artifact.size, artifact.sha256.as_str()), (saved.as_str(), 0, ""));
 
     let recorded = state.call.planned.lock().unwrap().clone();
@@ -372,7 +385,7 @@ async fn dry_run_records_mutations_and_runs_none() {
     assert!(recorded[1].detail.ends_with(&format!("/testsrv gen 10 > {dump}")), "{:?}", recorded[1]);
 
     // Reads still run, and show nothing changed.
-    assert!(state.inspect_container(c.name.clone()).await.unwrap().running);
+    assert!(state.docker().inspect_container(c.name.clone()).await.unwrap().running);
     assert_eq!(cli_inspect(&c.name, "{{.State.Running}}"), "true");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file written");
 }

@@ -161,6 +161,33 @@ fn a_log_flood_is_cut_at_the_budget_with_one_line_saying_so() {
     }
 }
 
+/// A plugin's progress reaches the sink the CLI's bar reads, and where it got
+/// to lands in the call's record; a progress flood is cut at the same budget
+/// as log lines, so neither the bar nor the record grows without end.
+#[tokio::test]
+async fn progress_reaches_the_bar_within_the_log_budget() {
+    let _serial = serial();
+    let (runtime, _dir) = runtime();
+    let plugin = load(&runtime);
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let with_sink = |config: serde_json::Value, timeout_ms: u64| {
+        let mut setup = setup(&plugin, config, GrantSpec::default(), limits(timeout_ms, 16));
+        let sink = seen.clone();
+        setup.progress = Some(std::sync::Arc::new(move |u: &bosun::capability::ProgressUpdate| sink.lock().unwrap().push((u.label.clone(), u.done, u.total))));
+        setup
+    };
+    let called = runtime.check(&plugin, with_sink(json!({"mode": "progress", "count": 3}), 5_000)).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [("step".to_string(), 1, Some(3)), ("step".to_string(), 2, Some(3)), ("step".to_string(), 3, Some(3))]);
+    assert!(called.log_text().contains("progress step: 3/3"), "{}", called.log_text());
+
+    seen.lock().unwrap().clear();
+    let flooded = runtime.check(&plugin, with_sink(json!({"mode": "progress-flood"}), 2_000)).await.unwrap_err();
+    assert!(matches!(flooded, PluginError::TimedOut { .. }), "{flooded}");
+    let shown = seen.lock().unwrap().len();
+    assert!((1_000..20_000).contains(&shown), "{shown} updates shown: the budget admits about 1 MiB of them");
+    noop_still_works(&runtime, &plugin).await;
+}
+
 /// E4. Host calls that would wait end at the call's deadline with the
 /// timed-out error: a command that sleeps (and is killed), a server that
 /// never answers. Files that would block at open (a FIFO as a pidfile or a

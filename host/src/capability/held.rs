@@ -30,6 +30,10 @@ pub const BODY_BUFFERED_CHUNKS: usize = 1;
 /// The most random bytes one wasi:random call may ask for.
 pub const RANDOM_BYTES: u64 = 64 * 1024;
 
+/// What one record of a call (a log line, a held-back call, an event or one
+/// of its facts) costs besides its text.
+pub const RECORD_BYTES: usize = 64;
+
 /// What a table entry costs besides its contents (the table slot, the boxed
 /// value, its allocation headers), rounded up.
 const ENTRY_BYTES: usize = 512;

@@ -3,13 +3,96 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use super::{CallState, HostState, LogLine};
+use super::{HostState, held};
 use crate::plugin::bindings::log::{self, Level};
 
+/// The capability: always linked, needing no grant.
+pub struct Log;
+
+impl HasData for Log {
+    type Data<'a> = LogView<'a>;
+}
+
+/// What the log interface sees of a call: whose lines they are, and its log.
+pub struct LogView<'a> {
+    plugin: &'a str,
+    log: &'a mut CallLog,
+}
+
 pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    log::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+    log::add_to_linker::<HostState, Log>(linker, |state| LogView { plugin: &state.call.plugin, log: &mut state.log })
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+}
+
+/// One progress report of a plugin (`log.progress`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    pub plugin: String,
+    pub label: String,
+    pub done: u64,
+    pub total: Option<u64>,
+}
+
+/// Where progress reports go while a call runs: the CLI's progress bar.
+pub type ProgressSink = std::sync::Arc<dyn Fn(&ProgressUpdate) + Send + Sync>;
+
+/// A call's log: the lines it kept, within its budget, and where its
+/// progress is shown.
+#[derive(Default)]
+pub struct CallLog {
+    pub lines: Vec<LogLine>,
+    budget: LogBudget,
+    progress: Option<ProgressSink>,
+    /// The last report of each label, written to the record when the call ends.
+    last_progress: Vec<ProgressUpdate>,
+}
+
+impl CallLog {
+    pub fn new(progress: Option<ProgressSink>) -> CallLog {
+        CallLog { progress, ..Default::default() }
+    }
+
+    /// Ends the call's log: where each progress label got to, and the line
+    /// saying what the budget dropped, in bosun's log and the record.
+    pub fn close(&mut self, plugin: &str) {
+        for update in std::mem::take(&mut self.last_progress) {
+            self.lines.push(LogLine { level: "progress".into(), message: progress_text(&update) });
+        }
+        if let Some(line) = self.budget.dropped() {
+            tracing::warn!(plugin = %plugin, "{line}");
+            self.lines.push(LogLine { level: "warn".into(), message: line });
+        }
+    }
+
+    pub(super) fn records_bytes(&self) -> usize {
+        let lines: usize = self.lines.iter().map(|l| held::RECORD_BYTES + l.message.len()).sum();
+        lines + self.last_progress.iter().map(|p| held::RECORD_BYTES + p.label.len()).sum::<usize>()
+    }
+
+    fn progress(&mut self, update: ProgressUpdate) {
+        if let Some(show) = &self.progress {
+            show(&update);
+        }
+        match self.last_progress.iter_mut().find(|p| p.label == update.label) {
+            Some(last) => *last = update,
+            None => self.last_progress.push(update),
+        }
+    }
+}
+
+/// `label: done/total` (or `label: done` when the total is unknown).
+pub fn progress_text(update: &ProgressUpdate) -> String {
+    match update.total {
+        Some(total) => format!("{}: {}/{total}", update.label, update.done),
+        None => format!("{}: {}", update.label, update.done),
+    }
 }
 
 const MAX_LINE_BYTES: usize = 4096;
@@ -53,24 +136,13 @@ impl LogBudget {
     }
 }
 
-impl CallState {
-    /// Ends the call's log: the line saying what the budget dropped, in
-    /// bosun's log and the record.
-    pub fn close_log(&mut self) {
-        if let Some(line) = self.log_budget.dropped() {
-            tracing::warn!(plugin = %self.plugin, "{line}");
-            self.logs.push(LogLine { level: "warn".into(), message: line });
-        }
-    }
-}
-
-impl log::Host for HostState {
+impl log::Host for LogView<'_> {
     async fn log(&mut self, level: Level, message: String) {
         let message = truncate(message, MAX_LINE_BYTES);
-        if !self.call.log_budget.admit(message.len()) {
+        if !self.log.budget.admit(message.len()) {
             return;
         }
-        let plugin = &self.call.plugin;
+        let plugin = self.plugin;
         match level {
             Level::Trace => tracing::trace!(plugin = %plugin, "{message}"),
             Level::Debug => tracing::debug!(plugin = %plugin, "{message}"),
@@ -85,18 +157,17 @@ impl log::Host for HostState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        self.call.logs.push(LogLine { level: level.into(), message });
+        self.log.lines.push(LogLine { level: level.into(), message });
     }
 
     async fn progress(&mut self, label: String, done: u64, total: Option<u64>) {
         let label = truncate(label, MAX_LINE_BYTES);
-        if !self.call.log_budget.admit(label.len()) {
+        if !self.log.budget.admit(label.len()) {
             return;
         }
-        match total {
-            Some(total) => tracing::debug!(plugin = %self.call.plugin, "{label}: {done}/{total}"),
-            None => tracing::debug!(plugin = %self.call.plugin, "{label}: {done}"),
-        }
+        let update = ProgressUpdate { plugin: self.plugin.to_string(), label, done, total };
+        tracing::debug!(plugin = %self.plugin, "{}", progress_text(&update));
+        self.log.progress(update);
     }
 }
 
@@ -115,6 +186,34 @@ fn truncate(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::bindings::log::Host;
+
+    #[tokio::test]
+    async fn lines_are_kept_with_their_level_and_long_ones_cut() {
+        let mut log = CallLog::default();
+        let mut view = LogView { plugin: "p", log: &mut log };
+        view.log(Level::Warn, "disk almost full".into()).await;
+        view.log(Level::Info, "x".repeat(MAX_LINE_BYTES + 10)).await;
+        assert_eq!((log.lines[0].level.as_str(), log.lines[0].message.as_str()), ("warn", "disk almost full"));
+        assert_eq!(log.lines[1].message.len(), MAX_LINE_BYTES + '…'.len_utf8());
+    }
+
+    #[tokio::test]
+    async fn progress_reaches_the_sink_and_its_last_state_the_record() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut log = CallLog::new(Some(std::sync::Arc::new(move |u: &ProgressUpdate| sink.lock().unwrap().push(u.clone()))));
+        let mut view = LogView { plugin: "p", log: &mut log };
+        for done in [1, 2, 3] {
+            view.progress("databases".into(), done, Some(3)).await;
+        }
+        view.progress("bytes".into(), 4096, None).await;
+        assert_eq!(seen.lock().unwrap().len(), 4);
+        assert_eq!(seen.lock().unwrap()[2], ProgressUpdate { plugin: "p".into(), label: "databases".into(), done: 3, total: Some(3) });
+        log.close("p");
+        let record: Vec<_> = log.lines.iter().map(|l| format!("{} {}", l.level, l.message)).collect();
+        assert_eq!(record, ["progress databases: 3/3", "progress bytes: 4096"]);
+    }
 
     #[test]
     fn the_budget_admits_until_full_then_counts_what_it_drops() {

@@ -1,12 +1,16 @@
-//! What a plugin may do. One module per WIT interface the host implements, each
-//! with the same three parts:
+//! What a plugin may do. One module per WIT interface the host implements,
+//! each a [`Capability`] of the same shape (as Spin's factors are):
 //!
-//! - `Grant`: parses and validates the operator's grant entries (also what
-//!   `bosun doctor` runs) and answers "is this allowed?";
-//! - `link`: adds the interface to the linker;
-//! - the `Host` impl: the calls themselves, each checked against the [`Policy`]
-//!   (requested by the manifest ∩ granted in bosun.toml) and, when mutating,
-//!   recorded instead of executed in a dry run.
+//! - its `Grant`: parses and validates the operator's grant entries (also
+//!   what `bosun doctor` runs) and answers "is this allowed?";
+//! - its view of a call's store data ([`HasData`], as wasmtime-wasi's
+//!   interfaces have): the shared [`CallScope`] plus only its own state;
+//! - `link`: adds the interface to the linker, each host call running on
+//!   that view, checked against the [`Policy`] (requested by the manifest ∩
+//!   granted in bosun.toml) and, when mutating, recorded instead of
+//!   executed in a dry run.
+//!
+//! A new capability is one module and one line in [`capabilities!`].
 
 pub mod artifact;
 pub mod docker;
@@ -18,6 +22,7 @@ pub mod net;
 pub mod notify;
 pub mod process;
 pub mod read_ahead;
+pub(crate) mod scope;
 mod state;
 mod tail;
 pub mod tls;
@@ -25,35 +30,104 @@ pub mod tls;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use wasmtime::component::{HasData, Linker};
 
-pub use state::{CallState, HostServices, HostState, LogLine, PlannedCall};
+pub use log::{LogLine, ProgressSink, ProgressUpdate};
+pub use scope::{CallScope, PlannedCall};
+pub use state::{HostServices, HostState};
 
-/// Capability entries in bosun's grammar. The same shape serves a manifest's
-/// `[capabilities]` (what the plugin asks for) and bosun.toml's
-/// `[plugins.<name>.grant]` (what the operator allows).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantSpec {
-    /// `ro:/path` or `rw:/path` (`*` for any path, in requests).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fs: Vec<String>,
-    /// `action[,action]:name-glob`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub docker: Vec<String>,
-    /// `run:<command> <argv pattern>` (`*` one argument, `**` the rest,
-    /// `{path:ro}` a granted path), `env:NAME,…` or `find:<name-glob>`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub process: Vec<String>,
-    /// `scheme://host[:port]`, host may start with `*.`; `*` for any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub http: Vec<String>,
-    /// Event-kind globs a plugin may emit (`check.*`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notify: Vec<String>,
-    /// `host:port` a plugin may probe (TCP connect, TLS certificate); `*` for
-    /// any host or port.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub net: Vec<String>,
+/// One host interface a plugin can be granted.
+pub trait Capability: HasData {
+    /// Its key in a manifest's `[capabilities]` and in `[plugins.<name>.grant]`,
+    /// and the interface named in denials.
+    const NAME: &'static str;
+    /// Its entries, parsed and validated.
+    type Grant: Default + Clone + fmt::Debug;
+    /// Parses entries, as a manifest's requests or as the operator's grant.
+    fn parse(entries: &[String], side: Side) -> Result<Self::Grant, String>;
+    /// Adds the interface's host calls to the linker, each on this
+    /// capability's view of the call's store data.
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()>;
+}
+
+/// Whose entries are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A manifest's `[capabilities]`: what the plugin asks for. Commands are
+    /// not looked up (a plugin may ask for one this machine lacks).
+    Request,
+    /// bosun.toml's `[plugins.<name>.grant]`: what the operator allows.
+    Operator,
+}
+
+/// The capabilities, each under its grant key. Builds [`GrantSpec`] (the
+/// entries as written), [`Grants`] (parsed), and the linking of them all.
+macro_rules! capabilities {
+    ($($key:ident: $capability:ty),* $(,)?) => {
+        /// Capability entries in bosun's grammar, one list per capability (each
+        /// capability's `Grant` documents its grammar). The same shape serves a
+        /// manifest's `[capabilities]` (what the plugin asks for) and
+        /// bosun.toml's `[plugins.<name>.grant]` (what the operator allows).
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct GrantSpec {
+            $(
+                #[serde(default, skip_serializing_if = "Vec::is_empty")]
+                pub $key: Vec<String>,
+            )*
+        }
+
+        /// Parsed, validated capability entries.
+        #[derive(Debug, Clone, Default)]
+        pub struct Grants {
+            $(pub $key: <$capability as Capability>::Grant,)*
+        }
+
+        impl GrantSpec {
+            /// Each capability's name and entries, in the list's order.
+            fn each(&self) -> Vec<(&'static str, &[String])> {
+                vec![$((<$capability as Capability>::NAME, &self.$key)),*]
+            }
+
+            /// Entries in `self` that `other` does not have, per capability
+            /// (for the upgrade diff: what a new plugin version asks for in addition).
+            pub fn added_since(&self, other: &GrantSpec) -> GrantSpec {
+                let diff = |new: &[String], old: &[String]| new.iter().filter(|e| !old.contains(e)).cloned().collect();
+                GrantSpec { $($key: diff(&self.$key, &other.$key),)* }
+            }
+        }
+
+        impl Grants {
+            fn parse_as(spec: &GrantSpec, side: Side) -> Result<Grants, String> {
+                Ok(Grants {
+                    $($key: <$capability as Capability>::parse(&spec.$key, side)
+                        .map_err(|e| format!("{}: {e}", <$capability as Capability>::NAME))?,)*
+                })
+            }
+        }
+
+        /// Every plugin gets the same linker: what it may actually do is
+        /// decided per call by its policy, so an import alone grants nothing.
+        pub fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+            wasmtime_wasi::p2::add_to_linker_async(linker)?;
+            // Always there, with no grant: a plugin's log lines and progress.
+            log::link(linker)?;
+            $(<$capability as Capability>::link(linker)?;)*
+            Ok(())
+        }
+
+        #[cfg(test)]
+        const KEYS: &[(&str, &str)] = &[$((stringify!($key), <$capability as Capability>::NAME)),*];
+    };
+}
+
+capabilities! {
+    fs: fs::Fs,
+    docker: docker::Docker,
+    process: process::Process,
+    http: http::Http,
+    notify: notify::Notify,
+    net: net::Net,
 }
 
 /// What a manifest asks for.
@@ -67,64 +141,24 @@ impl GrantSpec {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines().is_empty()
+        self.each().iter().all(|(_, entries)| entries.is_empty())
     }
 
-    /// Entries in `self` that `other` does not have, per interface (for the
-    /// upgrade diff: what a new plugin version asks for in addition).
-    pub fn added_since(&self, other: &GrantSpec) -> GrantSpec {
-        let diff = |new: &[String], old: &[String]| new.iter().filter(|e| !old.contains(e)).cloned().collect();
-        GrantSpec {
-            fs: diff(&self.fs, &other.fs),
-            docker: diff(&self.docker, &other.docker),
-            process: diff(&self.process, &other.process),
-            http: diff(&self.http, &other.http),
-            notify: diff(&self.notify, &other.notify),
-            net: diff(&self.net, &other.net),
-        }
-    }
-
-    /// `interface: entry` lines, for display.
+    /// `capability: entry` lines, for display.
     pub fn lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (name, entries) in [("fs", &self.fs), ("docker", &self.docker), ("process", &self.process), ("http", &self.http), ("notify", &self.notify), ("net", &self.net)] {
-            out.extend(entries.iter().map(|e| format!("{name}: {e}")));
-        }
-        out
+        self.each().into_iter().flat_map(|(name, entries)| entries.iter().map(move |e| format!("{name}: {e}"))).collect()
     }
-}
-
-/// Parsed, validated capability entries.
-#[derive(Debug, Clone, Default)]
-pub struct Grants {
-    pub fs: fs::Grant,
-    pub docker: docker::Grant,
-    pub process: process::Grant,
-    pub http: http::Grant,
-    pub notify: notify::Grant,
-    pub net: net::Grant,
 }
 
 impl Grants {
     /// An operator's grant (bosun.toml).
     pub fn parse(spec: &GrantSpec) -> Result<Grants, String> {
-        Grants::parse_with(spec, process::Grant::parse)
+        Grants::parse_as(spec, Side::Operator)
     }
 
     /// A manifest's requests.
     pub fn parse_requests(spec: &GrantSpec) -> Result<Grants, String> {
-        Grants::parse_with(spec, process::Grant::parse_requests)
-    }
-
-    fn parse_with(spec: &GrantSpec, process: fn(&[String]) -> Result<process::Grant, String>) -> Result<Grants, String> {
-        Ok(Grants {
-            fs: fs::Grant::parse(&spec.fs).map_err(|e| format!("fs: {e}"))?,
-            docker: docker::Grant::parse(&spec.docker).map_err(|e| format!("docker: {e}"))?,
-            process: process(&spec.process).map_err(|e| format!("process: {e}"))?,
-            http: http::Grant::parse(&spec.http).map_err(|e| format!("http: {e}"))?,
-            notify: notify::Grant::parse(&spec.notify).map_err(|e| format!("notify: {e}"))?,
-            net: net::Grant::parse(&spec.net).map_err(|e| format!("net: {e}"))?,
-        })
+        Grants::parse_as(spec, Side::Request)
     }
 }
 
@@ -258,3 +292,31 @@ impl fmt::Display for Denial {
 }
 
 impl std::error::Error for Denial {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_capability_is_listed_under_its_own_name() {
+        for (key, name) in KEYS {
+            assert_eq!(key, name);
+        }
+    }
+
+    #[test]
+    fn lines_and_upgrade_diffs_cover_every_capability() {
+        let old = GrantSpec { fs: vec!["ro:/data".into()], ..Default::default() };
+        let new = GrantSpec { fs: vec!["ro:/data".into(), "rw:/backups".into()], net: vec!["db:5432".into()], ..Default::default() };
+        let added = new.added_since(&old);
+        assert_eq!(added.lines(), vec!["fs: rw:/backups", "net: db:5432"]);
+        assert!(old.added_since(&old).is_empty());
+    }
+
+    #[test]
+    fn a_bad_entry_is_named_by_its_capability() {
+        let spec = GrantSpec { docker: vec!["explode:web".into()], ..Default::default() };
+        let error = Grants::parse(&spec).unwrap_err();
+        assert!(error.starts_with("docker: "), "{error}");
+    }
+}

@@ -1,127 +1,21 @@
 //! Per-call state: a fresh `HostState` is built for every plugin call, so nothing
-//! a plugin did (or broke) survives into the next call.
+//! a plugin did (or broke) survives into the next call. Each capability sees
+//! it through its own view (the [`CallScope`] plus its own part).
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{FieldMapError, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::log::LogBudget;
-use super::{Denial, Policy, held};
-use crate::plugin::bindings::notify::Event;
+use super::{CallScope, held, log, notify};
 
 /// Shared, long-lived services the capabilities use (one per runtime).
 #[derive(Default)]
 pub struct HostServices {
     /// The Docker engine, connected on first use.
     pub docker: tokio::sync::OnceCell<crate::docker::Connection>,
-}
-
-/// A mutating host call a dry run recorded instead of executing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PlannedCall {
-    pub call: String,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LogLine {
-    pub level: String,
-    pub message: String,
-}
-
-/// Everything one call may touch besides WASI itself.
-pub struct CallState {
-    pub plugin: String,
-    pub policy: Arc<Policy>,
-    pub dry_run: bool,
-    /// When the call's wall-clock budget ends; host calls bound their own work by it.
-    pub deadline: Instant,
-    pub services: Arc<HostServices>,
-    /// Shared with the wasi:http hooks, which record in a dry run too.
-    pub planned: Arc<Mutex<Vec<PlannedCall>>>,
-    pub denials: Arc<Mutex<Vec<Denial>>>,
-    pub logs: Vec<LogLine>,
-    pub log_budget: Arc<LogBudget>,
-    pub events: Vec<Event>,
-    /// The status of the last HTTP answer the plugin got: a notifier that
-    /// failed on a permanent refusal (a 4xx) is not tried again.
-    pub last_http_status: Arc<Mutex<Option<u16>>>,
-}
-
-impl CallState {
-    /// A call of `plugin` under `policy`, ending at `deadline`, with nothing
-    /// recorded yet.
-    pub fn new(plugin: String, policy: Arc<Policy>, dry_run: bool, deadline: Instant, services: Arc<HostServices>) -> CallState {
-        CallState {
-            plugin,
-            policy,
-            dry_run,
-            deadline,
-            services,
-            planned: Default::default(),
-            denials: Default::default(),
-            logs: Vec::new(),
-            log_budget: Default::default(),
-            events: Vec::new(),
-            last_http_status: Default::default(),
-        }
-    }
-
-    /// Checks a call against the policy, remembering a denial so the runtime can
-    /// report it as the typed cause if the plugin then fails.
-    pub fn allow(&mut self, result: Result<(), Denial>) -> Result<(), Denial> {
-        if let Err(denial) = &result {
-            record_denial(&self.denials, denial.clone());
-        }
-        result
-    }
-
-    /// In a dry run, records a mutating call and returns false (do not execute).
-    pub fn execute(&mut self, call: &str, detail: impl Into<String>) -> bool {
-        if self.dry_run {
-            self.planned.lock().expect("planned lock").push(PlannedCall { call: call.to_string(), detail: detail.into() });
-            return false;
-        }
-        true
-    }
-
-    /// Time left before the call's deadline.
-    pub fn remaining(&self) -> std::time::Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// Bytes held in the call's records (log lines, planned calls, events, denials).
-    fn records_bytes(&self) -> usize {
-        const RECORD: usize = 64;
-        let logs: usize = self.logs.iter().map(|l| RECORD + l.message.len()).sum();
-        let planned: usize = self.planned.lock().expect("planned lock").iter().map(|p| RECORD + p.call.len() + p.detail.len()).sum();
-        let events: usize = self
-            .events
-            .iter()
-            .map(|e| {
-                let facts: usize = e.facts.iter().map(|f| RECORD + f.key.len() + f.value.len()).sum();
-                RECORD + e.kind.len() + e.title.len() + e.body.len() + e.link.as_ref().map_or(0, String::len) + facts
-            })
-            .sum();
-        logs + planned + events
-    }
-}
-
-/// Distinct denials kept per call: the first is the typed cause; a plugin
-/// retrying a denied call in a loop adds nothing after the first of its kind.
-const MAX_DENIALS: usize = 16;
-
-/// Remembers a denial: the runtime reports it once when the call ends, as
-/// the typed cause if the plugin then failed, as a warning if it went on.
-pub(super) fn record_denial(denials: &Mutex<Vec<Denial>>, denial: Denial) {
-    let mut denials = denials.lock().expect("denials lock");
-    if denials.len() < MAX_DENIALS && !denials.contains(&denial) {
-        denials.push(denial);
-    }
 }
 
 /// Caps the memory a call uses: its linear memories together, plus what the
@@ -163,7 +57,10 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 }
 
 pub struct HostState {
-    pub call: CallState,
+    pub call: CallScope,
+    pub log: log::CallLog,
+    pub outbox: notify::Outbox,
+    pub services: Arc<HostServices>,
     pub limiter: MemoryLimiter,
     pub stderr: MemoryOutputPipe,
     wasi: WasiCtx,
@@ -173,7 +70,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(call: CallState, max_memory_bytes: usize) -> HostState {
+    pub fn new(call: CallScope, services: Arc<HostServices>, progress: Option<log::ProgressSink>, max_memory_bytes: usize) -> HostState {
         // Plugins get no preopened directories, no environment and no stdin:
         // everything goes through bosun's granted interfaces. stderr is kept
         // so a panic message can be quoted in the trap error.
@@ -186,7 +83,29 @@ impl HostState {
         table.set_max_capacity(held::MAX_RESOURCES);
         let mut http_ctx = WasiHttpCtx::new();
         http_ctx.set_field_size_limit(held::FIELDS_BYTES);
-        HostState { call, limiter: MemoryLimiter::new(max_memory_bytes), stderr, wasi, table, http_ctx, http_hooks }
+        HostState {
+            call,
+            log: log::CallLog::new(progress),
+            outbox: Default::default(),
+            services,
+            limiter: MemoryLimiter::new(max_memory_bytes),
+            stderr,
+            wasi,
+            table,
+            http_ctx,
+            http_hooks,
+        }
+    }
+
+    /// The status of the last HTTP answer the plugin got: a notifier that
+    /// failed on a permanent refusal (a 4xx) is not tried again.
+    pub fn last_http_status(&self) -> Option<u16> {
+        self.http_hooks.last_status()
+    }
+
+    /// Bytes held in the call's records (log lines, planned calls, events).
+    fn records_bytes(&self) -> usize {
+        self.call.records_bytes() + self.log.records_bytes() + self.outbox.records_bytes()
     }
 
     /// Measures what the host holds for the call; false (and the limiter
@@ -194,7 +113,7 @@ impl HostState {
     /// table is full. Run on every epoch tick.
     pub fn within_memory_cap(&mut self) -> bool {
         let (entries, table_bytes) = held::table_bytes(&mut self.table);
-        let held_bytes = table_bytes + self.call.records_bytes();
+        let held_bytes = table_bytes + self.records_bytes();
         self.limiter.held_bytes = held_bytes;
         let linear_bytes = self.limiter.linear_bytes;
         self.limiter.fits(linear_bytes, held_bytes);

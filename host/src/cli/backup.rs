@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use indicatif::{HumanBytes, ProgressBar};
+use indicatif::HumanBytes;
 
-use super::output::{Failure, Output, spinner};
+use super::output::{Failure, Output, PluginProgress};
 use crate::app::App;
 use crate::capability::fs::{Kind, Owners};
 use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
@@ -102,9 +102,9 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
     match command {
         BackupCommand::Run { set, full: _, incremental, dry_run, tags } => {
             let kind = Some(if incremental { BackupKind::Incremental } else { BackupKind::Full });
-            let spinner = (!out.json).then(|| spinner(format!("backing up {set}")));
+            let shown = (!out.json).then(|| PluginProgress::show(app, format!("backing up {set}")));
             let taken = backup::take(app, &set, &TakeOptions { kind, dry_run, paths: None, tags }).await;
-            spinner.inspect(ProgressBar::finish_and_clear);
+            drop(shown);
             let taken = taken?;
             out.print(&taken, || describe_taken(&taken));
             if let Taken::Done { backup, warnings, .. } = &taken

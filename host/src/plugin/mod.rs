@@ -6,6 +6,7 @@ pub mod builtin;
 mod cache;
 pub mod engine;
 pub mod error;
+pub mod kinds;
 pub mod manifest;
 pub mod runtime;
 pub mod store;

@@ -2,6 +2,7 @@
 //! with a fresh `Store` per call, bounded by a wall-clock deadline and a memory
 //! cap. A trap, timeout or memory blow-up ends that call only.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -10,15 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{InstancePre, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{backup_strategy, backup_types, check_types, naming_template, notifier, notify, smoke_check, types};
+use super::bindings::{notify, types};
 use super::cache::{CacheOutcome, CompiledCache};
 use super::engine::{self, Allocator, EpochTicker};
+use super::kinds::{self, KindWorld};
 use super::error::PluginError;
 use super::manifest::{Kind, Manifest};
-use crate::capability::{self, CallState, HostServices, HostState, LogLine, PlannedCall, Policy};
+use crate::capability::{self, CallScope, HostServices, HostState, LogLine, PlannedCall, Policy, ProgressSink};
 
 /// Per-call bounds.
 #[derive(Debug, Clone, Copy)]
@@ -41,14 +43,8 @@ pub struct Plugin {
     pub manifest: Manifest,
     pub digest: String,
     pub cache: CacheOutcome,
-    world: World,
-}
-
-enum World {
-    SmokeCheck(smoke_check::SmokeCheckPre<HostState>),
-    BackupStrategy(backup_strategy::BackupStrategyPre<HostState>),
-    NamingTemplate(naming_template::NamingTemplatePre<HostState>),
-    Notifier(notifier::NotifierPre<HostState>),
+    /// The pre-instance typed by its kind (a [`KindWorld::Pre`]).
+    world: Box<dyn Any + Send + Sync>,
 }
 
 /// What a call needs besides its arguments.
@@ -56,6 +52,8 @@ pub struct CallSetup {
     pub context: types::RunContext,
     pub policy: Arc<Policy>,
     pub limits: Limits,
+    /// Where the plugin's `log.progress` reports are shown while it runs.
+    pub progress: Option<ProgressSink>,
 }
 
 impl CallSetup {
@@ -100,7 +98,7 @@ impl Runtime {
         crate::capability::fs::protect(&cache_dir);
         let (engine, allocator) = engine::build(MAX_MEMORY_BYTES)?;
         let mut linker = Linker::new(&engine);
-        link_everything(&mut linker).map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))?;
+        capability::link_all(&mut linker).map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))?;
         let cache = CompiledCache::new(&cache_dir, &engine)
             .map_err(|e| anyhow::anyhow!("cannot use the plugin cache directory {}: {e}", cache_dir.display()))?;
         Ok(Runtime {
@@ -132,102 +130,38 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("it imports something bosun does not provide: {e}")))?;
-        let world = typed_world(manifest.kind, pre)
+        let world = kinds::typed(manifest.kind, pre)
             .map_err(|e| invalid(format!("its manifest says {} but it does not implement that world ({e}); if it was built with an older bosun-sdk, rebuild it with `bosun plugin build`", manifest.kind)))?;
         let plugin = Arc::new(Plugin { manifest, digest: digest.clone(), cache, world });
         self.loaded.lock().expect("loaded lock").insert(digest, plugin.clone());
         Ok(plugin)
     }
 
-    pub async fn check(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<check_types::CheckResult>, PluginError> {
-        let World::SmokeCheck(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::SmokeCheck)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "check", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_check(&mut *store, &ctx).await })
-        })
-        .await
-    }
-
-    /// A check's own judgement of its configuration, without running it, and
-    /// the places it will connect to.
-    pub async fn validate(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<Vec<String>>, PluginError> {
-        let World::SmokeCheck(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::SmokeCheck)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "validate", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_validate(&mut *store, &ctx).await })
-        })
-        .await
-    }
-
-    pub async fn backup(&self, plugin: &Plugin, setup: CallSetup, req: backup_types::BackupRequest) -> Result<Called<backup_types::BackupResult>, PluginError> {
-        let World::BackupStrategy(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::BackupStrategy)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "backup", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_backup(&mut *store, &ctx, &req).await })
-        })
-        .await
-    }
-
-    pub async fn restore(&self, plugin: &Plugin, setup: CallSetup, req: backup_types::RestoreRequest) -> Result<Called<()>, PluginError> {
-        let World::BackupStrategy(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::BackupStrategy)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "restore", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_restore(&mut *store, &ctx, &req).await })
-        })
-        .await
-    }
-
-    pub async fn restore_test(
-        &self,
-        plugin: &Plugin,
-        setup: CallSetup,
-        req: backup_types::RestoreRequest,
-    ) -> Result<Called<Option<backup_types::RestoreCheck>>, PluginError> {
-        let World::BackupStrategy(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::BackupStrategy)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "restore-test", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_restore_test(&mut *store, &ctx, &req).await })
-        })
-        .await
-    }
-
-    pub async fn render(&self, plugin: &Plugin, setup: CallSetup, vars: Vec<types::Kv>) -> Result<Called<String>, PluginError> {
-        let World::NamingTemplate(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::NamingTemplate)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "render", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_render(&mut *store, &ctx, &vars).await })
-        })
-        .await
-    }
-
-    pub async fn deliver(&self, plugin: &Plugin, setup: CallSetup, event: notify::Event, channel: notify::Channel) -> Result<Called<String>, PluginError> {
-        let World::Notifier(pre) = &plugin.world else { return Err(wrong_kind(plugin, Kind::Notifier)) };
-        let (pre, ctx) = (pre.clone(), setup.context.clone());
-        self.call(plugin, setup, "deliver", move |store| {
-            Box::pin(async move { pre.instantiate_async(&mut *store).await?.call_deliver(&mut *store, &ctx, &event, &channel).await })
-        })
-        .await
-    }
-
-    /// One call: fresh store, deadline, memory cap, then the outcome classified
-    /// into a typed error.
-    async fn call<T>(
+    /// One call of `export` of a plugin of kind `W`: fresh store and
+    /// instance, deadline, memory cap, then the outcome classified into a
+    /// typed error. `invoke` calls the export on the instance.
+    pub async fn call<W: KindWorld, T>(
         &self,
         plugin: &Plugin,
         setup: CallSetup,
         export: &'static str,
-        invoke: impl for<'a> FnOnce(&'a mut Store<HostState>) -> CallFuture<'a, T>,
+        invoke: impl for<'a> FnOnce(W::Instance, &'a mut Store<HostState>, &'a types::RunContext) -> CallFuture<'a, T>,
     ) -> Result<Called<T>, PluginError> {
+        let pre: &W::Pre = plugin.world.downcast_ref().ok_or_else(|| wrong_kind(plugin, W::KIND))?;
         let started = Instant::now();
         let deadline = started + setup.limits.timeout;
         let mut store = self.new_store(plugin, &setup, deadline);
-        let outcome = tokio::time::timeout(setup.limits.timeout, invoke(&mut store)).await;
+        let run = async {
+            let instance = W::instantiate(pre, &mut store).await?;
+            invoke(instance, &mut store, &setup.context).await
+        };
+        let outcome = tokio::time::timeout(setup.limits.timeout, run).await;
         let mut state = store.into_data();
-        state.call.close_log();
         let name = &plugin.manifest.name;
-        let denials = std::mem::take(&mut *state.call.denials.lock().expect("denials lock"));
+        state.log.close(name);
+        let denials = state.call.take_denials();
         let first_denial = denials.first().cloned();
-        let mut planned = std::mem::take(&mut *state.call.planned.lock().expect("planned lock"));
+        let mut planned = state.call.take_planned();
         let timed_out = || PluginError::TimedOut { plugin: name.clone(), export: export.into(), deadline: setup.limits.timeout };
         let result = match outcome {
             Err(_elapsed) => Err(timed_out()),
@@ -240,21 +174,19 @@ impl Runtime {
             // out, whatever the plugin made of that host call's error.
             Ok(Ok(Err(_))) if Instant::now() >= deadline => Err(timed_out()),
             Ok(Ok(Err(plugin_error))) => {
-                let last_http_status = *state.call.last_http_status.lock().expect("last status lock");
-                Err(plugin_failure(name, export, plugin_error, first_denial, std::mem::take(&mut planned), last_http_status))
+                Err(plugin_failure(name, export, plugin_error, first_denial, std::mem::take(&mut planned), state.last_http_status()))
             }
             Ok(Ok(Ok(value))) => Ok(value),
         };
         warn_denials(name, &denials, &result);
         let value = result?;
-        let CallState { logs, events, .. } = state.call;
-        Ok(Called { value, planned, logs, events, elapsed: started.elapsed() })
+        Ok(Called { value, planned, logs: state.log.lines, events: state.outbox.events, elapsed: started.elapsed() })
     }
 
     fn new_store(&self, plugin: &Plugin, setup: &CallSetup, deadline: Instant) -> Store<HostState> {
-        let call = CallState::new(plugin.manifest.name.clone(), setup.policy.clone(), setup.context.dry_run, deadline, self.services.clone());
+        let call = CallScope::new(&plugin.manifest.name, setup.policy.clone(), setup.context.dry_run, deadline);
         let memory = setup.limits.memory_bytes.min(MAX_MEMORY_BYTES);
-        let mut store = Store::new(&self.engine, HostState::new(call, memory));
+        let mut store = Store::new(&self.engine, HostState::new(call, self.services.clone(), setup.progress.clone(), memory));
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut store| {
@@ -266,29 +198,6 @@ impl Runtime {
         });
         store
     }
-}
-
-fn link_everything(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    // Every plugin gets the same linker: what it may actually do is decided per
-    // call by its policy, so an import alone grants nothing.
-    wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    capability::http::link(linker)?;
-    capability::log::link(linker)?;
-    capability::fs::link(linker)?;
-    capability::docker::link(linker)?;
-    capability::process::link(linker)?;
-    capability::notify::link(linker)?;
-    capability::net::link(linker)?;
-    Ok(())
-}
-
-fn typed_world(kind: Kind, pre: InstancePre<HostState>) -> wasmtime::Result<World> {
-    Ok(match kind {
-        Kind::SmokeCheck => World::SmokeCheck(smoke_check::SmokeCheckPre::new(pre)?),
-        Kind::BackupStrategy => World::BackupStrategy(backup_strategy::BackupStrategyPre::new(pre)?),
-        Kind::NamingTemplate => World::NamingTemplate(naming_template::NamingTemplatePre::new(pre)?),
-        Kind::Notifier => World::Notifier(notifier::NotifierPre::new(pre)?),
-    })
 }
 
 fn wrong_kind(plugin: &Plugin, expected: Kind) -> PluginError {
@@ -311,7 +220,7 @@ fn trapped(plugin: &Plugin, export: &str, error: &wasmtime::Error, state: &HostS
         .map(|bt| bt.to_string().lines().skip(1).take(12).collect::<Vec<_>>().join("\n"));
     let trap = error.downcast_ref::<Trap>().map_or_else(|| error.root_cause().to_string(), |t| t.to_string());
     // What the plugin said last before dying (bosun-sdk logs panics as errors).
-    let last_error = state.call.logs.iter().rev().find(|l| l.level == "error").map(|l| l.message.clone());
+    let last_error = state.log.lines.iter().rev().find(|l| l.level == "error").map(|l| l.message.clone());
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().replace('\n', " ");
     let mut message = trap;
     for (label, text) in [("plugin log", last_error.unwrap_or_default()), ("plugin stderr", stderr)] {

@@ -59,6 +59,7 @@ pub fn setup_with(plugin: &bosun::plugin::Plugin, config: serde_json::Value, gra
         context: RunContext { project: "test".into(), env: "test".into(), run_id: "run-1".into(), dry_run, config: config.to_string() },
         policy: Arc::new(policy),
         limits,
+        progress: None,
     }
 }
 

@@ -24,19 +24,20 @@ use super::file_sink::FileSink;
 use super::saved::{save_from_socket, saved_references};
 use super::tar_reader::{READ_CHUNK, tar_reader};
 use crate::capability::artifact;
-use crate::capability::fs::io_error;
+use crate::capability::fs::{Locator, io_error};
 use crate::capability::tail::Tail;
-use crate::capability::{CallState, HostState, Policy};
+use super::DockerView;
+use crate::capability::Policy;
 use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary};
 use crate::plugin::bindings::types::{Artifact, HostError};
 
 /// The most of a container's log returned (its end), whatever `tail` asks for.
 const LOGS_LIMIT: usize = 1024 * 1024;
 
-impl docker::Host for HostState {
+impl docker::Host for DockerView<'_> {
     async fn list_containers(&mut self, all: bool, label_filters: Vec<String>) -> Result<Vec<ContainerSummary>, HostError> {
         const CALL: &str = "docker.list-containers";
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let mut options = ListContainersOptionsBuilder::new().all(all);
         if !label_filters.is_empty() {
             options = options.filters(&HashMap::from([("label", label_filters)]));
@@ -52,8 +53,8 @@ impl docker::Host for HostState {
 
     async fn inspect_container(&mut self, name: String) -> Result<ContainerDetails, HostError> {
         const CALL: &str = "docker.inspect-container";
-        self.call.docker_access(CALL, Action::Inspect, &name)?;
-        let engine = self.call.engine().await?;
+        self.docker_access(CALL, Action::Inspect, &name)?;
+        let engine = self.engine().await?;
         let mut details = engine.inspect(&name).await.map(container_details)?;
         // Env values are often passwords (an env_files secret): only an
         // explicit `inspect-env` shows them; otherwise `KEY=` per entry.
@@ -71,7 +72,7 @@ impl docker::Host for HostState {
             Some(glob) => Some(globset::Glob::new(glob).map_err(|e| HostError::Invalid(format!("reference {glob:?}: {e}")))?.compile_matcher()),
             None => None,
         };
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let listed = engine.run("images", engine.docker.list_images(None::<ListImagesOptions>)).await?;
         let policy = &self.call.policy;
         // An image is shown under the names the grant covers (and the glob
@@ -101,8 +102,8 @@ impl docker::Host for HostState {
     }
 
     async fn image_registry_digest(&mut self, image: String) -> Result<Option<String>, HostError> {
-        self.call.docker_access("docker.image-registry-digest", Action::Inspect, &image)?;
-        let engine = self.call.engine().await?;
+        self.docker_access("docker.image-registry-digest", Action::Inspect, &image)?;
+        let engine = self.engine().await?;
         let what = format!("image {image} in its registry");
         let asked = engine.within(&what, engine.docker.inspect_registry_image(&image, None)).await?;
         match asked {
@@ -118,13 +119,13 @@ impl docker::Host for HostState {
             return Err(HostError::Invalid(format!("{CALL}: no images given")));
         }
         for image in &images {
-            self.call.docker_access(CALL, Action::Save, image)?;
+            self.docker_access(CALL, Action::Save, image)?;
         }
-        let dest = self.call.fs().place(CALL, &dest_path)?;
+        let dest = Locator::of(self.call).place(CALL, &dest_path)?;
         if !self.call.execute(CALL, format!("{} -> {dest_path}", images.join(" "))) {
             return Ok(artifact::planned(&dest_path));
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         // Asked one by one first, so a missing image is named.
         for image in &images {
             engine.run(&format!("image {image}"), engine.docker.inspect_image(image)).await?;
@@ -143,19 +144,19 @@ impl docker::Host for HostState {
 
     async fn load_images(&mut self, src_path: String) -> Result<Vec<String>, HostError> {
         const CALL: &str = "docker.load-images";
-        let mut src = self.call.fs().open_file(CALL, &src_path)?;
+        let mut src = Locator::of(self.call).open_file(CALL, &src_path)?;
         let references = {
             let (file, path) = (src.try_clone().map_err(|e| io_error(Path::new(&src_path), e))?, PathBuf::from(&src_path));
             tokio::task::spawn_blocking(move || saved_references(file, &path)).await.map_err(|e| HostError::Failed(e.to_string()))??
         };
         io::Seek::rewind(&mut src).map_err(|e| io_error(Path::new(&src_path), e))?;
         for reference in &references {
-            self.call.docker_access(CALL, Action::Load, reference)?;
+            self.docker_access(CALL, Action::Load, reference)?;
         }
         if !self.call.execute(CALL, format!("{src_path} ({})", references.join(" "))) {
             return Ok(references);
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let file = tokio::fs::File::from_std(src);
         let chunks = futures_util::stream::unfold(file, |mut file| async move {
             let mut buf = vec![0u8; READ_CHUNK];
@@ -185,9 +186,9 @@ impl docker::Host for HostState {
         if argv.first().is_none_or(|a| a.is_empty()) {
             return Err(HostError::Invalid(format!("{CALL}: argv is empty")));
         }
-        self.call.docker_access(CALL, Action::Exec, &container)?;
+        self.docker_access(CALL, Action::Exec, &container)?;
         let stdout_file = match &stdout_to {
-            Some(path) => Some(self.call.fs().place(CALL, path)?),
+            Some(path) => Some(Locator::of(self.call).place(CALL, path)?),
             None => None,
         };
         let redirect = stdout_to.as_deref().map(|p| format!(" > {p}")).unwrap_or_default();
@@ -195,7 +196,7 @@ impl docker::Host for HostState {
             let stdout_artifact = stdout_to.as_deref().map(artifact::planned);
             return Ok(ExecStatus { exit_code: 0, stdout_artifact, stdout: String::new(), stderr_tail: String::new() });
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let stdout = match stdout_file {
             Some(path) => ExecStdout::File(FileSink::create(path, false)?),
             None => ExecStdout::Kept(Vec::new()),
@@ -208,19 +209,19 @@ impl docker::Host for HostState {
         if argv.first().is_none_or(|a| a.is_empty()) {
             return Err(HostError::Invalid(format!("{CALL}: argv is empty")));
         }
-        self.call.docker_access(CALL, Action::Exec, &container)?;
-        let input = self.call.fs().open_file(CALL, &stdin_from)?;
+        self.docker_access(CALL, Action::Exec, &container)?;
+        let input = Locator::of(self.call).open_file(CALL, &stdin_from)?;
         if !self.call.execute(CALL, format!("{container}: {} < {stdin_from}", argv.join(" "))) {
             return Ok(ExecStatus { exit_code: 0, stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
         }
         let file = tokio::fs::File::from_std(input);
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         engine.exec(&container, argv, Some(file), ExecStdout::Kept(Vec::new())).await
     }
 
     async fn stats(&mut self, container: String) -> Result<ContainerStats, HostError> {
-        self.call.docker_access("docker.stats", Action::Stats, &container)?;
-        let engine = self.call.engine().await?;
+        self.docker_access("docker.stats", Action::Stats, &container)?;
+        let engine = self.engine().await?;
         let what = format!("container {container}");
         // Not one-shot: the engine takes two samples, so the CPU share can be computed.
         let options = StatsOptionsBuilder::new().stream(false).one_shot(false).build();
@@ -237,8 +238,8 @@ impl docker::Host for HostState {
     }
 
     async fn logs(&mut self, container: String, tail: u32) -> Result<String, HostError> {
-        self.call.docker_access("docker.logs", Action::Logs, &container)?;
-        let engine = self.call.engine().await?;
+        self.docker_access("docker.logs", Action::Logs, &container)?;
+        let engine = self.engine().await?;
         let what = format!("container {container}");
         let options = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&tail.to_string()).build();
         let frames = engine.docker.logs(&container, Some(options));
@@ -255,35 +256,35 @@ impl docker::Host for HostState {
 
     async fn start(&mut self, container: String) -> Result<(), HostError> {
         const CALL: &str = "docker.start";
-        self.call.docker_access(CALL, Action::Start, &container)?;
+        self.docker_access(CALL, Action::Start, &container)?;
         if !self.call.execute(CALL, &container) {
             return Ok(());
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let start = engine.docker.start_container(&container, None::<StartContainerOptions>);
         engine.run(&format!("container {container}"), start).await
     }
 
     async fn stop(&mut self, container: String, timeout_secs: u32) -> Result<(), HostError> {
         const CALL: &str = "docker.stop";
-        self.call.docker_access(CALL, Action::Stop, &container)?;
+        self.docker_access(CALL, Action::Stop, &container)?;
         if !self.call.execute(CALL, format!("{container} (grace {timeout_secs}s)")) {
             return Ok(());
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         let options = StopContainerOptionsBuilder::new().t(i32::try_from(timeout_secs).unwrap_or(i32::MAX)).build();
         engine.run(&format!("container {container}"), engine.docker.stop_container(&container, Some(options))).await
     }
 
     async fn copy_from(&mut self, container: String, src_path: String, dest_path: String) -> Result<Artifact, HostError> {
         const CALL: &str = "docker.copy-from";
-        self.call.docker_access(CALL, Action::Copy, &container)?;
+        self.docker_access(CALL, Action::Copy, &container)?;
         absolute_in_container(CALL, &src_path)?;
-        let dest = self.call.fs().place(CALL, &dest_path)?;
+        let dest = Locator::of(self.call).place(CALL, &dest_path)?;
         if !self.call.execute(CALL, format!("{container}:{src_path} -> {dest_path}")) {
             return Ok(artifact::planned(&dest_path));
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         // Asked first, so a 404 from the archive API can only mean the path.
         engine.inspect(&container).await?;
         let options = DownloadFromContainerOptionsBuilder::new().path(&src_path).build();
@@ -294,14 +295,14 @@ impl docker::Host for HostState {
 
     async fn copy_to(&mut self, container: String, archive_path: String, dest_dir: String) -> Result<(), HostError> {
         const CALL: &str = "docker.copy-to";
-        self.call.docker_access(CALL, Action::Copy, &container)?;
+        self.docker_access(CALL, Action::Copy, &container)?;
         absolute_in_container(CALL, &dest_dir)?;
-        let file = self.call.fs().open_file(CALL, &archive_path)?;
+        let file = Locator::of(self.call).open_file(CALL, &archive_path)?;
         let archive = PathBuf::from(&archive_path);
         if !self.call.execute(CALL, format!("{archive_path} -> {container}:{dest_dir}")) {
             return Ok(());
         }
-        let engine = self.call.engine().await?;
+        let engine = self.engine().await?;
         engine.inspect(&container).await?;
         let (body, reader) = tar_reader(file);
         let options = UploadToContainerOptionsBuilder::new().path(&dest_dir).build();
@@ -316,11 +317,11 @@ impl docker::Host for HostState {
     }
 }
 
-impl CallState {
+impl DockerView<'_> {
     /// The engine client, bounded by this call's deadline.
     async fn engine(&self) -> Result<CallEngine, HostError> {
         let connection = self.docker().await?;
-        Ok(CallEngine { docker: connection.client, endpoint: connection.endpoint, deadline: self.deadline })
+        Ok(CallEngine { docker: connection.client, endpoint: connection.endpoint, deadline: self.call.deadline })
     }
 }
 

@@ -12,33 +12,83 @@ mod saved;
 mod socket_get;
 mod tar_reader;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
 pub use grant::{Action, Grant};
 
-use super::{CallState, HostState};
+use super::{CallScope, Capability, HostServices, HostState, Side};
 use crate::plugin::bindings::docker;
 use crate::plugin::bindings::types::HostError;
 
-pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    docker::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+pub struct Docker;
+
+impl HasData for Docker {
+    type Data<'a> = DockerView<'a>;
 }
 
-impl CallState {
+/// What the docker interface sees of a call: its scope, and the runtime's
+/// shared engine connection.
+pub struct DockerView<'a> {
+    call: &'a mut CallScope,
+    services: &'a HostServices,
+}
+
+impl<'a> DockerView<'a> {
+    /// The view host calls run on; the runtime makes it from a call's store data.
+    pub fn new(call: &'a mut CallScope, services: &'a HostServices) -> DockerView<'a> {
+        DockerView { call, services }
+    }
+}
+
+impl Capability for Docker {
+    const NAME: &'static str = "docker";
+    type Grant = Grant;
+
+    fn parse(entries: &[String], _: Side) -> Result<Grant, String> {
+        Grant::parse(entries)
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        docker::add_to_linker::<HostState, Docker>(linker, |state| DockerView::new(&mut state.call, &state.services))
+    }
+}
+
+impl DockerView<'_> {
     /// Checks `action` on `name` against the policy.
-    pub fn docker_access(&mut self, call: &str, action: Action, name: &str) -> Result<(), HostError> {
+    fn docker_access(&mut self, call: &str, action: Action, name: &str) -> Result<(), HostError> {
         let entry = format!("{}:{}", action.as_str(), name.trim_start_matches('/'));
-        let check = self.policy.check(call, name, "docker", entry, |g| g.docker.allows(action, name));
-        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
+        let check = self.call.policy.check(call, name, "docker", entry, |g| g.docker.allows(action, name));
+        self.call.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 
     /// The shared engine connection, made on first use.
-    pub async fn docker(&self) -> Result<crate::docker::Connection, HostError> {
+    async fn docker(&self) -> Result<crate::docker::Connection, HostError> {
         self.services
             .docker
             .get_or_try_init(crate::docker::connect)
             .await
             .cloned()
             .map_err(|e| HostError::Failed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::GrantSpec;
+    use crate::capability::scope::test_scope;
+    use crate::plugin::bindings::docker::Host;
+
+    #[tokio::test]
+    async fn an_ungranted_container_is_refused_before_the_engine_is_asked() {
+        let spec = |e: &str| GrantSpec { docker: vec![e.into()], ..Default::default() };
+        let mut call = test_scope(spec("*:*"), spec("inspect,stop:shop-*"), false);
+        let services = HostServices::default();
+        let mut docker = DockerView::new(&mut call, &services);
+        let denied = docker.stop("billing-db".into(), 1).await.unwrap_err();
+        assert!(matches!(&denied, HostError::Denied(m) if m.contains("[plugins.p.grant] docker = [\"stop:billing-db\"]")), "{denied:?}");
+        let exec = docker.exec("shop-web".into(), vec!["id".into()], None).await.unwrap_err();
+        assert!(matches!(exec, HostError::Denied(_)), "{exec:?}");
+        assert!(services.docker.get().is_none(), "no connection was made");
     }
 }

@@ -14,7 +14,7 @@ use super::beneath::{Located, Refusal};
 use super::grant::{Access, real_location};
 use super::io_error;
 use crate::capability::artifact::AtomicFile;
-use crate::capability::{CallState, Denial, DenialReason, Policy};
+use crate::capability::{CallScope, Denial, DenialReason, Policy};
 use crate::plugin::bindings::types::HostError;
 
 /// Finds and opens what a plugin's paths name, inside its grants; movable
@@ -25,11 +25,6 @@ pub struct Locator {
     denials: Arc<Mutex<Vec<Denial>>>,
 }
 
-impl CallState {
-    pub fn fs(&self) -> Locator {
-        Locator { policy: self.policy.clone(), denials: self.denials.clone() }
-    }
-}
 
 /// What one attempt at a path came to.
 enum Attempt<T> {
@@ -40,6 +35,11 @@ enum Attempt<T> {
 }
 
 impl Locator {
+    /// Reaches paths for a plugin call, recording its denials.
+    pub fn of(call: &CallScope) -> Locator {
+        Locator { policy: call.policy.clone(), denials: call.denials.clone() }
+    }
+
     /// Reaches paths as a call under `policy` would, for the host's own
     /// work within that call's grants (an in-place restore's clean-up).
     pub fn new(policy: Arc<Policy>) -> Locator {
@@ -145,7 +145,7 @@ impl Locator {
 
     fn deny(&self, denial: Denial) -> HostError {
         let error = HostError::Denied(denial.to_string());
-        crate::capability::state::record_denial(&self.denials, denial);
+        crate::capability::scope::record_denial(&self.denials, denial);
         error
     }
 }

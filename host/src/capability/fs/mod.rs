@@ -18,7 +18,7 @@ mod walk;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Dir, OFlags};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
 pub use archive::open_archive;
 pub use beneath::protect;
@@ -30,20 +30,45 @@ pub use locate::{Locator, Place};
 pub use unlisted::{Expected, Extra, Tree, unlisted};
 
 use super::artifact;
-use super::{CallState, HostState};
+use super::{CallScope, Capability, HostState, Side};
 use bounded::{Bounded, Deadline};
 use crate::plugin::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
 
-impl CallState {
-    /// The deadline file work of this call reads and writes within.
-    fn fs_deadline(&self) -> Deadline {
-        Deadline(self.deadline)
+pub struct Fs;
+
+impl HasData for Fs {
+    type Data<'a> = FsView<'a>;
+}
+
+/// What the fs interface sees of a call: its scope.
+pub struct FsView<'a> {
+    call: &'a mut CallScope,
+}
+
+impl Capability for Fs {
+    const NAME: &'static str = "fs";
+    type Grant = Grant;
+
+    fn parse(entries: &[String], _: Side) -> Result<Grant, String> {
+        Grant::parse(entries)
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        fs::add_to_linker::<HostState, Fs>(linker, |state| FsView { call: &mut state.call })
     }
 }
 
-pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    fs::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+impl FsView<'_> {
+    /// Finds what the plugin's paths name, inside its grants.
+    fn locate(&self) -> Locator {
+        Locator::of(self.call)
+    }
+
+    /// The deadline file work of this call reads and writes within.
+    fn deadline(&self) -> Deadline {
+        Deadline(self.call.deadline)
+    }
 }
 
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> HostError {
@@ -142,16 +167,16 @@ fn list_tree(top: std::os::fd::OwnedFd, dir: &Path, include: &globset::GlobSet, 
     Ok(out)
 }
 
-impl fs::Host for HostState {
+impl fs::Host for FsView<'_> {
     async fn list(&mut self, dir: String, include: Vec<String>, exclude: Vec<String>, recursive: bool) -> Result<Vec<Entry>, HostError> {
-        let top = self.call.fs().reach("fs.list", &dir, Access::Read, |at| at.open(OFlags::RDONLY | OFlags::DIRECTORY))?;
+        let top = self.locate().reach("fs.list", &dir, Access::Read, |at| at.open(OFlags::RDONLY | OFlags::DIRECTORY))?;
         let (include_set, exclude_set) = (globs(&include)?, globs(&exclude)?);
-        blocking(self.call.fs_deadline(), "fs.list", move |_| list_tree(top, Path::new(&dir), &include_set, &exclude_set, recursive, include.is_empty())).await
+        blocking(self.deadline(), "fs.list", move |_| list_tree(top, Path::new(&dir), &include_set, &exclude_set, recursive, include.is_empty())).await
     }
 
     async fn stat(&mut self, path: String) -> Result<Option<Entry>, HostError> {
         let shown = PathBuf::from(&path);
-        let found = self.call.fs().reach("fs.stat", &path, Access::Read, |at| at.lstat(&shown));
+        let found = self.locate().reach("fs.stat", &path, Access::Read, |at| at.lstat(&shown));
         match found {
             Ok(entry) => Ok(entry.map(Entry::from)),
             Err(HostError::NotFound(_)) => Ok(None),
@@ -160,15 +185,15 @@ impl fs::Host for HostState {
     }
 
     async fn hash(&mut self, path: String) -> Result<String, HostError> {
-        let file = self.call.fs().open_file("fs.hash", &path)?;
-        blocking(self.call.fs_deadline(), "fs.hash", move |deadline| {
+        let file = self.locate().open_file("fs.hash", &path)?;
+        blocking(self.deadline(), "fs.hash", move |deadline| {
             artifact::sha256_reader(Bounded::new(file, deadline)).map_err(|e| io_error(Path::new(&path), e))
         })
         .await
     }
 
     async fn archive(&mut self, req: ArchiveRequest) -> Result<ArchiveResult, HostError> {
-        let fs = self.call.fs();
+        let fs = self.locate();
         let sources = req
             .sources
             .iter()
@@ -188,7 +213,7 @@ impl fs::Host for HostState {
             return Ok(ArchiveResult { archive: artifact::planned(&req.dest), manifest, entries: 0, deleted: vec![] });
         }
         let excludes = globs(&req.excludes)?;
-        blocking(self.call.fs_deadline(), "fs.archive", move |deadline| {
+        blocking(self.deadline(), "fs.archive", move |deadline| {
             let job = archive::ArchiveJob {
                 deadline,
                 sources,
@@ -205,7 +230,7 @@ impl fs::Host for HostState {
     }
 
     async fn extract(&mut self, archive_path: String, dest: String) -> Result<u64, HostError> {
-        let fs = self.call.fs();
+        let fs = self.locate();
         let archive = fs.open_file("fs.extract", &archive_path)?;
         // Beneath the destination when a grant covers it; an in-place restore
         // into `/` (which none does) writes each entry beneath the rw grant
@@ -218,7 +243,7 @@ impl fs::Host for HostState {
             return Ok(0);
         }
         let owners = self.call.policy.owners.apply();
-        blocking(self.call.fs_deadline(), "fs.extract", move |deadline| {
+        blocking(self.deadline(), "fs.extract", move |deadline| {
             let dest_path = PathBuf::from(&dest);
             let dest_dir = match beneath_dest {
                 true => Some(fs.reach_creating("fs.extract", &dest, |at| at.open_dir_creating())?),
@@ -245,13 +270,13 @@ impl fs::Host for HostState {
     }
 
     async fn copy(&mut self, src: String, dest: String) -> Result<Artifact, HostError> {
-        let fs = self.call.fs();
+        let fs = self.locate();
         let mut input = fs.open_file("fs.copy", &src)?;
         let place = fs.place("fs.copy", &dest)?;
         if !self.call.execute("fs.copy", format!("{src} -> {dest}")) {
             return Ok(artifact::planned(&dest));
         }
-        blocking(self.call.fs_deadline(), "fs.copy", move |deadline| {
+        blocking(self.deadline(), "fs.copy", move |deadline| {
             let fail = |e| io_error(Path::new(&dest), e);
             let mut out = place.create()?;
             std::io::copy(&mut Bounded::new(&mut input, deadline), &mut out).map_err(fail)?;
@@ -261,7 +286,7 @@ impl fs::Host for HostState {
     }
 
     async fn read_small(&mut self, path: String, max_bytes: u32) -> Result<Vec<u8>, HostError> {
-        let file = self.call.fs().open_file("fs.read-small", &path)?;
+        let file = self.locate().open_file("fs.read-small", &path)?;
         let size = file.metadata().map_err(|e| io_error(Path::new(&path), e))?.len();
         if size > u64::from(max_bytes) {
             return Err(HostError::Invalid(format!("{path} is {size} bytes, more than the {max_bytes} asked for")));
@@ -277,7 +302,7 @@ impl fs::Host for HostState {
         if contents.len() > MAX {
             return Err(HostError::Invalid(format!("write-small takes at most {MAX} bytes; use archive or copy")));
         }
-        let place = self.call.fs().place("fs.write-small", &path)?;
+        let place = self.locate().place("fs.write-small", &path)?;
         if !self.call.execute("fs.write-small", format!("{path} ({} bytes)", contents.len())) {
             return Ok(artifact::planned(&path));
         }
@@ -287,7 +312,7 @@ impl fs::Host for HostState {
     }
 
     async fn create_dir(&mut self, path: String) -> Result<(), HostError> {
-        let fs = self.call.fs();
+        let fs = self.locate();
         fs.may_create("fs.create-dir", &path)?;
         if self.call.execute("fs.create-dir", &path) {
             fs.reach_creating("fs.create-dir", &path, |at| at.create_dirs())?;
@@ -297,21 +322,74 @@ impl fs::Host for HostState {
 
     async fn remove(&mut self, path: String) -> Result<(), HostError> {
         // Through the directory holding it: a symlink is removed, never followed.
-        let fs = self.call.fs();
+        let fs = self.locate();
         let place = fs.place("fs.remove", &path)?;
         if !self.call.execute("fs.remove", &path) {
             return Ok(());
         }
-        blocking(self.call.fs_deadline(), "fs.remove", move |_| place.remove()).await
+        blocking(self.deadline(), "fs.remove", move |_| place.remove()).await
     }
 
     async fn rename(&mut self, src: String, dest: String) -> Result<(), HostError> {
-        let fs = self.call.fs();
+        let fs = self.locate();
         let from = fs.place("fs.rename", &src)?;
         let to = fs.place("fs.rename", &dest)?;
         if self.call.execute("fs.rename", format!("{src} -> {dest}")) {
             from.rename_to(&to)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use crate::capability::GrantSpec;
+    use crate::capability::scope::test_scope;
+    use crate::plugin::bindings::fs::Host;
+
+    fn scope(granted: &[String], dry_run: bool) -> CallScope {
+        let requested = GrantSpec { fs: vec!["rw:*".into()], ..Default::default() };
+        test_scope(requested, GrantSpec { fs: granted.to_vec(), ..Default::default() }, dry_run)
+    }
+
+    #[tokio::test]
+    async fn writes_land_inside_the_grant_and_nowhere_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let mut call = scope(&[format!("rw:{root}")], false);
+        let mut fs = FsView { call: &mut call };
+        fs.write_small(format!("{root}/note.txt"), b"hi".to_vec()).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("note.txt")).unwrap(), b"hi");
+        assert_eq!(fs.read_small(format!("{root}/note.txt"), 10).await.unwrap(), b"hi");
+        // `..` out of the grant is judged where it really leads.
+        let escaped = fs.write_small(format!("{root}/../bosun-escape.txt"), b"x".to_vec()).await.unwrap_err();
+        assert!(matches!(escaped, HostError::Denied(_)), "{escaped:?}");
+        let outside = fs.read_small("/etc/hostname".into(), 10).await.unwrap_err();
+        assert!(matches!(outside, HostError::Denied(_)), "{outside:?}");
+        assert_eq!(call.take_denials().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_symlink_out_of_the_grant_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc")).unwrap();
+        let root = dir.path().display().to_string();
+        let mut call = scope(&[format!("ro:{root}")], false);
+        let read = FsView { call: &mut call }.read_small(format!("{root}/etc/hostname"), 100).await.unwrap_err();
+        assert!(matches!(read, HostError::Denied(_)), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_records_writes_and_makes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let mut call = scope(&[format!("rw:{root}")], true);
+        let mut fs = FsView { call: &mut call };
+        fs.create_dir(format!("{root}/sub")).await.unwrap();
+        fs.write_small(format!("{root}/sub/a"), b"x".to_vec()).await.unwrap();
+        assert!(!dir.path().join("sub").exists());
+        let planned: Vec<_> = call.take_planned().into_iter().map(|p| p.call).collect();
+        assert_eq!(planned, ["fs.create-dir", "fs.write-small"]);
     }
 }

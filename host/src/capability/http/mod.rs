@@ -8,10 +8,31 @@ mod send;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::Linker;
-use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::component::{HasData, Linker};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks};
 
-use super::{CallState, Denial, HostState, PlannedCall, Policy, held};
+use super::{CallScope, Capability, Denial, HostState, PlannedCall, Policy, Side, held};
+
+/// The capability: wasi:http's outgoing handler, seen through its own view
+/// (whose hooks carry this call's policy).
+pub struct Http;
+
+impl HasData for Http {
+    type Data<'a> = WasiHttpCtxView<'a>;
+}
+
+impl Capability for Http {
+    const NAME: &'static str = "http";
+    type Grant = Grant;
+
+    fn parse(entries: &[String], _: Side) -> Result<Grant, String> {
+        Grant::parse(entries)
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+    }
+}
 
 /// One allowed origin. `host` may be `*` or start with `*.`; no port means the
 /// scheme's default.
@@ -22,6 +43,8 @@ struct Origin {
     port: Option<u16>,
 }
 
+/// Origins a plugin may send requests to: `scheme://host[:port]`, the host
+/// may start with `*.`; `*` for any.
 #[derive(Debug, Clone, Default)]
 pub struct Grant {
     any: bool,
@@ -93,10 +116,6 @@ pub(super) fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
-}
-
 /// The per-call request check handed to wasmtime-wasi-http, and the size of
 /// what it buffers of an outgoing body.
 pub struct Hooks {
@@ -108,14 +127,19 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(call: &CallState) -> Hooks {
+    pub fn new(call: &CallScope) -> Hooks {
         Hooks {
             policy: call.policy.clone(),
             denials: call.denials.clone(),
             dry_run: call.dry_run,
             planned: call.planned.clone(),
-            last_status: call.last_http_status.clone(),
+            last_status: Default::default(),
         }
+    }
+
+    /// The status of the last answer the plugin got.
+    pub fn last_status(&self) -> Option<u16> {
+        *self.last_status.lock().expect("last status lock")
     }
 
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), Denial> {
@@ -157,7 +181,7 @@ impl WasiHttpHooks for Hooks {
         _fut: IoFuture,
     ) -> SendFuture {
         if let Err(denial) = self.check(&request) {
-            super::state::record_denial(&self.denials, denial);
+            super::scope::record_denial(&self.denials, denial);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         if self.dry_run && !is_safe(request.method()) {

@@ -8,9 +8,9 @@ mod certificate;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use super::{CallState, Denial, HostState, Policy};
+use super::{CallScope, Capability, Denial, HostState, Policy, Side};
 use crate::plugin::bindings::net::{self, Certificate, TcpConnection};
 use crate::plugin::bindings::types::HostError;
 
@@ -21,6 +21,32 @@ struct Target {
     port: Option<u16>,
 }
 
+pub struct Net;
+
+impl HasData for Net {
+    type Data<'a> = NetView<'a>;
+}
+
+/// What the net interface sees of a call: its scope.
+pub struct NetView<'a> {
+    call: &'a mut CallScope,
+}
+
+impl Capability for Net {
+    const NAME: &'static str = "net";
+    type Grant = Grant;
+
+    fn parse(entries: &[String], _: Side) -> Result<Grant, String> {
+        Grant::parse(entries)
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        net::add_to_linker::<HostState, Net>(linker, |state| NetView { call: &mut state.call })
+    }
+}
+
+/// `host:port` a plugin may probe (TCP connect, TLS certificate); `*` for
+/// any host or port.
 #[derive(Debug, Clone, Default)]
 pub struct Grant {
     targets: Vec<Target>,
@@ -75,22 +101,18 @@ pub fn check_probe(policy: &Policy, place: &str) -> Result<(), String> {
     check_target(policy, "net.tcp-connect", host, port, false).map_err(|d| d.to_string())
 }
 
-pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    net::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
-}
-
-impl CallState {
+impl NetView<'_> {
     fn net_access(&mut self, call: &str, host: &str, port: u16, https_too: bool) -> Result<(), HostError> {
         if host.is_empty() || port == 0 {
             return Err(HostError::Invalid(format!("{call}: needs a host and a port other than 0")));
         }
-        let check = check_target(&self.policy, call, host, port, https_too);
-        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))
+        let check = check_target(&self.call.policy, call, host, port, https_too);
+        self.call.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 
     /// The probe's own timeout, cut to what is left of the call's deadline.
     fn probe_limit(&self, timeout_ms: u32) -> Duration {
-        Duration::from_millis(timeout_ms.into()).min(self.remaining())
+        Duration::from_millis(timeout_ms.into()).min(self.call.remaining())
     }
 }
 
@@ -98,10 +120,10 @@ fn timed_out(what: &str, limit: Duration) -> HostError {
     HostError::TimedOut(format!("{what}: no answer within {}ms", limit.as_millis()))
 }
 
-impl net::Host for HostState {
+impl net::Host for NetView<'_> {
     async fn tcp_connect(&mut self, host: String, port: u16, timeout_ms: u32) -> Result<TcpConnection, HostError> {
-        self.call.net_access("net.tcp-connect", &host, port, false)?;
-        let limit = self.call.probe_limit(timeout_ms);
+        self.net_access("net.tcp-connect", &host, port, false)?;
+        let limit = self.probe_limit(timeout_ms);
         let target = authority(&host, port);
         let started = Instant::now();
         let stream = tokio::time::timeout(limit, TcpStream::connect(&target))
@@ -114,10 +136,32 @@ impl net::Host for HostState {
     }
 
     async fn tls_certificate(&mut self, host: String, port: u16, timeout_ms: u32) -> Result<Certificate, HostError> {
-        self.call.net_access("net.tls-certificate", &host, port, true)?;
-        let limit = self.call.probe_limit(timeout_ms);
+        self.net_access("net.tls-certificate", &host, port, true)?;
+        let limit = self.probe_limit(timeout_ms);
         let what = format!("TLS handshake with {}", authority(&host, port));
         tokio::time::timeout(limit, certificate::read(&host, port)).await.map_err(|_| timed_out(&what, limit))?.map_err(|e| HostError::Failed(format!("{what}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use crate::capability::GrantSpec;
+    use crate::capability::scope::test_scope;
+    use crate::plugin::bindings::net::Host;
+
+    #[tokio::test]
+    async fn only_granted_ports_are_probed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let spec = |e: &str| GrantSpec { net: vec![e.into()], ..Default::default() };
+        let mut call = test_scope(spec("127.0.0.1:*"), spec(&format!("127.0.0.1:{port}")), false);
+        let mut net = NetView { call: &mut call };
+        net.tcp_connect("127.0.0.1".into(), port, 2000).await.expect("granted port");
+        let other = net.tcp_connect("127.0.0.1".into(), port.wrapping_add(1).max(1), 2000).await.unwrap_err();
+        assert!(matches!(&other, HostError::Denied(m) if m.contains("not granted")), "{other:?}");
+        let invalid = net.tcp_connect(String::new(), port, 2000).await.unwrap_err();
+        assert!(matches!(invalid, HostError::Invalid(_)), "{invalid:?}");
     }
 }
 

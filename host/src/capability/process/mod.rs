@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
 pub use grant::Grant;
 
@@ -20,14 +20,37 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::artifact;
 use super::fs::beneath::{Refusal, real_path_of};
-use super::fs::{Access, Place, io_error};
+use super::fs::{Access, Locator, Place, io_error};
 use super::tail::Tail;
-use super::{CallState, Denial, DenialReason, HostState};
+use super::{CallScope, Capability, Denial, DenialReason, HostState, Side};
 use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
 use crate::plugin::bindings::types::{HostError, Kv};
 
-pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    process::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+pub struct Process;
+
+impl HasData for Process {
+    type Data<'a> = ProcessView<'a>;
+}
+
+/// What the process interface sees of a call: its scope.
+pub struct ProcessView<'a> {
+    call: &'a mut CallScope,
+}
+
+impl Capability for Process {
+    const NAME: &'static str = "process";
+    type Grant = Grant;
+
+    fn parse(entries: &[String], side: Side) -> Result<Grant, String> {
+        match side {
+            Side::Request => Grant::parse_requests(entries),
+            Side::Operator => Grant::parse(entries),
+        }
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        process::add_to_linker::<HostState, Process>(linker, |state| ProcessView { call: &mut state.call })
+    }
 }
 
 const STDOUT_LIMIT: usize = 1024 * 1024;
@@ -40,7 +63,7 @@ struct Allowed {
     argv: Vec<String>,
 }
 
-impl CallState {
+impl ProcessView<'_> {
     /// Checks `argv` and `env` against the policy: the command, as bosun's
     /// PATH finds it, and its arguments against `run:` entries, each variable
     /// against `env:` entries, and `{path:…}` arguments against the fs grants.
@@ -55,22 +78,22 @@ impl CallState {
             }
             if let Some(why) = env::forbidden(&kv.key) {
                 let reason = DenialReason::Forbidden(format!("it sets {}, and {why}", kv.key));
-                let denial = Denial { plugin: self.plugin.clone(), call: call.into(), target: target.clone(), reason };
+                let denial = Denial { plugin: self.call.plugin.clone(), call: call.into(), target: target.clone(), reason };
                 return Err(self.denied(Err(denial)));
             }
         }
         let program = command::locate(&argv[0]).ok();
-        let entry = self.policy.granted.process.entry_for(argv);
-        let check = self.policy.check(call, &target, "process", entry, |g| g.process.allows_run(program.as_deref(), argv));
-        self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
+        let entry = self.call.policy.granted.process.entry_for(argv);
+        let check = self.call.policy.check(call, &target, "process", entry, |g| g.process.allows_run(program.as_deref(), argv));
+        self.call.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
         for kv in env {
-            let check = self.policy.check(call, &format!("{target} with {}", kv.key), "process", format!("env:{}", kv.key), |g| g.process.allows_env(&kv.key));
-            self.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
+            let check = self.call.policy.check(call, &format!("{target} with {}", kv.key), "process", format!("env:{}", kv.key), |g| g.process.allows_env(&kv.key));
+            self.call.allow(check).map_err(|d| HostError::Denied(d.to_string()))?;
         }
         let program = program.ok_or_else(|| HostError::NotFound(format!("{}: not found on bosun's PATH", argv[0])))?;
         if self.may_write(&program) {
             let why = format!("{} lies where the plugin may write, so it could be the plugin's own program", program.display());
-            let denial = Denial { plugin: self.plugin.clone(), call: call.into(), target, reason: DenialReason::Forbidden(why) };
+            let denial = Denial { plugin: self.call.plugin.clone(), call: call.into(), target, reason: DenialReason::Forbidden(why) };
             return Err(self.denied(Err(denial)));
         }
         let argv = self.granted_paths(call, &program, argv)?;
@@ -81,11 +104,11 @@ impl CallState {
     /// against the fs grants and normalised. Of several matching entries the
     /// first whose paths are all granted wins; if none, the first one's denial.
     fn granted_paths(&mut self, call: &str, program: &Path, argv: &[String]) -> Result<Vec<String>, HostError> {
-        let candidates = self.policy.granted.process.run_matches(Some(program), argv);
+        let candidates = self.call.policy.granted.process.run_matches(Some(program), argv);
         if candidates.iter().any(Vec::is_empty) {
             return Ok(argv.to_vec());
         }
-        let recorded = self.denials.lock().expect("denials lock").len();
+        let recorded = self.call.denials.lock().expect("denials lock").len();
         let mut first_error = None;
         for paths in candidates {
             let mut out = argv.to_vec();
@@ -99,7 +122,7 @@ impl CallState {
             match checked {
                 Ok(()) => {
                     // Denials of entries tried before this one are not the call's.
-                    self.denials.lock().expect("denials lock").truncate(recorded);
+                    self.call.denials.lock().expect("denials lock").truncate(recorded);
                     return Ok(out);
                 }
                 Err(e) => first_error = first_error.or(Some(e)),
@@ -112,7 +135,7 @@ impl CallState {
     /// directory opened there and named by the handle, its own name kept
     /// (and refused if it is a symlink, which the child would follow).
     fn real_path_beneath(&self, call: &str, path: &str, access: Access) -> Result<PathBuf, HostError> {
-        self.fs().reach(call, path, access, |at| {
+        Locator::of(self.call).reach(call, path, access, |at| {
             let (dir, name) = at.parent()?;
             match rustix::fs::statat(&dir, name.as_os_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(stat) if rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Symlink => return Err(Refusal::Escapes),
@@ -125,11 +148,11 @@ impl CallState {
     /// Whether the operator let the plugin write `program` (or replace it in its directory).
     fn may_write(&self, program: &Path) -> bool {
         let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
-        [program, real.as_path()].iter().any(|p| self.policy.granted.fs.cover(p, Access::Write).is_some())
+        [program, real.as_path()].iter().any(|p| self.call.policy.granted.fs.cover(p, Access::Write).is_some())
     }
 
     fn denied(&mut self, denial: Result<(), Denial>) -> HostError {
-        HostError::Denied(self.allow(denial).expect_err("a denial").to_string())
+        HostError::Denied(self.call.allow(denial).expect_err("a denial").to_string())
     }
 
     /// The command with a clean environment: PATH, HOME and LANG only, plus
@@ -147,7 +170,7 @@ impl CallState {
         cmd.envs(opts.env.iter().map(|kv| (&kv.key, &kv.value)));
         // The child enters the directory opened beneath its grant, not a path looked up again.
         let cwd = match &opts.cwd {
-            Some(cwd) => Some(self.fs().reach(call, cwd, Access::Read, |at| at.open(rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY))?),
+            Some(cwd) => Some(Locator::of(self.call).reach(call, cwd, Access::Read, |at| at.open(rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY))?),
             None => None,
         };
         if let Some(fd) = &cwd {
@@ -164,14 +187,14 @@ fn spawn_error(argv: &[String], e: std::io::Error) -> HostError {
     }
 }
 
-impl process::Host for HostState {
+impl process::Host for ProcessView<'_> {
     async fn run(&mut self, argv: Vec<String>, opts: RunOptions) -> Result<Output, HostError> {
-        let allowed = self.call.process_access("process.run", &argv, &opts.env)?;
+        let allowed = self.process_access("process.run", &argv, &opts.env)?;
         let stdout_to = match &opts.stdout_to {
-            Some(path) => Some(self.call.fs().place("process.run", path)?),
+            Some(path) => Some(Locator::of(self.call).place("process.run", path)?),
             None => None,
         };
-        let (mut cmd, _cwd) = self.call.command("process.run", &allowed.program, &allowed.argv, &opts)?;
+        let (mut cmd, _cwd) = self.command("process.run", &allowed.program, &allowed.argv, &opts)?;
         if !self.call.execute("process.run", argv.join(" ")) {
             let stdout_artifact = opts.stdout_to.as_deref().map(artifact::planned);
             return Ok(Output { exit_code: 0, stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
@@ -212,8 +235,8 @@ impl process::Host for HostState {
     }
 
     async fn spawn_detached(&mut self, argv: Vec<String>, method: DetachMethod, log_path: String, opts: RunOptions) -> Result<u32, HostError> {
-        let allowed = self.call.process_access("process.spawn-detached", &argv, &opts.env)?;
-        let log = self.call.fs().place("process.spawn-detached", &log_path)?;
+        let allowed = self.process_access("process.spawn-detached", &argv, &opts.env)?;
+        let log = Locator::of(self.call).place("process.spawn-detached", &log_path)?;
         let (mut cmd, _cwd) = match method {
             DetachMethod::Systemd => {
                 let systemd_run = command::locate("systemd-run").map_err(HostError::NotFound)?;
@@ -222,9 +245,9 @@ impl process::Host for HostState {
                 let mut full = vec!["systemd-run".to_string(), "--unit".into(), unit, "--collect".into(), "--".into()];
                 full.push(allowed.program.display().to_string());
                 full.extend(allowed.argv[1..].iter().cloned());
-                self.call.command("process.spawn-detached", &systemd_run, &full, &opts)?
+                self.command("process.spawn-detached", &systemd_run, &full, &opts)?
             }
-            DetachMethod::Setsid | DetachMethod::Nohup => self.call.command("process.spawn-detached", &allowed.program, &allowed.argv, &opts)?,
+            DetachMethod::Setsid | DetachMethod::Nohup => self.command("process.spawn-detached", &allowed.program, &allowed.argv, &opts)?,
         };
         if !self.call.execute("process.spawn-detached", format!("{:?} {}", method, argv.join(" "))) {
             return Ok(0);
@@ -249,7 +272,7 @@ impl process::Host for HostState {
 
     async fn find(&mut self, matcher: Matcher) -> Result<Vec<ProcessInfo>, HostError> {
         let pidfile = match &matcher {
-            Matcher::Pidfile(path) => Some((self.call.fs().open_file("process.find", path)?, std::path::PathBuf::from(path))),
+            Matcher::Pidfile(path) => Some((Locator::of(self.call).open_file("process.find", path)?, std::path::PathBuf::from(path))),
             _ => None,
         };
         let found = tokio::task::spawn_blocking(move || find::find(&matcher, pidfile))
@@ -309,4 +332,46 @@ async fn stream_to_file(stream: &mut tokio::process::ChildStdout, place: Place) 
         std::io::Write::write_all(&mut out, &chunk[..n]).map_err(|e| io_error(path, e))?;
     }
     out.finish().map_err(|e| io_error(path, e))
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use crate::capability::GrantSpec;
+    use crate::capability::scope::test_scope;
+    use crate::plugin::bindings::process::Host;
+
+    fn options() -> RunOptions {
+        RunOptions { cwd: None, env: vec![], stdin: None, stdout_to: None, timeout_ms: Some(5000) }
+    }
+
+    fn scope(granted: &[&str], dry_run: bool) -> CallScope {
+        let spec = |e: &[&str]| GrantSpec { process: e.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        test_scope(spec(&["run:echo **", "run:sh **"]), spec(granted), dry_run)
+    }
+
+    #[tokio::test]
+    async fn only_granted_argv_runs() {
+        let mut call = scope(&["run:echo hello *"], false);
+        let mut process = ProcessView { call: &mut call };
+        let out = process.run(vec!["echo".into(), "hello".into(), "there".into()], options()).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello there\n");
+        let other = process.run(vec!["echo".into(), "goodbye".into()], options()).await.unwrap_err();
+        assert!(matches!(other, HostError::Denied(_)), "{other:?}");
+        let shell = process.run(vec!["sh".into(), "-c".into(), "id".into()], options()).await.unwrap_err();
+        assert!(matches!(shell, HostError::Denied(_)), "{shell:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_records_the_command_and_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let requested = GrantSpec { process: vec!["run:**".into()], fs: vec!["rw:*".into()], ..Default::default() };
+        let granted = GrantSpec { process: vec!["run:touch {path:rw}".into()], fs: vec![format!("rw:{}", dir.path().display())], ..Default::default() };
+        let mut call = test_scope(requested, granted, true);
+        let argv = vec!["touch".into(), marker.display().to_string()];
+        ProcessView { call: &mut call }.run(argv, options()).await.unwrap();
+        assert!(!marker.exists());
+        assert_eq!(call.take_planned()[0].call, "process.run");
+    }
 }

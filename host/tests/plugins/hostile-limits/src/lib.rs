@@ -8,6 +8,8 @@
 //! - `bodies`: outgoing requests, never sent, with their bodies' buffers full;
 //! - `authorities`: outgoing requests, never sent, with a 1 MiB authority each;
 //! - `log-flood`: log error lines forever;
+//! - `progress-flood`: report progress forever (`progress` with config
+//!   `count` passes after that many steps of `count`);
 //! - `denial-flood`: call a host function it is not granted, forever (each
 //!   denial is logged);
 //! - `repeat-run`: run config `argv` forever (in a dry run, each call is
@@ -54,6 +56,8 @@ struct Config {
     dest: String,
     #[serde(default)]
     kind: String,
+    #[serde(default)]
+    count: u64,
 }
 
 struct HostileLimits;
@@ -155,6 +159,18 @@ impl Check for HostileLimits {
                 };
                 let done = fs::archive(&request)?;
                 Ok(CheckResult::pass(format!("{} bytes", done.archive.size)))
+            }
+            "progress" => {
+                for step in 1..=cfg.count {
+                    log::progress("step", step, Some(cfg.count));
+                }
+                Ok(CheckResult::pass("progressed"))
+            }
+            "progress-flood" => {
+                for done in 0.. {
+                    log::progress("forever", done, None);
+                }
+                unreachable!()
             }
             "emit" => {
                 let facts = vec![Kv { key: "disk".into(), value: "/srv".into() }, Kv { key: "run-id".into(), value: ctx.run_id().into() }];
