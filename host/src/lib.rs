@@ -12,3 +12,4 @@ pub mod plugin;
 pub mod secrets;
 pub mod state;
 pub mod time;
+pub mod words;
