@@ -2,6 +2,7 @@
 //! extended by sandboxed WebAssembly plugins.
 
 pub mod app;
+pub mod backup_format;
 pub mod capability;
 pub mod cli;
 pub mod config;
