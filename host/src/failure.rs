@@ -83,15 +83,6 @@ fn one_line(message: String) -> String {
     }
 }
 
-/// An I/O error as words in a sentence: "connection refused", not
-/// `Os { code: 111, kind: ConnectionRefused, .. }` nor "(os error 111)".
-pub fn io_words(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = text.split(" (os error ").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
-}
-
 pub fn plugin_error_code(e: &PluginError) -> u8 {
     match e {
         PluginError::InvalidComponent { .. }

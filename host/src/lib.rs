@@ -2,6 +2,7 @@
 //! extended by sandboxed WebAssembly plugins.
 
 pub mod app;
+pub mod backup_format;
 pub mod capability;
 pub mod cli;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod plugin;
 pub mod secrets;
 pub mod state;
 pub mod time;
+pub mod words;

@@ -8,7 +8,8 @@ use indicatif::HumanBytes;
 
 use super::output::{Failure, Output, PluginProgress};
 use crate::app::App;
-use crate::capability::fs::{Kind, Owners};
+use crate::backup_format::Kind;
+use crate::capability::fs::Owners;
 use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
 use crate::state::{BackupKind, BackupRecord};
 

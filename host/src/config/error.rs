@@ -37,7 +37,7 @@ impl Problems {
 
 impl ConfigError {
     pub fn unreadable(path: &Path, error: &std::io::Error) -> ConfigError {
-        ConfigError(vec![format!("{}: cannot read: {}; pass --config with the path of your bosun.toml", path.display(), crate::failure::io_words(error))])
+        ConfigError(vec![format!("{}: cannot read: {}; pass --config with the path of your bosun.toml", path.display(), crate::words::io_words(error))])
     }
 
     /// The file is not TOML.

@@ -1,6 +1,9 @@
 //! bosun.toml: the model and its validation. Errors name the file, line and key.
 
 mod error;
+pub mod notify_template;
+pub mod notify_url;
+pub mod retention;
 mod secrets;
 mod service;
 mod words;
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use error::{ConfigError, Problems};
+pub use retention::Retention;
 pub use secrets::{expand_env, expand_table};
 pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
@@ -124,7 +128,7 @@ pub struct BackupSet {
     /// Directory that receives one sub-directory per backup.
     pub dest: PathBuf,
     #[serde(default)]
-    pub retention: Option<crate::ops::backup::Retention>,
+    pub retention: Option<Retention>,
     /// Directories (e.g. a mounted share) that receive a verified copy of
     /// every backup of the set.
     #[serde(default)]
@@ -273,7 +277,7 @@ impl Config {
         }
         let config_dir = self.resolve(Path::new(""));
         for (name, channel) in &self.notify {
-            let destination = crate::ops::notify::destination(channel, &config_dir);
+            let destination = notify_url::destination(channel, &config_dir);
             if let Err(e) = &destination {
                 problems.add(format!("notify.{name}.url"), e.clone());
             }
@@ -284,15 +288,15 @@ impl Config {
             }
             for (key, template) in [("title", &channel.title), ("body", &channel.body)] {
                 if let Some(template) = template {
-                    problems.check(format!("notify.{name}.{key}"), crate::ops::notify::check_template(template));
+                    problems.check(format!("notify.{name}.{key}"), notify_template::check_template(template));
                 }
             }
             if let Some(json) = &channel.json {
-                let webhook = channel.plugin.is_some() || matches!(&destination, Ok((_, d)) if matches!(d.via, crate::ops::notify::Via::Plugin("webhook")));
+                let webhook = channel.plugin.is_some() || matches!(&destination, Ok((_, d)) if matches!(d.via, notify_url::Via::Plugin("webhook")));
                 if !webhook {
                     problems.add(format!("notify.{name}.json"), "a JSON body is for webhook channels (generic+https://…); chat services get title and body");
                 }
-                if let Err((path, e)) = crate::ops::notify::check_json_template(json) {
+                if let Err((path, e)) = notify_template::check_json_template(json) {
                     problems.add(format!("notify.{name}.json{path}"), e);
                 }
             }

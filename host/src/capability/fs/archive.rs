@@ -2,7 +2,7 @@
 //! mtime, mode, content hash) for incrementals and verify.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use rustix::fs::OFlags;
 
 use super::bounded::{Bounded, Deadline};
-use super::content_hash::{ContentHasher, FileHash, HashAlgorithm};
-use super::file_list::{BaseList, FileEntry, FileList, Kind, read_file_list_from, write_file_list};
+use super::file_list_io::{read_file_list_from, write_file_list};
 use super::{io_error, is_out_of_space};
 use super::walk::{TreeEntry, open_beneath, relative, walk};
+use crate::backup_format::compression::compression_workers;
+use crate::backup_format::content_hash::{ContentHasher, FileHash, HashAlgorithm};
+use crate::backup_format::file_list::{BaseList, FileEntry, FileList, Kind};
 use crate::capability::artifact::AtomicFile;
 use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
 use crate::plugin::bindings::types::{Artifact, HostError};
@@ -278,35 +280,12 @@ impl Write for Compressor {
     }
 }
 
-/// zstd's worker threads: one per core.
-pub(super) fn compression_workers() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-}
-
-/// Opens an archive, detecting zstd or gzip by magic bytes.
-pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    decompressed(BufReader::with_capacity(1 << 20, File::open(path)?))
-}
-
-/// What `source` holds, decompressed when it starts with zstd's or gzip's
-/// magic bytes, else as it is.
-pub(super) fn decompressed<'a>(mut source: impl BufRead + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
-    let magic = source.fill_buf()?;
-    Ok(if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::Decoder::with_buffer(source)?)
-    } else if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::GzDecoder::new(source))
-    } else {
-        Box::new(source)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn blake3_of(data: &[u8]) -> FileHash {
-        FileHash { algorithm: HashAlgorithm::Blake3, digest: super::super::content_hash::Digest(*blake3::hash(data).as_bytes()) }
+        FileHash { algorithm: HashAlgorithm::Blake3, digest: crate::backup_format::content_hash::Digest(*blake3::hash(data).as_bytes()) }
     }
 
     /// What `append_body` writes for a file holding `content` whose header said `size`.

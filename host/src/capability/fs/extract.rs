@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 
 use super::bounded::Bounded;
-use super::archive::decompressed;
+use crate::backup_format::compression::decompressed;
 use super::io_error;
 use crate::capability::read_ahead::ReadAhead;
 use crate::plugin::bindings::types::HostError;

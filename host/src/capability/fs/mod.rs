@@ -7,9 +7,8 @@
 mod archive;
 pub mod beneath;
 mod bounded;
-mod content_hash;
 mod extract;
-mod file_list;
+mod file_list_io;
 mod grant;
 mod locate;
 mod unlisted;
@@ -20,11 +19,9 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Dir, OFlags};
 use wasmtime::component::{HasData, Linker};
 
-pub use archive::open_archive;
 pub use beneath::protect;
-pub use content_hash::{FileHash, HashAlgorithm};
 pub use extract::Owners;
-pub use file_list::{FileEntry, FileList, Kind, Owner, read_file_list};
+pub use file_list_io::read_file_list;
 pub use grant::{Access, Grant};
 pub use locate::{Locator, Place};
 pub use unlisted::{Expected, Extra, Tree, unlisted};

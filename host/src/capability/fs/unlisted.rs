@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 use super::beneath::{is_protected_dir, protects_within, real_path_of};
-use super::file_list::{FileList, Kind};
+use crate::backup_format::file_list::{FileList, Kind};
 use super::grant::Access;
 use super::io_error;
 use super::locate::{Locator, remove_entry};
@@ -147,7 +147,7 @@ fn names(dir: &OwnedFd) -> rustix::io::Result<Vec<OsString>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::fs::file_list::FileEntry;
+    use crate::backup_format::file_list::FileEntry;
     use crate::capability::{GrantSpec, Policy};
 
     fn listed(kind: Kind) -> FileEntry {

@@ -13,7 +13,7 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 
-use super::file_list::Owner;
+use crate::backup_format::file_list::Owner;
 use super::io_error;
 use crate::plugin::bindings::fs::{Entry, EntryKind};
 use crate::plugin::bindings::types::HostError;

@@ -129,7 +129,7 @@ impl net::Host for NetView<'_> {
         let stream = tokio::time::timeout(limit, TcpStream::connect(&target))
             .await
             .map_err(|_| timed_out(&format!("connecting to {target}"), limit))?
-            .map_err(|e| HostError::Failed(format!("connecting to {target}: {}", crate::failure::io_words(&e))))?;
+            .map_err(|e| HostError::Failed(format!("connecting to {target}: {}", crate::words::io_words(&e))))?;
         let connect_ms = started.elapsed().as_millis() as u64;
         let address = stream.peer_addr().map(|a| a.to_string()).unwrap_or(target);
         Ok(TcpConnection { address, connect_ms })

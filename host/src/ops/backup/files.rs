@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::locate::{Located, locate};
 use crate::app::App;
-use crate::capability::fs::{FileEntry, FileList, Kind, read_file_list};
+use crate::backup_format::{FileEntry, FileList, Kind};
+use crate::capability::fs::read_file_list;
 use crate::failure::Failure;
 
 /// The file list `fs.archive` writes beside an archive (`dir-archive`'s

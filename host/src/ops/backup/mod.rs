@@ -22,6 +22,6 @@ pub use manifest::BackupManifest;
 pub use prune::{Pruned, prune};
 pub use replicate::Replica;
 pub use restore::{RestoreOptions, Restored, restore};
-pub use retention::{Retention, RetentionPlan};
+pub use retention::RetentionPlan;
 pub use take::{TakeOptions, Taken, set_config, take};
 pub use verify::{Verified, verify};

@@ -13,6 +13,7 @@ use super::replicate::{Replica, replicate_all};
 use crate::app::App;
 use crate::capability::PlannedCall;
 use crate::config::BackupSet;
+use crate::config::retention::check_tag;
 use crate::failure::Failure;
 use crate::plugin::bindings::backup_types::{BackupKind as WitKind, BackupRequest};
 use crate::ops::notify::{self, Notice, Severity};
@@ -51,13 +52,6 @@ pub struct TakeOptions {
     pub paths: Option<Vec<PathBuf>>,
     /// Tags to record with the backup (checked by [`check_tag`]).
     pub tags: Vec<String>,
-}
-
-/// A tag is a word retention's `keep-tag` can name: letters, digits, `-`,
-/// `_`, `.`, `:` (no commas: `keep-tag = ["a,b"]` means both a and b).
-pub fn check_tag(tag: &str) -> Result<(), String> {
-    let fine = !tag.is_empty() && tag.chars().all(|c| c.is_alphanumeric() || "-_.:".contains(c));
-    if fine { Ok(()) } else { Err(format!("{tag:?} is not a tag; use letters, digits, `-`, `_`, `.` or `:`")) }
 }
 
 /// The set's config and absolute destination, or a one-line error naming what is wrong.

@@ -16,8 +16,9 @@ use super::manifest::BackupManifest;
 use super::restore::restore_call;
 use super::sqlite_check;
 use crate::app::App;
+use crate::backup_format::{FileEntry, FileHash, HashAlgorithm, Kind, Owner, open_archive};
 use crate::capability::artifact::sha256_file;
-use crate::capability::fs::{FileEntry, FileHash, HashAlgorithm, Kind, Owner, Owners, entry_of, open_archive};
+use crate::capability::fs::{Owners, entry_of};
 use crate::failure::Failure;
 use crate::state::now_unix;
 

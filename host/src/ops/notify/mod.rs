@@ -4,7 +4,6 @@
 //! times (a permanent refusal, a 4xx, is not), then reported and recorded per
 //! chat; it never fails the operation that raised the event.
 
-pub mod channel;
 mod email;
 mod notice;
 
@@ -16,11 +15,11 @@ use anyhow::anyhow;
 use globset::Glob;
 use serde::Serialize;
 
-pub use channel::{Destination, Via};
-pub use notice::{Notice, PLACEHOLDERS, Severity, check_json_template, check_template, render, render_json};
+pub use notice::{Notice, Severity, render, render_json};
 
 use crate::app::App;
 use crate::config::Channel;
+use crate::config::notify_url::{Destination, Via, destination};
 use crate::plugin::PluginError;
 use crate::plugin::bindings::notify;
 use crate::plugin::bindings::types::Kv;
@@ -55,32 +54,6 @@ impl std::fmt::Display for Delivery {
             (_, error) => write!(f, "notifying {to} failed after {} attempt(s): {}", self.attempts, error.as_deref().unwrap_or("?")),
         }
     }
-}
-
-/// The channel's URL with secrets filled in: `url_file` read, `${VAR}`
-/// replaced from the environment.
-pub fn resolve_url(channel: &Channel, config_dir: &Path) -> Result<String, String> {
-    let raw = match (&channel.url, &channel.url_file) {
-        (Some(_), Some(_)) => return Err("set either url or url_file, not both".into()),
-        (Some(url), None) => url.clone(),
-        (None, Some(file)) => {
-            let path = config_dir.join(file);
-            let url = std::fs::read_to_string(&path).map_err(|e| format!("cannot read url_file {}: {e}", path.display()))?.trim().to_string();
-            crate::secrets::register(&url);
-            url
-        }
-        (None, None) => return Err("needs url (e.g. dingtalk://TOKEN) or url_file (a file holding it)".into()),
-    };
-    crate::config::expand_env(&raw).map_err(|e| format!("the URL {e}"))
-}
-
-/// The channel's URL and destination, checked (at config load and before
-/// sending); the URL's secret parts are registered for masking.
-pub fn destination(channel: &Channel, config_dir: &Path) -> Result<(String, Destination), String> {
-    let url = resolve_url(channel, config_dir)?;
-    let destination = channel::parse(&url, channel.endpoint.as_deref())?;
-    destination.secrets.iter().for_each(|s| crate::secrets::register(s));
-    Ok((url, destination))
 }
 
 /// Whether the channel subscribed to `kind` (no `on`: every event).

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::config::notify_template::render_with;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -25,12 +27,6 @@ pub struct Notice {
     /// service, version, env, duration, error, … (what the operation knows).
     pub facts: BTreeMap<String, String>,
 }
-
-/// Placeholders a channel's `title`/`body` template may use.
-pub const PLACEHOLDERS: &[&str] = &[
-    "kind", "severity", "title", "body", "project", "env", "service", "version", "duration", "container", "error", "set", "backup", "size", "image",
-    "checks", "who", "channel", "run", "link",
-];
 
 impl Notice {
     pub fn new(kind: impl Into<String>, severity: Severity, title: impl Into<String>, body: impl Into<String>) -> Notice {
@@ -66,28 +62,9 @@ impl Notice {
     }
 }
 
-/// Checks a template: every `{{name}}` closed and known.
-pub fn check_template(template: &str) -> Result<(), String> {
-    render_with(template, |name| PLACEHOLDERS.contains(&name).then(String::new)).map(drop)
-}
-
 /// `template` with each `{{name}}` replaced by the notice's value.
 pub fn render(template: &str, notice: &Notice) -> String {
     render_with(template, |name| Some(notice.value(name))).unwrap_or_else(|_| template.to_string())
-}
-
-/// Checks every string in a JSON body template (see [`check_template`]);
-/// the error names the key path (`.labels.env`).
-pub fn check_json_template(table: &toml::Table) -> Result<(), (String, String)> {
-    fn walk(value: &toml::Value, path: String) -> Result<(), (String, String)> {
-        match value {
-            toml::Value::String(text) => check_template(text).map_err(|e| (path, e)),
-            toml::Value::Table(table) => table.iter().try_for_each(|(key, v)| walk(v, format!("{path}.{key}"))),
-            toml::Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| walk(v, format!("{path}[{i}]"))),
-            _ => Ok(()),
-        }
-    }
-    table.iter().try_for_each(|(key, value)| walk(value, format!(".{key}")))
 }
 
 /// A JSON body template with every string rendered for `notice`.
@@ -103,25 +80,10 @@ pub fn render_json(table: &toml::Table, notice: &Notice) -> serde_json::Value {
     walk(&toml::Value::Table(table.clone()), notice)
 }
 
-fn render_with(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("`{{{{` at byte {} is not closed by `}}}}`", template.len() - rest.len() + start))?;
-        let name = after[..end].trim();
-        let filled = value(name).ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}; known: {}", PLACEHOLDERS.join(", ")))?;
-        out.push_str(&filled);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::notify_template::{check_json_template, check_template};
 
     #[test]
     fn templates_use_facts_and_refuse_unknown_placeholders() {

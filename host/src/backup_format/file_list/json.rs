@@ -7,7 +7,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::{FileEntry, Kind};
-use crate::capability::fs::content_hash::{Digest, FileHash, HashAlgorithm};
+use crate::backup_format::content_hash::{Digest, FileHash, HashAlgorithm};
 
 /// The newest JSON version; version 3 was the first packed one.
 const NEWEST: u32 = 2;

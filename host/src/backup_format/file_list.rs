@@ -10,7 +10,7 @@
 //! entries, and a map of owned strings cost it most of that time.
 
 mod json;
-mod packed;
+pub(crate) mod packed;
 
 use std::fmt;
 use std::fs::File;
@@ -19,12 +19,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::archive::{compression_workers, decompressed};
+use super::compression::{compression_workers, decompressed};
 use super::content_hash::FileHash;
-use super::io_error;
-use crate::capability::artifact::AtomicFile;
-use crate::plugin::bindings::fs::EntryKind;
-use crate::plugin::bindings::types::{Artifact, HostError};
 
 #[derive(Debug, Default)]
 pub struct FileList {
@@ -71,17 +67,6 @@ pub enum Kind {
     Other,
 }
 
-impl From<EntryKind> for Kind {
-    fn from(kind: EntryKind) -> Kind {
-        match kind {
-            EntryKind::File => Kind::File,
-            EntryKind::Dir => Kind::Dir,
-            EntryKind::Symlink => Kind::Symlink,
-            EntryKind::Other => Kind::Other,
-        }
-    }
-}
-
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -93,30 +78,34 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Reads a file list, plain or zstd-compressed (told apart by magic bytes),
-/// packed or JSON; refuses one from a newer bosun.
-pub fn read_file_list(path: &Path) -> Result<FileList, HostError> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
-    read_file_list_from(file, path)
+/// Why a file list could not be read: the file itself, or what it holds.
+#[derive(Debug)]
+pub enum ListError {
+    Io(io::Error),
+    /// Not a file list, a damaged one, or one from a newer bosun; the message
+    /// names the file and what to do.
+    Invalid(String),
 }
 
-/// [`read_file_list`] of a file already open (`path` is where it is).
-pub fn read_file_list_from(file: File, path: &Path) -> Result<FileList, HostError> {
-    let bytes = read_decompressed(file).map_err(|e| io_error(path, e))?;
+/// Reads a file list, plain or zstd-compressed (told apart by magic bytes),
+/// packed or JSON, from `file` (`path` is where it is); refuses one from a
+/// newer bosun.
+pub fn read_list(file: File, path: &Path) -> Result<FileList, ListError> {
+    let bytes = read_decompressed(file).map_err(ListError::Io)?;
     let mut entries = match packed::version_of(&bytes) {
         Some(version) if version > FILE_LIST_VERSION => {
-            return Err(HostError::Invalid(format!(
+            return Err(ListError::Invalid(format!(
                 "{}: written by a newer bosun (file list version {version}, this bosun reads up to {FILE_LIST_VERSION}); upgrade bosun to use this backup",
                 path.display()
             )));
         }
         Some(_) => packed::decode(&bytes).map_err(|e| {
-            HostError::Invalid(format!(
+            ListError::Invalid(format!(
                 "{} is a damaged bosun file list: {e}; `bosun backup verify` names a damaged artifact, and a new full backup starts afresh",
                 path.display()
             ))
         })?,
-        None => json::decode(&bytes).map_err(|e| HostError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))?,
+        None => json::decode(&bytes).map_err(|e| ListError::Invalid(format!("{} is not a bosun file list: {e}", path.display())))?,
     };
     // bosun writes them sorted; a list edited by hand may not be.
     if !entries.is_sorted_by(|a, b| a.0 < b.0) {
@@ -126,25 +115,22 @@ pub fn read_file_list_from(file: File, path: &Path) -> Result<FileList, HostErro
     Ok(FileList { entries })
 }
 
-/// Writes a file list (packed, of this bosun's version); zstd-compressed
-/// when the name ends in `.zst`.
-pub fn write_file_list(out: AtomicFile, entries: &[(String, FileEntry)]) -> Result<Artifact, HostError> {
-    let path = out.dest().to_path_buf();
-    let fail = |e| io_error(&path, e);
+/// Writes a file list (packed, of this bosun's version) to `out`,
+/// zstd-compressed when `compressed`, and gives `out` back.
+pub fn write_list<W: Write>(mut out: W, compressed: bool, entries: &[(String, FileEntry)]) -> io::Result<W> {
     let packed = packed::encode(FILE_LIST_VERSION, entries);
-    let mut out = out;
-    match path.extension().is_some_and(|e| e == "zst") {
-        true => out = compress_whole(out, &packed).map_err(fail)?,
-        false => out.write_all(&packed).map_err(fail)?,
+    match compressed {
+        true => out = compress_whole(out, &packed)?,
+        false => out.write_all(&packed)?,
     }
-    out.finish().map_err(fail)
+    Ok(out)
 }
 
 /// zstd level 1 on every core, in one frame whose header holds the list's
 /// size, so that a reader can decompress it in one go into a buffer of
 /// exactly that size (streamed, an unchanged incremental spent a quarter of
 /// its time reading its base's list).
-fn compress_whole(out: AtomicFile, list: &[u8]) -> io::Result<AtomicFile> {
+fn compress_whole<W: Write>(out: W, list: &[u8]) -> io::Result<W> {
     let mut encoder = zstd::Encoder::new(out, 1)?;
     encoder.multithread(compression_workers())?;
     encoder.set_pledged_src_size(Some(list.len() as u64))?;
@@ -205,73 +191,17 @@ impl BaseList {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::capability::fs::content_hash::{Digest, HashAlgorithm};
+    use crate::backup_format::content_hash::{Digest, HashAlgorithm};
 
-    fn entry(size: u64) -> FileEntry {
+    pub(crate) fn entry(size: u64) -> FileEntry {
         let hash = FileHash { algorithm: HashAlgorithm::Blake3, digest: Digest([7; 32]) };
         FileEntry { kind: Kind::File, size, mtime_ms: 1, mode: 0o644, owner: Some(Owner { uid: 999, gid: 998 }), hash: Some(hash), link_target: None }
     }
 
-    fn entries(count: u64) -> Vec<(String, FileEntry)> {
+    pub(crate) fn entries(count: u64) -> Vec<(String, FileEntry)> {
         (0..count).map(|i| (format!("srv/data/f{i:04}"), entry(i))).collect()
-    }
-
-    #[test]
-    fn a_written_list_is_packed_in_one_zstd_frame_that_carries_its_size() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("files.list.zst");
-        write_file_list(AtomicFile::create(&path).unwrap(), &entries(1000)).unwrap();
-        let raw = std::fs::read(&path).unwrap();
-        let size = zstd::zstd_safe::get_frame_content_size(&raw).unwrap();
-        assert_eq!(size, Some(packed::encode(FILE_LIST_VERSION, &entries(1000)).len() as u64), "the header holds the list's size");
-        assert_eq!(read_file_list(&path).unwrap().entries, entries(1000));
-
-        let plain = dir.path().join("files.list");
-        write_file_list(AtomicFile::create(&plain).unwrap(), &entries(3)).unwrap();
-        assert_eq!(packed::version_of(&std::fs::read(&plain).unwrap()), Some(4), "no .zst, no compression");
-    }
-
-    #[test]
-    fn json_lists_read_streamed_compressed_or_plain_and_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(r#"{{"version":2,"entries":{{"b":{{"kind":"dir","size":0,"mtime_ms":5,"mode":493}},"a":{{"kind":"file","size":3,"mtime_ms":1,"mode":420,"blake3":"{}"}},"a":{{"kind":"dir","size":0,"mtime_ms":5,"mode":493}}}}}}"#, "07".repeat(32));
-        // As bosun wrote lists before version 3: streamed (no size in the header), or plain.
-        let streamed = dir.path().join("files.json.zst");
-        std::fs::write(&streamed, zstd::encode_all(text.as_bytes(), 1).unwrap()).unwrap();
-        assert_eq!(zstd::zstd_safe::get_frame_content_size(&std::fs::read(&streamed).unwrap()).unwrap(), None);
-        let plain = dir.path().join("files.json");
-        std::fs::write(&plain, &text).unwrap();
-        for path in [streamed, plain] {
-            let list = read_file_list(&path).unwrap();
-            assert_eq!(list.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"], "sorted, one entry per name");
-            assert_eq!(list.entries[0].1, FileEntry { owner: None, ..entry(3) }, "JSON lists have no owners");
-        }
-    }
-
-    #[test]
-    fn a_list_from_a_newer_bosun_or_a_damaged_one_is_refused_with_what_to_do() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("files.list");
-        let mut newer = packed::encode(5, &entries(2));
-        std::fs::write(&path, &newer).unwrap();
-        let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
-        assert!(message.contains("file list version 5, this bosun reads up to 4); upgrade bosun"), "{message}");
-
-        newer.truncate(newer.len() - 10);
-        newer[16] = 4;
-        std::fs::write(&path, &newer).unwrap();
-        let HostError::Invalid(message) = read_file_list(&path).unwrap_err() else { panic!("not Invalid") };
-        assert!(message.contains("files.list is a damaged bosun file list: entry 1 of 2: the list ends inside it (truncated); `bosun backup verify`"), "{message}");
-
-        // A stream (no size in its header) that would fill memory: 64 MiB of zeros in a few KiB.
-        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
-        let zeros = vec![0; 1 << 20];
-        (0..64).for_each(|_| encoder.write_all(&zeros).unwrap());
-        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
-        let HostError::Failed(message) = read_file_list(&path).unwrap_err() else { panic!("not Failed") };
-        assert!(message.ends_with("files.list: it decompresses to more than 64 times its size (damaged)"), "{message}");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!   link target's length plus one (0: none) and its bytes.
 
 use super::{FileEntry, Kind, Owner};
-use crate::capability::fs::content_hash::{Digest, FileHash, HashAlgorithm};
+use crate::backup_format::content_hash::{Digest, FileHash, HashAlgorithm};
 
 const MAGIC: &[u8; 16] = b"bosun file list\n";
 

@@ -3,6 +3,9 @@
 //! Parsed once, at config load, so a bad URL stops bosun before anything runs.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::Channel;
 
 /// A channel URL taken apart. Never print it whole: it holds secrets.
 #[derive(Clone)]
@@ -34,6 +37,32 @@ impl std::fmt::Debug for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Destination {{ via: {:?}, origin: {} }}", self.via, self.origin)
     }
+}
+
+/// The channel's URL with secrets filled in: `url_file` read, `${VAR}`
+/// replaced from the environment.
+pub fn resolve_url(channel: &Channel, config_dir: &Path) -> Result<String, String> {
+    let raw = match (&channel.url, &channel.url_file) {
+        (Some(_), Some(_)) => return Err("set either url or url_file, not both".into()),
+        (Some(url), None) => url.clone(),
+        (None, Some(file)) => {
+            let path = config_dir.join(file);
+            let url = std::fs::read_to_string(&path).map_err(|e| format!("cannot read url_file {}: {e}", path.display()))?.trim().to_string();
+            crate::secrets::register(&url);
+            url
+        }
+        (None, None) => return Err("needs url (e.g. dingtalk://TOKEN) or url_file (a file holding it)".into()),
+    };
+    super::expand_env(&raw).map_err(|e| format!("the URL {e}"))
+}
+
+/// The channel's URL and destination, checked (at config load and before
+/// sending); the URL's secret parts are registered for masking.
+pub fn destination(channel: &Channel, config_dir: &Path) -> Result<(String, Destination), String> {
+    let url = resolve_url(channel, config_dir)?;
+    let destination = parse(&url, channel.endpoint.as_deref())?;
+    destination.secrets.iter().for_each(|s| crate::secrets::register(s));
+    Ok((url, destination))
 }
 
 const SCHEMES: &str = "dingtalk://, wecom://, feishu://, telegram://, slack://, discord://, smtp://, https://, http://, generic+https://, generic+http://";
