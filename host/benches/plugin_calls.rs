@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use bosun::capability::{self, CallScope, GrantSpec, HostServices, HostState};
-use bosun::plugin::bindings::smoke_check::SmokeCheckPre;
+use bosun::bindings::smoke_check::SmokeCheckPre;
 use bosun::plugin::{CacheOutcome, CallSetup, Runtime};
 use serde_json::json;
 use wasmtime::component::{Component, Linker};
@@ -122,7 +122,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
     let (pre, services) = (bare_plugin(engine, &wasm), Arc::new(HostServices::default()));
     let same_plugin = sample(WARM_ITERS / 10, WARM_ITERS, || async {
         let call = CallScope::new("noop-check", base.policy.clone(), false, Instant::now() + base.limits.timeout);
-        let mut store = store(engine, HostState::new(call, services.clone(), base.limits.memory_bytes));
+        let mut store = store(engine, HostState::new(call, services.clone(), None, base.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         let instance = pre.instantiate_async(&mut store).await.unwrap();
         assert!(instance.call_check(&mut store, &base.context).await.unwrap().unwrap().passed);

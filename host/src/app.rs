@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use crate::capability::tls::Trust;
 use crate::capability::{GrantSpec, Policy, ProgressSink};
 use crate::config::{self, Config};
-use crate::plugin::bindings::types::RunContext;
+use crate::bindings::types::RunContext;
 use crate::plugin::store::PluginStore;
 use crate::state::{State, StateError};
 use crate::plugin::{CallSetup, Limits, Manifest, Plugin, Runtime, builtin};

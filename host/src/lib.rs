@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod backup_format;
+pub mod bindings;
 pub mod capability;
 pub mod cli;
 pub mod config;

@@ -4,9 +4,9 @@ mod common;
 
 use bosun::capability::GrantSpec;
 use bosun::plugin::PluginError;
-use bosun::plugin::bindings::backup_types::{BackupKind, BackupRequest, RestoreRequest};
-use bosun::plugin::bindings::notify::{Channel, Event, Severity};
-use bosun::plugin::bindings::types::Kv;
+use bosun::bindings::backup_types::{BackupKind, BackupRequest, RestoreRequest};
+use bosun::bindings::notify::{Channel, Event, Severity};
+use bosun::bindings::types::Kv;
 use common::*;
 use serde_json::json;
 

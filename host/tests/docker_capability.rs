@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use bosun::capability::docker::DockerView;
 use bosun::capability::{CallScope, GrantSpec, HostServices, PlannedCall, Policy};
-use bosun::plugin::bindings::docker::Host as _;
-use bosun::plugin::bindings::types::{Artifact, HostError};
+use bosun::bindings::docker::Host as _;
+use bosun::bindings::types::{Artifact, HostError};
 use support::{ContainerGuard, run_test_container, test_image, unique};
 
 const PLUGIN: &str = "test-plugin";

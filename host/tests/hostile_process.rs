@@ -63,7 +63,7 @@ impl Scene {
     }
 }
 
-async fn run(granted: GrantSpec, config: Value) -> Result<bosun::plugin::bindings::check_types::CheckResult, PluginError> {
+async fn run(granted: GrantSpec, config: Value) -> Result<bosun::bindings::check_types::CheckResult, PluginError> {
     let (runtime, _dir) = runtime();
     let plugin = runtime.load(&test_plugin("hostile-process"), "hostile-process").unwrap();
     runtime.check(&plugin, setup(&plugin, config, granted, limits(10_000, 64))).await.map(|called| called.value)

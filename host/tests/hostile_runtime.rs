@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use bosun::capability::GrantSpec;
-use bosun::plugin::bindings::backup_types::{BackupKind, BackupRequest, RestoreRequest};
-use bosun::plugin::bindings::notify::{Channel, Event, Severity};
+use bosun::bindings::backup_types::{BackupKind, BackupRequest, RestoreRequest};
+use bosun::bindings::notify::{Channel, Event, Severity};
 use bosun::plugin::{CacheOutcome, PluginError, Runtime};
 use common::project::{Project, sha256_hex, stderr, stdout};
 use common::recorder::Recorder;

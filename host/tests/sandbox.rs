@@ -111,9 +111,9 @@ async fn read_via_backup(path: String, root: &std::path::Path) -> Result<(), Plu
     let plugin = runtime.load(&test_plugin("hostile-backup"), "hostile-backup").unwrap();
     let granted = grant_fs(&[format!("ro:{}/granted", root.display())]);
     let setup = setup(&plugin, json!({"path": path}), granted, limits(5_000, 64));
-    let req = bosun::plugin::bindings::backup_types::BackupRequest {
+    let req = bosun::bindings::backup_types::BackupRequest {
         set: "probe".into(),
-        kind: bosun::plugin::bindings::backup_types::BackupKind::Full,
+        kind: bosun::bindings::backup_types::BackupKind::Full,
         dest_dir: root.join("granted").display().to_string(),
         base_dir: None,
     };

@@ -11,7 +11,7 @@ use rustix::fs::{Mode, OFlags};
 
 use sha2::{Digest, Sha256};
 
-use crate::plugin::bindings::types::Artifact;
+use crate::bindings::types::Artifact;
 
 /// A writer to a temp file beside `dest` that becomes `dest` on
 /// [`finish`](Self::finish). Everything happens through the handle of the

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::component::{HasData, Linker};
 
 use super::{HostState, held};
-use crate::plugin::bindings::log::{self, Level};
+use crate::bindings::log::{self, Level};
 
 /// The capability: always linked, needing no grant.
 pub struct Log;
@@ -186,7 +186,7 @@ fn truncate(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::bindings::log::Host;
+    use crate::bindings::log::Host;
 
     #[tokio::test]
     async fn lines_are_kept_with_their_level_and_long_ones_cut() {

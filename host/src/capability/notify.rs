@@ -5,8 +5,8 @@ use globset::{Glob, GlobMatcher};
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallScope, Capability, HostState, Side, held};
-use crate::plugin::bindings::notify::{self, Event};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::notify::{self, Event};
+use crate::bindings::types::HostError;
 
 pub struct Notify;
 
@@ -89,7 +89,7 @@ mod tests {
     use super::*;
     use crate::capability::GrantSpec;
     use crate::capability::scope::test_scope;
-    use crate::plugin::bindings::notify::{Host, Severity};
+    use crate::bindings::notify::{Host, Severity};
 
     fn event(kind: &str) -> Event {
         Event { kind: kind.into(), severity: Severity::Info, title: "t".into(), body: String::new(), link: None, facts: vec![] }

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::capability::PlannedCall;
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::Outcome;
-use crate::plugin::bindings::check_types::CheckResult;
+use crate::bindings::check_types::CheckResult;
 use crate::plugin::{Called, PluginError};
 
 #[derive(Debug, Clone, Serialize)]

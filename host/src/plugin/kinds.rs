@@ -10,7 +10,7 @@ use std::pin::Pin;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::bindings::{backup_strategy, backup_types, check_types, naming_template, notifier, notify, smoke_check, types};
+use crate::bindings::{backup_strategy, backup_types, check_types, naming_template, notifier, notify, smoke_check, types};
 use super::error::PluginError;
 use super::manifest::Kind;
 use super::runtime::{CallSetup, Called, Plugin, Runtime};

@@ -1,7 +1,6 @@
 //! Plugins: loading, compiling (with an on-disk cache), instantiating and
 //! calling wasm components; their manifests; the store of installed plugins.
 
-pub mod bindings;
 pub mod builtin;
 mod cache;
 pub mod engine;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{notify, types};
+use crate::bindings::{notify, types};
 use super::cache::{CacheOutcome, CompiledCache};
 use super::engine::{self, Allocator, EpochTicker};
 use super::kinds::{self, KindWorld};

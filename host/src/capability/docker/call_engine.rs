@@ -17,8 +17,8 @@ use futures_util::{Stream, StreamExt};
 use super::exec_output::{EXEC_OUTPUT_LIMIT, ExecStdout};
 use super::file_sink::FileSink;
 use crate::capability::tail::Tail;
-use crate::plugin::bindings::docker::ExecStatus;
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::docker::ExecStatus;
+use crate::bindings::types::{Artifact, HostError};
 
 /// One call's view of the engine: the client and the deadline every wait is bounded by.
 pub(super) struct CallEngine {

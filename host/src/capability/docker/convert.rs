@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use bollard::models as api;
 
-use crate::plugin::bindings::docker::{ContainerDetails, ContainerSummary, Mount, PortBinding};
-use crate::plugin::bindings::types::Kv;
+use crate::bindings::docker::{ContainerDetails, ContainerSummary, Mount, PortBinding};
+use crate::bindings::types::Kv;
 
 pub(super) fn kvs(map: Option<HashMap<String, String>>) -> Vec<Kv> {
     let mut out: Vec<Kv> = map.unwrap_or_default().into_iter().map(|(key, value)| Kv { key, value }).collect();

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::file_sink::FileSink;
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, HostError};
 
 /// Stdout kept from an exec without `stdout-to`, and the stderr tail kept always.
 pub(super) const EXEC_OUTPUT_LIMIT: usize = 64 * 1024;

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::capability::artifact::AtomicFile;
 use crate::capability::fs::{Place, io_error};
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, HostError};
 
 pub(super) enum Chunk {
     /// The engine's chunks as they came, gathered but not copied.

@@ -28,8 +28,8 @@ use crate::capability::fs::{Locator, io_error};
 use crate::capability::tail::Tail;
 use super::DockerView;
 use crate::capability::Policy;
-use crate::plugin::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary};
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary};
+use crate::bindings::types::{Artifact, HostError};
 
 /// The most of a container's log returned (its end), whatever `tail` asks for.
 const LOGS_LIMIT: usize = 1024 * 1024;

@@ -17,8 +17,8 @@ use wasmtime::component::{HasData, Linker};
 pub use grant::{Action, Grant};
 
 use super::{CallScope, Capability, HostServices, HostState, Side};
-use crate::plugin::bindings::docker;
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::docker;
+use crate::bindings::types::HostError;
 
 pub struct Docker;
 
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use crate::capability::GrantSpec;
     use crate::capability::scope::test_scope;
-    use crate::plugin::bindings::docker::Host;
+    use crate::bindings::docker::Host;
 
     #[tokio::test]
     async fn an_ungranted_container_is_refused_before_the_engine_is_asked() {

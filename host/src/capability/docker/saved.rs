@@ -11,7 +11,7 @@ use super::tar_reader::READ_CHUNK;
 use super::socket_get;
 use crate::capability::fs::{Place, io_error};
 use crate::capability::read_ahead::ReadAhead;
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, HostError};
 
 /// The image references in a `docker save` tarball (`RepoTags` in its manifest.json).
 pub(super) fn saved_references(file: std::fs::File, path: &Path) -> Result<Vec<String>, HostError> {

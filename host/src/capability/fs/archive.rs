@@ -17,8 +17,8 @@ use crate::backup_format::compression::compression_workers;
 use crate::backup_format::content_hash::{ContentHasher, FileHash, HashAlgorithm};
 use crate::backup_format::file_list::{BaseList, FileEntry, FileList, Kind};
 use crate::capability::artifact::AtomicFile;
-use crate::plugin::bindings::fs::{ArchiveResult, Compression, EntryKind};
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::fs::{ArchiveResult, Compression, EntryKind};
+use crate::bindings::types::{Artifact, HostError};
 
 /// One tree to archive: opened (`O_PATH | O_NOFOLLOW`) where the plugin named it.
 pub struct Source {

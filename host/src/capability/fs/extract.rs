@@ -21,7 +21,7 @@ use super::bounded::Bounded;
 use crate::backup_format::compression::decompressed;
 use super::io_error;
 use crate::capability::read_ahead::ReadAhead;
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::types::HostError;
 
 /// Opens (creating it if missing) the directory an entry lands in, given
 /// its path relative to the destination. It decides where writing is allowed:

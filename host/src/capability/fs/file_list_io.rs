@@ -8,8 +8,8 @@ use std::path::Path;
 use super::io_error;
 use crate::backup_format::file_list::{FileEntry, FileList, Kind, ListError, read_list, write_list};
 use crate::capability::artifact::AtomicFile;
-use crate::plugin::bindings::fs::EntryKind;
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::fs::EntryKind;
+use crate::bindings::types::{Artifact, HostError};
 
 /// Reads a file list, plain or zstd-compressed (told apart by magic bytes),
 /// packed or JSON; refuses one from a newer bosun.

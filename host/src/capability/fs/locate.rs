@@ -15,7 +15,7 @@ use super::grant::{Access, real_location};
 use super::io_error;
 use crate::capability::artifact::AtomicFile;
 use crate::capability::{CallScope, Denial, DenialReason, Policy};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::types::HostError;
 
 /// Finds and opens what a plugin's paths name, inside its grants; movable
 /// to the blocking threads that do bulk work.

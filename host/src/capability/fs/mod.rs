@@ -29,8 +29,8 @@ pub use unlisted::{Expected, Extra, Tree, unlisted};
 use super::artifact;
 use super::{CallScope, Capability, HostState, Side};
 use bounded::{Bounded, Deadline};
-use crate::plugin::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
-use crate::plugin::bindings::types::{Artifact, HostError};
+use crate::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
+use crate::bindings::types::{Artifact, HostError};
 
 pub struct Fs;
 
@@ -343,7 +343,7 @@ mod view_tests {
     use super::*;
     use crate::capability::GrantSpec;
     use crate::capability::scope::test_scope;
-    use crate::plugin::bindings::fs::Host;
+    use crate::bindings::fs::Host;
 
     fn scope(granted: &[String], dry_run: bool) -> CallScope {
         let requested = GrantSpec { fs: vec!["rw:*".into()], ..Default::default() };

@@ -18,7 +18,7 @@ use crate::backup_format::file_list::{FileList, Kind};
 use super::grant::Access;
 use super::io_error;
 use super::locate::{Locator, remove_entry};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::types::HostError;
 
 /// One restored tree: where it is and how its backup names it.
 pub struct Tree<'a> {

@@ -15,8 +15,8 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::backup_format::file_list::Owner;
 use super::io_error;
-use crate::plugin::bindings::fs::{Entry, EntryKind};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::fs::{Entry, EntryKind};
+use crate::bindings::types::HostError;
 
 /// One walked entry, as lstat saw it.
 pub struct TreeEntry {

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use x509_parser::extensions::GeneralName;
 
 use crate::capability::tls;
-use crate::plugin::bindings::net::Certificate;
+use crate::bindings::net::Certificate;
 
 pub async fn read(host: &str, port: u16) -> Result<Certificate, String> {
     let (config, observer) = tls::lenient_config(&[])?;

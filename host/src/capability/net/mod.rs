@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallScope, Capability, Denial, HostState, Policy, Side};
-use crate::plugin::bindings::net::{self, Certificate, TcpConnection};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::net::{self, Certificate, TcpConnection};
+use crate::bindings::types::HostError;
 
 /// One allowed `host:port`; `None` is `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ mod view_tests {
     use super::*;
     use crate::capability::GrantSpec;
     use crate::capability::scope::test_scope;
-    use crate::plugin::bindings::net::Host;
+    use crate::bindings::net::Host;
 
     #[tokio::test]
     async fn only_granted_ports_are_probed() {

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plugin::bindings::process::{Matcher, ProcessInfo};
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::process::{Matcher, ProcessInfo};
+use crate::bindings::types::HostError;
 
 /// `pidfile`, for a pidfile matcher: the file opened beneath its grant, and where it is.
 pub fn find(matcher: &Matcher, pidfile: Option<(std::fs::File, PathBuf)>) -> Result<Vec<ProcessInfo>, HostError> {

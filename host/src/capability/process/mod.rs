@@ -23,8 +23,8 @@ use super::fs::beneath::{Refusal, real_path_of};
 use super::fs::{Access, Locator, Place, io_error};
 use super::tail::Tail;
 use super::{CallScope, Capability, Denial, DenialReason, HostState, Side};
-use crate::plugin::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
-use crate::plugin::bindings::types::{HostError, Kv};
+use crate::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
+use crate::bindings::types::{HostError, Kv};
 
 pub struct Process;
 
@@ -320,7 +320,7 @@ async fn read_tail(stream: &mut tokio::process::ChildStderr, limit: usize) -> Ta
     tail
 }
 
-async fn stream_to_file(stream: &mut tokio::process::ChildStdout, place: Place) -> Result<crate::plugin::bindings::types::Artifact, HostError> {
+async fn stream_to_file(stream: &mut tokio::process::ChildStdout, place: Place) -> Result<crate::bindings::types::Artifact, HostError> {
     let path = &place.shown.clone();
     let mut out = place.create()?;
     let mut chunk = vec![0u8; 256 * 1024];
@@ -339,7 +339,7 @@ mod view_tests {
     use super::*;
     use crate::capability::GrantSpec;
     use crate::capability::scope::test_scope;
-    use crate::plugin::bindings::process::Host;
+    use crate::bindings::process::Host;
 
     fn options() -> RunOptions {
         RunOptions { cwd: None, env: vec![], stdin: None, stdout_to: None, timeout_ms: Some(5000) }

@@ -28,8 +28,8 @@ use crate::capability::PlannedCall;
 use crate::capability::fs::{Expected, Extra, Locator, Owners, Tree, globs, unlisted};
 use crate::failure::Failure;
 use crate::ops::notify::{self, Notice, Severity};
-use crate::plugin::bindings::backup_types::RestoreRequest;
-use crate::plugin::bindings::types::HostError;
+use crate::bindings::backup_types::RestoreRequest;
+use crate::bindings::types::HostError;
 use crate::plugin::runtime::{CallSetup, Called, Plugin};
 use crate::state::{BackupKind, Outcome};
 

@@ -15,9 +15,9 @@ use crate::capability::PlannedCall;
 use crate::config::BackupSet;
 use crate::config::retention::check_tag;
 use crate::failure::Failure;
-use crate::plugin::bindings::backup_types::{BackupKind as WitKind, BackupRequest};
+use crate::bindings::backup_types::{BackupKind as WitKind, BackupRequest};
 use crate::ops::notify::{self, Notice, Severity};
-use crate::plugin::bindings::types::Artifact;
+use crate::bindings::types::Artifact;
 use crate::state::{BackupKind, BackupRecord, Outcome, now_unix};
 
 /// What `backup run` did.

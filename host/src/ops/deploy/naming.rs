@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::app::App;
-use crate::plugin::bindings::types::Kv;
+use crate::bindings::types::Kv;
 
 /// The facts a name can be made of.
 pub struct NameFacts<'a> {

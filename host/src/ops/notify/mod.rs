@@ -21,8 +21,8 @@ use crate::app::App;
 use crate::config::Channel;
 use crate::config::notify_url::{Destination, Via, destination};
 use crate::plugin::PluginError;
-use crate::plugin::bindings::notify;
-use crate::plugin::bindings::types::Kv;
+use crate::bindings::notify;
+use crate::bindings::types::Kv;
 
 /// Tries per delivery, and the pause before the first retry (doubling).
 const ATTEMPTS: u32 = 3;
