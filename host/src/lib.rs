@@ -1,5 +1,34 @@
 //! bosun: backups, deploys, smoke checks and notifications for Docker services,
 //! extended by sandboxed WebAssembly plugins.
+//!
+//! # Where things live
+//!
+//! Each top-level module is a room with one job. Imports between rooms run
+//! one way (`scripts/room-deps`, run by `scripts/test`, fails on a cycle):
+//!
+//! - `cli` parses the command line and prints; it calls `ops` and nothing
+//!   else does real work there. `app` is what every command shares: the
+//!   loaded config, the plugin runtime, the state store, plugin lookup.
+//! - `ops` is what bosun does (backup, restore, deploy, rollback, check,
+//!   notify, images, locks), each first as a plan that is a plain value
+//!   (`ops::deploy::plan` is a pure function of a `Snapshot` of the engine)
+//!   and then its application.
+//! - `config` is bosun.toml: the model, its validation and the rules it
+//!   validates (retention, notification URLs and templates). It imports
+//!   nothing from `ops`.
+//! - `plugin` loads, compiles (with a cache) and calls wasm components:
+//!   `plugin::kinds` has one `KindWorld` per plugin kind and their exports,
+//!   all through the one `Runtime::call`. `bindings` is the wasmtime code
+//!   generated from `wit/`.
+//! - `capability` is what a plugin may do: one module per host interface
+//!   (fs, docker, process, http, net, notify, and log, which needs no
+//!   grant), each a `Capability` with its grant grammar, its view of the
+//!   call's store data, and its linker hook.
+//! - `state` is the SQLite store (runs, backups, releases, locks).
+//!   `backup_format` is what a backup's files look like on disk (file list,
+//!   hashes, compression). `docker` is the connection to the engine.
+//! - Leaves used everywhere: `failure` (a one-line error and its exit code),
+//!   `secrets` (the masker every output goes through), `time`, `words`.
 
 pub mod app;
 pub mod backup_format;
