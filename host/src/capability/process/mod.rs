@@ -374,4 +374,37 @@ mod view_tests {
         assert!(!marker.exists());
         assert_eq!(call.take_planned()[0].call, "process.run");
     }
+
+    /// The session a process leads or belongs to (`/proc/<pid>/stat` field 6).
+    fn session_of(pid: u32) -> u32 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(3).unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_detached_command_leads_its_own_session_and_writes_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("out.log");
+        let requested = GrantSpec { process: vec!["run:**".into()], fs: vec!["rw:*".into()], ..Default::default() };
+        let granted = GrantSpec { process: vec!["run:sleep 30".into(), "run:echo detached".into()], fs: vec![format!("rw:{}", dir.path().display())], ..Default::default() };
+        let mut call = test_scope(requested, granted, false);
+        let mut process = ProcessView { call: &mut call };
+        let log_path = log.display().to_string();
+        let sleeper = process.spawn_detached(vec!["sleep".into(), "30".into()], DetachMethod::Setsid, log_path.clone(), options()).await.unwrap();
+        let alive = std::path::Path::new(&format!("/proc/{sleeper}")).exists();
+        let (session, ours) = (session_of(sleeper), session_of(std::process::id()));
+        rustix::process::kill_process(rustix::process::Pid::from_raw(sleeper as i32).unwrap(), rustix::process::Signal::KILL).unwrap();
+        assert!(alive);
+        assert_eq!(session, sleeper, "it leads a session of its own");
+        assert_ne!(session, ours);
+        process.spawn_detached(vec!["echo".into(), "detached".into()], DetachMethod::Setsid, log_path, options()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&log).unwrap_or_default() != "detached\n" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "detached\n");
+        let denied = process.spawn_detached(vec!["sleep".into(), "31".into()], DetachMethod::Setsid, log.display().to_string(), options()).await.unwrap_err();
+        assert!(matches!(denied, HostError::Denied(_)), "{denied:?}");
+    }
 }
