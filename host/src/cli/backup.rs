@@ -122,7 +122,7 @@ pub async fn run(command: BackupCommand, app: &App, out: Output) -> Result<(), F
             out.print(&backups, || list_text(&backups));
         }
         BackupCommand::Show { backup } => {
-            let located = backup::locate(app, &backup)?;
+            let located = backup::locate(app.state()?, &backup)?;
             let value = serde_json::json!({ "dir": located.dir, "record": located.record, "manifest": located.manifest });
             out.print(&value, || serde_json::to_string_pretty(&value).expect("serializable"));
         }

@@ -80,7 +80,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
 
 /// The images the services need are on this machine (`bosun images required`).
 async fn check_images(app: &App, engine: DockerClient, push: &mut impl FnMut(&'static str, bool, String)) {
-    match crate::ops::images::required(app, &engine).await {
+    match crate::ops::images::required(&app.config, &engine).await {
         Ok(required) => {
             let missing: Vec<_> = required.iter().filter(|r| !r.present).collect();
             for image in &missing {

@@ -52,7 +52,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
     let engine = DockerClient::open().await?;
     match command {
         ImagesCommand::Check => {
-            let checks = check::check_all(&engine, images::in_use(app, &engine).await?).await;
+            let checks = check::check_all(&engine, images::in_use(&app.config, &engine).await?).await;
             out.print(&checks, || check_text(&checks));
             match checks.iter().filter(|c| c.status == check::Status::Error).count() {
                 0 => Ok(()),
@@ -74,7 +74,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
         ImagesCommand::Update { reference, all: _, yes, dry_run } => {
             let references = match reference {
                 Some(reference) => vec![reference],
-                None => images::in_use(app, &engine).await?.into_iter().map(|u| u.image).collect(),
+                None => images::in_use(&app.config, &engine).await?.into_iter().map(|u| u.image).collect(),
             };
             for reference in references {
                 update_one(app, &engine, &reference, yes, dry_run, out).await?;
@@ -108,7 +108,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             Ok(())
         }
         ImagesCommand::Required => {
-            let required = images::required(app, &engine).await?;
+            let required = images::required(&app.config, &engine).await?;
             out.print(&required, || {
                 if required.is_empty() {
                     return "no service names an image version yet".into();

@@ -33,7 +33,7 @@ pub struct ListedFile {
 }
 
 pub fn files(app: &App, reference: &str) -> Result<Vec<ListedFile>, Failure> {
-    let located = locate(app, reference)?;
+    let located = locate(app.state()?, reference)?;
     let Some(list) = file_list(&located)? else {
         return Err(Failure::bad_input(format!(
             "backup {} has no file list ({}; strategy {} may not write one); `bosun backup show {}` lists its artifacts",

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::manifest::{self, BackupManifest};
-use crate::app::App;
 use crate::failure::Failure;
-use crate::state::BackupRecord;
+use crate::state::{BackupRecord, State};
 
 pub struct Located {
     pub dir: PathBuf,
@@ -30,8 +29,7 @@ impl Located {
 
 /// `reference` is a catalog id, or the path of a backup directory (a copy
 /// brought from another machine restores without any catalog).
-pub fn locate(app: &App, reference: &str) -> Result<Located, Failure> {
-    let state = app.state()?;
+pub fn locate(state: &State, reference: &str) -> Result<Located, Failure> {
     let as_dir = Path::new(reference);
     let (dir, record) = if as_dir.join(manifest::FILE_NAME).is_file() {
         let dir = std::path::absolute(as_dir).unwrap_or_else(|_| as_dir.to_path_buf());
@@ -53,20 +51,20 @@ pub fn locate(app: &App, reference: &str) -> Result<Located, Failure> {
         (record.dir.clone(), Some(record))
     };
     let manifest = BackupManifest::read(&dir)?;
-    let bases = bases_of(app, &dir, &manifest)?;
+    let bases = bases_of(state, &dir, &manifest)?;
     Ok(Located { dir, manifest, record, bases })
 }
 
 /// Follows `base` links: the catalog's directory for a base, else a sibling
 /// directory of the same name (how backup sets are copied between machines).
-fn bases_of(app: &App, dir: &Path, manifest: &BackupManifest) -> Result<Vec<(PathBuf, BackupManifest)>, Failure> {
+fn bases_of(state: &State, dir: &Path, manifest: &BackupManifest) -> Result<Vec<(PathBuf, BackupManifest)>, Failure> {
     let mut bases = Vec::new();
     let mut next = manifest.base.clone();
     while let Some(base_id) = next {
         if bases.len() > 64 {
             return Err(Failure::failed(format!("backup {}: its chain of bases does not end; the manifests are inconsistent", manifest.id)));
         }
-        let from_catalog = app.state()?.backup(&base_id)?.map(|b| b.dir).filter(|d| d.join(manifest::FILE_NAME).is_file());
+        let from_catalog = state.backup(&base_id)?.map(|b| b.dir).filter(|d| d.join(manifest::FILE_NAME).is_file());
         let sibling = dir.parent().map(|p| p.join(&base_id)).filter(|d| d.join(manifest::FILE_NAME).is_file());
         let Some(base_dir) = from_catalog.or(sibling) else {
             return Err(Failure::failed(format!(

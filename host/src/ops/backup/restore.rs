@@ -84,7 +84,7 @@ pub struct Restored {
 
 pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -> Result<Restored, Failure> {
     let started = Instant::now();
-    let located = locate(app, reference)?;
+    let located = locate(app.state()?, reference)?;
     let set = located.manifest.set.clone();
     let targets = match &options.target {
         Some(target) => vec![std::path::absolute(target).map_err(|e| Failure::bad_input(format!("--target {}: {e}", target.display())))?],

@@ -42,7 +42,7 @@ struct RestoreTested {
 }
 
 pub async fn verify(app: &App, reference: &str, restore_test: bool) -> Result<Verified, Failure> {
-    let located = locate(app, reference)?;
+    let located = locate(app.state()?, reference)?;
     let outcome = check(app, &located, restore_test).await;
     if let Some(record) = &located.record {
         let error = outcome.as_ref().err().map(|f| f.message.as_str());

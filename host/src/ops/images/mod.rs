@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::App;
+use crate::config::Config;
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::spec::label;
 
@@ -39,7 +39,7 @@ pub struct ImageUse {
 
 /// Every image a service uses: its configured `image:version`, and the image
 /// each running container of the service was created from.
-pub async fn in_use(app: &App, engine: &DockerClient) -> anyhow::Result<Vec<ImageUse>> {
+pub async fn in_use(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<ImageUse>> {
     let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |image: String, service: &str| {
         let services = uses.entry(image).or_default();
@@ -47,14 +47,14 @@ pub async fn in_use(app: &App, engine: &DockerClient) -> anyhow::Result<Vec<Imag
             services.push(service.to_string());
         }
     };
-    for (name, service) in &app.config.services {
+    for (name, service) in &config.services {
         if let Some(version) = &service.version {
             add(format!("{}:{version}", service.image), name);
         }
     }
-    let project = BTreeMap::from([(label::PROJECT, app.config.project.name.clone()), (label::ENV, app.config.project.env.clone())]);
+    let project = BTreeMap::from([(label::PROJECT, config.project.name.clone()), (label::ENV, config.project.env.clone())]);
     for container in engine.managed(&project).await? {
-        if container.running && app.config.services.contains_key(&container.service) {
+        if container.running && config.services.contains_key(&container.service) {
             add(container.image.clone(), &container.service);
         }
     }
@@ -70,9 +70,9 @@ pub struct Required {
 }
 
 /// `bosun images required`: every image in use, present or missing.
-pub async fn required(app: &App, engine: &DockerClient) -> anyhow::Result<Vec<Required>> {
+pub async fn required(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<Required>> {
     let mut out = Vec::new();
-    for ImageUse { image, services } in in_use(app, engine).await? {
+    for ImageUse { image, services } in in_use(config, engine).await? {
         let present = engine.image(&image).await?.is_some();
         out.push(Required { image, services, present });
     }
