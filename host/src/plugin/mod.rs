@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod builtin;
+pub mod config_schema;
 mod cache;
 pub mod engine;
 pub mod error;
