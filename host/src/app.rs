@@ -1,6 +1,7 @@
 //! What every command needs: the loaded config, the plugin runtime, and plugin
 //! lookup (installed first, then built-in).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -65,14 +66,26 @@ impl App {
 
     /// The plugin called `name`: installed, else built in.
     pub fn plugin(&self, name: &str) -> Result<Arc<Plugin>> {
-        let (bytes, origin) = match self.store().read(name)? {
-            Some(bytes) => (bytes, format!("installed plugin {name}")),
+        let (bytes, origin) = self.component(name)?;
+        Ok(self.runtime()?.load(&bytes, &origin)?)
+    }
+
+    /// The manifest of the plugin called `name` (nothing compiled).
+    pub fn manifest(&self, name: &str) -> Result<Manifest> {
+        let (bytes, origin) = self.component(name)?;
+        Ok(Manifest::read(&bytes, &origin)?)
+    }
+
+    /// The component of the plugin called `name` and where it comes from:
+    /// installed, else built in.
+    fn component(&self, name: &str) -> Result<(Cow<'static, [u8]>, String)> {
+        Ok(match self.store().read(name)? {
+            Some(bytes) => (Cow::Owned(bytes), format!("installed plugin {name}")),
             None => (
-                builtin_bytes(name).ok_or_else(|| anyhow!("no plugin called {name}: `bosun plugin list` shows the installed and built-in ones"))?.to_vec(),
+                Cow::Borrowed(builtin_bytes(name).ok_or_else(|| anyhow!("no plugin called {name}: `bosun plugin list` shows the installed and built-in ones"))?),
                 format!("built-in plugin {name}"),
             ),
-        };
-        Ok(self.runtime()?.load(&bytes, &origin)?)
+        })
     }
 
     /// The call setup for `plugin` configured by `settings` (a bosun.toml table).

@@ -824,6 +824,36 @@ fn bad_input_is_one_line_and_changes_nothing() {
     assert_eq!(fx.listed(), [id]);
 }
 
+/// A set's strategy keys are checked against the schema dir-archive's config
+/// type gives, when bosun.toml is loaded: a typo is refused with its line and
+/// the likely key, and nothing is backed up; bosun's own keys in the table
+/// (`replicas`, `before`, `retention`, …) are not the plugin's.
+#[test]
+fn an_unknown_key_in_a_sets_strategy_table_is_refused_before_anything_is_backed_up() {
+    let fx = Fixture::new("exclude = [\"*.log\"]\nreplica = []\ncompression = 3\n");
+    std::fs::write(fx.data().join("a.txt"), "a").unwrap();
+    let out = fx.bosun(&["backup", "run", "data"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "one line each: {err}");
+    assert!(lines[0].ends_with("bosun.toml:9:11: backups.data.exclude: unknown key; did you mean `excludes`?"), "{err}");
+    assert!(lines[1].ends_with("bosun.toml:10:11: backups.data.replica: unknown key; did you mean `replicas`?"), "{err}");
+    assert!(lines[2].ends_with("bosun.toml:11:15: backups.data.compression: expected a string, found the number 3"), "{err}");
+    assert!(!fx.root.join("backups").exists(), "nothing was backed up");
+    assert!(!fx.root.join("state/state.db").exists(), "no run was recorded");
+
+    let fixed = Fixture::with_dest(
+        fx.root.clone(),
+        &fx.root.join("backups"),
+        "excludes = [\"*.log\"]\nreplicas = []\nbefore = \"true\"\ncompression = \"gzip\"\n\n[backups.data.retention]\nkeep-last = 2\n",
+    );
+    std::fs::write(fx.data().join("skipped.log"), "left out").unwrap();
+    let id = fixed.backup("--full")["id"].as_str().unwrap().to_string();
+    let listed = listed_files(&fixed, &id);
+    assert!(listed.keys().any(|k| k.ends_with("a.txt")) && !listed.keys().any(|k| k.ends_with("skipped.log")), "{listed:?}");
+}
+
 #[test]
 fn replicas_get_a_verified_copy_and_a_failed_replica_leaves_the_backup_valid() {
     let owned = tempfile::tempdir().unwrap();

@@ -53,6 +53,43 @@ fn bad_config_is_one_line_with_file_line_and_key() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
+/// A check's keys are checked against the schema the http plugin's config
+/// type gives, when bosun.toml is loaded: `condtions` (which the plugin used
+/// to drop, judging `[STATUS] == 200` instead) stops `bosun check` with the
+/// line, the key and the likely one, before any request; `bosun doctor` says
+/// the same. Spelled right, the condition is the one judged.
+#[test]
+fn a_typo_in_a_checks_keys_is_refused_at_load_with_the_likely_key() {
+    use common::recorder::Recorder;
+    let site = Recorder::start(200, "fine");
+    let config = |conditions_key: &str| {
+        format!(
+            "[project]\nname = \"t\"\n\n[checks.web]\nplugin = \"http\"\nurl = \"{u}/\"\n{conditions_key} = [\"[STATUS] == 503\"]\ntimeout_ms = \"5s\"\n\n[plugins.http.grant]\nhttp = [\"{u}\"]\n",
+            u = site.url
+        )
+    };
+    let project = Project::new(&config("condtions"));
+    let out = project.bosun(&["check"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].ends_with("bosun.toml:7:13: checks.web.condtions: unknown key; did you mean `conditions`?"), "{err}");
+    assert!(lines[1].ends_with("bosun.toml:8:14: checks.web.timeout_ms: expected a number, found the string \"5s\""), "{err}");
+    assert!(site.requests().is_empty(), "nothing ran");
+
+    let out = project.bosun(&["doctor"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL config") && text.contains("checks.web.condtions: unknown key; did you mean `conditions`?"), "{text}");
+
+    let fixed = Project::new(&config("conditions").replace("timeout_ms = \"5s\"", "timeout_ms = 5000"));
+    let out = fixed.bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "the condition written is judged: {}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("FAIL web [http]") && stdout(&out).contains("[STATUS] == 503"), "{}", stdout(&out));
+    assert_eq!(site.requests().len(), 1);
+}
+
 #[test]
 fn every_config_problem_is_reported_at_once_one_line_each() {
     let config = "[services.web]\nimage = \"shop-web\"\nrestart = \"sometimes\"\nmemory = \"lots\"\n\n[suites]\nsmoke = [\"nope\"]\n";
@@ -128,6 +165,7 @@ async fn authoring_path_new_build_install_check() {
     assert!(stdout(&out).contains("PASS home [disk-ok]"), "{}", stdout(&out));
     let out = project.bosun(&["plugin", "inspect", "disk-ok"]);
     assert!(stdout(&out).contains("smoke-check") && stdout(&out).contains("http: *"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("url (string, required): URL that must answer 200"), "the schema of its Config: {}", stdout(&out));
     assert!(Path::new(&crate_dir).join("target").exists());
 }
 

@@ -64,7 +64,8 @@ pub fn __restore_test<T: BackupStrategy>(ctx: RunContext, req: RestoreRequest) -
 }
 
 /// Export `$t: BackupStrategy` as this plugin's backup strategy and embed the
-/// `bosun:manifest` section (kind `backup-strategy`).
+/// `bosun:manifest` section (kind `backup-strategy`); `, config = Config` embeds
+/// `Config`'s schema too (see [`manifest`](crate::manifest)).
 #[macro_export]
 macro_rules! export_backup_strategy {
     (@api $api:expr, $t:ty) => {
@@ -95,6 +96,10 @@ macro_rules! export_backup_strategy {
             );
         };
         $crate::__bosun_manifest!("backup-strategy", $api);
+    };
+    ($t:ty, config = $config:ty) => {
+        $crate::export_backup_strategy!($t);
+        $crate::__bosun_config_schema!($config);
     };
     ($t:ty) => {
         $crate::export_backup_strategy!(@api $crate::__bosun_api_version!(), $t);

@@ -107,11 +107,16 @@ pub fn __validate<T: Check>(ctx: RunContext) -> Result<Vec<String>, PluginError>
 
 /// Export `$t: Check` as this plugin's smoke check and embed the
 /// `bosun:manifest` section (kind `smoke-check`, from `bosun-plugin.toml`).
+/// With `config = Config`, the build also writes `Config`'s schema into the
+/// manifest, and bosun checks the plugin's bosun.toml tables against it (see
+/// [`manifest`](crate::manifest)); every `export_*!` macro takes it.
 ///
 /// ```ignore
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Config { url: String }
 /// struct Up;
 /// impl bosun_sdk::Check for Up { /* ... */ }
-/// bosun_sdk::export_check!(Up);
+/// bosun_sdk::export_check!(Up, config = Config);
 /// ```
 #[macro_export]
 macro_rules! export_check {
@@ -138,6 +143,10 @@ macro_rules! export_check {
             );
         };
         $crate::__bosun_manifest!("smoke-check", $api);
+    };
+    ($t:ty, config = $config:ty) => {
+        $crate::export_check!($t);
+        $crate::__bosun_config_schema!($config);
     };
     ($t:ty) => {
         $crate::export_check!(@api $crate::__bosun_api_version!(), $t);

@@ -44,11 +44,13 @@ impl Context {
     }
 
     /// Deserialize the configuration into `T` (usually a
-    /// `#[derive(Deserialize)]` struct with `#[serde(default)]` fields).
+    /// `#[derive(Deserialize, JsonSchema)]` struct with `#[serde(default)]`
+    /// fields, named by the export macro: see [`manifest`](crate::manifest)).
     ///
     /// Errors are [`Error::InvalidConfig`] naming the key serde complained
     /// about, e.g. ``config key `timeout_ms`: invalid type: string "5s", expected u32``.
-    /// An empty config string counts as `{}`.
+    /// A key no field of `T` takes is refused (``config: unknown key `condtions` ``),
+    /// never silently dropped. An empty config string counts as `{}`.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
         parse_config(&self.raw.config)
     }
@@ -59,11 +61,20 @@ impl Context {
     }
 }
 
-/// Deserialize a JSON config object, naming the offending key on error.
+/// Deserialize a JSON config object, naming the offending key on error; a
+/// key that nothing in `T` takes is an error too.
 pub(crate) fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     let json = if json.trim().is_empty() { "{}" } else { json };
     let mut de = serde_json::Deserializer::from_str(json);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+    let mut unknown = Vec::new();
+    let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let parsed = serde_path_to_error::deserialize::<_, T>(serde_ignored::Deserializer::new(&mut de, &mut note_unknown));
+    match parsed {
+        Ok(_) if !unknown.is_empty() => {
+            let keys: Vec<String> = unknown.iter().map(|key| format!("`{key}`")).collect();
+            let s = if keys.len() == 1 { "" } else { "s" };
+            Err(Error::invalid_config(format!("config: unknown key{s} {}", keys.join(", "))))
+        }
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
@@ -106,7 +117,21 @@ mod tests {
         );
         let e = parse_config::<Cfg>(r#"{"timeout_ms":5}"#).unwrap_err();
         assert_eq!(e.to_string(), "invalid config: config: missing key `url`");
-        let c = parse_config::<Cfg>(r#"{"url":"x","other":1}"#).unwrap();
-        assert_eq!(c.url, "x");
+        let c = parse_config::<Cfg>(r#"{"url":"x","timeout_ms":3}"#).unwrap();
+        assert_eq!((c.url.as_str(), c.timeout_ms), ("x", 3));
+    }
+
+    #[test]
+    fn refuses_an_unknown_key() {
+        let e = parse_config::<Cfg>(r#"{"url":"x","other":1}"#).unwrap_err();
+        assert_eq!(e.to_string(), "invalid config: config: unknown key `other`");
+        let e = parse_config::<Outer>(r#"{"inner":{"url":"x","timout_ms":1},"extra":true}"#).unwrap_err();
+        assert_eq!(e.to_string(), "invalid config: config: unknown keys `inner.timout_ms`, `extra`");
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Cfg,
     }
 }

@@ -39,6 +39,7 @@
 //! [dependencies]
 //! bosun-sdk = { version = "0.1", features = ["smoke-check"] }
 //! serde = { version = "1", features = ["derive"] }
+//! schemars = "1.2"
 //!
 //! [profile.release]
 //! opt-level = "s"
@@ -55,20 +56,24 @@
 //!
 //! [capabilities]
 //! http = ["*"]
-//!
-//! [config.url]
-//! type = "string"
-//! required = true
-//! description = "URL to fetch"
 //! ```
+//!
+//! The config keys are not listed there: they are the fields of the config
+//! type the export macro names (`config = Config`), whose schema the build
+//! embeds (see [`manifest`]).
 //!
 //! # Smoke check
 //!
 //! ```ignore
 //! use bosun_sdk::{Check, CheckResult, Context, Error, http::Request};
 //!
-//! #[derive(serde::Deserialize)]
-//! struct Config { url: String, word: String }
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct Config {
+//!     /// URL to fetch
+//!     url: String,
+//!     /// Text the body must contain
+//!     word: String,
+//! }
 //!
 //! struct BodyContains;
 //!
@@ -82,7 +87,7 @@
 //!     }
 //! }
 //!
-//! bosun_sdk::export_check!(BodyContains);
+//! bosun_sdk::export_check!(BodyContains, config = Config);
 //! ```
 //!
 //! # Backup strategy
@@ -91,7 +96,7 @@
 //! use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
 //! use bosun_sdk::{BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest};
 //!
-//! #[derive(serde::Deserialize)]
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
 //! struct Config { paths: Vec<String> }
 //!
 //! struct Tar;
@@ -118,7 +123,7 @@
 //!     }
 //! }
 //!
-//! bosun_sdk::export_backup_strategy!(Tar);
+//! bosun_sdk::export_backup_strategy!(Tar, config = Config);
 //! ```
 //!
 //! # Naming template
@@ -162,7 +167,9 @@
 //! # Errors, config, logs, host calls
 //!
 //! - [`Context::config`] deserializes the plugin's bosun.toml table; a mistake
-//!   there is an [`Error::InvalidConfig`] naming the key.
+//!   there (an unknown key too) is an [`Error::InvalidConfig`] naming the key.
+//!   bosun checks the table against the config type's schema before that,
+//!   when it loads bosun.toml.
 //! - Host calls ([`host`]) return `Result<_, HostError>`; `?` turns a refusal
 //!   into [`Error::Denied`] and anything else into [`Error::Failed`].
 //! - [`log`] writes to the run record: `log::info!("{} entries", n)`.

@@ -21,7 +21,8 @@ pub fn __render<T: NamingTemplate>(ctx: RunContext, vars: Vec<Kv>) -> Result<Str
 }
 
 /// Export `$t: NamingTemplate` as this plugin's naming template and embed the
-/// `bosun:manifest` section (kind `naming-template`).
+/// `bosun:manifest` section (kind `naming-template`); `, config = Config` embeds
+/// `Config`'s schema too (see [`manifest`](crate::manifest)).
 #[macro_export]
 macro_rules! export_naming_template {
     (@api $api:expr, $t:ty) => {
@@ -40,6 +41,10 @@ macro_rules! export_naming_template {
             );
         };
         $crate::__bosun_manifest!("naming-template", $api);
+    };
+    ($t:ty, config = $config:ty) => {
+        $crate::export_naming_template!($t);
+        $crate::__bosun_config_schema!($config);
     };
     ($t:ty) => {
         $crate::export_naming_template!(@api $crate::__bosun_api_version!(), $t);

@@ -22,7 +22,8 @@ pub fn __deliver<T: Notifier>(ctx: RunContext, event: Event, channel: Channel) -
 }
 
 /// Export `$t: Notifier` as this plugin's notifier and embed the
-/// `bosun:manifest` section (kind `notifier`).
+/// `bosun:manifest` section (kind `notifier`); `, config = Config` embeds
+/// `Config`'s schema too (see [`manifest`](crate::manifest)).
 #[macro_export]
 macro_rules! export_notifier {
     (@api $api:expr, $t:ty) => {
@@ -42,6 +43,10 @@ macro_rules! export_notifier {
             );
         };
         $crate::__bosun_manifest!("notifier", $api);
+    };
+    ($t:ty, config = $config:ty) => {
+        $crate::export_notifier!($t);
+        $crate::__bosun_config_schema!($config);
     };
     ($t:ty) => {
         $crate::export_notifier!(@api $crate::__bosun_api_version!(), $t);

@@ -1,9 +1,14 @@
 //! A custom smoke check: GET `url` and pass when the body contains `word`.
 use bosun_sdk::{Check, CheckResult, Context, Error, http::Request};
 
-#[derive(serde::Deserialize)]
+/// The check's keys in bosun.toml, described once: bosun reads the schema
+/// derived from this type, refuses other keys and lists these in
+/// `bosun plugin inspect`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 struct Config {
+    /// URL to fetch
     url: String,
+    /// Text the body must contain
     word: String,
 }
 
@@ -25,4 +30,4 @@ impl Check for BodyContains {
     }
 }
 
-bosun_sdk::export_check!(BodyContains);
+bosun_sdk::export_check!(BodyContains, config = Config);

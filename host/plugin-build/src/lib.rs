@@ -6,8 +6,10 @@
 
 mod cargo;
 mod component;
+mod schema;
 mod toolchain;
 
 pub use cargo::{BuildOptions, BuiltPlugin, build};
 pub use component::{MANIFEST_SECTION, componentize, find_custom_section};
+pub use schema::{CONFIG_SCHEMA_EXPORT, CONFIG_SCHEMA_KEY, config_schema};
 pub use toolchain::{Toolchain, detect_toolchain};

@@ -28,7 +28,10 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
     match &app {
         Ok(app) => {
             let source = app.config.source.as_ref().map_or("embedded defaults".to_string(), |p| p.display().to_string());
-            push("config", true, format!("{source} (project {}, env {})", app.config.project.name, app.config.project.env));
+            match crate::ops::plugin_config::check(app) {
+                Ok(()) => push("config", true, format!("{source} (project {}, env {})", app.config.project.name, app.config.project.env)),
+                Err(e) => push("config", false, e.to_string()),
+            }
             for (name, settings) in &app.config.plugins {
                 check_grant(app, name, settings, &mut push);
                 warnings.extend(grant_warnings(name, settings));

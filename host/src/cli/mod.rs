@@ -93,15 +93,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let out = output::Output { json: cli.json };
     match cli.command {
         Command::Plugin(command) => plugin::run(command, cli.config, out).await,
-        Command::Backup(command) => backup::run(command, &App::load(cli.config)?, out).await,
-        Command::Deploy(args) => release::deploy(args, &App::load(cli.config)?, out).await,
-        Command::Rollback(args) => release::rollback(args, &App::load(cli.config)?, out).await,
-        Command::Releases(args) => release::releases(args, &App::load(cli.config)?, out).await,
-        Command::Images(command) => images::run(command, &App::load(cli.config)?, out).await,
-        Command::Lock(command) => lock::run(command, &App::load(cli.config)?, out).await,
-        Command::Notify(command) => notify::run(command, &App::load(cli.config)?, out).await,
-        Command::Check(args) => check::run(args, &App::load(cli.config)?, out).await,
-        Command::Runs(args) => runs::run(args, &App::load(cli.config)?, out).await,
+        Command::Backup(command) => backup::run(command, &load(cli.config)?, out).await,
+        Command::Deploy(args) => release::deploy(args, &load(cli.config)?, out).await,
+        Command::Rollback(args) => release::rollback(args, &load(cli.config)?, out).await,
+        Command::Releases(args) => release::releases(args, &load(cli.config)?, out).await,
+        Command::Images(command) => images::run(command, &load(cli.config)?, out).await,
+        Command::Lock(command) => lock::run(command, &load(cli.config)?, out).await,
+        Command::Notify(command) => notify::run(command, &load(cli.config)?, out).await,
+        Command::Check(args) => check::run(args, &load(cli.config)?, out).await,
+        Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
     }
+}
+
+/// bosun.toml with every plugin table checked against its plugin's config
+/// schema. (`bosun plugin` commands load it unchecked: installing the
+/// version of a plugin that takes a new key must not need the key gone.)
+fn load(config: Option<PathBuf>) -> Result<App, Failure> {
+    let app = App::load(config)?;
+    crate::ops::plugin_config::check(&app)?;
+    Ok(app)
 }

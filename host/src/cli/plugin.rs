@@ -209,9 +209,13 @@ fn inspect(app: &App, plugin: &str, out: Output) -> Result<(), Failure> {
             text.push_str(&format!("  {line}\n"));
         }
         text.push_str("config:\n");
-        for (key, field) in &manifest.config {
-            let required = if field.required { ", required" } else { "" };
-            text.push_str(&format!("  {key} ({}{required}): {}\n", field.kind, field.description));
+        let keys = match &manifest.config_schema {
+            Some(schema) => crate::plugin::config_schema::keys(schema).into_iter().map(|k| (k.name, k.kind, k.required, k.description)).collect(),
+            None => manifest.config.iter().map(|(key, f)| (key.clone(), f.kind.clone(), f.required, f.description.clone())).collect::<Vec<_>>(),
+        };
+        for (key, kind, required, description) in keys {
+            let required = if required { ", required" } else { "" };
+            text.push_str(&format!("  {key} ({kind}{required}): {description}\n"));
         }
         text.trim_end().to_string()
     });

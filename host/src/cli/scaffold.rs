@@ -46,6 +46,7 @@ crate-type = ["cdylib"]
 [dependencies]
 {sdk}
 serde = {{ version = "1", features = ["derive"] }}
+schemars = "1.2"
 
 [profile.release]
 opt-level = "s"
@@ -58,8 +59,9 @@ codegen-units = 1
 "#,
         sdk = sdk_dependency(dir, kind),
     );
-    let (capabilities, config, code) = template(kind, &crate_name);
-    let manifest = format!("name = \"{name}\"\ndescription = \"TODO: one line on what {name} does\"\n\n[capabilities]\n{capabilities}\n{config}");
+    let (capabilities, code) = template(kind, &crate_name);
+    // The config keys are described by the code's `Config` type alone.
+    let manifest = format!("name = \"{name}\"\ndescription = \"TODO: one line on what {name} does\"\n\n[capabilities]\n{capabilities}");
     std::fs::write(dir.join("Cargo.toml"), cargo)?;
     std::fs::write(dir.join("bosun-plugin.toml"), manifest)?;
     std::fs::write(dir.join("src/lib.rs"), code)?;
@@ -67,18 +69,20 @@ codegen-units = 1
     Ok(())
 }
 
-fn template(kind: Kind, crate_name: &str) -> (&'static str, &'static str, String) {
+fn template(kind: Kind, crate_name: &str) -> (&'static str, String) {
     // `disk-` and `a--b` are valid plugin names: empty words add nothing.
     let ty = crate_name.split('_').filter(|w| !w.is_empty()).map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>();
     match kind {
         Kind::SmokeCheck => (
             "http = [\"*\"]\n",
-            "[config.url]\ntype = \"string\"\nrequired = true\ndescription = \"URL that must answer 200\"\n",
             format!(
                 r#"use bosun_sdk::{{Check, CheckResult, Context, Error, http::Request}};
 
-#[derive(serde::Deserialize)]
+/// The keys of the check's table in bosun.toml: bosun refuses others, and
+/// `bosun plugin inspect` lists these with their doc comments.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 struct Config {{
+    /// URL that must answer 200
     url: String,
 }}
 
@@ -97,19 +101,20 @@ impl Check for {ty} {{
     }}
 }}
 
-bosun_sdk::export_check!({ty});
+bosun_sdk::export_check!({ty}, config = Config);
 "#
             ),
         ),
         Kind::BackupStrategy => (
             "fs = [\"ro:*\", \"rw:*\"]\n",
-            "[config.paths]\ntype = \"list\"\nrequired = true\ndescription = \"Directories to archive\"\n",
             format!(
                 r#"use bosun_sdk::host::fs::{{self, ArchiveRequest, Compression}};
 use bosun_sdk::{{BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest}};
 
-#[derive(serde::Deserialize)]
+/// The keys of the backup set's table in bosun.toml (besides bosun's own).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 struct Config {{
+    /// Directories to archive
     paths: Vec<String>,
 }}
 
@@ -136,12 +141,11 @@ impl BackupStrategy for {ty} {{
     }}
 }}
 
-bosun_sdk::export_backup_strategy!({ty});
+bosun_sdk::export_backup_strategy!({ty}, config = Config);
 "#
             ),
         ),
         Kind::NamingTemplate => (
-            "",
             "",
             format!(
                 r#"use bosun_sdk::{{Context, Error, Kv, NamingTemplate, kv_get}};
@@ -161,7 +165,6 @@ bosun_sdk::export_naming_template!({ty});
         ),
         Kind::Notifier => (
             "http = [\"*\"]\n",
-            "",
             format!(
                 r#"use bosun_sdk::{{Channel, Context, Error, Event, Notifier, http::Request}};
 
@@ -192,8 +195,8 @@ mod tests {
     fn every_valid_name_gives_a_type_name() {
         for (name, ty) in [("disk-", "Disk"), ("a--b", "AB"), ("disk-ok", "DiskOk"), ("x9", "X9")] {
             assert!(crate::plugin::manifest::valid_plugin_name(name));
-            let (_, _, code) = template(Kind::SmokeCheck, &name.replace('-', "_"));
-            assert!(code.contains(&format!("export_check!({ty});")), "{name}: {code}");
+            let (_, code) = template(Kind::SmokeCheck, &name.replace('-', "_"));
+            assert!(code.contains(&format!("export_check!({ty}, config = Config);")), "{name}: {code}");
         }
     }
 

@@ -33,6 +33,17 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// `table.field` is none of the `known` keys (said as for serde's own
+    /// unknown keys: the likely one, else the known ones).
+    pub fn unknown_key(&mut self, table: &str, field: &str, known: &[&str]) {
+        self.add(format!("{table}.{field}"), words::unknown_key(field, known));
+    }
+
+    /// `table` lacks the required key `field`.
+    pub fn missing_key(&mut self, table: &str, field: &str) {
+        self.add(format!("{table}.{field}"), words::missing_key(table, field));
+    }
 }
 
 impl ConfigError {

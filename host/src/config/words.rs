@@ -18,18 +18,11 @@ impl Problem {
             let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
             // serde_path_to_error's path already ends with the unknown key.
             let key = if path == field || path.ends_with(&format!(".{field}")) { path.to_string() } else { at(field) };
-            let known = quoted(expected);
-            let message = match closest(field, &known) {
-                Some(likely) => format!("unknown key; did you mean `{likely}`?"),
-                None if known.is_empty() => "unknown key; this table takes no keys".to_string(),
-                None => format!("unknown key; known keys: {}", known.join(", ")),
-            };
-            return Problem { key, message };
+            return Problem { key, message: unknown_key(field, &quoted(expected)) };
         }
         if let Some(rest) = message.strip_prefix("missing field `") {
             let field = rest.trim_end_matches('`');
-            let table = if path.is_empty() || path == "." { "the file".to_string() } else { format!("[{path}]") };
-            return Problem { key: at(field), message: format!("missing; add `{field} = …` to {table}") };
+            return Problem { key: at(field), message: missing_key(path, field) };
         }
         if let Some(rest) = message.strip_prefix("unknown variant `") {
             let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -48,6 +41,21 @@ impl Problem {
             .unwrap_or_else(|| message.to_string());
         Problem { key: path.to_string(), message }
     }
+}
+
+/// `field` is none of the `known` keys: the likely one, else all of them.
+pub fn unknown_key(field: &str, known: &[&str]) -> String {
+    match closest(field, known) {
+        Some(likely) => format!("unknown key; did you mean `{likely}`?"),
+        None if known.is_empty() => "unknown key; this table takes no keys".to_string(),
+        None => format!("unknown key; known keys: {}", known.join(", ")),
+    }
+}
+
+/// `field` is required in the table at `path` (the file's top level when empty).
+pub fn missing_key(path: &str, field: &str) -> String {
+    let table = if path.is_empty() || path == "." { "the file".to_string() } else { format!("[{path}]") };
+    format!("missing; add `{field} = …` to {table}")
 }
 
 /// The names in "expected one of `a`, `b`" (or "expected `a`").

@@ -150,7 +150,8 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), Vec<String>> {
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
-fn plugin_of(use_: &crate::config::PluginUse) -> &str {
+/// The plugin a check names (`http` when it names none).
+pub fn plugin_of(use_: &crate::config::PluginUse) -> &str {
     use_.plugin.as_deref().unwrap_or("http")
 }
 

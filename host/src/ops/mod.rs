@@ -6,3 +6,4 @@ pub mod deploy;
 pub mod images;
 pub mod lock;
 pub mod notify;
+pub mod plugin_config;

@@ -70,8 +70,23 @@ pub struct Manifest {
     pub description: String,
     #[serde(default)]
     pub capabilities: Requests,
-    #[serde(default)]
+    /// Config keys described by hand: the manifests of plugins built before
+    /// the SDK derived the schema; informational only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigField>,
+    /// The JSON Schema of the plugin's bosun.toml table, derived from its
+    /// config type by bosun-sdk and written by the build (a JSON string in
+    /// the manifest); bosun checks the table against it when loading
+    /// bosun.toml. None for a plugin built without one: only the plugin
+    /// itself checks its config then.
+    #[serde(default, rename = "config-schema", deserialize_with = "json_text", skip_serializing_if = "Option::is_none")]
+    pub config_schema: Option<serde_json::Value>,
+}
+
+/// `config-schema`: JSON text in a TOML string.
+fn json_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    serde_json::from_str(&text).map(Some).map_err(|e| serde::de::Error::custom(format!("config-schema is not JSON: {e}")))
 }
 
 impl Manifest {

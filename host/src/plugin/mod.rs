@@ -2,6 +2,7 @@
 //! calling wasm components; their manifests; the store of installed plugins.
 
 pub mod builtin;
+pub mod config_schema;
 mod cache;
 pub mod engine;
 pub mod error;

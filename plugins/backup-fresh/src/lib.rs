@@ -3,21 +3,29 @@
 //! `max_age` and, unless told otherwise, passed its last verify.
 
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// The [backups.<set>] to look at (bosun passes its newest catalog entry as `backup`)
     backup_set: String,
+    /// How old the newest backup may be: 26h (default), 7d, 90m
     #[serde(default = "default_max_age")]
     max_age: String,
+    /// Also require a passed `bosun backup verify` (default true)
     #[serde(default = "yes")]
     require_verified: bool,
+    /// Written by bosun, not in bosun.toml: the set's newest catalog entry.
+    #[schemars(skip)]
     backup: Option<Newest>,
 }
 
 #[derive(Deserialize)]
 struct Newest {
     id: String,
+    #[allow(dead_code)] // bosun sends it; the age is what is judged
+    created_at: i64,
     age_secs: i64,
     verified_at: Option<i64>,
     verify_error: Option<String>,
@@ -88,4 +96,4 @@ impl Check for BackupFresh {
     }
 }
 
-bosun_sdk::export_check!(BackupFresh);
+bosun_sdk::export_check!(BackupFresh, config = Config);

@@ -23,12 +23,14 @@ use std::collections::BTreeMap;
 
 use bosun_sdk::http::Request;
 use bosun_sdk::{Channel, Context, Error, Event, Notifier};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use services::request_for;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Give up after this many milliseconds (default 10000)
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
 }
@@ -72,4 +74,4 @@ impl Notifier for Chat {
     }
 }
 
-bosun_sdk::export_notifier!(Chat);
+bosun_sdk::export_notifier!(Chat, config = Config);

@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use bosun_sdk::host::docker;
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// A service bosun deployed (its running container in this project and env)
     service: Option<String>,
+    /// Or a container name
     name: Option<String>,
+    /// The restart count is read at the start and the end of this window (default 2000)
     #[serde(default = "default_window_ms")]
     window_ms: u64,
 }
@@ -67,4 +71,4 @@ impl Check for ContainerCheck {
     }
 }
 
-bosun_sdk::export_check!(ContainerCheck);
+bosun_sdk::export_check!(ContainerCheck, config = Config);

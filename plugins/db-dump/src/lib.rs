@@ -16,17 +16,26 @@
 
 use bosun_sdk::host::{docker, fs, process};
 use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreCheck, RestoreRequest, log};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// postgres, mysql or sqlite; or leave it out and set `command`
     preset: Option<String>,
+    /// postgres/mysql: the database name; sqlite: the database file (absolute path)
     database: Option<String>,
+    /// postgres/mysql: the user to connect as
     user: Option<String>,
+    /// postgres/mysql: server host or socket directory (default: the tool's own)
     host: Option<String>,
+    /// postgres/mysql: server port
     port: Option<u16>,
+    /// Run the dump inside this container (docker exec) instead of on this host (postgres, mysql, command)
     container: Option<String>,
+    /// Instead of a preset: the argv whose stdout is the dump
     command: Option<Vec<String>>,
+    /// With `command`: the argv that restores; `{dump}` is replaced by the dump file's path (with `container`, the dump arrives on its stdin instead)
     restore_command: Option<Vec<String>>,
 }
 
@@ -280,7 +289,7 @@ fn scratch_name(scratch: &str) -> String {
     base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
-bosun_sdk::export_backup_strategy!(DbDump);
+bosun_sdk::export_backup_strategy!(DbDump, config = Config);
 
 #[cfg(test)]
 mod tests {

@@ -22,15 +22,20 @@ use bosun_sdk::host::fs::{self, ArchiveRequest, Compression};
 use bosun_sdk::{
     BackupKind, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log, serde_json,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Absolute files and directories to back up (directories recursively)
     paths: Vec<String>,
+    /// Globs to leave out, matched against paths relative to each source (**/*.log, cache/) (default: none)
     #[serde(default)]
     excludes: Vec<String>,
+    /// zstd, gzip or none (default zstd)
     #[serde(default = "default_compression")]
     compression: String,
+    /// Compression level; the format's fast default when unset
     #[serde(default)]
     level: Option<i32>,
 }
@@ -199,4 +204,4 @@ fn remove_deleted(dir: &str, target: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-bosun_sdk::export_backup_strategy!(DirArchive);
+bosun_sdk::export_backup_strategy!(DirArchive, config = Config);

@@ -5,10 +5,12 @@
 
 use bosun_sdk::host::{docker, fs};
 use bosun_sdk::{BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Image references to save (default: the images of this project's running containers, labelled bosun.project)
     #[serde(default)]
     images: Vec<String>,
 }
@@ -88,7 +90,7 @@ impl BackupStrategy for DockerImage {
     }
 }
 
-bosun_sdk::export_backup_strategy!(DockerImage);
+bosun_sdk::export_backup_strategy!(DockerImage, config = Config);
 
 #[cfg(test)]
 mod tests {

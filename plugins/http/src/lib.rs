@@ -14,43 +14,50 @@ use std::collections::BTreeMap;
 use bosun_sdk::host::net;
 use bosun_sdk::http::{Request, Url};
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use conditions::Observed;
 
 /// One request and the conditions its answer must meet.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Probe {
+    /// URL to request (http:// or https://)
     url: String,
+    /// HTTP method (default GET)
     #[serde(default = "default_method")]
     method: String,
+    /// Request headers, name = value
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// Request body
     #[serde(default)]
     body: Option<String>,
+    /// Conditions that must all hold: [STATUS], [RESPONSE_TIME] (ms), [BODY], [BODY].json.path, [HEADER].name, [CONNECTED], [CERTIFICATE_EXPIRATION], len(...), has(...); ops == != < <= > >=; right side a value, a duration (48h, 1s, 500ms), pat(glob) or any(a, b) (default: [STATUS] == 200)
     #[serde(default = "default_conditions")]
     conditions: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
     #[serde(flatten)]
     probe: Probe,
+    /// Give up after this many milliseconds (default 5000)
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
-    /// Answer with the redirect itself instead of following it.
+    /// Judge a redirect itself instead of following it (up to 10 are followed by default)
     #[serde(default)]
     ignore_redirect: bool,
-    /// Log in first and send the session (cookie or token) with every request.
+    /// Log in first: { url, form = {..} or json = {..}, token_path } — the session (cookies or token) goes with every request
     login: Option<Login>,
-    /// More requests made with the same session after the first.
+    /// More requests on the same session, each { url, method, headers, body, conditions }
     #[serde(default)]
     follow: Vec<Probe>,
 }
 
 /// How to log in: a form or a JSON body POSTed to `url`; the session is the
 /// cookies it sets, or the token at `token_path` in its JSON answer.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Login {
     url: String,
     #[serde(default)]
@@ -328,4 +335,4 @@ impl Check for Http {
     }
 }
 
-bosun_sdk::export_check!(Http);
+bosun_sdk::export_check!(Http, config = Config);

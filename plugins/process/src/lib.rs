@@ -4,16 +4,23 @@
 
 use bosun_sdk::host::process::{self, Matcher};
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Exact executable name, e.g. nginx
     name: Option<String>,
+    /// Glob on the command line, e.g. *gunicorn*shop*
     cmdline: Option<String>,
+    /// A file holding the pid
     pidfile: Option<String>,
+    /// The TCP port the process listens on
     port: Option<u16>,
+    /// At least this many matching processes (default 1)
     #[serde(default = "one")]
     min_count: usize,
+    /// Fail when one uses more memory than this
     max_rss_mib: Option<u64>,
 }
 
@@ -74,4 +81,4 @@ impl Check for ProcessCheck {
     }
 }
 
-bosun_sdk::export_check!(ProcessCheck);
+bosun_sdk::export_check!(ProcessCheck, config = Config);

@@ -4,16 +4,22 @@
 
 use bosun_sdk::host::net;
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error, HostError};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Host name or IP address, e.g. 127.0.0.1
     host: String,
+    /// TCP port
     port: u16,
+    /// Expect the port open (default) or closed, e.g. a database never published
     #[serde(default = "default_open")]
     open: bool,
+    /// How long to wait for the connection (default 3000)
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u32,
+    /// Fail when connecting takes longer than this
     max_connect_ms: Option<u64>,
 }
 
@@ -81,4 +87,4 @@ impl Check for Tcp {
     }
 }
 
-bosun_sdk::export_check!(Tcp);
+bosun_sdk::export_check!(Tcp, config = Config);

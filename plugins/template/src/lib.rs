@@ -9,12 +9,15 @@ mod render;
 use std::collections::BTreeMap;
 
 use bosun_sdk::{Context, Error, Kv, NamingTemplate};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// The name with ${VAR} placeholders: PREFIX, SEP, ENV, SERVICE, VERSION, TIMESTAMP, SHORT_DIGEST and any from `vars` (default ${PREFIX}${SEP}${ENV}${SEP}${SERVICE}${SEP}${VERSION})
     #[serde(default = "default_template")]
     template: String,
+    /// Extra variables, NAME = value
     #[serde(default)]
     vars: BTreeMap<String, String>,
 }
@@ -39,4 +42,4 @@ impl NamingTemplate for Template {
     }
 }
 
-bosun_sdk::export_naming_template!(Template);
+bosun_sdk::export_naming_template!(Template, config = Config);

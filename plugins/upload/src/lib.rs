@@ -7,19 +7,27 @@ use std::collections::BTreeMap;
 
 use bosun_sdk::http::Request;
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Where to upload
     url: String,
+    /// Payload size: bytes, or with k/m (e.g. 10m)
     size: String,
+    /// HTTP method (default POST)
     #[serde(default = "default_method")]
     method: String,
+    /// Send multipart/form-data with the payload as this file field (default: a raw application/octet-stream body)
     field: Option<String>,
+    /// On 413, find the largest size accepted (default false)
     #[serde(default)]
     bisect: bool,
+    /// Request headers, name = value
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// Give up after this many milliseconds (default 30000)
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
 }
@@ -114,4 +122,4 @@ impl Check for Upload {
     }
 }
 
-bosun_sdk::export_check!(Upload);
+bosun_sdk::export_check!(Upload, config = Config);

@@ -8,12 +8,16 @@
 
 use bosun_sdk::host::{docker, fs};
 use bosun_sdk::{BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreRequest, log};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Volume to back up; bosun finds a container that mounts it (running or not)
     volume: Option<String>,
+    /// Container to copy from, with `path` (instead of `volume`)
     container: Option<String>,
+    /// Absolute path inside `container`
     path: Option<String>,
 }
 
@@ -75,4 +79,4 @@ impl BackupStrategy for Volume {
     }
 }
 
-bosun_sdk::export_backup_strategy!(Volume);
+bosun_sdk::export_backup_strategy!(Volume, config = Config);

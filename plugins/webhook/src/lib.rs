@@ -16,10 +16,12 @@
 use bosun_sdk::http::Request;
 use bosun_sdk::serde_json::{Map, Value, json};
 use bosun_sdk::{Channel, Context, Error, Event, Notifier};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Config {
+    /// Give up after this many milliseconds (default 10000)
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
     /// The channel's rendered `json` template.
@@ -81,4 +83,4 @@ impl Notifier for Webhook {
     }
 }
 
-bosun_sdk::export_notifier!(Webhook);
+bosun_sdk::export_notifier!(Webhook, config = Config);

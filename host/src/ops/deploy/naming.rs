@@ -24,8 +24,10 @@ const DEFAULT_TIMESTAMP_FORMAT: &str = "%Y%m%d%H%M%S";
 pub async fn container_name(app: &App, facts: &NameFacts<'_>, dry_run: bool) -> Result<String> {
     let naming = app.config.naming.clone();
     let plugin_name = naming.as_ref().map_or("template", |n| n.plugin.as_str());
-    let settings = naming.as_ref().map(|n| n.settings.clone()).unwrap_or_default();
-    let format = settings.get("timestamp_format").and_then(|f| f.as_str()).unwrap_or(DEFAULT_TIMESTAMP_FORMAT);
+    let mut settings = naming.as_ref().map(|n| n.settings.clone()).unwrap_or_default();
+    // bosun's own key: the plugin gets the TIMESTAMP it gives, not the key.
+    let format = settings.remove("timestamp_format");
+    let format = format.as_ref().and_then(|f| f.as_str()).unwrap_or(DEFAULT_TIMESTAMP_FORMAT);
     let timestamp = jiff::Timestamp::from_second(facts.now)?.to_zoned(jiff::tz::TimeZone::UTC);
     let timestamp = jiff::fmt::strtime::format(format, &timestamp)
         .map_err(|e| anyhow::anyhow!("naming.timestamp_format `{format}` is not a strftime format: {e}"))?;
