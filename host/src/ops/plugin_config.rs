@@ -97,11 +97,11 @@ fn tables(config: &Config) -> Vec<PluginTable<'_>> {
     }
     let config_dir = config.resolve(Path::new(""));
     for (name, channel) in &config.notify {
-        let plugin = match (&channel.plugin, super::notify::destination(channel, &config_dir)) {
+        let plugin = match (&channel.plugin, crate::config::notify_url::destination(channel, &config_dir)) {
             (Some(plugin), _) => Some(plugin.as_str()),
             (None, Ok((_, destination))) => match destination.via {
-                super::notify::Via::Plugin(plugin) => Some(plugin),
-                super::notify::Via::Email => None,
+                crate::config::notify_url::Via::Plugin(plugin) => Some(plugin),
+                crate::config::notify_url::Via::Email => None,
             },
             // A URL bosun cannot read is reported when the file is parsed.
             (None, Err(_)) => continue,
