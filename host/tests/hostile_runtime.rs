@@ -269,8 +269,16 @@ fn a_lockfile_entry_keyed_like_a_built_in_is_refused_at_load() {
     let out = project.bosun(&["plugin", "inspect", "http"]);
     assert!(stderr(&out).contains("the name of a built-in plugin"), "{}", stderr(&out));
 
-    // The way out the error names works, and the built-in is back.
+    // The way out the error names works, and the built-in is back: it
+    // refuses the keys the shadowing plugin took, and runs once they go.
     assert!(project.bosun(&["plugin", "remove", "http"]).status.success());
+    let out = project.bosun(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let lines: Vec<String> = stderr(&out).lines().map(String::from).collect();
+    assert!(lines[0].contains("bosun.toml:7:8: checks.up.mode: unknown key") && lines[1].contains("bosun.toml:8:8: checks.up.argv: unknown key"), "{lines:?}");
+    let config = std::fs::read_to_string(project.path().join("bosun.toml")).unwrap();
+    let config: String = config.lines().filter(|l| !l.starts_with("mode =") && !l.starts_with("argv =")).map(|l| format!("{l}\n")).collect();
+    project.write("bosun.toml", config.as_bytes());
     let out = project.bosun(&["check"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests().len(), 1);
