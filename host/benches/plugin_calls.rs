@@ -125,7 +125,7 @@ async fn warm_call() -> (Stats, Stats, Stats, Stats) {
         let mut store = store(engine, HostState::new(call, services.clone(), None, base.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         let instance = pre.instantiate_async(&mut store).await.unwrap();
-        assert!(instance.call_check(&mut store, &base.context).await.unwrap().unwrap().passed);
+        assert!(instance.bosun_plugin_check().call_check(&mut store, &base.context).await.unwrap().unwrap().passed);
     })
     .await;
     report("same plugin, bare wasmtime", &same_plugin);

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use crate::capability::tls::Trust;
 use crate::capability::{GrantSpec, Policy, ProgressSink};
 use crate::config::{self, Config};
-use crate::bindings::types::RunContext;
+use crate::bindings::plugin_types::RunContext;
 use crate::plugin::store::PluginStore;
 use crate::state::{State, StateError};
 use crate::plugin::{CallSetup, Limits, Manifest, Plugin, Runtime, builtin};

@@ -18,12 +18,15 @@
 //!   nothing from `ops`.
 //! - `plugin` loads, compiles (with a cache) and calls wasm components:
 //!   `plugin::kinds` has one `KindWorld` per plugin kind and their exports,
-//!   all through the one `Runtime::call`. `bindings` is the wasmtime code
-//!   generated from `wit/`.
+//!   all through the one `Runtime::call`, in the API version the plugin was
+//!   built for. `bindings` is the wasmtime code generated from `wit/`: the
+//!   current API at its top, the previous one in `bindings::v0_2` with the
+//!   conversions between the two.
 //! - `capability` is what a plugin may do: one module per host interface
 //!   (fs, docker, process, http, net, notify, and log, which needs no
 //!   grant), each a `Capability` with its grant grammar, its view of the
-//!   call's store data, and its linker hook.
+//!   call's store data, and its linker hook; `capability::v0_2` serves the
+//!   previous API's interfaces with the same calls.
 //! - `state` is the SQLite store (runs, backups, releases, locks).
 //!   `backup_format` is what a backup's files look like on disk (file list,
 //!   hashes, compression). `docker` is the connection to the engine.

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use bosun::capability::docker::DockerView;
 use bosun::capability::{CallScope, GrantSpec, HostServices, PlannedCall, Policy};
 use bosun::bindings::docker::Host as _;
-use bosun::bindings::types::{Artifact, HostError};
+use bosun::bindings::docker::{ContainerState, Health};
+use bosun::bindings::types::{Artifact, ExitStatus, HostError};
 use support::{ContainerGuard, run_test_container, test_image, unique};
 
 const PLUGIN: &str = "test-plugin";
@@ -62,7 +63,7 @@ fn path_str(p: &Path) -> String {
 fn assert_artifact_matches_file(artifact: &Artifact, path: &Path) {
     assert_eq!(artifact.path, path_str(path));
     assert_eq!(artifact.size, std::fs::metadata(path).unwrap().len());
-    assert_eq!(artifact.sha256, bosun::capability::artifact::sha256_file(path).unwrap());
+    assert_eq!((artifact.digest.algorithm.as_str(), artifact.digest.hex), ("sha256", bosun::capability::artifact::sha256_file(path).unwrap()));
 }
 
 fn tar_entries(reader: impl Read) -> Vec<(String, Vec<u8>)> {
@@ -112,9 +113,10 @@ async fn list_and_inspect_show_only_granted_containers() {
     assert_eq!(names, [shown.name.as_str()], "{hidden:?} is outside the grant", hidden = hidden.name);
     let summary = &listed[0];
     assert_eq!(summary.image, test_image());
-    assert_eq!(summary.state, "running");
+    assert_eq!(summary.state, ContainerState::Running);
     assert!(summary.labels.iter().any(|kv| kv.key == "com.example.role" && kv.value == "web"));
-    assert!(summary.created > 0);
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    assert!((now_ms - 120_000..=now_ms).contains(&summary.created), "created {} ms, now {now_ms}", summary.created);
     assert!(state.call.denials.lock().unwrap().is_empty(), "leaving items out records no denial");
 
     let details = state.docker().inspect_container(shown.name.clone()).await.unwrap();
@@ -122,9 +124,9 @@ async fn list_and_inspect_show_only_granted_containers() {
     assert_eq!(details.id, summary.id);
     assert_eq!(details.image, test_image());
     assert!(details.image_id.starts_with("sha256:"), "{}", details.image_id);
-    assert_eq!((details.status.as_str(), details.running), ("running", true));
-    assert!(matches!(details.health.as_deref(), Some("starting" | "healthy")), "{:?}", details.health);
-    assert!(!details.started_at.is_empty());
+    assert_eq!((details.state, details.running), (ContainerState::Running, true));
+    assert!(matches!(details.health, Some(Health::Starting | Health::Healthy)), "{:?}", details.health);
+    assert!(details.started_at.is_some_and(|started| started >= summary.created && started <= now_ms + 1000), "{:?}", details.started_at);
     assert!(details.env.contains(&"VERSION=".to_string()), "values only with inspect-env: {:?}", details.env);
     assert!(details.labels.iter().any(|kv| kv.key == support::TEST_LABEL));
     assert_eq!(details.networks, ["bridge"]);
@@ -173,15 +175,15 @@ async fn exec_keeps_output_or_streams_stdout_to_a_file() {
     let argv = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
     let echoed = state.docker().exec(c.name.clone(), argv(&["/testsrv", "echo", "hello", "world"]), None).await.unwrap();
-    assert_eq!((echoed.exit_code, echoed.stdout.as_str(), echoed.stderr_tail.as_str()), (0, "hello world\n", ""));
+    assert_eq!((echoed.status, echoed.stdout.as_str(), echoed.stderr_tail.as_str()), (ExitStatus::Code(0), "hello world\n", ""));
     assert!(echoed.stdout_artifact.is_none());
 
     let failed = state.docker().exec(c.name.clone(), argv(&["/testsrv", "fail", "3", "disk", "full"]), None).await.unwrap();
-    assert_eq!((failed.exit_code, failed.stderr_tail.as_str()), (3, "disk full\n"));
+    assert_eq!((failed.status, failed.stderr_tail.as_str()), (ExitStatus::Code(3), "disk full\n"));
 
     let missing = state.docker().exec(c.name.clone(), argv(&["/nope"]), None).await.unwrap();
     // The engine reports a command it cannot start on the exec's stdout.
-    assert_eq!(missing.exit_code, 126, "{missing:?}");
+    assert_eq!(missing.status, ExitStatus::Code(126), "{missing:?}");
     assert!(missing.stdout.contains("/nope: no such file or directory"), "{missing:?}");
 
     let big = state.docker().exec(c.name.clone(), argv(&["/testsrv", "gen", "200000"]), None).await.unwrap();
@@ -189,7 +191,7 @@ async fn exec_keeps_output_or_streams_stdout_to_a_file() {
 
     let dump = dir.path().join("dump.txt");
     let to_file = state.docker().exec(c.name.clone(), argv(&["/testsrv", "cat", "/data/hello.txt"]), Some(path_str(&dump))).await.unwrap();
-    assert_eq!((to_file.exit_code, to_file.stdout.as_str()), (0, ""));
+    assert_eq!((to_file.status, to_file.stdout.as_str()), (ExitStatus::Code(0), ""));
     assert_artifact_matches_file(to_file.stdout_artifact.as_ref().unwrap(), &dump);
     assert_eq!(std::fs::read_to_string(&dump).unwrap(), "hello from the image\n");
 
@@ -244,7 +246,7 @@ async fn stop_and_start_a_container() {
 
     state.docker().stop(c.name.clone(), 10).await.unwrap();
     let stopped = state.docker().inspect_container(c.name.clone()).await.unwrap();
-    assert_eq!((stopped.status.as_str(), stopped.running, stopped.exit_code), ("exited", false, 0));
+    assert_eq!((stopped.state, stopped.running, stopped.exit_code), (ContainerState::Exited, false, 0));
 
     state.docker().start(c.name.clone()).await.unwrap();
     assert!(state.docker().inspect_container(c.name.clone()).await.unwrap().running);
@@ -376,7 +378,7 @@ async fn dry_run_records_mutations_and_runs_none() {
     assert_eq!(exec.stdout_artifact.map(|a| a.path), Some(dump.clone()));
     let saved = path_str(&dir.path().join("images.tar"));
     let artifact = state.docker().save_images(vec![test_image()], saved.clone()).await.unwrap();
-    assert_eq!((artifact.path.as_str(), artifact.size, artifact.sha256.as_str()), (saved.as_str(), 0, ""));
+    assert_eq!((artifact.path.as_str(), artifact.size, artifact.digest.hex.as_str()), (saved.as_str(), 0, ""));
 
     let recorded = state.call.planned.lock().unwrap().clone();
     let planned: Vec<&str> = recorded.iter().map(|p| p.call.as_str()).collect();

@@ -67,7 +67,7 @@ impl AtomicFile {
         Ok(Artifact {
             path: self.dest.to_string_lossy().into_owned(),
             size: self.size,
-            sha256: hex::encode(self.hasher.clone().finalize()),
+            digest: crate::bindings::types::Digest::sha256(hex::encode(self.hasher.clone().finalize())),
         })
     }
 }
@@ -135,5 +135,5 @@ pub fn sha256_reader(source: impl io::Read) -> io::Result<String> {
 
 /// The placeholder a dry run returns for an artifact it did not write.
 pub fn planned(path: &str) -> Artifact {
-    Artifact { path: path.to_string(), size: 0, sha256: String::new() }
+    Artifact { path: path.to_string(), size: 0, digest: crate::bindings::types::Digest::sha256(String::new()) }
 }

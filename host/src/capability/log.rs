@@ -22,7 +22,11 @@ pub struct LogView<'a> {
 }
 
 pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    log::add_to_linker::<HostState, Log>(linker, |state| LogView { plugin: &state.call.plugin, log: &mut state.log })
+    log::add_to_linker::<HostState, Log>(linker, view)
+}
+
+pub(super) fn view(state: &mut HostState) -> LogView<'_> {
+    LogView { plugin: &state.call.plugin, log: &mut state.log }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -26,6 +26,7 @@ pub(crate) mod scope;
 mod state;
 mod tail;
 pub mod tls;
+mod v0_2;
 
 use std::fmt;
 
@@ -113,6 +114,8 @@ macro_rules! capabilities {
             // Always there, with no grant: a plugin's log lines and progress.
             log::link(linker)?;
             $(<$capability as Capability>::link(linker)?;)*
+            // The previous API's interfaces, served by the same calls.
+            v0_2::link(linker)?;
             Ok(())
         }
 

@@ -29,8 +29,12 @@ impl Capability for Notify {
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        notify::add_to_linker::<HostState, Notify>(linker, |state| NotifyView { call: &mut state.call, outbox: &mut state.outbox })
+        notify::add_to_linker::<HostState, Notify>(linker, view)
     }
+}
+
+pub(super) fn view(state: &mut HostState) -> NotifyView<'_> {
+    NotifyView { call: &mut state.call, outbox: &mut state.outbox }
 }
 
 /// The events a call raised, routed by the caller when the call ends.

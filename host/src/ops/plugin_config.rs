@@ -6,6 +6,7 @@
 //! and are left out; a plugin with no schema in its manifest (built before
 //! the SDK derived one), or one bosun cannot find, is not checked here.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::app::App;
@@ -39,16 +40,19 @@ pub fn check(app: &App) -> Result<(), ConfigError> {
 /// the file `config` was read from.
 pub fn check_config(config: &Config, manifest_of: impl Fn(&str) -> Option<Manifest>) -> Result<(), ConfigError> {
     let mut problems = Problems::default();
+    // Each plugin's manifest is read once, however many tables name it.
+    let mut schemas: HashMap<&str, Option<serde_json::Value>> = HashMap::new();
+    // Nothing but bosun reads a table with no plugin: it takes no other key.
+    let bosun_only = serde_json::json!({"type": "object", "additionalProperties": false});
     for table in tables(config) {
         let schema = match table.plugin {
-            Some(name) => match manifest_of(name).and_then(|m| m.config_schema) {
-                Some(schema) => schema,
+            Some(name) => match schemas.entry(name).or_insert_with(|| manifest_of(name).and_then(|m| m.config_schema)) {
+                Some(schema) => &*schema,
                 None => continue,
             },
-            // Nothing but bosun reads the table: it takes no other key.
-            None => serde_json::json!({"type": "object", "additionalProperties": false}),
+            None => &bosun_only,
         };
-        check_table(&table, &schema, &mut problems);
+        check_table(&table, schema, &mut problems);
     }
     if problems.is_empty() {
         return Ok(());
@@ -160,6 +164,21 @@ mod tests {
         // An email channel has no plugin: bosun's keys are all it takes.
         let err = checked("[notify.m]\nurl = \"smtp://u:p@127.0.0.1/?from=a@b.example&to=c@d.example\"\ntitel = \"x\"\n").unwrap_err();
         assert_eq!(err, "bosun.toml:3:9: notify.m.titel: unknown key; did you mean `title`?");
+    }
+
+    #[test]
+    fn each_plugins_manifest_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bosun.toml");
+        std::fs::write(&path, EVERY_TABLE).unwrap();
+        let config = Config::load(&path, true).unwrap();
+        let reads = std::cell::RefCell::new(Vec::new());
+        let counted = |name: &str| {
+            reads.borrow_mut().push(name.to_string());
+            manifest(name)
+        };
+        assert!(check_config(&config, counted).is_ok());
+        assert_eq!(reads.into_inner(), ["p"], "four tables name p");
     }
 
     #[test]

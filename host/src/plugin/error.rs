@@ -10,9 +10,9 @@ pub enum PluginError {
 
     #[error(
         "plugin {plugin} was built for plugin API {plugin_api} but this bosun implements {host_api}: \
-         rebuild it against bosun-sdk {host_api} or use a matching bosun"
+         rebuild it against bosun-sdk {sdk} or use a matching bosun"
     )]
-    IncompatibleApi { plugin: String, plugin_api: String, host_api: String },
+    IncompatibleApi { plugin: String, plugin_api: String, host_api: String, sdk: String },
 
     #[error("plugin {plugin} {version} trapped in {export}: {message}{}", backtrace_suffix(.backtrace))]
     Trapped { plugin: String, version: String, export: String, message: String, backtrace: Option<String> },

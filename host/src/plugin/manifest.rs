@@ -9,8 +9,38 @@ use serde::{Deserialize, Serialize};
 use super::error::PluginError;
 use crate::capability::Requests;
 
-/// The WIT API version this host implements (`wit/` package version).
-pub const HOST_API_VERSION: &str = "0.2.0";
+/// The plugin API versions this host links, each its own `wit/since_vX.Y.Z/`:
+/// the current one, and the previous one, which stays linked so plugins built
+/// for it load and run unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    V0_3,
+    V0_2,
+}
+
+impl Api {
+    pub const CURRENT: Api = Api::V0_3;
+    pub const LINKED: [Api; 2] = [Api::V0_3, Api::V0_2];
+
+    /// Its package version, as manifests write it.
+    pub fn version(self) -> &'static str {
+        match self {
+            Api::V0_3 => "0.3.0",
+            Api::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The linked API a plugin built for `version` runs on, if any.
+    pub fn of_plugin(version: &str) -> Option<Api> {
+        Api::LINKED.into_iter().find(|api| api_compatible(version, api.version()))
+    }
+
+    /// `0.3.0 (and 0.2.0)`, for messages.
+    fn linked_list() -> String {
+        let older: Vec<&str> = Api::LINKED[1..].iter().map(|api| api.version()).collect();
+        format!("{} (and {})", Api::CURRENT.version(), older.join(", "))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -91,6 +121,12 @@ fn json_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option
 
 impl Manifest {
     /// Reads and checks the manifest of `wasm` (named `origin` in errors).
+    /// The linked API the plugin runs on; [`Manifest::read`] refuses a
+    /// plugin with none.
+    pub fn api(&self) -> Option<Api> {
+        Api::of_plugin(&self.api)
+    }
+
     pub fn read(wasm: &[u8], origin: &str) -> Result<Manifest, PluginError> {
         let invalid = |reason: String| PluginError::InvalidComponent { origin: origin.to_string(), reason };
         check_is_component(wasm).map_err(invalid)?;
@@ -101,11 +137,12 @@ impl Manifest {
         let text = String::from_utf8(section).map_err(|_| invalid("its manifest is not UTF-8".into()))?;
         let manifest: Manifest =
             toml::from_str(&text).map_err(|e| invalid(format!("its manifest is malformed: {}", one_line(&e))))?;
-        if !api_compatible(&manifest.api, HOST_API_VERSION) {
+        if Api::of_plugin(&manifest.api).is_none() {
             return Err(PluginError::IncompatibleApi {
                 plugin: manifest.name,
                 plugin_api: manifest.api,
-                host_api: HOST_API_VERSION.into(),
+                host_api: Api::linked_list(),
+                sdk: Api::CURRENT.version().into(),
             });
         }
         manifest.capabilities.validate().map_err(|e| invalid(format!("its requested capabilities are invalid: {e}")))?;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use crate::bindings::{notify, types};
+use crate::bindings::{notify, plugin_types as types};
 use super::cache::{CacheOutcome, CompiledCache};
 use super::engine::{self, Allocator, EpochTicker};
 use super::kinds::{self, KindWorld};
@@ -48,6 +48,7 @@ pub struct Plugin {
 }
 
 /// What a call needs besides its arguments.
+#[derive(Clone)]
 pub struct CallSetup {
     pub context: types::RunContext,
     pub policy: Arc<Policy>,
@@ -130,8 +131,13 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("it imports something bosun does not provide: {e}")))?;
-        let world = kinds::typed(manifest.kind, pre)
-            .map_err(|e| invalid(format!("its manifest says {} but it does not implement that world ({e}); if it was built with an older bosun-sdk, rebuild it with `bosun plugin build`", manifest.kind)))?;
+        let api = manifest.api().ok_or_else(|| invalid(format!("its plugin API {} is not one this bosun links", manifest.api)))?;
+        let world = kinds::typed(manifest.kind, api, pre).map_err(|e| {
+            invalid(format!(
+                "its manifest says {} for plugin API {} but it does not implement that world ({e}); rebuild it with `bosun plugin build`",
+                manifest.kind, manifest.api
+            ))
+        })?;
         let plugin = Arc::new(Plugin { manifest, digest: digest.clone(), cache, world });
         self.loaded.lock().expect("loaded lock").insert(digest, plugin.clone());
         Ok(plugin)

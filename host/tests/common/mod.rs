@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bosun::capability::{GrantSpec, Policy};
-use bosun::bindings::types::RunContext;
+use bosun::bindings::plugin_types::RunContext;
 use bosun::plugin::{CallSetup, Limits, Runtime};
 
 pub fn repo_root() -> PathBuf {

@@ -18,7 +18,7 @@ use super::exec_output::{EXEC_OUTPUT_LIMIT, ExecStdout};
 use super::file_sink::FileSink;
 use crate::capability::tail::Tail;
 use crate::bindings::docker::ExecStatus;
-use crate::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, ExitStatus, HostError};
 
 /// One call's view of the engine: the client and the deadline every wait is bounded by.
 pub(super) struct CallEngine {
@@ -75,7 +75,8 @@ impl CallEngine {
         match self.run_exec(container, argv, stdin, &mut stdout, &mut stderr).await {
             Ok(exit_code) => {
                 let (stdout, stdout_artifact) = stdout.finish().await?;
-                Ok(ExecStatus { exit_code, stdout_artifact, stdout, stderr_tail: stderr.into_string() })
+                let status = ExitStatus::Code(exit_code.clamp(i32::MIN.into(), i32::MAX.into()) as i32);
+                Ok(ExecStatus { status, stdout_artifact, stdout, stderr_tail: stderr.into_string() })
             }
             Err(e) => {
                 stdout.abandon().await;

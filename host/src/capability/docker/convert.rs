@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use bollard::models as api;
 
-use crate::bindings::docker::{ContainerDetails, ContainerSummary, Mount, PortBinding};
-use crate::bindings::types::Kv;
+use crate::bindings::docker::{ContainerDetails, ContainerState, ContainerSummary, Health, Mount, MountKind, PortBinding};
+use crate::bindings::types::{Kv, Timestamp};
 
 pub(super) fn kvs(map: Option<HashMap<String, String>>) -> Vec<Kv> {
     let mut out: Vec<Kv> = map.unwrap_or_default().into_iter().map(|(key, value)| Kv { key, value }).collect();
@@ -20,16 +20,62 @@ pub(super) fn primary_name(names: Option<Vec<String>>) -> String {
     trimmed().find(|n| !n.contains('/')).or_else(|| trimmed().next()).unwrap_or_default().to_string()
 }
 
+/// A state word of the engine's (`docker ps`'s STATE) as the WIT's enum. A
+/// word this bosun does not know reads as dead: not running, not to be trusted.
+fn container_state(word: &str) -> ContainerState {
+    match word {
+        "created" => ContainerState::Created,
+        "running" => ContainerState::Running,
+        "paused" => ContainerState::Paused,
+        "restarting" => ContainerState::Restarting,
+        "removing" => ContainerState::Removing,
+        "exited" => ContainerState::Exited,
+        _ => ContainerState::Dead,
+    }
+}
+
+/// The healthcheck's verdict; none without a healthcheck.
+fn health(word: &str) -> Option<Health> {
+    match word {
+        "starting" => Some(Health::Starting),
+        "healthy" => Some(Health::Healthy),
+        "unhealthy" => Some(Health::Unhealthy),
+        _ => None,
+    }
+}
+
+fn mount_kind(word: &str) -> MountKind {
+    match word {
+        "bind" => MountKind::Bind,
+        "tmpfs" => MountKind::Tmpfs,
+        "npipe" => MountKind::Npipe,
+        "cluster" => MountKind::Cluster,
+        "image" => MountKind::Image,
+        _ => MountKind::Volume,
+    }
+}
+
+/// The engine's creation times are seconds since the epoch.
+pub(super) fn from_seconds(seconds: i64) -> Timestamp {
+    seconds.saturating_mul(1000)
+}
+
+/// An RFC 3339 time of the engine's; none for its zero time ("never").
+fn from_rfc3339(text: &str) -> Option<Timestamp> {
+    let time: jiff::Timestamp = text.parse().ok()?;
+    (time.as_second() > 0).then(|| time.as_millisecond())
+}
+
 pub(super) fn container_summary(c: api::ContainerSummary) -> ContainerSummary {
     ContainerSummary {
         id: c.id.unwrap_or_default(),
         name: primary_name(c.names),
         image: c.image.unwrap_or_default(),
         image_id: c.image_id.unwrap_or_default(),
-        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        state: container_state(&c.state.map(|s| s.to_string()).unwrap_or_default()),
         status: c.status.unwrap_or_default(),
         labels: kvs(c.labels),
-        created: c.created.unwrap_or_default(),
+        created: from_seconds(c.created.unwrap_or_default()),
     }
 }
 
@@ -37,9 +83,8 @@ pub(super) fn container_details(c: api::ContainerInspectResponse) -> ContainerDe
     let state = c.state.unwrap_or_default();
     let config = c.config.unwrap_or_default();
     let network = c.network_settings.unwrap_or_default();
-    let health = state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| !s.is_empty() && s != "none");
-    // The engine's zero time means "never started".
-    let started_at = state.started_at.filter(|t| !t.starts_with("0001-")).unwrap_or_default();
+    let health = state.health.and_then(|h| h.status).and_then(|s| health(&s.to_string()));
+    let started_at = state.started_at.as_deref().and_then(from_rfc3339);
     let mut networks: Vec<String> = network.networks.unwrap_or_default().into_keys().collect();
     networks.sort();
     ContainerDetails {
@@ -47,10 +92,10 @@ pub(super) fn container_details(c: api::ContainerInspectResponse) -> ContainerDe
         name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
         image: config.image.unwrap_or_default(),
         image_id: c.image.unwrap_or_default(),
-        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        state: container_state(&state.status.map(|s| s.to_string()).unwrap_or_default()),
         running: state.running.unwrap_or(false),
         health,
-        exit_code: state.exit_code.unwrap_or_default(),
+        exit_code: state.exit_code.unwrap_or_default().clamp(i32::MIN.into(), i32::MAX.into()) as i32,
         restart_count: c.restart_count.unwrap_or_default().clamp(0, u32::MAX.into()) as u32,
         started_at,
         labels: kvs(config.labels),
@@ -62,10 +107,10 @@ pub(super) fn container_details(c: api::ContainerInspectResponse) -> ContainerDe
 }
 
 pub(super) fn mount(m: api::MountPoint) -> Mount {
-    let kind = m.typ.map(|t| t.to_string()).unwrap_or_default();
+    let kind = mount_kind(&m.typ.map(|t| t.to_string()).unwrap_or_default());
     // A volume is named by its name; anything else by its host path.
-    let source = match (kind.as_str(), m.name) {
-        ("volume", Some(name)) => name,
+    let source = match (kind, m.name) {
+        (MountKind::Volume, Some(name)) => name,
         _ => m.source.unwrap_or_default(),
     };
     Mount { kind, source, destination: m.destination.unwrap_or_default(), read_only: !m.rw.unwrap_or(true) }

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use super::Action;
 use super::call_engine::{CallEngine, engine_error};
-use super::convert::{container_details, container_summary, cpu_percent, kvs, memory_in_use};
+use super::convert::{container_details, container_summary, cpu_percent, from_seconds, kvs, memory_in_use};
 use super::exec_output::ExecStdout;
 use super::file_sink::FileSink;
 use super::saved::{save_from_socket, saved_references};
@@ -29,7 +29,7 @@ use crate::capability::tail::Tail;
 use super::DockerView;
 use crate::capability::Policy;
 use crate::bindings::docker::{self, ContainerDetails, ContainerStats, ContainerSummary, ExecStatus, ImageSummary};
-use crate::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, Digest, ExitStatus, HostError};
 
 /// The most of a container's log returned (its end), whatever `tail` asks for.
 const LOGS_LIMIT: usize = 1024 * 1024;
@@ -94,20 +94,23 @@ impl docker::Host for DockerView<'_> {
                     repo_tags,
                     repo_digests,
                     size: image.size.max(0) as u64,
-                    created: image.created,
+                    created: from_seconds(image.created),
                     labels: kvs(Some(image.labels)),
                 })
             })
             .collect())
     }
 
-    async fn image_registry_digest(&mut self, image: String) -> Result<Option<String>, HostError> {
+    async fn image_registry_digest(&mut self, image: String) -> Result<Option<Digest>, HostError> {
         self.docker_access("docker.image-registry-digest", Action::Inspect, &image)?;
         let engine = self.engine().await?;
         let what = format!("image {image} in its registry");
         let asked = engine.within(&what, engine.docker.inspect_registry_image(&image, None)).await?;
         match asked {
-            Ok(found) => Ok(found.descriptor.digest),
+            Ok(found) => Ok(found.descriptor.digest.map(|reference| match reference.split_once(':') {
+                Some((algorithm, hex)) => Digest { algorithm: algorithm.into(), hex: hex.into() },
+                None => Digest::sha256(reference),
+            })),
             Err(e) if crate::docker::unknown_to_registry(&e) => Ok(None),
             Err(e) => Err(engine_error(&what, e)),
         }
@@ -194,7 +197,7 @@ impl docker::Host for DockerView<'_> {
         let redirect = stdout_to.as_deref().map(|p| format!(" > {p}")).unwrap_or_default();
         if !self.call.execute(CALL, format!("{container}: {}{redirect}", argv.join(" "))) {
             let stdout_artifact = stdout_to.as_deref().map(artifact::planned);
-            return Ok(ExecStatus { exit_code: 0, stdout_artifact, stdout: String::new(), stderr_tail: String::new() });
+            return Ok(ExecStatus { status: ExitStatus::Code(0), stdout_artifact, stdout: String::new(), stderr_tail: String::new() });
         }
         let engine = self.engine().await?;
         let stdout = match stdout_file {
@@ -212,7 +215,7 @@ impl docker::Host for DockerView<'_> {
         self.docker_access(CALL, Action::Exec, &container)?;
         let input = Locator::of(self.call).open_file(CALL, &stdin_from)?;
         if !self.call.execute(CALL, format!("{container}: {} < {stdin_from}", argv.join(" "))) {
-            return Ok(ExecStatus { exit_code: 0, stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
+            return Ok(ExecStatus { status: ExitStatus::Code(0), stdout_artifact: None, stdout: String::new(), stderr_tail: String::new() });
         }
         let file = tokio::fs::File::from_std(input);
         let engine = self.engine().await?;

@@ -49,8 +49,12 @@ impl Capability for Docker {
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        docker::add_to_linker::<HostState, Docker>(linker, |state| DockerView::new(&mut state.call, &state.services))
+        docker::add_to_linker::<HostState, Docker>(linker, view)
     }
+}
+
+pub(super) fn view(state: &mut HostState) -> DockerView<'_> {
+    DockerView::new(&mut state.call, &state.services)
 }
 
 impl DockerView<'_> {

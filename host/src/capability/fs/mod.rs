@@ -30,7 +30,7 @@ use super::artifact;
 use super::{CallScope, Capability, HostState, Side};
 use bounded::{Bounded, Deadline};
 use crate::bindings::fs::{self, ArchiveRequest, ArchiveResult, Entry, EntryKind};
-use crate::bindings::types::{Artifact, HostError};
+use crate::bindings::types::{Artifact, Digest, HostError};
 
 pub struct Fs;
 
@@ -52,8 +52,12 @@ impl Capability for Fs {
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        fs::add_to_linker::<HostState, Fs>(linker, |state| FsView { call: &mut state.call })
+        fs::add_to_linker::<HostState, Fs>(linker, view)
     }
+}
+
+pub(super) fn view(state: &mut HostState) -> FsView<'_> {
+    FsView { call: &mut state.call }
 }
 
 impl FsView<'_> {
@@ -181,12 +185,13 @@ impl fs::Host for FsView<'_> {
         }
     }
 
-    async fn hash(&mut self, path: String) -> Result<String, HostError> {
+    async fn hash(&mut self, path: String) -> Result<Digest, HostError> {
         let file = self.locate().open_file("fs.hash", &path)?;
         blocking(self.deadline(), "fs.hash", move |deadline| {
             artifact::sha256_reader(Bounded::new(file, deadline)).map_err(|e| io_error(Path::new(&path), e))
         })
         .await
+        .map(Digest::sha256)
     }
 
     async fn archive(&mut self, req: ArchiveRequest) -> Result<ArchiveResult, HostError> {

@@ -39,8 +39,8 @@ fn describe(der: &CertificateDer<'_>, untrusted: Option<String>) -> Result<Certi
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
         names,
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
+        not_before: cert.validity().not_before.timestamp().saturating_mul(1000),
+        not_after: cert.validity().not_after.timestamp().saturating_mul(1000),
         untrusted,
     })
 }

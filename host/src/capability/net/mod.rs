@@ -41,8 +41,12 @@ impl Capability for Net {
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        net::add_to_linker::<HostState, Net>(linker, |state| NetView { call: &mut state.call })
+        net::add_to_linker::<HostState, Net>(linker, view)
     }
+}
+
+pub(super) fn view(state: &mut HostState) -> NetView<'_> {
+    NetView { call: &mut state.call }
 }
 
 /// `host:port` a plugin may probe (TCP connect, TLS certificate); `*` for

@@ -72,7 +72,7 @@ fn read_process(pid: u32) -> Option<ProcessInfo> {
         cmdline,
         cpu_percent: (((utime + stime) / ticks) / running_secs * 100.0) as f32,
         rss_bytes: rss_pages * page_size(),
-        started_at_ms: (boot_ms + start_ticks / ticks * 1000.0) as i64,
+        started_at: (boot_ms + start_ticks / ticks * 1000.0) as i64,
     })
 }
 

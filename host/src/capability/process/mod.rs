@@ -24,7 +24,7 @@ use super::fs::{Access, Locator, Place, io_error};
 use super::tail::Tail;
 use super::{CallScope, Capability, Denial, DenialReason, HostState, Side};
 use crate::bindings::process::{self, DetachMethod, Matcher, Output, ProcessInfo, RunOptions};
-use crate::bindings::types::{HostError, Kv};
+use crate::bindings::types::{ExitStatus, HostError, Kv};
 
 pub struct Process;
 
@@ -49,8 +49,12 @@ impl Capability for Process {
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        process::add_to_linker::<HostState, Process>(linker, |state| ProcessView { call: &mut state.call })
+        process::add_to_linker::<HostState, Process>(linker, view)
     }
+}
+
+pub(super) fn view(state: &mut HostState) -> ProcessView<'_> {
+    ProcessView { call: &mut state.call }
 }
 
 const STDOUT_LIMIT: usize = 1024 * 1024;
@@ -187,6 +191,16 @@ fn spawn_error(argv: &[String], e: std::io::Error) -> HostError {
     }
 }
 
+/// How a child ended, as the WIT says it.
+fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(signal)) => ExitStatus::Signal(signal),
+        (None, None) => ExitStatus::Code(-1),
+    }
+}
+
 impl process::Host for ProcessView<'_> {
     async fn run(&mut self, argv: Vec<String>, opts: RunOptions) -> Result<Output, HostError> {
         let allowed = self.process_access("process.run", &argv, &opts.env)?;
@@ -197,9 +211,12 @@ impl process::Host for ProcessView<'_> {
         let (mut cmd, _cwd) = self.command("process.run", &allowed.program, &allowed.argv, &opts)?;
         if !self.call.execute("process.run", argv.join(" ")) {
             let stdout_artifact = opts.stdout_to.as_deref().map(artifact::planned);
-            return Ok(Output { exit_code: 0, stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
+            return Ok(Output { status: ExitStatus::Code(0), stdout: vec![], stdout_artifact, stderr_tail: String::new(), duration_ms: 0 });
         }
-        let limit = opts.timeout_ms.map_or(self.call.remaining(), |ms| Duration::from_millis(ms.into()).min(self.call.remaining()));
+        // The run's own timeout ends the run (status timed-out); the call's
+        // deadline ends the call (an error).
+        let remaining = self.call.remaining();
+        let own_timeout = opts.timeout_ms.map(|ms| Duration::from_millis(ms.into())).filter(|timeout| *timeout < remaining);
         let started = Instant::now();
         cmd.stdin(if opts.stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| spawn_error(&argv, e))?;
@@ -222,11 +239,16 @@ impl process::Host for ProcessView<'_> {
             let status = child.wait().await.map_err(|e| HostError::Failed(e.to_string()))?;
             Ok::<_, HostError>((out?, err, status))
         };
-        let ((stdout, stdout_artifact), stderr, status) = tokio::time::timeout(limit, collect)
-            .await
-            .map_err(|_| HostError::TimedOut(format!("{} ran longer than {}ms and was killed", argv[0], limit.as_millis())))??;
+        let ((stdout, stdout_artifact), stderr, status) = match tokio::time::timeout(own_timeout.unwrap_or(remaining), collect).await {
+            Ok(collected) => collected?,
+            Err(_) if own_timeout.is_some() => {
+                let duration_ms = started.elapsed().as_millis() as u64;
+                return Ok(Output { status: ExitStatus::TimedOut, stdout: vec![], stdout_artifact: None, stderr_tail: String::new(), duration_ms });
+            }
+            Err(_) => return Err(HostError::TimedOut(format!("{} was still running when the plugin call's time ran out, and was killed", argv[0]))),
+        };
         Ok(Output {
-            exit_code: status.code().unwrap_or(-1),
+            status: exit_status(status),
             stdout,
             stdout_artifact,
             stderr_tail: stderr.into_string(),

@@ -102,6 +102,8 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     let extra_reads: Vec<PathBuf> = options.paths.clone().unwrap_or_default();
     let call = CallPaths { settings: &settings, extra_reads: &extra_reads, base: None };
     let plugin = app.plugin(&config.strategy)?;
+    // The strategy's judgement of its config, before anything is stopped or written.
+    app.runtime()?.validate_backup(&plugin, app.setup(&plugin, &settings, true)?).await?;
     let state = app.state()?;
     // The base of an incremental: the newest full backup still on disk.
     let base = match requested {
@@ -310,7 +312,10 @@ fn finish(
         if size != artifact.size {
             return Err(format!("artifact {}: plugin reported {} bytes, the file has {size}", artifact.path, artifact.size));
         }
-        manifest.artifacts.push(ManifestArtifact { path: relative.display().to_string(), size, sha256: artifact.sha256.clone() });
+        if artifact.digest.algorithm != "sha256" {
+            return Err(format!("artifact {}: plugin reported a {} digest; bosun records sha256 (use the artifact the host returned)", artifact.path, artifact.digest.algorithm));
+        }
+        manifest.artifacts.push(ManifestArtifact { path: relative.display().to_string(), size, sha256: artifact.digest.hex.clone() });
     }
     let final_dir = dest.final_dir(id);
     let write = || -> std::io::Result<()> {

@@ -279,9 +279,9 @@ fn compare_entry(path: &Path, want: &FileEntry, checks: Checks) -> Option<String
             return Some(format!("owner {}, expected {owner}", found.map_or("unknown".into(), |o| o.to_string())));
         }
     }
-    if checks.mtime && entry.mtime_ms != want.mtime_ms {
+    if checks.mtime && entry.mtime != want.mtime_ms {
         let at = |ms: i64| format!("{} +{}ms", crate::time::rfc3339(ms.max(0) as u64 / 1000), ms.rem_euclid(1000));
-        return Some(format!("modified {}, expected {}", at(entry.mtime_ms), at(want.mtime_ms)));
+        return Some(format!("modified {}, expected {}", at(entry.mtime), at(want.mtime_ms)));
     }
     match kind {
         Kind::File if entry.size != want.size => Some(format!("{} bytes, expected {}", entry.size, want.size)),

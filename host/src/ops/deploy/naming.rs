@@ -45,6 +45,7 @@ pub async fn container_name(app: &App, facts: &NameFacts<'_>, dry_run: bool) -> 
     }
     let vars = vars.into_iter().map(|(key, value)| Kv { key: key.into(), value }).collect();
     let plugin = app.plugin(plugin_name)?;
+    app.runtime()?.validate_naming(&plugin, app.setup(&plugin, &settings, true)?).await?;
     let setup = app.setup(&plugin, &settings, dry_run)?;
     Ok(app.runtime()?.render(&plugin, setup, vars).await?.value)
 }

@@ -211,6 +211,8 @@ impl Target<'_> {
             let chat = chat.map(|chat| ("chat".to_string(), chat.to_string()));
             let params = destination.params.iter().map(|(k, v)| (k.clone(), v.clone())).chain(chat).map(|(key, value)| Kv { key, value }).collect();
             let target = notify::Channel { name: name.to_string(), url: url.to_string(), params };
+            // A channel its notifier refuses is not sent to (nor retried).
+            app.runtime()?.validate_channel(&plugin, setup.clone(), target.clone()).await?;
             Ok::<String, anyhow::Error>(app.runtime()?.deliver(&plugin, setup, event, target).await?.value)
         };
         attempt.await.map_err(|e| {

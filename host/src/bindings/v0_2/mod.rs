@@ -1,11 +1,16 @@
-//! Host bindings generated from `wit/`. The shared interfaces are generated once
-//! (world `host-api`) and every plugin-kind world reuses them, so one set of
-//! host implementations serves all kinds.
+//! The previous plugin API, `bosun:plugin@0.2.0` (`wit/since_v0.2.0`, frozen),
+//! still linked so every plugin built for it loads and runs. Its host
+//! interfaces are served by the 0.3 implementations through [`Convert`]; its
+//! loose exports are called and their answers converted the same way.
+
+mod convert;
+
+pub use convert::{Convert, digest_reference};
 
 pub mod host_api {
     wasmtime::component::bindgen!({
         world: "bosun:plugin/host-api",
-        path: "../wit",
+        path: "../wit/since_v0.2.0",
         imports: { default: async },
         require_store_data_send: true,
         with: {
@@ -17,14 +22,12 @@ pub mod host_api {
 
 pub use host_api::bosun::plugin::{docker, fs, log, net, notify, process, types};
 
-/// A plugin-kind world reusing the shared interfaces; `with` must list exactly
-/// the interfaces the world references, so each world names its own.
 macro_rules! kind_world {
     ($module:ident, $world:literal, { $($with:tt)* }) => {
         pub mod $module {
             wasmtime::component::bindgen!({
                 world: $world,
-                path: "../wit",
+                path: "../wit/since_v0.2.0",
                 imports: { default: async },
                 exports: { default: async },
                 require_store_data_send: true,
@@ -63,12 +66,3 @@ kind_world!(notifier, "bosun:plugin/notifier", {
 
 pub use backup_strategy::bosun::plugin::backup_types;
 pub use smoke_check::bosun::plugin::check_types;
-
-impl types::HostError {
-    /// What went wrong, whatever the kind.
-    pub fn into_message(self) -> String {
-        match self {
-            types::HostError::Denied(m) | types::HostError::NotFound(m) | types::HostError::Invalid(m) | types::HostError::Failed(m) | types::HostError::TimedOut(m) => m,
-        }
-    }
-}
