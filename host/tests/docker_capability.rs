@@ -63,7 +63,7 @@ fn path_str(p: &Path) -> String {
 fn assert_artifact_matches_file(artifact: &Artifact, path: &Path) {
     assert_eq!(artifact.path, path_str(path));
     assert_eq!(artifact.size, std::fs::metadata(path).unwrap().len());
-    assert_eq!((artifact.digest.algorithm.as_str(), artifact.digest.hex), ("sha256", bosun::capability::artifact::sha256_file(path).unwrap()));
+    assert_eq!((artifact.digest.algorithm.as_str(), artifact.digest.hex.as_str()), ("sha256", &* bosun::capability::artifact::sha256_file(path).unwrap()));
 }
 
 fn tar_entries(reader: impl Read) -> Vec<(String, Vec<u8>)> {
@@ -343,7 +343,9 @@ async fn registry_digest_without_pulling() {
     let _untag = Untag(pushed.clone());
     let mut state = host(&[&format!("inspect:{}/*", registry.addr)], &[], false);
 
-    assert_eq!(state.docker().image_registry_digest(pushed.clone()).await.unwrap(), Some(digest));
+    let (algorithm, hex) = digest.split_once(':').unwrap();
+    let expected = bosun::bindings::types::Digest { algorithm: algorithm.into(), hex: hex.into() };
+    assert_eq!(state.docker().image_registry_digest(pushed.clone()).await.unwrap(), Some(expected));
     let unknown_tag = format!("{}:2", pushed.rsplit_once(':').unwrap().0);
     assert_eq!(state.docker().image_registry_digest(unknown_tag).await.unwrap(), None);
     let unknown_repo = format!("{}/bosun-test/never-pushed:1", registry.addr);

@@ -13,5 +13,5 @@ pub mod store;
 
 pub use cache::CacheOutcome;
 pub use error::PluginError;
-pub use manifest::{Kind, Manifest};
+pub use manifest::{Api, Kind, Manifest};
 pub use runtime::{CallSetup, Called, Limits, Plugin, Runtime};
