@@ -210,6 +210,10 @@ mod restore_test;
 struct DbDump;
 
 impl BackupStrategy for DbDump {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>()?.plan().map(drop)
+    }
+
     fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error> {
         let cfg: Config = ctx.config()?;
         let container = cfg.container.as_deref();
