@@ -1,18 +1,26 @@
-//! Backup strategies: world `backup-strategy`, trait [`BackupStrategy`],
+//! Backup strategies: world `backup-strategy` (interface `backup`), trait [`BackupStrategy`],
 //! macro [`export_backup_strategy!`](crate::export_backup_strategy).
 //!
 //! The host moves the bytes (`host::fs::archive`, `host::docker::save_images`,
 //! `host::docker::exec` to a path); the strategy decides what goes where.
 
-pub use crate::bindings::backup_strategy::bosun::plugin::backup_types::{
+pub use crate::bindings::backup_strategy::exports::bosun::plugin::backup::{
     BackupKind, BackupRequest, BackupResult, RestoreCheck, RestoreRequest,
 };
 
-use crate::bindings::host::bosun::plugin::types::{Artifact, Kv, PluginError, RunContext};
-use crate::{Context, Error};
+use crate::{Artifact, Context, Error, Kv, PluginError, RunContext};
 
 /// A backup strategy. Export it with `bosun_sdk::export_backup_strategy!(MyStrategy);`.
 pub trait BackupStrategy {
+    /// Check the configuration without touching anything; bosun calls this
+    /// before a backup or restore starts. Return [`Error::invalid_config`]
+    /// naming the key and what to write instead. The default accepts any
+    /// configuration.
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Write the backup's artifacts into `req.dest_dir` and report them.
     fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error>;
 
@@ -46,6 +54,12 @@ impl BackupResult {
 }
 
 #[doc(hidden)]
+pub fn __validate<T: BackupStrategy>(ctx: RunContext) -> Result<(), PluginError> {
+    crate::__private::enter();
+    T::validate(&Context::new(ctx)).map_err(Into::into)
+}
+
+#[doc(hidden)]
 pub fn __backup<T: BackupStrategy>(ctx: RunContext, req: BackupRequest) -> Result<BackupResult, PluginError> {
     crate::__private::enter();
     T::backup(&Context::new(ctx), &req).map_err(Into::into)
@@ -71,7 +85,12 @@ macro_rules! export_backup_strategy {
     (@api $api:expr, $t:ty) => {
         const _: () = {
             struct __BosunExport;
-            impl $crate::__private::backup_strategy::Guest for __BosunExport {
+            impl $crate::__private::backup_strategy::exports::bosun::plugin::backup::Guest for __BosunExport {
+                fn validate(
+                    ctx: $crate::__private::RunContext,
+                ) -> ::core::result::Result<(), $crate::__private::PluginError> {
+                    $crate::backup::__validate::<$t>(ctx)
+                }
                 fn backup(
                     ctx: $crate::__private::RunContext,
                     req: $crate::BackupRequest,

@@ -1,9 +1,8 @@
-//! Smoke checks: world `smoke-check`, trait [`Check`], macro [`export_check!`](crate::export_check).
+//! Smoke checks: world `smoke-check` (interface `check`), trait [`Check`], macro [`export_check!`](crate::export_check).
 
-pub use crate::bindings::smoke_check::bosun::plugin::check_types::{CheckResult, ConditionResult};
+pub use crate::bindings::smoke_check::exports::bosun::plugin::check::{CheckResult, ConditionResult};
 
-use crate::bindings::host::bosun::plugin::types::{Kv, PluginError, RunContext};
-use crate::{Context, Error};
+use crate::{Context, Error, Kv, PluginError, RunContext};
 
 /// A smoke check. Export it with `bosun_sdk::export_check!(MyCheck);`.
 pub trait Check {
@@ -123,7 +122,7 @@ macro_rules! export_check {
     (@api $api:expr, $t:ty) => {
         const _: () = {
             struct __BosunExport;
-            impl $crate::__private::smoke_check::Guest for __BosunExport {
+            impl $crate::__private::smoke_check::exports::bosun::plugin::check::Guest for __BosunExport {
                 fn check(
                     ctx: $crate::__private::RunContext,
                 ) -> ::core::result::Result<$crate::CheckResult, $crate::__private::PluginError> {

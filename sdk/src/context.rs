@@ -2,8 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::Error;
-use crate::bindings::host::bosun::plugin::types::RunContext;
+use crate::{Error, RunContext};
 
 /// Facts about the run that called the plugin, and the plugin's configuration
 /// (the bosun.toml table of the check, backup set, naming section or channel).

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::bindings::host::bosun::plugin::types::{HostError, PluginError};
+use crate::{HostError, PluginError};
 
 /// Why a plugin export failed; becomes the WIT `plugin-error` the host reports.
 ///

@@ -172,6 +172,14 @@
 //!   when it loads bosun.toml.
 //! - Host calls ([`host`]) return `Result<_, HostError>`; `?` turns a refusal
 //!   into [`Error::Denied`] and anything else into [`Error::Failed`].
+//! - Every trait has a `validate` that bosun calls before anything runs (a
+//!   notifier's also gets the channel); it checks the configuration without
+//!   side effects and its default accepts. Override it when a mistake can be
+//!   found cheaply, so the command stops before it started.
+//! - Host results use the WIT's types: times are [`Timestamp`]s (ms since the
+//!   epoch), how a command ended is an [`ExitStatus`] (`status.success()`,
+//!   `` format!("`{cmd}` {status}") ``), file and image digests are [`Digest`]s;
+//!   Docker's states and health are enums that print as the engine spells them.
 //! - [`log`] writes to the run record: `log::info!("{} entries", n)`.
 //! - [`Error::skipped`] reports the step as skipped rather than failed (the
 //!   exit-code-75 convention).
@@ -211,8 +219,9 @@ pub use error::{Error, Result};
 pub use manifest::API_VERSION;
 pub use types::kv_get;
 
-pub use bindings::host::bosun::plugin::notify::{Channel, Event, Severity};
-pub use bindings::host::bosun::plugin::types::{Artifact, HostError, Kv, PluginError, RunContext};
+pub use bindings::host::bosun::host::notify::{Channel, Event, Severity};
+pub use bindings::host::bosun::host::types::{Artifact, Digest, ExitStatus, HostError, Kv, Timestamp};
+pub use bindings::host::bosun::plugin::types::{PluginError, RunContext};
 
 #[cfg(feature = "backup-strategy")]
 pub use backup::{BackupKind, BackupRequest, BackupResult, BackupStrategy, RestoreCheck, RestoreRequest};
@@ -226,13 +235,13 @@ pub use notifier::Notifier;
 /// `serde_json`, for plugins that build or inspect JSON.
 pub use serde_json;
 
-/// The host's interfaces, as generated from the WIT. Every call is checked
+/// The host's interfaces (`bosun:host@0.3.0`), as generated from the WIT. Every call is checked
 /// against the operator's grants; mutating calls are recorded, not run, in a
 /// dry run (see [`Context::dry_run`]).
 pub mod host {
-    pub use crate::bindings::host::bosun::plugin::{docker, fs, net, notify, process, types};
+    pub use crate::bindings::host::bosun::host::{docker, fs, net, notify, process, types};
     /// The raw `log` interface; prefer [`crate::log`].
-    pub use crate::bindings::host::bosun::plugin::log;
+    pub use crate::bindings::host::bosun::host::log;
     /// The WASI interfaces generated for the HTTP client (`wasi:http`,
     /// `wasi:io`, `wasi:clocks`); prefer [`crate::http`].
     pub use crate::bindings::host::wasi;
@@ -248,7 +257,7 @@ pub mod __private {
     pub use crate::bindings::notifier;
     #[cfg(feature = "smoke-check")]
     pub use crate::bindings::smoke_check;
-    pub use crate::bindings::host::bosun::plugin::types::{PluginError, RunContext};
+    pub use crate::{PluginError, RunContext};
     pub use std::string::String;
     pub use std::vec::Vec;
 

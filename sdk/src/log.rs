@@ -8,7 +8,7 @@
 //! log::progress("archive", 1 << 20, Some(8 << 20));
 //! ```
 
-use crate::bindings::host::bosun::plugin::log as wit;
+use crate::bindings::host::bosun::host::log as wit;
 
 pub use wit::Level;
 

@@ -5,7 +5,7 @@
 //! `bosun-plugin.toml`, verbatim:
 //!
 //! ```toml
-//! api = "0.2.0"           # API_VERSION of the SDK (the WIT package version)
+//! api = "0.3.0"           # API_VERSION of the SDK (the WIT package version)
 //! kind = "smoke-check"    # smoke-check | backup-strategy | naming-template | notifier
 //! version = "0.3.1"       # CARGO_PKG_VERSION of the plugin crate
 //! # --- bosun-plugin.toml ---
@@ -128,7 +128,7 @@ macro_rules! __bosun_config_schema {
 #[macro_export]
 macro_rules! __bosun_api_version {
     () => {
-        "0.2.0"
+        "0.3.0"
     };
 }
 

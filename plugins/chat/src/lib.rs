@@ -39,12 +39,28 @@ fn default_timeout_ms() -> u64 {
     10_000
 }
 
+/// The channel's parts as bosun parsed them from its URL.
+fn params_of(channel: &Channel) -> BTreeMap<String, String> {
+    channel.params.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect()
+}
+
+/// Refuses a channel bosun passed the wrong parts for (no request is made).
+fn check_parts(channel: &Channel, params: &BTreeMap<String, String>) -> Result<(), Error> {
+    request_for(params, "", "", 0).map(drop).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))
+}
+
 struct Chat;
 
 impl Notifier for Chat {
+    fn validate(ctx: &Context, channel: &Channel) -> Result<(), Error> {
+        ctx.config::<Config>()?;
+        check_parts(channel, &params_of(channel))
+    }
+
     fn deliver(ctx: &Context, event: &Event, channel: &Channel) -> Result<String, Error> {
         let cfg: Config = ctx.config()?;
-        let params: BTreeMap<String, String> = channel.params.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
+        let params = params_of(channel);
+        check_parts(channel, &params)?;
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let service = params.get("service").map(String::as_str).unwrap_or_default();
         // The run's link goes at the end of the text, where every service shows it.
@@ -54,8 +70,6 @@ impl Notifier for Chat {
             None => body.to_string(),
         };
         let request = |title: &str, body: &str| request_for(&params, title, &with_link(body), now_ms);
-        // A channel bosun passed the wrong parts for is refused before any fitting.
-        request(&event.title, &event.body).map_err(|e| Error::invalid_config(format!("channel `{}`: {e}", channel.name)))?;
         let fits = |title: &str, body: &str| request(title, body).is_ok_and(|out| limits::within(service, &out.body));
         let fitted = fit::fit(&event.title, &event.body, fits).and_then(|(title, body)| request(&title, &body).ok());
         let outgoing = fitted.ok_or_else(|| Error::failed(format!("channel `{}`: not even the run's link fits in one {service} message", channel.name)))?;

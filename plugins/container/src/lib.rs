@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bosun_sdk::host::docker;
+use bosun_sdk::host::docker::{self, Health};
 use bosun_sdk::{Check, CheckResult, ConditionResult, Context, Error};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -54,15 +54,15 @@ impl Check for ContainerCheck {
         let first = docker::inspect_container(&name)?;
         std::thread::sleep(Duration::from_millis(cfg.window_ms));
         let last = docker::inspect_container(&name)?;
-        let running = ConditionResult::new("running", last.status.clone(), last.running);
-        let healthy = match &last.health {
-            Some(health) => ConditionResult::new("health == healthy", health.clone(), health == "healthy"),
+        let running = ConditionResult::new("running", last.state.as_str(), last.running);
+        let healthy = match last.health {
+            Some(health) => ConditionResult::new("health == healthy", health.as_str(), health == Health::Healthy),
             None => ConditionResult::new("health == healthy", "no healthcheck", true),
         };
         let restarts = format!("{} -> {} in {} ms", first.restart_count, last.restart_count, cfg.window_ms);
         let steady = ConditionResult::new("restart count not rising", restarts, last.restart_count <= first.restart_count);
         let passed = running.passed && healthy.passed && steady.passed;
-        let summary = format!("{name}: {}, health {}, {} restarts", last.status, last.health.as_deref().unwrap_or("n/a"), last.restart_count);
+        let summary = format!("{name}: {}, health {}, {} restarts", last.state, last.health.map_or("n/a", |health| health.as_str()), last.restart_count);
         let mut result = CheckResult::new(passed, summary).with_condition(running).with_condition(healthy).with_condition(steady).with_metric("restart-count", last.restart_count);
         if !passed {
             result = result.with_suggestion(format!("`docker logs --tail 50 {name}` shows why; `bosun rollback` goes back to the previous release"));

@@ -15,7 +15,7 @@
 //! file, which bosun checks without the plugin.
 
 use bosun_sdk::host::{docker, fs, process};
-use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, RestoreCheck, RestoreRequest, log};
+use bosun_sdk::{Artifact, BackupRequest, BackupResult, BackupStrategy, Context, Error, ExitStatus, RestoreCheck, RestoreRequest, log};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -170,30 +170,31 @@ struct Ran {
 /// Runs `cmd` here or in `container`; stdout to `stdout_to` when given.
 fn run(container: Option<&str>, cmd: &Cmd, stdout_to: Option<&str>) -> Result<Ran, Error> {
     let argv = &cmd.argv;
-    let (code, stderr, ran) = match container {
+    let (status, stderr, ran) = match container {
         Some(c) => {
-            let status = docker::exec(c, argv, stdout_to)?;
-            (status.exit_code, status.stderr_tail, Ran { stdout: status.stdout, artifact: status.stdout_artifact })
+            let exec = docker::exec(c, argv, stdout_to)?;
+            (exec.status, exec.stderr_tail, Ran { stdout: exec.stdout, artifact: exec.stdout_artifact })
         }
         None => {
             let env = cmd.env.iter().map(|(key, value)| bosun_sdk::Kv { key: key.clone(), value: value.clone() }).collect();
             let options = process::RunOptions { cwd: None, env, stdin: None, stdout_to: stdout_to.map(Into::into), timeout_ms: None };
             let out = process::run(argv, &options)?;
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            (i64::from(out.exit_code), out.stderr_tail, Ran { stdout, artifact: out.stdout_artifact })
+            (out.status, out.stderr_tail, Ran { stdout, artifact: out.stdout_artifact })
         }
     };
-    exited(argv, code, &stderr)?;
+    exited(argv, status, &stderr)?;
     Ok(ran)
 }
 
-/// A non-zero exit as an error quoting the command's first `error:` line
-/// (pg_restore ends with a count of them), else the last line it printed.
-fn exited(argv: &[String], code: i64, stderr: &str) -> Result<(), Error> {
-    if code != 0 {
+/// A non-zero exit (or a kill) as an error quoting the command's first
+/// `error:` line (pg_restore ends with a count of them), else the last line it
+/// printed.
+fn exited(argv: &[String], status: ExitStatus, stderr: &str) -> Result<(), Error> {
+    if !status.success() {
         let mut lines = stderr.lines().filter(|l| !l.trim().is_empty());
         let quoted = lines.clone().find(|l| l.contains("error:")).or_else(|| lines.next_back()).unwrap_or("no output");
-        return Err(Error::failed(format!("`{}` exited {code}: {quoted}", argv.join(" "))));
+        return Err(Error::failed(format!("`{}` {status}: {quoted}", argv.join(" "))));
     }
     Ok(())
 }
@@ -201,7 +202,7 @@ fn exited(argv: &[String], code: i64, stderr: &str) -> Result<(), Error> {
 /// An artifact for a file a command wrote itself.
 fn artifact_of(path: &str) -> Result<Artifact, Error> {
     let entry = fs::stat(path)?.ok_or_else(|| Error::failed(format!("{path} was not written")))?;
-    Ok(Artifact { path: path.into(), size: entry.size, sha256: fs::hash(path)? })
+    Ok(Artifact { path: path.into(), size: entry.size, digest: fs::hash(path)? })
 }
 
 mod restore_test;
@@ -209,6 +210,10 @@ mod restore_test;
 struct DbDump;
 
 impl BackupStrategy for DbDump {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        ctx.config::<Config>()?.plan().map(drop)
+    }
+
     fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error> {
         let cfg: Config = ctx.config()?;
         let container = cfg.container.as_deref();
@@ -268,8 +273,8 @@ fn load(cfg: &Config, into: Option<&str>, dump: &str) -> Result<(), Error> {
     if let Some(container) = cfg.container.as_deref() {
         let cmd = cfg.restore_cmd(into, None)?;
         log::info!("restoring {dump} into container {container} with `{}`", cmd.argv.join(" "));
-        let status = docker::exec_with_input(container, &cmd.argv, dump)?;
-        return exited(&cmd.argv, status.exit_code, &status.stderr_tail);
+        let exec = docker::exec_with_input(container, &cmd.argv, dump)?;
+        return exited(&cmd.argv, exec.status, &exec.stderr_tail);
     }
     let cmd = cfg.restore_cmd(into, Some(dump))?;
     log::info!("restoring with `{}`", cmd.argv.join(" "));
@@ -335,10 +340,12 @@ mod tests {
     fn a_failed_command_is_quoted_by_its_first_error() {
         let argv = ["pg_restore".to_string()];
         let stderr = "pg_restore: while PROCESSING TOC:\npg_restore: error: could not execute query: ERROR:  role \"app\" does not exist\npg_restore: warning: errors ignored on restore: 1\n";
-        let err = exited(&argv, 1, stderr).unwrap_err().to_string();
+        let err = exited(&argv, ExitStatus::Code(1), stderr).unwrap_err().to_string();
         assert!(err.ends_with("exited 1: pg_restore: error: could not execute query: ERROR:  role \"app\" does not exist"), "{err}");
-        let err = exited(&argv, 2, "first\nlast\n\n").unwrap_err().to_string();
+        let err = exited(&argv, ExitStatus::Code(2), "first\nlast\n\n").unwrap_err().to_string();
         assert!(err.ends_with("exited 2: last"), "{err}");
+        let err = exited(&argv, ExitStatus::Signal(9), "").unwrap_err().to_string();
+        assert_eq!(err, "failed: `pg_restore` was killed by signal 9: no output");
     }
 
     #[test]

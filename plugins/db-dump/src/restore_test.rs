@@ -32,9 +32,9 @@ fn tables_listed(cfg: &Config, dump: &str) -> Result<Vec<String>, Error> {
         // Inside a container the dump is not there: it goes in on stdin.
         Some(container) => {
             let argv = cfg.pg(&["pg_restore", "--list"]).argv;
-            let status = bosun_sdk::host::docker::exec_with_input(container, &argv, dump)?;
-            super::exited(&argv, status.exit_code, &status.stderr_tail)?;
-            status.stdout
+            let exec = bosun_sdk::host::docker::exec_with_input(container, &argv, dump)?;
+            super::exited(&argv, exec.status, &exec.stderr_tail)?;
+            exec.stdout
         }
         None => run(None, &cfg.pg(&["pg_restore", "--list", dump]), None)?.stdout,
     };

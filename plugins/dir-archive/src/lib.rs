@@ -96,6 +96,12 @@ impl Config {
 struct DirArchive;
 
 impl BackupStrategy for DirArchive {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        let cfg: Config = ctx.config()?;
+        cfg.check_paths()?;
+        cfg.archive_name().map(drop)
+    }
+
     fn backup(ctx: &Context, req: &BackupRequest) -> Result<BackupResult, Error> {
         let cfg: Config = ctx.config()?;
         cfg.check_paths()?;

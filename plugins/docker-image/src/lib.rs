@@ -28,7 +28,7 @@ fn images(ctx: &Context, cfg: Config) -> Result<Vec<String>, Error> {
         return Ok(cfg.images);
     }
     let label = format!("bosun.project={}", ctx.project());
-    let mut images: Vec<String> = docker::list_containers(false, &[label.clone()])?.into_iter().map(|c| c.image).collect();
+    let mut images: Vec<String> = docker::list_containers(false, std::slice::from_ref(&label))?.into_iter().map(|c| c.image).collect();
     images.sort();
     images.dedup();
     if images.is_empty() {

@@ -119,7 +119,7 @@ fn certificate_expiration_ms(url: &str, timeout_ms: u64) -> Result<Result<i64, S
     match net::tls_certificate(parsed.host(), parsed.port(), timeout_ms.min(u32::MAX.into()) as u32) {
         Ok(cert) => {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            Ok(Ok(cert.not_after * 1000 - now_ms))
+            Ok(Ok(cert.not_after - now_ms))
         }
         Err(bosun_sdk::HostError::Failed(why) | bosun_sdk::HostError::TimedOut(why)) => Ok(Err(why)),
         Err(e) => Err(e.into()),

@@ -26,9 +26,27 @@ fn default_template() -> String {
     "${PREFIX}${SEP}${ENV}${SEP}${SERVICE}${SEP}${VERSION}".into()
 }
 
+/// The variables bosun passes to every render (`SEP` is this plugin's own).
+const HOST_VARIABLES: [&str; 6] = ["PREFIX", "ENV", "SERVICE", "VERSION", "TIMESTAMP", "SHORT_DIGEST"];
+
+/// Renders the template with every known variable standing for itself, so an
+/// unknown or unclosed `${...}` is found before any deploy; the name itself
+/// can only be checked with the real values.
+fn check_variables(cfg: Config) -> Result<(), String> {
+    let mut known = cfg.vars;
+    for name in HOST_VARIABLES.into_iter().chain(["SEP"]) {
+        known.insert(name.into(), name.into());
+    }
+    render::render(&cfg.template, &known).map(drop)
+}
+
 struct Template;
 
 impl NamingTemplate for Template {
+    fn validate(ctx: &Context) -> Result<(), Error> {
+        check_variables(ctx.config()?).map_err(Error::invalid_config)
+    }
+
     fn render(ctx: &Context, vars: &[Kv]) -> Result<String, Error> {
         let cfg: Config = ctx.config()?;
         let mut all = cfg.vars;
@@ -43,3 +61,17 @@ impl NamingTemplate for Template {
 }
 
 bosun_sdk::export_naming_template!(Template, config = Config);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_knows_the_hosts_variables_and_the_configured_ones() {
+        let config = |template: &str| Config { template: template.into(), vars: [("TEAM".to_string(), "core".to_string())].into() };
+        assert_eq!(check_variables(config(&default_template())), Ok(()));
+        assert_eq!(check_variables(config("${TEAM}_${SERVICE}_${TIMESTAMP}_${SHORT_DIGEST}")), Ok(()));
+        let unknown = check_variables(config("${PREFIX}-${SERVCE}")).unwrap_err();
+        assert!(unknown.starts_with("template `${PREFIX}-${SERVCE}`: unknown variable ${SERVCE} (known: ENV, PREFIX, SEP, SERVICE, SHORT_DIGEST, TEAM, TIMESTAMP, VERSION)"), "{unknown}");
+    }
+}

@@ -41,7 +41,7 @@ fn locate(cfg: &Config) -> Result<(String, String), Error> {
 fn mounting(volume: &str) -> Result<(String, String), Error> {
     for container in docker::list_containers(true, &[])? {
         let details = docker::inspect_container(&container.name)?;
-        if let Some(mount) = details.mounts.iter().find(|m| m.kind == "volume" && m.source == *volume) {
+        if let Some(mount) = details.mounts.iter().find(|m| m.kind == docker::MountKind::Volume && m.source == *volume) {
             return Ok((container.name, mount.destination.clone()));
         }
     }

@@ -63,6 +63,11 @@ fn payload(event: &Event) -> Value {
 struct Webhook;
 
 impl Notifier for Webhook {
+    fn validate(ctx: &Context, channel: &Channel) -> Result<(), Error> {
+        ctx.config::<Config>()?;
+        target_url(channel).map(drop)
+    }
+
     fn deliver(ctx: &Context, event: &Event, channel: &Channel) -> Result<String, Error> {
         let cfg: Config = ctx.config()?;
         let url = target_url(channel)?;

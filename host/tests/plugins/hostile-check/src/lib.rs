@@ -55,8 +55,8 @@ impl Check for Hostile {
             }
             "process" => {
                 let out = process::run(&cfg.argv, &RunOptions::default())?;
-                Ok(CheckResult::new(out.exit_code == 0, format!("exit {}", out.exit_code))
-                    .with_metric("exit-code", out.exit_code))
+                let code = out.status.code().ok_or_else(|| Error::failed(out.status.to_string()))?;
+                Ok(CheckResult::new(code == 0, format!("exit {code}")).with_metric("exit-code", code))
             }
             other => Err(Error::invalid_config(format!(
                 "config key `mode`: unknown mode `{other}` (noop, loop, grow-memory, panic, http, process)"

@@ -58,7 +58,7 @@ fn run(op: &Op) -> Result<String, Error> {
             None => "none".into(),
         },
         "list" => fs::list(&op.path, &[], &[], true)?.into_iter().map(|e| e.path).collect::<Vec<_>>().join(" "),
-        "hash" => fs::hash(&op.path)?,
+        "hash" => fs::hash(&op.path)?.hex,
         "copy" => fs::copy(&op.path, &op.to)?.path,
         "extract" => fs::extract(&op.path, &op.to)?.to_string(),
         "archive" => {
@@ -71,7 +71,8 @@ fn run(op: &Op) -> Result<String, Error> {
         "run" => {
             let opts = RunOptions { cwd: some(&op.path), stdout_to: some(&op.to), ..RunOptions::default() };
             let out = process::run(&op.argv, &opts)?;
-            format!("exit {} {}", out.exit_code, String::from_utf8_lossy(&out.stdout).trim())
+            let code = out.status.code().ok_or_else(|| Error::failed(out.status.to_string()))?;
+            format!("exit {code} {}", String::from_utf8_lossy(&out.stdout).trim())
         }
         other => return Err(Error::invalid_config(format!("config key `ops`: unknown op `{other}`"))),
     })

@@ -132,7 +132,8 @@ impl Check for HostileLimits {
             },
             "run" => {
                 let out = process::run(&cfg.argv, &RunOptions::default())?;
-                Ok(CheckResult::pass(format!("exit {}, stderr tail {} bytes", out.exit_code, out.stderr_tail.len()))
+                let code = out.status.code().ok_or_else(|| Error::failed(out.status.to_string()))?;
+                Ok(CheckResult::pass(format!("exit {code}, stderr tail {} bytes", out.stderr_tail.len()))
                     .with_metric("stderr-tail-bytes", out.stderr_tail.len() as f64))
             }
             "spawn-detached" => {

@@ -2,7 +2,7 @@
 //! `fs.extract` (config `plant = [archive, dest]`; modes are kept, so an
 //! executable of the plugin's own), then runs config `argv` with config `env`
 //! and `cwd`. Passes when the command exits 0, summary `exit <code>: <stdout>`;
-//! a host error is returned as it is.
+//! a host error is returned as it is, a killed command as a failure.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +32,8 @@ impl Check for HostileProcess {
         let options = process::RunOptions { cwd: cfg.cwd, env, stdin: None, stdout_to: None, timeout_ms: None };
         let out = process::run(&cfg.argv, &options)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        Ok(CheckResult::new(out.exit_code == 0, format!("exit {}: {}", out.exit_code, stdout.trim())))
+        let code = out.status.code().ok_or_else(|| Error::failed(out.status.to_string()))?;
+        Ok(CheckResult::new(code == 0, format!("exit {code}: {}", stdout.trim())))
     }
 }
 

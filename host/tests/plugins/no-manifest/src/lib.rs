@@ -6,10 +6,13 @@
 
 wit_bindgen::generate!({
     world: "smoke-check",
-    path: "../../../../wit",
+    path: "../../../../wit/since_v0.3.0",
     features: ["clocks-timezone"],
     generate_all,
 });
+
+use bosun::plugin::types::{PluginError, RunContext};
+use exports::bosun::plugin::check::{CheckResult, Guest};
 
 struct NoManifest;
 
