@@ -90,6 +90,35 @@ impl types::HostError {
     }
 }
 
+/// The words the engine spells these values with (and API 0.2 passed on).
+macro_rules! engine_words {
+    ($($module:ident::$enum:ident { $($case:ident => $word:literal),* $(,)? })*) => {$(
+        impl $module::$enum {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$case => $word),* }
+            }
+
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word { $($word => Some(Self::$case),)* _ => None }
+            }
+        }
+    )*};
+}
+
+engine_words! {
+    docker::ContainerState {
+        Created => "created",
+        Running => "running",
+        Paused => "paused",
+        Restarting => "restarting",
+        Removing => "removing",
+        Exited => "exited",
+        Dead => "dead",
+    }
+    docker::Health { Starting => "starting", Healthy => "healthy", Unhealthy => "unhealthy" }
+    docker::MountKind { Bind => "bind", Volume => "volume", Tmpfs => "tmpfs", Npipe => "npipe", Cluster => "cluster", Image => "image" }
+}
+
 impl types::Digest {
     /// The sha256 digest `hex` (lower-case hex), the only kind the host makes.
     pub fn sha256(hex: String) -> types::Digest {

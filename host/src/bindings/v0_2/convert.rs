@@ -186,44 +186,6 @@ impl Convert<old_net::Certificate> for new_net::Certificate {
     }
 }
 
-/// 0.2 named states, health and mount kinds as the engine spells them.
-fn state_word(state: new_docker::ContainerState) -> String {
-    use new_docker::ContainerState::*;
-    match state {
-        Created => "created",
-        Running => "running",
-        Paused => "paused",
-        Restarting => "restarting",
-        Removing => "removing",
-        Exited => "exited",
-        Dead => "dead",
-    }
-    .into()
-}
-
-fn health_word(health: new_docker::Health) -> String {
-    use new_docker::Health::*;
-    match health {
-        Starting => "starting",
-        Healthy => "healthy",
-        Unhealthy => "unhealthy",
-    }
-    .into()
-}
-
-fn mount_kind_word(kind: new_docker::MountKind) -> String {
-    use new_docker::MountKind::*;
-    match kind {
-        Bind => "bind",
-        Volume => "volume",
-        Tmpfs => "tmpfs",
-        Npipe => "npipe",
-        Cluster => "cluster",
-        Image => "image",
-    }
-    .into()
-}
-
 /// 0.2 gave creation times in seconds.
 fn seconds(timestamp_ms: i64) -> i64 {
     timestamp_ms.div_euclid(1000)
@@ -241,7 +203,7 @@ impl Convert<old_docker::ContainerSummary> for new_docker::ContainerSummary {
             name: self.name,
             image: self.image,
             image_id: self.image_id,
-            state: state_word(self.state),
+            state: self.state.as_str().into(),
             status: self.status,
             labels: self.labels.convert(),
             created: seconds(self.created),
@@ -251,7 +213,7 @@ impl Convert<old_docker::ContainerSummary> for new_docker::ContainerSummary {
 
 impl Convert<old_docker::Mount> for new_docker::Mount {
     fn convert(self) -> old_docker::Mount {
-        old_docker::Mount { kind: mount_kind_word(self.kind), source: self.source, destination: self.destination, read_only: self.read_only }
+        old_docker::Mount { kind: self.kind.as_str().into(), source: self.source, destination: self.destination, read_only: self.read_only }
     }
 }
 
@@ -262,9 +224,9 @@ impl Convert<old_docker::ContainerDetails> for new_docker::ContainerDetails {
             name: self.name,
             image: self.image,
             image_id: self.image_id,
-            status: state_word(self.state),
+            status: self.state.as_str().into(),
             running: self.running,
-            health: self.health.map(health_word),
+            health: self.health.map(|health| health.as_str().into()),
             exit_code: self.exit_code.into(),
             restart_count: self.restart_count,
             started_at: rfc3339(self.started_at),

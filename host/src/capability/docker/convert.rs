@@ -20,39 +20,15 @@ pub(super) fn primary_name(names: Option<Vec<String>>) -> String {
     trimmed().find(|n| !n.contains('/')).or_else(|| trimmed().next()).unwrap_or_default().to_string()
 }
 
-/// A state word of the engine's (`docker ps`'s STATE) as the WIT's enum. A
-/// word this bosun does not know reads as dead: not running, not to be trusted.
+/// A state word of the engine's (`docker ps`'s STATE). A word this bosun
+/// does not know reads as dead: not running, not to be trusted.
 fn container_state(word: &str) -> ContainerState {
-    match word {
-        "created" => ContainerState::Created,
-        "running" => ContainerState::Running,
-        "paused" => ContainerState::Paused,
-        "restarting" => ContainerState::Restarting,
-        "removing" => ContainerState::Removing,
-        "exited" => ContainerState::Exited,
-        _ => ContainerState::Dead,
-    }
+    ContainerState::from_word(word).unwrap_or(ContainerState::Dead)
 }
 
-/// The healthcheck's verdict; none without a healthcheck.
-fn health(word: &str) -> Option<Health> {
-    match word {
-        "starting" => Some(Health::Starting),
-        "healthy" => Some(Health::Healthy),
-        "unhealthy" => Some(Health::Unhealthy),
-        _ => None,
-    }
-}
-
+/// A mount the engine calls something new is taken for a volume: named, not a host path.
 fn mount_kind(word: &str) -> MountKind {
-    match word {
-        "bind" => MountKind::Bind,
-        "tmpfs" => MountKind::Tmpfs,
-        "npipe" => MountKind::Npipe,
-        "cluster" => MountKind::Cluster,
-        "image" => MountKind::Image,
-        _ => MountKind::Volume,
-    }
+    MountKind::from_word(word).unwrap_or(MountKind::Volume)
 }
 
 /// The engine's creation times are seconds since the epoch.
@@ -83,7 +59,7 @@ pub(super) fn container_details(c: api::ContainerInspectResponse) -> ContainerDe
     let state = c.state.unwrap_or_default();
     let config = c.config.unwrap_or_default();
     let network = c.network_settings.unwrap_or_default();
-    let health = state.health.and_then(|h| h.status).and_then(|s| health(&s.to_string()));
+    let health = state.health.and_then(|h| h.status).and_then(|s| Health::from_word(&s.to_string()));
     let started_at = state.started_at.as_deref().and_then(from_rfc3339);
     let mut networks: Vec<String> = network.networks.unwrap_or_default().into_keys().collect();
     networks.sort();
