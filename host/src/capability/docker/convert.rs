@@ -59,7 +59,7 @@ pub(super) fn container_details(c: api::ContainerInspectResponse) -> ContainerDe
     let state = c.state.unwrap_or_default();
     let config = c.config.unwrap_or_default();
     let network = c.network_settings.unwrap_or_default();
-    let health = state.health.and_then(|h| h.status).and_then(|s| Health::from_word(&s.to_string()));
+    let health = state.health.and_then(|h| h.status).and_then(|s| Health::from_word(s.as_ref()));
     let started_at = state.started_at.as_deref().and_then(from_rfc3339);
     let mut networks: Vec<String> = network.networks.unwrap_or_default().into_keys().collect();
     networks.sort();
