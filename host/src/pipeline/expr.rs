@@ -641,7 +641,7 @@ impl Function {
         };
         if count < fewest || count > most {
             Some(format!("'{name}' takes {takes}, not {count}"))
-        } else if self == Function::Case && count % 2 == 0 {
+        } else if self == Function::Case && count.is_multiple_of(2) {
             Some(format!(
                 "'case' takes pairs of predicate and value and then a default (an odd number of arguments), not {count}"
             ))
