@@ -1403,7 +1403,8 @@ fn choose_case(args: &[Value]) -> Result<Value, EvalError> {
 // ---------------------------------------------------------------- references
 
 /// A context path an expression reads: `steps.build.outputs.x` is the
-/// context `steps` and the keys `build`, `outputs`, `x`.
+/// context `steps` and the keys `build`, `outputs`, `x`. Names are as
+/// written; GitHub compares them ignoring case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
     pub context: String,
