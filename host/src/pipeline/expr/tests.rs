@@ -255,13 +255,12 @@ fn evaluation_errors_name_the_function() {
 }
 
 mod github_cases {
-    //! GitHub's own expression test cases, vendored from
-    //! actions/languageservices (see testdata/actions-languageservices/SOURCE.md).
+    //! GitHub's own expression test cases (actions/languageservices,
+    //! `expressions/testdata`, the cases its `xlang.test.ts` runs).
     //! Results must match in kind and value; errors must come from the same
     //! step (lexing and parsing both being bosun's parse), whatever the wording.
 
     use super::super::*;
-    use std::path::Path;
 
     /// Groups of cases not run, by file and group, and why. (Upstream's own
     /// TypeScript skips, multi-line error positions, do run here: bosun does
@@ -352,12 +351,17 @@ mod github_cases {
         }
     }
 
+    /// The cases are GitHub's (MIT), not bosun's, so they are not kept in
+    /// this repository: point the test at a checkout of actions/languageservices
+    /// (commit 4043eda1 passes 1019 of 1020, the one group above skipped).
     #[test]
-    fn every_vendored_case() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/pipeline/testdata/actions-languageservices");
+    #[ignore = "needs GitHub's cases: BOSUN_GHA_EXPR_CASES=<actions/languageservices>/expressions/testdata cargo test -p bosun --lib github_cases -- --ignored"]
+    fn every_github_case() {
+        let dir = std::env::var_os("BOSUN_GHA_EXPR_CASES")
+            .map(std::path::PathBuf::from)
+            .expect("BOSUN_GHA_EXPR_CASES names the expressions/testdata folder of actions/languageservices");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("GitHub's test cases belong in {}: {e}", dir.display()))
+            .unwrap_or_else(|e| panic!("GitHub's test cases: {}: {e}", dir.display()))
             .map(|entry| entry.expect("a directory entry").path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
             .collect();
