@@ -27,6 +27,9 @@
 //!   grant), each a `Capability` with its grant grammar, its view of the
 //!   call's store data, and its linker hook; `capability::v0_2` serves the
 //!   previous API's interfaces with the same calls.
+//! - `pipeline` is pipelines: `pipeline::expr` is the `${{ }}` expression
+//!   language of their steps (GitHub Actions' semantics, tested against
+//!   GitHub's cases), a leaf that imports nothing from bosun.
 //! - `state` is the SQLite store (runs, backups, releases, locks).
 //!   `backup_format` is what a backup's files look like on disk (file list,
 //!   hashes, compression). `docker` is the connection to the engine.
@@ -42,6 +45,7 @@ pub mod config;
 pub mod docker;
 pub mod failure;
 pub mod ops;
+pub mod pipeline;
 pub mod plugin;
 pub mod secrets;
 pub mod state;
