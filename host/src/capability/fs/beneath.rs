@@ -21,6 +21,20 @@ use super::walk::{TreeEntry, path_cstr};
 
 const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
 
+/// `openat2`, asked again when it answers EAGAIN: with `RESOLVE_BENEATH` the
+/// kernel says so when a rename or mount anywhere on the machine raced a `..`
+/// it was resolving, and openat2(2) says to retry. Bounded, so a machine that
+/// renames without pause makes the call fail rather than spin.
+pub fn openat2(dir: impl AsFd, path: &Path, flags: OFlags, resolve: ResolveFlags) -> rustix::io::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(dir.as_fd(), path, flags, Mode::empty(), resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 64 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// A path inside a grant root: the root's handle and the rest of the path.
 pub struct Located {
     root: OwnedFd,
@@ -90,7 +104,7 @@ impl Located {
 
     /// Opens the path itself (following symlinks that stay beneath the root).
     pub fn open(&self, flags: OFlags) -> Result<OwnedFd, Refusal> {
-        let fd = rustix::fs::openat2(&self.root, self.rest_or_dot(), flags | OFlags::CLOEXEC, Mode::empty(), self.resolve)?;
+        let fd = openat2(&self.root, self.rest_or_dot(), flags | OFlags::CLOEXEC, self.resolve)?;
         self.refuse_if_protected(&fd)?;
         Ok(fd)
     }
@@ -116,7 +130,7 @@ impl Located {
             _ => return Err(Refusal::Io(io::Error::new(io::ErrorKind::InvalidInput, "names no entry (a grant root itself, or one ending in `..`)"))),
         };
         let parent = self.rest.parent().unwrap_or(Path::new(""));
-        let dir = rustix::fs::openat2(&self.root, dot_if_empty(parent), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), BENEATH)?;
+        let dir = openat2(&self.root, dot_if_empty(parent), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, BENEATH)?;
         let real = real_path_of(&dir)?.join(&name);
         if protected_root_of(&real).is_some() {
             return Err(Refusal::Protected(real));
@@ -130,7 +144,7 @@ impl Located {
         let mut done = PathBuf::new();
         for part in self.rest.components() {
             done.push(part);
-            match rustix::fs::openat2(&self.root, &done, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), BENEATH) {
+            match openat2(&self.root, &done, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, BENEATH) {
                 Ok(fd) => self.refuse_if_protected(&fd)?,
                 Err(rustix::io::Errno::NOENT) => {
                     let step = Located { root: self.root.try_clone()?, rest: done.clone(), resolve: self.resolve, shown: self.shown.clone() };
@@ -208,7 +222,7 @@ fn kind_name(kind: rustix::fs::FileType) -> &'static str {
 /// Opens a directory by a real (already resolved) path: a symlink anywhere
 /// in it means the path changed since it was resolved, and is refused.
 fn open_real_dir(real: &Path) -> Result<OwnedFd, rustix::io::Errno> {
-    rustix::fs::openat2(CWD, real, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS)
+    openat2(CWD, real, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS)
 }
 
 /// `mkdir -p` of a real path, one step at a time from its deepest existing
@@ -231,7 +245,7 @@ fn create_real_dirs(real: &Path) -> Result<OwnedFd, Refusal> {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
-        dir = rustix::fs::openat2(&dir, name, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::NO_SYMLINKS | BENEATH)?;
+        dir = openat2(&dir, Path::new(name), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, ResolveFlags::NO_SYMLINKS | BENEATH)?;
     }
     Ok(dir)
 }
@@ -345,5 +359,29 @@ mod tests {
         let at = Located::new(&top.join("granted"), PathBuf::new(), top.join("granted"), false);
         assert!(at.is_err() || at.unwrap().open_regular().is_err(), "a link swapped in for the granted file is not followed");
         assert!(Located::new(&top.join("sibling"), PathBuf::from("x"), top.join("sibling/x"), false).is_err());
+    }
+
+    #[test]
+    fn renames_elsewhere_on_the_machine_never_fail_an_open_through_dotdot() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("f"), "f").unwrap();
+        let busy = tempfile::tempdir().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renamer = {
+            let (stop, from, to) = (stop.clone(), busy.path().join("a"), busy.path().join("b"));
+            std::fs::write(&from, "").unwrap();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::rename(&from, &to).unwrap();
+                    std::fs::rename(&to, &from).unwrap();
+                }
+            })
+        };
+        let opened = (0..20_000).map(|_| located(&root, "sub/../sub/../f").open_regular()).filter(Result::is_ok).count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        renamer.join().unwrap();
+        assert_eq!(opened, 20_000, "an EAGAIN from a rename race is asked again, not turned into a failure");
     }
 }

@@ -167,7 +167,7 @@ fn list(dir: &Path, top: &OwnedFd, root: &Path, excludes: &globset::GlobSet, fou
 pub fn open_beneath(top: &OwnedFd, rest: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let rest = if rest.as_os_str().is_empty() { Path::new(".") } else { rest };
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-    rustix::fs::openat2(top, rest, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), resolve)
+    super::beneath::openat2(top, rest, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, resolve)
 }
 
 /// `path` relative to `root`, which it starts with.
