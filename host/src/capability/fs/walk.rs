@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex};
 
 use std::os::fd::OwnedFd;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Dir, FileType, OFlags, ResolveFlags};
 
 use crate::backup_format::file_list::Owner;
 use super::io_error;
@@ -204,7 +204,7 @@ mod tests {
     }
 
     fn walk(path: &Path, excludes: &globset::GlobSet) -> Result<Vec<TreeEntry>, HostError> {
-        let top = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(|e| io_error(path, e.into()))?;
+        let top = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, rustix::fs::Mode::empty()).map_err(|e| io_error(path, e.into()))?;
         super::walk(&top, path, excludes)
     }
 
