@@ -142,8 +142,8 @@ fn dot_text(name: &str, pipeline: &Pipeline) -> String {
 fn ran_text(ran: &Ran) -> String {
     let outcome = serde_json::to_value(ran.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let elapsed = crate::time::elapsed(std::time::Duration::from_millis(ran.elapsed_ms as u64));
-    let dry = if ran.dry_run { "dry run " } else { "" };
-    let mut lines = vec![format!("{dry}run {} of pipeline {}: {outcome} in {elapsed}", ran.run_id, ran.pipeline)];
+    let dry = if ran.dry_run { " (dry run)" } else { "" };
+    let mut lines = vec![format!("run {} of pipeline {}{dry}: {outcome} in {elapsed}", ran.run_id, ran.pipeline)];
     lines.push(format!("  {:<4}  {:<16}  {:<14}  {:<10}  {:>5}  {:>7}  summary", "wave", "step", "uses", "state", "tries", "time"));
     for step in &ran.steps {
         lines.push(step_row(step));
