@@ -47,7 +47,8 @@ pub struct StepReport {
 }
 
 impl StepReport {
-    /// A step that ended without running (skipped, failed to start, cancelled).
+    /// A step that ended without running (skipped, failed to start,
+    /// cancelled); a step that ran fills in the rest.
     fn unrun(step: &Step, phase: &'static str, wave: usize, state: StepState, summary: String) -> StepReport {
         StepReport {
             id: step.id.clone(),
@@ -329,18 +330,12 @@ impl Runner<'_> {
         };
         let log = if log.is_empty() { done.log.clone() } else { log };
         let report = StepReport {
-            id: step.id.clone(),
-            phase,
-            uses: step.uses.clone(),
-            wave,
-            state,
-            continued: state == StepState::Failed && step.continue_on_error,
             attempts,
             elapsed_ms: elapsed.as_millis(),
-            summary: done.summary,
             args: args.as_json().clone(),
             outputs: done.outputs,
             planned: done.planned,
+            ..StepReport::unrun(step, phase, wave, state, done.summary)
         };
         (report, log)
     }

@@ -201,15 +201,15 @@ with = { title = "${{ steps.b.outputs.size }}" }
 }
 
 #[test]
-fn inputs_are_typed() {
+fn inputs_are_typed_and_their_defaults_and_options_checked() {
     let text = r#"
+[pipelines.p.inputs.mode]
+type = "colour"
 [pipelines.p.inputs.keep]
 type = "int"
 default = "three"
 [pipelines.p.inputs.env]
 type = "enum"
-[pipelines.p.inputs.mode]
-type = "colour"
 [[pipelines.p.steps]]
 id = "w"
 uses = "wait"
@@ -217,22 +217,7 @@ with = { for = "0s" }
 "#;
     let found = errors(text).join("\n");
     assert!(found.contains("pipelines.p.inputs.mode.type: `colour` is not one of string, int, bool, enum"), "{found}");
-}
-
-#[test]
-fn input_defaults_and_enum_options_are_checked() {
-    let text = r#"
-[pipelines.p.inputs.keep]
-type = "int"
-default = "three"
-[pipelines.p.inputs.env]
-type = "enum"
-[[pipelines.p.steps]]
-id = "w"
-uses = "wait"
-with = { for = "0s" }
-"#;
-    let found = errors(text).join("\n");
+    let found = errors(&text.replace("colour", "string")).join("\n");
     assert!(found.contains("pipelines.p.inputs.keep.default: expected a whole number, found \"three\""), "{found}");
     assert!(found.contains("pipelines.p.inputs.env.options: an enum input lists its values"), "{found}");
 }
