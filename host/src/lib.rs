@@ -27,9 +27,11 @@
 //!   grant), each a `Capability` with its grant grammar, its view of the
 //!   call's store data, and its linker hook; `capability::v0_2` serves the
 //!   previous API's interfaces with the same calls.
-//! - `pipeline` is pipelines: `pipeline::expr` is the `${{ }}` expression
-//!   language of their steps (GitHub Actions' semantics, tested against
-//!   GitHub's cases), a leaf that imports nothing from bosun.
+//! - `pipeline` runs pipelines: the steps of a `config::pipeline`, in the
+//!   order their needs give, each built-in step through the same `ops` code
+//!   as its CLI verb. `expr` is the `${{ }}` expression language of their
+//!   steps (GitHub Actions' semantics, tested against GitHub's cases), a
+//!   leaf that imports nothing from bosun.
 //! - `state` is the SQLite store (runs, backups, releases, locks).
 //!   `backup_format` is what a backup's files look like on disk (file list,
 //!   hashes, compression). `docker` is the connection to the engine.
@@ -43,6 +45,7 @@ pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod docker;
+pub mod expr;
 pub mod failure;
 pub mod ops;
 pub mod pipeline;

@@ -10,6 +10,7 @@ mod images;
 mod output;
 mod lock;
 mod notify;
+mod pipeline;
 mod plugin;
 mod release;
 mod runs;
@@ -61,6 +62,11 @@ enum Command {
     /// Send notifications: `notify test <channel>`.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// Run a pipeline from bosun.toml: its steps in the order their needs give.
+    Run(pipeline::RunArgs),
+    /// List pipelines, or show one's steps (`--dot` for Graphviz).
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Run smoke checks from bosun.toml (all, or the named ones).
     Check(check::CheckArgs),
     /// List recent runs, or show one with its log (`bosun runs 42`).
@@ -100,6 +106,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Images(command) => images::run(command, &load(cli.config)?, out).await,
         Command::Lock(command) => lock::run(command, &load(cli.config)?, out).await,
         Command::Notify(command) => notify::run(command, &load(cli.config)?, out).await,
+        Command::Run(args) => pipeline::run(args, &load(cli.config)?, out).await,
+        Command::Pipeline(command) => pipeline::command(command, &load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &load(cli.config)?, out).await,
         Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,

@@ -2,6 +2,7 @@
 
 mod error;
 pub mod notify_template;
+pub mod pipeline;
 pub mod notify_url;
 pub mod retention;
 mod secrets;
@@ -43,6 +44,9 @@ pub struct Config {
     pub backups: BTreeMap<String, BackupSet>,
     #[serde(default)]
     pub notify: BTreeMap<String, Channel>,
+    /// `bosun run NAME`: steps as a graph.
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, pipeline::Pipeline>,
     /// Where the file was read from; none for embedded defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -212,6 +216,7 @@ impl Config {
             suites: BTreeMap::new(),
             backups: BTreeMap::new(),
             notify: BTreeMap::new(),
+            pipelines: BTreeMap::new(),
             source: None,
         }
     }
@@ -300,6 +305,9 @@ impl Config {
                     problems.add(format!("notify.{name}.json{path}"), e);
                 }
             }
+        }
+        for (name, pipeline) in &self.pipelines {
+            pipeline::validate(name, pipeline, self, problems);
         }
     }
 

@@ -64,7 +64,7 @@ fn quoted(text: &str) -> Vec<&str> {
 }
 
 /// The known name a typo most likely meant, if one is close enough.
-fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|name| (strsim::jaro_winkler(typo, name), *name))

@@ -1,4 +1,12 @@
-//! Pipelines (`[pipelines.<name>]` in bosun.toml): so far the expression
-//! language their steps and conditions are written in.
+//! Running pipelines (`[pipelines.<name>]`, modelled and validated in
+//! `config::pipeline`): `inputs` types a run's `key=value` words, `run`
+//! schedules the steps, `step` runs each built-in step through the same
+//! `ops` code as its CLI verb, `command` runs the `command` step's argv.
 
-pub mod expr;
+mod args;
+mod command;
+pub mod inputs;
+mod run;
+mod step;
+
+pub use run::{Event, Observer, Ran, StepReport, run};

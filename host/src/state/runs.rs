@@ -15,6 +15,8 @@ pub enum Outcome {
     Succeeded,
     Failed,
     Skipped,
+    /// Stopped on purpose (Ctrl-C) before it ended.
+    Cancelled,
     /// Its bosun ended without saying how the run went (killed, crashed,
     /// the machine went down); found by a later bosun.
     Interrupted,
@@ -27,6 +29,7 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Cancelled => "cancelled",
             Outcome::Interrupted => "interrupted",
         }
     }
@@ -36,6 +39,7 @@ impl Outcome {
             "succeeded" => Outcome::Succeeded,
             "failed" => Outcome::Failed,
             "skipped" => Outcome::Skipped,
+            "cancelled" => Outcome::Cancelled,
             "interrupted" => Outcome::Interrupted,
             _ => Outcome::Running,
         }
@@ -112,6 +116,10 @@ impl State {
             }
             tx.execute("UPDATE runs SET outcome = 'interrupted', finished_at = ?2, summary = ?3 WHERE id = ?1", params![id, now, summary])?;
             tx.execute("UPDATE releases SET outcome = 'interrupted' WHERE run_id = ?1 AND outcome = 'deploying'", [id])?;
+            // A pipeline's concurrency key only keeps others from starting the
+            // same work: its holder is gone, so `bosun run --resume` may take it.
+            tx.execute("UPDATE pipeline_steps SET state = 'interrupted', finished_at = ?2 WHERE run_id = ?1 AND state = 'running'", params![id, now])?;
+            tx.execute("DELETE FROM pipeline_keys WHERE run_id = ?1", [id])?;
             found.push(Interrupted { id, operation, target, summary });
         }
         tx.commit()?;

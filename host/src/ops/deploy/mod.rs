@@ -59,12 +59,21 @@ impl ReleasePlan {
         }
     }
 
+    /// The version running before this release (and its container's name,
+    /// for a `run` service), if any.
+    pub fn previous(&self) -> Option<(String, Option<String>)> {
+        match self {
+            ReleasePlan::Run(plan) => plan.replaces.first().map(|old| (old.version.clone(), Some(old.name.clone()))),
+            ReleasePlan::Compose(plan) => plan.previous.clone().map(|version| (version, None)),
+        }
+    }
+
     /// Where the service is after a failed release was undone.
     fn back_to(&self, scope: &str) -> String {
-        let previous = match self {
-            ReleasePlan::Run(plan) => plan.replaces.first().map(|old| format!("{} ({})", old.version, old.name)),
-            ReleasePlan::Compose(plan) => plan.previous.clone(),
-        };
+        let previous = self.previous().map(|(version, name)| match name {
+            Some(name) => format!("{version} ({name})"),
+            None => version,
+        });
         match previous {
             Some(previous) => format!("{scope} is back on version {previous}"),
             None => format!("{scope} had nothing running before and has nothing running now"),

@@ -17,8 +17,9 @@
 //! case-insensitive string comparison, `&&`/`||` returning an operand,
 //! truthiness, GitHub's number formatting, and the functions `contains`,
 //! `startsWith`, `endsWith`, `format`, `join`, `toJSON`, `fromJSON` and `case`
-//! follow the test cases of `actions/languageservices`, vendored in
-//! `testdata/` and run by the `github_cases` test.
+//! follow the test cases of `actions/languageservices`, read from
+//! a checkout of it named by `BOSUN_GHA_EXPR_CASES` and run by the
+//! `every_github_case` test.
 //!
 //! # Where bosun differs
 //!
@@ -1147,6 +1148,10 @@ pub enum JobStatus {
     Success,
     Failure,
     Cancelled,
+    /// A job it needs was skipped: neither `success()` nor `failure()`
+    /// holds, so as on GitHub it is skipped too unless its `if` says
+    /// otherwise (`always()`, `!cancelled()`).
+    Skipped,
 }
 
 /// What an expression is evaluated against: the named contexts and the job
@@ -1170,6 +1175,12 @@ impl Scope {
         self.contexts
             .retain(|(known, _)| !known.eq_ignore_ascii_case(name));
         self.contexts.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The same contexts, with the job status `status`.
+    pub fn with_status(mut self, status: JobStatus) -> Scope {
+        self.status = status;
         self
     }
 

@@ -1,0 +1,229 @@
+//! `bosun run <pipeline>` and `bosun pipeline list | show`.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use clap::{Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::output::{Failure, Output};
+use crate::app::App;
+use crate::config::pipeline::{Pipeline, Step};
+use crate::failure::FAILED;
+use crate::pipeline::{self, Event, Ran, StepReport};
+use crate::state::{Outcome, StepState};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The pipeline: a `[pipelines.<name>]` table in bosun.toml.
+    pipeline: String,
+    /// Its inputs, as key=value (e.g. version=1.4.2).
+    inputs: Vec<String>,
+    /// Run read-only steps; for the others show the resolved arguments and
+    /// what they would change, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PipelineCommand {
+    /// The pipelines in bosun.toml.
+    List,
+    /// One pipeline's inputs and steps, in the order they run.
+    Show {
+        name: String,
+        /// Print the graph in Graphviz's dot language.
+        #[arg(long)]
+        dot: bool,
+    },
+}
+
+/// Exit code of a run stopped with Ctrl-C (128 + SIGINT, as shells report it).
+const CANCELLED: u8 = 130;
+
+pub async fn run(args: RunArgs, app: &App, out: Output) -> Result<(), Failure> {
+    let found = app.config.pipelines.get(&args.pipeline);
+    let inputs = match found {
+        Some(p) => pipeline::inputs::resolve(&args.pipeline, p, &args.inputs)?,
+        None => serde_json::Map::new(),
+    };
+    let shown = Shown::new(out);
+    let observe = |event: Event<'_>| shown.event(event);
+    let ran = pipeline::run(app, &args.pipeline, inputs, args.dry_run, &observe).await?;
+    out.print(&ran, || ran_text(&ran));
+    match ran.outcome {
+        Outcome::Failed => Err(Failure::silent(FAILED)),
+        Outcome::Cancelled => Err(Failure::silent(CANCELLED)),
+        _ => Ok(()),
+    }
+}
+
+pub async fn command(command: PipelineCommand, app: &App, out: Output) -> Result<(), Failure> {
+    let pipelines = &app.config.pipelines;
+    match command {
+        PipelineCommand::List => {
+            let listed: Vec<serde_json::Value> =
+                pipelines.iter().map(|(name, p)| serde_json::json!({ "name": name, "description": p.description, "steps": p.steps.len(), "on_failure": p.on_failure.len() })).collect();
+            out.print(&listed, || {
+                if pipelines.is_empty() {
+                    return "no pipelines in bosun.toml; add a [pipelines.<name>] table with [[pipelines.<name>.steps]]".into();
+                }
+                pipelines.iter().map(|(name, p)| format!("{name:<20}  {} steps  {}", p.steps.len(), p.description)).collect::<Vec<_>>().join("\n")
+            });
+        }
+        PipelineCommand::Show { name, dot } => {
+            let pipeline = pipelines.get(&name).ok_or_else(|| {
+                Failure::bad_input(format!("no pipeline called {name}; `bosun pipeline list` shows them"))
+            })?;
+            let value = serde_json::json!({
+                "name": name,
+                "waves": Pipeline::waves(&pipeline.steps).iter().map(|w| w.iter().map(|&i| &pipeline.steps[i].id).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "on_failure": Pipeline::waves(&pipeline.on_failure).iter().map(|w| w.iter().map(|&i| &pipeline.on_failure[i].id).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            });
+            out.print(&value, || if dot { dot_text(&name, pipeline) } else { show_text(&name, pipeline) });
+        }
+    }
+    Ok(())
+}
+
+fn show_text(name: &str, pipeline: &Pipeline) -> String {
+    let mut lines = vec![match pipeline.description.is_empty() {
+        true => format!("pipeline {name}"),
+        false => format!("pipeline {name}: {}", pipeline.description),
+    }];
+    for (input, spec) in &pipeline.inputs {
+        let default = spec.default.as_ref().map_or("required".to_string(), |d| format!("default {d}"));
+        lines.push(format!("  input {input} ({:?}, {default}) {}", spec.kind, spec.description).to_lowercase().trim_end().to_string());
+    }
+    for (phase, steps) in [("steps", &pipeline.steps), ("on_failure", &pipeline.on_failure)] {
+        if steps.is_empty() {
+            continue;
+        }
+        lines.push(format!("{phase}:"));
+        for (n, wave) in Pipeline::waves(steps).iter().enumerate() {
+            for &i in wave {
+                lines.push(format!("  {}  {}", n + 1, step_line(&steps[i])));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+/// `deploy  uses deploy  needs backup  if …`.
+fn step_line(step: &Step) -> String {
+    let mut line = format!("{:<16}  uses {}", step.id, step.uses);
+    if !step.needs.is_empty() {
+        line.push_str(&format!("  needs {}", step.needs.join(", ")));
+    }
+    if let Some(condition) = &step.condition {
+        line.push_str(&format!("  if {condition}"));
+    }
+    line
+}
+
+fn dot_text(name: &str, pipeline: &Pipeline) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut lines = vec![format!("digraph {} {{", quote(name)), "  rankdir=LR;".to_string()];
+    for (phase, steps) in [("steps", &pipeline.steps), ("on_failure", &pipeline.on_failure)] {
+        for step in steps.iter() {
+            let style = if phase == "on_failure" { ", style=dashed" } else { "" };
+            lines.push(format!("  {} [label={}{style}];", quote(&step.id), quote(&format!("{}\n{}", step.id, step.uses))));
+            for need in &step.needs {
+                lines.push(format!("  {} -> {};", quote(need), quote(&step.id)));
+            }
+        }
+    }
+    lines.push("}".into());
+    lines.join("\n")
+}
+
+/// The end of a run: a table of its steps, or for a dry run the plan.
+fn ran_text(ran: &Ran) -> String {
+    let outcome = serde_json::to_value(ran.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let elapsed = crate::time::elapsed(std::time::Duration::from_millis(ran.elapsed_ms as u64));
+    let dry = if ran.dry_run { " (dry run)" } else { "" };
+    let mut lines = vec![format!("run {} of pipeline {}{dry}: {outcome} in {elapsed}", ran.run_id, ran.pipeline)];
+    lines.push(format!("  {:<4}  {:<16}  {:<14}  {:<10}  {:>5}  {:>7}  summary", "wave", "step", "uses", "state", "tries", "time"));
+    for step in &ran.steps {
+        lines.push(step_row(step));
+        if ran.dry_run {
+            if !step.args.is_empty() {
+                lines.push(format!("        with {}", serde_json::Value::Object(step.args.clone())));
+            }
+            lines.extend(step.planned.iter().map(|call| format!("        would: {call}")));
+        }
+    }
+    lines.join("\n")
+}
+
+fn step_row(step: &StepReport) -> String {
+    let wave = if step.phase == "on_failure" { format!("f{}", step.wave + 1) } else { (step.wave + 1).to_string() };
+    let state = if step.continued { "failed*" } else { step.state.as_str() };
+    let time = crate::time::elapsed(std::time::Duration::from_millis(step.elapsed_ms as u64));
+    format!("  {wave:<4}  {:<16}  {:<14}  {state:<10}  {:>5}  {time:>7}  {}", step.id, step.uses, step.attempts, step.summary).trim_end().to_string()
+}
+
+/// Live progress on stderr: a spinner per running step on a terminal, plain
+/// lines otherwise (for logs); nothing with `--json`.
+struct Shown {
+    out: Output,
+    bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+}
+
+impl Shown {
+    fn new(out: Output) -> Shown {
+        let bars = (!out.json && std::io::stderr().is_terminal()).then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
+        Shown { out, bars }
+    }
+
+    fn event(&self, event: Event<'_>) {
+        if self.out.json {
+            return;
+        }
+        let line = match &event {
+            Event::Started { step, attempt, attempts } if *attempts > 1 => format!("{step}: started (try {attempt} of {attempts})"),
+            Event::Started { step, .. } => format!("{step}: started"),
+            Event::Retrying { step, attempt, wait, error } => format!("{step}: try {attempt} failed ({error}); trying again in {}", crate::time::elapsed(*wait)),
+            Event::Ended(report) => {
+                let time = crate::time::elapsed(std::time::Duration::from_millis(report.elapsed_ms as u64));
+                format!("{}: {} in {time}: {}", report.id, report.state.as_str(), report.summary)
+            }
+        };
+        let line = crate::secrets::mask(&line).into_owned();
+        let Some((multi, bars)) = &self.bars else {
+            eprintln!("{line}");
+            return;
+        };
+        let mut bars = bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match event {
+            Event::Started { step, .. } => {
+                let bar = bars.entry(step.to_string()).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    bar
+                });
+                bar.set_message(line);
+            }
+            Event::Retrying { step, .. } => bars.get(step).into_iter().for_each(|bar| bar.set_message(line.clone())),
+            Event::Ended(report) => {
+                let mark = match report.state {
+                    StepState::Succeeded => "✓",
+                    StepState::Skipped => "-",
+                    _ => "✗",
+                };
+                let done = format!("{mark} {line}");
+                match bars.remove(&report.id) {
+                    Some(bar) => {
+                        bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
+                        bar.finish_with_message(done);
+                    }
+                    None => {
+                        let _ = multi.println(done);
+                    }
+                }
+            }
+        }
+    }
+}

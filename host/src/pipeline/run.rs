@@ -1,0 +1,353 @@
+//! Running a pipeline: its steps in the order their needs give, up to
+//! `max_parallel` at once, each with its `if`, retries and timeout; then,
+//! when a step failed, the `on_failure` steps. Every step's state is in the
+//! state store as it changes, so a run that dies is found `interrupted`.
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::args::Args;
+use super::step::{self, StepContext, StepDone, StepError};
+use crate::app::App;
+use crate::config::pipeline::{DEFAULT_MAX_PARALLEL, Pipeline, RUN_CONTEXTS, STEP_CONTEXTS, Step, graph};
+use crate::config::parse_duration;
+use crate::expr::{self, JobStatus, Scope, Template};
+use crate::failure::{BAD_INPUT, Failure};
+use crate::state::{Outcome, PlannedStep, StepState};
+
+const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// How one step went.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub id: String,
+    /// `steps` or `on_failure`.
+    pub phase: &'static str,
+    pub uses: String,
+    /// Steps of one wave need only steps of earlier waves.
+    pub wave: usize,
+    pub state: StepState,
+    /// Failed, but `continue_on_error` let the run go on as if it succeeded.
+    pub continued: bool,
+    pub attempts: u32,
+    pub elapsed_ms: u128,
+    pub summary: String,
+    /// Its `with`, evaluated.
+    pub args: Map<String, Value>,
+    pub outputs: Map<String, Value>,
+    /// In a dry run: what it would have changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<String>,
+}
+
+impl StepReport {
+    /// A step that ended without running (skipped, failed to start,
+    /// cancelled); a step that ran fills in the rest.
+    fn unrun(step: &Step, phase: &'static str, wave: usize, state: StepState, summary: String) -> StepReport {
+        StepReport {
+            id: step.id.clone(),
+            phase,
+            uses: step.uses.clone(),
+            wave,
+            state,
+            continued: state == StepState::Failed && step.continue_on_error,
+            attempts: 0,
+            elapsed_ms: 0,
+            summary,
+            args: Map::new(),
+            outputs: Map::new(),
+            planned: Vec::new(),
+        }
+    }
+}
+
+/// How a run went.
+#[derive(Debug, Serialize)]
+pub struct Ran {
+    pub run_id: i64,
+    pub pipeline: String,
+    pub dry_run: bool,
+    pub outcome: Outcome,
+    pub inputs: Map<String, Value>,
+    pub steps: Vec<StepReport>,
+    pub elapsed_ms: u128,
+}
+
+/// What a run shows as it goes.
+pub enum Event<'a> {
+    Started { step: &'a str, attempt: u32, attempts: u32 },
+    Retrying { step: &'a str, attempt: u32, wait: Duration, error: &'a str },
+    Ended(&'a StepReport),
+}
+
+pub type Observer<'a> = &'a (dyn Fn(Event<'_>) + Send + Sync);
+
+/// Runs pipeline `name` with `inputs` (already typed, see `inputs::resolve`).
+pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: bool, observe: Observer<'_>) -> Result<Ran, Failure> {
+    let pipeline = app.config.pipelines.get(name).ok_or_else(|| {
+        let known: Vec<&str> = app.config.pipelines.keys().map(String::as_str).collect();
+        let known = if known.is_empty() { "none; add a [pipelines.<name>] table".to_string() } else { known.join(", ") };
+        Failure::bad_input(format!("no pipeline called {name}; bosun.toml has: {known}"))
+    })?;
+    let started = Instant::now();
+    let run_scope = |run_id: Value| {
+        Scope::new(JobStatus::Success)
+            .with("inputs", Value::Object(inputs.clone()))
+            .with("env", Value::Object(std::env::vars().map(|(k, v)| (k, Value::from(v))).collect()))
+            .with("run", json!({ "id": run_id, "pipeline": name, "dry_run": dry_run }))
+    };
+    let key = match &pipeline.concurrency {
+        Some(text) => Some(concurrency_key(name, text, &run_scope(Value::Null))?),
+        None => None,
+    };
+    let planned: Vec<PlannedStep<'_>> = phases(pipeline).flat_map(|(phase, steps)| steps.iter().enumerate().map(move |(position, s)| PlannedStep { id: &s.id, phase, position })).collect();
+    let state = app.state()?;
+    let run_id = state.start_pipeline_run(name, &Value::Object(inputs.clone()), dry_run, &planned, key.as_deref())?.map_err(|held| {
+        Failure::busy(format!(
+            "pipeline {name}: run {} ({}, started {}) holds concurrency key {}; wait for it to end, or see `bosun runs {}`",
+            held.run_id,
+            held.who,
+            crate::time::rfc3339(held.started_at.max(0) as u64),
+            held.key,
+            held.run_id
+        ))
+    })?;
+    let runner = Runner {
+        run_id,
+        base: run_scope(Value::from(run_id)),
+        cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")) },
+        max_parallel: pipeline.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
+        observe,
+    };
+    let mut progress = Progress::default();
+    let mut cancelled = runner.group("steps", &pipeline.steps, &mut progress).await;
+    let failed = progress.reports.iter().any(|r| r.state == StepState::Failed && !r.continued);
+    if failed && !cancelled {
+        cancelled = runner.group("on_failure", &pipeline.on_failure, &mut progress).await;
+    }
+    let outcome = match (cancelled, failed) {
+        (true, _) => Outcome::Cancelled,
+        (false, true) => Outcome::Failed,
+        (false, false) => Outcome::Succeeded,
+    };
+    let summary = summary(&progress.reports, outcome);
+    state.finish_run(run_id, outcome, &summary, "")?;
+    state.release_pipeline_key(run_id)?;
+    Ok(Ran { run_id, pipeline: name.to_string(), dry_run, outcome, inputs, steps: progress.reports, elapsed_ms: started.elapsed().as_millis() })
+}
+
+fn phases(pipeline: &Pipeline) -> impl Iterator<Item = (&'static str, &[Step])> {
+    [("steps", pipeline.steps.as_slice()), ("on_failure", pipeline.on_failure.as_slice())].into_iter()
+}
+
+fn concurrency_key(name: &str, text: &str, scope: &Scope) -> Result<String, Failure> {
+    let template = Template::parse(text, RUN_CONTEXTS).map_err(|e| Failure::bad_input(format!("pipelines.{name}.concurrency: {e}")))?;
+    let key = template.render(scope).map_err(|e| Failure::failed(format!("pipelines.{name}.concurrency: {e}")))?;
+    Ok(format!("{name}:{key}"))
+}
+
+/// `deploy failed (step deploy: …); 2 succeeded, 1 skipped`.
+fn summary(reports: &[StepReport], outcome: Outcome) -> String {
+    let count = |state: StepState| reports.iter().filter(|r| r.state == state).count();
+    let mut parts = Vec::new();
+    for (state, word) in [(StepState::Succeeded, "succeeded"), (StepState::Failed, "failed"), (StepState::Skipped, "skipped"), (StepState::Cancelled, "cancelled")] {
+        if count(state) > 0 {
+            parts.push(format!("{} {word}", count(state)));
+        }
+    }
+    let counts = format!("{} steps: {}", reports.len(), parts.join(", "));
+    match reports.iter().find(|r| r.state == StepState::Failed && !r.continued) {
+        Some(first) if outcome == Outcome::Failed => format!("step {} failed: {}; {counts}", first.id, first.summary),
+        _ => counts,
+    }
+}
+
+/// What does not change while a run goes.
+struct Runner<'a> {
+    run_id: i64,
+    /// `inputs`, `env` and `run`; `steps` is added per step.
+    base: Scope,
+    cx: StepContext<'a>,
+    max_parallel: usize,
+    observe: Observer<'a>,
+}
+
+/// What the run has done so far.
+#[derive(Default)]
+struct Progress {
+    reports: Vec<StepReport>,
+    /// Step id → its entry in the `steps` context.
+    contexts: Map<String, Value>,
+}
+
+impl Progress {
+    fn record(&mut self, runner: &Runner<'_>, report: StepReport, log: &[String]) {
+        let state = runner.cx.app.state().ok();
+        if let Some(state) = state
+            && let Err(e) = state.step_finished(runner.run_id, &report.id, report.state, &Value::Object(report.outputs.clone()), &report.summary, &log.join("\n"))
+        {
+            tracing::warn!("recording step {} of run {}: {e}", report.id, runner.run_id);
+        }
+        let conclusion = if report.continued { StepState::Succeeded } else { report.state };
+        let context = json!({ "outputs": report.outputs, "outcome": github_word(report.state), "conclusion": github_word(conclusion) });
+        self.contexts.insert(report.id.clone(), context);
+        (runner.observe)(Event::Ended(&report));
+        self.reports.push(report);
+    }
+
+    fn report(&self, id: &str) -> Option<&StepReport> {
+        self.reports.iter().find(|r| r.id == id)
+    }
+}
+
+/// How GitHub names a step's outcome in `steps.<id>.outcome`.
+fn github_word(state: StepState) -> &'static str {
+    match state {
+        StepState::Succeeded => "success",
+        StepState::Failed => "failure",
+        StepState::Skipped => "skipped",
+        _ => "cancelled",
+    }
+}
+
+/// One try's result.
+struct Attempted {
+    index: usize,
+    args: Args,
+    result: Result<StepDone, StepError>,
+    attempts: u32,
+    elapsed: Duration,
+}
+
+impl Runner<'_> {
+    /// Runs `steps` (one phase) to the end; true when Ctrl-C cancelled it.
+    async fn group(&self, phase: &'static str, steps: &[Step], progress: &mut Progress) -> bool {
+        let needs = Pipeline::needs_of(steps);
+        let waves = Pipeline::waves(steps);
+        let wave_of = |i: usize| waves.iter().position(|w| w.contains(&i)).unwrap_or(0);
+        let mut started = vec![false; steps.len()];
+        let mut running = FuturesUnordered::new();
+        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+        loop {
+            for i in 0..steps.len() {
+                let ended = |n: &usize| progress.report(&steps[*n].id).is_some();
+                if started[i] || running.len() >= self.max_parallel || !needs[i].iter().all(ended) {
+                    continue;
+                }
+                started[i] = true;
+                let step = &steps[i];
+                let scope = self.base.clone().with("steps", Value::Object(progress.contexts.clone())).with_status(self.status(i, steps, &needs, progress));
+                let unrun = |state, summary| StepReport::unrun(step, phase, wave_of(i), state, summary);
+                match holds(step, &scope) {
+                    Err(e) => progress.record(self, unrun(StepState::Failed, e), &[]),
+                    Ok(false) => progress.record(self, unrun(StepState::Skipped, format!("skipped: `if` is false ({})", step.condition.as_deref().unwrap_or("success()"))), &[]),
+                    Ok(true) => match Args::resolve(&step.id, &step.with, &scope) {
+                        Err(e) => progress.record(self, unrun(StepState::Failed, e.message), &[]),
+                        Ok(args) => running.push(self.attempt(i, step, args)),
+                    },
+                }
+            }
+            if running.is_empty() {
+                return false;
+            }
+            tokio::select! {
+                Some(attempted) = running.next() => {
+                    let step = &steps[attempted.index];
+                    let (report, log) = self.finished(phase, step, wave_of(attempted.index), attempted);
+                    progress.record(self, report, &log);
+                }
+                _ = &mut ctrl_c => {
+                    drop(running);
+                    let unfinished: Vec<usize> = (0..steps.len()).filter(|&i| started[i] && progress.report(&steps[i].id).is_none()).collect();
+                    for (i, step) in unfinished.into_iter().map(|i| (i, &steps[i])) {
+                        let report = StepReport::unrun(step, phase, wave_of(i), StepState::Cancelled, "cancelled (Ctrl-C) while it ran".into());
+                        progress.record(self, report, &[]);
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// What `success()` and `failure()` answer for step `i`: failure when a
+    /// step it needs, directly or through others, failed; skipped when a
+    /// step it needs directly was skipped (GitHub's rules for `needs`).
+    fn status(&self, i: usize, steps: &[Step], needs: &[Vec<usize>], progress: &Progress) -> JobStatus {
+        let state = |n: usize| progress.report(&steps[n].id).map(|r| (r.state, r.continued));
+        if graph::ancestors(i, needs).into_iter().any(|a| state(a) == Some((StepState::Failed, false))) {
+            JobStatus::Failure
+        } else if needs[i].iter().any(|&n| state(n).is_some_and(|(s, _)| s == StepState::Skipped)) {
+            JobStatus::Skipped
+        } else {
+            JobStatus::Success
+        }
+    }
+
+    /// Runs a step, again after a pause while it fails and tries are left.
+    async fn attempt(&self, index: usize, step: &Step, args: Args) -> Attempted {
+        let started = Instant::now();
+        let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let delays = step.retry.as_ref().map(|r| (duration_or(&r.backoff, DEFAULT_BACKOFF), duration_or(&r.max_delay, DEFAULT_MAX_DELAY)));
+        let timeout = step.timeout.as_deref().and_then(|t| parse_duration(t).ok());
+        let state = self.cx.app.state().ok();
+        let mut attempt = 1;
+        loop {
+            if let Some(state) = state
+                && let Err(e) = state.step_started(self.run_id, &step.id, attempt)
+            {
+                tracing::warn!("recording step {} of run {}: {e}", step.id, self.run_id);
+            }
+            (self.observe)(Event::Started { step: &step.id, attempt, attempts });
+            let once = step::run(&self.cx, &step.id, &step.uses, &args);
+            let result = match timeout {
+                Some(limit) => tokio::time::timeout(limit, once).await.unwrap_or_else(|_| Err(Failure::failed(format!("step {} timed out after {}", step.id, crate::time::elapsed(limit))).into())),
+                None => once.await,
+            };
+            let retry = matches!(&result, Err(e) if e.failure.code != BAD_INPUT) && attempt < attempts;
+            if !retry {
+                return Attempted { index, args, result, attempts: attempt, elapsed: started.elapsed() };
+            }
+            let (backoff, max_delay) = delays.expect("a step with tries left has a retry table");
+            let wait = backoff.saturating_mul(1 << (attempt - 1).min(20)).min(max_delay);
+            let error = result.err().map(|e| e.failure.message).unwrap_or_default();
+            (self.observe)(Event::Retrying { step: &step.id, attempt, wait, error: &error });
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn finished(&self, phase: &'static str, step: &Step, wave: usize, attempted: Attempted) -> (StepReport, Vec<String>) {
+        let Attempted { args, result, attempts, elapsed, .. } = attempted;
+        let (state, done, log) = match result {
+            Ok(done) => (if done.skipped { StepState::Skipped } else { StepState::Succeeded }, done, Vec::new()),
+            Err(e) => (StepState::Failed, StepDone { summary: e.failure.message, ..StepDone::default() }, e.log),
+        };
+        let log = if log.is_empty() { done.log.clone() } else { log };
+        let report = StepReport {
+            attempts,
+            elapsed_ms: elapsed.as_millis(),
+            args: args.as_json().clone(),
+            outputs: done.outputs,
+            planned: done.planned,
+            ..StepReport::unrun(step, phase, wave, state, done.summary)
+        };
+        (report, log)
+    }
+}
+
+fn duration_or(text: &Option<String>, default: Duration) -> Duration {
+    text.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(default)
+}
+
+/// Whether the step's `if` holds (none: `success()`).
+fn holds(step: &Step, scope: &Scope) -> Result<bool, String> {
+    let condition = step.condition.as_deref().unwrap_or("");
+    let parsed = expr::condition(condition, STEP_CONTEXTS).map_err(|e| format!("step {}: if: {e}", step.id))?;
+    expr::evaluate(&parsed, scope).map(|v| v.is_truthy()).map_err(|e| format!("step {}: if: {e}", step.id))
+}

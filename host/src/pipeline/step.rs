@@ -1,0 +1,202 @@
+//! The built-in steps: each calls the same `ops` code as its CLI verb and
+//! turns what it returns into the step's outputs, summary and log.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::args::Args;
+use crate::app::App;
+use crate::failure::{Failure, SKIPPED};
+use crate::ops::backup::{self, TakeOptions, Taken};
+use crate::ops::deploy::{self, ReleaseOptions, Released};
+use crate::ops::notify::{self, Notice, Severity};
+use crate::state::BackupKind;
+
+/// What a step did.
+#[derive(Debug, Default)]
+pub struct StepDone {
+    pub outputs: Map<String, Value>,
+    /// One line for the run's table.
+    pub summary: String,
+    pub log: Vec<String>,
+    /// It decided it had nothing to do (a `before` hook or command exited 75).
+    pub skipped: bool,
+    /// In a dry run: what it would have changed.
+    pub planned: Vec<String>,
+}
+
+/// Why a step failed, and what it logged on the way.
+#[derive(Debug)]
+pub struct StepError {
+    pub failure: Failure,
+    pub log: Vec<String>,
+}
+
+impl From<Failure> for StepError {
+    fn from(failure: Failure) -> StepError {
+        StepError { failure, log: Vec::new() }
+    }
+}
+
+/// Where a step runs.
+pub struct StepContext<'a> {
+    pub app: &'a App,
+    pub run_id: i64,
+    pub pipeline: &'a str,
+    pub dry_run: bool,
+    /// bosun.toml's directory: relative paths in steps start here.
+    pub config_dir: PathBuf,
+}
+
+/// Runs built-in step `uses` (validation made sure it is one).
+pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+    let app = cx.app;
+    match uses {
+        "backup" => backup_step(cx, args).await,
+        "backup.verify" => {
+            let verified = backup::verify(app, &args.required("backup")?, args.flag("restore_test")?).await?;
+            let outputs = object(json!({ "id": verified.id, "artifacts": verified.artifacts, "bytes": verified.bytes }));
+            Ok(StepDone { summary: format!("backup {}: {} artifacts intact", verified.id, verified.artifacts), outputs, ..StepDone::default() })
+        }
+        "backup.prune" => {
+            let pruned = backup::prune(app, args.text("set")?.as_deref(), cx.dry_run)?;
+            let removed: Vec<String> = pruned.plans.iter().flat_map(|p| p.removed().map(|d| d.id.clone())).collect();
+            let kept: usize = pruned.plans.iter().map(|p| p.kept().count()).sum();
+            let planned = if cx.dry_run { removed.iter().map(|id| format!("remove backup {id}")).collect() } else { Vec::new() };
+            let summary = format!("{} removed, {kept} kept", removed.len());
+            Ok(StepDone { outputs: object(json!({ "removed": removed.len(), "kept": kept })), summary, planned, ..StepDone::default() })
+        }
+        "deploy" | "rollback" => release_step(cx, uses, args).await,
+        "check" => check_step(cx, args).await,
+        "notify" => notify_step(cx, args).await,
+        "wait" => {
+            let wait = args.duration("for")?.unwrap_or(Duration::ZERO);
+            if !cx.dry_run {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(StepDone { summary: format!("waited {}", crate::time::elapsed(wait)), ..StepDone::default() })
+        }
+        "command" => super::command::run(id, args, &cx.config_dir, cx.dry_run).await,
+        other => Err(Failure::bad_input(format!("step {id}: no built-in step `{other}`")).into()),
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+async fn backup_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {
+    let set = args.required("set")?;
+    let kind = Some(if args.flag("incremental")? { BackupKind::Incremental } else { BackupKind::Full });
+    let options = TakeOptions { kind, dry_run: cx.dry_run, paths: None, tags: args.list("tags")? };
+    match backup::take(cx.app, &set, &options).await {
+        Err(failure) if failure.code == SKIPPED => Ok(StepDone { summary: failure.message, skipped: true, outputs: object(json!({ "skipped": true })), ..StepDone::default() }),
+        Err(failure) => Err(failure.into()),
+        Ok(Taken::Planned { calls, .. }) => Ok(StepDone {
+            summary: format!("would back up {set} ({} host calls held back)", calls.len()),
+            planned: calls.iter().map(|c| format!("{} {}", c.call, c.detail)).collect(),
+            ..StepDone::default()
+        }),
+        Ok(Taken::Done { backup, warnings, .. }) => {
+            let outputs = object(json!({ "id": backup.id, "dir": backup.dir, "bytes": backup.bytes, "skipped": false }));
+            if !warnings.is_empty() {
+                let failure = Failure::failed(format!("backup {} is taken and valid, but {}", backup.id, warnings.join("; ")));
+                return Err(StepError { failure, log: warnings });
+            }
+            Ok(StepDone { summary: format!("backup {} of {set}: {} bytes", backup.id, backup.bytes), outputs, ..StepDone::default() })
+        }
+    }
+}
+
+async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+    let service = args.required("service")?;
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = log.clone();
+    let on_step = Box::new(move |step: &deploy::Step| {
+        let mut lines = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.last() != Some(&step.what) {
+            lines.push(step.what.clone());
+        }
+    });
+    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step };
+    let released = match uses {
+        "rollback" => deploy::rollback(cx.app, &service, args.text("to")?.as_deref(), &options).await,
+        _ => deploy::deploy(cx.app, &service, args.text("version")?.as_deref(), &options).await,
+    };
+    let log = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
+    let released = released.map_err(|failure| StepError { failure, log: log.clone() })?;
+    let (plan, mut done) = match &released {
+        Released::Planned { plan } => (plan, StepDone { planned: plan.to_string().lines().map(str::to_string).collect(), ..StepDone::default() }),
+        Released::Unchanged { container, plan } => (plan, StepDone { outputs: object(json!({ "container": container, "unchanged": true })), ..StepDone::default() }),
+        Released::Done { release, plan, .. } => {
+            let outputs = json!({ "release": release.id, "container": release.container_name, "image_digest": release.image_digest, "unchanged": false });
+            (plan, StepDone { outputs: object(outputs), ..StepDone::default() })
+        }
+    };
+    let facts = plan.facts();
+    done.outputs.insert("version".into(), Value::from(facts.version.clone()));
+    done.outputs.insert("previous_version".into(), plan.previous().map_or(Value::Null, |(version, _)| Value::from(version)));
+    done.summary = match &released {
+        Released::Planned { .. } => format!("would {uses} {service} to {}", facts.version),
+        Released::Unchanged { container, .. } => format!("{service} {} already runs as {container}; nothing changed", facts.version),
+        Released::Done { release, .. } => format!("release {}: {service} {} runs as {}", release.id, release.version, release.container_name),
+    };
+    done.log = log;
+    Ok(done)
+}
+
+async fn check_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {
+    use crate::ops::check;
+    let selected = check::select(cx.app, &args.list("checks")?).map_err(Failure::failed)?;
+    check::validate(cx.app, &selected).await.map_err(Failure::bad_input_each)?;
+    let reports = check::run_suite(cx.app, &selected, check::DEFAULT_JOBS, cx.dry_run).await;
+    let failed: Vec<&str> = reports.iter().filter(|r| r.failed_check()).map(|r| r.name.as_str()).collect();
+    let passed = reports.iter().filter(|r| r.passed).count();
+    let log: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    let summary = match failed.is_empty() {
+        true => format!("{passed} of {} checks passed", reports.len()),
+        false => format!("{} of {} checks failed: {}", failed.len(), reports.len(), failed.join(", ")),
+    };
+    if !failed.is_empty() {
+        return Err(StepError { failure: Failure::failed(summary), log });
+    }
+    let outputs = object(json!({ "summary": summary, "passed": passed, "failed": 0, "failed_checks": "" }));
+    let planned = reports.iter().flat_map(|r| r.planned.iter().map(|c| format!("{}: {} {}", r.name, c.call, c.detail))).collect();
+    Ok(StepDone { outputs, summary, log, planned, ..StepDone::default() })
+}
+
+async fn notify_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {
+    let kind = args.text("kind")?.unwrap_or_else(|| "pipeline.note".into());
+    let notice = Notice::new(&kind, Severity::Info, args.required("title")?, args.text("message")?.unwrap_or_default())
+        .fact("pipeline", cx.pipeline)
+        .fact("project", &cx.app.config.project.name)
+        .fact("env", &cx.app.config.project.env);
+    let named = args.list("channels")?;
+    let channels: Vec<(&String, &crate::config::Channel)> = match named.is_empty() {
+        true => cx.app.config.notify.iter().filter(|(_, c)| notify::subscribed(c, &kind)).collect(),
+        false => cx.app.config.notify.iter().filter(|(name, _)| named.contains(name)).collect(),
+    };
+    if cx.dry_run {
+        let planned: Vec<String> = channels.iter().map(|(name, _)| format!("notify {name}: {}", notice.title)).collect();
+        return Ok(StepDone { summary: format!("would notify {} channel(s)", planned.len()), planned, ..StepDone::default() });
+    }
+    let mut notice = notice.fact("run", cx.run_id);
+    if let Some(link) = cx.app.config.project.run_link(cx.run_id) {
+        notice = notice.fact("link", link);
+    }
+    let deliveries: Vec<notify::Delivery> =
+        futures_util::future::join_all(channels.iter().map(|(name, channel)| notify::deliver(cx.app, name, channel, &notice))).await.into_iter().flatten().collect();
+    let log: Vec<String> = deliveries.iter().map(ToString::to_string).collect();
+    let sent = deliveries.iter().filter(|d| d.ok).count();
+    let summary = format!("{sent} of {} deliveries sent", deliveries.len());
+    if sent < deliveries.len() {
+        return Err(StepError { failure: Failure::failed(summary), log });
+    }
+    Ok(StepDone { outputs: object(json!({ "sent": sent })), summary, log, ..StepDone::default() })
+}

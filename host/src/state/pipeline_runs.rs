@@ -1,0 +1,193 @@
+//! Pipeline runs: the inputs a run was started with, each step's state,
+//! attempts, outputs and log, and the concurrency keys runs hold. The run
+//! itself is a row of `runs`, so `bosun runs` lists it with the others.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::process::ProcessMark;
+use super::{State, StateError, now_unix};
+use crate::secrets::mask;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cancelled,
+    /// Its bosun ended while it ran.
+    Interrupted,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::Cancelled => "cancelled",
+            StepState::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> StepState {
+        match s {
+            "running" => StepState::Running,
+            "succeeded" => StepState::Succeeded,
+            "failed" => StepState::Failed,
+            "skipped" => StepState::Skipped,
+            "cancelled" => StepState::Cancelled,
+            "interrupted" => StepState::Interrupted,
+            _ => StepState::Pending,
+        }
+    }
+
+    /// Whether the step has ended (a resume does not run it again).
+    pub fn ended(self) -> bool {
+        matches!(self, StepState::Succeeded | StepState::Failed | StepState::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub phase: String,
+    pub position: i64,
+    pub state: StepState,
+    pub attempts: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub outputs: serde_json::Value,
+    pub summary: String,
+    pub log: String,
+}
+
+/// What a pipeline run was started with.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineRun {
+    pub run_id: i64,
+    pub pipeline: String,
+    pub inputs: serde_json::Value,
+    pub dry_run: bool,
+}
+
+/// A step as the run starts: its id, phase and place.
+pub struct PlannedStep<'a> {
+    pub id: &'a str,
+    pub phase: &'a str,
+    pub position: usize,
+}
+
+/// The concurrency key is held by another run.
+#[derive(Debug, Clone)]
+pub struct KeyHeld {
+    pub key: String,
+    pub run_id: i64,
+    pub who: String,
+    pub started_at: i64,
+}
+
+impl State {
+    /// Records the start of a run of `pipeline` with its steps pending, and
+    /// takes `key` for it, all at once; the holder if `key` is taken by a
+    /// run that is still running.
+    pub fn start_pipeline_run(&self, pipeline: &str, inputs: &serde_json::Value, dry_run: bool, steps: &[PlannedStep<'_>], key: Option<&str>) -> Result<Result<i64, KeyHeld>, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(key) = key {
+            let holder = tx
+                .query_row(
+                    "SELECT k.run_id, r.who, r.started_at FROM pipeline_keys k JOIN runs r ON r.id = k.run_id WHERE k.key = ?1 AND r.outcome = 'running'",
+                    [key],
+                    |row| Ok(KeyHeld { key: key.to_string(), run_id: row.get(0)?, who: row.get(1)?, started_at: row.get(2)? }),
+                )
+                .optional()?;
+            if let Some(holder) = holder {
+                return Ok(Err(holder));
+            }
+        }
+        let me = ProcessMark::current();
+        tx.execute(
+            "INSERT INTO runs (operation, target, who, started_at, host, pid, pid_started) VALUES ('pipeline', ?1, ?2, ?3, ?4, ?5, ?6)",
+            params![pipeline, super::who(), now_unix(), me.host, me.pid, me.started],
+        )?;
+        let run_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO pipeline_runs (run_id, pipeline, inputs, dry_run) VALUES (?1, ?2, ?3, ?4)", params![run_id, pipeline, mask(&inputs.to_string()), dry_run])?;
+        for step in steps {
+            tx.execute(
+                "INSERT INTO pipeline_steps (run_id, step, phase, position, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+                params![run_id, step.id, step.phase, step.position as i64],
+            )?;
+        }
+        if let Some(key) = key {
+            tx.execute("INSERT OR REPLACE INTO pipeline_keys (key, run_id) VALUES (?1, ?2)", params![key, run_id])?;
+        }
+        tx.commit()?;
+        Ok(Ok(run_id))
+    }
+
+    /// Step `step` of run `run` starts its `attempt`th try.
+    pub fn step_started(&self, run: i64, step: &str, attempt: u32) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE pipeline_steps SET state = 'running', attempts = ?3, started_at = COALESCE(started_at, ?4) WHERE run_id = ?1 AND step = ?2",
+            params![run, step, attempt, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    /// Step `step` of run `run` ended as `state`.
+    pub fn step_finished(&self, run: i64, step: &str, state: StepState, outputs: &serde_json::Value, summary: &str, log: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE pipeline_steps SET state = ?3, finished_at = ?4, outputs = ?5, summary = ?6, log = ?7 WHERE run_id = ?1 AND step = ?2",
+            params![run, step, state.as_str(), now_unix(), mask(&outputs.to_string()), mask(summary), mask(log)],
+        )?;
+        Ok(())
+    }
+
+    /// Lets go of the concurrency key run `run` holds, if any.
+    pub fn release_pipeline_key(&self, run: i64) -> Result<(), StateError> {
+        self.conn().execute("DELETE FROM pipeline_keys WHERE run_id = ?1", [run])?;
+        Ok(())
+    }
+
+    pub fn pipeline_run(&self, run: i64) -> Result<Option<PipelineRun>, StateError> {
+        let found = self
+            .conn()
+            .query_row("SELECT run_id, pipeline, inputs, dry_run FROM pipeline_runs WHERE run_id = ?1", [run], |row| {
+                let inputs: String = row.get(2)?;
+                Ok(PipelineRun { run_id: row.get(0)?, pipeline: row.get(1)?, inputs: serde_json::from_str(&inputs).unwrap_or_default(), dry_run: row.get(3)? })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// The steps of run `run`: its steps, then its `on_failure` steps, each in order.
+    pub fn pipeline_steps(&self, run: i64) -> Result<Vec<StepRecord>, StateError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT step, phase, position, state, attempts, started_at, finished_at, outputs, summary, log FROM pipeline_steps \
+             WHERE run_id = ?1 ORDER BY phase = 'on_failure', position",
+        )?;
+        let steps = statement.query_map([run], |row| {
+            let outputs: String = row.get(7)?;
+            Ok(StepRecord {
+                step: row.get(0)?,
+                phase: row.get(1)?,
+                position: row.get(2)?,
+                state: StepState::parse(&row.get::<_, String>(3)?),
+                attempts: row.get(4)?,
+                started_at: row.get(5)?,
+                finished_at: row.get(6)?,
+                outputs: serde_json::from_str(&outputs).unwrap_or_default(),
+                summary: row.get(8)?,
+                log: row.get(9)?,
+            })
+        })?;
+        Ok(steps.collect::<Result<_, _>>()?)
+    }
+}

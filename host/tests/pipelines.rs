@@ -1,0 +1,238 @@
+//! Pipelines as users run them: the real `bosun` binary, real commands,
+//! real checks against loopback servers, the real Docker engine for deploys.
+
+mod common;
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::project::{Project, stderr, stdout};
+use common::recorder::Recorder;
+use serde_json::Value;
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(out), stderr(out)))
+}
+
+fn step<'a>(ran: &'a Value, id: &str) -> &'a Value {
+    ran["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {ran}"))
+}
+
+/// A command step that runs `script` with `sh -c`.
+fn sh(id: &str, script: &str, extra: &str) -> String {
+    format!("[[pipelines.p.steps]]\nid = \"{id}\"\nuses = \"command\"\nwith.argv = [\"/bin/sh\", \"-c\", {script:?}]\n{extra}\n")
+}
+
+#[test]
+fn steps_run_in_needs_order_and_a_wave_runs_at_once() {
+    let p = Project::new("");
+    let dir = p.path();
+    let stamp = |name: &str| format!("date +%s%N > {name}.start; sleep 1; date +%s%N > {name}.end; echo size=4{name} >> \"$BOSUN_OUTPUT\"");
+    let config = [
+        "[pipelines.p]\ndescription = \"two at once, then one\"\n".to_string(),
+        sh("a", &stamp("a"), ""),
+        sh("b", &stamp("b"), ""),
+        sh("c", "echo \"$A $B\" > c.out", "needs = [\"a\", \"b\"]\nwith.env = { A = \"${{ steps.a.outputs.size }}\", B = \"${{ steps.b.outputs.size }}\" }"),
+    ]
+    .concat();
+    std::fs::write(dir.join("bosun.toml"), &config).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!(ran["outcome"], "succeeded");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap().trim().parse::<u128>().unwrap();
+    assert!(read("a.start") < read("b.end") && read("b.start") < read("a.end"), "a and b overlapped");
+    assert_eq!(std::fs::read_to_string(dir.join("c.out")).unwrap().trim(), "4a 4b", "c read both outputs");
+    assert_eq!((step(&ran, "a")["wave"].as_u64(), step(&ran, "c")["wave"].as_u64()), (Some(0), Some(1)));
+
+    let run_id = ran["run_id"].as_i64().unwrap().to_string();
+    let shown = json(&p.bosun(&["runs", &run_id, "--json"]));
+    let states: Vec<(&str, &str)> = shown["steps"].as_array().unwrap().iter().map(|s| (s["step"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    assert_eq!(states, [("a", "succeeded"), ("b", "succeeded"), ("c", "succeeded")]);
+    assert_eq!(shown["run"]["outcome"], "succeeded");
+    assert_eq!(shown["steps"][0]["outputs"]["size"], "4a");
+}
+
+#[test]
+fn a_check_is_tried_again_until_the_server_answers() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let site = Recorder::respond(move |_| if counted.fetch_add(1, Ordering::SeqCst) < 2 { (503, "not yet".to_string()) } else { (200, "ok".to_string()) });
+    let p = Project::new(&format!(
+        "[checks.api]\nplugin = \"http\"\nurl = \"{u}/health\"\n\n[plugins.http]\ngrant.http = [\"{u}\"]\n\n\
+         [[pipelines.p.steps]]\nid = \"up\"\nuses = \"check\"\nwith = {{ checks = [\"api\"] }}\nretry = {{ attempts = 3, backoff = \"100ms\" }}\n",
+        u = site.url
+    ));
+    let out = p.bosun(&["run", "p"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(site.requests().len(), 3, "failed twice, then passed");
+    let progress = stderr(&out);
+    assert!(progress.contains("up: try 1 failed") && progress.contains("up: try 2 failed"), "{progress}");
+    assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_timeout_ends_the_step_and_its_processes_and_on_failure_runs() {
+    let p = Project::new("");
+    let config = [
+        sh("slow", "echo $$ > slow.pid; exec sleep 60", "timeout = \"1s\""),
+        "[[pipelines.p.on_failure]]\nid = \"tell\"\nuses = \"command\"\nwith.argv = [\"/bin/sh\", \"-c\", \"echo ${{ steps.slow.outcome }} > told\"]\n".into(),
+    ]
+    .concat();
+    std::fs::write(p.path().join("bosun.toml"), config).unwrap();
+    let started = Instant::now();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(started.elapsed() < Duration::from_secs(20), "the timeout stopped the step: {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ran = json(&out);
+    assert_eq!(ran["outcome"], "failed");
+    assert_eq!(step(&ran, "slow")["summary"], "step slow timed out after 1.0s");
+    assert_eq!(std::fs::read_to_string(p.path().join("told")).unwrap().trim(), "failure", "on_failure ran and saw the outcome");
+    let pid = std::fs::read_to_string(p.path().join("slow.pid")).unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the timed-out command was killed");
+}
+
+#[test]
+fn conditions_skips_and_continue_on_error_follow_github() {
+    let p = Project::new("");
+    let config = [
+        sh("flaky", "exit 3", "continue_on_error = true"),
+        sh("after", "touch after", "needs = [\"flaky\"]"),
+        sh("noticed", "touch noticed", "needs = [\"flaky\"]\nif = \"steps.flaky.outcome == 'failure' && steps.flaky.conclusion == 'success'\""),
+        sh("nothing", "exit 75", ""),
+        sh("blocked", "touch blocked", "needs = [\"nothing\"]"),
+        sh("anyway", "touch anyway", "needs = [\"nothing\"]\nif = \"always()\""),
+        sh("unless", "touch unless", "needs = [\"nothing\"]\nif = \"${{ !cancelled() }}\""),
+    ]
+    .concat();
+    std::fs::write(p.path().join("bosun.toml"), config).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "a failure with continue_on_error does not fail the run: {}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    let state = |id: &str| step(&ran, id)["state"].as_str().unwrap().to_string();
+    assert_eq!(state("flaky"), "failed");
+    assert_eq!(step(&ran, "flaky")["continued"], true);
+    assert_eq!(state("nothing"), "skipped", "exit 75 is skipped");
+    assert_eq!(state("blocked"), "skipped", "a step needing a skipped step is skipped");
+    for (id, ran_it) in [("after", true), ("noticed", true), ("blocked", false), ("anyway", true), ("unless", true)] {
+        assert_eq!(p.path().join(id).exists(), ran_it, "{id}");
+    }
+}
+
+#[test]
+fn bad_pipelines_are_refused_with_their_place_before_anything_runs() {
+    let p = Project::new(&[sh("a", "touch ran", "needs = [\"b\"]"), sh("b", "touch ran", "needs = [\"a\"]")].concat());
+    let out = p.bosun(&["run", "p"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bosun.toml:5:9: pipelines.p.steps[0].needs: the steps need each other in a cycle: a → b → a"), "{}", stderr(&out));
+    assert!(!p.path().join("ran").exists());
+
+    let p = Project::new(&format!("[pipelines.p.inputs.version]\n{}", sh("a", "touch ran", "")));
+    let out = p.bosun(&["run", "p", "verison=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("error: pipeline p has no input `verison`; it takes version") && err.contains("error: pipeline p needs input `version`: pass version=…"), "{err}");
+    assert!(!p.path().join("ran").exists());
+}
+
+#[test]
+fn a_second_run_on_a_held_key_is_refused_naming_the_holder() {
+    let hold = "touch holding-${{ inputs.service }}; while [ ! -e release-${{ inputs.service }} ]; do sleep 0.05; done";
+    let config = format!("[pipelines.p]\nconcurrency = \"deploy-${{{{ inputs.service }}}}\"\n[pipelines.p.inputs.service]\n{}", sh("hold", hold, ""));
+    let p = Project::new(&config);
+    let mut first = p.command(&["run", "p", "service=web"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while !p.path().join("holding-web").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(p.path().join("release-db"), "").unwrap();
+    let other = p.bosun(&["run", "p", "service=db"]);
+    assert!(other.status.success(), "another key runs at once: {}", stderr(&other));
+    let second = p.bosun(&["run", "p", "service=web"]);
+    assert_eq!(second.status.code(), Some(11), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(err.contains("pipeline p: run 1 (") && err.contains("holds concurrency key p:deploy-web; wait for it to end, or see `bosun runs 1`"), "{err}");
+    std::fs::write(p.path().join("release-web"), "").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(p.bosun(&["run", "p", "service=web"]).status.success(), "the key is free once its run ended");
+}
+
+#[test]
+fn a_dry_run_shows_resolved_arguments_and_runs_nothing() {
+    let p = Project::new(&format!("[pipelines.p.inputs.version]\ndefault = \"1.4\"\n{}", sh("say", "touch ran; echo ${{ inputs.version }}", "")));
+    let out = p.bosun(&["run", "p", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("run 1 of pipeline p (dry run): succeeded"), "{text}");
+    assert!(text.contains("with {\"argv\":[\"/bin/sh\",\"-c\",\"touch ran; echo 1.4\"]}"), "{text}");
+    assert!(text.contains("would: run /bin/sh -c 'touch ran; echo 1.4' in"), "{text}");
+    assert!(!p.path().join("ran").exists(), "nothing ran");
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_records_it() {
+    let p = Project::new(&[sh("long", "touch started; exec sleep 60", ""), sh("later", "touch later", "needs = [\"long\"]")].concat());
+    let child = p.command(&["run", "p"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while !p.path().join("started").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let shown = json(&p.bosun(&["runs", "1", "--json"]));
+    assert_eq!(shown["run"]["outcome"], "cancelled");
+    assert_eq!(shown["steps"][0]["state"], "cancelled");
+    assert_eq!(shown["steps"][1]["state"], "pending", "a step that never started is left to a resume");
+    assert!(!p.path().join("later").exists());
+}
+
+#[test]
+fn a_killed_run_is_found_interrupted_and_its_key_let_go() {
+    let p = Project::new(&format!("[pipelines.p]\nconcurrency = \"only\"\n{}", sh("long", "touch started; exec sleep 60", "")));
+    let mut child = p.command(&["run", "p"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while !p.path().join("started").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let shown = json(&p.bosun(&["runs", "1", "--json"]));
+    assert_eq!(shown["run"]["outcome"], "interrupted");
+    assert_eq!(shown["steps"][0]["state"], "interrupted");
+    let again = p.bosun(&["run", "p", "--dry-run"]);
+    assert!(again.status.success(), "the dead run's key is free: {}", stderr(&again));
+}
+
+#[test]
+fn a_failing_check_after_a_deploy_rolls_back() {
+    support::require_engine();
+    let port = support::deploys::free_port();
+    let d = support::deploys::Deploys::new("pipeline-rollback", &format!("ports = [\"127.0.0.1:{port}:8080\"]\nstop_timeout = 2"));
+    d.image("1.0", &[]);
+    d.image("2.0", &[]);
+    support::deploys::succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    let pipeline = format!(
+        "[checks.version]\nplugin = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\nconditions = [\"[BODY] == pat(1.0*)\"]\n\n\
+         [plugins.http]\ngrant.http = [\"http://127.0.0.1:{port}\"]\n\n\
+         [pipelines.ship.inputs.version]\n\n\
+         [[pipelines.ship.steps]]\nid = \"deploy\"\nuses = \"deploy\"\nwith = {{ service = \"web\", version = \"${{{{ inputs.version }}}}\" }}\n\n\
+         [[pipelines.ship.steps]]\nid = \"check\"\nuses = \"check\"\nneeds = [\"deploy\"]\nwith = {{ checks = [\"version\"] }}\n\n\
+         [[pipelines.ship.on_failure]]\nid = \"back\"\nuses = \"rollback\"\nif = \"steps.deploy.outcome == 'success'\"\nwith = {{ service = \"web\", message = \"check failed after ${{{{ steps.deploy.outputs.version }}}}\" }}\n"
+    );
+    d.configure_with(&format!("ports = [\"127.0.0.1:{port}:8080\"]\nstop_timeout = 2"), &pipeline);
+    let out = d.bosun(&["run", "ship", "version=2.0", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!(step(&ran, "deploy")["outputs"]["previous_version"], "1.0");
+    assert_eq!(step(&ran, "check")["state"], "failed");
+    assert_eq!(step(&ran, "back")["state"], "succeeded", "{ran}");
+    assert!(support::deploys::running(&d.container("1.0")), "1.0 runs again");
+    assert!(!support::deploys::running(&d.container("2.0")));
+    let releases = d.releases();
+    let last = releases.last().unwrap();
+    assert_eq!((last["kind"].as_str(), last["version"].as_str()), (Some("rollback"), Some("1.0")));
+    assert_eq!(last["note"], "check failed after 2.0");
+}
