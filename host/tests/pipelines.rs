@@ -236,3 +236,116 @@ fn a_failing_check_after_a_deploy_rolls_back() {
     assert_eq!((last["kind"].as_str(), last["version"].as_str()), (Some("rollback"), Some("1.0")));
     assert_eq!(last["note"], "check failed after 2.0");
 }
+
+#[test]
+fn after_kill_9_a_resume_continues_without_repeating_finished_steps() {
+    let p = Project::new(&format!(
+        "[pipelines.p.inputs.tag]\n{}",
+        [
+            sh("first", "echo ran >> first.log; echo v=${{ inputs.tag }}-1 >> \"$BOSUN_OUTPUT\"", ""),
+            sh("second", "touch second.started; [ -e go ] || exec sleep 60; echo ran >> second.log", "needs = [\"first\"]"),
+            sh("third", "echo ${{ steps.first.outputs.v }} >> third.log", "needs = [\"second\"]"),
+        ]
+        .concat()
+    ));
+    let mut child = p.command(&["run", "p", "tag=x"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while !p.path().join("second.started").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(p.path().join("go"), "").unwrap();
+
+    let out = p.bosun(&["run", "--resume", "1", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!((ran["run_id"].as_i64(), ran["outcome"].as_str()), (Some(1), Some("succeeded")));
+    assert!(step(&ran, "first")["summary"].as_str().unwrap().starts_with("kept from before the resume"), "{ran}");
+    let lines = |name: &str| std::fs::read_to_string(p.path().join(name)).unwrap_or_default().lines().count();
+    assert_eq!((lines("first.log"), lines("second.log")), (1, 1), "first ran once, second finished on the resume");
+    assert_eq!(std::fs::read_to_string(p.path().join("third.log")).unwrap().trim(), "x-1", "the kept step's outputs and the run's inputs are there");
+    let shown = json(&p.bosun(&["runs", "1", "--json"]));
+    assert_eq!(shown["run"]["outcome"], "succeeded");
+
+    let again = p.bosun(&["run", "--resume", "1"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("run 1 succeeded; only a failed, cancelled or interrupted run can be resumed"), "{}", stderr(&again));
+}
+
+#[test]
+fn an_image_update_then_a_check_reports_what_it_recreated() {
+    support::require_engine();
+    let registry = support::Registry::start();
+    let port = support::deploys::free_port();
+    let d = support::deploys::Deploys::new("pipeline-images", "");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    let (live, _) = registry.push(&format!("{}:v1", d.repo), &format!("{}/web:live", d.name));
+    let repo = live.rsplit_once(':').unwrap().0.to_string();
+    let service = format!("version = \"live\"\nports = [\"127.0.0.1:{port}:8080\"]\nstop_timeout = 2");
+    d.configure_image(&repo, &service);
+    support::deploys::succeeded(&d.bosun(&["deploy", "web"]));
+    registry.push(&format!("{}:v2", d.repo), &format!("{}/web:live", d.name));
+    support::docker(&["tag", &format!("{}:v1", d.repo), &live]);
+    let pipeline = format!(
+        "[checks.up]\nplugin = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\n\n[plugins.http]\ngrant.http = [\"http://127.0.0.1:{port}\"]\n\n\
+         [[pipelines.refresh.steps]]\nid = \"update\"\nuses = \"images.update\"\nwith = {{ image = \"{live}\" }}\n\n\
+         [[pipelines.refresh.steps]]\nid = \"up\"\nuses = \"check\"\nneeds = [\"update\"]\nif = \"steps.update.outputs.updated\"\nwith = {{ checks = [\"up\"] }}\nretry = {{ attempts = 5, backoff = \"500ms\" }}\n"
+    );
+    std::fs::write(d.project.dir.path().join("bosun.toml"), format!("[project]\nname = \"{}\"\n\n[services.web]\nimage = \"{repo}\"\n{service}\n\n{pipeline}", d.name)).unwrap();
+    let planned = d.bosun(&["run", "refresh", "--dry-run"]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    assert!(stdout(&planned).contains("would: recreate "), "{}", stdout(&planned));
+
+    let out = d.bosun(&["run", "refresh", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!(step(&ran, "update")["outputs"]["updated"], true);
+    assert_eq!(step(&ran, "update")["outputs"]["recreated"], 1);
+    assert_eq!(step(&ran, "up")["state"], "succeeded", "{ran}");
+    let again = json(&d.bosun(&["run", "refresh", "--json"]));
+    assert_eq!(step(&again, "update")["outputs"]["updated"], false, "{again}");
+    assert_eq!(step(&again, "up")["state"], "skipped", "nothing changed, nothing to check: {again}");
+}
+
+#[test]
+fn the_quickstart_pipeline_backs_up_verifies_prunes_and_checks() {
+    let site = Recorder::start(200, "the shop is up");
+    let port = site.url.rsplit(':').next().unwrap().to_string();
+    let p = Project::new("");
+    let dir = p.path();
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(dir.join("site/index.html"), "the shop is up").unwrap();
+    let template = std::fs::read_to_string(common::repo_root().join("examples/quickstart/bosun.toml.in")).unwrap();
+    std::fs::write(dir.join("bosun.toml"), template.replace("@DIR@", &dir.display().to_string()).replace("@PORT@", &port)).unwrap();
+    let out = p.bosun(&["run", "nightly", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    let id = step(&ran, "backup")["outputs"]["id"].as_str().unwrap().to_string();
+    assert_eq!(step(&ran, "verify")["outputs"]["id"], id.as_str(), "verify got the new backup's id");
+    assert_eq!(step(&ran, "prune")["outputs"]["kept"], 1);
+    assert_eq!(step(&ran, "check")["outputs"]["passed"], 1);
+    assert_eq!(step(&ran, "check")["wave"], 0, "the check needs nothing, so it ran beside the backup");
+}
+
+#[test]
+fn the_example_pipelines_load_and_show_their_graphs() {
+    let dir = common::repo_root().join("examples/pipelines");
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    for path in names {
+        let p = Project::new(&std::fs::read_to_string(&path).unwrap());
+        let listed = p.bosun(&["pipeline", "list", "--json"]);
+        assert!(listed.status.success(), "{}: {}", path.display(), stderr(&listed));
+        let name = json(&listed)[0]["name"].as_str().unwrap().to_string();
+        let dot = p.bosun(&["pipeline", "show", &name, "--dot"]);
+        assert!(dot.status.success() && stdout(&dot).starts_with(&format!("digraph \"{name}\" {{")), "{}: {}", path.display(), stderr(&dot));
+    }
+    let p = Project::new(&std::fs::read_to_string(dir.join("deploy-with-safety.toml")).unwrap());
+    let shown = stdout(&p.bosun(&["pipeline", "show", "deploy"]));
+    assert!(shown.contains("  1  backup") && shown.contains("  1  pull") && shown.contains("  2  deploy") && shown.contains("  3  smoke"), "{shown}");
+    let dot = stdout(&p.bosun(&["pipeline", "show", "deploy", "--dot"]));
+    assert!(dot.contains("\"backup\" -> \"deploy\";") && dot.contains("\"rollback\" -> \"tell\";"), "{dot}");
+}

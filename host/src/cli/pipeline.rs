@@ -11,19 +11,24 @@ use super::output::{Failure, Output};
 use crate::app::App;
 use crate::config::pipeline::{Pipeline, Step};
 use crate::failure::FAILED;
-use crate::pipeline::{self, Event, Ran, StepReport};
+use crate::pipeline::{self, Event, Ran, Start, StepReport};
 use crate::state::{Outcome, StepState};
 
 #[derive(Args)]
 pub struct RunArgs {
     /// The pipeline: a `[pipelines.<name>]` table in bosun.toml.
-    pipeline: String,
+    #[arg(required_unless_present = "resume")]
+    pipeline: Option<String>,
     /// Its inputs, as key=value (e.g. version=1.4.2).
     inputs: Vec<String>,
     /// Run read-only steps; for the others show the resolved arguments and
     /// what they would change, and change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     dry_run: bool,
+    /// Continue a failed, cancelled or interrupted run from its first
+    /// unfinished step, with the same inputs; steps that succeeded are not repeated.
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["pipeline", "inputs"])]
+    resume: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -43,14 +48,20 @@ pub enum PipelineCommand {
 const CANCELLED: u8 = 130;
 
 pub async fn run(args: RunArgs, app: &App, out: Output) -> Result<(), Failure> {
-    let found = app.config.pipelines.get(&args.pipeline);
-    let inputs = match found {
-        Some(p) => pipeline::inputs::resolve(&args.pipeline, p, &args.inputs)?,
-        None => serde_json::Map::new(),
+    let start = match (args.resume, args.pipeline) {
+        (Some(run_id), _) => Start::Resume { run_id },
+        (None, pipeline) => {
+            let pipeline = pipeline.unwrap_or_default();
+            let inputs = match app.config.pipelines.get(&pipeline) {
+                Some(p) => pipeline::inputs::resolve(&pipeline, p, &args.inputs)?,
+                None => serde_json::Map::new(),
+            };
+            Start::New { pipeline, inputs, dry_run: args.dry_run }
+        }
     };
     let shown = Shown::new(out);
     let observe = |event: Event<'_>| shown.event(event);
-    let ran = pipeline::run(app, &args.pipeline, inputs, args.dry_run, &observe).await?;
+    let ran = pipeline::run(app, start, &observe).await?;
     out.print(&ran, || ran_text(&ran));
     match ran.outcome {
         Outcome::Failed => Err(Failure::silent(FAILED)),

@@ -1,12 +1,13 @@
 //! Running pipelines (`[pipelines.<name>]`, modelled and validated in
 //! `config::pipeline`): `inputs` types a run's `key=value` words, `run`
 //! schedules the steps, `step` runs each built-in step through the same
-//! `ops` code as its CLI verb, `command` runs the `command` step's argv.
+//! `ops` code as its CLI verb, `command` runs the `command` step's argv, `images` the image steps.
 
 mod args;
 mod command;
+mod images;
 pub mod inputs;
 mod run;
 mod step;
 
-pub use run::{Event, Observer, Ran, StepReport, run};
+pub use run::{Event, Observer, Ran, Start, StepReport, run};

@@ -18,7 +18,7 @@ use crate::config::pipeline::{DEFAULT_MAX_PARALLEL, Pipeline, RUN_CONTEXTS, STEP
 use crate::config::parse_duration;
 use crate::expr::{self, JobStatus, Scope, Template};
 use crate::failure::{BAD_INPUT, Failure};
-use crate::state::{Outcome, PlannedStep, StepState};
+use crate::state::{KeyHeld, Outcome, PlannedStep, StepRecord, StepState};
 
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
@@ -88,8 +88,26 @@ pub enum Event<'a> {
 
 pub type Observer<'a> = &'a (dyn Fn(Event<'_>) + Send + Sync);
 
-/// Runs pipeline `name` with `inputs` (already typed, see `inputs::resolve`).
-pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: bool, observe: Observer<'_>) -> Result<Ran, Failure> {
+/// A new run, or a resumed one.
+pub enum Start {
+    /// Pipeline `pipeline` with `inputs` (already typed, see `inputs::resolve`).
+    New { pipeline: String, inputs: Map<String, Value>, dry_run: bool },
+    /// Run `run_id` again from its first unfinished step, with its inputs;
+    /// the steps that succeeded or were skipped are not repeated.
+    Resume { run_id: i64 },
+}
+
+/// Runs a pipeline from the start, or resumes a run.
+pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, Failure> {
+    let state = app.state()?;
+    let (name, inputs, dry_run, resumed) = match start {
+        Start::New { pipeline, inputs, dry_run } => (pipeline, inputs, dry_run, None),
+        Start::Resume { run_id } => {
+            let Resumable { pipeline, inputs, kept } = resumable(app, run_id)?;
+            (pipeline, inputs, false, Some((run_id, kept)))
+        }
+    };
+    let name = name.as_str();
     let pipeline = app.config.pipelines.get(name).ok_or_else(|| {
         let known: Vec<&str> = app.config.pipelines.keys().map(String::as_str).collect();
         let known = if known.is_empty() { "none; add a [pipelines.<name>] table".to_string() } else { known.join(", ") };
@@ -107,8 +125,7 @@ pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: boo
         None => None,
     };
     let planned: Vec<PlannedStep<'_>> = phases(pipeline).flat_map(|(phase, steps)| steps.iter().enumerate().map(move |(position, s)| PlannedStep { id: &s.id, phase, position })).collect();
-    let state = app.state()?;
-    let run_id = state.start_pipeline_run(name, &Value::Object(inputs.clone()), dry_run, &planned, key.as_deref())?.map_err(|held| {
+    let busy = |held: KeyHeld| {
         Failure::busy(format!(
             "pipeline {name}: run {} ({}, started {}) holds concurrency key {}; wait for it to end, or see `bosun runs {}`",
             held.run_id,
@@ -117,7 +134,25 @@ pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: boo
             held.key,
             held.run_id
         ))
-    })?;
+    };
+    let mut progress = Progress::default();
+    let run_id = match &resumed {
+        None => state.start_pipeline_run(name, &Value::Object(inputs.clone()), dry_run, &planned, key.as_deref())?.map_err(busy)?,
+        Some((run_id, kept)) => {
+            let kept: Vec<&StepRecord> = kept.iter().filter(|k| pipeline.steps.iter().any(|s| s.id == k.step)).collect();
+            let ids: Vec<&str> = kept.iter().map(|k| k.step.as_str()).collect();
+            state.resume_pipeline_run(*run_id, &ids, &planned, key.as_deref())?.map_err(busy)?;
+            let waves = Pipeline::waves(&pipeline.steps);
+            for record in kept {
+                let (index, step) = pipeline.steps.iter().enumerate().find(|(_, s)| s.id == record.step).expect("kept steps are in the pipeline");
+                let wave = waves.iter().position(|w| w.contains(&index)).unwrap_or(0);
+                let outputs = record.outputs.as_object().cloned().unwrap_or_default();
+                let report = StepReport { attempts: record.attempts as u32, outputs, ..StepReport::unrun(step, "steps", wave, record.state, format!("kept from before the resume: {}", record.summary)) };
+                progress.keep(report);
+            }
+            *run_id
+        }
+    };
     let runner = Runner {
         run_id,
         base: run_scope(Value::from(run_id)),
@@ -125,7 +160,6 @@ pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: boo
         max_parallel: pipeline.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
         observe,
     };
-    let mut progress = Progress::default();
     let mut cancelled = runner.group("steps", &pipeline.steps, &mut progress).await;
     let failed = progress.reports.iter().any(|r| r.state == StepState::Failed && !r.continued);
     if failed && !cancelled {
@@ -140,6 +174,34 @@ pub async fn run(app: &App, name: &str, inputs: Map<String, Value>, dry_run: boo
     state.finish_run(run_id, outcome, &summary, "")?;
     state.release_pipeline_key(run_id)?;
     Ok(Ran { run_id, pipeline: name.to_string(), dry_run, outcome, inputs, steps: progress.reports, elapsed_ms: started.elapsed().as_millis() })
+}
+
+/// What a resume starts from.
+struct Resumable {
+    pipeline: String,
+    inputs: Map<String, Value>,
+    /// The steps that succeeded or were skipped: not run again.
+    kept: Vec<StepRecord>,
+}
+
+/// What run `run_id` is resumed from, when it is a pipeline run that ended
+/// without succeeding.
+fn resumable(app: &App, run_id: i64) -> Result<Resumable, Failure> {
+    let state = app.state()?;
+    let not_found = || Failure::bad_input(format!("run {run_id} is not a pipeline run; `bosun runs` lists the recent ones"));
+    let record = state.run(run_id)?.ok_or_else(not_found)?;
+    let pipeline_run = state.pipeline_run(run_id)?.ok_or_else(not_found)?;
+    match record.outcome {
+        Outcome::Failed | Outcome::Cancelled | Outcome::Interrupted => {}
+        Outcome::Running => return Err(Failure::busy(format!("run {run_id} is still running (started by {}); wait for it to end", record.who))),
+        other => return Err(Failure::bad_input(format!("run {run_id} {}; only a failed, cancelled or interrupted run can be resumed", serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()))),
+    }
+    if pipeline_run.dry_run {
+        return Err(Failure::bad_input(format!("run {run_id} was a dry run; start the pipeline again instead")));
+    }
+    let kept = state.pipeline_steps(run_id)?.into_iter().filter(|s| s.phase == "steps" && matches!(s.state, StepState::Succeeded | StepState::Skipped)).collect();
+    let inputs = pipeline_run.inputs.as_object().cloned().unwrap_or_default();
+    Ok(Resumable { pipeline: pipeline_run.pipeline, inputs, kept })
 }
 
 fn phases(pipeline: &Pipeline) -> impl Iterator<Item = (&'static str, &[Step])> {
@@ -194,10 +256,15 @@ impl Progress {
         {
             tracing::warn!("recording step {} of run {}: {e}", report.id, runner.run_id);
         }
+        (runner.observe)(Event::Ended(&report));
+        self.keep(report);
+    }
+
+    /// Adds an ended step to the run: its report, and its entry in `steps`.
+    fn keep(&mut self, report: StepReport) {
         let conclusion = if report.continued { StepState::Succeeded } else { report.state };
         let context = json!({ "outputs": report.outputs, "outcome": github_word(report.state), "conclusion": github_word(conclusion) });
         self.contexts.insert(report.id.clone(), context);
-        (runner.observe)(Event::Ended(&report));
         self.reports.push(report);
     }
 
@@ -231,7 +298,8 @@ impl Runner<'_> {
         let needs = Pipeline::needs_of(steps);
         let waves = Pipeline::waves(steps);
         let wave_of = |i: usize| waves.iter().position(|w| w.contains(&i)).unwrap_or(0);
-        let mut started = vec![false; steps.len()];
+        // Steps kept from before a resume have ended already.
+        let mut started: Vec<bool> = steps.iter().map(|s| progress.report(&s.id).is_some()).collect();
         let mut running = FuturesUnordered::new();
         let mut ctrl_c = pin!(tokio::signal::ctrl_c());
         loop {

@@ -72,6 +72,7 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Res
         "deploy" | "rollback" => release_step(cx, uses, args).await,
         "check" => check_step(cx, args).await,
         "notify" => notify_step(cx, args).await,
+        "images.pull" | "images.update" | "images.prune" => super::images::run(cx, uses, args).await,
         "wait" => {
             let wait = args.duration("for")?.unwrap_or(Duration::ZERO);
             if !cx.dry_run {
@@ -84,7 +85,7 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Res
     }
 }
 
-fn object(value: Value) -> Map<String, Value> {
+pub fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),

@@ -99,17 +99,8 @@ impl State {
     pub fn start_pipeline_run(&self, pipeline: &str, inputs: &serde_json::Value, dry_run: bool, steps: &[PlannedStep<'_>], key: Option<&str>) -> Result<Result<i64, KeyHeld>, StateError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        if let Some(key) = key {
-            let holder = tx
-                .query_row(
-                    "SELECT k.run_id, r.who, r.started_at FROM pipeline_keys k JOIN runs r ON r.id = k.run_id WHERE k.key = ?1 AND r.outcome = 'running'",
-                    [key],
-                    |row| Ok(KeyHeld { key: key.to_string(), run_id: row.get(0)?, who: row.get(1)?, started_at: row.get(2)? }),
-                )
-                .optional()?;
-            if let Some(holder) = holder {
-                return Ok(Err(holder));
-            }
+        if let Some(holder) = key_holder(&tx, key, 0)? {
+            return Ok(Err(holder));
         }
         let me = ProcessMark::current();
         tx.execute(
@@ -129,6 +120,36 @@ impl State {
         }
         tx.commit()?;
         Ok(Ok(run_id))
+    }
+
+    /// Takes run `run` up again in this process: running, its key taken
+    /// again, every step but the `kept` ones pending (the pipeline's current
+    /// `steps`, so a step added since is run too); the holder if another
+    /// running run holds `key`.
+    pub fn resume_pipeline_run(&self, run: i64, kept: &[&str], steps: &[PlannedStep<'_>], key: Option<&str>) -> Result<Result<(), KeyHeld>, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(holder) = key_holder(&tx, key, run)? {
+            return Ok(Err(holder));
+        }
+        let me = ProcessMark::current();
+        tx.execute(
+            "UPDATE runs SET outcome = 'running', finished_at = NULL, summary = '', host = ?2, pid = ?3, pid_started = ?4 WHERE id = ?1",
+            params![run, me.host, me.pid, me.started],
+        )?;
+        let kept_list = serde_json::to_string(kept).expect("names serialize");
+        tx.execute("DELETE FROM pipeline_steps WHERE run_id = ?1 AND step NOT IN (SELECT value FROM json_each(?2))", params![run, kept_list])?;
+        for step in steps {
+            tx.execute(
+                "INSERT OR IGNORE INTO pipeline_steps (run_id, step, phase, position, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+                params![run, step.id, step.phase, step.position as i64],
+            )?;
+        }
+        if let Some(key) = key {
+            tx.execute("INSERT OR REPLACE INTO pipeline_keys (key, run_id) VALUES (?1, ?2)", params![key, run])?;
+        }
+        tx.commit()?;
+        Ok(Ok(()))
     }
 
     /// Step `step` of run `run` starts its `attempt`th try.
@@ -190,4 +211,17 @@ impl State {
         })?;
         Ok(steps.collect::<Result<_, _>>()?)
     }
+}
+
+/// The running run other than `me` that holds `key`, if any.
+fn key_holder(tx: &rusqlite::Transaction<'_>, key: Option<&str>, me: i64) -> Result<Option<KeyHeld>, StateError> {
+    let Some(key) = key else { return Ok(None) };
+    let holder = tx
+        .query_row(
+            "SELECT k.run_id, r.who, r.started_at FROM pipeline_keys k JOIN runs r ON r.id = k.run_id WHERE k.key = ?1 AND r.outcome = 'running' AND r.id != ?2",
+            params![key, me],
+            |row| Ok(KeyHeld { key: key.to_string(), run_id: row.get(0)?, who: row.get(1)?, started_at: row.get(2)? }),
+        )
+        .optional()?;
+    Ok(holder)
 }

@@ -109,6 +109,9 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
         outputs: &["sent"],
         mutates: true, any_output: false,
     },
+    BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], mutates: true, any_output: false },
+    BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], mutates: true, any_output: false },
+    BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], mutates: true, any_output: false },
     BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], mutates: false, any_output: false },
     BuiltinStep {
         name: "command",
