@@ -169,6 +169,9 @@ fn a_dry_run_shows_resolved_arguments_and_runs_nothing() {
     assert!(text.contains("with {\"argv\":[\"/bin/sh\",\"-c\",\"touch ran; echo 1.4\"]}"), "{text}");
     assert!(text.contains("would: run /bin/sh -c 'touch ran; echo 1.4' in"), "{text}");
     assert!(!p.path().join("ran").exists(), "nothing ran");
+    let shown = json(&p.bosun(&["runs", "1", "--json"]));
+    assert_eq!(shown["steps"][0]["state"], "succeeded", "a dry run's steps are recorded at its end: {shown}");
+    assert!(shown["steps"][0]["summary"].as_str().unwrap().starts_with("would run /bin/sh"), "{shown}");
 }
 
 #[test]

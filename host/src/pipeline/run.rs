@@ -18,7 +18,7 @@ use crate::config::pipeline::{DEFAULT_MAX_PARALLEL, Pipeline, RUN_CONTEXTS, STEP
 use crate::config::parse_duration;
 use crate::expr::{self, JobStatus, Scope, Template};
 use crate::failure::{BAD_INPUT, Failure};
-use crate::state::{KeyHeld, Outcome, PlannedStep, StepRecord, StepState};
+use crate::state::{KeyHeld, Outcome, PlannedStep, StepEnd, StepRecord, StepState};
 
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
@@ -171,6 +171,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
         (false, false) => Outcome::Succeeded,
     };
     let summary = summary(&progress.reports, outcome);
+    progress.write(app, run_id, &progress.deferred);
     state.finish_run(run_id, outcome, &summary, "")?;
     state.release_pipeline_key(run_id)?;
     Ok(Ran { run_id, pipeline: name.to_string(), dry_run, outcome, inputs, steps: progress.reports, elapsed_ms: started.elapsed().as_millis() })
@@ -246,18 +247,26 @@ struct Progress {
     reports: Vec<StepReport>,
     /// Step id → its entry in the `steps` context.
     contexts: Map<String, Value>,
+    /// A dry run's step records, written together at its end: it changes
+    /// nothing a crash could leave half done.
+    deferred: Vec<StepEnd>,
 }
 
 impl Progress {
     fn record(&mut self, runner: &Runner<'_>, report: StepReport, log: &[String]) {
-        let state = runner.cx.app.state().ok();
-        if let Some(state) = state
-            && let Err(e) = state.step_finished(runner.run_id, &report.id, report.state, &Value::Object(report.outputs.clone()), &report.summary, &log.join("\n"))
-        {
-            tracing::warn!("recording step {} of run {}: {e}", report.id, runner.run_id);
+        let end = StepEnd { step: report.id.clone(), state: report.state, outputs: Value::Object(report.outputs.clone()), summary: report.summary.clone(), log: log.join("\n") };
+        match runner.cx.dry_run {
+            true => self.deferred.push(end),
+            false => self.write(runner.cx.app, runner.run_id, &[end]),
         }
         (runner.observe)(Event::Ended(&report));
         self.keep(report);
+    }
+
+    fn write(&self, app: &App, run_id: i64, ends: &[StepEnd]) {
+        if let Err(e) = app.state().map_err(Failure::from).and_then(|state| Ok(state.steps_finished(run_id, ends)?)) {
+            tracing::warn!("recording the steps of run {run_id}: {}", e.message);
+        }
     }
 
     /// Adds an ended step to the run: its report, and its entry in `steps`.
@@ -366,7 +375,7 @@ impl Runner<'_> {
         let state = self.cx.app.state().ok();
         let mut attempt = 1;
         loop {
-            if let Some(state) = state
+            if let Some(state) = state.filter(|_| !self.cx.dry_run)
                 && let Err(e) = state.step_started(self.run_id, &step.id, attempt)
             {
                 tracing::warn!("recording step {} of run {}: {e}", step.id, self.run_id);

@@ -19,7 +19,7 @@ use rusqlite::Connection;
 pub use backups::{BackupKind, BackupRecord};
 pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
-pub use pipeline_runs::{KeyHeld, PipelineRun, PlannedStep, StepRecord, StepState};
+pub use pipeline_runs::{KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Interrupted, Outcome, RunRecord, who};
 

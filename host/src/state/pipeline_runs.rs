@@ -67,6 +67,16 @@ pub struct StepRecord {
     pub log: String,
 }
 
+/// How a step ended, to record.
+#[derive(Debug, Clone)]
+pub struct StepEnd {
+    pub step: String,
+    pub state: StepState,
+    pub outputs: serde_json::Value,
+    pub summary: String,
+    pub log: String,
+}
+
 /// What a pipeline run was started with.
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineRun {
@@ -161,12 +171,18 @@ impl State {
         Ok(())
     }
 
-    /// Step `step` of run `run` ended as `state`.
-    pub fn step_finished(&self, run: i64, step: &str, state: StepState, outputs: &serde_json::Value, summary: &str, log: &str) -> Result<(), StateError> {
-        self.conn().execute(
-            "UPDATE pipeline_steps SET state = ?3, finished_at = ?4, outputs = ?5, summary = ?6, log = ?7 WHERE run_id = ?1 AND step = ?2",
-            params![run, step, state.as_str(), now_unix(), mask(&outputs.to_string()), mask(summary), mask(log)],
-        )?;
+    /// Steps of run `run` ended, all in one transaction (a dry run records
+    /// its steps at its end: one write, not one per step).
+    pub fn steps_finished(&self, run: i64, ends: &[StepEnd]) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for end in ends {
+            tx.execute(
+                "UPDATE pipeline_steps SET state = ?3, finished_at = ?4, outputs = ?5, summary = ?6, log = ?7 WHERE run_id = ?1 AND step = ?2",
+                params![run, end.step, end.state.as_str(), now_unix(), mask(&end.outputs.to_string()), mask(&end.summary), mask(&end.log)],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
