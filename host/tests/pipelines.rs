@@ -352,3 +352,19 @@ fn the_example_pipelines_load_and_show_their_graphs() {
     let dot = stdout(&p.bosun(&["pipeline", "show", "deploy", "--dot"]));
     assert!(dot.contains("\"backup\" -> \"deploy\";") && dot.contains("\"rollback\" -> \"tell\";"), "{dot}");
 }
+
+#[test]
+fn secrets_a_step_is_given_stay_out_of_output_and_records() {
+    let token = "s3cr3t-token-value-42";
+    let p = Project::new(&sh("call", "echo \"$API_TOKEN\" > seen", "with.env = { API_TOKEN = \"${{ env.DEPLOY_TOKEN }}\", MODE = \"${{ env.PLAIN_SETTING }}\" }"));
+    for args in [&["run", "p", "--json"][..], &["run", "p", "--dry-run"][..]] {
+        let out = p.command(args).env("DEPLOY_TOKEN", token).env("PLAIN_SETTING", "fast").output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stdout(&out).contains(token) && !stderr(&out).contains(token), "{}\n{}", stdout(&out), stderr(&out));
+    }
+    assert_eq!(std::fs::read_to_string(p.path().join("seen")).unwrap().trim(), token, "the command got the real value");
+    let shown = p.bosun(&["runs", "1", "--json"]);
+    assert!(!stdout(&shown).contains(token), "{}", stdout(&shown));
+    let plain = p.command(&["run", "p", "--json"]).env("DEPLOY_TOKEN", token).env("PLAIN_SETTING", "fast").output().unwrap();
+    assert!(stdout(&plain).contains("\"MODE\": \"fast\""), "a setting that is no secret is shown: {}", stdout(&plain));
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Problems};
 pub use retention::Retention;
-pub use secrets::{expand_env, expand_table};
+pub use secrets::{expand_env, expand_table, secret_key};
 pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;

@@ -23,7 +23,9 @@ impl Args {
     /// that is one `${{ }}` keeps its value's type (a number stays one).
     pub fn resolve(step: &str, with: &toml::Table, scope: &Scope) -> Result<Args, Failure> {
         let values = with.iter().map(|(key, value)| Ok((key.clone(), resolve_value(value, scope).map_err(|e| Failure::failed(format!("step {step}: with.{key}: {e}")))?)));
-        Ok(Args { step: step.to_string(), values: values.collect::<Result<_, Failure>>()? })
+        let values: Map<String, Value> = values.collect::<Result<_, Failure>>()?;
+        register_secrets(&values);
+        Ok(Args { step: step.to_string(), values })
     }
 
     pub fn as_json(&self) -> &Map<String, Value> {
@@ -92,6 +94,18 @@ impl Args {
                 })
                 .collect(),
             Some(other) => Err(self.wrong(name, "a table of strings", other)),
+        }
+    }
+}
+
+/// Values under secret-named keys (`API_TOKEN`, `password`) are masked in
+/// every output and record from now on, whatever they were filled from.
+fn register_secrets(values: &Map<String, Value>) {
+    for (key, value) in values {
+        match value {
+            Value::String(s) if crate::config::secret_key(key) => crate::secrets::register(s),
+            Value::Object(inner) => register_secrets(inner),
+            _ => {}
         }
     }
 }

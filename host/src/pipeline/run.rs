@@ -117,7 +117,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
     let run_scope = |run_id: Value| {
         Scope::new(JobStatus::Success)
             .with("inputs", Value::Object(inputs.clone()))
-            .with("env", Value::Object(std::env::vars().map(|(k, v)| (k, Value::from(v))).collect()))
+            .with("env", Value::Object(environment()))
             .with("run", json!({ "id": run_id, "pipeline": name, "dry_run": dry_run }))
     };
     let key = match &pipeline.concurrency {
@@ -207,6 +207,17 @@ fn resumable(app: &App, run_id: i64) -> Result<Resumable, Failure> {
 
 fn phases(pipeline: &Pipeline) -> impl Iterator<Item = (&'static str, &[Step])> {
     [("steps", pipeline.steps.as_slice()), ("on_failure", pipeline.on_failure.as_slice())].into_iter()
+}
+
+/// The `env` context: bosun's environment, secret-named variables'
+/// values registered for masking (a step may copy them anywhere).
+fn environment() -> Map<String, Value> {
+    let vars = std::env::vars().inspect(|(name, value)| {
+        if crate::config::secret_key(name) {
+            crate::secrets::register(value);
+        }
+    });
+    vars.map(|(name, value)| (name, Value::from(value))).collect()
 }
 
 fn concurrency_key(name: &str, text: &str, scope: &Scope) -> Result<String, Failure> {
