@@ -368,3 +368,30 @@ fn secrets_a_step_is_given_stay_out_of_output_and_records() {
     let plain = p.command(&["run", "p", "--json"]).env("DEPLOY_TOKEN", token).env("PLAIN_SETTING", "fast").output().unwrap();
     assert!(stdout(&plain).contains("\"MODE\": \"fast\""), "a setting that is no secret is shown: {}", stdout(&plain));
 }
+
+#[test]
+fn a_deploy_step_that_times_out_is_undone_and_the_old_version_serves() {
+    support::require_engine();
+    let port = support::deploys::free_port();
+    let service = format!("ports = [\"127.0.0.1:{port}:8080\"]\nstop_timeout = 2");
+    let d = support::deploys::Deploys::new("pipeline-timeout", &service);
+    d.image("1.0", &[]);
+    d.image("2.0", &[]);
+    support::deploys::succeeded(&d.bosun(&["deploy", "web", "1.0"]));
+    // 2.0 waits up to a minute for a check that never passes; the step gives it 3 s.
+    let pipeline = "[checks.never]\nplugin = \"http\"\nurl = \"http://127.0.0.1:1/\"\n\n[plugins.http]\ngrant.http = [\"http://127.0.0.1:1\"]\n\n\
+         [[pipelines.ship.steps]]\nid = \"deploy\"\nuses = \"deploy\"\nwith = { service = \"web\", version = \"2.0\" }\ntimeout = \"3s\"\n";
+    d.configure_with(&format!("{service}\nhealth_timeout = \"60s\"\nchecks = [\"never\"]"), pipeline);
+    let started = Instant::now();
+    let out = d.bosun(&["run", "ship", "--json"]);
+    assert!(started.elapsed() < Duration::from_secs(40), "{:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let summary = step(&json(&out), "deploy")["summary"].as_str().unwrap().to_string();
+    assert!(summary.starts_with("step deploy timed out after 3.0s; ") && summary.contains("cancelled before it finished"), "{summary}");
+    assert!(summary.contains("is back on version 1.0"), "the deploy undid itself: {summary}");
+    assert!(support::deploys::running(&d.container("1.0")), "1.0 runs again");
+    assert!(support::deploys::inspect(&d.container("2.0")).is_none(), "2.0's container is removed");
+    assert_eq!(support::deploys::http_get(port), "1.0");
+    let last = d.releases().last().cloned().unwrap();
+    assert_eq!((last["version"].as_str(), last["outcome"].as_str()), (Some("2.0"), Some("failed")));
+}

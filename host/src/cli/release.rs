@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
+use crate::ops::cancel::Cancel;
 use crate::ops::deploy::{self, ReleaseOptions, Released, Step, StepSink};
 use crate::state::ReleaseRecord;
 
@@ -49,7 +50,7 @@ pub struct ReleasesArgs {
 
 pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step, cancel: Cancel::never() };
     let released = deploy::deploy(app, &args.service, args.version.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(&released?, out)
@@ -57,7 +58,7 @@ pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Fail
 
 pub async fn rollback(args: RollbackArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step, cancel: Cancel::never() };
     let released = deploy::rollback(app, &args.service, args.to.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(&released?, out)

@@ -1,6 +1,7 @@
 //! What bosun does, as plans and their application; the CLI and HTTP API call these.
 
 pub mod backup;
+pub mod cancel;
 pub mod check;
 pub mod deploy;
 pub mod images;

@@ -18,7 +18,12 @@ use crate::config::pipeline::{DEFAULT_MAX_PARALLEL, Pipeline, RUN_CONTEXTS, STEP
 use crate::config::parse_duration;
 use crate::expr::{self, JobStatus, Scope, Template};
 use crate::failure::{BAD_INPUT, Failure};
+use crate::ops::cancel::{self, Cancel, Canceller};
 use crate::state::{KeyHeld, Outcome, PlannedStep, StepEnd, StepRecord, StepState};
+
+/// Steps told of a timeout or Ctrl-C and awaited, so they undo what they
+/// did; the others are dropped at once.
+const WINDS_DOWN: &[&str] = &["deploy", "rollback"];
 
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
@@ -153,7 +158,10 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
             *run_id
         }
     };
+    let (canceller, run_cancel) = cancel::pair();
     let runner = Runner {
+        canceller,
+        run_cancel,
         run_id,
         base: run_scope(Value::from(run_id)),
         cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")) },
@@ -244,6 +252,9 @@ fn summary(reports: &[StepReport], outcome: Outcome) -> String {
 
 /// What does not change while a run goes.
 struct Runner<'a> {
+    /// Fired by Ctrl-C: reaches every running step.
+    canceller: Canceller,
+    run_cancel: Cancel,
     run_id: i64,
     /// `inputs`, `env` and `run`; `steps` is added per step.
     base: Scope,
@@ -325,7 +336,7 @@ impl Runner<'_> {
         loop {
             for i in 0..steps.len() {
                 let ended = |n: &usize| progress.report(&steps[*n].id).is_some();
-                if started[i] || running.len() >= self.max_parallel || !needs[i].iter().all(ended) {
+                if started[i] || self.cancelled() || running.len() >= self.max_parallel || !needs[i].iter().all(ended) {
                     continue;
                 }
                 started[i] = true;
@@ -342,7 +353,7 @@ impl Runner<'_> {
                 }
             }
             if running.is_empty() {
-                return false;
+                return self.cancelled();
             }
             tokio::select! {
                 Some(attempted) = running.next() => {
@@ -350,15 +361,14 @@ impl Runner<'_> {
                     let (report, log) = self.finished(phase, step, wave_of(attempted.index), attempted);
                     progress.record(self, report, &log);
                 }
-                _ = &mut ctrl_c => {
-                    drop(running);
-                    let unfinished: Vec<usize> = (0..steps.len()).filter(|&i| started[i] && progress.report(&steps[i].id).is_none()).collect();
-                    for (i, step) in unfinished.into_iter().map(|i| (i, &steps[i])) {
-                        let report = StepReport::unrun(step, phase, wave_of(i), StepState::Cancelled, "cancelled (Ctrl-C) while it ran".into());
-                        progress.record(self, report, &[]);
-                    }
-                    return true;
+                _ = &mut ctrl_c, if !self.cancelled() => {
+                    // Every running step is told; a deploy undoes what it did
+                    // before it ends, the others end at once.
+                    self.canceller.cancel();
                 }
+            }
+            if self.cancelled() && running.is_empty() {
+                return true;
             }
         }
     }
@@ -392,12 +402,8 @@ impl Runner<'_> {
                 tracing::warn!("recording step {} of run {}: {e}", step.id, self.run_id);
             }
             (self.observe)(Event::Started { step: &step.id, attempt, attempts });
-            let once = step::run(&self.cx, &step.id, &step.uses, &args);
-            let result = match timeout {
-                Some(limit) => tokio::time::timeout(limit, once).await.unwrap_or_else(|_| Err(Failure::failed(format!("step {} timed out after {}", step.id, crate::time::elapsed(limit))).into())),
-                None => once.await,
-            };
-            let retry = matches!(&result, Err(e) if e.failure.code != BAD_INPUT) && attempt < attempts;
+            let result = self.bounded(step, &args, timeout).await;
+            let retry = matches!(&result, Err(e) if e.failure.code != BAD_INPUT) && attempt < attempts && !self.cancelled();
             if !retry {
                 return Attempted { index, args, result, attempts: attempt, elapsed: started.elapsed() };
             }
@@ -410,11 +416,44 @@ impl Runner<'_> {
         }
     }
 
+    /// One try of `step`, within its timeout and until the run is cancelled.
+    /// A deploy or rollback is told and awaited (it undoes what it did); any
+    /// other step is dropped (a command's process group is killed).
+    async fn bounded(&self, step: &Step, args: &Args, timeout: Option<Duration>) -> Result<StepDone, StepError> {
+        let (canceller, cancel) = cancel::pair();
+        let mut once = pin!(step::run(&self.cx, &step.id, &step.uses, args, cancel));
+        let limit = async {
+            match timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let why = tokio::select! {
+            result = &mut once => return result,
+            () = limit => format!("step {} timed out after {}", step.id, crate::time::elapsed(timeout.unwrap_or_default())),
+            () = self.run_cancel.cancelled() => format!("step {} was cancelled (Ctrl-C) while it ran", step.id),
+        };
+        canceller.cancel();
+        let (undone, log) = match WINDS_DOWN.contains(&step.uses.as_str()) {
+            true => match once.await {
+                Ok(_) => (" (it finished first)".to_string(), Vec::new()),
+                Err(e) => (format!("; {}", e.failure.message), e.log),
+            },
+            false => (String::new(), Vec::new()),
+        };
+        Err(StepError { failure: Failure::failed(format!("{why}{undone}")), log })
+    }
+
+    fn cancelled(&self) -> bool {
+        self.run_cancel.is_cancelled()
+    }
+
     fn finished(&self, phase: &'static str, step: &Step, wave: usize, attempted: Attempted) -> (StepReport, Vec<String>) {
         let Attempted { args, result, attempts, elapsed, .. } = attempted;
+        let failed = if self.cancelled() { StepState::Cancelled } else { StepState::Failed };
         let (state, done, log) = match result {
             Ok(done) => (if done.skipped { StepState::Skipped } else { StepState::Succeeded }, done, Vec::new()),
-            Err(e) => (StepState::Failed, StepDone { summary: e.failure.message, ..StepDone::default() }, e.log),
+            Err(e) => (failed, StepDone { summary: e.failure.message, ..StepDone::default() }, e.log),
         };
         let log = if log.is_empty() { done.log.clone() } else { log };
         let report = StepReport {

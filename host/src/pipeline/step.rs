@@ -11,6 +11,7 @@ use super::args::Args;
 use crate::app::App;
 use crate::failure::{Failure, SKIPPED};
 use crate::ops::backup::{self, TakeOptions, Taken};
+use crate::ops::cancel::Cancel;
 use crate::ops::deploy::{self, ReleaseOptions, Released};
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::BackupKind;
@@ -51,8 +52,9 @@ pub struct StepContext<'a> {
     pub config_dir: PathBuf,
 }
 
-/// Runs built-in step `uses` (validation made sure it is one).
-pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+/// Runs built-in step `uses` (validation made sure it is one); `cancel` is
+/// for the steps that wind down when told (see `run::WINDS_DOWN`).
+pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
     let app = cx.app;
     match uses {
         "backup" => backup_step(cx, args).await,
@@ -69,7 +71,7 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Res
             let summary = format!("{} removed, {kept} kept", removed.len());
             Ok(StepDone { outputs: object(json!({ "removed": removed.len(), "kept": kept })), summary, planned, ..StepDone::default() })
         }
-        "deploy" | "rollback" => release_step(cx, uses, args).await,
+        "deploy" | "rollback" => release_step(cx, uses, args, cancel).await,
         "check" => check_step(cx, args).await,
         "notify" => notify_step(cx, args).await,
         "images.pull" | "images.update" | "images.prune" => super::images::run(cx, uses, args).await,
@@ -115,7 +117,7 @@ async fn backup_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, Step
     }
 }
 
-async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
     let service = args.required("service")?;
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = log.clone();
@@ -125,7 +127,7 @@ async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<S
             lines.push(step.what.clone());
         }
     });
-    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step };
+    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step, cancel };
     let released = match uses {
         "rollback" => deploy::rollback(cx.app, &service, args.text("to")?.as_deref(), &options).await,
         _ => deploy::deploy(cx.app, &service, args.text("version")?.as_deref(), &options).await,

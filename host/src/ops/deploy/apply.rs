@@ -7,10 +7,11 @@ use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 
 use super::client::DockerClient;
 use super::snapshot::Managed;
-use super::health::{Health, wait_healthy};
+use super::health::{Health, unless_cancelled, wait_healthy};
 use super::plan::{DeployPlan, Order};
 use super::steps::{OnStep, Step};
 use crate::app::App;
+use crate::ops::cancel::Cancel;
 
 /// What a successful release left running.
 pub struct Applied {
@@ -52,9 +53,11 @@ pub struct ReleaseRun {
     pub run: i64,
 }
 
-pub async fn apply(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+/// Carries out `plan`; `cancel` is looked at between steps (and ends the
+/// health wait), so a cancelled release is undone like a failed one.
+pub async fn apply(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, on_step: OnStep<'_>, cancel: &Cancel) -> Result<Applied, NotApplied> {
     let mut done = Done::default();
-    match steps(app, engine, plan, ids, log, &mut done, on_step).await {
+    match steps(app, engine, plan, ids, log, &mut done, (on_step, cancel)).await {
         Ok(applied) => Ok(applied),
         Err((problem, health)) => {
             let problem = by_name(&problem, plan, &done);
@@ -84,7 +87,9 @@ fn step_error(e: anyhow::Error) -> StepError {
     (format!("{e:#}"), None)
 }
 
-async fn steps(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, done: &mut Done, on_step: OnStep<'_>) -> Result<Applied, StepError> {
+async fn steps(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: ReleaseRun, log: &mut Log, done: &mut Done, (on_step, cancel): (OnStep<'_>, &Cancel)) -> Result<Applied, StepError> {
+    let checkpoint = || cancel.check().map_err(|problem| (problem, None));
+    checkpoint()?;
     if let Some(aside) = &plan.set_aside {
         on_step(&Step::new(format!("renaming {} to {}", aside.container.name, aside.renamed_to)));
         engine.rename(&aside.container.id, &aside.renamed_to).await.map_err(step_error)?;
@@ -92,8 +97,10 @@ async fn steps(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: Release
         log.push(format!("renamed {} to {}", aside.container.name, aside.renamed_to));
     }
     if plan.order == Order::StopFirst {
+        checkpoint()?;
         retire_replaced(engine, plan, log, done, on_step).await.map_err(step_error)?;
     }
+    checkpoint()?;
     let name = &plan.container.name;
     let project = &app.config.project.name;
     let body = plan.container.to_engine(&plan.labels(project, ids.release));
@@ -118,11 +125,12 @@ async fn steps(app: &App, engine: &DockerClient, plan: &DeployPlan, ids: Release
             id
         }
     };
-    let health = wait_healthy(app, engine, &container_id, name, &plan.health, ids.run, on_step).await;
+    let health = unless_cancelled(cancel, wait_healthy(app, engine, &container_id, name, &plan.health, ids.run, on_step)).await;
     if let Some(problem) = health.problem.clone() {
         return Err((problem, Some(health)));
     }
     log.push(format!("{name} is healthy"));
+    checkpoint()?;
     if plan.order == Order::StartFirst {
         retire_replaced(engine, plan, log, done, on_step).await.map_err(step_error)?;
     }

@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::apply::{Applied, Log, NotApplied};
 use super::client::DockerClient;
-use super::health::wait_healthy;
+use super::health::{unless_cancelled, wait_healthy};
+use crate::ops::cancel::Cancel;
 use super::plan::{HealthPlan, Refusal, ReleaseFacts, Target};
 use super::snapshot::Snapshot;
 use super::steps::{OnStep, Step};
@@ -129,9 +130,10 @@ fn compose_project_name(project: &str, env: &str) -> String {
     format!("{project}-{env}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || "_-".contains(*c)).collect()
 }
 
-pub async fn apply(app: &App, engine: &DockerClient, plan: &ComposePlan, run_id: i64, log: &mut Log, on_step: OnStep<'_>) -> Result<Applied, NotApplied> {
+pub async fn apply(app: &App, engine: &DockerClient, plan: &ComposePlan, run_id: i64, log: &mut Log, on_step: OnStep<'_>, cancel: &Cancel) -> Result<Applied, NotApplied> {
     let not_applied = |problem: String, logs: String, health| NotApplied { problem, health, logs, undo_failures: vec![] };
     let outcome = async {
+        cancel.check().map_err(|problem| not_applied(problem, String::new(), None))?;
         on_step(&Step::new(format!("running {} up", plan.program.join(" "))));
         up(plan, &plan.facts.version, log).await.map_err(|problem| not_applied(problem, String::new(), None))?;
         let (id, name) = running_container(engine, plan).await.map_err(|problem| not_applied(problem, String::new(), None))?;
@@ -143,7 +145,7 @@ pub async fn apply(app: &App, engine: &DockerClient, plan: &ComposePlan, run_id:
             .and_then(|c| c.config?.healthcheck?.test)
             .is_some_and(|t| t.first().is_some_and(|f| f != "NONE"));
         let health_plan = HealthPlan { docker_healthcheck: has_healthcheck, ..plan.health.clone() };
-        let health = wait_healthy(app, engine, &id, &name, &health_plan, run_id, on_step).await;
+        let health = unless_cancelled(cancel, wait_healthy(app, engine, &id, &name, &health_plan, run_id, on_step)).await;
         if let Some(problem) = health.problem.clone() {
             let logs = engine.logs(&id, 100).await;
             return Err(not_applied(problem, logs, Some(health)));

@@ -11,6 +11,7 @@ use super::client::DockerClient;
 use super::plan::HealthPlan;
 use super::steps::{OnStep, Step};
 use crate::app::App;
+use crate::ops::cancel::{CANCELLED, Cancel};
 use crate::ops::check::{self, CheckReport};
 
 const POLL: Duration = Duration::from_millis(200);
@@ -23,6 +24,14 @@ pub struct Health {
     pub problem: Option<String>,
     /// The last report of each check.
     pub checks: Vec<CheckReport>,
+}
+
+/// `waiting` (a [`wait_healthy`]), ended early as unhealthy when `cancel` fires.
+pub async fn unless_cancelled(cancel: &Cancel, waiting: impl Future<Output = Health>) -> Health {
+    tokio::select! {
+        health = waiting => health,
+        () = cancel.cancelled() => Health { healthy: false, problem: Some(CANCELLED.to_string()), checks: vec![] },
+    }
 }
 
 /// Waits for `container` (named `name` in messages) to be healthy by `plan`.

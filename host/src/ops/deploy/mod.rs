@@ -27,6 +27,7 @@ use self::client::DockerClient;
 use self::naming::{NameFacts, container_name};
 use self::snapshot::Snapshot;
 use crate::app::App;
+use crate::ops::cancel::Cancel;
 use crate::config::{Service, Strategy, check_version};
 use crate::failure::Failure;
 use crate::ops::lock::ServiceLock;
@@ -41,6 +42,8 @@ pub struct ReleaseOptions {
     pub force: bool,
     /// Told of each step as it starts.
     pub on_step: StepSink,
+    /// Looked at between steps: a cancelled release is undone like a failed one.
+    pub cancel: Cancel,
 }
 
 /// A release's plan, by the service's strategy.
@@ -237,8 +240,8 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
     let started_notice = notice("started", Severity::Info, format!("{verb} {} {} to {}", facts.service, facts.version, facts.env), options.note.clone());
     let apply = async {
         match &plan {
-            ReleasePlan::Run(run) => apply::apply(app, &engine, run, apply::ReleaseRun { release: release_id, run: run_id }, &mut log, &*options.on_step).await,
-            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, run_id, &mut log, &*options.on_step).await,
+            ReleasePlan::Run(run) => apply::apply(app, &engine, run, apply::ReleaseRun { release: release_id, run: run_id }, &mut log, &*options.on_step, &options.cancel).await,
+            ReleasePlan::Compose(compose) => compose::apply(app, &engine, compose, run_id, &mut log, &*options.on_step, &options.cancel).await,
         }
     };
     let (applied, _) = tokio::join!(apply, notify::tell(app, run_id, &started_notice));
