@@ -337,7 +337,7 @@ fn the_example_pipelines_load_and_show_their_graphs() {
     let dir = common::repo_root().join("examples/pipelines");
     let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
     names.sort();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
     for path in names {
         let p = Project::new(&std::fs::read_to_string(&path).unwrap());
         let listed = p.bosun(&["pipeline", "list", "--json"]);
@@ -394,4 +394,69 @@ fn a_deploy_step_that_times_out_is_undone_and_the_old_version_serves() {
     assert_eq!(support::deploys::http_get(port), "1.0");
     let last = d.releases().last().cloned().unwrap();
     assert_eq!((last["version"].as_str(), last["outcome"].as_str()), (Some("2.0"), Some("failed")));
+}
+
+/// Polls `bosun runs --json` until a pipeline run waits; its id and steps.
+fn waiting_run(d: &support::deploys::Deploys) -> (String, Value) {
+    let started = Instant::now();
+    loop {
+        let runs = json(&d.bosun(&["runs", "--json"]));
+        if let Some(run) = runs.as_array().unwrap().iter().find(|r| r["outcome"] == "waiting" && r["operation"] == "pipeline") {
+            let id = run["id"].to_string();
+            return (id.clone(), json(&d.bosun(&["runs", &id, "--json"])));
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no run came to wait: {runs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn prod_waits_for_the_same_image_to_pass_test_and_for_an_approval() {
+    support::require_engine();
+    let hook = Recorder::start(200, "ok");
+    let d = support::deploys::Deploys::new("pipeline-gate", "stop_timeout = 2");
+    d.image("1.0", &[]);
+    let pipelines = format!(
+        "[notify.ops]\nurl = \"generic+{u}/hook\"\non = [\"pipeline.*\"]\n\n\
+         [pipelines.test.inputs.version]\n[[pipelines.test.steps]]\nid = \"deploy\"\nuses = \"deploy\"\nwith = {{ service = \"web\", version = \"${{{{ inputs.version }}}}\" }}\n\n\
+         [pipelines.prod.inputs.version]\n\
+         [[pipelines.prod.steps]]\nid = \"gate\"\nuses = \"gate\"\nwith = {{ pipeline = \"test\", service = \"web\", version = \"${{{{ inputs.version }}}}\", within = \"1h\" }}\n\n\
+         [[pipelines.prod.steps]]\nid = \"ok\"\nuses = \"approve\"\nneeds = [\"gate\"]\nwith = {{ message = \"ship ${{{{ inputs.version }}}} to prod?\" }}\n\n\
+         [[pipelines.prod.steps]]\nid = \"ship\"\nuses = \"command\"\nneeds = [\"ok\"]\nwith.argv = [\"/bin/sh\", \"-c\", \"echo ${{{{ steps.ok.outputs.approved_by }}}} > shipped\"]\n",
+        u = hook.url
+    );
+    d.configure_with("stop_timeout = 2", &pipelines);
+
+    let refused = d.bosun(&["run", "prod", "version=1.0", "--json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let summary = step(&json(&refused), "gate")["summary"].as_str().unwrap().to_string();
+    assert!(summary.starts_with("gate: no successful run of pipeline test deployed ") && summary.contains("(image sha256:"), "{summary}");
+
+    support::deploys::succeeded(&d.bosun(&["run", "test", "version=1.0"]));
+    let approved = d.project.command(&["run", "prod", "version=1.0", "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (run, waiting) = waiting_run(&d);
+    assert_eq!(waiting["steps"][1]["state"], "waiting", "{waiting}");
+    let asked = |hook: &Recorder| hook.requests().iter().map(|r| r.body.clone()).find(|b| b.contains("waits for approval"));
+    let started = Instant::now();
+    while asked(&hook).is_none() && started.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let asked = asked(&hook).unwrap_or_else(|| panic!("the channel was asked: {:?}", hook.requests()));
+    assert!(asked.contains(&format!("bosun approve {run}")), "{asked}");
+    let said = d.bosun(&["approve", &run, "-m", "tested in test"]);
+    assert!(said.status.success(), "{}", stderr(&said));
+    let out = approved.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert!(step(&ran, "gate")["outputs"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(step(&ran, "ok")["summary"].as_str().unwrap().ends_with(": tested in test"), "{ran}");
+    assert_eq!(std::fs::read_to_string(d.project.path().join("shipped")).unwrap().trim(), step(&ran, "ok")["outputs"]["approved_by"].as_str().unwrap());
+
+    let rejected = d.project.command(&["run", "prod", "version=1.0", "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (second, _) = waiting_run(&d);
+    assert_eq!(d.bosun(&["approve", &run]).status.code(), Some(2), "the first run waits for nothing now");
+    assert!(d.bosun(&["reject", &second, "-m", "not today"]).status.success());
+    let out = rejected.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(step(&json(&out), "ok")["summary"].as_str().unwrap().contains(": not today"));
 }

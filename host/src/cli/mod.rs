@@ -64,6 +64,10 @@ enum Command {
     Notify(notify::NotifyCommand),
     /// Run a pipeline from bosun.toml: its steps in the order their needs give.
     Run(pipeline::RunArgs),
+    /// Let a run waiting at an `approve` step go on.
+    Approve(pipeline::DecideArgs),
+    /// Stop a run waiting at an `approve` step (its `on_failure` steps run).
+    Reject(pipeline::DecideArgs),
     /// List pipelines, or show one's steps (`--dot` for Graphviz).
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
@@ -107,6 +111,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(command) => lock::run(command, &load(cli.config)?, out).await,
         Command::Notify(command) => notify::run(command, &load(cli.config)?, out).await,
         Command::Run(args) => pipeline::run(args, &load(cli.config)?, out).await,
+        Command::Approve(args) => pipeline::decide(args, true, &load(cli.config)?, out).await,
+        Command::Reject(args) => pipeline::decide(args, false, &load(cli.config)?, out).await,
         Command::Pipeline(command) => pipeline::command(command, &load(cli.config)?, out).await,
         Command::Check(args) => check::run(args, &load(cli.config)?, out).await,
         Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,

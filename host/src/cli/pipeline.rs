@@ -44,6 +44,24 @@ pub enum PipelineCommand {
     },
 }
 
+#[derive(Args)]
+pub struct DecideArgs {
+    /// The run that waits (`bosun runs` shows it as `waiting`).
+    run: i64,
+    /// Why: recorded with the decision and shown by `bosun runs`.
+    #[arg(short = 'm', long = "message", default_value = "")]
+    message: String,
+}
+
+/// `bosun approve` / `bosun reject`: the decision the run's `approve` step waits for.
+pub async fn decide(args: DecideArgs, approved: bool, app: &App, out: Output) -> Result<(), Failure> {
+    let step = app.state()?.decide(args.run, approved, &args.message)?.map_err(Failure::bad_input)?;
+    let value = serde_json::json!({ "run": args.run, "step": step, "approved": approved });
+    let verb = if approved { "approved" } else { "rejected" };
+    out.print(&value, || format!("{verb} step {step} of run {}; its bosun takes it from here", args.run));
+    Ok(())
+}
+
 /// Exit code of a run stopped with Ctrl-C (128 + SIGINT, as shells report it).
 const CANCELLED: u8 = 130;
 

@@ -42,6 +42,12 @@ impl From<Failure> for StepError {
     }
 }
 
+impl From<crate::state::StateError> for StepError {
+    fn from(e: crate::state::StateError) -> StepError {
+        Failure::from(e).into()
+    }
+}
+
 /// Where a step runs.
 pub struct StepContext<'a> {
     pub app: &'a App,
@@ -75,6 +81,8 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args, cancel
         "check" => check_step(cx, args).await,
         "notify" => notify_step(cx, args).await,
         "images.pull" | "images.update" | "images.prune" => super::images::run(cx, uses, args).await,
+        "approve" => super::gate::approve(cx, id, args).await,
+        "gate" => super::gate::gate(cx, args).await,
         "wait" => {
             let wait = args.duration("for")?.unwrap_or(Duration::ZERO);
             if !cx.dry_run {
@@ -176,25 +184,13 @@ async fn check_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepE
 
 async fn notify_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {
     let kind = args.text("kind")?.unwrap_or_else(|| "pipeline.note".into());
-    let notice = Notice::new(&kind, Severity::Info, args.required("title")?, args.text("message")?.unwrap_or_default())
-        .fact("pipeline", cx.pipeline)
-        .fact("project", &cx.app.config.project.name)
-        .fact("env", &cx.app.config.project.env);
-    let named = args.list("channels")?;
-    let channels: Vec<(&String, &crate::config::Channel)> = match named.is_empty() {
-        true => cx.app.config.notify.iter().filter(|(_, c)| notify::subscribed(c, &kind)).collect(),
-        false => cx.app.config.notify.iter().filter(|(name, _)| named.contains(name)).collect(),
-    };
+    let notice = Notice::new(&kind, Severity::Info, args.required("title")?, args.text("message")?.unwrap_or_default());
+    let channels = channels_for(cx, &kind, &args.list("channels")?);
     if cx.dry_run {
         let planned: Vec<String> = channels.iter().map(|(name, _)| format!("notify {name}: {}", notice.title)).collect();
         return Ok(StepDone { summary: format!("would notify {} channel(s)", planned.len()), planned, ..StepDone::default() });
     }
-    let mut notice = notice.fact("run", cx.run_id);
-    if let Some(link) = cx.app.config.project.run_link(cx.run_id) {
-        notice = notice.fact("link", link);
-    }
-    let deliveries: Vec<notify::Delivery> =
-        futures_util::future::join_all(channels.iter().map(|(name, channel)| notify::deliver(cx.app, name, channel, &notice))).await.into_iter().flatten().collect();
+    let deliveries = send(cx, notice, &channels).await;
     let log: Vec<String> = deliveries.iter().map(ToString::to_string).collect();
     let sent = deliveries.iter().filter(|d| d.ok).count();
     let summary = format!("{sent} of {} deliveries sent", deliveries.len());
@@ -202,4 +198,26 @@ async fn notify_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, Step
         return Err(StepError { failure: Failure::failed(summary), log });
     }
     Ok(StepDone { outputs: object(json!({ "sent": sent })), summary, log, ..StepDone::default() })
+}
+
+type Channels<'a> = Vec<(&'a String, &'a crate::config::Channel)>;
+
+/// The channels `named`, or with none named those subscribed to `kind`.
+pub fn channels_for<'a>(cx: &StepContext<'a>, kind: &str, named: &[String]) -> Channels<'a> {
+    let all = cx.app.config.notify.iter();
+    match named.is_empty() {
+        true => all.filter(|(_, c)| notify::subscribed(c, kind)).collect(),
+        false => all.filter(|(name, _)| named.contains(name)).collect(),
+    }
+}
+
+/// Sends `notice`, with the run's facts and link, to `channels`.
+pub async fn send(cx: &StepContext<'_>, notice: Notice, channels: &Channels<'_>) -> Vec<notify::Delivery> {
+    let project = &cx.app.config.project;
+    let mut notice = notice.fact("pipeline", cx.pipeline).fact("project", &project.name).fact("env", &project.env).fact("run", cx.run_id);
+    if let Some(link) = project.run_link(cx.run_id) {
+        notice = notice.fact("link", link);
+    }
+    let sends = channels.iter().map(|(name, channel)| notify::deliver(cx.app, name, channel, &notice));
+    futures_util::future::join_all(sends).await.into_iter().flatten().collect()
 }

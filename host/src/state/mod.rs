@@ -19,14 +19,14 @@ use rusqlite::Connection;
 pub use backups::{BackupKind, BackupRecord};
 pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
-pub use pipeline_runs::{KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
+pub use pipeline_runs::{Decision, KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Interrupted, Outcome, RunRecord, who};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

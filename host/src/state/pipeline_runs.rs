@@ -14,6 +14,8 @@ use crate::secrets::mask;
 pub enum StepState {
     Pending,
     Running,
+    /// An `approve` step waiting for `bosun approve` or `bosun reject`.
+    Waiting,
     Succeeded,
     Failed,
     Skipped,
@@ -27,6 +29,7 @@ impl StepState {
         match self {
             StepState::Pending => "pending",
             StepState::Running => "running",
+            StepState::Waiting => "waiting",
             StepState::Succeeded => "succeeded",
             StepState::Failed => "failed",
             StepState::Skipped => "skipped",
@@ -38,6 +41,7 @@ impl StepState {
     fn parse(s: &str) -> StepState {
         match s {
             "running" => StepState::Running,
+            "waiting" => StepState::Waiting,
             "succeeded" => StepState::Succeeded,
             "failed" => StepState::Failed,
             "skipped" => StepState::Skipped,
@@ -45,11 +49,6 @@ impl StepState {
             "interrupted" => StepState::Interrupted,
             _ => StepState::Pending,
         }
-    }
-
-    /// Whether the step has ended (a resume does not run it again).
-    pub fn ended(self) -> bool {
-        matches!(self, StepState::Succeeded | StepState::Failed | StepState::Skipped)
     }
 }
 
@@ -75,6 +74,15 @@ pub struct StepEnd {
     pub outputs: serde_json::Value,
     pub summary: String,
     pub log: String,
+}
+
+/// How a person decided on an `approve` step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub approved: bool,
+    pub who: String,
+    pub note: String,
+    pub at: i64,
 }
 
 /// What a pipeline run was started with.
@@ -186,6 +194,62 @@ impl State {
         Ok(())
     }
 
+    /// Step `step` of run `run` waits for a person (or no longer does):
+    /// the step and the run say `waiting` meanwhile.
+    pub fn set_waiting(&self, run: i64, step: &str, waiting: bool) -> Result<(), StateError> {
+        let (step_state, outcome) = if waiting { ("waiting", "waiting") } else { ("running", "running") };
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("UPDATE pipeline_steps SET state = ?3 WHERE run_id = ?1 AND step = ?2", params![run, step, step_state])?;
+        tx.execute("UPDATE runs SET outcome = ?2 WHERE id = ?1 AND outcome IN ('running', 'waiting')", params![run, outcome])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a person's decision on the step run `run` waits on; which
+    /// step that is, or why there is none.
+    pub fn decide(&self, run: i64, approved: bool, note: &str) -> Result<Result<String, String>, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let waiting: Option<String> = tx.query_row("SELECT step FROM pipeline_steps WHERE run_id = ?1 AND state = 'waiting'", [run], |row| row.get(0)).optional()?;
+        let Some(step) = waiting else {
+            return Ok(Err(format!("run {run} waits for no approval; `bosun runs {run}` shows where it is")));
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO pipeline_approvals (run_id, step, approved, who, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![run, step, approved, super::who(), mask(note), now_unix()],
+        )?;
+        tx.commit()?;
+        Ok(Ok(step))
+    }
+
+    /// The decision on step `step` of run `run`, once there is one.
+    pub fn decision(&self, run: i64, step: &str) -> Result<Option<Decision>, StateError> {
+        let found = self
+            .conn()
+            .query_row("SELECT approved, who, note, at FROM pipeline_approvals WHERE run_id = ?1 AND step = ?2", params![run, step], |row| {
+                Ok(Decision { approved: row.get(0)?, who: row.get(1)?, note: row.get(2)?, at: row.get(3)? })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// The newest successful run (not a dry run) of `pipeline` started at or
+    /// after `since` in which a step's `image_digest` output is `digest`.
+    pub fn passed_with_digest(&self, pipeline: &str, digest: &str, since: i64) -> Result<Option<i64>, StateError> {
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT r.id FROM runs r JOIN pipeline_runs p ON p.run_id = r.id JOIN pipeline_steps s ON s.run_id = r.id \
+                 WHERE p.pipeline = ?1 AND p.dry_run = 0 AND r.outcome = 'succeeded' AND r.started_at >= ?3 \
+                 AND s.state = 'succeeded' AND json_extract(s.outputs, '$.image_digest') = ?2 ORDER BY r.id DESC LIMIT 1",
+                params![pipeline, digest, since],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(found)
+    }
+
     /// Lets go of the concurrency key run `run` holds, if any.
     pub fn release_pipeline_key(&self, run: i64) -> Result<(), StateError> {
         self.conn().execute("DELETE FROM pipeline_keys WHERE run_id = ?1", [run])?;
@@ -234,7 +298,7 @@ fn key_holder(tx: &rusqlite::Transaction<'_>, key: Option<&str>, me: i64) -> Res
     let Some(key) = key else { return Ok(None) };
     let holder = tx
         .query_row(
-            "SELECT k.run_id, r.who, r.started_at FROM pipeline_keys k JOIN runs r ON r.id = k.run_id WHERE k.key = ?1 AND r.outcome = 'running' AND r.id != ?2",
+            "SELECT k.run_id, r.who, r.started_at FROM pipeline_keys k JOIN runs r ON r.id = k.run_id WHERE k.key = ?1 AND r.outcome IN ('running', 'waiting') AND r.id != ?2",
             params![key, me],
             |row| Ok(KeyHeld { key: key.to_string(), run_id: row.get(0)?, who: row.get(1)?, started_at: row.get(2)? }),
         )

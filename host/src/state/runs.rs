@@ -12,6 +12,8 @@ use crate::secrets::mask;
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Running,
+    /// A step waits for a person (`bosun approve`); its bosun still runs.
+    Waiting,
     Succeeded,
     Failed,
     Skipped,
@@ -26,6 +28,7 @@ impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Running => "running",
+            Outcome::Waiting => "waiting",
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
@@ -36,6 +39,7 @@ impl Outcome {
 
     fn parse(s: &str) -> Outcome {
         match s {
+            "waiting" => Outcome::Waiting,
             "succeeded" => Outcome::Succeeded,
             "failed" => Outcome::Failed,
             "skipped" => Outcome::Skipped,
@@ -96,7 +100,7 @@ impl State {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let orphans: Vec<(i64, String, String, ProcessMark)> = tx
-            .prepare("SELECT id, operation, target, host, pid, pid_started FROM runs WHERE outcome = 'running' AND pid != 0")?
+            .prepare("SELECT id, operation, target, host, pid, pid_started FROM runs WHERE outcome IN ('running', 'waiting') AND pid != 0")?
             .query_map([], |row| {
                 let mark = ProcessMark { host: row.get(3)?, pid: row.get(4)?, started: row.get(5)? };
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, mark))
@@ -118,7 +122,7 @@ impl State {
             tx.execute("UPDATE releases SET outcome = 'interrupted' WHERE run_id = ?1 AND outcome = 'deploying'", [id])?;
             // A pipeline's concurrency key only keeps others from starting the
             // same work: its holder is gone, so `bosun run --resume` may take it.
-            tx.execute("UPDATE pipeline_steps SET state = 'interrupted', finished_at = ?2 WHERE run_id = ?1 AND state = 'running'", params![id, now])?;
+            tx.execute("UPDATE pipeline_steps SET state = 'interrupted', finished_at = ?2 WHERE run_id = ?1 AND state IN ('running', 'waiting')", params![id, now])?;
             tx.execute("DELETE FROM pipeline_keys WHERE run_id = ?1", [id])?;
             found.push(Interrupted { id, operation, target, summary });
         }

@@ -381,6 +381,7 @@ fn literal(kind: ArgKind, value: &toml::Value, config: &Config) -> Result<(), St
         },
         ArgKind::List if strings(value).is_some() => Ok(()),
         ArgKind::Service => named(value.as_str(), config.services.contains_key(value.as_str().unwrap_or_default()), "service", "services"),
+        ArgKind::Pipeline => named(value.as_str(), config.pipelines.contains_key(value.as_str().unwrap_or_default()), "pipeline", "pipelines"),
         ArgKind::BackupSet => named(value.as_str(), config.backups.contains_key(value.as_str().unwrap_or_default()), "backup set", "backups"),
         ArgKind::Checks => match strings(value) {
             Some(names) => match names.iter().find(|n| !config.checks.contains_key(*n) && !config.suites.contains_key(*n)) {

@@ -24,13 +24,15 @@ pub enum ArgKind {
     Checks,
     /// Names of `[notify.*]` channels.
     Channels,
+    /// The name of a `[pipelines.*]` table.
+    Pipeline,
 }
 
 impl ArgKind {
     /// What a value of this kind is, for messages.
     pub fn words(self) -> &'static str {
         match self {
-            ArgKind::Text | ArgKind::Service | ArgKind::BackupSet => "a string",
+            ArgKind::Text | ArgKind::Service | ArgKind::BackupSet | ArgKind::Pipeline => "a string",
             ArgKind::Int => "a whole number",
             ArgKind::Bool => "true or false",
             ArgKind::Duration => "a duration such as \"30s\"",
@@ -112,6 +114,14 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
     BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], mutates: true, any_output: false },
     BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], mutates: true, any_output: false },
     BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], mutates: true, any_output: false },
+    BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], mutates: false, any_output: false },
+    BuiltinStep {
+        name: "gate",
+        args: &[required("pipeline", Pipeline), required("service", Service), arg("version", Text), arg("within", Duration)],
+        outputs: &["digest", "run"],
+        mutates: false,
+        any_output: false,
+    },
     BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], mutates: false, any_output: false },
     BuiltinStep {
         name: "command",

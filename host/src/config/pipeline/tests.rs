@@ -122,12 +122,17 @@ with = { for = "soon" }
 id = "c"
 uses = "backup"
 with = { set = "nope" }
+[[pipelines.p.steps]]
+id = "d"
+uses = "gate"
+with = { pipeline = "tset", service = "web" }
 "#;
     let found = errors(text).join("\n");
     assert!(found.contains("pipelines.p.steps[0].with.service: missing; `deploy` takes a string as `service`"), "{found}");
     assert!(found.contains("pipelines.p.steps[0].with.force: expected true or false, found \"yes\""), "{found}");
     assert!(found.contains("pipelines.p.steps[1].with.for: `soon` is not a duration"), "{found}");
     assert!(found.contains("pipelines.p.steps[2].with.set: no backup set called nope; add a [backups.nope] table"), "{found}");
+    assert!(found.contains("pipelines.p.steps[3].with.pipeline: no pipeline called tset; add a [pipelines.tset] table"), "{found}");
 }
 
 #[test]
