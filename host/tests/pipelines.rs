@@ -460,3 +460,41 @@ fn prod_waits_for_the_same_image_to_pass_test_and_for_an_approval() {
     assert_eq!(out.status.code(), Some(1));
     assert!(step(&json(&out), "ok")["summary"].as_str().unwrap().contains(": not today"));
 }
+
+#[test]
+fn lock_and_unlock_steps_hold_a_service_as_bosun_lock_does() {
+    let config = "[services.web]\nimage = \"bosun-test/not-pulled\"\n\n\
+        [[pipelines.hold.steps]]\nid = \"lock\"\nuses = \"lock\"\nwith = { service = \"web\", message = \"migrating\" }\n\n\
+        [[pipelines.free.steps]]\nid = \"unlock\"\nuses = \"unlock\"\nwith = { service = \"web\" }\n";
+    let p = Project::new(config);
+    assert!(p.bosun(&["run", "hold"]).status.success());
+    let locks = json(&p.bosun(&["lock", "status", "--json"]));
+    assert_eq!(locks[0]["scope"], "web@prod");
+    assert_eq!(locks[0]["message"], "pipeline hold run 1: migrating");
+    let again = p.bosun(&["run", "hold", "--json"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(step(&json(&again), "lock")["summary"].as_str().unwrap().contains("pipeline hold run 1: migrating"), "the refusal names the holder");
+    assert!(p.bosun(&["run", "free"]).status.success());
+    assert_eq!(json(&p.bosun(&["lock", "status", "--json"])), serde_json::json!([]));
+}
+
+#[test]
+fn a_restore_step_brings_a_backup_back_under_a_target() {
+    let p = Project::new("");
+    let dir = p.path();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/a.txt"), "first").unwrap();
+    let config = format!(
+        "[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{d}/backups\"\npaths = [\"{d}/data\"]\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{d}/data\"]\n\n\
+         [[pipelines.p.steps]]\nid = \"take\"\nuses = \"backup\"\nwith = {{ set = \"data\" }}\n\n\
+         [[pipelines.p.steps]]\nid = \"back\"\nuses = \"restore\"\nneeds = [\"take\"]\nwith = {{ backup = \"${{{{ steps.take.outputs.id }}}}\", target = \"restored\" }}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("bosun.toml"), config).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!(step(&ran, "back")["outputs"]["id"], step(&ran, "take")["outputs"]["id"]);
+    let restored = dir.join("restored").join(dir.join("data/a.txt").strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read_to_string(&restored).unwrap(), "first", "{}", restored.display());
+}

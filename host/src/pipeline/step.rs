@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use super::args::Args;
 use crate::app::App;
 use crate::failure::{Failure, SKIPPED};
-use crate::ops::backup::{self, TakeOptions, Taken};
+use crate::capability::fs::Owners;
+use crate::ops::backup::{self, RestoreOptions, TakeOptions, Taken};
 use crate::ops::cancel::Cancel;
 use crate::ops::deploy::{self, ReleaseOptions, Released};
 use crate::ops::notify::{self, Notice, Severity};
@@ -77,6 +78,8 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args, cancel
             let summary = format!("{} removed, {kept} kept", removed.len());
             Ok(StepDone { outputs: object(json!({ "removed": removed.len(), "kept": kept })), summary, planned, ..StepDone::default() })
         }
+        "restore" => restore_step(cx, args).await,
+        "lock" | "unlock" => lock_step(cx, uses, args),
         "deploy" | "rollback" => release_step(cx, uses, args, cancel).await,
         "check" => check_step(cx, args).await,
         "notify" => notify_step(cx, args).await,
@@ -123,6 +126,48 @@ async fn backup_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, Step
             Ok(StepDone { summary: format!("backup {} of {set}: {} bytes", backup.id, backup.bytes), outputs, ..StepDone::default() })
         }
     }
+}
+
+async fn restore_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {
+    let options = RestoreOptions {
+        target: args.text("target")?.map(|t| cx.config_dir.join(t)),
+        force: args.flag("force")?,
+        keep_extra: args.flag("keep_extra")?,
+        owners: Owners::default(),
+        dry_run: cx.dry_run,
+        // Nobody can answer here: a backup directory the catalog does not
+        // know is restored only under `target`.
+        yes: false,
+        allow_paths: false,
+        confirm: None,
+    };
+    let restored = backup::restore(cx.app, &args.required("backup")?, &options).await?;
+    let targets: Vec<String> = restored.targets.iter().map(|t| t.display().to_string()).collect();
+    let summary = match cx.dry_run {
+        true => format!("would restore {} into {}", restored.id, targets.join(", ")),
+        false => format!("restored {} into {}", restored.id, targets.join(", ")),
+    };
+    let planned = restored.planned.iter().map(|c| format!("{} {}", c.call, c.detail)).collect();
+    Ok(StepDone { outputs: object(json!({ "id": restored.id, "safety_backup": restored.safety_backup })), summary, planned, ..StepDone::default() })
+}
+
+/// `lock` holds a service's lock as `bosun lock acquire` does (until an
+/// `unlock` or `bosun lock release`); `unlock` releases it.
+fn lock_step(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+    let service = args.required("service")?;
+    deploy::service(cx.app, &service)?;
+    let scope = format!("{service}@{}", cx.app.config.project.env);
+    if cx.dry_run {
+        return Ok(StepDone { summary: format!("would {uses} {scope}"), planned: vec![format!("{uses} {scope}")], ..StepDone::default() });
+    }
+    let state = cx.app.state()?;
+    if uses == "unlock" {
+        let released = state.release_lock(&scope)?;
+        return Ok(StepDone { summary: released.map_or(format!("{scope} was not locked"), |l| format!("released {scope} (held by {})", l.holder)), ..StepDone::default() });
+    }
+    let message = format!("pipeline {} run {}: {}", cx.pipeline, cx.run_id, args.text("message")?.unwrap_or_default());
+    state.acquire_lock(&scope, 0, "", message.trim_end_matches(": ")).map_err(Failure::from)?;
+    Ok(StepDone { summary: format!("{scope} locked"), ..StepDone::default() })
 }
 
 async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {

@@ -91,6 +91,13 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
         outputs: &["id", "artifacts", "bytes"],
         mutates: false, any_output: false,
     },
+    BuiltinStep {
+        name: "restore",
+        args: &[required("backup", Text), arg("target", Text), arg("force", Bool), arg("keep_extra", Bool)],
+        outputs: &["id", "safety_backup"],
+        mutates: true,
+        any_output: false,
+    },
     BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], mutates: true, any_output: false },
     BuiltinStep {
         name: "deploy",
@@ -114,6 +121,8 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
     BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], mutates: true, any_output: false },
     BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], mutates: true, any_output: false },
     BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], mutates: true, any_output: false },
+    BuiltinStep { name: "lock", args: &[required("service", Service), arg("message", Text)], outputs: &[], mutates: true, any_output: false },
+    BuiltinStep { name: "unlock", args: &[required("service", Service)], outputs: &[], mutates: true, any_output: false },
     BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], mutates: false, any_output: false },
     BuiltinStep {
         name: "gate",
