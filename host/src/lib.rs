@@ -32,6 +32,8 @@
 //!   as its CLI verb. `expr` is the `${{ }}` expression language of their
 //!   steps (GitHub Actions' semantics, tested against GitHub's cases), a
 //!   leaf that imports nothing from bosun.
+//! - `serve` is the long-running bosun (`bosun serve`): today the scheduler
+//!   that runs pipelines with a `schedule`; the HTTP API will join it.
 //! - `state` is the SQLite store (runs, backups, releases, locks).
 //!   `backup_format` is what a backup's files look like on disk (file list,
 //!   hashes, compression). `docker` is the connection to the engine.
@@ -51,6 +53,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod plugin;
 pub mod secrets;
+pub mod serve;
 pub mod state;
 pub mod time;
 pub mod words;

@@ -498,3 +498,73 @@ fn a_restore_step_brings_a_backup_back_under_a_target() {
     let restored = dir.join("restored").join(dir.join("data/a.txt").strip_prefix("/").unwrap());
     assert_eq!(std::fs::read_to_string(&restored).unwrap(), "first", "{}", restored.display());
 }
+
+/// `bosun serve` in the background; SIGINT ends it when dropped.
+struct Serving(std::process::Child);
+
+impl Serving {
+    fn start(p: &Project) -> Serving {
+        Serving(p.command(&["serve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+    }
+
+    /// Asks it to stop (Ctrl-C) and returns what it printed.
+    fn stop(mut self) -> String {
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let child = std::mem::replace(&mut self.0, std::process::Command::new("true").spawn().unwrap());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "serve ended badly: {}", stderr(&out));
+        stderr(&out)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{what} did not happen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_seconds_level_schedule_fires_under_serve() {
+    let p = Project::new(&format!("[pipelines.p]\nschedule = \"*/2 * * * * *\"\ntimezone = \"UTC\"\n{}", sh("tick", "echo tick >> ticks", "")));
+    let serving = Serving::start(&p);
+    let ticks = || std::fs::read_to_string(p.path().join("ticks")).unwrap_or_default().lines().count();
+    until("two scheduled runs", || ticks() >= 2);
+    let printed = serving.stop();
+    assert!(printed.contains("p: next run at ") && printed.contains("(UTC)"), "{printed}");
+    let listed = json(&p.bosun(&["schedule", "list", "--json"]));
+    assert_eq!((listed[0]["pipeline"].as_str(), listed[0]["timezone"].as_str()), (Some("p"), Some("UTC")));
+    assert!(listed[0]["last_due"].as_str().is_some(), "{listed}");
+}
+
+#[test]
+fn a_schedule_missed_while_serve_was_down_is_recorded_or_caught_up() {
+    let config = |catch_up: bool| format!("[pipelines.p]\nschedule = \"0 3 * * *\"\ntimezone = \"UTC\"\ncatch_up = {catch_up}\n{}", sh("night", "echo ran >> nights", ""));
+    let p = Project::new(&config(false));
+    let two_days_ago = || {
+        let state = bosun::state::State::open(&p.path().join(".bosun")).unwrap();
+        state.set_schedule_mark("p", bosun::state::now_unix() - 2 * 86_400).unwrap();
+    };
+    two_days_ago();
+    let serving = Serving::start(&p);
+    let runs = || json(&p.bosun(&["runs", "--json"]));
+    until("the missed run recorded", || runs().as_array().unwrap().iter().any(|r| r["summary"].as_str().unwrap_or_default().starts_with("missed: due at ")));
+    serving.stop();
+    assert!(!p.path().join("nights").exists(), "without catch_up nothing ran");
+    let missed = runs().as_array().unwrap().iter().find(|r| r["target"] == "p").cloned().unwrap();
+    assert_eq!(missed["outcome"], "skipped", "{missed}");
+
+    std::fs::write(p.path().join("bosun.toml"), config(true)).unwrap();
+    two_days_ago();
+    let serving = Serving::start(&p);
+    until("the caught-up run", || p.path().join("nights").exists());
+    serving.stop();
+    assert_eq!(std::fs::read_to_string(p.path().join("nights")).unwrap().lines().count(), 1, "caught up once");
+}

@@ -15,6 +15,7 @@ mod plugin;
 mod release;
 mod runs;
 mod scaffold;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,11 @@ enum Command {
     Notify(notify::NotifyCommand),
     /// Run a pipeline from bosun.toml: its steps in the order their needs give.
     Run(pipeline::RunArgs),
+    /// Run what is scheduled (pipelines with a `schedule`) until Ctrl-C.
+    Serve,
+    /// Show the pipelines' schedules: `schedule list`.
+    #[command(subcommand)]
+    Schedule(serve::ScheduleCommand),
     /// Let a run waiting at an `approve` step go on.
     Approve(pipeline::DecideArgs),
     /// Stop a run waiting at an `approve` step (its `on_failure` steps run).
@@ -111,6 +117,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(command) => lock::run(command, &load(cli.config)?, out).await,
         Command::Notify(command) => notify::run(command, &load(cli.config)?, out).await,
         Command::Run(args) => pipeline::run(args, &load(cli.config)?, out).await,
+        Command::Serve => serve::serve(&load(cli.config)?).await,
+        Command::Schedule(command) => serve::schedule(command, &load(cli.config)?, out).await,
         Command::Approve(args) => pipeline::decide(args, true, &load(cli.config)?, out).await,
         Command::Reject(args) => pipeline::decide(args, false, &load(cli.config)?, out).await,
         Command::Pipeline(command) => pipeline::command(command, &load(cli.config)?, out).await,

@@ -26,7 +26,7 @@ pub use runs::{Interrupted, Outcome, RunRecord, who};
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

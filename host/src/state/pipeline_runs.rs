@@ -250,6 +250,16 @@ impl State {
         Ok(found)
     }
 
+    /// When scheduled pipeline `pipeline` was last due, if `bosun serve` ever saw it.
+    pub fn schedule_mark(&self, pipeline: &str) -> Result<Option<i64>, StateError> {
+        Ok(self.conn().query_row("SELECT last_due FROM pipeline_schedules WHERE pipeline = ?1", [pipeline], |row| row.get(0)).optional()?)
+    }
+
+    pub fn set_schedule_mark(&self, pipeline: &str, due: i64) -> Result<(), StateError> {
+        self.conn().execute("INSERT OR REPLACE INTO pipeline_schedules (pipeline, last_due) VALUES (?1, ?2)", params![pipeline, due])?;
+        Ok(())
+    }
+
     /// Lets go of the concurrency key run `run` holds, if any.
     pub fn release_pipeline_key(&self, run: i64) -> Result<(), StateError> {
         self.conn().execute("DELETE FROM pipeline_keys WHERE run_id = ?1", [run])?;

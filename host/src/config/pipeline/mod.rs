@@ -4,6 +4,7 @@
 //! kinds and their arguments, `needs`, cycles, and every `${{ }}` reference.
 
 pub mod graph;
+pub mod schedule;
 pub mod steps;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,15 @@ pub struct Pipeline {
     pub concurrency: Option<String>,
     /// At most this many steps at once (default 4).
     pub max_parallel: Option<usize>,
+    /// When `bosun serve` runs it: cron (`0 3 * * *`, seconds first when six
+    /// fields, `@daily`), with the inputs' defaults.
+    pub schedule: Option<String>,
+    /// The schedule's time zone (IANA name; default the machine's).
+    pub timezone: Option<String>,
+    /// Run a schedule missed while `bosun serve` was not running, once, when
+    /// it starts; without it the missed run is recorded as missed.
+    #[serde(default)]
+    pub catch_up: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +154,7 @@ pub fn validate(name: &str, pipeline: &Pipeline, config: &Config, problems: &mut
     if pipeline.max_parallel == Some(0) {
         problems.add(format!("{at}.max_parallel"), "must be at least 1");
     }
+    validate_schedule(&at, pipeline, problems);
     if let Some(key) = &pipeline.concurrency {
         let check = Checker { pipeline, config, steps: &[], reachable: Vec::new() };
         check.template(&format!("{at}.concurrency"), key, RUN_CONTEXTS, problems);
@@ -196,6 +207,25 @@ fn ids(steps: &[Step]) -> String {
 fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_schedule(at: &str, pipeline: &Pipeline, problems: &mut Problems) {
+    let Some(pattern) = &pipeline.schedule else {
+        for (key, set) in [("timezone", pipeline.timezone.is_some()), ("catch_up", pipeline.catch_up)] {
+            if set {
+                problems.add(format!("{at}.{key}"), "is for a pipeline with a schedule; add schedule = \"…\" or remove it");
+            }
+        }
+        return;
+    };
+    match schedule::Schedule::parse(pattern, pipeline.timezone.as_deref()) {
+        Err(e) if pipeline.timezone.is_some() && e.contains("time zone") => problems.add(format!("{at}.timezone"), e),
+        Err(e) => problems.add(format!("{at}.schedule"), e),
+        Ok(_) => {}
+    }
+    for (name, _) in pipeline.inputs.iter().filter(|(_, input)| input.default.is_none()) {
+        problems.add(format!("{at}.inputs.{name}"), "a scheduled run has nobody to give it: add a default");
+    }
 }
 
 fn validate_input(at: &str, input: &Input, problems: &mut Problems) {

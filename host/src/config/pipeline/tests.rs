@@ -261,3 +261,24 @@ with = { for = "${{ inputs.x " }
     assert!(found.contains("pipelines.p.steps[0].if: "), "{found}");
     assert!(found.contains("pipelines.p.steps[0].with.for: ") && found.contains("'}}'"), "{found}");
 }
+
+#[test]
+fn schedules_are_checked_with_their_time_zone_and_inputs() {
+    let text = r#"
+[pipelines.p]
+schedule = "at night"
+[pipelines.q]
+schedule = "0 3 * * *"
+timezone = "Mars/Olympus"
+[pipelines.q.inputs.version]
+[pipelines.r]
+catch_up = true
+"#;
+    let steps = "[[pipelines.NAME.steps]]\nid = \"w\"\nuses = \"wait\"\nwith = { for = \"0s\" }\n";
+    let text = format!("{text}{}{}{}", steps.replace("NAME", "p"), steps.replace("NAME", "q"), steps.replace("NAME", "r"));
+    let found = errors(&text).join("\n");
+    assert!(found.contains("pipelines.p.schedule: `at night` is not a cron schedule"), "{found}");
+    assert!(found.contains("pipelines.q.timezone: `Mars/Olympus` is not a time zone"), "{found}");
+    assert!(found.contains("pipelines.q.inputs.version: a scheduled run has nobody to give it: add a default"), "{found}");
+    assert!(found.contains("pipelines.r.catch_up: is for a pipeline with a schedule"), "{found}");
+}
