@@ -9,11 +9,18 @@
 //!    (`bosun run big --dry-run`), against bosun's own start-up (`bosun
 //!    pipeline list` of a one-step file). Target: at most 100 ms.
 //!
+//! 3. Deploy with safety: `bosun run` of backup → deploy → check against the
+//!    same verbs from a shell (`bosun backup run && bosun deploy … --force &&
+//!    bosun check`), on the real engine with the tests' image. Target: at
+//!    most 1.1×.
+//!
 //! `BOSUN_BENCH_ROUNDS` rounds (default 10), alternating sides; medians.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod measure;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
@@ -32,6 +39,7 @@ fn main() {
     let (bosun, shell) = per_step();
     let per_step = (bosun.as_secs_f64() - shell.as_secs_f64()) / STEPS as f64;
     let (big, startup) = big_plan();
+    let (pipeline, script) = deploy_with_safety();
     println!("pipeline benchmarks (medians of {} rounds):", rounds());
     println!(
         "  {STEPS} steps:   bosun run {:.1}ms vs a shell running /bin/true {STEPS} times {:.1}ms: {:.2}ms per step (target <= 5ms) {}",
@@ -45,6 +53,13 @@ fn main() {
         big.as_secs_f64() * 1e3,
         startup.as_secs_f64() * 1e3,
         verdict(big.as_secs_f64() <= 0.1)
+    );
+    let ratio = pipeline.as_secs_f64() / script.as_secs_f64();
+    println!(
+        "  deploy with safety: bosun run {:.3}s vs the verbs from a shell {:.3}s  ratio {ratio:.2} (target <= 1.1) {}",
+        pipeline.as_secs_f64(),
+        script.as_secs_f64(),
+        verdict(ratio <= 1.1)
     );
 }
 
@@ -98,4 +113,50 @@ fn big_plan() -> (Duration, Duration) {
         startup_times.push(timed("bosun pipeline list", &mut bosun(&small, &["pipeline", "list"])));
     }
     (median(big_times), median(startup_times))
+}
+
+fn deploy_with_safety() -> (Duration, Duration) {
+    support::require_engine();
+    let port = support::deploys::free_port();
+    let d = support::deploys::Deploys::new("bench-safety", "");
+    d.image("1", &[]);
+    let dir = d.project.path();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for i in 0..100 {
+        std::fs::write(dir.join(format!("data/{i}.txt")), format!("row {i}\n").repeat(100)).unwrap();
+    }
+    let service = format!("ports = [\"127.0.0.1:{port}:8080\"]\nretain = 0\nstop_timeout = 2");
+    let extra = format!(
+        "[backups.data]\nstrategy = \"dir-archive\"\ndest = \"{d}/backups\"\npaths = [\"{d}/data\"]\n\n[backups.data.retention]\nkeep-last = 2\n\n\
+         [plugins.dir-archive.grant]\nfs = [\"ro:{d}/data\"]\n\n\
+         [checks.home]\nplugin = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\n\n[plugins.http]\ngrant.http = [\"http://127.0.0.1:{port}\"]\n\n\
+         [[pipelines.safe.steps]]\nid = \"backup\"\nuses = \"backup\"\nwith = {{ set = \"data\" }}\n\n\
+         [[pipelines.safe.steps]]\nid = \"deploy\"\nuses = \"deploy\"\nneeds = [\"backup\"]\nwith = {{ service = \"web\", version = \"1\", force = true }}\n\n\
+         [[pipelines.safe.steps]]\nid = \"check\"\nuses = \"check\"\nneeds = [\"deploy\"]\nwith = {{ checks = [\"home\"] }}\n",
+        d = dir.display()
+    );
+    d.configure_with(&service, &extra);
+    let bin = env!("CARGO_BIN_EXE_bosun");
+    let script = format!("{bin} backup run data && {bin} deploy web 1 --force && {bin} check home");
+    let run_pipeline = || bosun(&d.project, &["run", "safe"]);
+    timed("first deploy", &mut bosun(&d.project, &["deploy", "web", "1"]));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..rounds() {
+        let mut pipeline = || ours.push(timed("bosun run safe", &mut run_pipeline()));
+        let mut shell = || theirs.push(timed("the verbs from a shell", Command::new("/bin/sh").current_dir(&dir).args(["-c", &script])));
+        if round % 2 == 0 {
+            pipeline();
+            shell();
+        } else {
+            shell();
+            pipeline();
+        }
+        // Retention keeps the backups from piling up for both sides alike.
+        timed("prune", &mut bosun(&d.project, &["backup", "prune", "data"]));
+    }
+    let ids = Command::new("docker").args(["ps", "-aq", "--filter", &format!("label=bosun.project={}", d.name)]).output().unwrap();
+    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    (median(ours), median(theirs))
 }
