@@ -568,3 +568,73 @@ fn a_schedule_missed_while_serve_was_down_is_recorded_or_caught_up() {
     serving.stop();
     assert_eq!(std::fs::read_to_string(p.path().join("nights")).unwrap().lines().count(), 1, "caught up once");
 }
+
+#[test]
+fn a_step_plugin_returns_outputs_and_is_held_to_its_grants() {
+    let p = Project::new("");
+    let wasm = p.write("step-probe.wasm", &common::test_plugin("step-probe"));
+    let installed = p.bosun(&["plugin", "install", &wasm, "--yes"]);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let steps = |grant: &str| {
+        format!(
+            "{grant}[[pipelines.p.steps]]\nid = \"probe\"\nplugin = \"step-probe\"\nwith = {{ outputs = {{ version = \"${{{{ run.id }}}}-a\" }}, argv = [\"/bin/echo\", \"hi\"] }}\n\n\
+             {}",
+            sh("after", "echo ${{ steps.probe.outputs.version }} ${{ steps.probe.outputs.stdout }} > seen", "needs = [\"probe\"]")
+        )
+    };
+    std::fs::write(p.path().join("bosun.toml"), steps("")).unwrap();
+    let denied = p.bosun(&["run", "p", "--json"]);
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    let summary = step(&json(&denied), "probe")["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("process.run") && summary.contains("not granted"), "no grant, no command: {summary}");
+    assert!(!p.path().join("seen").exists());
+
+    std::fs::write(p.path().join("bosun.toml"), steps("[plugins.step-probe]\ngrant.process = [\"run:/bin/echo hi\"]\n\n")).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = json(&out);
+    assert_eq!(step(&ran, "probe")["uses"], "plugin:step-probe");
+    assert_eq!(std::fs::read_to_string(p.path().join("seen")).unwrap().trim(), format!("{}-a hi", ran["run_id"]));
+
+    std::fs::write(p.path().join("bosun.toml"), "[[pipelines.p.steps]]\nid = \"probe\"\nplugin = \"step-probe\"\nuses = \"wait\"\n").unwrap();
+    let both = p.bosun(&["run", "p"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("pipelines.p.steps[0].plugin: a step runs a built-in step (`uses`) or a plugin (`plugin`), not both"), "{}", stderr(&both));
+}
+
+/// The path the README shows: `examples/custom-step` built, installed, used
+/// as a step; its `with` checked against its schema when bosun.toml is read.
+#[test]
+fn the_custom_step_example_builds_installs_and_runs_in_a_pipeline() {
+    let site = Recorder::start(201, "ok");
+    let example = common::repo_root().join("examples/custom-step");
+    let step_table = |with: &str| format!("[plugins.release-marker.grant]\nhttp = [\"{}\"]\n\n[[pipelines.p.steps]]\nid = \"mark\"\nplugin = \"release-marker\"\nwith = {{ {with} }}\n", site.url);
+    let p = Project::new(&step_table(&format!("url = \"{}/notes\", text = \"web ${{{{ run.id }}}}\"", site.url)));
+    let out = p.bosun(&["plugin", "build", &example.display().to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let component = json(&out)["components"][0].as_str().expect("one component").to_string();
+    assert!(p.bosun(&["plugin", "install", &component]).status.success());
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(step(&json(&out), "mark")["outputs"]["status"], "201");
+    let posted = site.requests();
+    assert_eq!((posted.len(), posted[0].body.as_str()), (1, "web 1"));
+
+    std::fs::write(p.path().join("bosun.toml"), step_table(&format!("url = \"{}/notes\", txet = \"typo\"", site.url))).unwrap();
+    let refused = p.bosun(&["run", "p"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("pipelines.p.steps[0].with.txet: unknown key; did you mean `text`?"), "{}", stderr(&refused));
+}
+
+#[test]
+fn plugin_new_pipeline_step_scaffolds_a_step_that_builds() {
+    let work = tempfile::tempdir().unwrap();
+    let p = Project::new("");
+    let out = p.bosun(&["plugin", "new", "pipeline-step", "tell-deploy", "--dir", &work.path().display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let crate_dir = work.path().join("tell-deploy").display().to_string();
+    let out = p.bosun(&["plugin", "install", &crate_dir]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let shown = stdout(&p.bosun(&["plugin", "inspect", "tell-deploy"]));
+    assert!(shown.contains("pipeline-step") && shown.contains("url (string, required): URL to tell that the step ran"), "{shown}");
+}

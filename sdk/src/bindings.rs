@@ -106,3 +106,21 @@ pub mod notifier {
         "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::host::wasi::clocks::monotonic_clock,
     });
 }
+
+/// World `bosun:plugin/pipeline-step`.
+#[cfg(feature = "pipeline-step")]
+pub mod pipeline_step {
+    kind_world!("bosun:plugin/pipeline-step@0.3.0", "__bosun_export_pipeline_step_world", {
+        "bosun:host/fs@0.3.0": crate::bindings::host::bosun::host::fs,
+        "bosun:host/docker@0.3.0": crate::bindings::host::bosun::host::docker,
+        "bosun:host/process@0.3.0": crate::bindings::host::bosun::host::process,
+        "bosun:host/notify@0.3.0": crate::bindings::host::bosun::host::notify,
+        "bosun:host/net@0.3.0": crate::bindings::host::bosun::host::net,
+        "wasi:http/types@0.2.12": crate::bindings::host::wasi::http::types,
+        "wasi:http/outgoing-handler@0.2.12": crate::bindings::host::wasi::http::outgoing_handler,
+        "wasi:io/error@0.2.12": crate::bindings::host::wasi::io::error,
+        "wasi:io/poll@0.2.12": crate::bindings::host::wasi::io::poll,
+        "wasi:io/streams@0.2.12": crate::bindings::host::wasi::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::host::wasi::clocks::monotonic_clock,
+    });
+}

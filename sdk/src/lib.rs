@@ -1,7 +1,7 @@
 //! Write bosun plugins in Rust.
 //!
 //! A bosun plugin is a WebAssembly component of one *kind*: a smoke check, a
-//! backup strategy, a naming template or a notifier. It runs sandboxed, with
+//! backup strategy, a naming template, a notifier or a pipeline step. It runs sandboxed, with
 //! only the host capabilities (fs, docker, process, http, notify, net) that it asks
 //! for in its manifest *and* the operator grants in `bosun.toml`.
 //!
@@ -13,6 +13,7 @@
 //! | backup strategy   | `backup-strategy` | [`BackupStrategy`]     | [`export_backup_strategy!`]  |
 //! | naming template   | `naming-template` | [`NamingTemplate`]     | [`export_naming_template!`]  |
 //! | notifier          | `notifier`        | [`Notifier`]           | [`export_notifier!`]         |
+//! | pipeline step     | `pipeline-step`   | [`PipelineStep`]       | [`export_pipeline_step!`]    |
 //!
 //! Each export macro also embeds the plugin's manifest (custom section
 //! `bosun:manifest`, see [`manifest`]) built from the crate's
@@ -192,7 +193,8 @@
         feature = "smoke-check",
         feature = "backup-strategy",
         feature = "naming-template",
-        feature = "notifier"
+        feature = "notifier",
+        feature = "pipeline-step"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -213,6 +215,8 @@ pub mod check;
 pub mod naming;
 #[cfg(feature = "notifier")]
 pub mod notifier;
+#[cfg(feature = "pipeline-step")]
+pub mod step;
 
 pub use context::Context;
 pub use error::{Error, Result};
@@ -231,6 +235,8 @@ pub use check::{Check, CheckResult, ConditionResult};
 pub use naming::NamingTemplate;
 #[cfg(feature = "notifier")]
 pub use notifier::Notifier;
+#[cfg(feature = "pipeline-step")]
+pub use step::{PipelineStep, StepResult};
 
 /// `serde_json`, for plugins that build or inspect JSON.
 pub use serde_json;
@@ -255,6 +261,8 @@ pub mod __private {
     pub use crate::bindings::naming_template;
     #[cfg(feature = "notifier")]
     pub use crate::bindings::notifier;
+    #[cfg(feature = "pipeline-step")]
+    pub use crate::bindings::pipeline_step;
     #[cfg(feature = "smoke-check")]
     pub use crate::bindings::smoke_check;
     pub use crate::{PluginError, RunContext};
@@ -275,9 +283,10 @@ pub mod __private {
         feature = "smoke-check",
         feature = "backup-strategy",
         feature = "naming-template",
-        feature = "notifier"
+        feature = "notifier",
+        feature = "pipeline-step"
     ))
 ))]
 compile_error!(
-    "bosun-sdk: enable the feature of your plugin's kind: smoke-check, backup-strategy, naming-template or notifier"
+    "bosun-sdk: enable the feature of your plugin's kind: smoke-check, backup-strategy, naming-template, notifier or pipeline-step"
 );

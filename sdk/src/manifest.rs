@@ -6,7 +6,7 @@
 //!
 //! ```toml
 //! api = "0.3.0"           # API_VERSION of the SDK (the WIT package version)
-//! kind = "smoke-check"    # smoke-check | backup-strategy | naming-template | notifier
+//! kind = "smoke-check"    # smoke-check | backup-strategy | naming-template | notifier | pipeline-step
 //! version = "0.3.1"       # CARGO_PKG_VERSION of the plugin crate
 //! # --- bosun-plugin.toml ---
 //! name = "http"

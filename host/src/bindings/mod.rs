@@ -75,7 +75,20 @@ kind_world!(notifier, "bosun:plugin/notifier", {
     "wasi:http": wasmtime_wasi_http::p2::bindings::http,
 });
 
+kind_world!(pipeline_step, "bosun:plugin/pipeline-step", {
+    "bosun:plugin/types": super::plugin_types,
+    "bosun:host/docker": super::docker,
+    "bosun:host/fs": super::fs,
+    "bosun:host/process": super::process,
+    "bosun:host/notify": super::notify,
+    "bosun:host/net": super::net,
+    "wasi": wasmtime_wasi::p2::bindings,
+    "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+});
+
 pub use smoke_check::bosun::plugin::types as plugin_types;
+/// What a pipeline step plugin answers (`bosun:plugin/step`).
+pub use pipeline_step::exports::bosun::plugin::step as step_types;
 /// What a backup strategy is asked and answers (`bosun:plugin/backup`).
 pub use backup_strategy::exports::bosun::plugin::backup as backup_types;
 /// What a smoke check answers (`bosun:plugin/check`).

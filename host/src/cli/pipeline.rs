@@ -141,7 +141,7 @@ fn show_text(name: &str, pipeline: &Pipeline) -> String {
 
 /// `deploy  uses deploy  needs backup  if …`.
 fn step_line(step: &Step) -> String {
-    let mut line = format!("{:<16}  uses {}", step.id, step.uses);
+    let mut line = format!("{:<16}  {}", step.id, step.label());
     if !step.needs.is_empty() {
         line.push_str(&format!("  needs {}", step.needs.join(", ")));
     }
@@ -157,7 +157,7 @@ fn dot_text(name: &str, pipeline: &Pipeline) -> String {
     for (phase, steps) in [("steps", &pipeline.steps), ("on_failure", &pipeline.on_failure)] {
         for step in steps.iter() {
             let style = if phase == "on_failure" { ", style=dashed" } else { "" };
-            lines.push(format!("  {} [label={}{style}];", quote(&step.id), quote(&format!("{}\n{}", step.id, step.uses))));
+            lines.push(format!("  {} [label={}{style}];", quote(&step.id), quote(&format!("{}\n{}", step.id, step.label()))));
             for need in &step.needs {
                 lines.push(format!("  {} -> {};", quote(need), quote(&step.id)));
             }

@@ -16,7 +16,7 @@ use crate::plugin::{Kind, Manifest};
 pub enum PluginCommand {
     /// Create a plugin crate: `bosun plugin new smoke-check disk-free`.
     New {
-        /// smoke-check, backup-strategy, naming-template or notifier.
+        /// smoke-check, backup-strategy, naming-template, notifier or pipeline-step.
         kind: String,
         name: String,
         /// Parent directory of the new crate (default: current directory).

@@ -184,6 +184,37 @@ bosun_sdk::export_notifier!({ty});
 "#
             ),
         ),
+        Kind::PipelineStep => (
+            "http = [\"*\"]\n",
+            format!(
+                r#"use bosun_sdk::{{Context, Error, PipelineStep, StepResult, http::Request}};
+
+/// The keys of the step's `with` table: bosun refuses others when it reads
+/// bosun.toml, and `bosun plugin inspect` lists these with their doc comments.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Config {{
+    /// URL to tell that the step ran
+    url: String,
+}}
+
+struct {ty};
+
+impl PipelineStep for {ty} {{
+    fn run(ctx: &Context) -> Result<StepResult, Error> {{
+        let cfg: Config = ctx.config()?;
+        let resp = Request::post(&cfg.url).timeout_ms(10_000).send()?;
+        if !resp.is_success() {{
+            return Err(Error::failed(format!("POST {{}} -> HTTP {{}}", cfg.url, resp.status)));
+        }}
+        // Later steps read it as ${{{{ steps.<id>.outputs.status }}}}.
+        Ok(StepResult::new(format!("POST {{}} -> HTTP {{}}", cfg.url, resp.status), [("status".to_string(), resp.status.to_string())]))
+    }}
+}}
+
+bosun_sdk::export_pipeline_step!({ty}, config = Config);
+"#
+            ),
+        ),
     }
 }
 

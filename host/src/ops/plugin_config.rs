@@ -72,7 +72,10 @@ fn unplaced(problems: Problems) -> ConfigError {
 
 fn check_table(table: &PluginTable<'_>, schema: &serde_json::Value, problems: &mut Problems) {
     let mut settings = table.settings.clone();
-    settings.retain(|key, _| !table.bosun_keys.contains(&key));
+    // A pipeline step's `${{ }}` value has its type only when the step runs:
+    // its key is checked, its value by the plugin's own validate then.
+    let templated = |value: &toml::Value| value.as_str().is_some_and(|s| s.contains("${{"));
+    settings.retain(|key, value| !table.bosun_keys.contains(&key) && !templated(value));
     let at = |relative: &str| if relative.is_empty() { table.key.clone() } else { format!("{}.{relative}", table.key) };
     for found in config_schema::check(&settings, schema) {
         match found {
@@ -84,7 +87,8 @@ fn check_table(table: &PluginTable<'_>, schema: &serde_json::Value, problems: &m
                 }
                 problems.unknown_key(&at(&relative), &key, &known);
             }
-            Found::MissingKey { at: relative, key } => problems.missing_key(&at(&relative), &key),
+            Found::MissingKey { at: relative, key } if !(relative.is_empty() && table.settings.contains_key(&key)) => problems.missing_key(&at(&relative), &key),
+            Found::MissingKey { .. } => {}
             Found::Wrong { at: relative, message } => problems.add(at(&relative), message),
         }
     }
@@ -114,6 +118,13 @@ fn tables(config: &Config) -> Vec<PluginTable<'_>> {
     }
     if let Some(naming) = &config.naming {
         tables.push(PluginTable { key: "naming".into(), plugin: Some(&naming.plugin), settings: &naming.settings, bosun_keys: NAMING_KEYS });
+    }
+    for (name, pipeline) in &config.pipelines {
+        for (phase, steps) in [("steps", &pipeline.steps), ("on_failure", &pipeline.on_failure)] {
+            for (i, step) in steps.iter().enumerate().filter(|(_, s)| s.plugin.is_some()) {
+                tables.push(PluginTable { key: format!("pipelines.{name}.{phase}[{i}].with"), plugin: step.plugin.as_deref(), settings: &step.with, bosun_keys: &[] });
+            }
+        }
     }
     tables
 }

@@ -1,13 +1,15 @@
 //! Running pipelines (`[pipelines.<name>]`, modelled and validated in
 //! `config::pipeline`): `inputs` types a run's `key=value` words, `run`
 //! schedules the steps, `step` runs each built-in step through the same
-//! `ops` code as its CLI verb, `command` runs the `command` step's argv, `images` the image steps, `gate` the release gate and approvals.
+//! `ops` code as its CLI verb, `command` runs the `command` step's argv, `images` the image steps, `gate` the release gate and approvals, `plugin` the steps a
+//! pipeline-step plugin runs.
 
 mod args;
 mod command;
 mod gate;
 mod images;
 pub mod inputs;
+mod plugin;
 mod run;
 mod step;
 

@@ -58,7 +58,7 @@ impl StepReport {
         StepReport {
             id: step.id.clone(),
             phase,
-            uses: step.uses.clone(),
+            uses: step.label(),
             wave,
             state,
             continued: state == StepState::Failed && step.continue_on_error,
@@ -421,7 +421,7 @@ impl Runner<'_> {
     /// other step is dropped (a command's process group is killed).
     async fn bounded(&self, step: &Step, args: &Args, timeout: Option<Duration>) -> Result<StepDone, StepError> {
         let (canceller, cancel) = cancel::pair();
-        let mut once = pin!(step::run(&self.cx, &step.id, &step.uses, args, cancel));
+        let mut once = pin!(step::run(&self.cx, step, args, cancel));
         let limit = async {
             match timeout {
                 Some(limit) => tokio::time::sleep(limit).await,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::args::Args;
+use crate::config::pipeline::Step;
 use crate::app::App;
 use crate::failure::{Failure, SKIPPED};
 use crate::capability::fs::Owners;
@@ -61,8 +62,11 @@ pub struct StepContext<'a> {
 
 /// Runs built-in step `uses` (validation made sure it is one); `cancel` is
 /// for the steps that wind down when told (see `run::WINDS_DOWN`).
-pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
-    let app = cx.app;
+pub async fn run(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
+    let (app, id, uses) = (cx.app, step.id.as_str(), step.uses.as_str());
+    if let Some(plugin) = &step.plugin {
+        return super::plugin::run(cx, id, plugin, args).await;
+    }
     match uses {
         "backup" => backup_step(cx, args).await,
         "backup.verify" => {

@@ -17,7 +17,7 @@ use super::manifest::{Api, Kind};
 use super::runtime::{CallSetup, Called, Plugin, Runtime};
 use crate::bindings::v0_2::{self as old, Convert};
 use crate::bindings::types::Kv;
-use crate::bindings::{backup_strategy, backup_types, check_types, naming_template, notifier, notify, plugin_types as types, smoke_check};
+use crate::bindings::{backup_strategy, backup_types, check_types, naming_template, notifier, notify, pipeline_step, plugin_types as types, smoke_check, step_types};
 use crate::capability::HostState;
 
 /// A plugin kind's world as the host calls it.
@@ -72,6 +72,26 @@ world!(BackupStrategy: BackupStrategy, backup_strategy::BackupStrategyPre / Back
 world!(NamingTemplate: NamingTemplate, naming_template::NamingTemplatePre / NamingTemplate);
 world!(Notifier: Notifier, notifier::NotifierPre / Notifier);
 
+/// Pipeline steps are new in API 0.3: there is no earlier world to link.
+pub struct PipelineStep;
+
+impl KindWorld for PipelineStep {
+    const KIND: Kind = Kind::PipelineStep;
+    type Pre = pipeline_step::PipelineStepPre<HostState>;
+    type Instance = pipeline_step::PipelineStep;
+
+    fn typed(api: Api, pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        match api {
+            Api::V0_3 => pipeline_step::PipelineStepPre::new(pre),
+            older => Err(wasmtime::format_err!("the pipeline-step kind is new in plugin API 0.3; this plugin was built for {}: rebuild it with bosun-sdk 0.3", older.version())),
+        }
+    }
+
+    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<HostState>) -> Pin<Box<dyn Future<Output = wasmtime::Result<Self::Instance>> + Send + 'a>> {
+        Box::pin(pre.instantiate_async(store))
+    }
+}
+
 /// A loaded plugin's pre-instance typed by its manifest's kind and API; an
 /// error if the component does not implement that kind's world.
 pub(super) fn typed(kind: Kind, api: Api, pre: InstancePre<HostState>) -> wasmtime::Result<Box<dyn Any + Send + Sync>> {
@@ -83,6 +103,7 @@ pub(super) fn typed(kind: Kind, api: Api, pre: InstancePre<HostState>) -> wasmti
         Kind::BackupStrategy => boxed::<BackupStrategy>(api, pre),
         Kind::NamingTemplate => boxed::<NamingTemplate>(api, pre),
         Kind::Notifier => boxed::<Notifier>(api, pre),
+        Kind::PipelineStep => boxed::<PipelineStep>(api, pre),
     }
 }
 
@@ -229,5 +250,13 @@ impl Runtime {
             })
         })
         .await
+    }
+
+    pub async fn validate_step(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<()>, PluginError> {
+        self.call::<PipelineStep, _>(plugin, setup, "validate", |step, store, ctx| Box::pin(async move { step.bosun_plugin_step().call_validate(store, ctx).await })).await
+    }
+
+    pub async fn run_step(&self, plugin: &Plugin, setup: CallSetup) -> Result<Called<step_types::StepResult>, PluginError> {
+        self.call::<PipelineStep, _>(plugin, setup, "run", |step, store, ctx| Box::pin(async move { step.bosun_plugin_step().call_run(store, ctx).await })).await
     }
 }

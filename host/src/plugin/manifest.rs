@@ -49,10 +49,12 @@ pub enum Kind {
     BackupStrategy,
     NamingTemplate,
     Notifier,
+    /// New in plugin API 0.3.
+    PipelineStep,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::SmokeCheck, Kind::BackupStrategy, Kind::NamingTemplate, Kind::Notifier];
+    pub const ALL: [Kind; 5] = [Kind::SmokeCheck, Kind::BackupStrategy, Kind::NamingTemplate, Kind::Notifier, Kind::PipelineStep];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::BackupStrategy => "backup-strategy",
             Kind::NamingTemplate => "naming-template",
             Kind::Notifier => "notifier",
+            Kind::PipelineStep => "pipeline-step",
         }
     }
 

@@ -83,8 +83,11 @@ pub enum InputKind {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: String,
-    /// The built-in step it runs (`backup`, `deploy`, `command`, …).
+    /// The built-in step it runs (`backup`, `deploy`, `command`, …)…
+    #[serde(default)]
     pub uses: String,
+    /// …or the pipeline-step plugin (its grants in `[plugins.<name>]`).
+    pub plugin: Option<String>,
     /// Its arguments; strings may hold `${{ }}`.
     #[serde(default)]
     pub with: toml::Table,
@@ -116,6 +119,14 @@ pub struct Retry {
 impl Step {
     pub fn builtin(&self) -> Option<&'static BuiltinStep> {
         steps::builtin(&self.uses)
+    }
+
+    /// What it runs, as tables and records show it: `deploy`, `plugin:notes`.
+    pub fn label(&self) -> String {
+        match &self.plugin {
+            Some(plugin) => format!("plugin:{plugin}"),
+            None => self.uses.clone(),
+        }
     }
 }
 
@@ -284,6 +295,12 @@ impl Checker<'_> {
                 }
             }
         }
+        match (&step.plugin, step.uses.is_empty()) {
+            (Some(_), false) => return problems.add(format!("{at}.plugin"), "a step runs a built-in step (`uses`) or a plugin (`plugin`), not both; remove one"),
+            (Some(_), true) => return each_string_value(&step.with, &mut |key, text| self.template(&format!("{at}.with.{key}"), text, STEP_CONTEXTS, problems)),
+            (None, true) => return problems.add(format!("{at}.uses"), "missing; add `uses = \"…\"` (a built-in step) or `plugin = \"…\"` (a pipeline-step plugin)"),
+            (None, false) => {}
+        }
         let Some(builtin) = step.builtin() else {
             let known = steps::builtin_names();
             let message = match super::words::closest(&step.uses, &known) {
@@ -378,6 +395,13 @@ impl Checker<'_> {
 
 fn list_or_none(names: &[&str]) -> String {
     if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// Calls `f` with each top-level key of `with` and every string under it.
+fn each_string_value(with: &toml::Table, f: &mut impl FnMut(&str, &str)) {
+    for (key, value) in with {
+        each_string(value, &mut |text| f(key, text));
+    }
 }
 
 /// Calls `f` on every string in `value`, nested ones too.
