@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, Subcommand};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::{Failure, Output};
 use crate::app::App;
+use crate::capability::ProgressUpdate;
 use crate::config::pipeline::{Pipeline, Step};
 use crate::failure::FAILED;
 use crate::pipeline::{self, Event, Ran, Start, StepReport};
@@ -77,9 +78,14 @@ pub async fn run(args: RunArgs, app: &App, out: Output) -> Result<(), Failure> {
             Start::New { pipeline, inputs, dry_run: args.dry_run }
         }
     };
-    let shown = Shown::new(out);
+    let shown = Arc::new(Shown::new(out));
     let observe = |event: Event<'_>| shown.event(event);
-    let ran = pipeline::run(app, start, &observe).await?;
+    // What plugins report (a backup's files, a restore's entries) goes to a bar of its own.
+    let plugins = shown.clone();
+    app.show_progress(Some(Arc::new(move |update: &ProgressUpdate| plugins.plugin_progress(update))));
+    let ran = pipeline::run(app, start, &observe).await;
+    app.show_progress(None);
+    let ran = ran?;
     out.print(&ran, || ran_text(&ran));
     match ran.outcome {
         Outcome::Failed => Err(Failure::silent(FAILED)),
@@ -198,12 +204,28 @@ fn step_row(step: &StepReport) -> String {
 struct Shown {
     out: Output,
     bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+    /// The bar for plugin progress, while a plugin reports some.
+    plugin_bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Shown {
     fn new(out: Output) -> Shown {
         let bars = (!out.json && std::io::stderr().is_terminal()).then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
-        Shown { out, bars }
+        Shown { out, bars, plugin_bar: Mutex::new(None) }
+    }
+
+    /// A plugin's progress (on a terminal only): its label, and a bar once
+    /// it says how much there is.
+    fn plugin_progress(&self, update: &ProgressUpdate) {
+        let Some((multi, _)) = &self.bars else { return };
+        let mut bar = self.plugin_bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = bar.get_or_insert_with(|| multi.add(ProgressBar::new_spinner()));
+        if let Some(total) = update.total.filter(|t| bar.length() != Some(*t)) {
+            bar.set_style(ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len}").expect("valid template").progress_chars("=> "));
+            bar.set_length(total);
+        }
+        bar.set_message(format!("{}: {}", update.plugin, update.label));
+        bar.set_position(update.done);
     }
 
     fn event(&self, event: Event<'_>) {
@@ -214,6 +236,12 @@ impl Shown {
             Event::Started { step, attempt, attempts } if *attempts > 1 => format!("{step}: started (try {attempt} of {attempts})"),
             Event::Started { step, .. } => format!("{step}: started"),
             Event::Retrying { step, attempt, wait, error } => format!("{step}: try {attempt} failed ({error}); trying again in {}", crate::time::elapsed(*wait)),
+            // Progress shows on a terminal only; a log gets the step's lines.
+            Event::Progress { step, label, done, total } if self.bars.is_some() => match total {
+                Some(total) if *total > 0 => format!("{step}: {label} {}/{} ({}%)", HumanBytes(*done), HumanBytes(*total), done * 100 / total),
+                _ => format!("{step}: {label}"),
+            },
+            Event::Progress { .. } => return,
             Event::Ended(report) => {
                 let time = crate::time::elapsed(std::time::Duration::from_millis(report.elapsed_ms as u64));
                 format!("{}: {} in {time}: {}", report.id, report.state.as_str(), report.summary)
@@ -235,8 +263,11 @@ impl Shown {
                 });
                 bar.set_message(line);
             }
-            Event::Retrying { step, .. } => bars.get(step).into_iter().for_each(|bar| bar.set_message(line.clone())),
+            Event::Retrying { step, .. } | Event::Progress { step, .. } => bars.get(step).into_iter().for_each(|bar| bar.set_message(line.clone())),
             Event::Ended(report) => {
+                if let Some(bar) = self.plugin_bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                    bar.finish_and_clear();
+                }
                 let mark = match report.state {
                     StepState::Succeeded => "✓",
                     StepState::Skipped => "-",

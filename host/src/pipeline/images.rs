@@ -11,7 +11,7 @@ use crate::ops::deploy::client::DockerClient;
 use crate::ops::images::update::{self, UpdateOptions, Updated};
 use crate::ops::images::{prune, pull, split_reference};
 
-pub async fn run(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDone, StepError> {
+pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Result<StepDone, StepError> {
     let engine = DockerClient::open().await.map_err(Failure::from)?;
     match uses {
         "images.pull" => {
@@ -19,14 +19,18 @@ pub async fn run(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDo
             if cx.dry_run {
                 return Ok(StepDone { summary: format!("would pull {image}"), planned: vec![format!("pull {image}")], ..StepDone::default() });
             }
-            let id = pull::pull(&engine, &image, |_| {}).await.map_err(Failure::from)?;
+            let label = format!("pulling {image}");
+            let mut layers = Layers::default();
+            let image_id = pull::pull(&engine, &image, |p| layers.show(cx, id, &label, p)).await.map_err(Failure::from)?;
             let digest = repo_digest(&engine, &image).await;
-            let summary = format!("pulled {image} ({id})");
-            Ok(StepDone { outputs: object(json!({ "image_id": id, "digest": digest })), summary, ..StepDone::default() })
+            let summary = format!("pulled {image} ({image_id})");
+            Ok(StepDone { outputs: object(json!({ "image_id": image_id, "digest": digest })), summary, ..StepDone::default() })
         }
         "images.update" => {
             let image = args.required("image")?;
-            let (mut confirm, mut on_progress) = (|_: &str, _: &[update::Affected]| true, |_: &pull::Progress| {});
+            let (label, mut layers) = (format!("pulling {image}"), Layers::default());
+            let mut confirm = |_: &str, _: &[update::Affected]| true;
+            let mut on_progress = |p: &pull::Progress| layers.show(cx, id, &label, p);
             let updated = update::update(cx.app, &engine, &image, UpdateOptions { dry_run: cx.dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await?;
             match updated {
                 Updated::Planned { image_id, affected, .. } => Ok(StepDone {
@@ -67,9 +71,43 @@ pub async fn run(cx: &StepContext<'_>, uses: &str, args: &Args) -> Result<StepDo
     }
 }
 
+/// An image pull's bytes, summed over its layers as the engine reports them.
+#[derive(Default)]
+struct Layers(std::collections::HashMap<String, (u64, u64)>);
+
+impl Layers {
+    fn show(&mut self, cx: &StepContext<'_>, step: &str, label: &str, progress: &pull::Progress) {
+        if let Some((done, total)) = self.add(progress) {
+            (cx.observe)(super::run::Event::Progress { step, label, done, total: Some(total) });
+        }
+    }
+
+    /// Bytes done and in all, once `progress` says something about a layer's size.
+    fn add(&mut self, progress: &pull::Progress) -> Option<(u64, u64)> {
+        let total = progress.total.filter(|_| !progress.layer.is_empty())?;
+        self.0.insert(progress.layer.clone(), (progress.current.unwrap_or(0), total));
+        Some(self.0.values().fold((0, 0), |(d, t), (ld, lt)| (d + ld, t + lt)))
+    }
+}
+
 /// The registry digest the engine recorded for `image`'s repository, if any.
 async fn repo_digest(engine: &DockerClient, image: &str) -> Value {
     let (repository, _) = split_reference(image);
     let digests = engine.image(image).await.ok().flatten().and_then(|i| i.repo_digests).unwrap_or_default();
     digests.iter().find(|d| d.split('@').next() == Some(repository)).and_then(|d| d.split('@').nth(1)).map_or(Value::Null, |d| Value::from(d.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Layers, pull};
+
+    #[test]
+    fn a_pull_is_the_sum_of_its_layers() {
+        let p = |layer: &str, current, total| pull::Progress { layer: layer.into(), status: "Downloading".into(), current, total };
+        let mut layers = Layers::default();
+        assert_eq!(layers.add(&p("", None, None)), None, "a message about the whole image has no size");
+        assert_eq!(layers.add(&p("a1", Some(10), Some(100))), Some((10, 100)));
+        assert_eq!(layers.add(&p("b2", Some(5), Some(50))), Some((15, 150)));
+        assert_eq!(layers.add(&p("a1", Some(100), Some(100))), Some((105, 150)));
+    }
 }

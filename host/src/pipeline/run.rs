@@ -88,6 +88,8 @@ pub struct Ran {
 pub enum Event<'a> {
     Started { step: &'a str, attempt: u32, attempts: u32 },
     Retrying { step: &'a str, attempt: u32, wait: Duration, error: &'a str },
+    /// Work within a step: `done` of `total` (bytes of an image pull).
+    Progress { step: &'a str, label: &'a str, done: u64, total: Option<u64> },
     Ended(&'a StepReport),
 }
 
@@ -164,7 +166,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
         run_cancel,
         run_id,
         base: run_scope(Value::from(run_id)),
-        cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")) },
+        cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")), observe },
         max_parallel: pipeline.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
         observe,
     };

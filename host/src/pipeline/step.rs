@@ -58,6 +58,8 @@ pub struct StepContext<'a> {
     pub dry_run: bool,
     /// bosun.toml's directory: relative paths in steps start here.
     pub config_dir: PathBuf,
+    /// Told of progress within a step (an image pull's bytes).
+    pub observe: super::run::Observer<'a>,
 }
 
 /// Runs built-in step `uses` (validation made sure it is one); `cancel` is
@@ -87,7 +89,7 @@ pub async fn run(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel)
         "deploy" | "rollback" => release_step(cx, uses, args, cancel).await,
         "check" => check_step(cx, args).await,
         "notify" => notify_step(cx, args).await,
-        "images.pull" | "images.update" | "images.prune" => super::images::run(cx, uses, args).await,
+        "images.pull" | "images.update" | "images.prune" => super::images::run(cx, id, uses, args).await,
         "approve" => super::gate::approve(cx, id, args).await,
         "gate" => super::gate::gate(cx, args).await,
         "wait" => {
