@@ -638,3 +638,22 @@ fn plugin_new_pipeline_step_scaffolds_a_step_that_builds() {
     let shown = stdout(&p.bosun(&["plugin", "inspect", "tell-deploy"]));
     assert!(shown.contains("pipeline-step") && shown.contains("url (string, required): URL to tell that the step ran"), "{shown}");
 }
+
+#[test]
+fn a_step_plugin_in_a_dry_run_changes_nothing_and_says_what_it_held_back() {
+    let p = Project::new("");
+    let wasm = p.write("step-probe.wasm", &common::test_plugin("step-probe"));
+    assert!(p.bosun(&["plugin", "install", &wasm, "--yes"]).status.success());
+    let marker = p.path().join("touched");
+    let config = format!(
+        "[plugins.step-probe]\ngrant.process = [\"run:/usr/bin/touch {m}\"]\n\n[[pipelines.p.steps]]\nid = \"probe\"\nplugin = \"step-probe\"\nwith = {{ argv = [\"/usr/bin/touch\", \"{m}\"] }}\n",
+        m = marker.display()
+    );
+    std::fs::write(p.path().join("bosun.toml"), config).unwrap();
+    let out = p.bosun(&["run", "p", "--dry-run"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(!marker.exists(), "a dry run ran no command");
+    assert!(stdout(&out).contains("would: process.run") && stdout(&out).contains("touch"), "{}", stdout(&out));
+    assert!(p.bosun(&["run", "p"]).status.success());
+    assert!(marker.exists(), "the real run did");
+}
