@@ -65,8 +65,11 @@ enum Command {
     Notify(notify::NotifyCommand),
     /// Run a pipeline from bosun.toml: its steps in the order their needs give.
     Run(pipeline::RunArgs),
-    /// Run what is scheduled (pipelines with a `schedule`) until Ctrl-C.
-    Serve,
+    /// Answer the HTTP API and run what is scheduled, until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Make, list and revoke the HTTP API's tokens.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
     /// Show the pipelines' schedules: `schedule list`.
     #[command(subcommand)]
     Schedule(serve::ScheduleCommand),
@@ -117,7 +120,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(command) => lock::run(command, &load(cli.config)?, out).await,
         Command::Notify(command) => notify::run(command, &load(cli.config)?, out).await,
         Command::Run(args) => pipeline::run(args, &load(cli.config)?, out).await,
-        Command::Serve => serve::serve(&load(cli.config)?).await,
+        Command::Serve(args) => serve::serve(args, load(cli.config)?).await,
+        Command::Token(command) => serve::token(command, &load(cli.config)?, out).await,
         Command::Schedule(command) => serve::schedule(command, &load(cli.config)?, out).await,
         Command::Approve(args) => pipeline::decide(args, true, &load(cli.config)?, out).await,
         Command::Reject(args) => pipeline::decide(args, false, &load(cli.config)?, out).await,

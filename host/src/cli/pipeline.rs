@@ -75,7 +75,7 @@ pub async fn run(args: RunArgs, app: &App, out: Output) -> Result<(), Failure> {
                 Some(p) => pipeline::inputs::resolve(&pipeline, p, &args.inputs)?,
                 None => serde_json::Map::new(),
             };
-            Start::New { pipeline, inputs, dry_run: args.dry_run }
+            Start::New { pipeline, inputs, dry_run: args.dry_run, by: None }
         }
     };
     let shown = Arc::new(Shown::new(out));
@@ -241,7 +241,7 @@ impl Shown {
                 Some(total) if *total > 0 => format!("{step}: {label} {}/{} ({}%)", HumanBytes(*done), HumanBytes(*total), done * 100 / total),
                 _ => format!("{step}: {label}"),
             },
-            Event::Progress { .. } => return,
+            Event::Progress { .. } | Event::Began { .. } => return,
             Event::Ended(report) => {
                 let time = crate::time::elapsed(std::time::Duration::from_millis(report.elapsed_ms as u64));
                 format!("{}: {} in {time}: {}", report.id, report.state.as_str(), report.summary)
@@ -264,6 +264,7 @@ impl Shown {
                 bar.set_message(line);
             }
             Event::Retrying { step, .. } | Event::Progress { step, .. } => bars.get(step).into_iter().for_each(|bar| bar.set_message(line.clone())),
+            Event::Began { .. } => {}
             Event::Ended(report) => {
                 if let Some(bar) = self.plugin_bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
                     bar.finish_and_clear();

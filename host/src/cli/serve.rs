@@ -1,11 +1,14 @@
-//! `bosun serve` and `bosun schedule list`.
+//! `bosun serve`, `bosun schedule list` and `bosun token create|list|revoke`.
 
-use clap::Subcommand;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
 
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::serve::scheduler;
-use crate::state::now_unix;
+use crate::state::{Role, now_unix};
 
 #[derive(Subcommand)]
 pub enum ScheduleCommand {
@@ -13,8 +16,81 @@ pub enum ScheduleCommand {
     List,
 }
 
-pub async fn serve(app: &App) -> Result<(), Failure> {
-    scheduler::run(app).await
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to answer the HTTP API on.
+    #[arg(long, default_value = crate::serve::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+}
+
+pub async fn serve(args: ServeArgs, app: App) -> Result<(), Failure> {
+    crate::serve::run(Arc::new(app), args.listen).await
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for the HTTP API and print it (once: only its hash is kept).
+    Create {
+        name: String,
+        /// viewer (reads), operator (runs, deploys, backs up, approves) or admin (tokens, plugins, locks).
+        #[arg(long)]
+        role: String,
+        /// How long it lives: 90d, 12h (default: until revoked).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// The tokens: name, role, who made it, when it expires and was last used.
+    List,
+    /// Revoke a token at once.
+    Revoke { name: String },
+}
+
+pub async fn token(command: TokenCommand, app: &App, out: Output) -> Result<(), Failure> {
+    let state = app.state()?;
+    match command {
+        TokenCommand::Create { name, role, expires } => {
+            let role = Role::parse(&role).ok_or_else(|| Failure::bad_input(format!("{role:?} is not a role; use viewer, operator or admin")))?;
+            let expires_at = expires.as_deref().map(lifetime).transpose()?.map(|secs| now_unix() + secs);
+            let token = state.create_token(&name, role, expires_at)?.ok_or_else(|| Failure::bad_input(format!("a token called {name} exists; revoke it or pick another name")))?;
+            let value = serde_json::json!({ "name": name, "role": role, "token": token, "expires_at": expires_at });
+            out.print(&value, || format!("{token}\ntoken {name} ({}): shown this once, only its hash is kept; send it as Authorization: Bearer …", role.as_str()));
+        }
+        TokenCommand::List => {
+            let tokens = state.tokens()?;
+            out.print(&tokens, || {
+                let when = |t: Option<i64>| t.map_or("-".to_string(), |t| crate::time::rfc3339(t.max(0) as u64));
+                let lines: Vec<String> = tokens
+                    .iter()
+                    .map(|t| format!("{:<16}  {:<8}  by {:<10}  expires {}  last used {}{}", t.name, t.role.as_str(), t.created_by, when(t.expires_at), when(t.last_used_at), if t.revoked_at.is_some() { "  REVOKED" } else { "" }))
+                    .collect();
+                if lines.is_empty() { "no tokens; `bosun token create NAME --role viewer` makes one".into() } else { lines.join("\n") }
+            });
+        }
+        TokenCommand::Revoke { name } => {
+            if !state.revoke_token(&name)? {
+                return Err(Failure::bad_input(format!("no live token called {name}; `bosun token list` shows them")));
+            }
+            out.print(&serde_json::json!({ "revoked": name }), || format!("token {name} revoked"));
+        }
+    }
+    Ok(())
+}
+
+/// `90d`, `12h`, `30m` as seconds.
+fn lifetime(text: &str) -> Result<i64, Failure> {
+    let bad = || Failure::bad_input(format!("--expires {text:?}: write a number of days, hours or minutes, e.g. 90d or 12h"));
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit = match unit {
+        "d" => 86_400,
+        "h" => 3600,
+        "m" => 60,
+        _ => return Err(bad()),
+    };
+    if n <= 0 {
+        return Err(bad());
+    }
+    Ok(n * unit)
 }
 
 pub async fn schedule(command: ScheduleCommand, app: &App, out: Output) -> Result<(), Failure> {

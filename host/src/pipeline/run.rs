@@ -86,6 +86,8 @@ pub struct Ran {
 
 /// What a run shows as it goes.
 pub enum Event<'a> {
+    /// The run is recorded (its id known): before any step starts.
+    Began { run_id: i64 },
     Started { step: &'a str, attempt: u32, attempts: u32 },
     Retrying { step: &'a str, attempt: u32, wait: Duration, error: &'a str },
     /// Work within a step: `done` of `total` (bytes of an image pull).
@@ -97,8 +99,9 @@ pub type Observer<'a> = &'a (dyn Fn(Event<'_>) + Send + Sync);
 
 /// A new run, or a resumed one.
 pub enum Start {
-    /// Pipeline `pipeline` with `inputs` (already typed, see `inputs::resolve`).
-    New { pipeline: String, inputs: Map<String, Value>, dry_run: bool },
+    /// Pipeline `pipeline` with `inputs` (already typed, see `inputs::resolve`),
+    /// started by `by` (default: the local user, as for every record).
+    New { pipeline: String, inputs: Map<String, Value>, dry_run: bool, by: Option<String> },
     /// Run `run_id` again from its first unfinished step, with its inputs;
     /// the steps that succeeded or were skipped are not repeated.
     Resume { run_id: i64 },
@@ -107,8 +110,12 @@ pub enum Start {
 /// Runs a pipeline from the start, or resumes a run.
 pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, Failure> {
     let state = app.state()?;
+    let mut by = None;
     let (name, inputs, dry_run, resumed) = match start {
-        Start::New { pipeline, inputs, dry_run } => (pipeline, inputs, dry_run, None),
+        Start::New { pipeline, inputs, dry_run, by: who } => {
+            by = who;
+            (pipeline, inputs, dry_run, None)
+        }
         Start::Resume { run_id } => {
             let Resumable { pipeline, inputs, kept } = resumable(app, run_id)?;
             (pipeline, inputs, false, Some((run_id, kept)))
@@ -144,7 +151,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
     };
     let mut progress = Progress::default();
     let run_id = match &resumed {
-        None => state.start_pipeline_run(name, &Value::Object(inputs.clone()), dry_run, &planned, key.as_deref())?.map_err(busy)?,
+        None => state.start_pipeline_run(name, &Value::Object(inputs.clone()), dry_run, &planned, key.as_deref(), by.as_deref())?.map_err(busy)?,
         Some((run_id, kept)) => {
             let kept: Vec<&StepRecord> = kept.iter().filter(|k| pipeline.steps.iter().any(|s| s.id == k.step)).collect();
             let ids: Vec<&str> = kept.iter().map(|k| k.step.as_str()).collect();
@@ -160,6 +167,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
             *run_id
         }
     };
+    observe(Event::Began { run_id });
     let (canceller, run_cancel) = cancel::pair();
     let runner = Runner {
         canceller,

@@ -34,7 +34,8 @@ pub fn scheduled(app: &App) -> Vec<Scheduled<'_>> {
 pub async fn run(app: &App) -> Result<(), Failure> {
     let schedules = scheduled(app);
     if schedules.is_empty() {
-        return Err(Failure::bad_input("no pipeline has a schedule; add schedule = \"0 3 * * *\" to a [pipelines.<name>] table"));
+        eprintln!("no pipeline has a schedule: nothing to run on time");
+        return Ok(());
     }
     let state = app.state()?;
     let mut running = FuturesUnordered::new();
@@ -89,7 +90,7 @@ async fn start(app: &App, pipeline: &str, due: i64) {
             eprintln!("{pipeline}: {}: {}: {}", report.id, report.state.as_str(), crate::secrets::mask(&report.summary));
         }
     };
-    match pipeline::run(app, Start::New { pipeline: pipeline.to_string(), inputs, dry_run: false }, &observe).await {
+    match pipeline::run(app, Start::New { pipeline: pipeline.to_string(), inputs, dry_run: false, by: Some("schedule".into()) }, &observe).await {
         Ok(ran) => eprintln!("{pipeline}: run {} (due at {due}) {}", ran.run_id, serde_json::to_value(ran.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
         Err(e) if e.code == LOCKED => {
             let summary = format!("skipped: due at {due}, but {}", e.message);

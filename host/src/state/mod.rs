@@ -1,5 +1,5 @@
 //! The SQLite state store (`<state_dir>/state.db`): runs (pipeline runs with
-//! their steps), backups, releases, locks.
+//! their steps), backups, releases, locks, API tokens.
 //! One file, WAL mode, schema versioned by `PRAGMA user_version`.
 
 mod backups;
@@ -9,6 +9,7 @@ mod pipeline_runs;
 mod process;
 mod releases;
 mod runs;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -22,11 +23,12 @@ pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use pipeline_runs::{Decision, KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use runs::{Interrupted, Outcome, RunRecord, who};
+pub use tokens::{Role, TOKEN_PREFIX, TokenRecord};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -38,6 +40,8 @@ pub enum StateError {
     NewerSchema { path: PathBuf, found: i64, known: i64 },
     #[error("state store: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("no randomness for a new token: {0}")]
+    Random(String),
 }
 
 /// Shared by a command's tasks; each statement takes the connection briefly.

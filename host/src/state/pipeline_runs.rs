@@ -111,10 +111,10 @@ pub struct KeyHeld {
 }
 
 impl State {
-    /// Records the start of a run of `pipeline` with its steps pending, and
-    /// takes `key` for it, all at once; the holder if `key` is taken by a
-    /// run that is still running.
-    pub fn start_pipeline_run(&self, pipeline: &str, inputs: &serde_json::Value, dry_run: bool, steps: &[PlannedStep<'_>], key: Option<&str>) -> Result<Result<i64, KeyHeld>, StateError> {
+    /// Records the start of a run of `pipeline` by `by` (default the local
+    /// user) with its steps pending, and takes `key` for it, all at once; the
+    /// holder if `key` is taken by a run that is still running.
+    pub fn start_pipeline_run(&self, pipeline: &str, inputs: &serde_json::Value, dry_run: bool, steps: &[PlannedStep<'_>], key: Option<&str>, by: Option<&str>) -> Result<Result<i64, KeyHeld>, StateError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         if let Some(holder) = key_holder(&tx, key, 0)? {
@@ -123,7 +123,7 @@ impl State {
         let me = ProcessMark::current();
         tx.execute(
             "INSERT INTO runs (operation, target, who, started_at, host, pid, pid_started) VALUES ('pipeline', ?1, ?2, ?3, ?4, ?5, ?6)",
-            params![pipeline, super::who(), now_unix(), me.host, me.pid, me.started],
+            params![pipeline, by.map_or_else(super::who, str::to_string), now_unix(), me.host, me.pid, me.started],
         )?;
         let run_id = tx.last_insert_rowid();
         tx.execute("INSERT INTO pipeline_runs (run_id, pipeline, inputs, dry_run) VALUES (?1, ?2, ?3, ?4)", params![run_id, pipeline, mask(&inputs.to_string()), dry_run])?;

@@ -1,0 +1,139 @@
+//! `bosun serve`'s HTTP API over real HTTP on loopback: the real binary, a
+//! real state store, tokens made with `bosun token create`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::project::{Project, stderr, stdout};
+use serde_json::Value;
+
+/// A running `bosun serve`, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(p: &Project) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = p.command(&["serve", "--listen", &addr]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let server = Server { child, addr };
+        let started = Instant::now();
+        while server.request("GET", "/healthz", None, None).0 != 200 {
+            assert!(started.elapsed() < Duration::from_secs(30), "serve did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// One HTTP/1.1 request: status, content type, body.
+    fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else { return (0, String::new(), String::new()) };
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let body = body.unwrap_or("");
+        let kind = if body.is_empty() { String::new() } else { "Content-Type: application/json\r\n".into() };
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", self.addr, body.len()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string)).unwrap_or_default();
+        (status, content_type, body.to_string())
+    }
+
+    fn json(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, _, body) = self.request(method, path, Some(token), body);
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}")))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(p: &Project, name: &str, role: &str) -> String {
+    let out = p.bosun(&["token", "create", name, "--role", role, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_string()
+}
+
+const PIPELINE: &str = "[pipelines.p.inputs.word]\ndefault = \"hi\"\n\n[[pipelines.p.steps]]\nid = \"say\"\nuses = \"command\"\nwith.argv = [\"/bin/echo\", \"${{ inputs.word }}\"]\n";
+
+#[test]
+fn every_route_needs_a_token_with_the_role_it_names() {
+    let p = Project::new(PIPELINE);
+    let (viewer, operator, admin) = (token(&p, "dash", "viewer"), token(&p, "ci", "operator"), token(&p, "root", "admin"));
+    let server = Server::start(&p);
+
+    let (status, kind, body) = server.request("GET", "/api/v1/pipelines", None, None);
+    assert_eq!((status, kind.as_str()), (401, "application/problem+json"), "{body}");
+    assert!(body.contains("bosun token create"), "{body}");
+    assert_eq!(server.request("GET", "/api/v1/pipelines", Some("bosun_0000"), None).0, 401);
+    let (status, listed) = server.json("GET", "/api/v1/pipelines", &viewer, None);
+    assert_eq!((status, listed[0]["name"].as_str()), (200, Some("p")));
+
+    let (status, refused) = server.json("POST", "/api/v1/pipelines/p/runs", &viewer, None);
+    assert_eq!(status, 403);
+    assert_eq!(refused["detail"], "this needs the operator role; token dash has viewer");
+
+    let (status, started) = server.json("POST", "/api/v1/pipelines/p/runs", &operator, Some(r#"{"inputs": {"word": "from-the-api"}}"#));
+    assert_eq!(status, 202, "{started}");
+    let run = started["run_id"].as_i64().unwrap();
+    let started_at = Instant::now();
+    let shown = loop {
+        let (_, shown) = server.json("GET", &format!("/api/v1/runs/{run}"), &viewer, None);
+        if shown["run"]["outcome"] == "succeeded" {
+            break shown;
+        }
+        assert!(started_at.elapsed() < Duration::from_secs(30), "{shown}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(shown["run"]["who"], "token ci", "the run says which token started it");
+    assert_eq!(shown["steps"][0]["outputs"]["stdout"], "from-the-api");
+    let (_, runs) = server.json("GET", "/api/v1/runs?limit=5", &viewer, None);
+    assert_eq!(runs[0]["id"].as_i64(), Some(run));
+
+    assert_eq!(server.json("GET", "/api/v1/tokens", &operator, None).0, 403);
+    let (status, tokens) = server.json("GET", "/api/v1/tokens", &admin, None);
+    assert_eq!(status, 200);
+    assert_eq!(tokens.as_array().unwrap().len(), 3);
+    let text = tokens.to_string();
+    assert!(!text.contains("bosun_") && !text.contains("hash"), "no token or hash is ever shown: {text}");
+    assert!(tokens.as_array().unwrap().iter().any(|t| t["name"] == "ci" && t["last_used_at"].is_i64()), "{text}");
+
+    let revoked = p.bosun(&["token", "revoke", "ci"]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert_eq!(server.request("POST", "/api/v1/pipelines/p/runs", Some(&operator), None).0, 401, "a revoked token is refused at once");
+    let listed = stdout(&p.bosun(&["token", "list"]));
+    assert!(listed.contains("REVOKED") && !listed.contains("bosun_"), "{listed}");
+}
+
+#[test]
+fn bad_requests_get_a_problem_with_the_cli_message() {
+    let p = Project::new(PIPELINE);
+    let operator = token(&p, "ci", "operator");
+    let server = Server::start(&p);
+    let (status, problem) = server.json("POST", "/api/v1/pipelines/nope/runs", &operator, None);
+    assert_eq!((status, problem["detail"].as_str()), (404, Some("no pipeline called nope; GET /api/v1/pipelines lists them")));
+    let (status, problem) = server.json("POST", "/api/v1/pipelines/p/runs", &operator, Some(r#"{"inputs": {"wrod": "x"}}"#));
+    assert_eq!(status, 400);
+    assert_eq!(problem["detail"], "pipeline p has no input `wrod`; it takes word");
+    let (status, problem) = server.json("POST", "/api/v1/pipelines/p/runs", &operator, Some(r#"{"input": {}}"#));
+    assert_eq!(status, 400);
+    assert!(problem["detail"].as_str().unwrap().contains("unknown field `input`"), "{problem}");
+    let (status, problem) = server.json("POST", "/api/v1/pipelines/p/runs", &operator, Some("{not json"));
+    assert_eq!(status, 400, "{problem}");
+    for path in ["/api/v1/runs/abc", "/api/v1/runs/..%2F..%2Fetc%2Fpasswd", "/api/v1/runs/999", "/etc/passwd"] {
+        let (status, kind, body) = server.request("GET", path, Some(&operator), None);
+        assert_eq!((status, kind.as_str()), (404, "application/problem+json"), "{path}: {body}");
+    }
+    let (status, _, _) = server.request("GET", "/api/v1/runs?limit=lots", Some(&operator), None);
+    assert_eq!(status, 400);
+}
