@@ -137,3 +137,44 @@ fn bad_requests_get_a_problem_with_the_cli_message() {
     let (status, _, _) = server.request("GET", "/api/v1/runs?limit=lots", Some(&operator), None);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn changes_through_the_cli_and_the_api_are_in_the_audit_log() {
+    let p = Project::new(PIPELINE);
+    let (operator, admin) = (token(&p, "ci", "operator"), token(&p, "root", "admin"));
+    assert!(p.bosun(&["run", "p", "word=local"]).status.success());
+    assert!(p.bosun(&["run", "p", "--dry-run"]).status.success(), "a dry run changes nothing: not audited");
+    assert_eq!(p.bosun(&["run", "p", "nope=1"]).status.code(), Some(2));
+    let server = Server::start(&p);
+    let (status, started) = server.json("POST", "/api/v1/pipelines/p/runs", &operator, None);
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(server.json("POST", "/api/v1/pipelines/p/runs", &operator, Some(r#"{"inputs": {"x": "1"}}"#)).0, 400);
+    assert_eq!(server.json("GET", "/api/v1/audit", &operator, None).0, 403);
+    let (status, entries) = server.json("GET", "/api/v1/audit", &admin, None);
+    assert_eq!(status, 200);
+    let seen: Vec<(String, String, String)> =
+        entries.as_array().unwrap().iter().map(|e| (e["via"].as_str().unwrap().into(), e["action"].as_str().unwrap().into(), e["outcome"].as_str().unwrap().into())).collect();
+    let expected_api = format!("accepted: run {}", started["run_id"]);
+    assert!(seen.contains(&("cli".into(), "token create ci --role operator".into(), "ok".into())), "{seen:?}");
+    assert!(seen.contains(&("cli".into(), "run p word=local".into(), "ok".into())), "{seen:?}");
+    assert!(seen.iter().any(|(via, action, outcome)| via == "cli" && action == "run p nope=1" && outcome.contains("has no input `nope`")), "{seen:?}");
+    assert!(!seen.iter().any(|(_, action, _)| action.contains("--dry-run")), "{seen:?}");
+    assert!(seen.contains(&("api".into(), "POST /api/v1/pipelines/p/runs".into(), expected_api)), "{seen:?}");
+    assert!(entries.as_array().unwrap().iter().any(|e| e["who"] == "token ci" && e["source"] == "127.0.0.1"), "{entries}");
+    let text = stdout(&p.bosun(&["audit"]));
+    assert!(text.contains("api  token ci") && text.contains("POST /api/v1/pipelines/p/runs"), "{text}");
+    assert!(!text.contains("bosun_"), "no token in the log: {text}");
+}
+
+#[test]
+fn a_client_guessing_tokens_is_refused_for_a_while() {
+    let p = Project::new(PIPELINE);
+    let viewer = token(&p, "dash", "viewer");
+    let server = Server::start(&p);
+    for guess in 0..10 {
+        assert_eq!(server.request("GET", "/api/v1/runs", Some(&format!("bosun_{guess:064}")), None).0, 401);
+    }
+    let (status, _, body) = server.request("GET", "/api/v1/runs", Some(&viewer), None);
+    assert_eq!(status, 429, "even a good token waits once the address guessed too often: {body}");
+    assert!(body.contains("too many unknown tokens from 127.0.0.1; wait a minute"), "{body}");
+}

@@ -86,6 +86,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Check bosun.toml, plugin grants, the Docker engine and the wasm toolchain.
     Doctor,
+    /// Who changed what, through the CLI or the HTTP API.
+    Audit(serve::AuditArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -94,10 +96,61 @@ pub fn main() -> ExitCode {
     let stderr = crate::secrets::MaskingWriter(std::io::stderr);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(stderr).with_target(false).with_ansi(colour_on_stderr()).init();
     let cli = Cli::parse();
+    let config = cli.config.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    let words: Vec<String> = std::env::args().collect();
+    if let Some(action) = audited(&words) {
+        record_audit(config, action, &result);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
+    }
+}
+
+/// The command's words when it changes something (and is not a dry run):
+/// what the audit log records for it.
+fn audited(words: &[String]) -> Option<String> {
+    let mut rest = words.iter().skip(1).map(String::as_str).peekable();
+    let mut command = Vec::new();
+    while let Some(word) = rest.next() {
+        match word {
+            "--json" => {}
+            "--config" => {
+                rest.next();
+            }
+            w if w.starts_with("--config=") => {}
+            w => command.push(w),
+        }
+    }
+    if command.contains(&"--dry-run") {
+        return None;
+    }
+    let mutating = matches!(
+        (command.first().copied()?, command.get(1).copied().unwrap_or_default()),
+        ("deploy" | "rollback" | "run" | "approve" | "reject", _)
+            | ("backup", "run" | "restore" | "prune")
+            | ("images", "pull" | "update" | "prune")
+            | ("lock", "acquire" | "release")
+            | ("plugin", "install" | "remove")
+            | ("token", "create" | "revoke")
+            | ("notify", "test")
+    );
+    mutating.then(|| command.join(" "))
+}
+
+/// Writes the audit entry of a CLI command that ended with `result` (not
+/// when bosun.toml cannot be read: there is no state store to write to).
+fn record_audit(config: Option<PathBuf>, action: String, result: &Result<(), Failure>) {
+    let Ok(app) = App::load(config) else { return };
+    let outcome = match result {
+        Ok(()) => "ok".to_string(),
+        Err(f) => f.message.lines().next().filter(|l| !l.is_empty()).map_or_else(|| format!("exit {}", f.code), str::to_string),
+    };
+    let entry = crate::state::AuditEntry::now(crate::state::who(), "cli", action, crate::state::hostname(), outcome, None);
+    if let Err(e) = app.state().map_err(Failure::from).and_then(|state| Ok(state.record_audit(&entry)?)) {
+        tracing::warn!("recording the audit log: {}", e.message);
     }
 }
 
@@ -129,6 +182,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(args) => check::run(args, &load(cli.config)?, out).await,
         Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
+        Command::Audit(args) => serve::audit(args, &load(cli.config)?, out).await,
     }
 }
 

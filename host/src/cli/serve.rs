@@ -1,4 +1,4 @@
-//! `bosun serve`, `bosun schedule list` and `bosun token create|list|revoke`.
+//! `bosun serve`, `bosun schedule list`, `bosun token create|list|revoke` and `bosun audit`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,9 +76,31 @@ pub async fn token(command: TokenCommand, app: &App, out: Output) -> Result<(), 
     Ok(())
 }
 
+#[derive(Args)]
+pub struct AuditArgs {
+    /// How far back: 7d, 12h, 30m (default 7d).
+    #[arg(long, default_value = "7d")]
+    since: String,
+}
+
+pub async fn audit(args: AuditArgs, app: &App, out: Output) -> Result<(), Failure> {
+    let entries = app.state()?.audit(now_unix() - lifetime(&args.since)?)?;
+    out.print(&entries, || {
+        if entries.is_empty() {
+            return format!("nothing changed in the last {}", args.since);
+        }
+        let line = |e: &crate::state::AuditEntry| {
+            let run = e.run_id.map(|r| format!(" run {r}")).unwrap_or_default();
+            format!("{}  {:<3}  {:<14}  {:<16}  {}  -> {}{run}", crate::time::rfc3339(e.at.max(0) as u64), e.via, e.who, e.source, e.action, e.outcome)
+        };
+        entries.iter().map(line).collect::<Vec<_>>().join("\n")
+    });
+    Ok(())
+}
+
 /// `90d`, `12h`, `30m` as seconds.
 fn lifetime(text: &str) -> Result<i64, Failure> {
-    let bad = || Failure::bad_input(format!("--expires {text:?}: write a number of days, hours or minutes, e.g. 90d or 12h"));
+    let bad = || Failure::bad_input(format!("{text:?} is not a span: write a number of days, hours or minutes, e.g. 90d or 12h"));
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: i64 = number.parse().map_err(|_| bad())?;
     let unit = match unit {

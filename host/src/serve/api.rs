@@ -3,11 +3,14 @@
 //! one-line messages. A pipeline started here runs in the background; the
 //! answer is `202` with its run id.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,9 +20,21 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::failure::{BAD_INPUT, Failure, LOCKED};
 use crate::pipeline::{self, Event, Start};
-use crate::state::{Role, TokenRecord};
+use crate::state::{AuditEntry, Role, TokenRecord, now_unix};
+
+/// What every handler shares: the app, and the failed token attempts per
+/// client address (too many in a minute are refused before any lookup).
+pub struct Api {
+    app: Arc<App>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// Failed token attempts a client may make in [`FAILURE_WINDOW`].
+const MAX_FAILURES: u32 = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 pub fn router(app: Arc<App>) -> Router {
+    let api = Arc::new(Api { app, failures: Mutex::new(HashMap::new()) });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/pipelines", get(pipelines))
@@ -27,8 +42,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/tokens", get(tokens))
+        .route("/api/v1/audit", get(audit))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route; the API is under /api/v1") })
-        .with_state(app)
+        .with_state(api)
 }
 
 /// An RFC 9457 problem document.
@@ -72,9 +88,24 @@ impl From<crate::state::StateError> for Problem {
     }
 }
 
-/// The caller's token, if it has at least `role`: 401 without a live token,
-/// 403 naming the role needed.
-fn caller(app: &App, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
+impl Api {
+    /// The caller's token, if it has at least `role`: 401 without a live
+    /// token, 403 naming the role needed, 429 after too many failures.
+    fn caller(&self, from: IpAddr, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.retain(|_, (_, first)| first.elapsed() < FAILURE_WINDOW);
+        if failures.get(&from).is_some_and(|(count, _)| *count >= MAX_FAILURES) {
+            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("too many unknown tokens from {from}; wait a minute")));
+        }
+        let found = token_of(&self.app, headers, role);
+        if matches!(&found, Err(p) if p.status == StatusCode::UNAUTHORIZED) {
+            failures.entry(from).or_insert((0, Instant::now())).0 += 1;
+        }
+        found
+    }
+}
+
+fn token_of(app: &App, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
     let unknown = || Problem::new(StatusCode::UNAUTHORIZED, "missing or unknown token: send `Authorization: Bearer TOKEN` with one from `bosun token create NAME --role viewer`");
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(unknown)?;
     let state = app.state()?;
@@ -86,10 +117,12 @@ fn caller(app: &App, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Pro
     Ok(token)
 }
 
-type Shared = State<Arc<App>>;
+type Shared = State<Arc<Api>>;
+type Client = ConnectInfo<SocketAddr>;
 
-async fn pipelines(State(app): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    caller(&app, &headers, Role::Viewer)?;
+async fn pipelines(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    let app = &api.app;
     let listed: Vec<Value> = app
         .config
         .pipelines
@@ -107,12 +140,27 @@ struct RunRequest {
 }
 
 /// Starts a run of pipeline `name`; `202` with its id once it is recorded.
-async fn start_run(State(app): Shared, headers: HeaderMap, Path(name): Path<String>, body: axum::body::Bytes) -> Result<Response, Problem> {
-    let token = caller(&app, &headers, Role::Operator)?;
+async fn start_run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Path(name): Path<String>, body: axum::body::Bytes) -> Result<Response, Problem> {
+    let token = api.caller(from.ip(), &headers, Role::Operator)?;
+    let action = format!("POST /api/v1/pipelines/{name}/runs");
+    let started = start(&api.app, &token, name, &body).await;
+    let outcome = match &started {
+        Ok(run_id) => (format!("accepted: run {run_id}"), Some(*run_id)),
+        Err(problem) => (problem.detail.clone(), None),
+    };
+    let entry = AuditEntry::now(format!("token {}", token.name), "api", action, from.ip().to_string(), outcome.0, outcome.1);
+    api.app.state()?.record_audit(&entry)?;
+    let run_id = started?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id, "status": format!("/api/v1/runs/{run_id}") }))).into_response())
+}
+
+/// Starts a run of pipeline `name` for `token`; its id once it is recorded.
+async fn start(app: &Arc<App>, token: &TokenRecord, name: String, body: &[u8]) -> Result<i64, Problem> {
+    let app = app.clone();
     let pipeline = app.config.pipelines.get(&name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no pipeline called {name}; GET /api/v1/pipelines lists them")))?;
     let request: RunRequest = match body.is_empty() {
         true => RunRequest::default(),
-        false => serde_json::from_slice(&body).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the body is not a run request ({e}); send {{\"inputs\": {{\"version\": \"1.4\"}}}}")))?,
+        false => serde_json::from_slice(body).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the body is not a run request ({e}); send {{\"inputs\": {{\"version\": \"1.4\"}}}}")))?,
     };
     let given: Vec<String> = request.inputs.into_iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
     let inputs = pipeline::inputs::resolve(&name, pipeline, &given)?;
@@ -121,7 +169,7 @@ async fn start_run(State(app): Shared, headers: HeaderMap, Path(name): Path<Stri
     let by = format!("token {}", token.name);
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-        let began = std::sync::Mutex::new(Some(began));
+        let began = Mutex::new(Some(began));
         let observe = |event: Event<'_>| {
             if let (Event::Began { run_id }, Some(tell)) = (event, began.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()) {
                 let _ = tell.send(Ok(run_id));
@@ -132,8 +180,7 @@ async fn start_run(State(app): Shared, headers: HeaderMap, Path(name): Path<Stri
             let _ = tell.send(Err(failure));
         }
     });
-    let run_id = started.await.map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the run ended before it was recorded"))??;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id, "status": format!("/api/v1/runs/{run_id}") }))).into_response())
+    Ok(started.await.map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the run ended before it was recorded"))??)
 }
 
 #[derive(Deserialize)]
@@ -142,14 +189,16 @@ struct RunsQuery {
     limit: Option<usize>,
 }
 
-async fn runs(State(app): Shared, headers: HeaderMap, Query(query): Query<RunsQuery>) -> Result<Json<Value>, Problem> {
-    caller(&app, &headers, Role::Viewer)?;
+async fn runs(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<RunsQuery>) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    let app = &api.app;
     let limit = query.limit.unwrap_or(20).min(500);
     Ok(Json(serde_json::to_value(app.state()?.recent_runs(limit)?).expect("runs serialize")))
 }
 
-async fn run(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
-    caller(&app, &headers, Role::Viewer)?;
+async fn run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    let app = &api.app;
     let not_found = || Problem::new(StatusCode::NOT_FOUND, format!("no run {id}; GET /api/v1/runs lists the recent ones"));
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let state = app.state()?;
@@ -159,7 +208,20 @@ async fn run(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> 
     Ok(Json(json!({ "run": record, "inputs": inputs, "steps": steps })))
 }
 
-async fn tokens(State(app): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    caller(&app, &headers, Role::Admin)?;
-    Ok(Json(serde_json::to_value(app.state()?.tokens()?).expect("tokens serialize")))
+async fn tokens(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Admin)?;
+    Ok(Json(serde_json::to_value(api.app.state()?.tokens()?).expect("tokens serialize")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// Seconds since the Unix epoch (default: a week ago).
+    since: Option<i64>,
+}
+
+async fn audit(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<AuditQuery>) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Admin)?;
+    let since = query.since.unwrap_or_else(|| now_unix() - 7 * 86_400);
+    Ok(Json(serde_json::to_value(api.app.state()?.audit(since)?).expect("audit serializes")))
 }

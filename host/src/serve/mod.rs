@@ -18,7 +18,7 @@ pub async fn run(app: Arc<App>, listen: SocketAddr) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| Failure::bad_input(format!("cannot listen on {listen}: {}; pass --listen with a free address", crate::words::io_words(&e))))?;
     eprintln!("listening on http://{}", listener.local_addr().map_err(|e| Failure::failed(e.to_string()))?);
     let http = async {
-        axum::serve(listener, api::router(app.clone()))
+        axum::serve(listener, api::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -1,7 +1,8 @@
 //! The SQLite state store (`<state_dir>/state.db`): runs (pipeline runs with
-//! their steps), backups, releases, locks, API tokens.
+//! their steps), backups, releases, locks, API tokens, the audit log.
 //! One file, WAL mode, schema versioned by `PRAGMA user_version`.
 
+mod audit;
 mod backups;
 mod image_updates;
 mod locks;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use audit::AuditEntry;
 pub use backups::{BackupKind, BackupRecord};
 pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
@@ -28,7 +30,7 @@ pub use tokens::{Role, TOKEN_PREFIX, TokenRecord};
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql"), include_str!("schema_v10.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
