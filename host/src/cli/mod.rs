@@ -100,7 +100,9 @@ pub fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(run(cli));
     let words: Vec<String> = std::env::args().collect();
-    if let Some(action) = audited(&words) {
+    // A command refused as bad input changed nothing (and may have found no state store to write to).
+    let refused = matches!(&result, Err(f) if f.code == crate::failure::BAD_INPUT);
+    if let Some(action) = audited(&words).filter(|_| !refused) {
         record_audit(config, action, &result);
     }
     match result {
