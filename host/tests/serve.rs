@@ -178,3 +178,48 @@ fn a_client_guessing_tokens_is_refused_for_a_while() {
     assert_eq!(status, 429, "even a good token waits once the address guessed too often: {body}");
     assert!(body.contains("too many unknown tokens from 127.0.0.1; wait a minute"), "{body}");
 }
+
+#[test]
+fn read_routes_answer_viewers_and_checks_run_for_operators() {
+    use common::recorder::Recorder;
+    let up = Recorder::start(200, "ok");
+    let down = Recorder::start(503, "no");
+    let p = Project::new("");
+    let dir = p.path();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/a.txt"), "a").unwrap();
+    let config = format!(
+        "[services.web]\nimage = \"bosun-test/not-pulled\"\n\n\
+         [backups.data]\nstrategy = \"dir-archive\"\ndest = \"{d}/backups\"\npaths = [\"{d}/data\"]\n\n[plugins.dir-archive.grant]\nfs = [\"ro:{d}/data\"]\n\n\
+         [checks.up]\nplugin = \"http\"\nurl = \"{u}/\"\n\n[checks.down]\nplugin = \"http\"\nurl = \"{w}/\"\n\n[plugins.http]\ngrant.http = [\"{u}\", \"{w}\"]\n",
+        d = dir.display(),
+        u = up.url,
+        w = down.url
+    );
+    std::fs::write(dir.join("bosun.toml"), config).unwrap();
+    assert!(p.bosun(&["backup", "run", "data"]).status.success());
+    let (viewer, operator) = (token(&p, "dash", "viewer"), token(&p, "ci", "operator"));
+    let server = Server::start(&p);
+
+    let (status, backups) = server.json("GET", "/api/v1/backups?set=data", &viewer, None);
+    assert_eq!((status, backups.as_array().map(Vec::len)), (200, Some(1)), "{backups}");
+    let (status, problem) = server.json("GET", "/api/v1/backups?set=nope", &viewer, None);
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(server.json("GET", "/api/v1/releases?service=web", &viewer, None), (200, serde_json::json!([])));
+    assert_eq!(server.json("GET", "/api/v1/releases?service=nope", &viewer, None).0, 404);
+    assert_eq!(server.json("GET", "/api/v1/locks", &viewer, None), (200, serde_json::json!([])));
+    let (_, checks) = server.json("GET", "/api/v1/checks", &viewer, None);
+    assert_eq!(checks["checks"].as_array().unwrap().len(), 2, "{checks}");
+    assert_eq!(server.request("GET", "/api/v1/backups", None, None).0, 401);
+
+    assert_eq!(server.json("POST", "/api/v1/checks/run", &viewer, None).0, 403);
+    let (status, passed) = server.json("POST", "/api/v1/checks/run", &operator, Some(r#"{"names": ["up"]}"#));
+    assert_eq!((status, passed["passed"].as_bool()), (200, Some(true)), "{passed}");
+    let (status, failed) = server.json("POST", "/api/v1/checks/run", &operator, Some(r#"{"names": ["up", "down"]}"#));
+    assert_eq!((status, failed["passed"].as_bool()), (200, Some(false)), "{failed}");
+    assert_eq!(failed["reports"].as_array().unwrap().len(), 2);
+    let (status, problem) = server.json("POST", "/api/v1/checks/run", &operator, Some(r#"{"names": ["ghost"]}"#));
+    assert_eq!(status, 400);
+    assert!(problem["detail"].as_str().unwrap().starts_with("no check or suite called ghost"), "{problem}");
+    assert_eq!((down.requests().len(), up.requests().len()), (1, 2));
+}

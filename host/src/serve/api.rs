@@ -41,6 +41,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/pipelines/{name}/runs", post(start_run))
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/releases", get(releases))
+        .route("/api/v1/backups", get(backups))
+        .route("/api/v1/locks", get(locks))
+        .route("/api/v1/checks", get(checks))
+        .route("/api/v1/checks/run", post(run_checks))
         .route("/api/v1/tokens", get(tokens))
         .route("/api/v1/audit", get(audit))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route; the API is under /api/v1") })
@@ -158,10 +163,7 @@ async fn start_run(State(api): Shared, ConnectInfo(from): Client, headers: Heade
 async fn start(app: &Arc<App>, token: &TokenRecord, name: String, body: &[u8]) -> Result<i64, Problem> {
     let app = app.clone();
     let pipeline = app.config.pipelines.get(&name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no pipeline called {name}; GET /api/v1/pipelines lists them")))?;
-    let request: RunRequest = match body.is_empty() {
-        true => RunRequest::default(),
-        false => serde_json::from_slice(body).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the body is not a run request ({e}); send {{\"inputs\": {{\"version\": \"1.4\"}}}}")))?,
-    };
+    let request: RunRequest = parse_body(body, r#"{"inputs": {"version": "1.4"}}"#)?;
     let given: Vec<String> = request.inputs.into_iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
     let inputs = pipeline::inputs::resolve(&name, pipeline, &given)?;
     let (began, started) = tokio::sync::oneshot::channel::<Result<i64, Failure>>();
@@ -211,6 +213,105 @@ async fn run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, 
 async fn tokens(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     api.caller(from.ip(), &headers, Role::Admin)?;
     Ok(Json(serde_json::to_value(api.app.state()?.tokens()?).expect("tokens serialize")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleasesQuery {
+    service: Option<String>,
+}
+
+async fn releases(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<ReleasesQuery>) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    let app = &api.app;
+    if let Some(name) = &query.service {
+        crate::ops::deploy::service(app, name).map_err(|f| Problem::new(StatusCode::NOT_FOUND, f.message))?;
+    }
+    let releases = app.state()?.releases(query.service.as_deref(), &app.config.project.env)?;
+    Ok(Json(serde_json::to_value(releases).expect("releases serialize")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupsQuery {
+    set: Option<String>,
+}
+
+async fn backups(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<BackupsQuery>) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    if let Some(set) = &query.set {
+        crate::ops::backup::set_config(&api.app, set).map_err(|f| Problem::new(StatusCode::NOT_FOUND, f.message))?;
+    }
+    Ok(Json(serde_json::to_value(api.app.state()?.backups(query.set.as_deref())?).expect("backups serialize")))
+}
+
+async fn locks(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    Ok(Json(serde_json::to_value(api.app.state()?.locks()?).expect("locks serialize")))
+}
+
+async fn checks(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    api.caller(from.ip(), &headers, Role::Viewer)?;
+    let config = &api.app.config;
+    let listed: Vec<Value> = config.checks.iter().map(|(name, c)| json!({ "name": name, "plugin": crate::ops::check::plugin_of(c) })).collect();
+    Ok(Json(json!({ "checks": listed, "suites": config.suites })))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChecksRequest {
+    /// Checks or suites (default: every check).
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+/// Runs checks now, as `bosun check` does, and answers their reports.
+async fn run_checks(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<Value>, Problem> {
+    use crate::ops::check;
+    let token = api.caller(from.ip(), &headers, Role::Operator)?;
+    let app = &api.app;
+    let request: Result<ChecksRequest, Problem> = parse_body(&body, r#"{"names": ["home"]}"#);
+    let shared = app.clone();
+    // bosun's check code is not `Send`: it runs on a thread of its own.
+    let answer = match request {
+        Err(problem) => Err(problem),
+        Ok(request) => off_thread(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(async {
+                let selected = check::select(&shared, &request.names).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e))?;
+                check::validate(&shared, &selected).await.map_err(|problems| Problem::new(StatusCode::BAD_REQUEST, problems.join("; ")))?;
+                let reports = check::run_suite(&shared, &selected, check::DEFAULT_JOBS, false).await;
+                let failed = reports.iter().filter(|r| r.failed_check()).count();
+                Ok::<_, Problem>((failed, json!({ "passed": failed == 0, "reports": reports })))
+            })
+        })
+        .await
+        .and_then(|answer| answer),
+    };
+    let outcome = match &answer {
+        Ok((0, _)) => "ok".to_string(),
+        Ok((failed, _)) => format!("{failed} check(s) failed"),
+        Err(problem) => problem.detail.clone(),
+    };
+    app.state()?.record_audit(&AuditEntry::now(format!("token {}", token.name), "api", "POST /api/v1/checks/run".into(), from.ip().to_string(), outcome, None))?;
+    Ok(Json(answer?.1))
+}
+
+/// `work` on a thread of its own (bosun's async code is not `Send`), awaited.
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    let (tell, answer) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tell.send(work());
+    });
+    answer.await.map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the work ended without an answer"))
+}
+
+/// A JSON body as `T` (empty: `T`'s default); 400 showing `example` otherwise.
+fn parse_body<T: Default + serde::de::DeserializeOwned>(body: &[u8], example: &str) -> Result<T, Problem> {
+    match body.is_empty() {
+        true => Ok(T::default()),
+        false => serde_json::from_slice(body).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the body is not what this route takes ({e}); send e.g. {example}"))),
+    }
 }
 
 #[derive(Deserialize)]
