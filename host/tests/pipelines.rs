@@ -504,7 +504,7 @@ struct Serving(std::process::Child);
 
 impl Serving {
     fn start(p: &Project) -> Serving {
-        Serving(p.command(&["serve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+        Serving(p.command(&["serve", "--listen", "127.0.0.1:0"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap())
     }
 
     /// Asks it to stop (Ctrl-C) and returns what it printed.

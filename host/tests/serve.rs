@@ -18,9 +18,15 @@ struct Server {
 
 impl Server {
     fn start(p: &Project) -> Server {
+        Server::start_with(p, &[])
+    }
+
+    fn start_with(p: &Project, more: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let child = p.command(&["serve", "--listen", &addr]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut args = vec!["serve", "--listen", &addr];
+        args.extend(more);
+        let child = p.command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let server = Server { child, addr };
         let started = Instant::now();
         while server.request("GET", "/healthz", None, None).0 != 200 {
@@ -222,4 +228,55 @@ fn read_routes_answer_viewers_and_checks_run_for_operators() {
     assert_eq!(status, 400);
     assert!(problem["detail"].as_str().unwrap().starts_with("no check or suite called ghost"), "{problem}");
     assert_eq!((down.requests().len(), up.requests().len()), (1, 2));
+}
+
+const LONG: &str = "[[pipelines.long.steps]]\nid = \"sleep\"\nuses = \"command\"\nwith.argv = [\"/bin/sleep\", \"60\"]\n\n[[pipelines.long.steps]]\nid = \"after\"\nuses = \"command\"\nneeds = [\"sleep\"]\nwith.argv = [\"/bin/true\"]\n";
+
+fn outcome(server: &Server, token: &str, run: i64, wanted: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, shown) = server.json("GET", &format!("/api/v1/runs/{run}"), token, None);
+        if shown["run"]["outcome"] == wanted {
+            return shown;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "run {run} never became {wanted}: {shown}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_run_started_here_can_be_cancelled_here() {
+    let p = Project::new(LONG);
+    let operator = token(&p, "ci", "operator");
+    let server = Server::start(&p);
+    let (_, started) = server.json("POST", "/api/v1/pipelines/long/runs", &operator, None);
+    let run = started["run_id"].as_i64().unwrap();
+    outcome(&server, &operator, run, "running");
+    let (status, cancelled) = server.json("POST", &format!("/api/v1/runs/{run}/cancel"), &operator, None);
+    assert_eq!(status, 202, "{cancelled}");
+    let shown = outcome(&server, &operator, run, "cancelled");
+    assert_eq!((shown["steps"][0]["state"].as_str(), shown["steps"][1]["state"].as_str()), (Some("cancelled"), Some("pending")), "{shown}");
+    let (status, problem) = server.json("POST", &format!("/api/v1/runs/{run}/cancel"), &operator, None);
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("is not running in this bosun serve"), "{problem}");
+}
+
+#[test]
+fn sigterm_stops_serving_and_cancels_what_outlives_the_grace() {
+    let p = Project::new(LONG);
+    let operator = token(&p, "ci", "operator");
+    let mut server = Server::start_with(&p, &["--grace", "1s"]);
+    let (_, started) = server.json("POST", "/api/v1/pipelines/long/runs", &operator, None);
+    let run = started["run_id"].as_i64().unwrap();
+    outcome(&server, &operator, run, "running");
+    let asked = Instant::now();
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve ends cleanly: {status:?}");
+    assert!(asked.elapsed() < Duration::from_secs(20), "{:?}", asked.elapsed());
+    let mut printed = String::new();
+    std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut printed).unwrap();
+    assert!(printed.contains("1 run(s) get 1.0s to end") && printed.contains("cancelling 1 run(s)"), "{printed}");
+    let shown: Value = serde_json::from_slice(&p.bosun(&["runs", &run.to_string(), "--json"]).stdout).unwrap();
+    assert_eq!(shown["run"]["outcome"], "cancelled", "recorded as cancelled, not left running: {shown}");
 }

@@ -21,10 +21,15 @@ pub struct ServeArgs {
     /// Address to answer the HTTP API on.
     #[arg(long, default_value = crate::serve::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// On Ctrl-C or SIGTERM, how long the runs under way get to end before
+    /// they are cancelled (30s, 5m).
+    #[arg(long, default_value = "30s")]
+    grace: String,
 }
 
 pub async fn serve(args: ServeArgs, app: App) -> Result<(), Failure> {
-    crate::serve::run(Arc::new(app), args.listen).await
+    let grace = crate::config::parse_duration(&args.grace).map_err(|e| Failure::bad_input(format!("--grace: {e}")))?;
+    crate::serve::run(Arc::new(app), args.listen, grace).await
 }
 
 #[derive(Subcommand)]

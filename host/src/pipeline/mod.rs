@@ -13,4 +13,4 @@ mod plugin;
 mod run;
 mod step;
 
-pub use run::{Event, Observer, Ran, Start, StepReport, run};
+pub use run::{Event, Observer, Ran, Start, StepReport, run, run_until};

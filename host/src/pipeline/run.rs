@@ -107,8 +107,14 @@ pub enum Start {
     Resume { run_id: i64 },
 }
 
-/// Runs a pipeline from the start, or resumes a run.
+/// Runs a pipeline from the start, or resumes a run; Ctrl-C cancels it.
 pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, Failure> {
+    run_until(app, start, observe, Cancel::never()).await
+}
+
+/// [`run`], cancelled as by Ctrl-C when `stop` fires too (`bosun serve`'s
+/// cancel route and its shutdown).
+pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Cancel) -> Result<Ran, Failure> {
     let state = app.state()?;
     let mut by = None;
     let (name, inputs, dry_run, resumed) = match start {
@@ -170,6 +176,7 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
     observe(Event::Began { run_id });
     let (canceller, run_cancel) = cancel::pair();
     let runner = Runner {
+        stop,
         canceller,
         run_cancel,
         run_id,
@@ -262,6 +269,8 @@ fn summary(reports: &[StepReport], outcome: Outcome) -> String {
 
 /// What does not change while a run goes.
 struct Runner<'a> {
+    /// Asked to stop from outside (as Ctrl-C asks).
+    stop: Cancel,
     /// Fired by Ctrl-C: reaches every running step.
     canceller: Canceller,
     run_cancel: Cancel,
@@ -342,7 +351,12 @@ impl Runner<'_> {
         // Steps kept from before a resume have ended already.
         let mut started: Vec<bool> = steps.iter().map(|s| progress.report(&s.id).is_some()).collect();
         let mut running = FuturesUnordered::new();
-        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+        let mut stop = pin!(async {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = self.stop.cancelled() => {}
+            }
+        });
         loop {
             for i in 0..steps.len() {
                 let ended = |n: &usize| progress.report(&steps[*n].id).is_some();
@@ -371,7 +385,7 @@ impl Runner<'_> {
                     let (report, log) = self.finished(phase, step, wave_of(attempted.index), attempted);
                     progress.record(self, report, &log);
                 }
-                _ = &mut ctrl_c, if !self.cancelled() => {
+                () = &mut stop, if !self.cancelled() => {
                     // Every running step is told; a deploy undoes what it did
                     // before it ends, the others end at once.
                     self.canceller.cancel();
@@ -441,7 +455,7 @@ impl Runner<'_> {
         let why = tokio::select! {
             result = &mut once => return result,
             () = limit => format!("step {} timed out after {}", step.id, crate::time::elapsed(timeout.unwrap_or_default())),
-            () = self.run_cancel.cancelled() => format!("step {} was cancelled (Ctrl-C) while it ran", step.id),
+            () = self.run_cancel.cancelled() => format!("step {} was cancelled while it ran (Ctrl-C, or a cancel through bosun serve)", step.id),
         };
         canceller.cancel();
         let (undone, log) = match WINDS_DOWN.contains(&step.uses.as_str()) {

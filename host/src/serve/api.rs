@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::failure::{BAD_INPUT, Failure, LOCKED};
+use crate::ops::cancel::{self, Canceller};
 use crate::pipeline::{self, Event, Start};
 use crate::state::{AuditEntry, Role, TokenRecord, now_unix};
 
@@ -27,20 +28,42 @@ use crate::state::{AuditEntry, Role, TokenRecord, now_unix};
 pub struct Api {
     app: Arc<App>,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// The runs this serve started and has not seen end, by id.
+    running: Mutex<HashMap<i64, Canceller>>,
 }
 
 /// Failed token attempts a client may make in [`FAILURE_WINDOW`].
 const MAX_FAILURES: u32 = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
-pub fn router(app: Arc<App>) -> Router {
-    let api = Arc::new(Api { app, failures: Mutex::new(HashMap::new()) });
+impl Api {
+    pub fn new(app: Arc<App>) -> Arc<Api> {
+        Arc::new(Api { app, failures: Mutex::new(HashMap::new()), running: Mutex::new(HashMap::new()) })
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Canceller>> {
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many runs started here are still going.
+    pub fn runs_going(&self) -> usize {
+        self.running().len()
+    }
+
+    /// Asks every run started here to stop (each winds down as at Ctrl-C).
+    pub fn cancel_all(&self) {
+        self.running().values().for_each(Canceller::cancel);
+    }
+}
+
+pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/pipelines", get(pipelines))
         .route("/api/v1/pipelines/{name}/runs", post(start_run))
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
         .route("/api/v1/releases", get(releases))
         .route("/api/v1/backups", get(backups))
         .route("/api/v1/locks", get(locks))
@@ -148,7 +171,7 @@ struct RunRequest {
 async fn start_run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Path(name): Path<String>, body: axum::body::Bytes) -> Result<Response, Problem> {
     let token = api.caller(from.ip(), &headers, Role::Operator)?;
     let action = format!("POST /api/v1/pipelines/{name}/runs");
-    let started = start(&api.app, &token, name, &body).await;
+    let started = start(&api, &token, name, &body).await;
     let outcome = match &started {
         Ok(run_id) => (format!("accepted: run {run_id}"), Some(*run_id)),
         Err(problem) => (problem.detail.clone(), None),
@@ -160,8 +183,8 @@ async fn start_run(State(api): Shared, ConnectInfo(from): Client, headers: Heade
 }
 
 /// Starts a run of pipeline `name` for `token`; its id once it is recorded.
-async fn start(app: &Arc<App>, token: &TokenRecord, name: String, body: &[u8]) -> Result<i64, Problem> {
-    let app = app.clone();
+async fn start(api: &Arc<Api>, token: &TokenRecord, name: String, body: &[u8]) -> Result<i64, Problem> {
+    let (api, app) = (api.clone(), api.app.clone());
     let pipeline = app.config.pipelines.get(&name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no pipeline called {name}; GET /api/v1/pipelines lists them")))?;
     let request: RunRequest = parse_body(body, r#"{"inputs": {"version": "1.4"}}"#)?;
     let given: Vec<String> = request.inputs.into_iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
@@ -172,12 +195,22 @@ async fn start(app: &Arc<App>, token: &TokenRecord, name: String, body: &[u8]) -
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
         let began = Mutex::new(Some(began));
+        let (canceller, stop) = cancel::pair();
+        let canceller = Mutex::new(Some(canceller));
+        let id = Mutex::new(None);
         let observe = |event: Event<'_>| {
             if let (Event::Began { run_id }, Some(tell)) = (event, began.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()) {
+                if let Some(canceller) = canceller.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                    api.running().insert(run_id, canceller);
+                }
+                *id.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(run_id);
                 let _ = tell.send(Ok(run_id));
             }
         };
-        let ran = runtime.block_on(pipeline::run(&app, Start::New { pipeline: name, inputs, dry_run: false, by: Some(by) }, &observe));
+        let ran = runtime.block_on(pipeline::run_until(&app, Start::New { pipeline: name, inputs, dry_run: false, by: Some(by) }, &observe, stop));
+        if let Some(run_id) = *id.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            api.running().remove(&run_id);
+        }
         if let (Err(failure), Some(tell)) = (ran, began.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()) {
             let _ = tell.send(Err(failure));
         }
@@ -208,6 +241,18 @@ async fn run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, 
     let steps = state.pipeline_steps(id)?;
     let inputs = state.pipeline_run(id)?.map(|p| p.inputs);
     Ok(Json(json!({ "run": record, "inputs": inputs, "steps": steps })))
+}
+
+/// Cancels a run this serve started: it winds down as at Ctrl-C (a deploy
+/// undoes itself) and is recorded as cancelled.
+async fn cancel_run(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+    let token = api.caller(from.ip(), &headers, Role::Operator)?;
+    let not_running = || Problem::new(StatusCode::NOT_FOUND, format!("run {id} is not running in this bosun serve; GET /api/v1/runs/{id} says how it ended"));
+    let found = id.parse::<i64>().ok().filter(|run| api.running().get(run).inspect(|c| c.cancel()).is_some());
+    let outcome = if found.is_some() { "cancelling".to_string() } else { not_running().detail };
+    api.app.state()?.record_audit(&AuditEntry::now(format!("token {}", token.name), "api", format!("POST /api/v1/runs/{id}/cancel"), from.ip().to_string(), outcome, found))?;
+    let run = found.ok_or_else(not_running)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run, "status": format!("/api/v1/runs/{run}") }))).into_response())
 }
 
 async fn tokens(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {

@@ -12,6 +12,7 @@ use futures_util::stream::FuturesUnordered;
 use crate::app::App;
 use crate::config::pipeline::schedule::Schedule;
 use crate::failure::{Failure, LOCKED};
+use crate::ops::cancel::Cancel;
 use crate::pipeline::{self, Event, Start};
 use crate::state::{Outcome, now_unix};
 
@@ -30,8 +31,9 @@ pub fn scheduled(app: &App) -> Vec<Scheduled<'_>> {
         .collect()
 }
 
-/// Runs the schedules until Ctrl-C, then lets the runs under way end.
-pub async fn run(app: &App) -> Result<(), Failure> {
+/// Runs the schedules until `stop` (serve's Ctrl-C or SIGTERM), then lets
+/// the runs under way end.
+pub async fn run(app: &App, stop: Cancel) -> Result<(), Failure> {
     let schedules = scheduled(app);
     if schedules.is_empty() {
         eprintln!("no pipeline has a schedule: nothing to run on time");
@@ -52,7 +54,7 @@ pub async fn run(app: &App) -> Result<(), Failure> {
         state.set_schedule_mark(s.pipeline, started)?;
         eprintln!("{}: next run at {}", s.pipeline, next_text(&s.schedule, started));
     }
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut stopped = std::pin::pin!(stop.cancelled());
     let mut due: Vec<Option<i64>> = schedules.iter().map(|s| s.schedule.next_after(started)).collect();
     loop {
         let now = now_unix();
@@ -69,7 +71,7 @@ pub async fn run(app: &App) -> Result<(), Failure> {
                 }
             }
             Some(()) = running.next(), if !running.is_empty() => {}
-            _ = &mut ctrl_c => {
+            () = &mut stopped => {
                 eprintln!("stopping: {} run(s) under way end first", running.len());
                 while running.next().await.is_some() {}
                 return Ok(());
