@@ -280,3 +280,24 @@ fn sigterm_stops_serving_and_cancels_what_outlives_the_grace() {
     let shown: Value = serde_json::from_slice(&p.bosun(&["runs", &run.to_string(), "--json"]).stdout).unwrap();
     assert_eq!(shown["run"]["outcome"], "cancelled", "recorded as cancelled, not left running: {shown}");
 }
+
+#[test]
+fn an_approval_can_be_given_over_http_and_names_the_token() {
+    let p = Project::new(
+        "[[pipelines.gated.steps]]\nid = \"ok\"\nuses = \"approve\"\n\n[[pipelines.gated.steps]]\nid = \"go\"\nuses = \"command\"\nneeds = [\"ok\"]\nwith.argv = [\"/bin/echo\", \"${{ steps.ok.outputs.approved_by }}\"]\n",
+    );
+    let (viewer, operator) = (token(&p, "dash", "viewer"), token(&p, "lead", "operator"));
+    let server = Server::start(&p);
+    let (_, started) = server.json("POST", "/api/v1/pipelines/gated/runs", &operator, None);
+    let run = started["run_id"].as_i64().unwrap();
+    outcome(&server, &operator, run, "waiting");
+    assert_eq!(server.json("POST", &format!("/api/v1/runs/{run}/approve"), &viewer, None).0, 403);
+    let (status, decided) = server.json("POST", &format!("/api/v1/runs/{run}/approve"), &operator, Some(r#"{"message": "looks right"}"#));
+    assert_eq!(status, 200, "{decided}");
+    let shown = outcome(&server, &operator, run, "succeeded");
+    assert_eq!(shown["steps"][1]["outputs"]["stdout"], "token lead", "{shown}");
+    assert!(shown["steps"][0]["summary"].as_str().unwrap().starts_with("approved by token lead at "), "{shown}");
+    let (status, problem) = server.json("POST", &format!("/api/v1/runs/{run}/reject"), &operator, None);
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("waits for no approval"), "{problem}");
+}

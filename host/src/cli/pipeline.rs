@@ -56,7 +56,7 @@ pub struct DecideArgs {
 
 /// `bosun approve` / `bosun reject`: the decision the run's `approve` step waits for.
 pub async fn decide(args: DecideArgs, approved: bool, app: &App, out: Output) -> Result<(), Failure> {
-    let step = app.state()?.decide(args.run, approved, &args.message)?.map_err(Failure::bad_input)?;
+    let step = app.state()?.decide(args.run, approved, &args.message, &crate::state::who())?.map_err(Failure::bad_input)?;
     let value = serde_json::json!({ "run": args.run, "step": step, "approved": approved });
     let verb = if approved { "approved" } else { "rejected" };
     out.print(&value, || format!("{verb} step {step} of run {}; its bosun takes it from here", args.run));

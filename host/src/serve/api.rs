@@ -64,6 +64,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/api/v1/runs/{id}/approve", post(approve_run))
+        .route("/api/v1/runs/{id}/reject", post(reject_run))
         .route("/api/v1/releases", get(releases))
         .route("/api/v1/backups", get(backups))
         .route("/api/v1/locks", get(locks))
@@ -253,6 +255,45 @@ async fn cancel_run(State(api): Shared, ConnectInfo(from): Client, headers: Head
     api.app.state()?.record_audit(&AuditEntry::now(format!("token {}", token.name), "api", format!("POST /api/v1/runs/{id}/cancel"), from.ip().to_string(), outcome, found))?;
     let run = found.ok_or_else(not_running)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run, "status": format!("/api/v1/runs/{run}") }))).into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    /// Why: recorded with the decision.
+    #[serde(default)]
+    message: String,
+}
+
+async fn approve_run(api: Shared, from: Client, headers: HeaderMap, id: Path<String>, body: axum::body::Bytes) -> Result<Json<Value>, Problem> {
+    decide(api, from, headers, id, body, true).await
+}
+
+async fn reject_run(api: Shared, from: Client, headers: HeaderMap, id: Path<String>, body: axum::body::Bytes) -> Result<Json<Value>, Problem> {
+    decide(api, from, headers, id, body, false).await
+}
+
+/// The decision a run waiting at an `approve` step needs, as `bosun approve`
+/// and `bosun reject` give it; recorded with the token's name.
+async fn decide(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Path(id): Path<String>, body: axum::body::Bytes, approved: bool) -> Result<Json<Value>, Problem> {
+    let token = api.caller(from.ip(), &headers, Role::Operator)?;
+    let verb = if approved { "approve" } else { "reject" };
+    let by = format!("token {}", token.name);
+    let decided = async {
+        let request: Decision = parse_body(&body, r#"{"message": "tested in staging"}"#)?;
+        let run: i64 = id.parse().map_err(|_| Problem::new(StatusCode::NOT_FOUND, format!("no run {id}")))?;
+        let step = api.app.state()?.decide(run, approved, &request.message, &by)?.map_err(|e| Problem::new(StatusCode::CONFLICT, e))?;
+        Ok::<_, Problem>((run, step))
+    }
+    .await;
+    let outcome = match &decided {
+        Ok((_, step)) => format!("{verb}d step {step}"),
+        Err(problem) => problem.detail.clone(),
+    };
+    let run = decided.as_ref().ok().map(|(run, _)| *run);
+    api.app.state()?.record_audit(&AuditEntry::now(by, "api", format!("POST /api/v1/runs/{id}/{verb}"), from.ip().to_string(), outcome, run))?;
+    let (run, step) = decided?;
+    Ok(Json(json!({ "run_id": run, "step": step, "approved": approved })))
 }
 
 async fn tokens(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap) -> Result<Json<Value>, Problem> {

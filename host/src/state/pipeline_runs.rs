@@ -206,9 +206,9 @@ impl State {
         Ok(())
     }
 
-    /// Records a person's decision on the step run `run` waits on; which
-    /// step that is, or why there is none.
-    pub fn decide(&self, run: i64, approved: bool, note: &str) -> Result<Result<String, String>, StateError> {
+    /// Records `by`'s decision on the step run `run` waits on; which step
+    /// that is, or why there is none.
+    pub fn decide(&self, run: i64, approved: bool, note: &str, by: &str) -> Result<Result<String, String>, StateError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let waiting: Option<String> = tx.query_row("SELECT step FROM pipeline_steps WHERE run_id = ?1 AND state = 'waiting'", [run], |row| row.get(0)).optional()?;
@@ -217,7 +217,7 @@ impl State {
         };
         tx.execute(
             "INSERT OR REPLACE INTO pipeline_approvals (run_id, step, approved, who, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![run, step, approved, super::who(), mask(note), now_unix()],
+            params![run, step, approved, by, mask(note), now_unix()],
         )?;
         tx.commit()?;
         Ok(Ok(step))
