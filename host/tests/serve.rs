@@ -140,8 +140,12 @@ fn bad_requests_get_a_problem_with_the_cli_message() {
         let (status, kind, body) = server.request("GET", path, Some(&operator), None);
         assert_eq!((status, kind.as_str()), (404, "application/problem+json"), "{path}: {body}");
     }
-    let (status, _, _) = server.request("GET", "/api/v1/runs?limit=lots", Some(&operator), None);
+    let (status, kind, body) = server.request("GET", "/api/v1/runs?limit=lots", Some(&operator), None);
+    assert_eq!((status, kind.as_str()), (400, "application/problem+json"), "{body}");
+    assert!(body.contains("the query string") && body.contains("limit"), "{body}");
+    let (status, _, body) = server.request("GET", "/api/v1/runs?limt=5", Some(&operator), None);
     assert_eq!(status, 400);
+    assert!(body.contains("unknown field `limt`"), "{body}");
 }
 
 #[test]

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -147,6 +148,20 @@ fn token_of(app: &App, headers: &HeaderMap, role: Role) -> Result<TokenRecord, P
     Ok(token)
 }
 
+/// A query string as `T`; a bad one is a 400 problem naming the parameter.
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, format!("the query string: {}", e.body_text()))),
+        }
+    }
+}
+
 type Shared = State<Arc<Api>>;
 type Client = ConnectInfo<SocketAddr>;
 
@@ -226,7 +241,7 @@ struct RunsQuery {
     limit: Option<usize>,
 }
 
-async fn runs(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<RunsQuery>) -> Result<Json<Value>, Problem> {
+async fn runs(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Params(query): Params<RunsQuery>) -> Result<Json<Value>, Problem> {
     api.caller(from.ip(), &headers, Role::Viewer)?;
     let app = &api.app;
     let limit = query.limit.unwrap_or(20).min(500);
@@ -307,7 +322,7 @@ struct ReleasesQuery {
     service: Option<String>,
 }
 
-async fn releases(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<ReleasesQuery>) -> Result<Json<Value>, Problem> {
+async fn releases(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Params(query): Params<ReleasesQuery>) -> Result<Json<Value>, Problem> {
     api.caller(from.ip(), &headers, Role::Viewer)?;
     let app = &api.app;
     if let Some(name) = &query.service {
@@ -323,7 +338,7 @@ struct BackupsQuery {
     set: Option<String>,
 }
 
-async fn backups(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<BackupsQuery>) -> Result<Json<Value>, Problem> {
+async fn backups(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Params(query): Params<BackupsQuery>) -> Result<Json<Value>, Problem> {
     api.caller(from.ip(), &headers, Role::Viewer)?;
     if let Some(set) = &query.set {
         crate::ops::backup::set_config(&api.app, set).map_err(|f| Problem::new(StatusCode::NOT_FOUND, f.message))?;
@@ -407,7 +422,7 @@ struct AuditQuery {
     since: Option<i64>,
 }
 
-async fn audit(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Query(query): Query<AuditQuery>) -> Result<Json<Value>, Problem> {
+async fn audit(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMap, Params(query): Params<AuditQuery>) -> Result<Json<Value>, Problem> {
     api.caller(from.ip(), &headers, Role::Admin)?;
     let since = query.since.unwrap_or_else(|| now_unix() - 7 * 86_400);
     Ok(Json(serde_json::to_value(api.app.state()?.audit(since)?).expect("audit serializes")))
