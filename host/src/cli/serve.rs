@@ -55,7 +55,7 @@ pub async fn token(command: TokenCommand, app: &App, out: Output) -> Result<(), 
     match command {
         TokenCommand::Create { name, role, expires } => {
             let role = Role::parse(&role).ok_or_else(|| Failure::bad_input(format!("{role:?} is not a role; use viewer, operator or admin")))?;
-            let expires_at = expires.as_deref().map(lifetime).transpose()?.map(|secs| now_unix() + secs);
+            let expires_at = expires.as_deref().map(|text| lifetime("--expires", text)).transpose()?.map(|secs| now_unix() + secs);
             let token = state.create_token(&name, role, expires_at)?.ok_or_else(|| Failure::bad_input(format!("a token called {name} exists; revoke it or pick another name")))?;
             let value = serde_json::json!({ "name": name, "role": role, "token": token, "expires_at": expires_at });
             out.print(&value, || format!("{token}\ntoken {name} ({}): shown this once, only its hash is kept; send it as Authorization: Bearer …", role.as_str()));
@@ -89,7 +89,7 @@ pub struct AuditArgs {
 }
 
 pub async fn audit(args: AuditArgs, app: &App, out: Output) -> Result<(), Failure> {
-    let entries = app.state()?.audit(now_unix() - lifetime(&args.since)?)?;
+    let entries = app.state()?.audit(now_unix() - lifetime("--since", &args.since)?)?;
     out.print(&entries, || {
         if entries.is_empty() {
             return format!("nothing changed in the last {}", args.since);
@@ -103,21 +103,10 @@ pub async fn audit(args: AuditArgs, app: &App, out: Output) -> Result<(), Failur
     Ok(())
 }
 
-/// `90d`, `12h`, `30m` as seconds.
-fn lifetime(text: &str) -> Result<i64, Failure> {
-    let bad = || Failure::bad_input(format!("{text:?} is not a span: write a number of days, hours or minutes, e.g. 90d or 12h"));
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let unit = match unit {
-        "d" => 86_400,
-        "h" => 3600,
-        "m" => 60,
-        _ => return Err(bad()),
-    };
-    if n <= 0 {
-        return Err(bad());
-    }
-    Ok(n * unit)
+/// A span given on the command line (`90d`, `12h`), in seconds.
+fn lifetime(flag: &str, text: &str) -> Result<i64, Failure> {
+    let span = crate::config::parse_duration(text).map_err(|e| Failure::bad_input(format!("{flag}: {e}")))?;
+    Ok(span.as_secs() as i64)
 }
 
 pub async fn schedule(command: ScheduleCommand, app: &App, out: Output) -> Result<(), Failure> {

@@ -256,8 +256,12 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
 }
 
 /// `60s`, `500ms`, `2m`, `1h30m` (jiff's friendly format).
+/// `500ms`, `30s`, `1h30m`, `7d` (a day is 24 hours; months and years, which
+/// have no fixed length, are refused).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let span: jiff::SignedDuration = text.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 30s, 2m or 1h30m"))?;
+    let bad = || format!("`{text}` is not a duration; write e.g. 500ms, 30s, 2m, 1h30m or 7d");
+    let span: jiff::Span = text.parse().map_err(|_| bad())?;
+    let span = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).map_err(|_| bad())?;
     Duration::try_from(span).map_err(|_| format!("`{text}` is negative"))
 }
 
@@ -391,6 +395,8 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("1mo").is_err(), "a month has no fixed length");
         assert!(parse_duration("soon").is_err());
         assert_eq!(parse_restart("on-failure:3"), Ok(("on-failure".into(), Some(3))));
         assert!(parse_restart("sometimes").unwrap_err().contains("unless-stopped"));

@@ -51,6 +51,12 @@ impl Api {
         self.running().len()
     }
 
+    /// The audit entry of a mutating request `token` made from `from`.
+    fn audit(&self, token: &TokenRecord, from: IpAddr, action: String, outcome: String, run: Option<i64>) -> Result<(), Problem> {
+        let entry = AuditEntry::now(format!("token {}", token.name), "api", action, from.to_string(), outcome, run);
+        Ok(self.app.state()?.record_audit(&entry)?)
+    }
+
     /// Asks every run started here to stop (each winds down as at Ctrl-C).
     pub fn cancel_all(&self) {
         self.running().values().for_each(Canceller::cancel);
@@ -193,8 +199,7 @@ async fn start_run(State(api): Shared, ConnectInfo(from): Client, headers: Heade
         Ok(run_id) => (format!("accepted: run {run_id}"), Some(*run_id)),
         Err(problem) => (problem.detail.clone(), None),
     };
-    let entry = AuditEntry::now(format!("token {}", token.name), "api", action, from.ip().to_string(), outcome.0, outcome.1);
-    api.app.state()?.record_audit(&entry)?;
+    api.audit(&token, from.ip(), action, outcome.0, outcome.1)?;
     let run_id = started?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id, "status": format!("/api/v1/runs/{run_id}") }))).into_response())
 }
@@ -267,7 +272,7 @@ async fn cancel_run(State(api): Shared, ConnectInfo(from): Client, headers: Head
     let not_running = || Problem::new(StatusCode::NOT_FOUND, format!("run {id} is not running in this bosun serve; GET /api/v1/runs/{id} says how it ended"));
     let found = id.parse::<i64>().ok().filter(|run| api.running().get(run).inspect(|c| c.cancel()).is_some());
     let outcome = if found.is_some() { "cancelling".to_string() } else { not_running().detail };
-    api.app.state()?.record_audit(&AuditEntry::now(format!("token {}", token.name), "api", format!("POST /api/v1/runs/{id}/cancel"), from.ip().to_string(), outcome, found))?;
+    api.audit(&token, from.ip(), format!("POST /api/v1/runs/{id}/cancel"), outcome, found)?;
     let run = found.ok_or_else(not_running)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run, "status": format!("/api/v1/runs/{run}") }))).into_response())
 }
@@ -306,7 +311,7 @@ async fn decide(State(api): Shared, ConnectInfo(from): Client, headers: HeaderMa
         Err(problem) => problem.detail.clone(),
     };
     let run = decided.as_ref().ok().map(|(run, _)| *run);
-    api.app.state()?.record_audit(&AuditEntry::now(by, "api", format!("POST /api/v1/runs/{id}/{verb}"), from.ip().to_string(), outcome, run))?;
+    api.audit(&token, from.ip(), format!("POST /api/v1/runs/{id}/{verb}"), outcome, run)?;
     let (run, step) = decided?;
     Ok(Json(json!({ "run_id": run, "step": step, "approved": approved })))
 }
@@ -394,7 +399,7 @@ async fn run_checks(State(api): Shared, ConnectInfo(from): Client, headers: Head
         Ok((failed, _)) => format!("{failed} check(s) failed"),
         Err(problem) => problem.detail.clone(),
     };
-    app.state()?.record_audit(&AuditEntry::now(format!("token {}", token.name), "api", "POST /api/v1/checks/run".into(), from.ip().to_string(), outcome, None))?;
+    api.audit(&token, from.ip(), "POST /api/v1/checks/run".into(), outcome, None)?;
     Ok(Json(answer?.1))
 }
 

@@ -127,15 +127,7 @@ impl State {
         )?;
         let run_id = tx.last_insert_rowid();
         tx.execute("INSERT INTO pipeline_runs (run_id, pipeline, inputs, dry_run) VALUES (?1, ?2, ?3, ?4)", params![run_id, pipeline, mask(&inputs.to_string()), dry_run])?;
-        for step in steps {
-            tx.execute(
-                "INSERT INTO pipeline_steps (run_id, step, phase, position, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
-                params![run_id, step.id, step.phase, step.position as i64],
-            )?;
-        }
-        if let Some(key) = key {
-            tx.execute("INSERT OR REPLACE INTO pipeline_keys (key, run_id) VALUES (?1, ?2)", params![key, run_id])?;
-        }
+        plan_steps(&tx, run_id, steps, key)?;
         tx.commit()?;
         Ok(Ok(run_id))
     }
@@ -157,15 +149,7 @@ impl State {
         )?;
         let kept_list = serde_json::to_string(kept).expect("names serialize");
         tx.execute("DELETE FROM pipeline_steps WHERE run_id = ?1 AND step NOT IN (SELECT value FROM json_each(?2))", params![run, kept_list])?;
-        for step in steps {
-            tx.execute(
-                "INSERT OR IGNORE INTO pipeline_steps (run_id, step, phase, position, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
-                params![run, step.id, step.phase, step.position as i64],
-            )?;
-        }
-        if let Some(key) = key {
-            tx.execute("INSERT OR REPLACE INTO pipeline_keys (key, run_id) VALUES (?1, ?2)", params![key, run])?;
-        }
+        plan_steps(&tx, run, steps, key)?;
         tx.commit()?;
         Ok(Ok(()))
     }
@@ -301,6 +285,21 @@ impl State {
         })?;
         Ok(steps.collect::<Result<_, _>>()?)
     }
+}
+
+/// Run `run`'s steps pending (those it has already are left as they are),
+/// and `key` held by it.
+fn plan_steps(tx: &rusqlite::Transaction<'_>, run: i64, steps: &[PlannedStep<'_>], key: Option<&str>) -> Result<(), StateError> {
+    for step in steps {
+        tx.execute(
+            "INSERT OR IGNORE INTO pipeline_steps (run_id, step, phase, position, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+            params![run, step.id, step.phase, step.position as i64],
+        )?;
+    }
+    if let Some(key) = key {
+        tx.execute("INSERT OR REPLACE INTO pipeline_keys (key, run_id) VALUES (?1, ?2)", params![key, run])?;
+    }
+    Ok(())
 }
 
 /// The running run other than `me` that holds `key`, if any.

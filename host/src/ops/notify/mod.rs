@@ -64,10 +64,7 @@ pub fn subscribed(channel: &Channel, kind: &str) -> bool {
 /// [`notify`] with the run's id and link among the facts, then each
 /// delivery's outcome added to run `run_id`'s log.
 pub async fn tell(app: &App, run_id: i64, notice: &Notice) -> Vec<Delivery> {
-    let mut notice = notice.clone().fact("run", run_id);
-    if let Some(link) = app.config.project.run_link(run_id) {
-        notice = notice.fact("link", link);
-    }
+    let notice = of_run(app, run_id, notice.clone());
     let deliveries = notify(app, &notice).await;
     if !deliveries.is_empty() {
         let lines: Vec<String> = deliveries.iter().map(|d| format!("{}: {d}", notice.kind)).collect();
@@ -78,6 +75,15 @@ pub async fn tell(app: &App, run_id: i64, notice: &Notice) -> Vec<Delivery> {
         }
     }
     deliveries
+}
+
+/// `notice` with run `run_id`'s id and, when `project.runs_url` is set, its link.
+pub fn of_run(app: &App, run_id: i64, notice: Notice) -> Notice {
+    let notice = notice.fact("run", run_id);
+    match app.config.project.run_link(run_id) {
+        Some(link) => notice.fact("link", link),
+        None => notice,
+    }
 }
 
 /// Routes the events a plugin emitted during a call (each already within its
