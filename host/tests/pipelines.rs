@@ -657,3 +657,31 @@ fn a_step_plugin_in_a_dry_run_changes_nothing_and_says_what_it_held_back() {
     assert!(p.bosun(&["run", "p"]).status.success());
     assert!(marker.exists(), "the real run did");
 }
+
+#[test]
+fn a_step_plugin_cannot_flood_the_run_with_outputs_and_can_skip() {
+    let p = Project::new("");
+    let wasm = p.write("step-probe.wasm", &common::test_plugin("step-probe"));
+    assert!(p.bosun(&["plugin", "install", &wasm, "--yes"]).status.success());
+    let config = |with: &str| format!("[[pipelines.p.steps]]\nid = \"probe\"\nplugin = \"step-probe\"\nwith = {{ {with} }}\n\n{}", sh("after", "touch after", "needs = [\"probe\"]"));
+    std::fs::write(p.path().join("bosun.toml"), config("flood = 2000000")).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.len() < 100_000, "the flood is in no output: {} bytes", out.stdout.len());
+    let summary = step(&json(&out), "probe")["summary"].as_str().unwrap().to_string();
+    assert_eq!(summary, "step probe: plugin step-probe returned 2000005 bytes of outputs; a step's outputs hold at most 1048576");
+    let state = std::fs::metadata(p.path().join(".bosun/state.db")).unwrap().len();
+    assert!(state < 1_000_000, "the flood is not in the record: {state} bytes");
+
+    std::fs::write(p.path().join("bosun.toml"), config("skip = true")).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ran = json(&out);
+    assert_eq!((step(&ran, "probe")["state"].as_str(), step(&ran, "after")["state"].as_str()), (Some("skipped"), Some("skipped")), "{ran}");
+
+    std::fs::write(p.path().join("bosun.toml"), sh("chatty", "yes k=vvvvvvvv | head -c 1100000 >> \"$BOSUN_OUTPUT\"", "")).unwrap();
+    let out = p.bosun(&["run", "p", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let summary = step(&json(&out), "chatty")["summary"].as_str().unwrap().to_string();
+    assert!(summary.ends_with("wrote more than 1048576 bytes to $BOSUN_OUTPUT; a step's outputs hold at most that"), "{summary}");
+}

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::args::Args;
-use super::step::{StepDone, StepError};
+use super::step::{MAX_OUTPUT_BYTES, StepDone, StepError};
 use crate::failure::{Failure, SKIPPED};
 
 /// How much of each output stream is kept (its end).
@@ -44,7 +44,13 @@ pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool) -> R
     }));
     match code {
         Some(0) => {
-            let mut outputs = written_outputs(&std::fs::read_to_string(outputs_file.path()).unwrap_or_default());
+            let mut written = String::new();
+            // More than a step may hold is refused, so more is never read.
+            let _ = std::io::Read::read_to_string(&mut std::io::Read::take(outputs_file.reopen().map_err(|e| Failure::failed(format!("step {step}: reading $BOSUN_OUTPUT: {e}")))?, MAX_OUTPUT_BYTES as u64 + 1), &mut written);
+            if written.len() > MAX_OUTPUT_BYTES {
+                return Err(StepError { failure: Failure::failed(format!("step {step}: {shown} wrote more than {MAX_OUTPUT_BYTES} bytes to $BOSUN_OUTPUT; a step's outputs hold at most that")), log });
+            }
+            let mut outputs = written_outputs(&written);
             outputs.insert("exit_code".into(), Value::from(0));
             outputs.insert("stdout".into(), Value::from(stdout.trim_end()));
             Ok(StepDone { outputs, summary: format!("{shown}: exit 0"), log, ..StepDone::default() })

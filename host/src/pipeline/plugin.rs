@@ -4,7 +4,7 @@
 //! step's. A plugin that skips marks the step skipped.
 
 use super::args::Args;
-use super::step::{StepContext, StepDone, StepError};
+use super::step::{MAX_OUTPUT_BYTES, StepContext, StepDone, StepError};
 use crate::failure::Failure;
 use crate::plugin::{Kind, PluginError};
 
@@ -27,6 +27,10 @@ pub async fn run(cx: &StepContext<'_>, id: &str, name: &str, args: &Args) -> Res
         }
         Err(e) => return Err(Failure::from(anyhow::Error::from(e)).into()),
     };
+    let size: usize = called.value.outputs.iter().map(|kv| kv.key.len() + kv.value.len()).sum();
+    if size > MAX_OUTPUT_BYTES {
+        return Err(Failure::failed(format!("step {id}: plugin {name} returned {size} bytes of outputs; a step's outputs hold at most {MAX_OUTPUT_BYTES}")).into());
+    }
     crate::ops::notify::emitted(app, Some(cx.run_id), name, &called.events).await;
     let log = called.log_text().lines().map(str::to_string).collect();
     let planned = called.planned.iter().map(|c| format!("{} {}", c.call, c.detail)).collect();

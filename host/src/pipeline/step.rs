@@ -18,6 +18,10 @@ use crate::ops::deploy::{self, ReleaseOptions, Released};
 use crate::ops::notify::{self, Notice, Severity};
 use crate::state::BackupKind;
 
+/// The most a step's outputs may hold, keys and values together: later
+/// steps get them in every expression scope, and the record keeps them.
+pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
 /// What a step did.
 #[derive(Debug, Default)]
 pub struct StepDone {
@@ -265,10 +269,7 @@ pub fn channels_for<'a>(cx: &StepContext<'a>, kind: &str, named: &[String]) -> C
 /// Sends `notice`, with the run's facts and link, to `channels`.
 pub async fn send(cx: &StepContext<'_>, notice: Notice, channels: &Channels<'_>) -> Vec<notify::Delivery> {
     let project = &cx.app.config.project;
-    let mut notice = notice.fact("pipeline", cx.pipeline).fact("project", &project.name).fact("env", &project.env).fact("run", cx.run_id);
-    if let Some(link) = project.run_link(cx.run_id) {
-        notice = notice.fact("link", link);
-    }
+    let notice = notify::of_run(cx.app, cx.run_id, notice.fact("pipeline", cx.pipeline).fact("project", &project.name).fact("env", &project.env));
     let sends = channels.iter().map(|(name, channel)| notify::deliver(cx.app, name, channel, &notice));
     futures_util::future::join_all(sends).await.into_iter().flatten().collect()
 }

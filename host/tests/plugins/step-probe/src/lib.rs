@@ -1,6 +1,7 @@
 //! A pipeline step for bosun's tests: returns its `outputs` table as the
 //! step's outputs; with `argv`, first runs that command (a process grant it
-//! may lack); with `skip`, skips. `validate` refuses an empty `outputs` key.
+//! may lack); with `skip`, skips; with `flood = N`, adds an output of N
+//! bytes. `validate` refuses an empty `outputs` key.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,9 @@ struct Config {
     argv: Vec<String>,
     #[serde(default)]
     skip: bool,
+    /// Adds an output `flood` of this many bytes (for the host's cap).
+    #[serde(default)]
+    flood: usize,
 }
 
 struct StepProbe;
@@ -36,6 +40,9 @@ impl PipelineStep for StepProbe {
             return Err(Error::Skipped("asked to skip".into()));
         }
         let mut outputs = cfg.outputs;
+        if cfg.flood > 0 {
+            outputs.insert("flood".into(), "x".repeat(cfg.flood));
+        }
         if !cfg.argv.is_empty() {
             let options = process::RunOptions { cwd: None, env: vec![], stdin: None, stdout_to: None, timeout_ms: None };
             let out = process::run(&cfg.argv, &options)?;
