@@ -57,9 +57,6 @@ pub struct BuiltinStep {
     /// Whether it may set outputs of any name besides those (`command`'s
     /// `key=value` lines in `$BOSUN_OUTPUT`).
     pub any_output: bool,
-    /// Whether it changes anything; a dry run runs the others for real, so
-    /// later steps see real values.
-    pub mutates: bool,
 }
 
 impl BuiltinStep {
@@ -83,60 +80,57 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
         name: "backup",
         args: &[required("set", BackupSet), arg("incremental", Bool), arg("tags", List)],
         outputs: &["id", "dir", "bytes", "skipped"],
-        mutates: true, any_output: false,
+        any_output: false,
     },
     BuiltinStep {
         name: "backup.verify",
         args: &[required("backup", Text), arg("restore_test", Bool)],
         outputs: &["id", "artifacts", "bytes"],
-        mutates: false, any_output: false,
+        any_output: false,
     },
     BuiltinStep {
         name: "restore",
         args: &[required("backup", Text), arg("target", Text), arg("force", Bool), arg("keep_extra", Bool)],
         outputs: &["id", "safety_backup"],
-        mutates: true,
         any_output: false,
     },
-    BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], mutates: true, any_output: false },
+    BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], any_output: false },
     BuiltinStep {
         name: "deploy",
         args: &[required("service", Service), arg("version", Text), arg("message", Text), arg("force", Bool)],
         outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged"],
-        mutates: true, any_output: false,
+        any_output: false,
     },
     BuiltinStep {
         name: "rollback",
         args: &[required("service", Service), arg("to", Text), arg("message", Text)],
         outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged"],
-        mutates: true, any_output: false,
+        any_output: false,
     },
-    BuiltinStep { name: "check", args: &[arg("checks", Checks)], outputs: &["summary", "passed", "failed", "failed_checks"], mutates: false, any_output: false },
+    BuiltinStep { name: "check", args: &[arg("checks", Checks)], outputs: &["summary", "passed", "failed", "failed_checks"], any_output: false },
     BuiltinStep {
         name: "notify",
         args: &[required("title", Text), arg("message", Text), arg("kind", Text), arg("channels", Channels)],
         outputs: &["sent"],
-        mutates: true, any_output: false,
+        any_output: false,
     },
-    BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], mutates: true, any_output: false },
-    BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], mutates: true, any_output: false },
-    BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], mutates: true, any_output: false },
-    BuiltinStep { name: "lock", args: &[required("service", Service), arg("message", Text)], outputs: &[], mutates: true, any_output: false },
-    BuiltinStep { name: "unlock", args: &[required("service", Service)], outputs: &[], mutates: true, any_output: false },
-    BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], mutates: false, any_output: false },
+    BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], any_output: false },
+    BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], any_output: false },
+    BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], any_output: false },
+    BuiltinStep { name: "lock", args: &[required("service", Service), arg("message", Text)], outputs: &[], any_output: false },
+    BuiltinStep { name: "unlock", args: &[required("service", Service)], outputs: &[], any_output: false },
+    BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], any_output: false },
     BuiltinStep {
         name: "gate",
         args: &[required("pipeline", Pipeline), required("service", Service), arg("version", Text), arg("within", Duration)],
         outputs: &["digest", "run"],
-        mutates: false,
         any_output: false,
     },
-    BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], mutates: false, any_output: false },
+    BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], any_output: false },
     BuiltinStep {
         name: "command",
         args: &[required("argv", List), arg("env", Table), arg("cwd", Text)],
         outputs: &["exit_code", "stdout"],
-        mutates: true,
         any_output: true,
     },
 ];
