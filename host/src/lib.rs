@@ -32,13 +32,16 @@
 //!   as its CLI verb. `expr` is the `${{ }}` expression language of their
 //!   steps (GitHub Actions' semantics, tested against GitHub's cases), a
 //!   leaf that imports nothing from bosun.
-//! - `serve` is the long-running bosun (`bosun serve`): today the scheduler
-//!   that runs pipelines with a `schedule`; the HTTP API will join it.
-//! - `state` is the SQLite store (runs, backups, releases, locks).
+//! - `serve` is the long-running bosun (`bosun serve`): the HTTP API
+//!   (`serve::api`, one file per group of routes), `/metrics`, signed
+//!   webhooks, and the scheduler that runs pipelines with a `schedule`.
+//! - `state` is the SQLite store (runs and their events, backups, releases,
+//!   locks, check results, tokens, the audit log).
 //!   `backup_format` is what a backup's files look like on disk (file list,
 //!   hashes, compression). `docker` is the connection to the engine.
 //! - Leaves used everywhere: `failure` (a one-line error and its exit code),
-//!   `secrets` (the masker every output goes through), `time`, `words`.
+//!   `secrets` (the masker every output goes through), `metrics` (what the
+//!   process measures as it works), `time`, `words`.
 
 pub mod app;
 pub mod backup_format;
@@ -49,6 +52,7 @@ pub mod config;
 pub mod docker;
 pub mod expr;
 pub mod failure;
+pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod plugin;

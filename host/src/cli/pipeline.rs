@@ -241,7 +241,8 @@ impl Shown {
                 Some(total) if *total > 0 => format!("{step}: {label} {}/{} ({}%)", HumanBytes(*done), HumanBytes(*total), done * 100 / total),
                 _ => format!("{step}: {label}"),
             },
-            Event::Progress { .. } | Event::Began { .. } => return,
+            // A step's log is in its record (`bosun runs ID`), not on the terminal.
+            Event::Progress { .. } | Event::Began { .. } | Event::Line { .. } => return,
             Event::Ended(report) => {
                 let time = crate::time::elapsed(std::time::Duration::from_millis(report.elapsed_ms as u64));
                 format!("{}: {} in {time}: {}", report.id, report.state.as_str(), report.summary)
@@ -264,7 +265,7 @@ impl Shown {
                 bar.set_message(line);
             }
             Event::Retrying { step, .. } | Event::Progress { step, .. } => bars.get(step).into_iter().for_each(|bar| bar.set_message(line.clone())),
-            Event::Began { .. } => {}
+            Event::Began { .. } | Event::Line { .. } => {}
             Event::Ended(report) => {
                 if let Some(bar) = self.plugin_bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
                     bar.finish_and_clear();

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use crate::app::{App, builtin_manifests, read_plugin_file};
 use super::output::{Failure, Output};
@@ -161,22 +160,8 @@ fn confirm(yes: bool, question: &str) -> Result<(), Failure> {
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Failure::failed("not confirmed; nothing installed")) }
 }
 
-#[derive(Serialize)]
-struct Listed {
-    name: String,
-    version: String,
-    kind: Kind,
-    source: &'static str,
-    digest: Option<String>,
-}
-
 fn list(app: &App, out: Output) -> Result<(), Failure> {
-    let mut rows: Vec<Listed> = builtin_manifests()
-        .map(|m| Listed { name: m.name.clone(), version: m.version.clone(), kind: m.kind, source: "built-in", digest: None })
-        .collect();
-    for (name, p) in app.store().list()? {
-        rows.push(Listed { name, version: p.version, kind: p.kind, source: "installed", digest: Some(p.digest) });
-    }
+    let rows = crate::ops::plugins::list(app)?;
     out.print(&rows, || {
         rows.iter().map(|r| format!("{:<20} {:<10} {:<16} {}", r.name, r.version, r.kind.as_str(), r.digest.as_deref().unwrap_or(r.source))).collect::<Vec<_>>().join("\n")
     });
@@ -187,12 +172,8 @@ fn inspect(app: &App, plugin: &str, out: Output) -> Result<(), Failure> {
     let (manifest, digest) = if Path::new(plugin).is_file() {
         let wasm = read_plugin_file(Path::new(plugin))?;
         (Manifest::read(&wasm, plugin)?, Some(digest_of(&wasm)))
-    } else if let Some(bytes) = app.store().read(plugin)? {
-        (Manifest::read(&bytes, plugin)?, Some(digest_of(&bytes)))
     } else {
-        let bytes = crate::app::builtin_bytes(plugin)
-            .ok_or_else(|| Failure::bad_input(format!("no plugin or file called {plugin}: `bosun plugin list` shows the plugins")))?;
-        (Manifest::read(bytes, plugin)?, None)
+        crate::ops::plugins::manifest(app, plugin)?
     };
     let granted = app.granted(&manifest.name);
     out.print(&serde_json::json!({ "manifest": manifest, "digest": digest, "granted": granted }), || {

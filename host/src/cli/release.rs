@@ -50,7 +50,7 @@ pub struct ReleasesArgs {
 
 pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step, cancel: Cancel::never() };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step, cancel: Cancel::never(), by: None };
     let released = deploy::deploy(app, &args.service, args.version.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(&released?, out)
@@ -58,7 +58,7 @@ pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Fail
 
 pub async fn rollback(args: RollbackArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step, cancel: Cancel::never() };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step, cancel: Cancel::never(), by: None };
     let released = deploy::rollback(app, &args.service, args.to.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(&released?, out)

@@ -18,9 +18,10 @@ pub enum ScheduleCommand {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to answer the HTTP API on.
-    #[arg(long, default_value = crate::serve::DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// Address to answer the HTTP API on (default: serve.listen in
+    /// bosun.toml, else 127.0.0.1:7070).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// On Ctrl-C or SIGTERM, how long the runs under way get to end before
     /// they are cancelled (30s, 5m).
     #[arg(long, default_value = "30s")]

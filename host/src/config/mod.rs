@@ -6,6 +6,7 @@ pub mod pipeline;
 pub mod notify_url;
 pub mod retention;
 mod secrets;
+pub mod serve;
 mod service;
 mod words;
 
@@ -47,6 +48,12 @@ pub struct Config {
     /// `bosun run NAME`: steps as a graph.
     #[serde(default)]
     pub pipelines: BTreeMap<String, pipeline::Pipeline>,
+    /// How `bosun serve` listens.
+    #[serde(default)]
+    pub serve: serve::Serve,
+    /// Signed webhooks that start pipelines: `POST /hooks/<name>`.
+    #[serde(default)]
+    pub triggers: BTreeMap<String, serve::Trigger>,
     /// Where the file was read from; none for embedded defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -217,6 +224,8 @@ impl Config {
             backups: BTreeMap::new(),
             notify: BTreeMap::new(),
             pipelines: BTreeMap::new(),
+            serve: serve::Serve::default(),
+            triggers: BTreeMap::new(),
             source: None,
         }
     }
@@ -309,6 +318,16 @@ impl Config {
         for (name, pipeline) in &self.pipelines {
             pipeline::validate(name, pipeline, self, problems);
         }
+        self.serve.validate(problems);
+        for (name, trigger) in &self.triggers {
+            trigger.validate(&format!("triggers.{name}"), &self.pipelines, problems);
+        }
+    }
+
+    /// Where run `run_id` can be looked at: `project.runs_url`, else the
+    /// dashboard's page when `serve.base_url` is set.
+    pub fn run_link(&self, run_id: i64) -> Option<String> {
+        self.project.run_link(run_id).or_else(|| self.serve.run_link(run_id))
     }
 
     pub fn plugin_settings(&self, plugin: &str) -> Option<&PluginSettings> {

@@ -158,10 +158,17 @@ pub fn plugin_of(use_: &crate::config::PluginUse) -> &str {
 /// Runs `[checks.<name>]`, as part of run `run` when there is one; a check
 /// bosun.toml lacks is a failed report.
 pub async fn run_named(app: &App, name: &str, dry_run: bool, run: Option<i64>) -> CheckReport {
-    match app.config.checks.get(name) {
+    let report = match app.config.checks.get(name) {
         Some(use_) => run_one(app, name, plugin_of(use_), &use_.settings, dry_run, run).await,
-        None => CheckReport::new(name, "?").failed(format!("no check called {name} in bosun.toml")),
+        None => return CheckReport::new(name, "?").failed(format!("no check called {name} in bosun.toml")),
+    };
+    if !dry_run {
+        let kept = app.state().and_then(|state| state.record_check_result(name, run, report.passed, report.elapsed_ms, &serde_json::to_value(&report).unwrap_or_default()));
+        if let Err(e) = kept {
+            tracing::warn!("keeping check {name}'s result: {e}");
+        }
     }
+    report
 }
 
 impl CheckReport {

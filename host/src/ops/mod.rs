@@ -8,3 +8,5 @@ pub mod images;
 pub mod lock;
 pub mod notify;
 pub mod plugin_config;
+pub mod plugins;
+pub mod status;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt};
 
 use super::args::Args;
 use super::step::{MAX_OUTPUT_BYTES, StepDone, StepError};
@@ -15,8 +15,13 @@ use crate::failure::{Failure, SKIPPED};
 
 /// How much of each output stream is kept (its end).
 const KEPT_BYTES: usize = 64 * 1024;
+/// The longest line shown whole as the command writes it.
+const LINE_BYTES: usize = 8 * 1024;
 
-pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool) -> Result<StepDone, StepError> {
+/// Shows a line of the command's output as it comes.
+type Shown<'a> = &'a (dyn Fn(&str) + Sync);
+
+pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool, on_line: Shown<'_>) -> Result<StepDone, StepError> {
     let argv = args.list("argv")?;
     let Some(program) = argv.first().filter(|p| !p.is_empty()) else {
         return Err(Failure::failed(format!("step {step}: with.argv is empty; name the program and its arguments")).into());
@@ -34,7 +39,7 @@ pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool) -> R
     // A cancelled step (timeout, Ctrl-C) drops this future: the whole process group goes.
     let _group = GroupKill(child.id());
     let (stdout, stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
-    let (status, stdout, stderr) = tokio::join!(child.wait(), tail(stdout), tail(stderr));
+    let (status, stdout, stderr) = tokio::join!(child.wait(), follow(stdout, on_line), follow(stderr, on_line));
     let status = status.map_err(|e| Failure::failed(format!("step {step}: waiting for {program}: {e}")))?;
     let mut log: Vec<String> = stdout.lines().chain(stderr.lines()).map(str::to_string).collect();
     let code = status.code();
@@ -42,6 +47,7 @@ pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool) -> R
         Some(code) => format!("exit {code}"),
         None => "killed by a signal".into(),
     }));
+    on_line(log.last().expect("just pushed"));
     match code {
         Some(0) => {
             let mut written = String::new();
@@ -64,15 +70,20 @@ pub async fn run(step: &str, args: &Args, config_dir: &Path, dry_run: bool) -> R
     }
 }
 
-/// The last [`KEPT_BYTES`] a stream wrote, as text.
-async fn tail(mut stream: impl AsyncRead + Unpin) -> String {
+/// The last [`KEPT_BYTES`] a stream wrote, as text; each line is shown as it
+/// comes (a line longer than [`LINE_BYTES`] in pieces).
+async fn follow(stream: impl AsyncRead + Unpin, on_line: Shown<'_>) -> String {
+    let mut reader = tokio::io::BufReader::new(stream);
     let mut kept: Vec<u8> = Vec::new();
-    let mut buffer = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buffer).await {
-        if n == 0 {
-            break;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut reader).take(LINE_BYTES as u64).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
-        kept.extend_from_slice(&buffer[..n]);
+        on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+        kept.extend_from_slice(&line);
         if kept.len() > 2 * KEPT_BYTES {
             kept.drain(..kept.len() - KEPT_BYTES);
         }

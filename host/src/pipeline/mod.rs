@@ -2,7 +2,7 @@
 //! `config::pipeline`): `inputs` types a run's `key=value` words, `run`
 //! schedules the steps, `step` runs each built-in step through the same
 //! `ops` code as its CLI verb, `command` runs the `command` step's argv, `images` the image steps, `gate` the release gate and approvals, `plugin` the steps a
-//! pipeline-step plugin runs.
+//! pipeline-step plugin runs, `task` one built-in step run alone (`bosun serve`'s routes).
 
 mod args;
 mod command;
@@ -12,5 +12,7 @@ pub mod inputs;
 mod plugin;
 mod run;
 mod step;
+mod task;
 
 pub use run::{Event, Observer, Ran, Start, StepReport, run, run_until};
+pub use task::Task;

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::step::{self, StepContext, StepDone, StepError};
+use super::task::Task;
 use crate::app::App;
 use crate::config::pipeline::{DEFAULT_MAX_PARALLEL, Pipeline, RUN_CONTEXTS, STEP_CONTEXTS, Step, graph};
 use crate::config::parse_duration;
@@ -92,7 +93,40 @@ pub enum Event<'a> {
     Retrying { step: &'a str, attempt: u32, wait: Duration, error: &'a str },
     /// Work within a step: `done` of `total` (bytes of an image pull).
     Progress { step: &'a str, label: &'a str, done: u64, total: Option<u64> },
+    /// A line of a step's log: a command's as it writes it, any other
+    /// step's when it ends.
+    Line { step: &'a str, text: &'a str },
     Ended(&'a StepReport),
+}
+
+impl Event<'_> {
+    /// What the run's record keeps of it (`run_events`): the kind and its
+    /// facts. Progress is not kept (a pull reports many times a second).
+    fn recorded(&self) -> Option<(&'static str, Value)> {
+        Some(match self {
+            Event::Began { .. } | Event::Progress { .. } => return None,
+            Event::Started { step, attempt, attempts } => ("started", json!({ "step": step, "attempt": attempt, "attempts": attempts })),
+            Event::Retrying { step, attempt, wait, error } => ("retrying", json!({ "step": step, "attempt": attempt, "wait_ms": wait.as_millis() as u64, "error": error })),
+            Event::Line { step, text } => ("line", json!({ "step": step, "text": text })),
+            Event::Ended(report) => ("ended", json!({ "step": report.id, "state": report.state, "summary": report.summary, "elapsed_ms": report.elapsed_ms as u64 })),
+        })
+    }
+}
+
+/// Keeps what run `run_id` shows in its record, then shows it with `observe`.
+fn recording<'a>(app: &'a App, run_id: i64, observe: Observer<'a>) -> impl Fn(Event<'_>) + Send + Sync + 'a {
+    move |event: Event<'_>| {
+        if let Some((kind, data)) = event.recorded() {
+            keep_event(app, run_id, kind, &data);
+        }
+        observe(event);
+    }
+}
+
+fn keep_event(app: &App, run_id: i64, kind: &str, data: &Value) {
+    if let Err(e) = app.state().and_then(|state| state.add_run_event(run_id, kind, data)) {
+        tracing::warn!("recording what run {run_id} showed: {e}");
+    }
 }
 
 pub type Observer<'a> = &'a (dyn Fn(Event<'_>) + Send + Sync);
@@ -105,6 +139,8 @@ pub enum Start {
     /// Run `run_id` again from its first unfinished step, with its inputs;
     /// the steps that succeeded or were skipped are not repeated.
     Resume { run_id: i64 },
+    /// One built-in step as a pipeline of its own, for `by`.
+    Task { task: Task, by: String },
 }
 
 /// Runs a pipeline from the start, or resumes a run; Ctrl-C cancels it.
@@ -117,10 +153,17 @@ pub async fn run(app: &App, start: Start, observe: Observer<'_>) -> Result<Ran, 
 pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Cancel) -> Result<Ran, Failure> {
     let state = app.state()?;
     let mut by = None;
+    let mut task_pipeline = None;
     let (name, inputs, dry_run, resumed) = match start {
         Start::New { pipeline, inputs, dry_run, by: who } => {
             by = who;
             (pipeline, inputs, dry_run, None)
+        }
+        Start::Task { task, by: who } => {
+            by = Some(who);
+            let (pipeline, inputs) = task.pipeline();
+            task_pipeline = Some(pipeline);
+            (task.name().to_string(), inputs, false, None)
         }
         Start::Resume { run_id } => {
             let Resumable { pipeline, inputs, kept } = resumable(app, run_id)?;
@@ -128,7 +171,7 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
         }
     };
     let name = name.as_str();
-    let pipeline = app.config.pipelines.get(name).ok_or_else(|| {
+    let pipeline = task_pipeline.as_ref().or_else(|| app.config.pipelines.get(name)).ok_or_else(|| {
         let known: Vec<&str> = app.config.pipelines.keys().map(String::as_str).collect();
         let known = if known.is_empty() { "none; add a [pipelines.<name>] table".to_string() } else { known.join(", ") };
         Failure::bad_input(format!("no pipeline called {name}; bosun.toml has: {known}"))
@@ -174,6 +217,9 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
         }
     };
     observe(Event::Began { run_id });
+    // A dry run changes nothing, its record included.
+    let recorded = recording(app, run_id, observe);
+    let observe: Observer<'_> = if dry_run { observe } else { &recorded };
     let (canceller, run_cancel) = cancel::pair();
     let runner = Runner {
         stop,
@@ -181,7 +227,7 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
         run_cancel,
         run_id,
         base: run_scope(Value::from(run_id)),
-        cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")), observe },
+        cx: StepContext { app, run_id, pipeline: name, dry_run, config_dir: app.config.resolve(std::path::Path::new("")), observe, by: by.clone() },
         max_parallel: pipeline.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
         observe,
     };
@@ -197,6 +243,10 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
     };
     let summary = summary(&progress.reports, outcome);
     progress.write(app, run_id, &progress.deferred);
+    // Before the outcome: whoever sees the run ended finds this event too.
+    if !dry_run {
+        keep_event(app, run_id, "finished", &json!({ "outcome": outcome, "summary": summary }));
+    }
     state.finish_run(run_id, outcome, &summary, "")?;
     state.release_pipeline_key(run_id)?;
     Ok(Ran { run_id, pipeline: name.to_string(), dry_run, outcome, inputs, steps: progress.reports, elapsed_ms: started.elapsed().as_millis() })

@@ -64,11 +64,37 @@ pub struct StepContext<'a> {
     pub config_dir: PathBuf,
     /// Told of progress within a step (an image pull's bytes).
     pub observe: super::run::Observer<'a>,
+    /// Who started the run (`token ci`, `schedule`); none: the local user.
+    pub by: Option<String>,
 }
 
-/// Runs built-in step `uses` (validation made sure it is one); `cancel` is
-/// for the steps that wind down when told (see `run::WINDS_DOWN`).
+impl StepContext<'_> {
+    /// Shows a line of step `step`'s log (kept in the run's events).
+    pub fn line(&self, step: &str, text: &str) {
+        (self.observe)(super::run::Event::Line { step, text });
+    }
+}
+
+/// Runs step `step`, showing its log: a command's lines as it writes them,
+/// any other step's when it ends.
 pub async fn run(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
+    let id = step.id.as_str();
+    if step.plugin.is_none() && step.uses == "command" {
+        return super::command::run(id, args, &cx.config_dir, cx.dry_run, &|line| cx.line(id, line)).await;
+    }
+    let result = run_quiet(cx, step, args, cancel).await;
+    let log = match &result {
+        Ok(done) => &done.log,
+        Err(e) => &e.log,
+    };
+    log.iter().for_each(|line| cx.line(id, line));
+    result
+}
+
+/// Runs built-in step `uses` (validation made sure it is one) or a plugin's
+/// step; `cancel` is for the steps that wind down when told (see
+/// `run::WINDS_DOWN`).
+async fn run_quiet(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
     let (app, id, uses) = (cx.app, step.id.as_str(), step.uses.as_str());
     if let Some(plugin) = &step.plugin {
         return super::plugin::run(cx, id, plugin, args).await;
@@ -103,7 +129,6 @@ pub async fn run(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel)
             }
             Ok(StepDone { summary: format!("waited {}", crate::time::elapsed(wait)), ..StepDone::default() })
         }
-        "command" => super::command::run(id, args, &cx.config_dir, cx.dry_run).await,
         other => Err(Failure::bad_input(format!("step {id}: no built-in step `{other}`")).into()),
     }
 }
@@ -190,7 +215,7 @@ async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args, cancel: Can
             lines.push(step.what.clone());
         }
     });
-    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step, cancel };
+    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step, cancel, by: cx.by.clone() };
     let released = match uses {
         "rollback" => deploy::rollback(cx.app, &service, args.text("to")?.as_deref(), &options).await,
         _ => deploy::deploy(cx.app, &service, args.text("version")?.as_deref(), &options).await,

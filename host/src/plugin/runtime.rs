@@ -169,6 +169,7 @@ impl Runtime {
         let first_denial = denials.first().cloned();
         let mut planned = state.call.take_planned();
         let timed_out = || PluginError::TimedOut { plugin: name.clone(), export: export.into(), deadline: setup.limits.timeout };
+        let a_trap = matches!(&outcome, Ok(Err(_)));
         let result = match outcome {
             Err(_elapsed) => Err(timed_out()),
             Ok(Err(trap)) if state.out_of_memory(&trap) => {
@@ -184,6 +185,14 @@ impl Runtime {
             }
             Ok(Ok(Ok(value))) => Ok(value),
         };
+        let ended = match &result {
+            Ok(_) => "ok",
+            Err(PluginError::TimedOut { .. }) => "timeout",
+            Err(PluginError::OutOfMemory { .. }) => "out_of_memory",
+            Err(_) if a_trap => "trap",
+            Err(_) => "error",
+        };
+        crate::metrics::plugin_call(name, W::KIND.as_str(), ended, started.elapsed());
         warn_denials(name, &denials, &result);
         let value = result?;
         Ok(Called { value, planned, logs: state.log.lines, events: state.outbox.events, elapsed: started.elapsed() })

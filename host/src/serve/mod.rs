@@ -1,13 +1,19 @@
 //! `bosun serve`: the long-running bosun. It answers the HTTP API (`api`)
-//! and runs the pipelines that have a schedule (`scheduler`), in one process,
-//! until Ctrl-C.
+//! over HTTP or HTTPS (`tls`) and runs the pipelines that have a schedule
+//! (`scheduler`), in one process, until Ctrl-C or SIGTERM.
 
 pub mod api;
 pub mod scheduler;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use crate::app::App;
 use crate::failure::Failure;
@@ -18,21 +24,43 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 /// Answers the API and runs the schedules until Ctrl-C or SIGTERM; then
 /// stops accepting, gives the runs it started `grace` to end, and cancels
 /// the rest (each winds down and is recorded as cancelled).
-pub async fn run(app: Arc<App>, listen: SocketAddr, grace: Duration) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| Failure::bad_input(format!("cannot listen on {listen}: {}; pass --listen with a free address", crate::words::io_words(&e))))?;
-    eprintln!("listening on http://{}", listener.local_addr().map_err(|e| Failure::failed(e.to_string()))?);
+pub async fn run(app: Arc<App>, listen: Option<SocketAddr>, grace: Duration) -> Result<(), Failure> {
+    let settings = app.config.serve.clone();
+    let listen = listen.or(settings.listen()).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid address"));
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| Failure::bad_input(format!("cannot listen on {listen}: {}; pass --listen with a free address", crate::words::io_words(&e))))?;
+    listener.set_nonblocking(true).map_err(|e| Failure::failed(e.to_string()))?;
+    let tls = match &settings.tls {
+        Some(t) => Some(tls::Tls::load(app.config.resolve(&t.cert), app.config.resolve(&t.key))?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("listening on {scheme}://{}", listener.local_addr().map_err(|e| Failure::failed(e.to_string()))?);
     let api = api::Api::new(app.clone());
+    let service = api::router(api.clone())
+        .layer(axum::middleware::from_fn_with_state(settings.request_timeout(), bounded))
+        .layer(DefaultBodyLimit::max(settings.body_limit()))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
     let (stopping, stop) = crate::ops::cancel::pair();
-    let scheduler_stop = stop.clone();
     let http = async {
-        let service = api::router(api.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let stopped = async move { stop.cancelled().await };
-        axum::serve(listener, service).with_graceful_shutdown(stopped).await.map_err(|e| Failure::failed(format!("serving HTTP: {e}")))
+        let served = match &tls {
+            Some(tls) => axum_server::from_tcp_rustls(listener, tls.config.clone()).map_err(|e| Failure::failed(e.to_string()))?.handle(handle.clone()).serve(service).await,
+            None => axum_server::from_tcp(listener).map_err(|e| Failure::failed(e.to_string()))?.handle(handle.clone()).serve(service).await,
+        };
+        served.map_err(|e| Failure::failed(format!("serving HTTP: {e}")))
+    };
+    let reload = async {
+        match &tls {
+            Some(tls) => tls.reload_on_hangup().await,
+            None => std::future::pending().await,
+        }
     };
     let signals = async {
         shutdown_signal().await;
         eprintln!("stopping: no new requests; {} run(s) get {} to end", api.runs_going(), crate::time::elapsed(grace));
         stopping.cancel();
+        // Open event streams would hold a graceful shutdown forever.
+        handle.graceful_shutdown(Some(Duration::from_secs(1)));
         let deadline = tokio::time::Instant::now() + grace;
         while api.runs_going() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -45,8 +73,20 @@ pub async fn run(app: Arc<App>, listen: SocketAddr, grace: Duration) -> Result<(
             }
         }
     };
-    let (http, schedules, ()) = tokio::join!(http, scheduler::run(&app, scheduler_stop), signals);
+    let (http, schedules) = tokio::select! {
+        joined = async { tokio::join!(http, scheduler::run(&app, stop), signals) } => (joined.0, joined.1),
+        () = reload => unreachable!("reloading ends only with the process"),
+    };
     http.and(schedules)
+}
+
+/// A request still unanswered after the `limit` gets 503 (a run it starts,
+/// or an event stream once it has begun, is not bounded by this).
+async fn bounded(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => api::Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("no answer within {} (serve.request_timeout in bosun.toml)", crate::time::elapsed(limit))).into_response(),
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what systemd and `docker stop` send).

@@ -82,6 +82,8 @@ pub async fn run(app: &App, stop: Cancel) -> Result<(), Failure> {
 
 /// A run of `pipeline` due at `due`, with its inputs' defaults.
 async fn start(app: &App, pipeline: &str, due: i64) {
+    let late = crate::state::now_unix().saturating_sub(due).max(0);
+    crate::metrics::scheduler_lag(std::time::Duration::from_secs(late as u64));
     let due = crate::time::rfc3339(due as u64);
     let inputs = match pipeline::inputs::resolve(pipeline, &app.config.pipelines[pipeline], &[]) {
         Ok(inputs) => inputs,

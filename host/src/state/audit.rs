@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{State, StateError, now_unix};
 use crate::secrets::mask;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: i64,
     /// The local user for the CLI, `token NAME` for the API.

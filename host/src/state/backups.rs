@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{State, StateError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupKind {
     Full,
@@ -24,13 +24,14 @@ impl BackupKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackupRecord {
     pub id: String,
     pub set: String,
     pub kind: BackupKind,
     /// For an incremental: the full backup it builds on.
     pub base: Option<String>,
+    #[schema(value_type = String)]
     pub dir: PathBuf,
     /// Seconds since the Unix epoch.
     pub created_at: i64,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{State, StateError, now_unix, who};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Lock {
     /// `service@env`.
     pub scope: String,

@@ -4,12 +4,16 @@
 
 mod audit;
 mod backups;
+mod check_results;
+mod deliveries;
 mod image_updates;
 mod locks;
 mod pipeline_runs;
 mod process;
 mod releases;
+mod run_events;
 mod runs;
+mod tallies;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +28,15 @@ pub use image_updates::{ImageUpdate, NewImageUpdate};
 pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use pipeline_runs::{Decision, KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
-pub use runs::{Interrupted, Outcome, RunRecord, who};
+pub use check_results::CheckResult;
+pub use run_events::RunEvent;
+pub use runs::{Interrupted, Outcome, RunFilter, RunRecord, who};
 pub use tokens::{Role, TOKEN_PREFIX, TokenRecord};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql"), include_str!("schema_v10.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql"), include_str!("schema_v10.sql"), include_str!("schema_v11.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

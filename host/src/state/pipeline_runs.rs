@@ -9,7 +9,7 @@ use super::process::ProcessMark;
 use super::{State, StateError, now_unix};
 use crate::secrets::mask;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepState {
     Pending,
@@ -52,7 +52,7 @@ impl StepState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepRecord {
     pub step: String,
     pub phase: String,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{State, StateError, now_unix, who};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseKind {
     Deploy,
@@ -33,7 +33,7 @@ impl ReleaseKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseOutcome {
     /// Started and not finished: in progress, or the process died mid-way.
@@ -81,9 +81,11 @@ pub struct NewRelease<'a> {
     pub note: &'a str,
     pub backup_id: Option<&'a str>,
     pub run_id: Option<i64>,
+    /// Who asked (`token ci`, `schedule`); none: the local user.
+    pub by: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReleaseRecord {
     pub id: i64,
     pub service: String,
@@ -150,7 +152,7 @@ impl State {
                 r.image_digest,
                 r.config_hash,
                 r.service_config,
-                who(),
+                r.by.map_or_else(who, str::to_string),
                 now_unix(),
                 r.note,
                 r.backup_id,

@@ -8,7 +8,7 @@ use super::process::ProcessMark;
 use super::{State, StateError, now_unix};
 use crate::secrets::mask;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Running,
@@ -25,7 +25,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Running => "running",
             Outcome::Waiting => "waiting",
@@ -37,20 +37,19 @@ impl Outcome {
         }
     }
 
+    pub const ALL: [Outcome; 7] = [Outcome::Running, Outcome::Waiting, Outcome::Succeeded, Outcome::Failed, Outcome::Skipped, Outcome::Cancelled, Outcome::Interrupted];
+
+    /// The outcome a word names (`failed`).
+    pub fn from_word(word: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == word)
+    }
+
     fn parse(s: &str) -> Outcome {
-        match s {
-            "waiting" => Outcome::Waiting,
-            "succeeded" => Outcome::Succeeded,
-            "failed" => Outcome::Failed,
-            "skipped" => Outcome::Skipped,
-            "cancelled" => Outcome::Cancelled,
-            "interrupted" => Outcome::Interrupted,
-            _ => Outcome::Running,
-        }
+        Outcome::from_word(s).unwrap_or(Outcome::Running)
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     pub id: i64,
     pub operation: String,
@@ -137,12 +136,29 @@ impl State {
 
     /// The newest `limit` runs, newest first, without their logs.
     pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        self.runs(&RunFilter { limit, ..RunFilter::default() })
+    }
+
+    /// The newest runs `filter` lets through, newest first, without their logs.
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StateError> {
         let conn = self.conn();
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1");
-        let mut statement = conn.prepare(&sql)?;
-        let runs = statement.query_map([limit as i64], run_record)?.map(|r| r.map(|run| RunRecord { log: String::new(), ..run }));
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR operation = ?1) AND (?2 IS NULL OR target = ?2) AND (?3 IS NULL OR outcome = ?3) ORDER BY id DESC LIMIT ?4"
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let outcome = filter.outcome.map(Outcome::as_str);
+        let runs = statement.query_map(params![filter.operation, filter.target, outcome, filter.limit as i64], run_record)?.map(|r| r.map(|run| RunRecord { log: String::new(), ..run }));
         Ok(runs.collect::<Result<_, _>>()?)
     }
+}
+
+/// Which runs [`State::runs`] lists: every one given is required.
+#[derive(Debug, Default)]
+pub struct RunFilter {
+    pub operation: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub limit: usize,
 }
 
 /// A run found interrupted, and what it said about it.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{State, StateError, now_unix, who};
 
 /// What a token may do; each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads.
@@ -36,7 +36,7 @@ impl Role {
 }
 
 /// A token as listed: never the token itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub name: String,
     pub role: Role,

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod project;
+pub mod prometheus;
 pub mod recorder;
+pub mod server;
 pub mod smtp;
 pub mod tls;
 pub mod tree;

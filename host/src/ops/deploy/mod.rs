@@ -44,6 +44,8 @@ pub struct ReleaseOptions {
     pub on_step: StepSink,
     /// Looked at between steps: a cancelled release is undone like a failed one.
     pub cancel: Cancel,
+    /// Who asked, for the release record (`token ci`); none: the local user.
+    pub by: Option<String>,
 }
 
 /// A release's plan, by the service's strategy.
@@ -221,9 +223,10 @@ async fn release(app: &App, target: Target, options: &ReleaseOptions) -> Result<
         note: &options.note,
         backup_id: None,
         run_id: Some(run_id),
+        by: options.by.as_deref(),
     })?;
     let mut log = vec![plan.to_string()];
-    let who = crate::state::who();
+    let who = options.by.clone().unwrap_or_else(crate::state::who);
     let notice = |outcome: &str, severity, title: String, body: String| {
         Notice::new(format!("{}.{outcome}", facts.kind.as_str()), severity, title, body)
             .fact("project", &app.config.project.name)

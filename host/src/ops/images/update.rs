@@ -259,5 +259,6 @@ fn record_update_release(app: &crate::app::App, old: &Affected, reference: &str,
         note: "images update",
         backup_id: None,
         run_id: Some(run_id),
+        by: None,
     })?)
 }

@@ -80,7 +80,7 @@ pub async fn tell(app: &App, run_id: i64, notice: &Notice) -> Vec<Delivery> {
 /// `notice` with run `run_id`'s id and, when `project.runs_url` is set, its link.
 pub fn of_run(app: &App, run_id: i64, notice: Notice) -> Notice {
     let notice = notice.fact("run", run_id);
-    match app.config.project.run_link(run_id) {
+    match app.config.run_link(run_id) {
         Some(link) => notice.fact("link", link),
         None => notice,
     }

@@ -1,0 +1,131 @@
+//! The overview an on-call person looks at first: each service's current
+//! release, its container's health, its last deploy and its checks; each
+//! backup set's last backup; each red, amber or green, with why.
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::failure::Failure;
+use crate::ops::deploy::client::DockerClient;
+use crate::state::{BackupRecord, CheckResult, ReleaseOutcome, ReleaseRecord, now_unix};
+
+/// A backup set's newest backup older than this is amber.
+pub const BACKUP_STALE_SECS: i64 = 2 * 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Light {
+    Green,
+    Amber,
+    Red,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    pub light: Light,
+    pub services: Vec<ServiceStatus>,
+    pub backups: Vec<SetStatus>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub light: Light,
+    /// What is wrong or worth a look, one line each.
+    pub why: Vec<String>,
+    /// The release that runs now: the newest that succeeded.
+    pub current: Option<ReleaseRecord>,
+    /// The newest release, whatever its outcome.
+    pub last_deploy: Option<ReleaseRecord>,
+    /// The current release's container: `running`, `exited`, … with its health.
+    pub container: Option<ContainerStatus>,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub state: String,
+    pub health: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SetStatus {
+    pub name: String,
+    pub light: Light,
+    pub why: Vec<String>,
+    pub last: Option<BackupRecord>,
+    pub age_secs: Option<i64>,
+}
+
+pub async fn overview(app: &App) -> Result<Overview, Failure> {
+    let state = app.state()?;
+    let env = &app.config.project.env;
+    let results = state.check_results()?;
+    let docker = DockerClient::open().await;
+    let mut services = Vec::new();
+    for (name, service) in &app.config.services {
+        let releases = state.releases(Some(name), env)?;
+        let current = releases.iter().rev().find(|r| r.outcome == ReleaseOutcome::Succeeded).cloned();
+        let last_deploy = releases.last().cloned();
+        let container = match (&current, &docker) {
+            (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
+                let state = found.as_ref().and_then(|c| c.state.as_ref());
+                ContainerStatus {
+                    name: release.container_name.clone(),
+                    state: state.and_then(|s| s.status).map_or_else(|| "missing".to_string(), |s| s.to_string()),
+                    health: state.and_then(|s| s.health.as_ref()).and_then(|h| h.status).map(|h| h.to_string()),
+                }
+            }),
+            _ => None,
+        };
+        let checks: Vec<CheckResult> = results.iter().filter(|r| service.checks.contains(&r.check)).cloned().collect();
+        let mut status = ServiceStatus { name: name.clone(), light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
+        judge_service(&mut status, docker.as_ref().err().map(|e| e.to_string()));
+        services.push(status);
+    }
+    let mut backups = Vec::new();
+    for name in app.config.backups.keys() {
+        let last = state.backups(Some(name))?.into_iter().max_by_key(|b| b.created_at);
+        let age_secs = last.as_ref().map(|b| now_unix() - b.created_at);
+        let mut status = SetStatus { name: name.clone(), light: Light::Green, why: Vec::new(), last, age_secs };
+        judge_set(&mut status);
+        backups.push(status);
+    }
+    let light = services.iter().map(|s| s.light).chain(backups.iter().map(|b| b.light)).max().unwrap_or(Light::Green);
+    Ok(Overview { light, services, backups })
+}
+
+fn flag(light: &mut Light, why: &mut Vec<String>, level: Light, text: String) {
+    *light = (*light).max(level);
+    why.push(text);
+}
+
+fn judge_service(s: &mut ServiceStatus, docker_error: Option<String>) {
+    let (light, why) = (&mut s.light, &mut s.why);
+    match (&s.current, &s.container) {
+        (None, _) => flag(light, why, Light::Amber, "never deployed: `bosun deploy` makes a release".into()),
+        (Some(_), None) => flag(light, why, Light::Amber, format!("container state unknown: {}", docker_error.unwrap_or_else(|| "docker did not answer".into()))),
+        (Some(_), Some(c)) if c.state != "running" => flag(light, why, Light::Red, format!("container {} is {}", c.name, c.state)),
+        (Some(_), Some(c)) if c.health.as_deref() == Some("unhealthy") => flag(light, why, Light::Red, format!("container {} is unhealthy", c.name)),
+        _ => {}
+    }
+    if let Some(last) = s.last_deploy.as_ref().filter(|r| !matches!(r.outcome, ReleaseOutcome::Succeeded)) {
+        flag(light, why, Light::Amber, format!("the last deploy ({} {}, release {}) {}", last.service, last.version, last.id, last.outcome.as_str()));
+    }
+    for check in s.checks.iter().filter(|c| !c.passed) {
+        flag(light, why, Light::Red, format!("check {} failed", check.check));
+    }
+}
+
+fn judge_set(s: &mut SetStatus) {
+    let (light, why) = (&mut s.light, &mut s.why);
+    match (&s.last, s.age_secs) {
+        (None, _) => flag(light, why, Light::Amber, format!("no backup of {} yet", s.name)),
+        (Some(_), Some(age)) if age > BACKUP_STALE_SECS => flag(light, why, Light::Amber, format!("the last backup is {} old", crate::time::elapsed(std::time::Duration::from_secs(age as u64)))),
+        _ => {}
+    }
+    if let Some(error) = s.last.as_ref().and_then(|b| b.verify_error.as_ref()) {
+        flag(light, why, Light::Red, format!("the last backup failed verification: {error}"));
+    }
+}

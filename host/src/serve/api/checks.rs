@@ -1,0 +1,78 @@
+//! Checks: which there are (with each one's last result), the last results,
+//! and running them now as `bosun check` does.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use serde_json::{Value, json};
+
+use super::{Api, Body, Caller, Operator, Problem, RequestBody, Viewer, off_thread_async};
+use crate::ops::check;
+
+pub fn routes() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::new().routes(routes!(checks)).routes(routes!(results)).routes(routes!(run_checks))
+}
+
+type Shared = State<Arc<Api>>;
+
+/// The checks and suites in bosun.toml, each check with its last result.
+#[utoipa::path(get, path = "/api/v1/checks", tag = "checks", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
+async fn checks(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+    let config = &api.app.config;
+    let results = api.app.state()?.check_results()?;
+    let listed: Vec<Value> = config
+        .checks
+        .iter()
+        .map(|(name, c)| {
+            let last = results.iter().find(|r| &r.check == name).map(|r| json!({ "at": r.at, "passed": r.passed, "elapsed_ms": r.elapsed_ms, "run_id": r.run_id }));
+            json!({ "name": name, "plugin": check::plugin_of(c), "last": last })
+        })
+        .collect();
+    Ok(Json(json!({ "checks": listed, "suites": config.suites })))
+}
+
+/// Each check's last report, as `bosun check --json` showed it.
+#[utoipa::path(get, path = "/api/v1/checks/results", tag = "checks", security(("token" = ["viewer"])), responses((status = 200, body = Vec<crate::state::CheckResult>)))]
+async fn results(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+    Ok(Json(serde_json::to_value(api.app.state()?.check_results()?).expect("results serialize")))
+}
+
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChecksRequest {
+    /// Checks or suites (default: every check).
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+impl RequestBody for ChecksRequest {
+    const EXAMPLE: &'static str = r#"{"names": ["home"]}"#;
+}
+
+/// Runs checks now, as `bosun check` does, and answers their reports.
+#[utoipa::path(post, path = "/api/v1/checks/run", tag = "checks", security(("token" = ["operator"])), request_body = ChecksRequest,
+    responses((status = 200, body = serde_json::Value), (status = 400, body = super::ProblemDocument)))]
+async fn run_checks(caller: Caller<Operator>, State(api): Shared, body: Result<Body<ChecksRequest>, Problem>) -> Result<Json<Value>, Problem> {
+    let shared = api.app.clone();
+    let answer = match body {
+        Err(problem) => Err(problem),
+        Ok(Body(request)) => off_thread_async(move || async move {
+            let selected = check::select(&shared, &request.names).map_err(Problem::bad_request)?;
+            check::validate(&shared, &selected).await.map_err(|problems| Problem::bad_request(problems.join("; ")))?;
+            let reports = check::run_suite(&shared, &selected, check::DEFAULT_JOBS, false).await;
+            let failed = reports.iter().filter(|r| r.failed_check()).count();
+            Ok::<_, Problem>((failed, json!({ "passed": failed == 0, "reports": reports })))
+        })
+        .await
+        .and_then(|answer| answer),
+    };
+    let (_, reports) = api.audited(&caller, answer, |(failed, _)| {
+        let said = if *failed == 0 { "ok".to_string() } else { format!("{failed} check(s) failed") };
+        (said, None)
+    })?;
+    Ok(Json(reports))
+}

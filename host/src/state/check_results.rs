@@ -1,0 +1,59 @@
+//! The last result of each check, kept so the status overview, the
+//! dashboard and `/metrics` can show it without running anything.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{State, StateError, now_unix};
+use crate::secrets::mask;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CheckResult {
+    pub check: String,
+    pub run_id: Option<i64>,
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    pub passed: bool,
+    pub elapsed_ms: i64,
+    /// The check's report as `bosun check --json` shows it.
+    pub report: serde_json::Value,
+}
+
+impl State {
+    /// Keeps `report` as check `check`'s last result.
+    pub fn record_check_result(&self, check: &str, run: Option<i64>, passed: bool, elapsed_ms: u128, report: &serde_json::Value) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO check_results (check_name, run_id, at, passed, elapsed_ms, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![check, run, now_unix(), passed, elapsed_ms.min(i64::MAX as u128) as i64, mask(&report.to_string())],
+        )?;
+        Ok(())
+    }
+
+    /// Each check's last result, by name.
+    pub fn check_results(&self) -> Result<Vec<CheckResult>, StateError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached("SELECT check_name, run_id, at, passed, elapsed_ms, report FROM check_results ORDER BY check_name")?;
+        let rows = statement.query_map([], |row| {
+            let report: String = row.get(5)?;
+            Ok(CheckResult { check: row.get(0)?, run_id: row.get(1)?, at: row.get(2)?, passed: row.get(3)?, elapsed_ms: row.get(4)?, report: serde_json::from_str(&report).unwrap_or_default() })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_keeps_only_its_last_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.record_check_result("home", None, false, 12, &serde_json::json!({ "summary": "down" })).unwrap();
+        state.record_check_result("home", None, true, 7, &serde_json::json!({ "summary": "up" })).unwrap();
+        state.record_check_result("api", None, true, 3, &serde_json::json!({})).unwrap();
+        let results = state.check_results().unwrap();
+        assert_eq!(results.iter().map(|r| r.check.as_str()).collect::<Vec<_>>(), ["api", "home"]);
+        assert!(results[1].passed && results[1].elapsed_ms == 7 && results[1].report["summary"] == "up");
+    }
+}
