@@ -112,27 +112,12 @@ fn lifetime(flag: &str, text: &str) -> Result<i64, Failure> {
 
 pub async fn schedule(command: ScheduleCommand, app: &App, out: Output) -> Result<(), Failure> {
     let ScheduleCommand::List = command;
-    let state = app.state()?;
-    let now = now_unix();
-    let mut rows = Vec::new();
-    for s in scheduler::scheduled(app) {
-        let pipeline = &app.config.pipelines[s.pipeline];
-        let last_due = state.schedule_mark(s.pipeline)?;
-        rows.push(serde_json::json!({
-            "pipeline": s.pipeline,
-            "schedule": pipeline.schedule,
-            "timezone": s.schedule.zone.name(),
-            "catch_up": pipeline.catch_up,
-            "last_due": last_due.map(|t| crate::time::rfc3339(t.max(0) as u64)),
-            "next": scheduler::next_text(&s.schedule, now),
-        }));
-    }
+    let rows = scheduler::rows(app)?;
     out.print(&rows, || {
         if rows.is_empty() {
             return "no pipeline has a schedule; add schedule = \"0 3 * * *\" to a [pipelines.<name>] table".into();
         }
-        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-        rows.iter().map(|r| format!("{:<20}  {:<16}  next {}  last due {}", text(&r["pipeline"]), text(&r["schedule"]), text(&r["next"]), text(&r["last_due"]))).collect::<Vec<_>>().join("\n")
+        rows.iter().map(|r| format!("{:<20}  {:<16}  next {}  last due {}", r.pipeline, r.schedule.as_deref().unwrap_or("-"), r.next, r.last_due.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join("\n")
     });
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! `bosun serve`: the long-running bosun. It answers the HTTP API (`api`)
-//! over HTTP or HTTPS (`tls`) and runs the pipelines that have a schedule
-//! (`scheduler`), in one process, until Ctrl-C or SIGTERM.
+//! and the web dashboard (`dashboard`) over HTTP or HTTPS (`tls`), and runs
+//! the pipelines that have a schedule (`scheduler`), in one process, until
+//! Ctrl-C or SIGTERM.
 
 pub mod api;
+mod dashboard;
 pub mod scheduler;
 mod tls;
 
@@ -37,6 +39,7 @@ pub async fn run(app: Arc<App>, listen: Option<SocketAddr>, grace: Duration) -> 
     eprintln!("listening on {scheme}://{}", listener.local_addr().map_err(|e| Failure::failed(e.to_string()))?);
     let api = api::Api::new(app.clone());
     let service = api::router(api.clone())
+        .merge(dashboard::routes().with_state(api.clone()))
         .layer(axum::middleware::from_fn_with_state(settings.request_timeout(), bounded))
         .layer(DefaultBodyLimit::max(settings.body_limit()))
         .into_make_service_with_connect_info::<SocketAddr>();

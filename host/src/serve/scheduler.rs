@@ -31,6 +31,38 @@ pub fn scheduled(app: &App) -> Vec<Scheduled<'_>> {
         .collect()
 }
 
+/// A scheduled pipeline as `bosun schedule list`, the API and the dashboard show it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ScheduleRow {
+    pub pipeline: String,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub catch_up: bool,
+    /// When it was last due (RFC 3339), if ever.
+    pub last_due: Option<String>,
+    /// When it is next due.
+    pub next: String,
+}
+
+/// Each scheduled pipeline: its schedule, when it was last due and is next.
+pub fn rows(app: &App) -> Result<Vec<ScheduleRow>, Failure> {
+    let state = app.state()?;
+    let now = now_unix();
+    let mut rows = Vec::new();
+    for s in scheduled(app) {
+        let pipeline = &app.config.pipelines[s.pipeline];
+        rows.push(ScheduleRow {
+            pipeline: s.pipeline.to_string(),
+            schedule: pipeline.schedule.clone(),
+            timezone: s.schedule.zone.name().to_string(),
+            catch_up: pipeline.catch_up,
+            last_due: state.schedule_mark(s.pipeline)?.map(|t| crate::time::rfc3339(t.max(0) as u64)),
+            next: next_text(&s.schedule, now),
+        });
+    }
+    Ok(rows)
+}
+
 /// Runs the schedules until `stop` (serve's Ctrl-C or SIGTERM), then lets
 /// the runs under way end.
 pub async fn run(app: &App, stop: Cancel) -> Result<(), Failure> {

@@ -89,6 +89,17 @@ impl State {
         .map(|(record, _)| record))
     }
 
+    /// Token `name` while it is live (not revoked, not expired): a dashboard
+    /// session made with it ends when it does.
+    pub fn live_token(&self, name: &str) -> Result<Option<TokenRecord>, StateError> {
+        let found = self
+            .conn()
+            .query_row("SELECT name, role, created_at, created_by, expires_at, revoked_at, last_used_at FROM tokens WHERE name = ?1", [name], record)
+            .optional()?;
+        let now = now_unix();
+        Ok(found.filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now)))
+    }
+
     /// Notes that token `name` was used now.
     pub fn token_used(&self, name: &str) -> Result<(), StateError> {
         self.conn().execute("UPDATE tokens SET last_used_at = ?2 WHERE name = ?1", params![name, now_unix()])?;

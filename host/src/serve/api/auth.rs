@@ -1,6 +1,9 @@
 //! Who is calling: a bearer token with at least the role a route needs.
 //! A handler says which by the type it takes (`Caller<Operator>`); the
-//! check runs before anything else the request carries is looked at.
+//! check runs before anything else the request carries is looked at. A
+//! dashboard session (its cookie) stands for its token on reads only
+//! (GET), so a page can follow a run's events; everything that changes
+//! something takes the header, or a dashboard form with its CSRF token.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -10,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 
+use super::session::Session;
 use super::{Api, Problem};
 use crate::state::{Role, TokenRecord};
 
@@ -44,19 +48,32 @@ impl Needs for Admin {
     const ROLE: Role = Role::Admin;
 }
 
-/// A caller whose token has at least `R`'s role, and what it asked.
-pub struct Caller<R> {
+/// Who made a request: the token, the client's address, what it asked.
+pub struct Requester {
     pub token: TokenRecord,
     pub from: IpAddr,
     /// The method and path, as the audit log records them.
     pub action: String,
-    role: PhantomData<R>,
 }
 
-impl<R> Caller<R> {
+impl Requester {
     /// Who, as records name a caller: `token NAME`.
     pub fn who(&self) -> String {
         format!("token {}", self.token.name)
+    }
+}
+
+/// A caller whose token has at least `R`'s role.
+pub struct Caller<R> {
+    pub by: Requester,
+    role: PhantomData<R>,
+}
+
+impl<R> std::ops::Deref for Caller<R> {
+    type Target = Requester;
+
+    fn deref(&self) -> &Requester {
+        &self.by
     }
 }
 
@@ -65,8 +82,13 @@ impl<R: Needs> FromRequestParts<Arc<Api>> for Caller<R> {
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Problem> {
         let from = client_addr(parts);
-        let token = api.guard.admit(&api.app, from, &parts.headers, R::ROLE)?;
-        Ok(Caller { token, from, action: format!("{} {}", parts.method, parts.uri.path()), role: PhantomData })
+        let reads = matches!(parts.method, Method::GET | Method::HEAD);
+        let session = if reads && !parts.headers.contains_key(header::AUTHORIZATION) { api.sessions.find(&parts.headers) } else { None };
+        let token = match session {
+            Some(session) => api.guard.admit_session(&api.app, from, &session, R::ROLE)?,
+            None => api.guard.admit(&api.app, from, &parts.headers, R::ROLE)?,
+        };
+        Ok(Caller { by: Requester { token, from, action: format!("{} {}", parts.method, parts.uri.path()) }, role: PhantomData })
     }
 }
 
@@ -96,7 +118,7 @@ pub struct Guard {
 impl Guard {
     /// The caller's token, if it has at least `role`: 401 without a live
     /// token, 403 naming the role needed, 429 after too many failures.
-    fn admit(&self, app: &crate::app::App, from: IpAddr, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
+    pub(super) fn admit(&self, app: &crate::app::App, from: IpAddr, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
         self.refuse_if_limited(from)?;
         let found = self.token_of(app, headers, role);
         if matches!(&found, Err(p) if p.status == StatusCode::UNAUTHORIZED) {
@@ -120,14 +142,23 @@ impl Guard {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner).entry(from).or_insert((0, Instant::now())).0 += 1;
     }
 
+    /// The token behind a dashboard session, if it is still live and has at least `role`.
+    pub fn admit_session(&self, app: &crate::app::App, from: IpAddr, session: &Session, role: Role) -> Result<TokenRecord, Problem> {
+        self.refuse_if_limited(from)?;
+        let token = app.state()?.live_token(&session.token_name)?.ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "the token this session was made with is revoked or expired; sign in again"))?;
+        self.used(app, enough(token, role)?)
+    }
+
     fn token_of(&self, app: &crate::app::App, headers: &HeaderMap, role: Role) -> Result<TokenRecord, Problem> {
         let unknown = || Problem::new(StatusCode::UNAUTHORIZED, "missing or unknown token: send `Authorization: Bearer TOKEN` with one from `bosun token create NAME --role viewer`");
         let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(unknown)?;
+        let token = app.state()?.token(presented.trim())?.ok_or_else(unknown)?;
+        self.used(app, enough(token, role)?)
+    }
+
+    /// `token`, its use recorded (at most once a minute).
+    fn used(&self, app: &crate::app::App, token: TokenRecord) -> Result<TokenRecord, Problem> {
         let state = app.state()?;
-        let token = state.token(presented.trim())?.ok_or_else(unknown)?;
-        if token.role < role {
-            return Err(Problem::new(StatusCode::FORBIDDEN, format!("this needs the {} role; token {} has {}", role.as_str(), token.name, token.role.as_str())));
-        }
         let due = {
             let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
             let due = used.get(&token.name).is_none_or(|at| at.elapsed() >= USE_RECORDED_EVERY);
@@ -140,5 +171,13 @@ impl Guard {
             state.token_used(&token.name)?;
         }
         Ok(token)
+    }
+}
+
+/// `token` if its role is at least `role`; else 403 naming the role needed.
+pub fn enough(token: TokenRecord, role: Role) -> Result<TokenRecord, Problem> {
+    match token.role >= role {
+        true => Ok(token),
+        false => Err(Problem::new(StatusCode::FORBIDDEN, format!("this needs the {} role; token {} has {}", role.as_str(), token.name, token.role.as_str()))),
     }
 }

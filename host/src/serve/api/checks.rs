@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use serde_json::{Value, json};
 
-use super::{Api, Body, Caller, Operator, Problem, RequestBody, Viewer, off_thread_async};
+use super::{Api, Body, Caller, Operator, Problem, RequestBody, Requester, Viewer, off_thread_async};
 use crate::ops::check;
 
 pub fn routes() -> OpenApiRouter<Arc<Api>> {
@@ -57,11 +57,17 @@ impl RequestBody for ChecksRequest {
 #[utoipa::path(post, path = "/api/v1/checks/run", tag = "checks", security(("token" = ["operator"])), request_body = ChecksRequest,
     responses((status = 200, body = serde_json::Value), (status = 400, body = super::ProblemDocument)))]
 async fn run_checks(caller: Caller<Operator>, State(api): Shared, body: Result<Body<ChecksRequest>, Problem>) -> Result<Json<Value>, Problem> {
+    Ok(Json(run_now(&api, &caller, body.map(|Body(request)| request.names)).await?))
+}
+
+/// Runs the checks or suites `names` (none: every check) for `caller`
+/// (audited): `passed` and each report. The dashboard's "run now" too.
+pub async fn run_now(api: &Api, caller: &Requester, names: Result<Vec<String>, Problem>) -> Result<Value, Problem> {
     let shared = api.app.clone();
-    let answer = match body {
+    let answer = match names {
         Err(problem) => Err(problem),
-        Ok(Body(request)) => off_thread_async(move || async move {
-            let selected = check::select(&shared, &request.names).map_err(Problem::bad_request)?;
+        Ok(names) => off_thread_async(move || async move {
+            let selected = check::select(&shared, &names).map_err(Problem::bad_request)?;
             check::validate(&shared, &selected).await.map_err(|problems| Problem::bad_request(problems.join("; ")))?;
             let reports = check::run_suite(&shared, &selected, check::DEFAULT_JOBS, false).await;
             let failed = reports.iter().filter(|r| r.failed_check()).count();
@@ -70,9 +76,9 @@ async fn run_checks(caller: Caller<Operator>, State(api): Shared, body: Result<B
         .await
         .and_then(|answer| answer),
     };
-    let (_, reports) = api.audited(&caller, answer, |(failed, _)| {
+    let (_, reports) = api.audited(caller, answer, |(failed, _)| {
         let said = if *failed == 0 { "ok".to_string() } else { format!("{failed} check(s) failed") };
         (said, None)
     })?;
-    Ok(Json(reports))
+    Ok(reports)
 }

@@ -14,16 +14,17 @@
 //! (`/api/v1/openapi.json`) and a reference page made from it (`/api/docs`).
 
 mod auth;
-mod checks;
+pub mod checks;
 mod docs;
 mod events;
 mod hooks;
 mod metrics;
 mod problem;
 mod records;
-mod runs;
+pub mod runs;
+pub mod session;
 mod system;
-mod tasks;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,7 +34,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::{Admin, Caller, Operator, Viewer};
+pub use auth::{Admin, Caller, ClientAddr, Operator, Requester, Viewer, client_addr, enough};
 pub use problem::{Body, Params, Problem, RequestBody};
 
 use crate::app::App;
@@ -49,11 +50,12 @@ pub struct Api {
     /// The runs this serve started and has not seen end, by id.
     running: Mutex<HashMap<i64, Canceller>>,
     scraped: metrics::Scraped,
+    pub sessions: session::Sessions,
 }
 
 impl Api {
     pub fn new(app: Arc<App>) -> Arc<Api> {
-        Arc::new(Api { app, guard: auth::Guard::default(), running: Mutex::new(HashMap::new()), scraped: metrics::Scraped::default() })
+        Arc::new(Api { app, guard: auth::Guard::default(), running: Mutex::new(HashMap::new()), scraped: metrics::Scraped::default(), sessions: session::Sessions::default() })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Canceller>> {
@@ -65,6 +67,17 @@ impl Api {
         self.running().len()
     }
 
+    /// The live token behind a dashboard session (any role).
+    pub fn guard_session(&self, from: std::net::IpAddr, session: &session::Session) -> Result<crate::state::TokenRecord, Problem> {
+        self.guard.admit_session(&self.app, from, session, crate::state::Role::Viewer)
+    }
+
+    /// The live token the `Authorization` header carries (any role), counted
+    /// against the client's failures like any.
+    pub fn guard_token(&self, from: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Result<crate::state::TokenRecord, Problem> {
+        self.guard.admit(&self.app, from, headers, crate::state::Role::Viewer)
+    }
+
     /// Asks every run started here to stop (each winds down as at Ctrl-C).
     pub fn cancel_all(&self) {
         self.running().values().for_each(Canceller::cancel);
@@ -72,7 +85,7 @@ impl Api {
 
     /// Records `caller`'s mutating request in the audit log with how it
     /// went (`said` tells what a success did, and its run), then answers it.
-    pub fn audited<R, T>(&self, caller: &Caller<R>, done: Result<T, Problem>, said: impl FnOnce(&T) -> (String, Option<i64>)) -> Result<T, Problem> {
+    pub fn audited<T>(&self, caller: &Requester, done: Result<T, Problem>, said: impl FnOnce(&T) -> (String, Option<i64>)) -> Result<T, Problem> {
         let (outcome, run) = match &done {
             Ok(value) => said(value),
             Err(problem) => (problem.detail.clone(), None),

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use serde_json::{Value, json};
 
-use super::{Api, Body, Caller, Operator, Params, Problem, RequestBody, Viewer, accepted, run_id};
+use super::{Api, Body, Caller, Operator, Params, Problem, RequestBody, Requester, Viewer, accepted, run_id};
 use crate::pipeline::{self, Start};
 use crate::state::RunFilter;
 
@@ -19,6 +19,7 @@ pub fn routes() -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::new()
         .routes(routes!(pipelines))
         .routes(routes!(pipeline))
+        .routes(routes!(schedules))
         .routes(routes!(start_run))
         .routes(routes!(runs))
         .routes(routes!(run))
@@ -59,6 +60,12 @@ async fn pipeline(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String
     Ok(Json(shown))
 }
 
+/// The scheduled pipelines: when each was last due and is next.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "pipelines", security(("token" = ["viewer"])), responses((status = 200, body = Vec<crate::serve::scheduler::ScheduleRow>)))]
+async fn schedules(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+    Ok(Json(serde_json::to_value(crate::serve::scheduler::rows(&api.app)?).expect("schedules serialize")))
+}
+
 fn known_pipeline<'a>(api: &'a Api, name: &str) -> Result<&'a crate::config::pipeline::Pipeline, Problem> {
     api.app.config.pipelines.get(name).ok_or_else(|| Problem::not_found(format!("no pipeline called {name}; GET /api/v1/pipelines lists them")))
 }
@@ -79,16 +86,20 @@ impl RequestBody for RunRequest {
 #[utoipa::path(post, path = "/api/v1/pipelines/{name}/runs", tag = "pipelines", security(("token" = ["operator"])), params(("name" = String, Path)), request_body = RunRequest,
     responses((status = 202, body = super::Accepted), (status = 400, body = super::ProblemDocument), (status = 404, body = super::ProblemDocument), (status = 409, description = "A run holds the pipeline's concurrency key", body = super::ProblemDocument)))]
 async fn start_run(caller: Caller<Operator>, State(api): Shared, Path(name): Path<String>, body: Result<Body<RunRequest>, Problem>) -> Result<Response, Problem> {
+    let given = body.map(|Body(request)| request.inputs.into_iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect());
+    Ok(accepted(start_pipeline(&api, &caller, &name, given).await?))
+}
+
+/// Starts a run of pipeline `name` with the `key=value` inputs `given`, for
+/// `caller` (audited); its id once it is recorded.
+pub async fn start_pipeline(api: &Arc<Api>, caller: &Requester, name: &str, given: Result<Vec<String>, Problem>) -> Result<i64, Problem> {
     let started = async {
-        let pipeline = known_pipeline(&api, &name)?;
-        let Body(request) = body?;
-        let given: Vec<String> = request.inputs.into_iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
-        let inputs = pipeline::inputs::resolve(&name, pipeline, &given)?;
-        api.spawn_run(Start::New { pipeline: name.clone(), inputs, dry_run: false, by: Some(caller.who()) }).await
+        let pipeline = known_pipeline(api, name)?;
+        let inputs = pipeline::inputs::resolve(name, pipeline, &given?)?;
+        api.spawn_run(Start::New { pipeline: name.to_string(), inputs, dry_run: false, by: Some(caller.who()) }).await
     }
     .await;
-    let run = api.audited(&caller, started, |id| (format!("accepted: run {id}"), Some(*id)))?;
-    Ok(accepted(run))
+    api.audited(caller, started, |id| (format!("accepted: run {id}"), Some(*id)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

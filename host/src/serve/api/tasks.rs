@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Api, Body, Caller, Operator, Problem, RequestBody, accepted};
+use super::{Api, Body, Caller, Operator, Problem, RequestBody, Requester, accepted};
 use crate::pipeline::{Start, Task};
 
 pub fn routes() -> OpenApiRouter<Arc<Api>> {
@@ -128,11 +128,16 @@ async fn verify(caller: Caller<Operator>, State(api): Shared, Path(id): Path<Str
 }
 
 /// Starts `task` for `caller` (audited); `202` with its run id.
-async fn start<R>(api: &Arc<Api>, caller: &Caller<R>, task: Result<Task, Problem>) -> Result<Response, Problem> {
+async fn start(api: &Arc<Api>, caller: &Requester, task: Result<Task, Problem>) -> Result<Response, Problem> {
+    Ok(accepted(start_task(api, caller, task).await?))
+}
+
+/// Starts `task` for `caller` (audited); its run id. The dashboard's forms
+/// start tasks through this too.
+pub async fn start_task(api: &Arc<Api>, caller: &Requester, task: Result<Task, Problem>) -> Result<i64, Problem> {
     let started = match task {
         Ok(task) => api.spawn_run(Start::Task { task, by: caller.who() }).await,
         Err(problem) => Err(problem),
     };
-    let run = api.audited(caller, started, |id| (format!("accepted: run {id}"), Some(*id)))?;
-    Ok(accepted(run))
+    api.audited(caller, started, |id| (format!("accepted: run {id}"), Some(*id)))
 }
