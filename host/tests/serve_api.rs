@@ -377,3 +377,103 @@ fn the_openapi_document_matches_the_routes_and_its_reference_page_works_offline(
     }
     assert!(secured >= 29, "{secured} operations");
 }
+
+/// A self-signed certificate for 127.0.0.1 named `name`: (cert PEM, key PEM, cert DER).
+fn certificate(name: &str) -> (String, String, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+}
+
+/// GET /healthz over TLS trusting only `trusted`: the body, and the certificate the server showed.
+fn https_healthz(addr: &str, trusted: &[&[u8]]) -> Result<(String, Vec<u8>), String> {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in trusted {
+        roots.add(rustls::pki_types::CertificateDer::from(der.to_vec())).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider())).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots).with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    tls.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer);
+    let shown = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()).ok_or("no certificate")?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    Ok((answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer), shown))
+}
+
+#[test]
+fn https_serves_its_certificate_and_rereads_it_on_sighup() {
+    let p = Project::new("[serve]\ntls = { cert = \"cert.pem\", key = \"key.pem\" }\n");
+    let dir = p.path();
+    let (first_pem, first_key, first_der) = certificate("first");
+    let (second_pem, second_key, second_der) = certificate("second");
+    std::fs::write(dir.join("cert.pem"), &first_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &first_key).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = p.command(&["serve", "--listen", &addr]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let trusted = [first_der.as_slice(), second_der.as_slice()];
+    let wait_for = |wanted: &[u8]| {
+        let started = std::time::Instant::now();
+        loop {
+            match https_healthz(&addr, &trusted) {
+                Ok((body, shown)) if shown == wanted => return body,
+                other => assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", other.map(|(body, _)| body)),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    assert_eq!(wait_for(&first_der), "ok");
+    let plain = std::net::TcpStream::connect(&addr).and_then(|mut s| {
+        use std::io::{Read, Write};
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        Ok(answer)
+    });
+    assert!(!String::from_utf8_lossy(&plain.unwrap_or_default()).contains("200 OK"), "no plain HTTP on an HTTPS listener");
+
+    std::fs::write(dir.join("cert.pem"), &second_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &second_key).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert_eq!(wait_for(&second_der), "ok", "the renewed certificate, without a restart");
+
+    std::fs::write(dir.join("cert.pem"), "not a certificate").unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(https_healthz(&addr, &trusted).map(|(body, shown)| (body, shown == second_der)), Ok(("ok".to_string(), true)), "a bad file keeps the certificate read before");
+    let _ = child.kill();
+    let mut printed = String::new();
+    let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut printed);
+    let _ = child.wait();
+    assert!(printed.contains("listening on https://") && printed.contains("still serving the certificate read before"), "{printed}");
+}
+
+#[test]
+fn serving_goes_on_while_a_run_goes_on_and_a_client_reads_its_events_slowly() {
+    let p = Project::new("[[pipelines.long.steps]]\nid = \"talk\"\nuses = \"command\"\nwith.argv = [\"/bin/sh\", \"-c\", \"while true; do echo a line that fills a slow reader; sleep 0.01; done\"]\n");
+    let operator = token(&p, "ci", "operator");
+    let server = Server::start(&p);
+    let (_, started) = server.json("POST", "/api/v1/pipelines/long/runs", &operator, None);
+    let run = started["run_id"].as_i64().unwrap();
+    // Opened and never read: its socket fills while the run writes lines.
+    let slow = server.events(&operator, run, None);
+    assert_eq!(slow.status, 200);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let began = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(server.request("GET", "/api/v1/runs?limit=5", Some(&operator), None).0, 200);
+    }
+    assert!(began.elapsed() < std::time::Duration::from_secs(10), "50 requests took {:?}", began.elapsed());
+    let (status, cancelled) = server.json("POST", &format!("/api/v1/runs/{run}/cancel"), &operator, None);
+    assert_eq!(status, 202, "{cancelled}");
+    server.outcome(&operator, run, "cancelled");
+    drop(slow);
+}

@@ -20,7 +20,7 @@ use crate::config::parse_duration;
 use crate::expr::{self, JobStatus, Scope, Template};
 use crate::failure::{BAD_INPUT, Failure};
 use crate::ops::cancel::{self, Cancel, Canceller};
-use crate::state::{KeyHeld, Outcome, PlannedStep, StepEnd, StepRecord, StepState};
+use crate::state::{EventLog, KeyHeld, Outcome, PlannedStep, StepEnd, StepRecord, StepState};
 
 /// Steps told of a timeout or Ctrl-C and awaited, so they undo what they
 /// did; the others are dropped at once.
@@ -113,19 +113,13 @@ impl Event<'_> {
     }
 }
 
-/// Keeps what run `run_id` shows in its record, then shows it with `observe`.
-fn recording<'a>(app: &'a App, run_id: i64, observe: Observer<'a>) -> impl Fn(Event<'_>) + Send + Sync + 'a {
+/// Keeps what run `run_id` shows in its record (`events`), then shows it with `observe`.
+fn recording<'a>(events: Option<&'a EventLog>, run_id: i64, observe: Observer<'a>) -> impl Fn(Event<'_>) + Send + Sync + 'a {
     move |event: Event<'_>| {
-        if let Some((kind, data)) = event.recorded() {
-            keep_event(app, run_id, kind, &data);
+        if let (Some(events), Some((kind, data))) = (events, event.recorded()) {
+            events.add(run_id, kind, &data);
         }
         observe(event);
-    }
-}
-
-fn keep_event(app: &App, run_id: i64, kind: &str, data: &Value) {
-    if let Err(e) = app.state().and_then(|state| state.add_run_event(run_id, kind, data)) {
-        tracing::warn!("recording what run {run_id} showed: {e}");
     }
 }
 
@@ -218,8 +212,12 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
     };
     observe(Event::Began { run_id });
     // A dry run changes nothing, its record included.
-    let recorded = recording(app, run_id, observe);
-    let observe: Observer<'_> = if dry_run { observe } else { &recorded };
+    let events = match dry_run {
+        true => None,
+        false => state.event_log().inspect_err(|e| tracing::warn!("run {run_id}'s events will not be recorded: {e}")).ok(),
+    };
+    let recorded = recording(events.as_ref(), run_id, observe);
+    let observe: Observer<'_> = &recorded;
     let (canceller, run_cancel) = cancel::pair();
     let runner = Runner {
         stop,
@@ -243,9 +241,10 @@ pub async fn run_until(app: &App, start: Start, observe: Observer<'_>, stop: Can
     };
     let summary = summary(&progress.reports, outcome);
     progress.write(app, run_id, &progress.deferred);
-    // Before the outcome: whoever sees the run ended finds this event too.
-    if !dry_run {
-        keep_event(app, run_id, "finished", &json!({ "outcome": outcome, "summary": summary }));
+    // Written before the outcome: whoever sees the run ended finds every event.
+    if let Some(events) = &events {
+        events.add(run_id, "finished", &json!({ "outcome": outcome, "summary": summary }));
+        events.flush();
     }
     state.finish_run(run_id, outcome, &summary, "")?;
     state.release_pipeline_key(run_id)?;

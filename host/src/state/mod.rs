@@ -29,7 +29,7 @@ pub use locks::{AcquireError, Lock, LockHeld, hostname};
 pub use pipeline_runs::{Decision, KeyHeld, PipelineRun, PlannedStep, StepEnd, StepRecord, StepState};
 pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use check_results::CheckResult;
-pub use run_events::RunEvent;
+pub use run_events::{EventLog, RunEvent};
 pub use runs::{Interrupted, Outcome, RunFilter, RunRecord, who};
 pub use tokens::{Role, TOKEN_PREFIX, TokenRecord};
 
