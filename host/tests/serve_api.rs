@@ -339,7 +339,7 @@ fn random_requests_to_every_route_never_get_a_500() {
 #[test]
 fn the_openapi_document_matches_the_routes_and_its_reference_page_works_offline() {
     let p = Project::new(LINES);
-    let viewer = token(&p, "dash", "viewer");
+    let (viewer, operator) = (token(&p, "dash", "viewer"), token(&p, "ci", "operator"));
     let server = Server::start(&p);
     assert_eq!(server.request("GET", "/api/v1/openapi.json", None, None).0, 401);
     let (status, document) = server.json("GET", "/api/v1/openapi.json", &viewer, None);
@@ -356,6 +356,21 @@ fn the_openapi_document_matches_the_routes_and_its_reference_page_works_offline(
     }
     assert!(page.contains("needs operator") && page.contains("ProblemDocument"), "roles and schemas are shown");
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href=\"http"), "nothing is fetched from elsewhere");
+    // Every route refuses the role below the one it documents, naming it.
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let concrete = path.replace("{name}", "p").replace("{id}", "1").replace("{service}", "web");
+            let (below, name) = match operation["security"][0]["token"][0].as_str() {
+                Some("operator") => (&viewer, "dash"),
+                Some("admin") => (&operator, "ci"),
+                _ => continue,
+            };
+            let role = operation["security"][0]["token"][0].as_str().unwrap();
+            let (status, _, body) = server.request(&method.to_uppercase(), &concrete, Some(below), Some("{}"));
+            assert_eq!(status, 403, "{method} {concrete}: {body}");
+            assert!(body.contains(&format!("this needs the {role} role; token {name} has")), "{method} {concrete}: {body}");
+        }
+    }
     let mut secured = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
@@ -476,4 +491,47 @@ fn serving_goes_on_while_a_run_goes_on_and_a_client_reads_its_events_slowly() {
     assert_eq!(status, 202, "{cancelled}");
     server.outcome(&operator, run, "cancelled");
     drop(slow);
+}
+
+#[test]
+fn locks_schedules_check_results_and_images_over_http() {
+    support::require_engine();
+    let up = common::recorder::Recorder::start(200, "ok");
+    let p = Project::new(&format!(
+        "[services.web]\nimage = \"bosun-test/never-built\"\nversion = \"1.0\"\n\n[checks.home]\nplugin = \"http\"\nurl = \"{u}/\"\n\n[plugins.http]\ngrant.http = [\"{u}\"]\n\n\
+         [pipelines.nightly]\nschedule = \"0 3 * * *\"\ntimezone = \"UTC\"\n\n[[pipelines.nightly.steps]]\nid = \"say\"\nuses = \"command\"\nwith.argv = [\"/bin/true\"]\n",
+        u = up.url
+    ));
+    let (viewer, operator, admin) = (token(&p, "dash", "viewer"), token(&p, "ci", "operator"), token(&p, "root", "admin"));
+    let state = bosun::state::State::open(&p.path().join(".bosun")).unwrap();
+    state.acquire_lock("web@prod", std::process::id(), "1.0", "by hand").unwrap();
+    drop(state);
+    let server = Server::start(&p);
+
+    let (_, locks) = server.json("GET", "/api/v1/locks", &viewer, None);
+    assert_eq!(locks[0]["scope"], "web@prod", "{locks}");
+    let (status, released) = server.json("DELETE", "/api/v1/locks/web", &admin, None);
+    assert_eq!(status, 200, "{released}");
+    assert_eq!(released["released"]["message"], "by hand");
+    let (status, problem) = server.json("DELETE", "/api/v1/locks/web", &admin, None);
+    assert_eq!((status, problem["detail"].as_str()), (404, Some("web@prod is not locked")));
+    assert_eq!(server.json("DELETE", "/api/v1/locks/nope", &admin, None).0, 404);
+
+    let (_, schedules) = server.json("GET", "/api/v1/schedules", &viewer, None);
+    assert_eq!((schedules[0]["pipeline"].as_str(), schedules[0]["timezone"].as_str()), (Some("nightly"), Some("UTC")), "{schedules}");
+    assert!(schedules[0]["next"].as_str().unwrap().contains("03:00:00"), "{schedules}");
+
+    assert_eq!(server.json("GET", "/api/v1/checks/results", &viewer, None).1, serde_json::json!([]));
+    assert_eq!(server.json("POST", "/api/v1/checks/run", &operator, None).1["passed"], true);
+    let (_, results) = server.json("GET", "/api/v1/checks/results", &viewer, None);
+    assert_eq!((results[0]["check"].as_str(), results[0]["passed"].as_bool()), (Some("home"), Some(true)), "{results}");
+    let (_, listed) = server.json("GET", "/api/v1/checks", &viewer, None);
+    assert_eq!(listed["checks"][0]["last"]["passed"], true, "{listed}");
+
+    let (status, required) = server.json("GET", "/api/v1/images/required", &viewer, None);
+    assert_eq!(status, 200, "{required}");
+    assert_eq!((required[0]["image"].as_str(), required[0]["present"].as_bool()), (Some("bosun-test/never-built:1.0"), Some(false)), "{required}");
+    let (status, checked) = server.json("GET", "/api/v1/images/check", &viewer, None);
+    assert_eq!(status, 200, "{checked}");
+    assert!(checked.as_array().unwrap().iter().all(|c| c["image"].is_string()), "{checked}");
 }
