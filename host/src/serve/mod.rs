@@ -5,6 +5,7 @@
 
 pub mod api;
 mod dashboard;
+mod html;
 pub mod scheduler;
 mod tls;
 

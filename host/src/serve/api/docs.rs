@@ -74,11 +74,6 @@ pub fn routes(openapi: OpenApi) -> Router<Arc<Api>> {
         .route("/api/docs", get(move |_: Caller<Viewer>| async move { maud::PreEscaped(page.as_str().to_owned()) }))
 }
 
-const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;color:#222}\
-code,pre{font:13px ui-monospace,monospace;background:#f4f4f4;border-radius:4px}pre{padding:.6rem;overflow-x:auto}\
-.op{border:1px solid #ddd;border-radius:6px;padding:.4rem .8rem;margin:.6rem 0}.m{font-weight:700;text-transform:uppercase;display:inline-block;min-width:4.5rem}\
-.get{color:#06c}.post{color:#080}.delete{color:#c00}.role{float:right;color:#666;font-size:13px}table{border-collapse:collapse}td,th{padding:.1rem .6rem .1rem 0;text-align:left;vertical-align:top}";
-
 /// The reference page: operations by tag, then the schemas.
 fn reference(openapi: &OpenApi) -> Markup {
     let document = serde_json::to_value(openapi).expect("the document serializes");
@@ -92,13 +87,8 @@ fn reference(openapi: &OpenApi) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "bosun API reference" }
-                style { (STYLE) }
-            }
-            body {
+            (crate::serve::html::head("API reference", false))
+            body.docs {
                 h1 { "bosun API " (openapi.info.version) }
                 p { (openapi.info.description.clone().unwrap_or_default()) }
                 p { "The machine-readable document: " a href="/api/v1/openapi.json" { "/api/v1/openapi.json" } " (OpenAPI " (document["openapi"].as_str().unwrap_or("")) ")." }

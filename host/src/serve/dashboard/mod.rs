@@ -22,6 +22,7 @@ use subtle::ConstantTimeEq;
 
 use super::api::session::Session;
 use super::api::{Api, ClientAddr, Problem, Requester};
+use super::html::head;
 use crate::state::Role;
 
 pub fn routes() -> Router<Arc<Api>> {
@@ -85,13 +86,7 @@ fn page(signed: &Signed, here: &str, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · bosun" }
-                link rel="stylesheet" href="/assets/style.css";
-                script src="/assets/live.js" defer {}
-            }
+            (head(title, true))
             body {
                 header {
                     strong { "bosun" }
@@ -126,12 +121,7 @@ fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · bosun" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head(title, false))
             body { main { h1 { (title) } (body) } }
         }
     }
