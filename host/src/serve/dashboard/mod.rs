@@ -111,7 +111,7 @@ fn page(signed: &Signed, here: &str, title: &str, body: Markup) -> Markup {
 fn failure(signed: &Signed, problem: Problem) -> Response {
     let body = html! {
         p.problem { (crate::secrets::mask(&problem.detail)) }
-        p { a href="javascript:history.back()" { "back" } " · " a href="/" { "overview" } }
+        p { a href="/" { "overview" } }
     };
     (problem.status, page(signed, "", &format!("{} {}", problem.status.as_u16(), problem.status.canonical_reason().unwrap_or("")), body)).into_response()
 }
