@@ -66,6 +66,17 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
         },
         Err(e) => push("docker", false, format!("{e:#}")),
     }
+    if let Ok(app) = &app {
+        for name in app.config.hosts.keys() {
+            match crate::docker::connect_host(&app.config, name).await {
+                Ok(connection) => match crate::docker::ping(&connection.client).await {
+                    Ok(version) => push("hosts", true, format!("host {name} ({}): engine {version}", connection.endpoint)),
+                    Err(e) => push("hosts", false, format!("host {name}: {e:#}")),
+                },
+                Err(e) => push("hosts", false, format!("{e:#}")),
+            }
+        }
+    }
     match bosun_plugin_build::detect_toolchain() {
         Ok(toolchain) => push("toolchain", true, toolchain.describe()),
         Err(e) => push("toolchain", false, format!("{e} (needed only to build plugins)")),

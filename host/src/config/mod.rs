@@ -1,6 +1,7 @@
 //! bosun.toml: the model and its validation. Errors name the file, line and key.
 
 mod error;
+pub mod hosts;
 pub mod notify_template;
 pub mod pipeline;
 pub mod notify_url;
@@ -34,6 +35,9 @@ pub struct Config {
     /// Grants and limits per plugin: `[plugins.<name>]`.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// The engines: `[hosts.<name>]` (none: the environment's, as `local`).
+    #[serde(default)]
+    pub hosts: BTreeMap<String, hosts::Host>,
     #[serde(default)]
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
@@ -218,6 +222,7 @@ impl Config {
             project: Project::default(),
             naming: None,
             plugins: BTreeMap::new(),
+            hosts: BTreeMap::new(),
             services: BTreeMap::new(),
             checks: BTreeMap::new(),
             suites: BTreeMap::new(),
@@ -263,8 +268,12 @@ impl Config {
                 }
             }
         }
+        for (name, host) in &self.hosts {
+            host.validate(&format!("hosts.{name}"), |p| self.resolve(p), problems);
+        }
         for (name, service) in &self.services {
             service.validate(&format!("services.{name}"), problems);
+            hosts::placement(&format!("services.{name}"), &service.hosts, &service.roles, &self.hosts, problems);
             service.env.iter().filter(|(key, _)| secrets::secret_key(key)).for_each(|(_, value)| crate::secrets::register(value));
             for check in service.checks.iter().filter(|c| !self.checks.contains_key(*c)) {
                 problems.add(format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list"));

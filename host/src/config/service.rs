@@ -63,6 +63,12 @@ pub struct Service {
     /// Seconds a container gets to stop before it is killed.
     #[serde(default = "default_stop_timeout")]
     pub stop_timeout: u32,
+    /// The `[hosts.*]` it runs on…
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// …and those with any of these roles (neither: the `local` host).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 fn default_retain() -> usize {

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod deploys;
+pub mod engines;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

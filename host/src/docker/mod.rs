@@ -1,5 +1,7 @@
-//! The connection to the Docker engine: where it is and which API version to
-//! speak.
+//! The connection to a Docker engine: where it is and which API version to
+//! speak. A `[hosts.<name>]` table names its engine (`unix://`, `ssh://`
+//! through `ssh` (the `ssh` module), `tcp://` with or without TLS); the
+//! `local` host of a bosun.toml without hosts is the environment's:
 //!
 //! The endpoint follows the docker CLI's environment: `DOCKER_HOST`
 //! (`unix:///path`, `tcp://host:port`, `http://`, `https://`), TLS when
@@ -10,6 +12,8 @@
 //! bollard speaks its newest API version by default and engines older than
 //! that refuse every request, so [`open`] first asks the engine which version
 //! it speaks and uses the older of the two.
+
+mod ssh;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,12 +38,13 @@ const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 const HINT: &str = "set DOCKER_HOST to the engine's address (unix:///var/run/docker.sock, tcp://HOST:2375, \
                     or tcp://HOST:2376 with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=DIR holding ca.pem, cert.pem, key.pem)";
 
-/// Where the engine is, as the environment says.
+/// Where an engine is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Unix(String),
     Tcp(String),
-    Tls { addr: String, cert_dir: PathBuf },
+    Tls { addr: String, ca: PathBuf, cert: PathBuf, key: PathBuf },
+    Ssh { destination: String, port: Option<u16>, config: Option<PathBuf> },
 }
 
 impl Endpoint {
@@ -59,10 +64,16 @@ impl Endpoint {
                 (None, Some(home)) => PathBuf::from(home).join(".docker"),
                 (None, None) => bail!("DOCKER_HOST={host} uses TLS but neither DOCKER_CERT_PATH nor HOME is set; {HINT}"),
             };
-            Ok(Endpoint::Tls { addr: addr.to_string(), cert_dir })
+            let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| cert_dir.join(f));
+            Ok(Endpoint::Tls { addr: addr.to_string(), ca, cert, key })
         };
         if host.starts_with("unix://") {
             Ok(Endpoint::Unix(host))
+        } else if host.starts_with("ssh://") {
+            match crate::config::hosts::Address::parse(&host) {
+                Ok(crate::config::hosts::Address::Ssh { destination, port }) => Ok(Endpoint::Ssh { destination, port, config: None }),
+                _ => bail!("DOCKER_HOST={host} is not an ssh address; write ssh://user@host[:port]"),
+            }
         } else if let Some(addr) = host.strip_prefix("https://") {
             tls(addr)
         } else if let Some(addr) = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://")) {
@@ -72,8 +83,28 @@ impl Endpoint {
                 None => Ok(Endpoint::Tcp(addr.to_string())),
             }
         } else {
-            bail!("DOCKER_HOST={host} is not supported: bosun speaks unix://, tcp://, http:// and https://; {HINT}")
+            bail!("DOCKER_HOST={host} is not supported: bosun speaks unix://, ssh://, tcp://, http:// and https://; {HINT}")
         }
+    }
+
+    /// Where host `name` of `config` has its engine: its `docker` URL and
+    /// TLS files, or for `local` without a `[hosts.local]`, the environment's.
+    pub fn of_host(config: &crate::config::Config, name: &str) -> anyhow::Result<Endpoint> {
+        use crate::config::hosts::Address;
+        let Some(host) = config.hosts.get(name) else {
+            return match name == crate::config::hosts::LOCAL {
+                true => Endpoint::from_env(),
+                false => bail!("no host called {name}; add a [hosts.{name}] table to bosun.toml"),
+            };
+        };
+        Ok(match Address::parse(&host.docker).map_err(|e| anyhow!("hosts.{name}.docker: {e}"))? {
+            Address::Unix(path) => Endpoint::Unix(format!("unix://{path}")),
+            Address::Ssh { destination, port } => Endpoint::Ssh { destination, port, config: host.ssh_config.as_ref().map(|c| config.resolve(c)) },
+            Address::Tcp(addr) => match &host.tls {
+                Some(tls) => Endpoint::Tls { addr, ca: config.resolve(&tls.ca), cert: config.resolve(&tls.cert), key: config.resolve(&tls.key) },
+                None => Endpoint::Tcp(addr),
+            },
+        })
     }
 
     /// A client speaking `version`. Makes no request.
@@ -82,13 +113,13 @@ impl Endpoint {
         let docker = match self {
             Endpoint::Unix(socket) => Docker::connect_with_unix(socket, timeout, version),
             Endpoint::Tcp(addr) => Docker::connect_with_http(addr, timeout, version),
-            Endpoint::Tls { addr, cert_dir } => {
-                let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| cert_dir.join(f));
-                if let Some(missing) = [&ca, &cert, &key].into_iter().find(|p| !p.is_file()) {
-                    bail!("cannot use the Docker engine at {self}: {} does not exist; {HINT}", missing.display());
+            Endpoint::Tls { addr, ca, cert, key } => {
+                if let Some(missing) = [ca, cert, key].into_iter().find(|p| std::fs::File::open(p).is_err()) {
+                    bail!("cannot use the Docker engine at {self}: {} cannot be read; {HINT}", missing.display());
                 }
-                Docker::connect_with_ssl(addr, &key, &cert, &ca, timeout, version)
+                Docker::connect_with_ssl(addr, key, cert, ca, timeout, version)
             }
+            Endpoint::Ssh { destination, port, config } => ssh::SshConnector::new(destination, *port, config.clone()).client(timeout, version),
         };
         docker.map_err(|e| self.unreachable(causes(&e)))
     }
@@ -99,7 +130,19 @@ impl Endpoint {
     }
 
     /// The API version to speak: the engine's, capped at bollard's newest.
+    /// An ssh engine that cannot be reached says why in ssh's words.
     async fn api_version(&self) -> anyhow::Result<ClientVersion> {
+        let agreed = self.agree_version().await;
+        match (&agreed, self) {
+            (Err(e), Endpoint::Ssh { destination, port, config }) => match ssh::SshConnector::new(destination, *port, config.clone()).diagnose().await {
+                Some(said) => Err(anyhow!("{e}; ssh says: {said}")),
+                None => agreed,
+            },
+            _ => agreed,
+        }
+    }
+
+    async fn agree_version(&self) -> anyhow::Result<ClientVersion> {
         for asked in [API_DEFAULT_VERSION, &OLDEST_API] {
             let probe = self.client(asked)?;
             match tokio::time::timeout(PROBE_TIMEOUT, probe.version()).await {
@@ -125,7 +168,9 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Unix(socket) if socket.starts_with("unix://") => write!(f, "{socket}"),
             Endpoint::Unix(socket) => write!(f, "unix://{socket}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
-            Endpoint::Tls { addr, cert_dir } => write!(f, "tcp://{addr} (TLS, certificates in {})", cert_dir.display()),
+            Endpoint::Tls { addr, cert, .. } => write!(f, "tcp://{addr} (TLS, client certificate {})", cert.display()),
+            Endpoint::Ssh { destination, port: Some(port), .. } => write!(f, "ssh://{destination}:{port}"),
+            Endpoint::Ssh { destination, port: None, .. } => write!(f, "ssh://{destination}"),
         }
     }
 }
@@ -177,6 +222,20 @@ pub async fn connect() -> anyhow::Result<Connection> {
     let endpoint = Endpoint::from_env()?;
     let version = endpoint.api_version().await?;
     Ok(Connection { client: endpoint.client(&version)?, endpoint })
+}
+
+/// Connects to host `name`'s engine (see [`Endpoint::of_host`]); errors are
+/// one line naming the host and its endpoint.
+pub async fn connect_host(config: &crate::config::Config, name: &str) -> anyhow::Result<Connection> {
+    let endpoint = Endpoint::of_host(config, name)?;
+    // A configured host is fixed in bosun.toml, not by DOCKER_HOST.
+    let hint = match config.hosts.contains_key(name) {
+        true => format!("check hosts.{name}.docker in bosun.toml"),
+        false => HINT.to_string(),
+    };
+    let named = |e: anyhow::Error| anyhow!("host {name}: {}", e.to_string().replace(HINT, &hint));
+    let version = endpoint.api_version().await.map_err(named)?;
+    Ok(Connection { client: endpoint.client(&version).map_err(named)?, endpoint })
 }
 
 /// [`connect`], for callers that need only the client.
@@ -236,20 +295,25 @@ mod tests {
         assert_eq!(endpoint(&[("DOCKER_HOST", "unix:///run/user/1000/docker.sock")]).unwrap(), Endpoint::Unix("unix:///run/user/1000/docker.sock".into()));
         assert_eq!(endpoint(&[("DOCKER_HOST", "tcp://10.0.0.2:2375")]).unwrap(), Endpoint::Tcp("10.0.0.2:2375".into()));
         let tls = endpoint(&[("DOCKER_HOST", "tcp://10.0.0.2:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs")]).unwrap();
-        assert_eq!(tls, Endpoint::Tls { addr: "10.0.0.2:2376".into(), cert_dir: "/certs".into() });
-        assert_eq!(tls.to_string(), "tcp://10.0.0.2:2376 (TLS, certificates in /certs)");
+        let files = |dir: &str| ["ca.pem", "cert.pem", "key.pem"].map(|f| PathBuf::from(dir).join(f));
+        let [ca, cert, key] = files("/certs");
+        assert_eq!(tls, Endpoint::Tls { addr: "10.0.0.2:2376".into(), ca, cert, key });
+        assert_eq!(tls.to_string(), "tcp://10.0.0.2:2376 (TLS, client certificate /certs/cert.pem)");
         let home = endpoint(&[("DOCKER_HOST", "https://d:2376"), ("HOME", "/home/ops")]).unwrap();
-        assert_eq!(home, Endpoint::Tls { addr: "d:2376".into(), cert_dir: "/home/ops/.docker".into() });
-        let ssh = endpoint(&[("DOCKER_HOST", "ssh://ops@d")]).unwrap_err().to_string();
-        assert!(ssh.contains("DOCKER_HOST=ssh://ops@d is not supported") && ssh.contains("set DOCKER_HOST"), "{ssh}");
+        let [ca, cert, key] = files("/home/ops/.docker");
+        assert_eq!(home, Endpoint::Tls { addr: "d:2376".into(), ca, cert, key });
+        assert_eq!(endpoint(&[("DOCKER_HOST", "ssh://ops@d:2222")]).unwrap(), Endpoint::Ssh { destination: "ops@d".into(), port: Some(2222), config: None });
+        let bad = endpoint(&[("DOCKER_HOST", "npipe:////./pipe/docker")]).unwrap_err().to_string();
+        assert!(bad.contains("DOCKER_HOST=npipe:////./pipe/docker is not supported") && bad.contains("set DOCKER_HOST"), "{bad}");
     }
 
     #[test]
     fn missing_tls_certificates_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let endpoint = Endpoint::Tls { addr: "127.0.0.1:1".into(), cert_dir: dir.path().into() };
+        let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| dir.path().join(f));
+        let endpoint = Endpoint::Tls { addr: "127.0.0.1:1".into(), ca, cert, key };
         let err = endpoint.client(API_DEFAULT_VERSION).unwrap_err().to_string();
-        assert!(err.contains(&format!("{}/ca.pem does not exist", dir.path().display())), "{err}");
+        assert!(err.contains(&format!("{}/ca.pem cannot be read", dir.path().display())), "{err}");
         assert!(err.starts_with("cannot use the Docker engine at tcp://127.0.0.1:1 (TLS"), "{err}");
     }
 

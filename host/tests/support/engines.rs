@@ -1,0 +1,160 @@
+//! More Docker engines for the multi-host tests, each a `dockerd` in a
+//! network namespace of its own (an extra engine in the host's namespace
+//! would take over docker0), and an `sshd` on a loopback port that leads to
+//! one of them, as a remote host's would. Stopped and removed when dropped.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A dockerd in its own network namespace, reached through its unix socket.
+pub struct Engine {
+    pub socket: PathBuf,
+    netns: String,
+    dockerd: Child,
+    dir: PathBuf,
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+impl Engine {
+    pub fn start() -> Engine {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("bz{}-{n}", std::process::id());
+        // Short: containerd's socket path under the exec root must fit a sockaddr.
+        let dir = PathBuf::from(format!("/tmp/{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("daemon.json"), "{}").unwrap();
+        run("ip", &["netns", "add", &tag]);
+        run("ip", &["netns", "exec", &tag, "ip", "link", "set", "lo", "up"]);
+        let socket = dir.join("docker.sock");
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let dockerd = Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{tag}"))
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("x"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("--host")
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("nsenter and dockerd");
+        let engine = Engine { socket, netns: tag, dockerd, dir };
+        let started = Instant::now();
+        while !engine.docker(&["version"]).status.success() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the engine did not start: {}", std::fs::read_to_string(engine.dir.join("dockerd.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        engine
+    }
+
+    /// `docker -H <this engine> args`.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker").arg("-H").arg(format!("unix://{}", self.socket.display())).args(args).output().unwrap()
+    }
+
+    /// This engine's address, as a bosun.toml names it.
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Copies an image from the host's engine into this one.
+    pub fn load(&self, image: &str) {
+        let saved = self.dir.join("image.tar");
+        run("docker", &["save", "-o", &saved.to_string_lossy(), image]);
+        let out = self.docker(&["load", "-i", &saved.to_string_lossy()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let _ = std::fs::remove_file(saved);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // dockerd ends its containers and containerd on SIGTERM; the group goes if it does not.
+        unsafe { libc::kill(self.dockerd.id() as i32, libc::SIGTERM) };
+        let asked = Instant::now();
+        while self.dockerd.try_wait().ok().flatten().is_none() && asked.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        unsafe { libc::kill(-(self.dockerd.id() as i32), libc::SIGKILL) };
+        let _ = self.dockerd.wait();
+        let _ = Command::new("ip").args(["netns", "delete", &self.netns]).output();
+        let _ = Command::new("umount").arg("-R").arg(self.dir.join("data")).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An sshd on a loopback port whose sessions reach `docker_host`, with a
+/// client key and a known_hosts entry made for it, and an ssh configuration
+/// file that uses them (`ssh_config` of a host in bosun.toml).
+pub struct Sshd {
+    pub port: u16,
+    pub ssh_config: PathBuf,
+    pub known_hosts: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn keygen(path: &Path) {
+    run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", &path.to_string_lossy()]);
+}
+
+impl Sshd {
+    pub fn start(docker_host: &str) -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("id"));
+        std::fs::copy(d.join("id.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\n\
+             StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+             SetEnv DOCKER_HOST={docker_host}\nLogLevel ERROR\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let child = Command::new("/usr/sbin/sshd").arg("-D").arg("-e").arg("-f").arg(d.join("sshd_config")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("/usr/sbin/sshd (scripts/setup installs openssh-server)");
+        let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let known_hosts = d.join("known_hosts");
+        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key}")).unwrap();
+        let ssh_config = d.join("ssh_config");
+        std::fs::write(&ssh_config, format!("Host *\n  IdentityFile {d}/id\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n", known_hosts.display(), d = d.display())).unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "sshd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd { port, ssh_config, known_hosts, child, _dir: dir }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the host engine's bridge is still there (an engine started in
+/// the host's namespace would have taken it).
+pub fn docker0_is_there() -> bool {
+    Command::new("ip").args(["link", "show", "docker0"]).output().is_ok_and(|o| o.status.success())
+}
