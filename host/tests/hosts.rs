@@ -1,7 +1,7 @@
-//! Many hosts: `[hosts.*]` engines reached over a unix socket and over ssh
-//! (the system ssh, `docker system dial-stdio` on the far side), each a real
-//! dockerd in a network namespace of its own; an unreachable host and a
-//! changed host key named in one line.
+//! Many hosts: `[hosts.*]` engines reached over a unix socket, over ssh
+//! (the system ssh, `docker system dial-stdio` on the far side) and over
+//! tcp+TLS (through a veth pair), each a real dockerd in a network namespace
+//! of its own; an unreachable host and a changed host key named in one line.
 
 mod common;
 mod support;
@@ -12,13 +12,18 @@ use support::engines::{Engine, Sshd, docker0_is_there};
 #[test]
 fn doctor_reaches_each_host_over_its_transport_and_names_the_ones_it_cannot() {
     support::require_engine();
-    let (b, c) = (Engine::start(), Engine::start());
+    let (b, c, d) = (Engine::start(), Engine::start(), Engine::start_tls());
     let sshd = Sshd::start(&c.url());
+    let (tls_addr, [ca, cert, key]) = d.tls.clone().unwrap();
     let p = Project::new(&format!(
-        "[hosts.b]\ndocker = \"{}\"\nroles = [\"web\"]\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\nroles = [\"web\"]\n\n[hosts.gone]\ndocker = \"tcp://127.0.0.1:1\"\n",
+        "[hosts.b]\ndocker = \"{}\"\nroles = [\"web\"]\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\nroles = [\"web\"]\n\n\
+         [hosts.d]\ndocker = \"tcp://{tls_addr}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n\n[hosts.gone]\ndocker = \"tcp://127.0.0.1:1\"\n",
         b.url(),
         sshd.port,
-        sshd.ssh_config.display()
+        sshd.ssh_config.display(),
+        ca.display(),
+        cert.display(),
+        key.display()
     ));
     let out = p.bosun(&["doctor"]);
     let text = stdout(&out);
@@ -27,6 +32,8 @@ fn doctor_reaches_each_host_over_its_transport_and_names_the_ones_it_cannot() {
     assert!(line("host b ").starts_with("ok") && line("host b ").ends_with(&format!("engine {engine_version}")), "{text}");
     let over_ssh = line("host c ");
     assert!(over_ssh.starts_with("ok") && over_ssh.contains(&format!("ssh://root@127.0.0.1:{}", sshd.port)), "{text}");
+    let over_tls = line("host d ");
+    assert!(over_tls.starts_with("ok") && over_tls.contains(&format!("tcp://{tls_addr} (TLS")), "{text}");
     let gone = line("host gone");
     assert!(gone.starts_with("FAIL") && gone.contains("tcp://127.0.0.1:1") && gone.contains("check hosts.gone.docker in bosun.toml"), "{gone}");
     assert_eq!(out.status.code(), Some(1), "a host that cannot be reached fails the doctor");
@@ -42,7 +49,7 @@ fn doctor_reaches_each_host_over_its_transport_and_names_the_ones_it_cannot() {
     assert!(refused.starts_with("FAIL") && refused.contains("ssh says:") && refused.contains(&format!("{}:1", sshd.known_hosts.display())), "{refused}");
     assert!(!refused.contains("@@@"), "one line, without ssh's banner: {refused}");
 
-    drop((b, c, sshd));
+    drop((b, c, d, sshd));
     assert!(docker0_is_there(), "the host engine's docker0 is still there");
 }
 

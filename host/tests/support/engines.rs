@@ -9,12 +9,39 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// A dockerd in its own network namespace, reached through its unix socket.
+/// A dockerd in its own network namespace, reached through its unix socket
+/// (and, when started with TLS, over tcp through a veth pair).
 pub struct Engine {
     pub socket: PathBuf,
+    /// With TLS: `host:port` inside the namespace, and the client's ca, cert and key files.
+    pub tls: Option<(String, [PathBuf; 3])>,
     netns: String,
+    veth: Option<String>,
     dockerd: Child,
     dir: PathBuf,
+}
+
+/// PEM files of a CA, a server certificate for `ip` and a client certificate.
+fn certificates(dir: &Path, ip: &str) -> ([PathBuf; 3], [PathBuf; 3]) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "bosun test engines CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let issue = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose, stem: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &*ca).unwrap();
+        let (cert_path, key_path) = (dir.join(format!("{stem}-cert.pem")), dir.join(format!("{stem}-key.pem")));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    };
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    let (server_cert, server_key) = issue(vec![ip.to_string()], rcgen::ExtendedKeyUsagePurpose::ServerAuth, "server");
+    let (client_cert, client_key) = issue(vec!["bosun".to_string()], rcgen::ExtendedKeyUsagePurpose::ClientAuth, "client");
+    ([ca_path.clone(), server_cert, server_key], [ca_path, client_cert, client_key])
 }
 
 fn run(program: &str, args: &[&str]) -> Output {
@@ -25,6 +52,16 @@ fn run(program: &str, args: &[&str]) -> Output {
 
 impl Engine {
     pub fn start() -> Engine {
+        Engine::launch(false)
+    }
+
+    /// An engine that also answers tcp+TLS on an address only a veth pair
+    /// between the host and its namespace reaches.
+    pub fn start_tls() -> Engine {
+        Engine::launch(true)
+    }
+
+    fn launch(tls: bool) -> Engine {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, Ordering::SeqCst);
         let tag = format!("bz{}-{n}", std::process::id());
@@ -37,6 +74,27 @@ impl Engine {
         run("ip", &["netns", "exec", &tag, "ip", "link", "set", "lo", "up"]);
         let socket = dir.join("docker.sock");
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let mut tcp = Vec::new();
+        let (mut veth, mut client) = (None, None);
+        if tls {
+            // A /30 of 10.213.0.0/16 of its own: traffic goes to nothing else.
+            let block = (std::process::id() as usize * 8 + n) % 16_000;
+            let (host_ip, engine_ip) = (format!("10.213.{}.{}", block / 64, (block % 64) * 4 + 1), format!("10.213.{}.{}", block / 64, (block % 64) * 4 + 2));
+            let (outside, inside) = (format!("vh{tag}"), format!("vn{tag}"));
+            run("ip", &["link", "add", &outside, "type", "veth", "peer", "name", &inside]);
+            run("ip", &["link", "set", &inside, "netns", &tag]);
+            run("ip", &["addr", "add", &format!("{host_ip}/30"), "dev", &outside]);
+            run("ip", &["link", "set", &outside, "up"]);
+            run("ip", &["netns", "exec", &tag, "ip", "addr", "add", &format!("{engine_ip}/30"), "dev", &inside]);
+            run("ip", &["netns", "exec", &tag, "ip", "link", "set", &inside, "up"]);
+            let ([ca, cert, key], client_files) = certificates(&dir, &engine_ip);
+            tcp = vec!["--host".to_string(), format!("tcp://{engine_ip}:2376"), "--tlsverify".into()];
+            for (flag, file) in [("--tlscacert", ca), ("--tlscert", cert), ("--tlskey", key)] {
+                tcp.extend([flag.to_string(), file.display().to_string()]);
+            }
+            veth = Some(outside);
+            client = Some((format!("{engine_ip}:2376"), client_files));
+        }
         let dockerd = Command::new("nsenter")
             .arg(format!("--net=/var/run/netns/{tag}"))
             .arg("dockerd")
@@ -50,12 +108,13 @@ impl Engine {
             .arg(dir.join("dockerd.pid"))
             .arg("--host")
             .arg(format!("unix://{}", socket.display()))
+            .args(&tcp)
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
             .spawn()
             .expect("nsenter and dockerd");
-        let engine = Engine { socket, netns: tag, dockerd, dir };
+        let engine = Engine { socket, tls: client, netns: tag, veth, dockerd, dir };
         let started = Instant::now();
         while !engine.docker(&["version"]).status.success() {
             assert!(started.elapsed() < Duration::from_secs(60), "the engine did not start: {}", std::fs::read_to_string(engine.dir.join("dockerd.log")).unwrap_or_default());
@@ -94,6 +153,9 @@ impl Drop for Engine {
         }
         unsafe { libc::kill(-(self.dockerd.id() as i32), libc::SIGKILL) };
         let _ = self.dockerd.wait();
+        if let Some(veth) = &self.veth {
+            let _ = Command::new("ip").args(["link", "delete", veth]).output();
+        }
         let _ = Command::new("ip").args(["netns", "delete", &self.netns]).output();
         let _ = Command::new("umount").arg("-R").arg(self.dir.join("data")).output();
         let _ = std::fs::remove_dir_all(&self.dir);
