@@ -64,3 +64,41 @@ fn an_unknown_host_or_role_in_a_service_is_refused_at_load() {
     assert!(err.contains("hosts.bad.docker: \"ftp://x\" is not an engine address"), "{err}");
     assert!(err.contains("hosts.tls.tls.ca:") && err.contains("ca.pem"), "a TLS file that cannot be read is named: {err}");
 }
+
+#[test]
+fn images_required_asks_every_host_its_services_run_on() {
+    support::require_engine();
+    let (b, c) = (Engine::start(), Engine::start());
+    let image = support::test_image();
+    b.load(&image);
+    let (repo, tag) = image.rsplit_once(':').unwrap();
+    let p = Project::new(&format!(
+        "[hosts.b]\ndocker = \"{}\"\nroles = [\"web\"]\n\n[hosts.c]\ndocker = \"{}\"\nroles = [\"web\", \"db\"]\n\n\
+         [services.web]\nimage = \"{repo}\"\nversion = \"{tag}\"\nroles = [\"web\"]\n\n[services.db]\nimage = \"bosun-test/db\"\nversion = \"9\"\nhosts = [\"c\"]\n",
+        b.url(),
+        c.url()
+    ));
+    let out = p.bosun(&["images", "required"]);
+    assert_eq!(out.status.code(), Some(1), "images are missing on c");
+    let text = stdout(&out);
+    let row = |host: &str, image: &str| text.lines().find(|l| l.starts_with(host) && l.contains(image)).unwrap_or_else(|| panic!("{host} {image} in:\n{text}")).to_string();
+    assert!(row("b ", &image).contains("present"), "{text}");
+    assert!(row("c ", &image).contains("MISSING") && row("c ", "bosun-test/db:9").contains("MISSING"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("b ") && l.contains("bosun-test/db")), "db runs on c only: {text}");
+    let err = common::project::stderr(&out);
+    assert!(err.contains(&format!("`bosun images pull {image}` on host c")), "{err}");
+
+    let only_b = p.bosun(&["images", "required", "--hosts", "b", "--json"]);
+    assert!(only_b.status.success(), "{}", common::project::stderr(&only_b));
+    let rows: serde_json::Value = serde_json::from_slice(&only_b.stdout).unwrap();
+    assert!(rows.as_array().unwrap().iter().all(|r| r["host"] == "b" && r["present"] == true), "{rows}");
+    let unknown = p.bosun(&["images", "required", "--hosts", "x"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(common::project::stderr(&unknown).contains("--hosts: no service runs on a host called x; they run on: b, c"));
+
+    drop(c);
+    let gone = p.bosun(&["images", "required"]);
+    let err = common::project::stderr(&gone);
+    assert!(gone.status.code() == Some(1) && err.contains("host c: cannot reach the Docker engine at unix://"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line naming the host and its endpoint: {err}");
+}

@@ -18,8 +18,12 @@ pub enum ImagesCommand {
     Check,
     /// Pull an image, with progress per layer.
     Pull { reference: String },
-    /// Check that every image the services need is on this machine.
-    Required,
+    /// Check that every image the services need is on each host they run on.
+    Required {
+        /// Only these hosts (`web1,web2`).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+    },
     /// Pull an image and recreate the containers created from it, config intact.
     Update {
         /// The image reference (e.g. registry.example/web:1.4).
@@ -49,6 +53,9 @@ pub enum ImagesCommand {
 }
 
 pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), Failure> {
+    if let ImagesCommand::Required { hosts } = &command {
+        return required(app, hosts, out).await;
+    }
     let engine = DockerClient::open().await?;
     match command {
         ImagesCommand::Check => {
@@ -107,24 +114,33 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             });
             Ok(())
         }
-        ImagesCommand::Required => {
-            let required = images::required(&app.config, &engine).await?;
-            out.print(&required, || {
-                if required.is_empty() {
-                    return "no service names an image version yet".into();
-                }
-                required.iter().map(|r| format!("{}  {}  ({})", if r.present { "present" } else { "MISSING" }, r.image, r.services.join(", "))).collect::<Vec<_>>().join("\n")
-            });
-            let missing: Vec<&str> = required.iter().filter(|r| !r.present).map(|r| r.image.as_str()).collect();
-            match missing.as_slice() {
-                [] => Ok(()),
-                _ => Err(Failure::failed(format!(
-                    "{} image(s) missing; get them with: {}",
-                    missing.len(),
-                    missing.iter().map(|m| format!("`bosun images pull {m}`")).collect::<Vec<_>>().join(", ")
-                ))),
-            }
+        ImagesCommand::Required { .. } => unreachable!("answered before the local engine is opened"),
+    }
+}
+
+/// `bosun images required [--hosts]`: per host, every image its services need.
+async fn required(app: &App, only: &[String], out: Output) -> Result<(), Failure> {
+    let hosts = app.config.hosts_in_use(only).map_err(Failure::bad_input)?;
+    let required = images::required_everywhere(&app.config, &hosts).await?;
+    let many = !app.config.hosts.is_empty();
+    out.print(&required, || {
+        if required.is_empty() {
+            return "no service names an image version yet".into();
         }
+        let line = |r: &images::Required| {
+            let host = if many { format!("{:<12}  ", r.host) } else { String::new() };
+            format!("{host}{}  {}  ({})", if r.present { "present" } else { "MISSING" }, r.image, r.services.join(", "))
+        };
+        required.iter().map(line).collect::<Vec<_>>().join("\n")
+    });
+    let pulls: Vec<String> = required
+        .iter()
+        .filter(|r| !r.present)
+        .map(|r| if many { format!("`bosun images pull {}` on host {}", r.image, r.host) } else { format!("`bosun images pull {}`", r.image) })
+        .collect();
+    match pulls.as_slice() {
+        [] => Ok(()),
+        _ => Err(Failure::failed(format!("{} image(s) missing; get them with: {}", pulls.len(), pulls.join(", ")))),
     }
 }
 

@@ -333,6 +333,24 @@ impl Config {
         }
     }
 
+    /// The hosts service `name` runs on (`local` for one that names none).
+    pub fn service_hosts(&self, name: &str) -> Vec<String> {
+        match self.services.get(name) {
+            Some(service) => hosts::of_service(&service.hosts, &service.roles, &self.hosts),
+            None => Vec::new(),
+        }
+    }
+
+    /// Every host a service runs on, by name; only those in `only` when it
+    /// names any (an unknown one is an error).
+    pub fn hosts_in_use(&self, only: &[String]) -> Result<Vec<String>, String> {
+        let hosts: Vec<String> = self.services.keys().flat_map(|name| self.service_hosts(name)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        if let Some(unknown) = only.iter().find(|h| !hosts.contains(h)) {
+            return Err(format!("--hosts: no service runs on a host called {unknown}; they run on: {}", hosts.join(", ")));
+        }
+        Ok(hosts.into_iter().filter(|h| only.is_empty() || only.contains(h)).collect())
+    }
+
     /// Where run `run_id` can be looked at: `project.runs_url`, else the
     /// dashboard's page when `serve.base_url` is set.
     pub fn run_link(&self, run_id: i64) -> Option<String> {

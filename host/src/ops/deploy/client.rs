@@ -39,6 +39,11 @@ impl DockerClient {
         Ok(DockerClient { docker: crate::docker::open().await? })
     }
 
+    /// The engine of host `name` (see `[hosts]`).
+    pub async fn for_host(config: &crate::config::Config, name: &str) -> Result<DockerClient> {
+        Ok(DockerClient { docker: crate::docker::connect_host(config, name).await?.client })
+    }
+
     /// Containers (running or not) carrying every label in `labels`, newest first.
     pub async fn managed(&self, labels: &BTreeMap<&str, String>) -> Result<Vec<Managed>> {
         let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);

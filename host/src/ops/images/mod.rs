@@ -37,9 +37,10 @@ pub struct ImageUse {
     pub services: Vec<String>,
 }
 
-/// Every image a service uses: its configured `image:version`, and the image
-/// each running container of the service was created from.
-pub async fn in_use(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<ImageUse>> {
+/// Every image a service uses on host `host` (whose engine `engine` is):
+/// its configured `image:version`, and the image each running container of
+/// the service was created from.
+pub async fn in_use_on(config: &Config, engine: &DockerClient, host: &str) -> anyhow::Result<Vec<ImageUse>> {
     let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |image: String, service: &str| {
         let services = uses.entry(image).or_default();
@@ -47,36 +48,59 @@ pub async fn in_use(config: &Config, engine: &DockerClient) -> anyhow::Result<Ve
             services.push(service.to_string());
         }
     };
-    for (name, service) in &config.services {
+    let placed = |name: &str| config.service_hosts(name).iter().any(|h| h == host);
+    for (name, service) in config.services.iter().filter(|(name, _)| placed(name)) {
         if let Some(version) = &service.version {
             add(format!("{}:{version}", service.image), name);
         }
     }
     let project = BTreeMap::from([(label::PROJECT, config.project.name.clone()), (label::ENV, config.project.env.clone())]);
     for container in engine.managed(&project).await? {
-        if container.running && config.services.contains_key(&container.service) {
+        if container.running && config.services.contains_key(&container.service) && placed(&container.service) {
             add(container.image.clone(), &container.service);
         }
     }
     Ok(uses.into_iter().map(|(image, services)| ImageUse { image, services }).collect())
 }
 
-/// An image in use and whether it is on this machine.
-#[derive(Debug, Clone, Serialize)]
+/// [`in_use_on`] the `local` host (the environment's engine).
+pub async fn in_use(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<ImageUse>> {
+    in_use_on(config, engine, crate::config::hosts::LOCAL).await
+}
+
+/// An image in use on a host and whether it is there.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Required {
+    pub host: String,
     pub image: String,
     pub services: Vec<String>,
     pub present: bool,
 }
 
-/// `bosun images required`: every image in use, present or missing.
-pub async fn required(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<Required>> {
+/// Every image the services use on host `host` (engine `engine`), present or missing.
+pub async fn required_on(config: &Config, engine: &DockerClient, host: &str) -> anyhow::Result<Vec<Required>> {
     let mut out = Vec::new();
-    for ImageUse { image, services } in in_use(config, engine).await? {
+    for ImageUse { image, services } in in_use_on(config, engine, host).await? {
         let present = engine.image(&image).await?.is_some();
-        out.push(Required { image, services, present });
+        out.push(Required { host: host.to_string(), image, services, present });
     }
     Ok(out)
+}
+
+/// [`required_on`] the `local` host.
+pub async fn required(config: &Config, engine: &DockerClient) -> anyhow::Result<Vec<Required>> {
+    required_on(config, engine, crate::config::hosts::LOCAL).await
+}
+
+/// `bosun images required [--hosts]`: each of `hosts` (see
+/// `Config::hosts_in_use`), asked at once; a host that cannot be reached
+/// fails the whole answer, naming it.
+pub async fn required_everywhere(config: &Config, hosts: &[String]) -> anyhow::Result<Vec<Required>> {
+    let asked = hosts.iter().map(|host| async move {
+        let engine = DockerClient::for_host(config, host).await?;
+        required_on(config, &engine, host).await
+    });
+    Ok(futures_util::future::try_join_all(asked).await?.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
