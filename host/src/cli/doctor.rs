@@ -68,7 +68,7 @@ pub async fn run(config: Option<PathBuf>, out: Output) -> Result<(), Failure> {
     }
     if let Ok(app) = &app {
         for name in app.config.hosts.keys() {
-            match crate::docker::connect_host(&app.config, name).await {
+            match crate::ops::hosts::connect(&app.config, name).await {
                 Ok(connection) => match crate::docker::ping(&connection.client).await {
                     Ok(version) => push("hosts", true, format!("host {name} ({}): engine {version}", connection.endpoint)),
                     Err(e) => push("hosts", false, format!("host {name}: {e:#}")),

@@ -1,7 +1,7 @@
 //! The connection to a Docker engine: where it is and which API version to
-//! speak. A `[hosts.<name>]` table names its engine (`unix://`, `ssh://`
-//! through `ssh` (the `ssh` module), `tcp://` with or without TLS); the
-//! `local` host of a bosun.toml without hosts is the environment's:
+//! speak. An engine is at a unix socket, over ssh (the `ssh` module) or at
+//! a tcp address with or without TLS; `ops::hosts` turns a `[hosts.<name>]`
+//! into an [`Endpoint`]. Without hosts, the engine is the environment's:
 //!
 //! The endpoint follows the docker CLI's environment: `DOCKER_HOST`
 //! (`unix:///path`, `tcp://host:port`, `http://`, `https://`), TLS when
@@ -13,7 +13,10 @@
 //! that refuse every request, so [`open`] first asks the engine which version
 //! it speaks and uses the older of the two.
 
+mod address;
 mod ssh;
+
+pub use address::Address;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,7 +38,7 @@ const OLDEST_API: ClientVersion = ClientVersion { major_version: 1, minor_versio
 
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 
-const HINT: &str = "set DOCKER_HOST to the engine's address (unix:///var/run/docker.sock, tcp://HOST:2375, \
+pub const HINT: &str = "set DOCKER_HOST to the engine's address (unix:///var/run/docker.sock, tcp://HOST:2375, \
                     or tcp://HOST:2376 with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=DIR holding ca.pem, cert.pem, key.pem)";
 
 /// Where an engine is.
@@ -70,8 +73,8 @@ impl Endpoint {
         if host.starts_with("unix://") {
             Ok(Endpoint::Unix(host))
         } else if host.starts_with("ssh://") {
-            match crate::config::hosts::Address::parse(&host) {
-                Ok(crate::config::hosts::Address::Ssh { destination, port }) => Ok(Endpoint::Ssh { destination, port, config: None }),
+            match Address::parse(&host) {
+                Ok(Address::Ssh { destination, port }) => Ok(Endpoint::Ssh { destination, port, config: None }),
                 _ => bail!("DOCKER_HOST={host} is not an ssh address; write ssh://user@host[:port]"),
             }
         } else if let Some(addr) = host.strip_prefix("https://") {
@@ -85,26 +88,6 @@ impl Endpoint {
         } else {
             bail!("DOCKER_HOST={host} is not supported: bosun speaks unix://, ssh://, tcp://, http:// and https://; {HINT}")
         }
-    }
-
-    /// Where host `name` of `config` has its engine: its `docker` URL and
-    /// TLS files, or for `local` without a `[hosts.local]`, the environment's.
-    pub fn of_host(config: &crate::config::Config, name: &str) -> anyhow::Result<Endpoint> {
-        use crate::config::hosts::Address;
-        let Some(host) = config.hosts.get(name) else {
-            return match name == crate::config::hosts::LOCAL {
-                true => Endpoint::from_env(),
-                false => bail!("no host called {name}; add a [hosts.{name}] table to bosun.toml"),
-            };
-        };
-        Ok(match Address::parse(&host.docker).map_err(|e| anyhow!("hosts.{name}.docker: {e}"))? {
-            Address::Unix(path) => Endpoint::Unix(format!("unix://{path}")),
-            Address::Ssh { destination, port } => Endpoint::Ssh { destination, port, config: host.ssh_config.as_ref().map(|c| config.resolve(c)) },
-            Address::Tcp(addr) => match &host.tls {
-                Some(tls) => Endpoint::Tls { addr, ca: config.resolve(&tls.ca), cert: config.resolve(&tls.cert), key: config.resolve(&tls.key) },
-                None => Endpoint::Tcp(addr),
-            },
-        })
     }
 
     /// A client speaking `version`. Makes no request.
@@ -224,18 +207,12 @@ pub async fn connect() -> anyhow::Result<Connection> {
     Ok(Connection { client: endpoint.client(&version)?, endpoint })
 }
 
-/// Connects to host `name`'s engine (see [`Endpoint::of_host`]); errors are
-/// one line naming the host and its endpoint.
-pub async fn connect_host(config: &crate::config::Config, name: &str) -> anyhow::Result<Connection> {
-    let endpoint = Endpoint::of_host(config, name)?;
-    // A configured host is fixed in bosun.toml, not by DOCKER_HOST.
-    let hint = match config.hosts.contains_key(name) {
-        true => format!("check hosts.{name}.docker in bosun.toml"),
-        false => HINT.to_string(),
-    };
-    let named = |e: anyhow::Error| anyhow!("host {name}: {}", e.to_string().replace(HINT, &hint));
-    let version = endpoint.api_version().await.map_err(named)?;
-    Ok(Connection { client: endpoint.client(&version).map_err(named)?, endpoint })
+/// Connects to the engine at `endpoint`; errors are one line naming it,
+/// ending with `hint` (what to change) instead of the `DOCKER_HOST` advice.
+pub async fn connect_to(endpoint: Endpoint, hint: &str) -> anyhow::Result<Connection> {
+    let hinted = |e: anyhow::Error| anyhow!("{}", e.to_string().replace(HINT, hint));
+    let version = endpoint.api_version().await.map_err(hinted)?;
+    Ok(Connection { client: endpoint.client(&version).map_err(hinted)?, endpoint })
 }
 
 /// [`connect`], for callers that need only the client.

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod cancel;
 pub mod check;
 pub mod deploy;
+pub mod hosts;
 pub mod images;
 pub mod lock;
 pub mod notify;

@@ -41,7 +41,7 @@ impl DockerClient {
 
     /// The engine of host `name` (see `[hosts]`).
     pub async fn for_host(config: &crate::config::Config, name: &str) -> Result<DockerClient> {
-        Ok(DockerClient { docker: crate::docker::connect_host(config, name).await?.client })
+        Ok(DockerClient { docker: crate::ops::hosts::connect(config, name).await?.client })
     }
 
     /// Containers (running or not) carrying every label in `labels`, newest first.
