@@ -38,7 +38,8 @@
 //! - `state` is the SQLite store (runs and their events, backups, releases,
 //!   locks, check results, tokens, the audit log).
 //!   `backup_format` is what a backup's files look like on disk (file list,
-//!   hashes, compression). `docker` is the connection to the engine.
+//!   hashes, compression). `docker` is the connection to an engine (unix, ssh,
+//!   tcp+TLS); `ops::hosts` gives each `[hosts.<name>]` its engine.
 //! - Leaves used everywhere: `failure` (a one-line error and its exit code),
 //!   `secrets` (the masker every output goes through), `metrics` (what the
 //!   process measures as it works), `time`, `words`.
