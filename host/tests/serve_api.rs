@@ -118,6 +118,17 @@ fn deploy_rollback_status_and_metrics_over_http() {
     assert_eq!(sample("bosun_releases_total", &[("service", "web"), ("kind", "rollback"), ("outcome", "succeeded")]), Some(1.0), "{text}");
     assert_eq!(sample("bosun_pipeline_run_duration_seconds_count", &[("pipeline", "task:deploy"), ("outcome", "succeeded")]), Some(2.0), "{text}");
     assert_eq!(server.request("GET", "/metrics", None, None).0, 401);
+
+    // The same overview on the command line; a stopped container turns it red (exit 1).
+    let shown = p.bosun(&["status"]);
+    let text = common::project::stdout(&shown);
+    assert!(shown.status.success() && text.contains("green  service web: 1.0 (release") && text.contains("running"), "{text}");
+    let container = newest["container_name"].as_str().unwrap();
+    assert!(std::process::Command::new("docker").args(["stop", "-t", "1", container]).output().unwrap().status.success());
+    let red = p.bosun(&["status"]);
+    let text = common::project::stdout(&red);
+    assert_eq!(red.status.code(), Some(1), "{text}");
+    assert!(text.contains("red    service web") && text.contains(&format!("container {container} is exited")), "{text}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod release;
 mod runs;
 mod scaffold;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,9 @@ enum Command {
     Doctor,
     /// Who changed what, through the CLI or the HTTP API.
     Audit(serve::AuditArgs),
+    /// Each service's release, container and checks and each backup set's age,
+    /// red, amber or green, with why (exit 1 when anything is red).
+    Status,
 }
 
 pub fn main() -> ExitCode {
@@ -185,6 +189,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
         Command::Audit(args) => serve::audit(args, &load(cli.config)?, out).await,
+        Command::Status => status::run(&load(cli.config)?, out).await,
     }
 }
 
