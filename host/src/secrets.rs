@@ -78,13 +78,22 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 /// it is serialized, so a secret holding a quote is matched as it is, not as
 /// JSON escapes it; serialized first to see whether anything needs masking.
 pub fn masked_json<T: serde::Serialize>(value: &T) -> String {
-    let text = serde_json::to_string_pretty(value).expect("serializable");
+    masked_as(value, serde_json::to_string_pretty)
+}
+
+/// [`masked_json`] on one line, for what the state store keeps.
+pub fn masked_json_line<T: serde::Serialize>(value: &T) -> String {
+    masked_as(value, serde_json::to_string)
+}
+
+fn masked_as<T: serde::Serialize>(value: &T, write: impl Fn(&serde_json::Value) -> serde_json::Result<String>) -> String {
+    let value = serde_json::to_value(value).expect("serializable");
+    let text = write(&value).expect("serializable");
     let escaped_secrets = REGISTRY.read().unwrap_or_else(PoisonError::into_inner).values.iter().any(|v| v.contains(['"', '\\']) || v.chars().any(char::is_control));
     if !escaped_secrets && matches!(mask(&text), Cow::Borrowed(_)) {
         return text;
     }
-    let masked = mask_json(serde_json::to_value(value).expect("serializable"));
-    serde_json::to_string_pretty(&masked).expect("serializable")
+    write(&mask_json(value)).expect("serializable")
 }
 
 fn mask_json(value: serde_json::Value) -> serde_json::Value {

@@ -354,17 +354,42 @@ fn the_example_pipelines_load_and_show_their_graphs() {
 }
 
 #[test]
+fn a_command_that_writes_without_end_fills_at_most_its_share_of_the_run_events() {
+    let p = Project::new(&sh("flood", "seq 1 25000", ""));
+    let out = p.bosun(&["run", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = bosun::state::State::open(&p.path().join(".bosun")).unwrap();
+    let lines: Vec<String> = state.run_events(1, 0, 100_000).unwrap().into_iter().filter(|e| e.kind == "line").map(|e| e.data["text"].as_str().unwrap().to_string()).collect();
+    assert_eq!(lines.len(), bosun::pipeline::MAX_RECORDED_LINES + 1, "the cap, then one line saying so");
+    assert_eq!(lines[0], "1");
+    assert!(lines.last().unwrap().contains("more lines than the 10000 kept here; `bosun runs 1`"), "{:?}", lines.last());
+    let shown = stdout(&p.bosun(&["runs", "1"]));
+    assert!(shown.contains("25000"), "the record keeps the end of the output: {shown}");
+}
+
+#[test]
 fn secrets_a_step_is_given_stay_out_of_output_and_records() {
-    let token = "s3cr3t-token-value-42";
-    let p = Project::new(&sh("call", "echo \"$API_TOKEN\" > seen", "with.env = { API_TOKEN = \"${{ env.DEPLOY_TOKEN }}\", MODE = \"${{ env.PLAIN_SETTING }}\" }"));
+    // A quote and a backslash: JSON escapes them, so a masker that looks at
+    // serialized JSON would miss this one.
+    let token = "s3cr3t\"token\\value-42";
+    // printf, not echo: dash's echo would read `\v` in it as an escape.
+    let p = Project::new(&sh("call", "printf '%s\\n' \"$API_TOKEN\" > seen; printf 'the token is %s\\n' \"$API_TOKEN\"", "with.env = { API_TOKEN = \"${{ env.DEPLOY_TOKEN }}\", MODE = \"${{ env.PLAIN_SETTING }}\" }"));
     for args in [&["run", "p", "--json"][..], &["run", "p", "--dry-run"][..]] {
         let out = p.command(args).env("DEPLOY_TOKEN", token).env("PLAIN_SETTING", "fast").output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(!stdout(&out).contains(token) && !stderr(&out).contains(token), "{}\n{}", stdout(&out), stderr(&out));
+        assert!(!stdout(&out).contains("s3cr3t") && !stderr(&out).contains("s3cr3t"), "{}\n{}", stdout(&out), stderr(&out));
     }
     assert_eq!(std::fs::read_to_string(p.path().join("seen")).unwrap().trim(), token, "the command got the real value");
     let shown = p.bosun(&["runs", "1", "--json"]);
-    assert!(!stdout(&shown).contains(token), "{}", stdout(&shown));
+    assert!(!stdout(&shown).contains("s3cr3t"), "{}", stdout(&shown));
+    // Nor in what the store keeps: the run's events (its live log) and its steps' records.
+    let state = bosun::state::State::open(&p.path().join(".bosun")).unwrap();
+    let events = serde_json::to_string(&state.run_events(1, 0, 1000).unwrap()).unwrap();
+    assert!(events.contains("the token is") && !events.contains("s3cr3t"), "{events}");
+    let steps = serde_json::to_string(&state.pipeline_steps(1).unwrap()).unwrap();
+    assert!(steps.contains("the token is") && !steps.contains("s3cr3t"), "{steps}");
+    let raw = std::fs::read(p.path().join(".bosun/state.db")).unwrap();
+    assert!(!raw.windows(6).any(|w| w == b"s3cr3t"), "not in the database file either");
     let plain = p.command(&["run", "p", "--json"]).env("DEPLOY_TOKEN", token).env("PLAIN_SETTING", "fast").output().unwrap();
     assert!(stdout(&plain).contains("\"MODE\": \"fast\""), "a setting that is no secret is shown: {}", stdout(&plain));
 }

@@ -222,6 +222,13 @@ fn webhooks_start_a_pipeline_only_when_signed_and_only_once() {
     assert_eq!(status, 200, "a push that is no tag is taken and ignored: {body}");
     assert!(body.contains("ignored"), "{body}");
 
+    // What a delivery carries is data: an expression in it is never evaluated.
+    let sly = r#"{"ref": "${{ env.HOOK_SECRET }}", "ref_type": "tag"}"#;
+    let (status, _, body) = post("github", &[("X-Hub-Signature-256", &signed(sly)), ("X-GitHub-Delivery", "d-3")], sly);
+    assert_eq!(status, 202, "{body}");
+    let shown = server.outcome(&admin, serde_json::from_str::<Value>(&body).unwrap()["run_id"].as_i64().unwrap(), "succeeded");
+    assert_eq!(shown["steps"][0]["outputs"]["stdout"], "${{ env.HOOK_SECRET }}", "{shown}");
+
     let (status, _, body) = post("gitlab", &[("X-Gitlab-Token", "wrong"), ("X-Gitlab-Event-UUID", "g-1")], tag);
     assert_eq!(status, 401, "{body}");
     let (status, _, body) = post("gitlab", &[("X-Gitlab-Token", SECRET), ("X-Gitlab-Event-UUID", "g-1")], tag);

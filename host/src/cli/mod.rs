@@ -66,7 +66,7 @@ enum Command {
     Notify(notify::NotifyCommand),
     /// Run a pipeline from bosun.toml: its steps in the order their needs give.
     Run(pipeline::RunArgs),
-    /// Answer the HTTP API and run what is scheduled, until Ctrl-C.
+    /// Answer the HTTP API, the web dashboard, /metrics and signed webhooks, and run what is scheduled, until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
     /// Make, list and revoke the HTTP API's tokens.
     #[command(subcommand)]

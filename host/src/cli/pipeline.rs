@@ -184,7 +184,7 @@ fn ran_text(ran: &Ran) -> String {
         lines.push(step_row(step));
         if ran.dry_run {
             if !step.args.is_empty() {
-                lines.push(format!("        with {}", serde_json::Value::Object(step.args.clone())));
+                lines.push(format!("        with {}", crate::secrets::masked_json_line(&step.args)));
             }
             lines.extend(step.planned.iter().map(|call| format!("        would: {call}")));
         }

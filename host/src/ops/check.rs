@@ -298,7 +298,7 @@ fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::
     if !app.config.backups.contains_key(&set) {
         anyhow::bail!("backup_set {set}: no [backups.{set}] in bosun.toml");
     }
-    let newest = app.state()?.backups(Some(&set))?.into_iter().max_by_key(|b| b.created_at);
+    let newest = app.state()?.latest_backup(&set)?;
     if let Some(b) = newest {
         let mut facts = toml::Table::new();
         facts.insert("id".into(), b.id.into());

@@ -65,9 +65,8 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     let docker = DockerClient::open().await;
     let mut services = Vec::new();
     for (name, service) in &app.config.services {
-        let releases = state.releases(Some(name), env)?;
-        let current = releases.iter().rev().find(|r| r.outcome == ReleaseOutcome::Succeeded).cloned();
-        let last_deploy = releases.last().cloned();
+        let current = state.succeeded_releases(name, env)?.into_iter().next();
+        let last_deploy = state.releases(Some(name), env)?.pop();
         let container = match (&current, &docker) {
             (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
                 let state = found.as_ref().and_then(|c| c.state.as_ref());
@@ -86,7 +85,7 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     }
     let mut backups = Vec::new();
     for name in app.config.backups.keys() {
-        let last = state.backups(Some(name))?.into_iter().max_by_key(|b| b.created_at);
+        let last = state.latest_backup(name)?;
         let age_secs = last.as_ref().map(|b| now_unix() - b.created_at);
         let mut status = SetStatus { name: name.clone(), light: Light::Green, why: Vec::new(), last, age_secs };
         judge_set(&mut status);

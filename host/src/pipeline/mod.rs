@@ -14,5 +14,5 @@ mod run;
 mod step;
 mod task;
 
-pub use run::{Event, Observer, Ran, Start, StepReport, run, run_until};
+pub use run::{Event, MAX_RECORDED_LINES, Observer, Ran, Start, StepReport, run, run_until};
 pub use task::Task;

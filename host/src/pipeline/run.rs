@@ -113,11 +113,33 @@ impl Event<'_> {
     }
 }
 
+/// The most log lines of one step a run's events keep: a command writing
+/// without end fills neither the store nor the clients following the run.
+/// The step's record keeps the end of its output regardless.
+pub const MAX_RECORDED_LINES: usize = 10_000;
+
 /// Keeps what run `run_id` shows in its record (`events`), then shows it with `observe`.
 fn recording<'a>(events: Option<&'a EventLog>, run_id: i64, observe: Observer<'a>) -> impl Fn(Event<'_>) + Send + Sync + 'a {
+    let lines = std::sync::Mutex::new(std::collections::HashMap::<String, usize>::new());
     move |event: Event<'_>| {
         if let (Some(events), Some((kind, data))) = (events, event.recorded()) {
-            events.add(run_id, kind, &data);
+            let seen = match &event {
+                Event::Line { step, .. } => {
+                    let mut lines = lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let seen = lines.entry(step.to_string()).or_default();
+                    *seen += 1;
+                    *seen
+                }
+                _ => 0,
+            };
+            match (seen, &event) {
+                (n, Event::Line { step, .. }) if n == MAX_RECORDED_LINES + 1 => {
+                    let text = format!("(more lines than the {MAX_RECORDED_LINES} kept here; `bosun runs {run_id}` shows the end of the step's output)");
+                    events.add(run_id, "line", &json!({ "step": step, "text": text }));
+                }
+                (n, _) if n > MAX_RECORDED_LINES => {}
+                _ => events.add(run_id, kind, &data),
+            }
         }
         observe(event);
     }

@@ -24,9 +24,15 @@ impl Tls {
         Ok(Tls { cert, key, config })
     }
 
-    /// Reads the files again until the process ends, each time SIGHUP comes.
+    /// Reads the files again each time SIGHUP comes; never ends (serve stops it).
     pub async fn reload_on_hangup(&self) {
-        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                eprintln!("serve.tls: no SIGHUP handler ({e}); restart serve to read a renewed certificate");
+                return std::future::pending().await;
+            }
+        };
         while hangups.recv().await.is_some() {
             match server_config(&self.cert, &self.key) {
                 Ok(config) => {
@@ -36,6 +42,7 @@ impl Tls {
                 Err(e) => eprintln!("serve.tls: {e}; still serving the certificate read before"),
             }
         }
+        std::future::pending().await
     }
 }
 

@@ -94,6 +94,12 @@ impl State {
     }
 
     /// Backups of `set` (all sets when none), oldest first.
+    /// Set `set`'s newest backup.
+    pub fn latest_backup(&self, set: &str) -> Result<Option<BackupRecord>, StateError> {
+        let sql = format!("SELECT {COLUMNS} FROM backups WHERE set_name = ?1 ORDER BY created_at DESC, id DESC LIMIT 1");
+        Ok(self.conn().query_row(&sql, [set], from_row).optional()?)
+    }
+
     pub fn backups(&self, set: Option<&str>) -> Result<Vec<BackupRecord>, StateError> {
         let conn = self.conn();
         let mut statement = conn.prepare(&format!(

@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{State, StateError, now_unix};
-use crate::secrets::mask;
+use crate::secrets::masked_json_line;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckResult {
@@ -24,7 +24,7 @@ impl State {
     pub fn record_check_result(&self, check: &str, run: Option<i64>, passed: bool, elapsed_ms: u128, report: &serde_json::Value) -> Result<(), StateError> {
         self.conn().execute(
             "INSERT OR REPLACE INTO check_results (check_name, run_id, at, passed, elapsed_ms, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![check, run, now_unix(), passed, elapsed_ms.min(i64::MAX as u128) as i64, mask(&report.to_string())],
+            params![check, run, now_unix(), passed, elapsed_ms.min(i64::MAX as u128) as i64, masked_json_line(report)],
         )?;
         Ok(())
     }

@@ -126,7 +126,7 @@ impl State {
             params![pipeline, by.map_or_else(super::who, str::to_string), now_unix(), me.host, me.pid, me.started],
         )?;
         let run_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO pipeline_runs (run_id, pipeline, inputs, dry_run) VALUES (?1, ?2, ?3, ?4)", params![run_id, pipeline, mask(&inputs.to_string()), dry_run])?;
+        tx.execute("INSERT INTO pipeline_runs (run_id, pipeline, inputs, dry_run) VALUES (?1, ?2, ?3, ?4)", params![run_id, pipeline, crate::secrets::masked_json_line(inputs), dry_run])?;
         plan_steps(&tx, run_id, steps, key)?;
         tx.commit()?;
         Ok(Ok(run_id))
@@ -171,7 +171,7 @@ impl State {
         for end in ends {
             tx.execute(
                 "UPDATE pipeline_steps SET state = ?3, finished_at = ?4, outputs = ?5, summary = ?6, log = ?7 WHERE run_id = ?1 AND step = ?2",
-                params![run, end.step, end.state.as_str(), now_unix(), mask(&end.outputs.to_string()), mask(&end.summary), mask(&end.log)],
+                params![run, end.step, end.state.as_str(), now_unix(), crate::secrets::masked_json_line(&end.outputs), mask(&end.summary), mask(&end.log)],
             )?;
         }
         tx.commit()?;

@@ -166,7 +166,7 @@ impl State {
     pub fn finish_release(&self, id: i64, outcome: ReleaseOutcome, container_id: &str, container_name: &str, checks: &serde_json::Value) -> Result<(), StateError> {
         self.conn().execute(
             "UPDATE releases SET outcome = ?2, container_id = ?3, container_name = ?4, checks = ?5 WHERE id = ?1",
-            params![id, outcome.as_str(), container_id, container_name, crate::secrets::mask(&checks.to_string())],
+            params![id, outcome.as_str(), container_id, container_name, crate::secrets::masked_json_line(checks)],
         )?;
         Ok(())
     }

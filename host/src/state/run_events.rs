@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::{State, StateError};
-use crate::secrets::mask;
+use crate::secrets::masked_json_line;
 
 /// The most events written in one transaction.
 const BATCH: usize = 512;
@@ -47,7 +47,7 @@ impl EventLog {
     /// Adds an event to run `run`, after the ones it has.
     pub fn add(&self, run: i64, kind: &str, data: &serde_json::Value) {
         let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        let message = Message::Event { run, at, kind: kind.to_string(), data: mask(&data.to_string()).into_owned() };
+        let message = Message::Event { run, at, kind: kind.to_string(), data: masked_json_line(data) };
         if let Some(sender) = &self.sender {
             let _ = sender.send(message);
         }

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
+use axum::response::Response;
 use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use serde_json::{Value, json};
 
-use super::{Api, Body, Caller, Operator, Problem, RequestBody, Requester, Viewer, off_thread_async};
+use super::{Api, Body, Caller, Operator, Problem, RequestBody, Requester, Viewer, json, off_thread_async};
 use crate::ops::check;
 
 pub fn routes() -> OpenApiRouter<Arc<Api>> {
@@ -21,7 +21,7 @@ type Shared = State<Arc<Api>>;
 
 /// The checks and suites in bosun.toml, each check with its last result.
 #[utoipa::path(get, path = "/api/v1/checks", tag = "checks", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
-async fn checks(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+async fn checks(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let config = &api.app.config;
     let results = api.app.state()?.check_results()?;
     let listed: Vec<Value> = config
@@ -32,13 +32,13 @@ async fn checks(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Pr
             json!({ "name": name, "plugin": check::plugin_of(c), "last": last })
         })
         .collect();
-    Ok(Json(json!({ "checks": listed, "suites": config.suites })))
+    Ok(json(json!({ "checks": listed, "suites": config.suites })))
 }
 
 /// Each check's last report, as `bosun check --json` showed it.
 #[utoipa::path(get, path = "/api/v1/checks/results", tag = "checks", security(("token" = ["viewer"])), responses((status = 200, body = Vec<crate::state::CheckResult>)))]
-async fn results(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
-    Ok(Json(serde_json::to_value(api.app.state()?.check_results()?).expect("results serialize")))
+async fn results(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
+    Ok(json(api.app.state()?.check_results()?))
 }
 
 #[derive(Default, Deserialize, utoipa::ToSchema)]
@@ -56,8 +56,8 @@ impl RequestBody for ChecksRequest {
 /// Runs checks now, as `bosun check` does, and answers their reports.
 #[utoipa::path(post, path = "/api/v1/checks/run", tag = "checks", security(("token" = ["operator"])), request_body = ChecksRequest,
     responses((status = 200, body = serde_json::Value), (status = 400, body = super::ProblemDocument)))]
-async fn run_checks(caller: Caller<Operator>, State(api): Shared, body: Result<Body<ChecksRequest>, Problem>) -> Result<Json<Value>, Problem> {
-    Ok(Json(run_now(&api, &caller, body.map(|Body(request)| request.names)).await?))
+async fn run_checks(caller: Caller<Operator>, State(api): Shared, body: Result<Body<ChecksRequest>, Problem>) -> Result<Response, Problem> {
+    Ok(json(run_now(&api, &caller, body.map(|Body(request)| request.names)).await?))
 }
 
 /// Runs the checks or suites `names` (none: every check) for `caller`

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use hmac::{Hmac, Mac};
@@ -62,7 +61,7 @@ async fn delivery(State(api): State<Arc<Api>>, ClientAddr(from): ClientAddr, Pat
             api.app.state()?.delivery_run(&name, &delivery, run)?;
             Ok(accepted(run))
         }
-        Taken::Ignored(why) => Ok((StatusCode::OK, Json(json!({ "ignored": why }))).into_response()),
+        Taken::Ignored(why) => Ok(super::json(json!({ "ignored": why }))),
     }
 }
 

@@ -121,7 +121,7 @@ fn render(app: &App) -> Result<String, Problem> {
 
     let (backup_at, backup_bytes) = (Family::<SetLabels, Gauge>::default(), Family::<SetLabels, Gauge>::default());
     for set in app.config.backups.keys() {
-        if let Some(last) = state.backups(Some(set))?.into_iter().max_by_key(|b| b.created_at) {
+        if let Some(last) = state.latest_backup(set)? {
             backup_at.get_or_create(&SetLabels { set: set.clone() }).set(last.created_at);
             backup_bytes.get_or_create(&SetLabels { set: set.clone() }).set(last.bytes as i64);
         }
@@ -143,7 +143,7 @@ fn render(app: &App) -> Result<String, Problem> {
     let env = &app.config.project.env;
     let current = Family::<ReleaseLabels, Gauge>::default();
     for service in app.config.services.keys() {
-        if let Some(release) = state.releases(Some(service), env)?.into_iter().rev().find(|r| r.outcome == crate::state::ReleaseOutcome::Succeeded) {
+        if let Some(release) = state.succeeded_releases(service, env)?.into_iter().next() {
             current.get_or_create(&ReleaseLabels { service: service.clone(), version: release.version }).set(1);
         }
     }

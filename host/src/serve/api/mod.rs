@@ -186,6 +186,13 @@ pub async fn off_thread_async<T: Send + 'static, F: std::future::Future<Output =
     off_thread(move || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(work())).await
 }
 
+/// A JSON answer, every string in it masked (a check's report can quote a
+/// secret; masking the serialized text would miss one JSON escapes).
+pub fn json(value: impl serde::Serialize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::secrets::masked_json_line(&value)).into_response()
+}
+
 /// The 202 answer for a run started in the background.
 fn accepted(run_id: i64) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -196,4 +203,17 @@ fn accepted(run_id: i64) -> axum::response::Response {
 /// A run id from a path: 404 for anything but a number.
 fn run_id(id: &str) -> Result<i64, Problem> {
     id.parse().map_err(|_| Problem::not_found(format!("no run {id}; GET /api/v1/runs lists the recent ones")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn answers_are_masked_even_where_json_escapes_a_secret() {
+        let secret = "pa\"ss\\word-in-an-answer";
+        crate::secrets::register(secret);
+        let answer = super::json(serde_json::json!({ "summary": format!("login with {secret} refused") }));
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("login with") && !text.contains("pa\\\"ss"), "{text}");
+    }
 }

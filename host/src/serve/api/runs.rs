@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use serde_json::{Value, json};
 
-use super::{Api, Body, Caller, Operator, Params, Problem, RequestBody, Requester, Viewer, accepted, run_id};
+use super::{Api, Body, Caller, Operator, Params, Problem, RequestBody, Requester, Viewer, accepted, json, run_id};
 use crate::pipeline::{self, Start};
 use crate::state::RunFilter;
 
@@ -32,9 +31,9 @@ type Shared = State<Arc<Api>>;
 
 /// The pipelines in bosun.toml: name, description, step ids, schedule.
 #[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
-async fn pipelines(_: Caller<Viewer>, State(api): Shared) -> Json<Value> {
+async fn pipelines(_: Caller<Viewer>, State(api): Shared) -> Response {
     let listed: Vec<Value> = api.app.config.pipelines.iter().map(|(name, p)| summary(name, p)).collect();
-    Json(Value::Array(listed))
+    json(listed)
 }
 
 fn summary(name: &str, p: &crate::config::pipeline::Pipeline) -> Value {
@@ -44,7 +43,7 @@ fn summary(name: &str, p: &crate::config::pipeline::Pipeline) -> Value {
 /// One pipeline: its inputs, its steps with what each runs and needs.
 #[utoipa::path(get, path = "/api/v1/pipelines/{name}", tag = "pipelines", security(("token" = ["viewer"])), params(("name" = String, Path)),
     responses((status = 200, body = serde_json::Value), (status = 404, body = super::ProblemDocument)))]
-async fn pipeline(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String>) -> Result<Json<Value>, Problem> {
+async fn pipeline(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String>) -> Result<Response, Problem> {
     let p = known_pipeline(&api, &name)?;
     let inputs: serde_json::Map<String, Value> = p
         .inputs
@@ -57,13 +56,13 @@ async fn pipeline(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String
     shown["steps"] = p.steps.iter().map(step).collect();
     shown["on_failure"] = p.on_failure.iter().map(step).collect();
     shown["concurrency"] = json!(p.concurrency);
-    Ok(Json(shown))
+    Ok(json(shown))
 }
 
 /// The scheduled pipelines: when each was last due and is next.
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "pipelines", security(("token" = ["viewer"])), responses((status = 200, body = Vec<crate::serve::scheduler::ScheduleRow>)))]
-async fn schedules(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
-    Ok(Json(serde_json::to_value(crate::serve::scheduler::rows(&api.app)?).expect("schedules serialize")))
+async fn schedules(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
+    Ok(json(crate::serve::scheduler::rows(&api.app)?))
 }
 
 fn known_pipeline<'a>(api: &'a Api, name: &str) -> Result<&'a crate::config::pipeline::Pipeline, Problem> {
@@ -119,25 +118,25 @@ struct RunsQuery {
 /// The newest runs, newest first, without their logs.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", security(("token" = ["viewer"])), params(RunsQuery),
     responses((status = 200, body = Vec<crate::state::RunRecord>), (status = 400, body = super::ProblemDocument)))]
-async fn runs(_: Caller<Viewer>, State(api): Shared, Params(query): Params<RunsQuery>) -> Result<Json<Value>, Problem> {
+async fn runs(_: Caller<Viewer>, State(api): Shared, Params(query): Params<RunsQuery>) -> Result<Response, Problem> {
     let outcome = match query.outcome.as_deref() {
         Some(text) => Some(crate::state::Outcome::from_word(text).ok_or_else(|| Problem::bad_request(format!("outcome {text:?} is not one of: running, waiting, succeeded, failed, skipped, cancelled, interrupted")))?),
         None => None,
     };
     let filter = RunFilter { operation: query.operation, target: query.target, outcome, limit: query.limit.unwrap_or(20).min(500) };
-    Ok(Json(serde_json::to_value(api.app.state()?.runs(&filter)?).expect("runs serialize")))
+    Ok(json(api.app.state()?.runs(&filter)?))
 }
 
 /// One run with its log, and a pipeline run's inputs and steps.
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", security(("token" = ["viewer"])), params(("id" = i64, Path)),
     responses((status = 200, body = RunShown), (status = 404, body = super::ProblemDocument)))]
-async fn run(_: Caller<Viewer>, State(api): Shared, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+async fn run(_: Caller<Viewer>, State(api): Shared, Path(id): Path<String>) -> Result<Response, Problem> {
     let id = run_id(&id)?;
     let state = api.app.state()?;
     let record = state.run(id)?.ok_or_else(|| Problem::not_found(format!("no run {id}; GET /api/v1/runs lists the recent ones")))?;
     let steps = state.pipeline_steps(id)?;
     let inputs = state.pipeline_run(id)?.map(|p| p.inputs);
-    Ok(Json(serde_json::to_value(RunShown { run: record, inputs, steps }).expect("runs serialize")))
+    Ok(json(RunShown { run: record, inputs, steps }))
 }
 
 /// A run, and for a pipeline run its inputs and steps.
@@ -174,20 +173,20 @@ impl RequestBody for Decision {
 /// Approves the step a run waits at (`bosun approve`).
 #[utoipa::path(post, path = "/api/v1/runs/{id}/approve", tag = "runs", security(("token" = ["operator"])), params(("id" = i64, Path)), request_body = Decision,
     responses((status = 200, body = serde_json::Value), (status = 404, body = super::ProblemDocument), (status = 409, description = "The run waits for no approval", body = super::ProblemDocument)))]
-async fn approve_run(caller: Caller<Operator>, api: Shared, id: Path<String>, body: Result<Body<Decision>, Problem>) -> Result<Json<Value>, Problem> {
+async fn approve_run(caller: Caller<Operator>, api: Shared, id: Path<String>, body: Result<Body<Decision>, Problem>) -> Result<Response, Problem> {
     decide(caller, api, id, body, true)
 }
 
 /// Rejects the step a run waits at (`bosun reject`): the step fails.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/reject", tag = "runs", security(("token" = ["operator"])), params(("id" = i64, Path)), request_body = Decision,
     responses((status = 200, body = serde_json::Value), (status = 404, body = super::ProblemDocument), (status = 409, description = "The run waits for no approval", body = super::ProblemDocument)))]
-async fn reject_run(caller: Caller<Operator>, api: Shared, id: Path<String>, body: Result<Body<Decision>, Problem>) -> Result<Json<Value>, Problem> {
+async fn reject_run(caller: Caller<Operator>, api: Shared, id: Path<String>, body: Result<Body<Decision>, Problem>) -> Result<Response, Problem> {
     decide(caller, api, id, body, false)
 }
 
 /// The decision a run waiting at an `approve` step needs, as `bosun approve`
 /// and `bosun reject` give it; recorded with the token's name.
-fn decide(caller: Caller<Operator>, State(api): Shared, Path(id): Path<String>, body: Result<Body<Decision>, Problem>, approved: bool) -> Result<Json<Value>, Problem> {
+fn decide(caller: Caller<Operator>, State(api): Shared, Path(id): Path<String>, body: Result<Body<Decision>, Problem>, approved: bool) -> Result<Response, Problem> {
     let decided = (|| {
         let Body(request) = body?;
         let run = run_id(&id)?;
@@ -196,5 +195,5 @@ fn decide(caller: Caller<Operator>, State(api): Shared, Path(id): Path<String>, 
     })();
     let verb = if approved { "approved" } else { "rejected" };
     let (run, step) = api.audited(&caller, decided, |(run, step)| (format!("{verb} step {step}"), Some(*run)))?;
-    Ok(Json(json!({ "run_id": run, "step": step, "approved": approved })))
+    Ok(json(json!({ "run_id": run, "step": step, "approved": approved })))
 }

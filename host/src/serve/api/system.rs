@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
+use axum::response::Response;
 use axum::extract::{Path, State};
-use axum::Json;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Api, Caller, Problem, Viewer, off_thread_async};
+use super::{Api, Caller, Problem, Viewer, json, off_thread_async};
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::images;
 
@@ -19,13 +19,9 @@ pub fn routes() -> OpenApiRouter<Arc<Api>> {
 
 type Shared = State<Arc<Api>>;
 
-fn json(value: impl serde::Serialize) -> Json<Value> {
-    Json(serde_json::to_value(value).expect("answers serialize"))
-}
-
 /// Each service and backup set, red, amber or green, with why.
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", security(("token" = ["viewer"])), responses((status = 200, body = crate::ops::status::Overview)))]
-async fn status(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+async fn status(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let app = api.app.clone();
     let overview = off_thread_async(move || async move { crate::ops::status::overview(&app).await }).await??;
     Ok(json(overview))
@@ -33,7 +29,7 @@ async fn status(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Pr
 
 /// Whether the registries have newer digests for the images in use (nothing is pulled).
 #[utoipa::path(get, path = "/api/v1/images/check", tag = "images", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
-async fn images_check(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+async fn images_check(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let app = api.app.clone();
     let checks = off_thread_async(move || async move {
         let engine = DockerClient::open().await?;
@@ -46,7 +42,7 @@ async fn images_check(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Valu
 
 /// Every image the services need, and whether it is on this machine.
 #[utoipa::path(get, path = "/api/v1/images/required", tag = "images", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
-async fn images_required(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+async fn images_required(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let app = api.app.clone();
     let required = off_thread_async(move || async move {
         let engine = DockerClient::open().await?;
@@ -58,18 +54,18 @@ async fn images_required(_: Caller<Viewer>, State(api): Shared) -> Result<Json<V
 
 /// The plugins: built in, then installed.
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", security(("token" = ["viewer"])), responses((status = 200, body = Vec<crate::ops::plugins::Listed>)))]
-async fn plugins(_: Caller<Viewer>, State(api): Shared) -> Result<Json<Value>, Problem> {
+async fn plugins(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     Ok(json(crate::ops::plugins::list(&api.app)?))
 }
 
 /// A plugin's manifest, digest, and what bosun.toml grants it.
 #[utoipa::path(get, path = "/api/v1/plugins/{name}", tag = "plugins", security(("token" = ["viewer"])), params(("name" = String, Path)),
     responses((status = 200, body = serde_json::Value), (status = 404, body = super::ProblemDocument)))]
-async fn plugin(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String>) -> Result<Json<Value>, Problem> {
+async fn plugin(_: Caller<Viewer>, State(api): Shared, Path(name): Path<String>) -> Result<Response, Problem> {
     if !crate::plugin::manifest::valid_plugin_name(&name) {
         return Err(Problem::not_found(format!("no plugin called {name}; GET /api/v1/plugins lists them")));
     }
     let (manifest, digest) = crate::ops::plugins::manifest(&api.app, &name).map_err(|f| Problem::not_found(f.message))?;
     let granted = api.app.granted(&manifest.name);
-    Ok(Json(json!({ "manifest": manifest, "digest": digest, "granted": granted })))
+    Ok(json(json!({ "manifest": manifest, "digest": digest, "granted": granted })))
 }
