@@ -4,8 +4,7 @@
 //! what its 0.2 host calls answered, in 0.2's shapes, where 0.3 changed
 //! them (exit codes, docker states and times, mount kinds).
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::collections::HashMap;
 

@@ -1,8 +1,7 @@
 //! Backups as users run them: the real `bosun` binary, the compiled
 //! `dir-archive` plugin, a real SQLite catalog, generated trees on disk.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};

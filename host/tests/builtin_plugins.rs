@@ -1,6 +1,6 @@
 //! The built-in plugins, as compiled into the binary, end to end through the runtime.
 
-mod common;
+use crate::common;
 
 use bosun::capability::GrantSpec;
 use bosun::plugin::PluginError;

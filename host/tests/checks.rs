@@ -1,8 +1,7 @@
 //! `bosun check` as users run it: suites, the concurrency limit and the
 //! Markdown report, with the compiled `http` plugin against loopback servers.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use common::project::{Project, stderr, stdout};
 use common::recorder::Recorder;

@@ -1,6 +1,6 @@
 //! The `bosun` binary as users run it: plugin lifecycle, bad input, checks.
 
-mod common;
+use crate::common;
 
 use common::project::{Project, stderr, stdout};
 

@@ -6,8 +6,7 @@
 //! target/screenshots. Plus the session's rules checked over plain HTTP:
 //! the cookie, CSRF, and reads only.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::path::PathBuf;
 use std::os::unix::process::CommandExt;

@@ -2,8 +2,7 @@
 //! `bosun` binary against the real Docker engine, with `FROM scratch` images
 //! the tests build (one per version; a "bad" version fails its healthcheck).
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::process::Command;
 
@@ -398,7 +397,9 @@ fn container_names_come_from_the_naming_template() {
 
     write(&format!("template = \"${{PREFIX}}_${{SERVICE}}_${{SHORT_DIGEST}}_${{TIMESTAMP}}\"\ntimestamp_format = \"%Y\"\nvars = {{ PREFIX = \"{}x\" }}", d.name));
     let out = succeeded(&d.bosun(&["deploy", "web", "1.0", "--json"]));
-    let released: Value = serde_json::from_str(&out).unwrap();
+    let rollout: Value = serde_json::from_str(&out).unwrap();
+    let released = &rollout["hosts"][0];
+    assert_eq!((released["host"].as_str(), released["result"].as_str()), (Some("local"), Some("done")), "{rollout}");
     let name = released["release"]["container_name"].as_str().unwrap();
     let digest = released["release"]["image_digest"].as_str().unwrap().trim_start_matches("sha256:");
     let year = &support::deploys::inspect(name).unwrap()["Created"].as_str().unwrap()[..4].to_string();

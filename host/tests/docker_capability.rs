@@ -2,8 +2,7 @@
 //! and the bytes it streams to and from host files. Needs a reachable Docker
 //! engine (fails, never skips, without one); builds its own test image.
 
-mod common;
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! and devices, bosun's own state under a covering grant). Each test asserts
 //! the typed error and that nothing outside changed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! why none can), and nothing ran: the marker a planted or granted program
 //! would leave is absent.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! backup directory from elsewhere choosing where it restores (H). Real
 //! compiled plugins, the real `bosun` binary, real files and loopback servers.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -3,8 +3,7 @@
 //! tcp+TLS (through a veth pair), each a real dockerd in a network namespace
 //! of its own; an unreachable host and a changed host key named in one line.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use common::project::{Project, stdout};
 use support::engines::{Engine, Sshd, docker0_is_there};
@@ -101,4 +100,98 @@ fn images_required_asks_every_host_its_services_run_on() {
     let err = common::project::stderr(&gone);
     assert!(gone.status.code() == Some(1) && err.contains("host c: cannot reach the Docker engine at unix://"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line naming the host and its endpoint: {err}");
+}
+
+/// Names of the containers on `engine` whose name starts with `prefix`, running or not, with their state.
+fn containers_on(engine: &Engine, prefix: &str) -> Vec<String> {
+    let out = engine.docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with(prefix)).map(str::to_string).collect();
+    listed.sort();
+    listed
+}
+
+#[test]
+fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failure() {
+    support::require_engine();
+    let (b, c, d) = (Engine::start(), Engine::start(), Engine::start());
+    let web = support::deploys::Deploys::new("rollout", "");
+    let configure = |extra: &str| {
+        let hosts: String = [("b", &b), ("c", &c), ("d", &d)].iter().map(|(name, e)| format!("[hosts.{name}]\ndocker = \"{}\"\n\n", e.url())).collect();
+        web.configure_with(&format!("hosts = [\"b\", \"c\", \"d\"]\nhealth_timeout = \"20s\"\nstop_timeout = 1\n{extra}"), &hosts);
+    };
+    configure("");
+    let image = |version: &str| format!("{}:{version}", web.repo);
+    for (version, engines) in [("1.0", vec![&b, &c, &d]), ("1.1", vec![&b]), ("1.2", vec![&c, &d])] {
+        web.image(version, &[]);
+        engines.iter().for_each(|e| e.load(&image(version)));
+    }
+    let name = |version: &str| web.container(version);
+
+    // All three at once; a release record on each.
+    let out = support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.0"]));
+    for host in ["b", "c", "d"] {
+        assert!(out.lines().any(|l| l.starts_with(&format!("host {host}: release ")) && l.contains(&name("1.0"))), "{out}");
+    }
+    for engine in [&b, &c, &d] {
+        assert_eq!(containers_on(engine, &web.name), [format!("{} running", name("1.0"))]);
+    }
+    let releases = web.releases();
+    let mut hosts: Vec<&str> = releases.iter().map(|r| r["host"].as_str().unwrap()).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["b", "c", "d"], "{releases:?}");
+    assert_eq!(releases.iter().map(|r| r["run_id"].as_i64()).collect::<std::collections::BTreeSet<_>>().len(), 1, "one run covers every host");
+
+    // One host narrowed, then the hosts still on 1.0 chosen by version.
+    support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.1", "--hosts", "b"]));
+    let out = support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.2", "--from", "1.0"]));
+    assert!(out.contains("host c: release") && out.contains("host d: release"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("skipped host b: runs 1.1 (release")), "{out}");
+    let matrix = stdout(&web.bosun(&["releases", "web", "--matrix"]));
+    assert_eq!(matrix.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>(), ["web", "1.1", "1.2", "1.2"], "{matrix}");
+    let none = web.bosun(&["deploy", "web", "1.2", "--from", "0.9"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(common::project::stderr(&none).contains("--from 0.9: no host of web runs version 0.9 (b runs 1.1"), "{}", common::project::stderr(&none));
+
+    // Rollback across hosts: to the newest version every host ran, 1.0.
+    let out = support::deploys::succeeded(&web.bosun(&["rollback", "web"]));
+    assert_eq!(out.lines().filter(|l| l.contains(&format!("runs as {}", name("1.0")))).count(), 3, "{out}");
+    for engine in [&b, &c, &d] {
+        assert!(containers_on(engine, &web.name).contains(&format!("{} running", name("1.0"))), "{:?}", containers_on(engine, &web.name));
+    }
+
+    // 2.0 fails its healthcheck on c: rolling one at a time, b is put back, d is never touched.
+    web.image("2.0", &[("HEALTH", "fail")]);
+    c.load(&image("2.0"));
+    web.image("2.0", &[]);
+    b.load(&image("2.0"));
+    d.load(&image("2.0"));
+    configure("rolling = { batch = 1 }");
+    let failed = web.bosun(&["deploy", "web", "2.0"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let err = common::project::stderr(&failed);
+    assert!(err.contains("deploy of web 2.0 failed on host c:") && err.contains("web@prod on host c is back on version 1.0"), "{err}");
+    assert!(err.contains("put back: b is back on version 1.0 (release") && err.contains("not started: d"), "{err}");
+    assert!(containers_on(&b, &web.name).contains(&format!("{} running", name("1.0"))), "b runs 1.0 again: {:?}", containers_on(&b, &web.name));
+    assert!(!containers_on(&d, &web.name).iter().any(|c| c.starts_with(&name("2.0"))), "d was not touched");
+    assert!(containers_on(&d, &web.name).contains(&format!("{} running", name("1.0"))));
+
+    // on_failure = "continue": the others go on; the command still fails.
+    configure("on_failure = \"continue\"");
+    let went_on = web.bosun(&["deploy", "web", "2.0"]);
+    assert_eq!(went_on.status.code(), Some(1));
+    let err = common::project::stderr(&went_on);
+    assert!(err.contains("failed on host c") && err.contains("done: b (release") && err.contains(", d (release"), "{err}");
+    assert!(containers_on(&d, &web.name).contains(&format!("{} running", name("2.0"))));
+
+    // A host that cannot be reached: nothing changes on any host.
+    configure("");
+    drop(d);
+    let before = (containers_on(&b, &web.name), containers_on(&c, &web.name));
+    let unreachable = web.bosun(&["deploy", "web", "1.0"]);
+    assert_eq!(unreachable.status.code(), Some(1));
+    let err = common::project::stderr(&unreachable);
+    assert!(err.contains("host d: cannot reach the Docker engine") && err.contains("nothing was changed on any host"), "{err}");
+    assert_eq!((containers_on(&b, &web.name), containers_on(&c, &web.name)), before, "nothing changed on b or c");
+    drop((b, c));
+    assert!(docker0_is_there());
 }

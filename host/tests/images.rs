@@ -2,8 +2,7 @@
 //! `bosun` binary, the real Docker engine and a local registry (Debian's
 //! `docker-registry`) on a free loopback port.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::process::Command;
 

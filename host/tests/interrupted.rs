@@ -1,8 +1,7 @@
 //! A bosun killed mid-operation: the next bosun, whatever its command, marks
 //! the run and its release `interrupted` and says what was left behind.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -4,8 +4,7 @@
 //! Requests are checked against what each service documents, signatures
 //! included.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use base64::Engine as _;
 use common::project::{Project, stderr, stdout};

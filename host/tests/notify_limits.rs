@@ -3,7 +3,7 @@
 //! does (its limit, counted its way, and its error answer), a permanent
 //! refusal tried once, and a channel whose first chat fails.
 
-mod common;
+use crate::common;
 
 use common::project::{Project, stderr, stdout};
 use common::recorder::{Recorded, Recorder};

@@ -1,8 +1,7 @@
 //! Pipelines as users run them: the real `bosun` binary, real commands,
 //! real checks against loopback servers, the real Docker engine for deploys.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

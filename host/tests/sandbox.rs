@@ -1,6 +1,6 @@
 //! The sandbox holds against hostile plugins, and the host keeps working after each.
 
-mod common;
+use crate::common;
 
 use bosun::capability::GrantSpec;
 use bosun::plugin::PluginError;

@@ -1,7 +1,7 @@
 //! `bosun serve`'s HTTP API over real HTTP on loopback: the real binary, a
 //! real state store, tokens made with `bosun token create`.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! signed webhooks, plugins, and the limits on what a request may be. The
 //! real binary on loopback, the real Docker engine, a real state store.
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use common::project::Project;
 use common::server::{Server, token};

@@ -19,7 +19,7 @@ use serde::Deserialize;
 pub use error::{ConfigError, Problems};
 pub use retention::Retention;
 pub use secrets::{expand_env, expand_table, secret_key};
-pub use service::{HealthTest, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
+pub use service::{HealthTest, OnFailure, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;
 
@@ -274,6 +274,9 @@ impl Config {
         for (name, service) in &self.services {
             service.validate(&format!("services.{name}"), problems);
             hosts::placement(&format!("services.{name}"), &service.hosts, &service.roles, &self.hosts, problems);
+            if service.strategy == Strategy::Compose && self.service_hosts(name) != [hosts::LOCAL] {
+                problems.add(format!("services.{name}.hosts"), "a compose service is deployed on the local engine only; use strategy = \"run\" to deploy to other hosts");
+            }
             service.env.iter().filter(|(key, _)| secrets::secret_key(key)).for_each(|(_, value)| crate::secrets::register(value));
             for check in service.checks.iter().filter(|c| !self.checks.contains_key(*c)) {
                 problems.add(format!("services.{name}.checks"), format!("no check called {check}; add a [checks.{check}] table or remove it from the list"));

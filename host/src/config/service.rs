@@ -69,6 +69,36 @@ pub struct Service {
     /// …and those with any of these roles (neither: the `local` host).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Across hosts: how many change at once (default: all of them).
+    pub parallel: Option<usize>,
+    /// Across hosts: `{ batch = 1, pause = "10s" }`, a batch at a time.
+    pub rolling: Option<Rolling>,
+    /// Across hosts, when one fails: `undo` puts back the hosts already
+    /// done and starts no more; `continue` goes on with the others.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rolling {
+    #[serde(default = "one")]
+    pub batch: usize,
+    /// Between batches, e.g. `10s`.
+    #[serde(default)]
+    pub pause: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    #[default]
+    Undo,
+    Continue,
 }
 
 fn default_retain() -> usize {
@@ -324,6 +354,31 @@ pub fn parse_restart(text: &str) -> Result<(String, Option<i64>), String> {
 }
 
 impl Service {
+    /// How many hosts change at once, and the pause between batches; `None`: all at once.
+    pub fn batches(&self) -> (Option<usize>, Duration) {
+        match &self.rolling {
+            Some(rolling) => (Some(rolling.batch), rolling.pause.as_deref().and_then(|p| parse_duration(p).ok()).unwrap_or_default()),
+            None => (self.parallel, Duration::ZERO),
+        }
+    }
+
+    fn validate_rollout(&self, at: &str, problems: &mut Problems) {
+        if self.parallel == Some(0) {
+            problems.add(format!("{at}.parallel"), "0 hosts at a time would change nothing; use 1 or more, or leave it out for all at once");
+        }
+        if let Some(rolling) = &self.rolling {
+            if self.parallel.is_some() {
+                problems.add(format!("{at}.rolling"), "and parallel both say how many hosts change at once; keep one");
+            }
+            if rolling.batch == 0 {
+                problems.add(format!("{at}.rolling.batch"), "0 hosts per batch would change nothing; use 1 or more");
+            }
+            if let Some(pause) = &rolling.pause {
+                problems.check(format!("{at}.rolling.pause"), parse_duration(pause));
+            }
+        }
+    }
+
     /// Every field parses; each problem goes into `problems` under
     /// `at.<field>` (`at` is the service's own key, `services.web`).
     pub fn validate(&self, at: &str, problems: &mut Problems) {
@@ -349,6 +404,7 @@ impl Service {
             problems.add(format!("{at}.cpus"), format!("{cpus} is not a CPU count; use e.g. 0.5 or 2"));
         }
         problems.check(format!("{at}.health_timeout"), parse_duration(&self.health_timeout));
+        self.validate_rollout(at, problems);
         if let Some(check) = &self.healthcheck {
             for (key, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("start_period", &check.start_period)] {
                 if let Some(value) = value {

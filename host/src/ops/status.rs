@@ -65,7 +65,7 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     let docker = DockerClient::open().await;
     let mut services = Vec::new();
     for (name, service) in &app.config.services {
-        let current = state.succeeded_releases(name, env)?.into_iter().next();
+        let current = state.succeeded_releases(name, env, None)?.into_iter().next();
         let last_deploy = state.releases(Some(name), env)?.pop();
         let container = match (&current, &docker) {
             (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {

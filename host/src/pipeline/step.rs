@@ -215,31 +215,53 @@ async fn release_step(cx: &StepContext<'_>, uses: &str, args: &Args, cancel: Can
             lines.push(step.what.clone());
         }
     });
-    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step, cancel, by: cx.by.clone() };
-    let released = match uses {
+    let (hosts, from) = (args.list("hosts")?, args.text("from")?);
+    let options = ReleaseOptions { note: args.text("message")?.unwrap_or_default(), dry_run: cx.dry_run, force: args.flag("force")?, on_step, cancel, by: cx.by.clone(), hosts, from };
+    let rollout = match uses {
         "rollback" => deploy::rollback(cx.app, &service, args.text("to")?.as_deref(), &options).await,
         _ => deploy::deploy(cx.app, &service, args.text("version")?.as_deref(), &options).await,
     };
     let log = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
-    let released = released.map_err(|failure| StepError { failure, log: log.clone() })?;
-    let (plan, mut done) = match &released {
-        Released::Planned { plan } => (plan, StepDone { planned: plan.to_string().lines().map(str::to_string).collect(), ..StepDone::default() }),
-        Released::Unchanged { container, plan } => (plan, StepDone { outputs: object(json!({ "container": container, "unchanged": true })), ..StepDone::default() }),
+    let rollout = rollout.map_err(|failure| StepError { failure, log: log.clone() })?;
+    let named = rollout.hosts.len() > 1;
+    let mut per_host = serde_json::Map::new();
+    let mut done = StepDone { log, ..StepDone::default() };
+    let mut summaries = Vec::new();
+    for on in &rollout.hosts {
+        let (outputs, summary, planned) = released_outputs(&on.released, uses, &service);
+        done.planned.extend(planned);
+        summaries.push(if named { format!("{}: {summary}", on.host) } else { summary });
+        if done.outputs.is_empty() {
+            done.outputs = outputs.clone();
+        }
+        per_host.insert(on.host.clone(), Value::Object(outputs));
+    }
+    if named {
+        done.outputs.insert("hosts".into(), Value::Object(per_host));
+    }
+    done.summary = summaries.join("; ");
+    Ok(done)
+}
+
+/// One host's release as step outputs, summary and planned lines.
+fn released_outputs(released: &Released, uses: &str, service: &str) -> (serde_json::Map<String, Value>, String, Vec<String>) {
+    let (plan, mut outputs, planned) = match released {
+        Released::Planned { plan } => (plan, serde_json::Map::new(), plan.to_string().lines().map(str::to_string).collect()),
+        Released::Unchanged { container, plan } => (plan, object(json!({ "container": container, "unchanged": true })), vec![]),
         Released::Done { release, plan, .. } => {
             let outputs = json!({ "release": release.id, "container": release.container_name, "image_digest": release.image_digest, "unchanged": false });
-            (plan, StepDone { outputs: object(outputs), ..StepDone::default() })
+            (plan, object(outputs), vec![])
         }
     };
     let facts = plan.facts();
-    done.outputs.insert("version".into(), Value::from(facts.version.clone()));
-    done.outputs.insert("previous_version".into(), plan.previous().map_or(Value::Null, |(version, _)| Value::from(version)));
-    done.summary = match &released {
+    outputs.insert("version".into(), Value::from(facts.version.clone()));
+    outputs.insert("previous_version".into(), plan.previous().map_or(Value::Null, |(version, _)| Value::from(version)));
+    let summary = match released {
         Released::Planned { .. } => format!("would {uses} {service} to {}", facts.version),
         Released::Unchanged { container, .. } => format!("{service} {} already runs as {container}; nothing changed", facts.version),
         Released::Done { release, .. } => format!("release {}: {service} {} runs as {}", release.id, release.version, release.container_name),
     };
-    done.log = log;
-    Ok(done)
+    (outputs, summary, planned)
 }
 
 async fn check_step(cx: &StepContext<'_>, args: &Args) -> Result<StepDone, StepError> {

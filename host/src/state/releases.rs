@@ -69,6 +69,8 @@ impl ReleaseOutcome {
 pub struct NewRelease<'a> {
     pub service: &'a str,
     pub env: &'a str,
+    /// The `[hosts.*]` it is made on.
+    pub host: &'a str,
     pub version: &'a str,
     pub kind: ReleaseKind,
     /// The image reference (`repo:version`).
@@ -90,6 +92,7 @@ pub struct ReleaseRecord {
     pub id: i64,
     pub service: String,
     pub env: String,
+    pub host: String,
     pub version: String,
     pub kind: ReleaseKind,
     pub image: String,
@@ -110,7 +113,7 @@ pub struct ReleaseRecord {
 }
 
 const COLUMNS: &str = "id, service, env, version, kind, image, image_digest, container_id, container_name, config_hash, \
-                       service_config, who, created_at, note, backup_id, checks, outcome, run_id";
+                       service_config, who, created_at, note, backup_id, checks, outcome, run_id, host";
 
 fn from_row(row: &Row) -> rusqlite::Result<ReleaseRecord> {
     let checks: String = row.get(15)?;
@@ -133,6 +136,7 @@ fn from_row(row: &Row) -> rusqlite::Result<ReleaseRecord> {
         checks: serde_json::from_str(&checks).unwrap_or(serde_json::Value::Null),
         outcome: ReleaseOutcome::parse(&row.get::<_, String>(16)?),
         run_id: row.get(17)?,
+        host: row.get(18)?,
     })
 }
 
@@ -141,8 +145,8 @@ impl State {
     pub fn start_release(&self, r: &NewRelease) -> Result<i64, StateError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO releases (service, env, version, kind, image, image_digest, config_hash, service_config, who, created_at, note, backup_id, outcome, run_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'deploying', ?13)",
+            "INSERT INTO releases (service, env, version, kind, image, image_digest, config_hash, service_config, who, created_at, note, backup_id, outcome, run_id, host)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'deploying', ?13, ?14)",
             params![
                 r.service,
                 r.env,
@@ -156,7 +160,8 @@ impl State {
                 now_unix(),
                 r.note,
                 r.backup_id,
-                r.run_id
+                r.run_id,
+                r.host
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -185,13 +190,14 @@ impl State {
         Ok(record)
     }
 
-    /// The newest succeeded releases of `service` in `env`, newest first.
-    pub fn succeeded_releases(&self, service: &str, env: &str) -> Result<Vec<ReleaseRecord>, StateError> {
+    /// The succeeded releases of `service` in `env` on `host` (on any host
+    /// when none), newest first.
+    pub fn succeeded_releases(&self, service: &str, env: &str, host: Option<&str>) -> Result<Vec<ReleaseRecord>, StateError> {
         let conn = self.conn();
         let mut statement = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM releases WHERE service = ?1 AND env = ?2 AND outcome = 'succeeded' ORDER BY id DESC"
+            "SELECT {COLUMNS} FROM releases WHERE service = ?1 AND env = ?2 AND (?3 IS NULL OR host = ?3) AND outcome = 'succeeded' ORDER BY id DESC"
         ))?;
-        let rows = statement.query_map(params![service, env], from_row)?;
+        let rows = statement.query_map(params![service, env, host], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -97,14 +97,14 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
     BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], any_output: false },
     BuiltinStep {
         name: "deploy",
-        args: &[required("service", Service), arg("version", Text), arg("message", Text), arg("force", Bool)],
-        outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged"],
+        args: &[required("service", Service), arg("version", Text), arg("message", Text), arg("force", Bool), arg("hosts", List), arg("from", Text)],
+        outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged", "hosts"],
         any_output: false,
     },
     BuiltinStep {
         name: "rollback",
-        args: &[required("service", Service), arg("to", Text), arg("message", Text)],
-        outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged"],
+        args: &[required("service", Service), arg("to", Text), arg("message", Text), arg("hosts", List)],
+        outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged", "hosts"],
         any_output: false,
     },
     BuiltinStep { name: "check", args: &[arg("checks", Checks)], outputs: &["summary", "passed", "failed", "failed_checks"], any_output: false },

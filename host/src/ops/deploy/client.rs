@@ -40,7 +40,11 @@ impl DockerClient {
     }
 
     /// The engine of host `name` (see `[hosts]`).
+    /// Without `[hosts]` in bosun.toml, the environment's engine, as before hosts existed.
     pub async fn for_host(config: &crate::config::Config, name: &str) -> Result<DockerClient> {
+        if config.hosts.is_empty() {
+            return DockerClient::open().await;
+        }
         Ok(DockerClient { docker: crate::ops::hosts::connect(config, name).await?.client })
     }
 

@@ -102,7 +102,7 @@ pub async fn plan(app: &App, snapshot: &Snapshot, target: Target) -> Result<Comp
     let mut hasher = Sha256::new();
     hasher.update(&contents);
     hasher.update(service_config.as_bytes());
-    let previous = app.state()?.succeeded_releases(&service_name, &env)?.into_iter().next().map(|r| r.version);
+    let previous = app.state()?.succeeded_releases(&service_name, &env, Some(crate::config::hosts::LOCAL))?.into_iter().next().map(|r| r.version);
     let timeout = parse_duration(&service.health_timeout).map_err(Failure::bad_input)?;
     Ok(ComposePlan {
         facts: ReleaseFacts {

@@ -177,7 +177,9 @@ pub enum PathState {
 impl Snapshot {
     /// Reads what planning `target` needs. `config_dir` is bosun.toml's
     /// directory, absolute: relative env files and bind sources are under it.
-    pub async fn gather(client: &DockerClient, target: &Target, config_dir: &Path) -> Result<Snapshot> {
+    /// `here`: the engine runs on this machine (its containers bind this
+    /// machine's ports and mount its paths), so those are looked at too.
+    pub async fn gather(client: &DockerClient, target: &Target, config_dir: &Path, here: bool) -> Result<Snapshot> {
         let service = &target.service;
         let env_files = read_env_files(&service.env_files, config_dir);
         // The container as it would be made, for what it needs; a config that
@@ -210,8 +212,7 @@ impl Snapshot {
         if !named.is_empty() {
             snapshot.volume_drivers = client.volume_drivers().await?;
         }
-        // Host paths and sockets are the engine's only when it runs here.
-        if matches!(crate::docker::Endpoint::from_env(), Ok(crate::docker::Endpoint::Unix(_))) {
+        if here {
             let bound = if fixed_ports.is_empty() { vec![] } else { sockets::bound()? };
             let bound: Vec<_> = bound.into_iter().filter(|b| fixed_ports.iter().any(|p| p.protocol == b.protocol && p.host_port == Some(b.port))).collect();
             let holders = sockets::holders(&bound);

@@ -38,7 +38,7 @@ pub async fn plan(app: &App, engine: &DockerClient, keep_versions: usize) -> any
     let images = engine.docker.list_images(None::<ListImagesOptions>).await?;
     let mut plan = PrunePlan { keep: vec![], remove: vec![] };
     for (name, service) in &app.config.services {
-        let releases = state.succeeded_releases(name, env)?;
+        let releases = state.succeeded_releases(name, env, None)?;
         // Image id → why it stays, first reason wins.
         let mut reasons: BTreeMap<String, String> = BTreeMap::new();
         let mut versions_seen: Vec<&str> = Vec::new();

@@ -16,6 +16,7 @@ use crate::state::NewImageUpdate;
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::health::container_healthy;
 use crate::ops::deploy::spec::label;
+use crate::config::hosts::LOCAL;
 
 /// How long a recreated container has to be running (and healthy).
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -245,11 +246,12 @@ fn record_update_release(app: &crate::app::App, old: &Affected, reference: &str,
     let labels = old.inspected.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
     let service = labels.get(label::SERVICE).cloned().unwrap_or_default();
     let env = labels.get(label::ENV).cloned().unwrap_or_default();
-    let latest = state.succeeded_releases(&service, &env)?.into_iter().next();
+    let latest = state.succeeded_releases(&service, &env, Some(LOCAL))?.into_iter().next();
     let service_config = latest.map_or_else(|| "{}".to_string(), |r| r.service_config);
     Ok(state.start_release(&crate::state::NewRelease {
         service: &service,
         env: &env,
+        host: LOCAL,
         version: labels.get(label::VERSION).map_or("", String::as_str),
         kind: crate::state::ReleaseKind::Update,
         image: reference,

@@ -143,7 +143,7 @@ fn render(app: &App) -> Result<String, Problem> {
     let env = &app.config.project.env;
     let current = Family::<ReleaseLabels, Gauge>::default();
     for service in app.config.services.keys() {
-        if let Some(release) = state.succeeded_releases(service, env)?.into_iter().next() {
+        if let Some(release) = state.succeeded_releases(service, env, None)?.into_iter().next() {
             current.get_or_create(&ReleaseLabels { service: service.clone(), version: release.version }).set(1);
         }
     }
