@@ -192,6 +192,14 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     let err = common::project::stderr(&unreachable);
     assert!(err.contains("host d: cannot reach the Docker engine") && err.contains("nothing was changed on any host"), "{err}");
     assert_eq!((containers_on(&b, &web.name), containers_on(&c, &web.name)), before, "nothing changed on b or c");
+
+    // Status has a row per host; the one that cannot be reached is amber, saying why.
+    let text = stdout(&web.bosun(&["status"]));
+    let row = |host: &str| text.lines().position(|l| l.contains(&format!(" service web on {host}: "))).unwrap_or_else(|| panic!("no row for {host}:\n{text}"));
+    assert!(text.lines().nth(row("b")).unwrap().starts_with("green") && text.lines().nth(row("b")).unwrap().contains("2.0 (release"), "{text}");
+    assert!(text.lines().nth(row("c")).unwrap().contains(": 1.0 (release"), "c was put back on 1.0: {text}");
+    let d_why: Vec<&str> = text.lines().skip(row("d") + 1).take_while(|l| l.starts_with("    ")).collect();
+    assert!(text.lines().nth(row("d")).unwrap().starts_with("amber") && d_why.iter().any(|l| l.contains("host d: cannot reach the Docker engine")), "{text}");
     drop((b, c));
     assert!(docker0_is_there());
 }

@@ -8,12 +8,14 @@ use crate::ops::status::{self, Light};
 pub async fn run(app: &App, out: Output) -> Result<(), Failure> {
     let overview = status::overview(app).await?;
     let word = |light: Light| format!("{light:?}").to_lowercase();
+    let named = !app.config.hosts.is_empty();
     out.print(&overview, || {
         let mut lines = vec![format!("{}: all in all", word(overview.light))];
         for s in &overview.services {
             let release = s.current.as_ref().map_or("never deployed".to_string(), |r| format!("{} (release {})", r.version, r.id));
             let container = s.container.as_ref().map_or(String::new(), |c| format!(", {}{}", c.state, c.health.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
-            lines.push(format!("{:<6} service {}: {release}{container}", word(s.light), s.name));
+            let on = if named { format!(" on {}", s.host) } else { String::new() };
+            lines.push(format!("{:<6} service {}{on}: {release}{container}", word(s.light), s.name));
             lines.extend(s.why.iter().map(|why| format!("         {why}")));
         }
         for b in &overview.backups {

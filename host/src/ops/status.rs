@@ -2,6 +2,9 @@
 //! release, its container's health, its last deploy and its checks; each
 //! backup set's last backup; each red, amber or green, with why.
 
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::app::App;
@@ -30,6 +33,9 @@ pub struct Overview {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceStatus {
     pub name: String,
+    /// The `[hosts.*]` this row is about (`local` without hosts): a service
+    /// on two hosts has a row on each.
+    pub host: String,
     pub light: Light,
     /// What is wrong or worth a look, one line each.
     pub why: Vec<String>,
@@ -62,12 +68,15 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     let state = app.state()?;
     let env = &app.config.project.env;
     let results = state.check_results()?;
-    let docker = DockerClient::open().await;
+    let hosts = app.config.hosts_in_use(&[]).map_err(Failure::bad_input)?;
+    let engines = join_all(hosts.iter().map(|host| DockerClient::for_host(&app.config, host))).await;
+    let engines: BTreeMap<&String, anyhow::Result<DockerClient>> = hosts.iter().zip(engines).collect();
     let mut services = Vec::new();
-    for (name, service) in &app.config.services {
-        let current = state.succeeded_releases(name, env, None)?.into_iter().next();
-        let last_deploy = state.releases(Some(name), env)?.pop();
-        let container = match (&current, &docker) {
+    for ((name, service), host) in app.config.services.iter().flat_map(|s| app.config.service_hosts(s.0).into_iter().map(move |h| (s, h))) {
+        let docker = &engines[&host];
+        let current = state.succeeded_releases(name, env, Some(&host))?.into_iter().next();
+        let last_deploy = state.releases(Some(name), env)?.into_iter().filter(|r| r.host == host).next_back();
+        let container = match (&current, docker) {
             (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
                 let state = found.as_ref().and_then(|c| c.state.as_ref());
                 ContainerStatus {
@@ -79,8 +88,8 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
             _ => None,
         };
         let checks: Vec<CheckResult> = results.iter().filter(|r| service.checks.contains(&r.check)).cloned().collect();
-        let mut status = ServiceStatus { name: name.clone(), light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
-        judge_service(&mut status, docker.as_ref().err().map(|e| e.to_string()));
+        let mut status = ServiceStatus { name: name.clone(), host, light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
+        judge_service(&mut status, docker.as_ref().err().map(|e| format!("{e:#}")));
         services.push(status);
     }
     let mut backups = Vec::new();

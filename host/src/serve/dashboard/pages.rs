@@ -67,6 +67,7 @@ pub fn button(signed: &Signed, action: &str, label: &str, fields: &[(&str, &str)
 }
 
 async fn overview(signed: Signed, State(api): Shared) -> Response {
+    let named = !api.app.config.hosts.is_empty();
     let app = api.app.clone();
     let overview = off_thread_async(move || async move { crate::ops::status::overview(&app).await }).await.and_then(|o| o.map_err(Problem::from));
     let body = overview.map(|o| {
@@ -78,7 +79,7 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
                 @for s in &o.services {
                     tr {
                         td { (light(&format!("{:?}", s.light).to_lowercase())) }
-                        td { strong { (s.name) } }
+                        td { strong { (s.name) } @if named { " " span.muted { "on " (s.host) } } }
                         td { @if let Some(r) = &s.current { (r.version) " " span.muted { "#" (r.id) } } @else { "—" } }
                         td { @if let Some(c) = &s.container { (c.state) @if let Some(h) = &c.health { " (" (h) ")" } } @else { "—" } }
                         td.wide { @if let Some(r) = &s.last_deploy { (r.kind.as_str()) " " (r.version) " " (badge(r.outcome.as_str())) " " (when(r.created_at)) } @else { "never" } }
