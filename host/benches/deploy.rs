@@ -10,6 +10,12 @@
 //!    rounds. Also against what a user would otherwise run: a shell loop of
 //!    `docker image inspect` + `docker manifest inspect -v` per image, and
 //!    the `bosun images check` command's wall time.
+//! 3. A rollout to three hosts against a deploy to one of them: the same
+//!    `bosun deploy web 1 --force`, to three harness engines (each a dockerd
+//!    in its own network namespace) at once, and to one; medians of the
+//!    rounds, interleaved. The docker CLI doing the same (`docker -H … rm -f`
+//!    + `run -d` on each engine, the three at once) shows what three engines
+//!    on this machine's two cores cost anyway.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -34,6 +40,7 @@ fn main() {
     support::require_engine();
     let (bosun, cli) = bench_redeploy();
     let (concurrent, sequential, command, cli_loop) = bench_images_check();
+    let ((three, one), (cli_three, cli_one)) = bench_three_hosts();
     println!("deploy benchmarks (medians):");
     println!(
         "  redeploy:     bosun deploy {:.3}s vs docker rm -f + docker run {:.3}s  ratio {:.2} (target <= 1.15)",
@@ -53,6 +60,69 @@ fn main() {
         cli_loop.as_secs_f64(),
         command.as_secs_f64() / cli_loop.as_secs_f64()
     );
+    println!(
+        "  three hosts:  bosun deploy to 3 hosts {:.3}s vs to 1 host {:.3}s  ratio {:.2} (target <= 1.5)",
+        three.as_secs_f64(),
+        one.as_secs_f64(),
+        three.as_secs_f64() / one.as_secs_f64()
+    );
+    println!(
+        "  three hosts:  docker CLI on 3 engines at once {:.3}s vs on 1 {:.3}s  ratio {:.2}; bosun to 3 hosts vs the CLI on 3: ratio {:.2}",
+        cli_three.as_secs_f64(),
+        cli_one.as_secs_f64(),
+        cli_three.as_secs_f64() / cli_one.as_secs_f64(),
+        three.as_secs_f64() / cli_three.as_secs_f64()
+    );
+}
+
+/// (bosun to three hosts, to one), (the docker CLI on three engines, on one).
+fn bench_three_hosts() -> ((Duration, Duration), (Duration, Duration)) {
+    let engines = [support::engines::Engine::start(), support::engines::Engine::start(), support::engines::Engine::start()];
+    let name = format!("bench-hosts-{}", std::process::id());
+    let image = format!("bosun-bench/{name}:1");
+    support::docker(&["tag", &support::test_image(), &image]);
+    engines.iter().for_each(|e| e.load(&image));
+    let hosts: String = engines.iter().zip(["b", "c", "d"]).map(|(e, host)| format!("[hosts.{host}]\ndocker = \"{}\"\n\n", e.url())).collect();
+    let project = |on: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[project]\nname = \"{name}\"\n\n{hosts}[services.web]\nimage = \"bosun-bench/{name}\"\nretain = 0\nhealthcheck = {{ test = [\"NONE\"] }}\nhosts = [{on}]\n"
+        );
+        std::fs::write(dir.path().join("bosun.toml"), config).unwrap();
+        dir
+    };
+    let (three_hosts, one_host) = (project("\"b\", \"c\", \"d\""), project("\"b\""));
+    let deploy = |dir: &tempfile::TempDir| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        c.current_dir(dir.path()).args(["deploy", "web", "1", "--force"]);
+        c
+    };
+    timed("first deploy to three hosts", &mut deploy(&three_hosts));
+    let cli_name = format!("{name}-cli");
+    // rm -f then run -d on each engine given, the engines at once.
+    let cli = |on: &[support::engines::Engine]| {
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for engine in on {
+                scope.spawn(|| {
+                    engine.docker(&["rm", "-f", &cli_name]);
+                    let run = engine.docker(&["run", "--detach", "--no-healthcheck", "--name", &cli_name, &image]);
+                    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+                });
+            }
+        });
+        start.elapsed()
+    };
+    cli(&engines);
+    let (mut three, mut one, mut cli_three, mut cli_one) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        three.push(timed("deploy to three hosts", &mut deploy(&three_hosts)));
+        one.push(timed("deploy to one host", &mut deploy(&one_host)));
+        cli_three.push(cli(&engines));
+        cli_one.push(cli(&engines[..1]));
+    }
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    ((median(three), median(one)), (median(cli_three), median(cli_one)))
 }
 
 fn bench_redeploy() -> (Duration, Duration) {
