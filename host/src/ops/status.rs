@@ -75,7 +75,7 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     for ((name, service), host) in app.config.services.iter().flat_map(|s| app.config.service_hosts(s.0).into_iter().map(move |h| (s, h))) {
         let docker = &engines[&host];
         let current = state.succeeded_releases(name, env, Some(&host))?.into_iter().next();
-        let last_deploy = state.releases(Some(name), env)?.into_iter().filter(|r| r.host == host).next_back();
+        let last_deploy = state.releases(Some(name), env)?.into_iter().rfind(|r| r.host == host);
         let container = match (&current, docker) {
             (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
                 let state = found.as_ref().and_then(|c| c.state.as_ref());

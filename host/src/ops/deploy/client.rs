@@ -19,6 +19,7 @@ use super::snapshot::{Container, HostPort, Managed, newest_first};
 
 /// The Docker engine as releases and image commands call it: each call's
 /// error is one line naming what it acted on.
+#[derive(Clone)]
 pub struct DockerClient {
     pub docker: Docker,
 }

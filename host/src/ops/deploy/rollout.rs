@@ -473,8 +473,7 @@ async fn undo(app: &App, done: &HostDone, run_id: i64, options: &ReleaseOptions,
         Ok(target) => target,
         Err(e) => return format!("{host}: putting it back failed too, look at it now: {}", e.message),
     };
-    let engine = DockerClient { docker: done.engine.docker.clone() };
-    let prepared = match plan_on(app, host.clone(), engine, target, &config_dir, &undo_options).await {
+    let prepared = match plan_on(app, host.clone(), done.engine.clone(), target, &config_dir, &undo_options).await {
         Ok(Prep::Ready(prepared)) => prepared,
         Ok(Prep::Unchanged(_)) => return format!("{host} is back on version {}", earlier.version),
         Err(e) => return format!("{host}: putting it back failed too, look at it now: {}", e.message),
