@@ -14,8 +14,8 @@
 //!    `bosun deploy web 1 --force`, to three harness engines (each a dockerd
 //!    in its own network namespace) at once, and to one; medians of the
 //!    rounds, interleaved. The docker CLI doing the same (`docker -H … rm -f`
-//!    + `run -d` on each engine, the three at once) shows what three engines
-//!    on this machine's two cores cost anyway.
+//!    then `run -d` on each engine, the three at once) shows what three
+//!    engines on this machine's two cores cost anyway.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
