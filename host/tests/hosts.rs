@@ -203,3 +203,61 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     drop((b, c));
     assert!(docker0_is_there());
 }
+
+/// The image a swarm service's spec runs, as the engine says it.
+fn swarm_image(engine: &Engine, service: &str) -> String {
+    let out = engine.docker(&["service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", service]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Running tasks of a swarm service, by image.
+fn running_tasks(engine: &Engine, service: &str) -> Vec<String> {
+    let out = engine.docker(&["service", "ps", "--filter", "desired-state=running", "--format", "{{.Image}} {{.CurrentState}}", service]);
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(" Running")).map(|l| l.split_whitespace().next().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_swarm_service_is_created_updated_rolled_back_and_a_bad_update_undone() {
+    support::require_engine();
+    let manager = Engine::start();
+    let init = manager.docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    assert!(init.status.success(), "{}", common::project::stderr(&init));
+    let web = support::deploys::Deploys::new("swarm", "");
+    web.configure_with(
+        "strategy = \"swarm\"\nhosts = [\"m\"]\nreplicas = 2\nhealth_timeout = \"60s\"\nstop_timeout = 1\nupdate = { parallelism = 1, order = \"start-first\", failure_action = \"pause\" }",
+        &format!("[hosts.m]\ndocker = \"{}\"\n", manager.url()),
+    );
+    let image = |version: &str| format!("{}:{version}", web.repo);
+    for (version, env) in [("1.0", vec![]), ("2.0", vec![]), ("3.0", vec![("HEALTH", "fail")])] {
+        web.image(version, &env);
+        manager.load(&image(version));
+    }
+    let service = format!("{}-prod-web", web.name);
+
+    let plan = stdout(&web.bosun(&["deploy", "web", "1.0", "--dry-run"]));
+    assert!(plan.contains(&format!("as swarm service {service}")) && plan.contains("replicas  2") && plan.contains("create the service"), "{plan}");
+    let out = support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.0"]));
+    assert!(out.contains(&format!("runs as {service}")), "{out}");
+    assert_eq!(running_tasks(&manager, &service), [image("1.0"), image("1.0")], "both tasks run 1.0 once the deploy returns");
+
+    support::deploys::succeeded(&web.bosun(&["deploy", "web", "2.0"]));
+    assert_eq!(running_tasks(&manager, &service), [image("2.0"), image("2.0")]);
+    let status = stdout(&web.bosun(&["status"]));
+    assert!(status.lines().any(|l| l.starts_with("green") && l.contains("service web on m: 2.0 (release") && l.contains("running")), "{status}");
+
+    support::deploys::succeeded(&web.bosun(&["rollback", "web"]));
+    assert_eq!(swarm_image(&manager, &service), image("1.0"));
+    assert_eq!(running_tasks(&manager, &service), [image("1.0"), image("1.0")]);
+
+    // 3.0 never gets healthy: the swarm pauses the update, bosun puts the previous spec back.
+    let failed = web.bosun(&["deploy", "web", "3.0"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let err = common::project::stderr(&failed);
+    assert!(err.contains("deploy of web 3.0 failed on host m:") && err.contains("is back on version 1.0"), "{err}");
+    assert_eq!(swarm_image(&manager, &service), image("1.0"), "the previous spec is back");
+    let releases = web.releases();
+    let outcomes: Vec<(&str, &str)> = releases.iter().map(|r| (r["version"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    assert_eq!(outcomes, [("1.0", "succeeded"), ("2.0", "succeeded"), ("1.0", "succeeded"), ("3.0", "failed")]);
+    drop(manager);
+    assert!(docker0_is_there());
+}

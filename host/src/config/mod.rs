@@ -19,7 +19,7 @@ use serde::Deserialize;
 pub use error::{ConfigError, Problems};
 pub use retention::Retention;
 pub use secrets::{expand_env, expand_table, secret_key};
-pub use service::{HealthTest, OnFailure, PortMapping, Service, Strategy, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
+pub use service::{FailureAction, HealthTest, OnFailure, PortMapping, Service, Strategy, SwarmUpdate, UpdateOrder, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;
 
@@ -276,6 +276,9 @@ impl Config {
             hosts::placement(&format!("services.{name}"), &service.hosts, &service.roles, &self.hosts, problems);
             if service.strategy == Strategy::Compose && self.service_hosts(name) != [hosts::LOCAL] {
                 problems.add(format!("services.{name}.hosts"), "a compose service is deployed on the local engine only; use strategy = \"run\" to deploy to other hosts");
+            }
+            if service.strategy == Strategy::Swarm && self.service_hosts(name).len() != 1 {
+                problems.add(format!("services.{name}.hosts"), "a swarm service is deployed through one manager; name one host, and the swarm places the tasks");
             }
             service.env.iter().filter(|(key, _)| secrets::secret_key(key)).for_each(|(_, value)| crate::secrets::register(value));
             for check in service.checks.iter().filter(|c| !self.checks.contains_key(*c)) {

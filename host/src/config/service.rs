@@ -71,6 +71,10 @@ pub struct Service {
     pub roles: Vec<String>,
     /// Across hosts: how many change at once (default: all of them).
     pub parallel: Option<usize>,
+    /// `swarm`: how many tasks run (default 1).
+    pub replicas: Option<u64>,
+    /// `swarm`: how the swarm rolls an update out.
+    pub update: Option<SwarmUpdate>,
     /// Across hosts: `{ batch = 1, pause = "10s" }`, a batch at a time.
     pub rolling: Option<Rolling>,
     /// Across hosts, when one fails: `undo` puts back the hosts already
@@ -121,6 +125,36 @@ pub enum Strategy {
     Run,
     /// bosun drives `docker compose` (or `docker-compose`) on a compose file.
     Compose,
+    /// A Docker Swarm service, created and updated through a manager's API;
+    /// the swarm schedules its tasks.
+    Swarm,
+}
+
+/// `update = { … }` of a swarm service: how the swarm replaces its tasks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmUpdate {
+    /// Tasks replaced at once (default 1).
+    pub parallelism: Option<u64>,
+    /// Between batches, e.g. `10s`.
+    pub delay: Option<String>,
+    pub failure_action: Option<FailureAction>,
+    pub order: Option<UpdateOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureAction {
+    Pause,
+    Continue,
+    Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateOrder {
+    StopFirst,
+    StartFirst,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -405,6 +439,16 @@ impl Service {
         }
         problems.check(format!("{at}.health_timeout"), parse_duration(&self.health_timeout));
         self.validate_rollout(at, problems);
+        if self.strategy != Strategy::Swarm {
+            for (key, set) in [("replicas", self.replicas.is_some()), ("update", self.update.is_some())] {
+                if set {
+                    problems.add(format!("{at}.{key}"), "is for strategy = \"swarm\"; remove it or set the strategy");
+                }
+            }
+        }
+        if let Some(delay) = self.update.as_ref().and_then(|u| u.delay.as_ref()) {
+            problems.check(format!("{at}.update.delay"), parse_duration(delay));
+        }
         if let Some(check) = &self.healthcheck {
             for (key, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("start_period", &check.start_period)] {
                 if let Some(value) = value {

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::failure::Failure;
+use crate::config::Strategy;
 use crate::ops::deploy::client::DockerClient;
+use crate::ops::deploy::swarm;
 use crate::state::{BackupRecord, CheckResult, ReleaseOutcome, ReleaseRecord, now_unix};
 
 /// A backup set's newest backup older than this is amber.
@@ -77,6 +79,7 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
         let current = state.succeeded_releases(name, env, Some(&host))?.into_iter().next();
         let last_deploy = state.releases(Some(name), env)?.into_iter().rfind(|r| r.host == host);
         let container = match (&current, docker) {
+            (Some(release), Ok(docker)) if service.strategy == Strategy::Swarm => tasks(docker, &release.container_name).await,
             (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
                 let state = found.as_ref().and_then(|c| c.state.as_ref());
                 ContainerStatus {
@@ -102,6 +105,14 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     }
     let light = services.iter().map(|s| s.light).chain(backups.iter().map(|b| b.light)).max().unwrap_or(Light::Green);
     Ok(Overview { light, services, backups })
+}
+
+/// A swarm service's tasks as its "container": `running` when every task
+/// the swarm wants runs, else how many do.
+async fn tasks(docker: &DockerClient, name: &str) -> Option<ContainerStatus> {
+    let (running, wanted) = swarm::tasks_running(docker, name, None).await.ok()?;
+    let state = if running == wanted && wanted > 0 { "running".to_string() } else { format!("{running} of {wanted} tasks running") };
+    Some(ContainerStatus { name: name.to_string(), state, health: None })
 }
 
 fn flag(light: &mut Light, why: &mut Vec<String>, level: Light, text: String) {

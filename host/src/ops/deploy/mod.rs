@@ -15,6 +15,7 @@ pub mod snapshot;
 mod sockets;
 pub mod spec;
 pub mod steps;
+pub mod swarm;
 
 use serde::Serialize;
 
@@ -55,6 +56,7 @@ pub struct ReleaseOptions {
 pub enum ReleasePlan {
     Run(Box<DeployPlan>),
     Compose(Box<ComposePlan>),
+    Swarm(Box<swarm::SwarmPlan>),
 }
 
 impl ReleasePlan {
@@ -62,6 +64,7 @@ impl ReleasePlan {
         match self {
             ReleasePlan::Run(plan) => &plan.facts,
             ReleasePlan::Compose(plan) => &plan.facts,
+            ReleasePlan::Swarm(plan) => &plan.facts,
         }
     }
 
@@ -71,6 +74,7 @@ impl ReleasePlan {
         match self {
             ReleasePlan::Run(plan) => plan.replaces.first().map(|old| (old.version.clone(), Some(old.name.clone()))),
             ReleasePlan::Compose(plan) => plan.previous.clone().map(|version| (version, None)),
+            ReleasePlan::Swarm(plan) => plan.previous().map(|version| (version, None)),
         }
     }
 
@@ -92,6 +96,7 @@ impl std::fmt::Display for ReleasePlan {
         match self {
             ReleasePlan::Run(plan) => plan.fmt(f),
             ReleasePlan::Compose(plan) => plan.fmt(f),
+            ReleasePlan::Swarm(plan) => plan.fmt(f),
         }
     }
 }

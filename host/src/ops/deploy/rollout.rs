@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::client::DockerClient;
 use super::snapshot::Snapshot;
 use super::steps::{OnStep, Step};
-use super::{ReleaseOptions, ReleasePlan, Released, Target, apply, compose, plan_run, rollback_target};
+use super::{ReleaseOptions, ReleasePlan, Released, Target, apply, compose, plan_run, rollback_target, swarm};
 use crate::app::App;
 use crate::config::{OnFailure, Strategy};
 use crate::docker::Endpoint;
@@ -292,6 +292,7 @@ async fn plan_on(app: &App, host: String, engine: DockerClient, target: Target, 
     let plan = match target.service.strategy {
         Strategy::Run => ReleasePlan::Run(Box::new(plan_run(app, &snapshot, target, config_dir.to_path_buf(), options).await?)),
         Strategy::Compose => ReleasePlan::Compose(Box::new(compose::plan(app, &snapshot, target).await?)),
+        Strategy::Swarm => ReleasePlan::Swarm(Box::new(swarm::plan(app, &engine, &snapshot, target, config_dir).await?)),
     };
     if let ReleasePlan::Run(run) = &plan
         && let Some(running) = &run.unchanged
@@ -404,6 +405,7 @@ async fn apply_plan(
     let applied = match plan {
         ReleasePlan::Run(run) => apply::apply(app, engine, run, apply::ReleaseRun { release: release_id, run: run_id }, log, on_step, &options.cancel).await,
         ReleasePlan::Compose(compose) => compose::apply(app, engine, compose, run_id, log, on_step, &options.cancel).await,
+        ReleasePlan::Swarm(plan) => swarm::apply(app, engine, plan, release_id, log, on_step, &options.cancel).await,
     };
     match applied {
         Ok(applied) => {

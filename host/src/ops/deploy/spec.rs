@@ -122,6 +122,12 @@ impl ContainerSpec {
         self.ports.iter().filter(|p| p.host_port.is_some()).collect()
     }
 
+    /// The healthcheck the service sets, with its timing.
+    pub fn health_config(&self) -> Option<HealthConfig> {
+        let [interval, timeout, retries, start_period] = self.healthcheck_timing;
+        self.healthcheck.as_ref().map(|test| HealthConfig { test: Some(test.clone()), interval, timeout, retries, start_period, ..Default::default() })
+    }
+
     /// The engine's create body, with bosun's labels added.
     pub fn to_engine(&self, bosun_labels: &BTreeMap<&str, String>) -> ContainerCreateBody {
         let mut labels: HashMap<String, String> = self.labels.clone().into_iter().collect();
@@ -148,7 +154,6 @@ impl ContainerSpec {
             .iter()
             .map(|(net, aliases)| (net.clone(), EndpointSettings { aliases: (!aliases.is_empty()).then(|| aliases.clone()), ..Default::default() }))
             .collect();
-        let [interval, timeout, retries, start_period] = self.healthcheck_timing;
         ContainerCreateBody {
             image: Some(self.image.clone()),
             env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -156,7 +161,7 @@ impl ContainerSpec {
             entrypoint: self.entrypoint.clone(),
             labels: Some(labels),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
-            healthcheck: self.healthcheck.as_ref().map(|test| HealthConfig { test: Some(test.clone()), interval, timeout, retries, start_period, ..Default::default() }),
+            healthcheck: self.health_config(),
             stop_timeout: Some(self.stop_timeout.into()),
             host_config: Some(HostConfig {
                 binds: (!binds.is_empty()).then_some(binds),
