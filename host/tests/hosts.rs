@@ -261,3 +261,35 @@ fn a_swarm_service_is_created_updated_rolled_back_and_a_bad_update_undone() {
     drop(manager);
     assert!(docker0_is_there());
 }
+
+#[test]
+fn images_check_asks_each_host_about_its_own_images() {
+    support::require_engine();
+    let (b, c) = (Engine::start(), Engine::start());
+    let (_b_registry, _c_registry) = (b.registry(), c.registry());
+    let web = support::deploys::Deploys::new("hosts-check", "");
+    let (old, new) = (format!("{}:old", web.repo), format!("{}:new", web.repo));
+    web.image("old", &[]);
+    web.image("new", &[("BUILD", "2")]);
+    let reference = "127.0.0.1:5000/shop/web:1";
+    for engine in [&b, &c] {
+        engine.load(&old);
+        engine.push(&old, reference);
+    }
+    // c's registry moves on; c still runs what it pulled before.
+    c.load(&new);
+    c.push(&new, reference);
+    let tagged = c.docker(&["tag", &old, reference]);
+    assert!(tagged.status.success());
+    let hosts = format!("[hosts.b]\ndocker = \"{}\"\nroles = [\"web\"]\n\n[hosts.c]\ndocker = \"{}\"\nroles = [\"web\"]\n", b.url(), c.url());
+    web.write_config("127.0.0.1:5000/shop/web", "version = \"1\"\nroles = [\"web\"]", &hosts);
+
+    let text = stdout(&web.bosun(&["images", "check"]));
+    let row = |host: &str| text.lines().find(|l| l.starts_with(&format!("{host} "))).unwrap_or_else(|| panic!("no row for {host}:\n{text}")).to_string();
+    assert!(row("b").contains("up to date") && row("b").contains(reference), "{text}");
+    assert!(row("c").contains("update available") && row("c").contains("(web)"), "{text}");
+    let only_c = web.bosun(&["images", "check", "--hosts", "c", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&only_c.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!((rows[0]["host"].as_str(), rows[0]["status"].as_str()), (Some("c"), Some("update-available")), "{rows}");
+}

@@ -14,8 +14,12 @@ use crate::ops::images::{self, check, prune, pull};
 
 #[derive(Subcommand)]
 pub enum ImagesCommand {
-    /// Ask the registry whether the images in use have newer digests (nothing is pulled).
-    Check,
+    /// Ask the registry whether the images in use have newer digests (nothing is pulled), on each host.
+    Check {
+        /// Only these hosts (`web1,web2`).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+    },
     /// Pull an image, with progress per layer.
     Pull { reference: String },
     /// Check that every image the services need is on each host they run on.
@@ -53,19 +57,13 @@ pub enum ImagesCommand {
 }
 
 pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), Failure> {
-    if let ImagesCommand::Required { hosts } = &command {
-        return required(app, hosts, out).await;
+    match &command {
+        ImagesCommand::Required { hosts } => return required(app, hosts, out).await,
+        ImagesCommand::Check { hosts } => return check(app, hosts, out).await,
+        _ => {}
     }
     let engine = DockerClient::open().await?;
     match command {
-        ImagesCommand::Check => {
-            let checks = check::check_all(&engine, images::in_use(&app.config, &engine).await?).await;
-            out.print(&checks, || check_text(&checks));
-            match checks.iter().filter(|c| c.status == check::Status::Error).count() {
-                0 => Ok(()),
-                n => Err(Failure::failed(format!("{n} image(s) could not be checked; see above"))),
-            }
-        }
         ImagesCommand::Pull { reference } => {
             let id = if out.json {
                 pull::pull(&engine, &reference, |_| {}).await?
@@ -114,7 +112,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             });
             Ok(())
         }
-        ImagesCommand::Required { .. } => unreachable!("answered before the local engine is opened"),
+        ImagesCommand::Required { .. } | ImagesCommand::Check { .. } => unreachable!("answered before the local engine is opened"),
     }
 }
 
@@ -144,7 +142,18 @@ async fn required(app: &App, only: &[String], out: Output) -> Result<(), Failure
     }
 }
 
-fn check_text(checks: &[check::ImageCheck]) -> String {
+/// `bosun images check [--hosts]`: per host, whether its images have newer digests.
+async fn check(app: &App, only: &[String], out: Output) -> Result<(), Failure> {
+    let hosts = app.config.hosts_in_use(only).map_err(Failure::bad_input)?;
+    let checks = check::check_everywhere(&app.config, &hosts).await?;
+    out.print(&checks, || check_text(&checks, !app.config.hosts.is_empty()));
+    match checks.iter().filter(|c| c.status == check::Status::Error).count() {
+        0 => Ok(()),
+        n => Err(Failure::failed(format!("{n} image(s) could not be checked; see above"))),
+    }
+}
+
+fn check_text(checks: &[check::ImageCheck], named: bool) -> String {
     if checks.is_empty() {
         return "no images in use: no service has a version or a running container".into();
     }
@@ -158,7 +167,8 @@ fn check_text(checks: &[check::ImageCheck]) -> String {
                 check::Status::NotLocal => "not on this machine",
                 check::Status::Error => "error",
             };
-            let mut line = format!("{status:<17} {}  ({})", c.image, c.services.join(", "));
+            let host = if named { format!("{:<12}  ", c.host) } else { String::new() };
+            let mut line = format!("{host}{status:<17} {}  ({})", c.image, c.services.join(", "));
             if let Some(e) = &c.error {
                 line.push_str(&format!("\n                  {e}"));
             }

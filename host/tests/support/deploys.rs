@@ -55,7 +55,8 @@ impl Deploys {
         self.write_config(&self.repo, service, extra);
     }
 
-    fn write_config(&self, repo: &str, service: &str, extra: &str) {
+    /// [`Deploys::configure_image`] plus more tables.
+    pub fn write_config(&self, repo: &str, service: &str, extra: &str) {
         let config = format!("[project]\nname = \"{}\"\n\n[services.web]\nimage = \"{repo}\"\n{service}\n\n{extra}\n", self.name);
         std::fs::write(self.project.dir.path().join("bosun.toml"), config).unwrap();
     }

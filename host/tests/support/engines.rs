@@ -162,6 +162,47 @@ impl Drop for Engine {
     }
 }
 
+/// A `docker-registry` on 127.0.0.1:5000 inside an engine's namespace: that
+/// engine's own registry (a loopback registry needs no TLS), at the address
+/// every engine sees its own at.
+pub struct NsRegistry {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Engine {
+    pub fn registry(&self) -> NsRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yml");
+        let yaml = format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n", dir.path().join("data").display());
+        std::fs::write(&config, yaml).unwrap();
+        let netns = format!("--net=/var/run/netns/{}", self.netns);
+        let child = Command::new("nsenter").arg(&netns).arg("docker-registry").arg("serve").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("docker-registry (scripts/setup installs it)");
+        let started = Instant::now();
+        let probe = "import socket; socket.create_connection(('127.0.0.1', 5000), 1)";
+        while !Command::new("nsenter").arg(&netns).args(["/usr/bin/python3", "-c", probe]).stderr(Stdio::null()).status().unwrap().success() {
+            assert!(started.elapsed() < Duration::from_secs(20), "docker-registry did not listen in {}", self.netns);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        NsRegistry { child, _dir: dir }
+    }
+
+    /// Tags `image` (on this engine) as `reference` and pushes it to this engine's registry.
+    pub fn push(&self, image: &str, reference: &str) {
+        for args in [vec!["tag", image, reference], vec!["push", "--quiet", reference]] {
+            let out = self.docker(&args);
+            assert!(out.status.success(), "docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+impl Drop for NsRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// An sshd on a loopback port whose sessions reach `docker_host`, with a
 /// client key and a known_hosts entry made for it, and an ssh configuration
 /// file that uses them (`ssh_config` of a host in bosun.toml).

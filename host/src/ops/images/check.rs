@@ -29,6 +29,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageCheck {
+    /// The `[hosts.*]` whose engine was asked (`local` without hosts).
+    pub host: String,
     pub image: String,
     pub services: Vec<String>,
     pub status: Status,
@@ -60,6 +62,19 @@ pub async fn check_all(engine: &DockerClient, images: Vec<ImageUse>) -> Vec<Imag
     checks
 }
 
+/// Every image in use on each of `hosts` (see `Config::hosts_in_use`),
+/// each host asked through its own engine, all at once; a host that cannot
+/// be reached fails the answer, naming it.
+pub async fn check_everywhere(config: &crate::config::Config, hosts: &[String]) -> anyhow::Result<Vec<ImageCheck>> {
+    let asked = hosts.iter().map(|host| async move {
+        let engine = DockerClient::for_host(config, host).await?;
+        let mut checks = check_all(&engine, super::in_use_on(config, &engine, host).await?).await;
+        checks.iter_mut().for_each(|c| c.host.clone_from(host));
+        anyhow::Ok(checks)
+    });
+    Ok(futures_util::future::try_join_all(asked).await?.into_iter().flatten().collect())
+}
+
 /// Checks one image: inspect it here, ask its registry.
 pub async fn check_one(engine: &DockerClient, image: ImageUse) -> ImageCheck {
     let (local, remote) = tokio::join!(engine.image(&image.image), engine.docker.inspect_registry_image(&image.image, None));
@@ -71,7 +86,7 @@ pub async fn check_one(engine: &DockerClient, image: ImageUse) -> ImageCheck {
 /// not here) and what the registry answered.
 fn judge(use_: ImageUse, here: Result<Option<Vec<String>>, String>, remote: Result<DistributionInspect, bollard::errors::Error>) -> ImageCheck {
     let ImageUse { image, services } = use_;
-    let mut check = ImageCheck { image, services, status: Status::Error, local_digests: vec![], registry_digest: None, error: None };
+    let mut check = ImageCheck { host: String::new(), image, services, status: Status::Error, local_digests: vec![], registry_digest: None, error: None };
     let local = match here {
         Ok(local) => local,
         Err(e) => {

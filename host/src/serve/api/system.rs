@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Api, Caller, Problem, Viewer, json, off_thread_async};
-use crate::ops::deploy::client::DockerClient;
 use crate::ops::images;
 
 pub fn routes() -> OpenApiRouter<Arc<Api>> {
@@ -27,26 +26,25 @@ async fn status(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Probl
     Ok(json(overview))
 }
 
-/// Whether the registries have newer digests for the images in use (nothing is pulled).
+/// Whether the registries have newer digests for the images in use on each host (nothing is pulled).
 #[utoipa::path(get, path = "/api/v1/images/check", tag = "images", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
 async fn images_check(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let app = api.app.clone();
     let checks = off_thread_async(move || async move {
-        let engine = DockerClient::open().await?;
-        let in_use = images::in_use(&app.config, &engine).await?;
-        Ok::<_, crate::failure::Failure>(images::check::check_all(&engine, in_use).await)
+        let hosts = app.config.hosts_in_use(&[]).map_err(crate::failure::Failure::bad_input)?;
+        Ok::<_, crate::failure::Failure>(images::check::check_everywhere(&app.config, &hosts).await?)
     })
     .await??;
     Ok(json(checks))
 }
 
-/// Every image the services need, and whether it is on this machine.
+/// Every image the services need on each host, and whether it is there.
 #[utoipa::path(get, path = "/api/v1/images/required", tag = "images", security(("token" = ["viewer"])), responses((status = 200, body = serde_json::Value)))]
 async fn images_required(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
     let app = api.app.clone();
     let required = off_thread_async(move || async move {
-        let engine = DockerClient::open().await?;
-        Ok::<_, crate::failure::Failure>(images::required(&app.config, &engine).await?)
+        let hosts = app.config.hosts_in_use(&[]).map_err(crate::failure::Failure::bad_input)?;
+        Ok::<_, crate::failure::Failure>(images::required_everywhere(&app.config, &hosts).await?)
     })
     .await??;
     Ok(json(required))
