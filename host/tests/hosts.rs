@@ -292,4 +292,13 @@ fn images_check_asks_each_host_about_its_own_images() {
     let rows: serde_json::Value = serde_json::from_slice(&only_c.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!((rows[0]["host"].as_str(), rows[0]["status"].as_str()), (Some("c"), Some("update-available")), "{rows}");
+
+    // Pulled on both hosts at once, the progress lines named by host; then c is up to date too.
+    let pulled = web.bosun(&["images", "pull", reference]);
+    let (out, progress) = (stdout(&pulled), common::project::stderr(&pulled));
+    assert!(pulled.status.success(), "{progress}");
+    assert!(out.contains("on host b") && out.contains("on host c"), "{out}");
+    assert!(progress.lines().any(|l| l.starts_with("c ")), "c's progress is named: {progress}");
+    let text = stdout(&web.bosun(&["images", "check"]));
+    assert_eq!(text.lines().filter(|l| l.contains("up to date")).count(), 2, "{text}");
 }

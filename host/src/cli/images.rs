@@ -20,8 +20,13 @@ pub enum ImagesCommand {
         #[arg(long, value_delimiter = ',')]
         hosts: Vec<String>,
     },
-    /// Pull an image, with progress per layer.
-    Pull { reference: String },
+    /// Pull an image, with progress per layer; on every host the services run on.
+    Pull {
+        reference: String,
+        /// Only these hosts (`web1,web2`).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+    },
     /// Check that every image the services need is on each host they run on.
     Required {
         /// Only these hosts (`web1,web2`).
@@ -60,22 +65,11 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
     match &command {
         ImagesCommand::Required { hosts } => return required(app, hosts, out).await,
         ImagesCommand::Check { hosts } => return check(app, hosts, out).await,
+        ImagesCommand::Pull { reference, hosts } => return pull_everywhere(app, reference, hosts, out).await,
         _ => {}
     }
     let engine = DockerClient::open().await?;
     match command {
-        ImagesCommand::Pull { reference } => {
-            let id = if out.json {
-                pull::pull(&engine, &reference, |_| {}).await?
-            } else {
-                let mut shown = PullDisplay::new();
-                let id = pull::pull(&engine, &reference, |p| shown.show(p)).await;
-                shown.finish();
-                id?
-            };
-            out.print(&serde_json::json!({ "image": reference, "id": id }), || format!("pulled {reference} ({id})"));
-            Ok(())
-        }
         ImagesCommand::Update { reference, all: _, yes, dry_run } => {
             let references = match reference {
                 Some(reference) => vec![reference],
@@ -112,7 +106,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             });
             Ok(())
         }
-        ImagesCommand::Required { .. } | ImagesCommand::Check { .. } => unreachable!("answered before the local engine is opened"),
+        ImagesCommand::Required { .. } | ImagesCommand::Check { .. } | ImagesCommand::Pull { .. } => unreachable!("answered before the local engine is opened"),
     }
 }
 
@@ -139,6 +133,50 @@ async fn required(app: &App, only: &[String], out: Output) -> Result<(), Failure
     match pulls.as_slice() {
         [] => Ok(()),
         _ => Err(Failure::failed(format!("{} image(s) missing; get them with: {}", pulls.len(), pulls.join(", ")))),
+    }
+}
+
+/// `bosun images pull REF [--hosts]`: on each host at once, with one
+/// progress display whose layers are named by host. Without `[hosts]`, the
+/// local engine, answered as `{image, id}`; with them, a list with `host`.
+async fn pull_everywhere(app: &App, reference: &str, only: &[String], out: Output) -> Result<(), Failure> {
+    let named = !app.config.hosts.is_empty();
+    let hosts = match named || !only.is_empty() {
+        true => app.config.hosts_in_use(only).map_err(Failure::bad_input)?,
+        false => vec![crate::config::hosts::LOCAL.to_string()],
+    };
+    let shown = std::sync::Mutex::new((!out.json).then(PullDisplay::new));
+    let pulls = hosts.iter().map(|host| {
+        let shown = &shown;
+        async move {
+            let engine = DockerClient::for_host(&app.config, host).await?;
+            let on_progress = |p: &pull::Progress| {
+                let mut shown = shown.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(display) = shown.as_mut() {
+                    match named {
+                        true => display.show(&pull::Progress { layer: format!("{host} {}", p.layer).trim_end().to_string(), ..p.clone() }),
+                        false => display.show(p),
+                    }
+                }
+            };
+            let id = pull::pull(&engine, reference, on_progress).await.map_err(|e| if named { e.context(format!("host {host}")) } else { e })?;
+            anyhow::Ok(serde_json::json!({ "host": host, "image": reference, "id": id }))
+        }
+    });
+    let pulled = futures_util::future::join_all(pulls).await;
+    if let Some(display) = shown.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        display.finish();
+    }
+    let (pulled, failed): (Vec<_>, Vec<_>) = pulled.into_iter().partition(Result::is_ok);
+    let pulled: Vec<serde_json::Value> = pulled.into_iter().flatten().collect();
+    let text = || pulled.iter().map(|p| format!("pulled {reference} ({}){}", p["id"].as_str().unwrap_or_default(), if named { format!(" on host {}", p["host"].as_str().unwrap_or_default()) } else { String::new() })).collect::<Vec<_>>().join("\n");
+    match (named, pulled.as_slice()) {
+        (false, [one]) => out.print(&serde_json::json!({ "image": one["image"], "id": one["id"] }), text),
+        _ => out.print(&pulled, text),
+    }
+    match failed.into_iter().filter_map(Result::err).map(|e| format!("{e:#}")).collect::<Vec<_>>() {
+        failed if failed.is_empty() => Ok(()),
+        failed => Err(Failure::failed(failed.join("; "))),
     }
 }
 
