@@ -293,12 +293,23 @@ fn images_check_asks_each_host_about_its_own_images() {
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!((rows[0]["host"].as_str(), rows[0]["status"].as_str()), (Some("c"), Some("update-available")), "{rows}");
 
-    // Pulled on both hosts at once, the progress lines named by host; then c is up to date too.
+    // Pulled on both hosts at once, the progress lines named by host.
     let pulled = web.bosun(&["images", "pull", reference]);
     let (out, progress) = (stdout(&pulled), common::project::stderr(&pulled));
     assert!(pulled.status.success(), "{progress}");
     assert!(out.contains("on host b") && out.contains("on host c"), "{out}");
     assert!(progress.lines().any(|l| l.starts_with("c ")), "c's progress is named: {progress}");
+
+    // An update recreates what runs the old image, on the host that has one.
+    c.push(&old, reference);
+    support::deploys::succeeded(&web.bosun(&["deploy", "web"]));
+    c.push(&new, reference);
+    assert!(c.docker(&["tag", &old, reference]).status.success(), "c still has the old image under the tag");
+    let updated = support::deploys::succeeded(&web.bosun(&["images", "update", reference, "--yes"]));
+    assert!(updated.lines().any(|l| l.starts_with("host b: ") && l.contains("is up to date; nothing recreated")), "{updated}");
+    assert!(updated.lines().any(|l| l.starts_with("host c: ") && l.contains(&format!("recreated {}", web.container("1")))), "{updated}");
+    let update = web.releases().into_iter().find(|r| r["kind"] == "update").expect("the update is a release");
+    assert_eq!(update["host"], "c", "{update}");
     let text = stdout(&web.bosun(&["images", "check"]));
     assert_eq!(text.lines().filter(|l| l.contains("up to date")).count(), 2, "{text}");
 }

@@ -47,6 +47,9 @@ pub enum ImagesCommand {
         /// Show which containers would be recreated; pull nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Only these hosts (`web1,web2`); they are updated one after another.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
     },
     /// Remove old images of the services, keeping rollback points.
     Prune {
@@ -66,17 +69,20 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
         ImagesCommand::Required { hosts } => return required(app, hosts, out).await,
         ImagesCommand::Check { hosts } => return check(app, hosts, out).await,
         ImagesCommand::Pull { reference, hosts } => return pull_everywhere(app, reference, hosts, out).await,
+        ImagesCommand::Update { reference, yes, dry_run, hosts, .. } if !app.config.hosts.is_empty() => {
+            return update_everywhere(app, reference.as_deref(), hosts, (*yes, *dry_run), out).await;
+        }
         _ => {}
     }
     let engine = DockerClient::open().await?;
     match command {
-        ImagesCommand::Update { reference, all: _, yes, dry_run } => {
+        ImagesCommand::Update { reference, all: _, yes, dry_run, hosts: _ } => {
             let references = match reference {
                 Some(reference) => vec![reference],
                 None => images::in_use(&app.config, &engine).await?.into_iter().map(|u| u.image).collect(),
             };
             for reference in references {
-                update_one(app, &engine, &reference, yes, dry_run, out).await?;
+                update_one(app, &engine, None, &reference, yes, dry_run, out).await?;
             }
             Ok(())
         }
@@ -318,7 +324,24 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-async fn update_one(app: &App, engine: &DockerClient, reference: &str, yes: bool, dry_run: bool, out: Output) -> Result<(), Failure> {
+/// `bosun images update` with `[hosts]`: each host in turn, its own images
+/// (or `reference`), each answer named by its host.
+async fn update_everywhere(app: &App, reference: Option<&str>, only: &[String], (yes, dry_run): (bool, bool), out: Output) -> Result<(), Failure> {
+    for host in app.config.hosts_in_use(only).map_err(Failure::bad_input)? {
+        let engine = DockerClient::for_host(&app.config, &host).await?;
+        let references = match reference {
+            Some(reference) => vec![reference.to_string()],
+            None => images::in_use_on(&app.config, &engine, &host).await?.into_iter().map(|u| u.image).collect(),
+        };
+        for reference in references {
+            update_one(app, &engine, Some(&host), &reference, yes, dry_run, out).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Updates `reference` on `engine`, the engine of `host` (`None`: no `[hosts]`, answered as before).
+async fn update_one(app: &App, engine: &DockerClient, host: Option<&str>, reference: &str, yes: bool, dry_run: bool, out: Output) -> Result<(), Failure> {
     let interactive = std::io::stdin().is_terminal() && !out.json;
     if !yes && !dry_run && !interactive {
         return Err(Failure::bad_input(format!("images update {reference}: pass --yes to recreate containers without being asked (stdin is not a terminal)")));
@@ -341,12 +364,21 @@ async fn update_one(app: &App, engine: &DockerClient, reference: &str, yes: bool
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
     };
-    let updated = update::update(app, engine, reference, UpdateOptions { dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await;
+    let host_name = host.unwrap_or(crate::config::hosts::LOCAL);
+    let updated = update::update(app, engine, reference, UpdateOptions { host: host_name, dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await;
     if let Some(d) = display {
         d.finish();
     }
-    let updated = updated?;
-    out.print(&updated, || match &updated {
+    let updated = updated.map_err(|f| match host {
+        Some(host) => Failure { message: format!("host {host}: {}", f.message), code: f.code },
+        None => f,
+    })?;
+    let mut answer = serde_json::to_value(&updated).unwrap_or_default();
+    if let (Some(host), Some(fields)) = (host, answer.as_object_mut()) {
+        fields.insert("host".into(), host.into());
+    }
+    let on = host.map_or(String::new(), |host| format!("host {host}: "));
+    out.print(&answer, || on.clone() + &match &updated {
         Updated::Planned { image, affected, .. } => {
             let names: Vec<String> = affected.iter().map(|a| format!("{} ({})", a.name, if a.running { "running" } else { "stopped" })).collect();
             format!("dry run: {image} would be pulled; if it changed, recreated: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })

@@ -31,7 +31,7 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Res
             let (label, mut layers) = (format!("pulling {image}"), Layers::default());
             let mut confirm = |_: &str, _: &[update::Affected]| true;
             let mut on_progress = |p: &pull::Progress| layers.show(cx, id, &label, p);
-            let updated = update::update(cx.app, &engine, &image, UpdateOptions { dry_run: cx.dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await?;
+            let updated = update::update(cx.app, &engine, &image, UpdateOptions { host: crate::config::hosts::LOCAL, dry_run: cx.dry_run, confirm: &mut confirm, on_progress: &mut on_progress }).await?;
             match updated {
                 Updated::Planned { image_id, affected, .. } => Ok(StepDone {
                     summary: format!("would pull {image} and recreate {} container(s)", affected.len()),

@@ -16,7 +16,6 @@ use crate::state::NewImageUpdate;
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::health::container_healthy;
 use crate::ops::deploy::spec::label;
-use crate::config::hosts::LOCAL;
 
 /// How long a recreated container has to be running (and healthy).
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -146,6 +145,8 @@ pub enum Updated {
 }
 
 pub struct UpdateOptions<'a> {
+    /// The `[hosts.*]` whose engine this is, for the release records.
+    pub host: &'a str,
     pub dry_run: bool,
     /// Asked with the containers about to be recreated; false cancels.
     pub confirm: &'a mut dyn FnMut(&str, &[Affected]) -> bool,
@@ -184,7 +185,7 @@ pub async fn update(app: &crate::app::App, engine: &DockerClient, reference: &st
         // Only the running container of a service is its current release;
         // a kept (stopped) one is a rollback point and stays in history only.
         let release = match &old.scope {
-            Some(_) if old.running => Some(record_update_release(app, old, reference, &new_id, run_id)?),
+            Some(_) if old.running => Some(record_update_release(app, options.host, old, reference, &new_id, run_id)?),
             _ => None,
         };
         let result = recreate(engine, old, reference, release).await;
@@ -241,17 +242,17 @@ fn notice(app: &crate::app::App, reference: &str, containers: &[&str], kind: &st
 
 /// A managed container's update is a release of its service (kind `update`),
 /// with the config of the service's latest successful release.
-fn record_update_release(app: &crate::app::App, old: &Affected, reference: &str, new_id: &str, run_id: i64) -> Result<i64, crate::failure::Failure> {
+fn record_update_release(app: &crate::app::App, host: &str, old: &Affected, reference: &str, new_id: &str, run_id: i64) -> Result<i64, crate::failure::Failure> {
     let state = app.state()?;
     let labels = old.inspected.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
     let service = labels.get(label::SERVICE).cloned().unwrap_or_default();
     let env = labels.get(label::ENV).cloned().unwrap_or_default();
-    let latest = state.succeeded_releases(&service, &env, Some(LOCAL))?.into_iter().next();
+    let latest = state.succeeded_releases(&service, &env, Some(host))?.into_iter().next();
     let service_config = latest.map_or_else(|| "{}".to_string(), |r| r.service_config);
     Ok(state.start_release(&crate::state::NewRelease {
         service: &service,
         env: &env,
-        host: LOCAL,
+        host,
         version: labels.get(label::VERSION).map_or("", String::as_str),
         kind: crate::state::ReleaseKind::Update,
         image: reference,
