@@ -313,3 +313,33 @@ fn images_check_asks_each_host_about_its_own_images() {
     let text = stdout(&web.bosun(&["images", "check"]));
     assert_eq!(text.lines().filter(|l| l.contains("up to date")).count(), 2, "{text}");
 }
+
+#[test]
+fn a_host_lost_mid_rollout_stops_it_and_the_done_host_is_put_back() {
+    support::require_engine();
+    let (b, mut c) = (Engine::start(), Engine::start());
+    let web = support::deploys::Deploys::new("rollout-lost", "");
+    let hosts = format!("[hosts.b]\ndocker = \"{}\"\n\n[hosts.c]\ndocker = \"{}\"\n", b.url(), c.url());
+    web.configure_with("hosts = [\"b\", \"c\"]\nhealth_timeout = \"20s\"\nstop_timeout = 1\nrolling = { batch = 1, pause = \"6s\" }", &hosts);
+    for version in ["1.0", "2.0"] {
+        web.image(version, &[]);
+        b.load(&format!("{}:{version}", web.repo));
+        c.load(&format!("{}:{version}", web.repo));
+    }
+    support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.0"]));
+
+    let rollout = web.project.command(&["deploy", "web", "2.0"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // b is done when its 2.0 release has succeeded; the rollout then pauses before c.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !web.releases().iter().any(|r| r["host"] == "b" && r["version"] == "2.0" && r["outcome"] == "succeeded") {
+        assert!(std::time::Instant::now() < deadline, "b never got 2.0");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    c.kill();
+    let out = rollout.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::project::stderr(&out);
+    assert!(err.contains("host c") && err.contains("put back: b is back on version 1.0 (release"), "{err}");
+    assert!(containers_on(&b, &web.name).contains(&format!("{} running", web.container("1.0"))), "{:?}", containers_on(&b, &web.name));
+    assert!(!containers_on(&b, &web.name).contains(&format!("{} running", web.container("2.0"))));
+}

@@ -187,6 +187,13 @@ impl Engine {
         NsRegistry { child, _dir: dir }
     }
 
+    /// Kills the engine at once (dockerd and containerd, no shutdown): a
+    /// host lost mid-way. Dropping it still cleans up.
+    pub fn kill(&mut self) {
+        unsafe { libc::kill(-(self.dockerd.id() as i32), libc::SIGKILL) };
+        let _ = self.dockerd.wait();
+    }
+
     /// Tags `image` (on this engine) as `reference` and pushes it to this engine's registry.
     pub fn push(&self, image: &str, reference: &str) {
         for args in [vec!["tag", image, reference], vec!["push", "--quiet", reference]] {
