@@ -312,6 +312,12 @@ fn images_check_asks_each_host_about_its_own_images() {
     assert_eq!(update["host"], "c", "{update}");
     let text = stdout(&web.bosun(&["images", "check"]));
     assert_eq!(text.lines().filter(|l| l.contains("up to date")).count(), 2, "{text}");
+
+    // Prune judges each host by its own releases: c keeps the image it ran before as a rollback point.
+    let pruned = stdout(&web.bosun(&["images", "prune", "--dry-run"]));
+    let (on_b, on_c) = pruned.split_once("host c:").unwrap_or_else(|| panic!("a part per host:\n{pruned}"));
+    assert!(on_b.starts_with("host b:") && on_b.contains(&format!("keep    {reference}  (container {} uses it)", web.container("1"))), "{pruned}");
+    assert!(on_c.contains("is a rollback point") && !pruned.contains("would remove"), "{pruned}");
 }
 
 #[test]

@@ -59,6 +59,9 @@ pub enum ImagesCommand {
         /// Print what would be kept (and why) and removed; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Only these hosts (`web1,web2`).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
     },
     /// The containers `images update` recreated, oldest first.
     History,
@@ -69,6 +72,7 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
         ImagesCommand::Required { hosts } => return required(app, hosts, out).await,
         ImagesCommand::Check { hosts } => return check(app, hosts, out).await,
         ImagesCommand::Pull { reference, hosts } => return pull_everywhere(app, reference, hosts, out).await,
+        ImagesCommand::Prune { keep, dry_run, hosts } if !app.config.hosts.is_empty() => return prune_everywhere(app, *keep, *dry_run, hosts, out).await,
         ImagesCommand::Update { reference, yes, dry_run, hosts, .. } if !app.config.hosts.is_empty() => {
             return update_everywhere(app, reference.as_deref(), hosts, (*yes, *dry_run), out).await;
         }
@@ -86,14 +90,11 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             }
             Ok(())
         }
-        ImagesCommand::Prune { keep, dry_run } => {
-            let plan = prune::plan(app, &engine, keep).await?;
+        ImagesCommand::Prune { keep, dry_run, hosts: _ } => {
+            let plan = prune::plan(app, &engine, crate::config::hosts::LOCAL, keep).await?;
             let failures = if dry_run { vec![] } else { prune::apply(&engine, &plan).await };
             out.print(&plan, || prune_text(&plan, dry_run));
-            match failures.as_slice() {
-                [] => Ok(()),
-                _ => Err(Failure::failed(format!("{} image(s) could not be removed: {}", failures.len(), failures.join("; ")))),
-            }
+            pruned(&failures)
         }
         ImagesCommand::History => {
             let history = app.state()?.image_updates()?;
@@ -391,6 +392,29 @@ async fn update_one(app: &App, engine: &DockerClient, host: Option<&str>, refere
         }
     });
     Ok(())
+}
+
+/// `bosun images prune` with `[hosts]`: each host by its own releases, one
+/// after another; a plan per host (a list in `--json`).
+async fn prune_everywhere(app: &App, keep: usize, dry_run: bool, only: &[String], out: Output) -> Result<(), Failure> {
+    let (mut plans, mut failures) = (Vec::new(), Vec::new());
+    for host in app.config.hosts_in_use(only).map_err(Failure::bad_input)? {
+        let engine = DockerClient::for_host(&app.config, &host).await?;
+        let plan = prune::plan(app, &engine, &host, keep).await.map_err(|e| Failure::failed(format!("host {host}: {e:#}")))?;
+        if !dry_run {
+            failures.extend(prune::apply(&engine, &plan).await.into_iter().map(|f| format!("host {host}: {f}")));
+        }
+        plans.push(plan);
+    }
+    out.print(&plans, || plans.iter().map(|plan| format!("host {}:\n{}", plan.host, prune_text(plan, dry_run))).collect::<Vec<_>>().join("\n"));
+    pruned(&failures)
+}
+
+fn pruned(failures: &[String]) -> Result<(), Failure> {
+    match failures {
+        [] => Ok(()),
+        _ => Err(Failure::failed(format!("{} image(s) could not be removed: {}", failures.len(), failures.join("; ")))),
+    }
 }
 
 fn prune_text(plan: &prune::PrunePlan, dry_run: bool) -> String {

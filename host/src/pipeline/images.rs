@@ -56,7 +56,7 @@ pub async fn run(cx: &StepContext<'_>, id: &str, uses: &str, args: &Args) -> Res
         }
         _ => {
             let keep = args.text("keep")?.map(|k| k.parse::<usize>()).transpose().map_err(|_| Failure::failed("with.keep is not a whole number"))?.unwrap_or(3);
-            let plan = prune::plan(cx.app, &engine, keep).await.map_err(Failure::from)?;
+            let plan = prune::plan(cx.app, &engine, crate::config::hosts::LOCAL, keep).await.map_err(Failure::from)?;
             let names: Vec<String> = plan.remove.iter().map(|i| if i.tags.is_empty() { i.id.clone() } else { i.tags.join(", ") }).collect();
             let outputs = object(json!({ "removed": plan.remove.len(), "kept": plan.keep.len() }));
             if cx.dry_run {

@@ -23,11 +23,15 @@ pub struct PrunedImage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunePlan {
+    /// The `[hosts.*]` whose engine holds the images.
+    pub host: String,
     pub keep: Vec<PrunedImage>,
     pub remove: Vec<PrunedImage>,
 }
 
-pub async fn plan(app: &App, engine: &DockerClient, keep_versions: usize) -> anyhow::Result<PrunePlan> {
+/// What goes from host `host` (engine `engine`): its services' images, by
+/// the releases made on it.
+pub async fn plan(app: &App, engine: &DockerClient, host: &str, keep_versions: usize) -> anyhow::Result<PrunePlan> {
     let state = app.state()?;
     let env = &app.config.project.env;
     let containers = engine.docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())).await?;
@@ -36,9 +40,10 @@ pub async fn plan(app: &App, engine: &DockerClient, keep_versions: usize) -> any
         .filter_map(|c| Some((c.image_id?, c.names?.first()?.trim_start_matches('/').to_string())))
         .collect();
     let images = engine.docker.list_images(None::<ListImagesOptions>).await?;
-    let mut plan = PrunePlan { keep: vec![], remove: vec![] };
-    for (name, service) in &app.config.services {
-        let releases = state.succeeded_releases(name, env, None)?;
+    let mut plan = PrunePlan { host: host.to_string(), keep: vec![], remove: vec![] };
+    let placed = |name: &str| app.config.service_hosts(name).iter().any(|h| h == host);
+    for (name, service) in app.config.services.iter().filter(|(name, _)| placed(name)) {
+        let releases = state.succeeded_releases(name, env, Some(host))?;
         // Image id → why it stays, first reason wins.
         let mut reasons: BTreeMap<String, String> = BTreeMap::new();
         let mut versions_seen: Vec<&str> = Vec::new();
