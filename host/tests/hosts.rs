@@ -349,3 +349,37 @@ fn a_host_lost_mid_rollout_stops_it_and_the_done_host_is_put_back() {
     assert!(containers_on(&b, &web.name).contains(&format!("{} running", web.container("1.0"))), "{:?}", containers_on(&b, &web.name));
     assert!(!containers_on(&b, &web.name).contains(&format!("{} running", web.container("2.0"))));
 }
+
+#[test]
+fn a_check_with_a_host_reaches_that_hosts_engine_under_the_same_grant() {
+    support::require_engine();
+    let b = Engine::start();
+    let image = support::test_image();
+    b.load(&image);
+    let name = support::unique("on-b");
+    let run = b.docker(&["run", "--detach", "--no-healthcheck", "--name", &name, &image]);
+    assert!(run.status.success(), "{}", common::project::stderr(&run));
+    let config = |grant: &str, host: &str| {
+        format!(
+            "[hosts.b]\ndocker = \"{}\"\n\n[checks.there]\nplugin = \"container\"\ndocker_host = \"{host}\"\nname = \"{name}\"\nwindow_ms = 500\n\n\
+             [checks.here]\nplugin = \"container\"\nname = \"{name}\"\nwindow_ms = 500\n\n[plugins.container]\ngrant.docker = [\"{grant}\"]\n",
+            b.url()
+        )
+    };
+    let p = Project::new(&config("inspect:*", "b"));
+    let there = p.bosun(&["check", "there"]);
+    assert!(there.status.success(), "the container runs on b: {}{}", stdout(&there), common::project::stderr(&there));
+    let here = p.bosun(&["check", "here"]);
+    assert_eq!(here.status.code(), Some(1), "there is no such container on the local engine: {}", stdout(&here));
+
+    // The grant still decides what the plugin may look at, whichever engine it reaches.
+    std::fs::write(p.path().join("bosun.toml"), config("inspect:nothing-*", "b")).unwrap();
+    let denied = p.bosun(&["check", "there", "--json"]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(stdout(&denied).contains("denied"), "{}", stdout(&denied));
+
+    std::fs::write(p.path().join("bosun.toml"), config("inspect:*", "nope")).unwrap();
+    let unknown = p.bosun(&["check", "there"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(common::project::stderr(&unknown).contains("checks.there.docker_host: no host called nope; add a [hosts.nope] table"), "{}", common::project::stderr(&unknown));
+}

@@ -176,6 +176,10 @@ pub struct Policy {
     /// Whether what `fs.extract` unpacks gets the owners its archive records
     /// (`backup restore --no-owners` / `--same-owner`).
     pub owners: fs::Owners,
+    /// The engine the docker interface reaches: the `[hosts.*]` a check
+    /// names (`docker_host = "web1"`), set by bosun, never by the plugin;
+    /// none: the environment's.
+    pub engine: Option<crate::docker::Endpoint>,
 }
 
 impl Policy {
@@ -186,6 +190,7 @@ impl Policy {
             granted: Grants::parse(granted).map_err(|e| format!("[plugins.{plugin}.grant] {e}"))?,
             tls: tls::Trust::default(),
             owners: fs::Owners::default(),
+            engine: None,
         })
     }
 

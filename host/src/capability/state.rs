@@ -16,6 +16,8 @@ use super::{CallScope, held, log, notify};
 pub struct HostServices {
     /// The Docker engine, connected on first use.
     pub docker: tokio::sync::OnceCell<crate::docker::Connection>,
+    /// Other hosts' engines (a policy's `engine`), by endpoint, connected on first use.
+    pub engines: tokio::sync::Mutex<std::collections::HashMap<String, crate::docker::Connection>>,
 }
 
 /// Caps the memory a call uses: its linear memories together, plus what the

@@ -287,6 +287,12 @@ impl Config {
         }
         for (name, check) in &self.checks {
             problems.check(format!("checks.{name}"), expand_table(&check.settings));
+            match check.settings.get("docker_host") {
+                None => {}
+                Some(toml::Value::String(host)) if host == hosts::LOCAL || self.hosts.contains_key(host) => {}
+                Some(toml::Value::String(host)) => problems.add(format!("checks.{name}.docker_host"), format!("no host called {host}; add a [hosts.{host}] table")),
+                Some(_) => problems.add(format!("checks.{name}.docker_host"), "is a host's name, e.g. docker_host = \"web1\""),
+            }
         }
         for (name, checks) in &self.suites {
             for missing in checks.iter().filter(|c| !self.checks.contains_key(*c)) {

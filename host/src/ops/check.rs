@@ -137,8 +137,9 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), Vec<String>> {
         };
         let judged = async {
             let plugin = app.plugin(plugin_of(use_))?;
-            let settings = prepared_settings(app, &use_.settings)?;
-            let setup = app.setup(&plugin, &settings, true)?;
+            let (settings, engine) = on_host(app, &use_.settings)?;
+            let settings = prepared_settings(app, &settings)?;
+            let setup = aimed(app.setup(&plugin, &settings, true)?, engine);
             let policy = setup.policy.clone();
             let reaches = app.runtime()?.validate(&plugin, setup).await?.value;
             reaches.iter().try_for_each(|place| policy.check_reach(place)).map_err(anyhow::Error::msg)
@@ -216,8 +217,9 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
     let started = std::time::Instant::now();
     let result = async {
         let plugin = app.plugin(plugin_name)?;
-        let settings = prepared_settings(app, settings)?;
-        let setup = app.setup(&plugin, &settings, dry_run)?;
+        let (settings, engine) = on_host(app, settings)?;
+        let settings = prepared_settings(app, &settings)?;
+        let setup = aimed(app.setup(&plugin, &settings, dry_run)?, engine);
         let setup = match run {
             Some(run_id) => setup.for_run(run_id),
             None => setup,
@@ -292,6 +294,26 @@ pub fn markdown(reports: &[CheckReport]) -> String {
 /// backup of that set as `backup` (id, created_at, age_secs, verified_at,
 /// verify_error; none when there is no backup), since plugins cannot read
 /// the catalog themselves.
+/// A check's settings without `docker_host`, which is bosun's (the plugin
+/// never sees it), and the engine that host has.
+fn on_host(app: &App, settings: &toml::Table) -> anyhow::Result<(toml::Table, Option<crate::docker::Endpoint>)> {
+    let mut settings = settings.clone();
+    let engine = match settings.remove("docker_host") {
+        None => None,
+        Some(toml::Value::String(host)) => Some(crate::ops::hosts::endpoint(&app.config, &host)?),
+        Some(_) => anyhow::bail!("docker_host is a host's name, e.g. docker_host = \"web1\""),
+    };
+    Ok((settings, engine))
+}
+
+/// `setup` with its docker interface pointed at `engine` (when there is one).
+fn aimed(mut setup: crate::plugin::CallSetup, engine: Option<crate::docker::Endpoint>) -> crate::plugin::CallSetup {
+    if engine.is_some() {
+        std::sync::Arc::make_mut(&mut setup.policy).engine = engine;
+    }
+    setup
+}
+
 fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {
     let mut settings = crate::config::expand_table(settings).map_err(anyhow::Error::msg)?;
     let Some(set) = settings.get("backup_set").and_then(|s| s.as_str()).map(str::to_string) else { return Ok(settings) };

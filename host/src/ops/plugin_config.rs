@@ -17,7 +17,7 @@ use crate::plugin::config_schema::{self, Found};
 /// The keys of each table that bosun reads itself; the rest is the plugin's.
 /// (The config types take them before the rest is handed on, except
 /// `[naming].timestamp_format`, which bosun reads from the plugin's part.)
-const CHECK_KEYS: &[&str] = &["plugin"];
+const CHECK_KEYS: &[&str] = &["plugin", "docker_host"];
 const BACKUP_KEYS: &[&str] = &["strategy", "dest", "retention", "replicas", "before", "after", "stop"];
 const CHANNEL_KEYS: &[&str] = &["url", "url_file", "endpoint", "plugin", "on", "title", "body", "json"];
 const NAMING_KEYS: &[&str] = &["plugin", "timestamp_format"];

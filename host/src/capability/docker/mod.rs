@@ -65,14 +65,21 @@ impl DockerView<'_> {
         self.call.allow(check).map_err(|d| HostError::Denied(d.to_string()))
     }
 
-    /// The shared engine connection, made on first use.
+    /// The engine the policy points at (the environment's when none), its
+    /// connection shared by the runtime's calls and made on first use.
     async fn docker(&self) -> Result<crate::docker::Connection, HostError> {
-        self.services
-            .docker
-            .get_or_try_init(crate::docker::connect)
-            .await
-            .cloned()
-            .map_err(|e| HostError::Failed(e.to_string()))
+        let failed = |e: anyhow::Error| HostError::Failed(e.to_string());
+        let Some(endpoint) = &self.call.policy.engine else {
+            return self.services.docker.get_or_try_init(crate::docker::connect).await.cloned().map_err(failed);
+        };
+        let mut engines = self.services.engines.lock().await;
+        let key = format!("{endpoint:?}");
+        if let Some(connection) = engines.get(&key) {
+            return Ok(connection.clone());
+        }
+        let connection = crate::docker::connect_to(endpoint.clone(), crate::docker::HINT).await.map_err(failed)?;
+        engines.insert(key, connection.clone());
+        Ok(connection)
     }
 }
 
