@@ -383,3 +383,44 @@ fn a_check_with_a_host_reaches_that_hosts_engine_under_the_same_grant() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(common::project::stderr(&unknown).contains("checks.there.docker_host: no host called nope; add a [hosts.nope] table"), "{}", common::project::stderr(&unknown));
 }
+
+#[test]
+fn a_backup_set_with_a_docker_host_backs_up_and_restores_a_volume_on_that_host() {
+    support::require_engine();
+    let b = Engine::start();
+    let image = support::test_image();
+    b.load(&image);
+    let (volume, container) = (support::unique("hosts-vol"), support::unique("hosts-vol-user"));
+    let run = b.docker(&["run", "--detach", "--no-healthcheck", "--name", &container, "--volume", &format!("{volume}:/data"), &image]);
+    assert!(run.status.success(), "{}", common::project::stderr(&run));
+    let files = tempfile::tempdir().unwrap();
+    let put = |text: &str| {
+        std::fs::write(files.path().join("note.txt"), text).unwrap();
+        let cp = b.docker(&["cp", &files.path().join("note.txt").display().to_string(), &format!("{container}:/data/note.txt")]);
+        assert!(cp.status.success(), "{}", common::project::stderr(&cp));
+    };
+    let read = || {
+        let out = files.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        assert!(b.docker(&["cp", &format!("{container}:/data/note.txt"), &out.display().to_string()]).status.success());
+        std::fs::read_to_string(&out).unwrap()
+    };
+    put("the original\n");
+    let p = Project::new(&format!(
+        "[hosts.b]\ndocker = \"{}\"\n\n[backups.vol]\nstrategy = \"volume\"\ndest = \"backups\"\nvolume = \"{volume}\"\nstop = [\"{container}\"]\ndocker_host = \"b\"\n\n\
+         [plugins.volume.grant]\ndocker = [\"inspect,copy:{container}\"]\n",
+        b.url()
+    ));
+    let here = std::process::Command::new("docker").args(["volume", "inspect", &volume]).output().unwrap();
+    assert!(!here.status.success(), "the volume is on b only");
+    let taken = p.bosun(&["backup", "run", "vol", "--json"]);
+    assert!(taken.status.success(), "{}", common::project::stderr(&taken));
+    let id = serde_json::from_slice::<serde_json::Value>(&taken.stdout).unwrap()["backup"]["id"].as_str().unwrap().to_string();
+
+    put("damaged\n");
+    let restored = p.bosun(&["backup", "restore", &id]);
+    assert!(restored.status.success(), "{}", common::project::stderr(&restored));
+    assert_eq!(read(), "the original\n", "restored in place on b");
+    let state = b.docker(&["inspect", "--format", "{{.State.Running}}", &container]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "true", "started again on b after the restore");
+}

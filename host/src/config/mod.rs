@@ -155,6 +155,9 @@ pub struct BackupSet {
     /// Containers stopped for the copy and started again right after.
     #[serde(default)]
     pub stop: Vec<String>,
+    /// The `[hosts.*]` whose engine the set's containers and volumes are on:
+    /// its plugin's docker calls and the `stop` list go there.
+    pub docker_host: Option<String>,
     #[serde(flatten)]
     pub settings: toml::Table,
 }
@@ -289,8 +292,7 @@ impl Config {
             problems.check(format!("checks.{name}"), expand_table(&check.settings));
             match check.settings.get("docker_host") {
                 None => {}
-                Some(toml::Value::String(host)) if host == hosts::LOCAL || self.hosts.contains_key(host) => {}
-                Some(toml::Value::String(host)) => problems.add(format!("checks.{name}.docker_host"), format!("no host called {host}; add a [hosts.{host}] table")),
+                Some(toml::Value::String(host)) => self.known_host(&format!("checks.{name}.docker_host"), host, problems),
                 Some(_) => problems.add(format!("checks.{name}.docker_host"), "is a host's name, e.g. docker_host = \"web1\""),
             }
         }
@@ -303,6 +305,9 @@ impl Config {
             }
         }
         for (name, set) in &self.backups {
+            if let Some(host) = &set.docker_host {
+                self.known_host(&format!("backups.{name}.docker_host"), host, problems);
+            }
             if let Some(retention) = &set.retention {
                 problems.check(format!("backups.{name}.retention"), retention.validate());
             }
@@ -346,6 +351,13 @@ impl Config {
     }
 
     /// The hosts service `name` runs on (`local` for one that names none).
+    /// `host` names `local` or a `[hosts.*]`; else a problem under `at`.
+    fn known_host(&self, at: &str, host: &str, problems: &mut Problems) {
+        if host != hosts::LOCAL && !self.hosts.contains_key(host) {
+            problems.add(at.to_string(), format!("no host called {host}; add a [hosts.{host}] table"));
+        }
+    }
+
     pub fn service_hosts(&self, name: &str) -> Vec<String> {
         match self.services.get(name) {
             Some(service) => hosts::of_service(&service.hosts, &service.roles, &self.hosts),

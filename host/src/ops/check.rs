@@ -137,9 +137,9 @@ pub async fn validate(app: &App, names: &[&str]) -> Result<(), Vec<String>> {
         };
         let judged = async {
             let plugin = app.plugin(plugin_of(use_))?;
-            let (settings, engine) = on_host(app, &use_.settings)?;
+            let (settings, host) = on_host(&use_.settings)?;
             let settings = prepared_settings(app, &settings)?;
-            let setup = aimed(app.setup(&plugin, &settings, true)?, engine);
+            let setup = crate::ops::hosts::aim(&app.config, app.setup(&plugin, &settings, true)?, host.as_deref())?;
             let policy = setup.policy.clone();
             let reaches = app.runtime()?.validate(&plugin, setup).await?.value;
             reaches.iter().try_for_each(|place| policy.check_reach(place)).map_err(anyhow::Error::msg)
@@ -217,9 +217,9 @@ pub async fn run_one(app: &App, name: &str, plugin_name: &str, settings: &toml::
     let started = std::time::Instant::now();
     let result = async {
         let plugin = app.plugin(plugin_name)?;
-        let (settings, engine) = on_host(app, settings)?;
+        let (settings, host) = on_host(settings)?;
         let settings = prepared_settings(app, &settings)?;
-        let setup = aimed(app.setup(&plugin, &settings, dry_run)?, engine);
+        let setup = crate::ops::hosts::aim(&app.config, app.setup(&plugin, &settings, dry_run)?, host.as_deref())?;
         let setup = match run {
             Some(run_id) => setup.for_run(run_id),
             None => setup,
@@ -295,23 +295,15 @@ pub fn markdown(reports: &[CheckReport]) -> String {
 /// verify_error; none when there is no backup), since plugins cannot read
 /// the catalog themselves.
 /// A check's settings without `docker_host`, which is bosun's (the plugin
-/// never sees it), and the engine that host has.
-fn on_host(app: &App, settings: &toml::Table) -> anyhow::Result<(toml::Table, Option<crate::docker::Endpoint>)> {
+/// never sees it), and that host.
+fn on_host(settings: &toml::Table) -> anyhow::Result<(toml::Table, Option<String>)> {
     let mut settings = settings.clone();
-    let engine = match settings.remove("docker_host") {
+    let host = match settings.remove("docker_host") {
         None => None,
-        Some(toml::Value::String(host)) => Some(crate::ops::hosts::endpoint(&app.config, &host)?),
+        Some(toml::Value::String(host)) => Some(host),
         Some(_) => anyhow::bail!("docker_host is a host's name, e.g. docker_host = \"web1\""),
     };
-    Ok((settings, engine))
-}
-
-/// `setup` with its docker interface pointed at `engine` (when there is one).
-fn aimed(mut setup: crate::plugin::CallSetup, engine: Option<crate::docker::Endpoint>) -> crate::plugin::CallSetup {
-    if engine.is_some() {
-        std::sync::Arc::make_mut(&mut setup.policy).engine = engine;
-    }
-    setup
+    Ok((settings, host))
 }
 
 fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {

@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail};
 use crate::config::Config;
 use crate::config::hosts::LOCAL;
 use crate::docker::{Address, Connection, Endpoint};
+use crate::plugin::CallSetup;
 
 /// Where host `name` of `config` has its engine.
 pub fn endpoint(config: &Config, name: &str) -> anyhow::Result<Endpoint> {
@@ -24,6 +25,15 @@ pub fn endpoint(config: &Config, name: &str) -> anyhow::Result<Endpoint> {
             None => Endpoint::Tcp(addr),
         },
     })
+}
+
+/// `setup` with its plugin's docker interface pointed at host `host`'s
+/// engine, when one is named (a check's or backup set's `docker_host`).
+pub fn aim(config: &Config, mut setup: CallSetup, host: Option<&str>) -> anyhow::Result<CallSetup> {
+    if let Some(host) = host {
+        std::sync::Arc::make_mut(&mut setup.policy).engine = Some(endpoint(config, host)?);
+    }
+    Ok(setup)
 }
 
 /// Connects to host `name`'s engine; errors are one line naming the host

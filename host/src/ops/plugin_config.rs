@@ -18,7 +18,7 @@ use crate::plugin::config_schema::{self, Found};
 /// (The config types take them before the rest is handed on, except
 /// `[naming].timestamp_format`, which bosun reads from the plugin's part.)
 const CHECK_KEYS: &[&str] = &["plugin", "docker_host"];
-const BACKUP_KEYS: &[&str] = &["strategy", "dest", "retention", "replicas", "before", "after", "stop"];
+const BACKUP_KEYS: &[&str] = &["strategy", "dest", "retention", "replicas", "before", "after", "stop", "docker_host"];
 const CHANNEL_KEYS: &[&str] = &["url", "url_file", "endpoint", "plugin", "on", "title", "body", "json"];
 const NAMING_KEYS: &[&str] = &["plugin", "timestamp_format"];
 

@@ -9,7 +9,7 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::{ListContainersOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder};
 
 use crate::capability::PlannedCall;
-use crate::config::BackupSet;
+use crate::config::{BackupSet, Config};
 use crate::failure::{Failure, SKIPPED};
 
 /// Containers carrying this label are stopped during every backup of their project.
@@ -45,8 +45,9 @@ pub async fn run_hook(set: &str, which: &str, command: &str, dir: &Path, env: &[
 /// The running containers to stop for a backup of `set`: the ones its `stop`
 /// list names (which must exist) and the ones of this project labelled
 /// `bosun.stop-during-backup=true` (looked for only when the engine answers).
-pub async fn containers_to_stop(set: &str, project: &str, config: &BackupSet) -> Result<Vec<String>, Failure> {
-    let docker = match engine().await {
+pub async fn containers_to_stop(app_config: &Config, set: &str, config: &BackupSet) -> Result<Vec<String>, Failure> {
+    let project = &app_config.project.name;
+    let docker = match engine(app_config, config.docker_host.as_deref()).await {
         Ok(docker) => docker,
         Err(e) if !config.stop.is_empty() => return Err(e),
         Err(_) => return Ok(Vec::new()),
@@ -95,11 +96,12 @@ pub struct Stopped {
 }
 
 /// Stops `names` in order; if one fails, starts the ones already stopped.
-pub async fn stop(names: &[String]) -> Result<Stopped, Failure> {
+/// (On `docker_host`'s engine, the environment's when none.)
+pub async fn stop(app_config: &Config, docker_host: Option<&str>, names: &[String]) -> Result<Stopped, Failure> {
     if names.is_empty() {
         return Ok(Stopped { docker: None, names: Vec::new() });
     }
-    let docker = engine().await?;
+    let docker = engine(app_config, docker_host).await?;
     let mut stopped = Stopped { docker: Some(docker.clone()), names: Vec::new() };
     for name in names {
         let options = StopContainerOptionsBuilder::new().t(STOP_GRACE_SECS).build();
@@ -130,8 +132,13 @@ impl Stopped {
     }
 }
 
-async fn engine() -> Result<Docker, Failure> {
-    crate::docker::open().await.map_err(|e| Failure::failed(format!("backup needs the Docker engine to stop containers: {e:#}")))
+/// The engine of `docker_host`, else the environment's.
+async fn engine(config: &Config, docker_host: Option<&str>) -> Result<Docker, Failure> {
+    let connected = match docker_host {
+        Some(host) => crate::ops::hosts::connect(config, host).await.map(|c| c.client),
+        None => crate::docker::open().await,
+    };
+    connected.map_err(|e| Failure::failed(format!("backup needs the Docker engine to stop containers: {e:#}")))
 }
 
 /// Environment for the `after` hook.

@@ -145,7 +145,7 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
     };
     // The set's containers are stopped around an in-place restore, as around its backups.
     let to_stop = match (app.config.backups.get(&set), &options.target) {
-        (Some(config), None) => around::containers_to_stop(&set, &app.config.project.name, config).await?,
+        (Some(config), None) => around::containers_to_stop(&app.config, &set, config).await?,
         _ => Vec::new(),
     };
     let state = app.state()?;
@@ -160,7 +160,8 @@ pub async fn restore(app: &App, reference: &str, options: &RestoreOptions<'_>) -
     };
     let into = describe(&targets);
     notify::tell(app, run_id, &notice("started", Severity::Info, format!("Restoring backup {} of {set}", located.id()), format!("Into {into}."))).await;
-    let mut stopped = match around::stop(&to_stop).await {
+    let docker_host = app.config.backups.get(&set).and_then(|c| c.docker_host.as_deref());
+    let mut stopped = match around::stop(&app.config, docker_host, &to_stop).await {
         Ok(stopped) => stopped,
         Err(failure) => {
             state.finish_run(run_id, Outcome::Failed, &failure.message, "")?;
@@ -297,7 +298,8 @@ pub(super) fn restore_call(
         None => serde_json::from_value(located.manifest.strategy_config.clone()).unwrap_or_default(),
     };
     let reads: Vec<PathBuf> = located.chain().map(|(dir, _)| dir.to_path_buf()).collect();
-    let setup = app.setup_with_paths(&plugin, &settings, dry_run, writes, &reads)?;
+    let docker_host = app.config.backups.get(&located.manifest.set).and_then(|c| c.docker_host.as_deref());
+    let setup = crate::ops::hosts::aim(&app.config, app.setup_with_paths(&plugin, &settings, dry_run, writes, &reads)?, docker_host)?;
     let request = RestoreRequest {
         backup_dir: located.dir.display().to_string(),
         target: target.map(|t| t.display().to_string()),

@@ -100,7 +100,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
         refuse_dest_inside_source(set, &settings, &dest.root)?;
     }
     let extra_reads: Vec<PathBuf> = options.paths.clone().unwrap_or_default();
-    let call = CallPaths { settings: &settings, extra_reads: &extra_reads, base: None };
+    let call = CallPaths { settings: &settings, docker_host: config.docker_host.as_deref(), extra_reads: &extra_reads, base: None };
     let plugin = app.plugin(&config.strategy)?;
     // The strategy's judgement of its config, before anything is stopped or written.
     app.runtime()?.validate_backup(&plugin, app.setup(&plugin, &settings, true)?).await?;
@@ -116,7 +116,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     let kind = if base.is_some() { BackupKind::Incremental } else { BackupKind::Full };
     let created_unix = now_unix();
 
-    let to_stop = around::containers_to_stop(set, &app.config.project.name, config).await?;
+    let to_stop = around::containers_to_stop(&app.config, set, config).await?;
     if dry_run {
         let id = dest.new_id(created_unix, |_| false);
         let request = request(set, kind, &dest.partial(&id), base.as_ref());
@@ -151,7 +151,7 @@ pub async fn take(app: &App, set: &str, options: &TakeOptions) -> Result<Taken, 
     {
         return failed(failure, String::new()).await;
     }
-    let mut stopped = match around::stop(&to_stop).await {
+    let mut stopped = match around::stop(&app.config, config.docker_host.as_deref(), &to_stop).await {
         Ok(stopped) => stopped,
         Err(failure) => return failed(failure, String::new()).await,
     };
@@ -283,6 +283,8 @@ fn request(set: &str, kind: BackupKind, dir: &Path, base: Option<&BackupRecord>)
 #[derive(Clone, Copy)]
 struct CallPaths<'a> {
     settings: &'a toml::Table,
+    /// The set's `docker_host`.
+    docker_host: Option<&'a str>,
     extra_reads: &'a [PathBuf],
     base: Option<&'a BackupRecord>,
 }
@@ -291,7 +293,8 @@ struct CallPaths<'a> {
 /// (and any overriding source paths) readable for this call only.
 fn call_setup(app: &App, plugin: &crate::plugin::Plugin, call: &CallPaths, dir: &Path, dry_run: bool) -> Result<crate::plugin::CallSetup, Failure> {
     let reads = call.extra_reads.iter().cloned().chain(call.base.map(|b| b.dir.clone()));
-    Ok(app.setup_with_paths(plugin, call.settings, dry_run, &[dir.to_path_buf()], &reads.collect::<Vec<_>>())?)
+    let setup = app.setup_with_paths(plugin, call.settings, dry_run, &[dir.to_path_buf()], &reads.collect::<Vec<_>>())?;
+    Ok(crate::ops::hosts::aim(&app.config, setup, call.docker_host)?)
 }
 
 /// Checks what the plugin reported, writes the manifest, renames the
