@@ -113,12 +113,22 @@ fn containers_on(engine: &Engine, prefix: &str) -> Vec<String> {
 #[test]
 fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failure() {
     support::require_engine();
-    let (b, c, d) = (Engine::start(), Engine::start(), Engine::start());
+    // b over its unix socket, c over ssh, d over tcp+TLS.
+    let (b, c, mut d) = (Engine::start(), Engine::start(), Engine::start_tls());
+    let sshd = Sshd::start(&c.url());
+    let (tls_addr, [ca, cert, key]) = d.tls.clone().unwrap();
+    let hosts = format!(
+        "[hosts.b]\ndocker = \"{}\"\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\n\n\
+         [hosts.d]\ndocker = \"tcp://{tls_addr}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n",
+        b.url(),
+        sshd.port,
+        sshd.ssh_config.display(),
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
     let web = support::deploys::Deploys::new("rollout", "");
-    let configure = |extra: &str| {
-        let hosts: String = [("b", &b), ("c", &c), ("d", &d)].iter().map(|(name, e)| format!("[hosts.{name}]\ndocker = \"{}\"\n\n", e.url())).collect();
-        web.configure_with(&format!("hosts = [\"b\", \"c\", \"d\"]\nhealth_timeout = \"20s\"\nstop_timeout = 1\n{extra}"), &hosts);
-    };
+    let configure = |extra: &str| web.configure_with(&format!("hosts = [\"b\", \"c\", \"d\"]\nhealth_timeout = \"20s\"\nstop_timeout = 1\n{extra}"), &hosts);
     configure("");
     let image = |version: &str| format!("{}:{version}", web.repo);
     for (version, engines) in [("1.0", vec![&b, &c, &d]), ("1.1", vec![&b]), ("1.2", vec![&c, &d])] {
@@ -140,6 +150,13 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     hosts.sort_unstable();
     assert_eq!(hosts, ["b", "c", "d"], "{releases:?}");
     assert_eq!(releases.iter().map(|r| r["run_id"].as_i64()).collect::<std::collections::BTreeSet<_>>().len(), 1, "one run covers every host");
+
+    // The image gate runs on every host before any changes: 1.1 is on b only.
+    let gated = web.bosun(&["deploy", "web", "1.1"]);
+    assert_eq!(gated.status.code(), Some(2));
+    let err = common::project::stderr(&gated);
+    assert!(err.contains("host c: web@prod: image") && err.contains("host d: web@prod: image") && err.contains("nothing was changed"), "{err}");
+    assert!(containers_on(&b, &web.name).iter().all(|c| !c.contains("1.1")), "b was not changed either");
 
     // One host narrowed, then the hosts still on 1.0 chosen by version.
     support::deploys::succeeded(&web.bosun(&["deploy", "web", "1.1", "--hosts", "b"]));
@@ -185,11 +202,11 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
 
     // A host that cannot be reached: nothing changes on any host.
     configure("");
-    drop(d);
+    d.kill();
     let before = (containers_on(&b, &web.name), containers_on(&c, &web.name));
     let unreachable = web.bosun(&["deploy", "web", "1.0"]);
-    assert_eq!(unreachable.status.code(), Some(1));
     let err = common::project::stderr(&unreachable);
+    assert_eq!(unreachable.status.code(), Some(1), "{err}");
     assert!(err.contains("host d: cannot reach the Docker engine") && err.contains("nothing was changed on any host"), "{err}");
     assert_eq!((containers_on(&b, &web.name), containers_on(&c, &web.name)), before, "nothing changed on b or c");
 
@@ -200,7 +217,7 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     assert!(text.lines().nth(row("c")).unwrap().contains(": 1.0 (release"), "c was put back on 1.0: {text}");
     let d_why: Vec<&str> = text.lines().skip(row("d") + 1).take_while(|l| l.starts_with("    ")).collect();
     assert!(text.lines().nth(row("d")).unwrap().starts_with("amber") && d_why.iter().any(|l| l.contains("host d: cannot reach the Docker engine")), "{text}");
-    drop((b, c));
+    drop((b, c, d, sshd));
     assert!(docker0_is_there());
 }
 
@@ -348,6 +365,10 @@ fn a_host_lost_mid_rollout_stops_it_and_the_done_host_is_put_back() {
     assert!(err.contains("host c") && err.contains("put back: b is back on version 1.0 (release"), "{err}");
     assert!(containers_on(&b, &web.name).contains(&format!("{} running", web.container("1.0"))), "{:?}", containers_on(&b, &web.name));
     assert!(!containers_on(&b, &web.name).contains(&format!("{} running", web.container("2.0"))));
+    // The run records which host failed and how.
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&web.bosun(&["runs", "--json"]).stdout).unwrap();
+    let failed = runs.iter().find(|r| r["operation"] == "deploy" && r["outcome"] == "failed").unwrap_or_else(|| panic!("{runs:?}"));
+    assert!(failed["summary"].as_str().unwrap().starts_with("host c: "), "{failed}");
 }
 
 #[test]

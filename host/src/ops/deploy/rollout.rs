@@ -321,6 +321,7 @@ struct Went {
 struct HostFailed {
     /// The operator's line: what failed, where the host is now.
     message: String,
+    /// What failed, for the run record: `host c: …` when hosts are named.
     problem: String,
 }
 
@@ -430,7 +431,7 @@ async fn apply_plan(
                 message.push_str(&format!("; its last output: {}", last.trim()));
             }
             message.push_str(&format!(" (release {release_id}{})", if named { String::new() } else { format!(", run {run_id}") }));
-            Err(HostFailed { message, problem: failed.problem })
+            Err(HostFailed { message, problem: format!("{}{}", on(named, host, ""), failed.problem) })
         }
     }
 }
