@@ -16,6 +16,8 @@
 //!    rounds, interleaved. The docker CLI doing the same (`docker -H … rm -f`
 //!    then `run -d` on each engine, the three at once) shows what three
 //!    engines on this machine's two cores cost anyway.
+//! 4. `bosun images check` of 10 services on three hosts (each engine with
+//!    its own registry in its namespace) against the same on one host.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -41,6 +43,7 @@ fn main() {
     let (bosun, cli) = bench_redeploy();
     let (concurrent, sequential, command, cli_loop) = bench_images_check();
     let ((three, one), (cli_three, cli_one)) = bench_three_hosts();
+    let (check_three, check_one) = bench_check_three_hosts();
     println!("deploy benchmarks (medians):");
     println!(
         "  redeploy:     bosun deploy {:.3}s vs docker rm -f + docker run {:.3}s  ratio {:.2} (target <= 1.15)",
@@ -73,6 +76,48 @@ fn main() {
         cli_three.as_secs_f64() / cli_one.as_secs_f64(),
         three.as_secs_f64() / cli_three.as_secs_f64()
     );
+    println!(
+        "  three hosts:  `bosun images check` on 3 hosts {:.3}s vs on 1 host {:.3}s  ratio {:.2} (target <= 1.5)",
+        check_three.as_secs_f64(),
+        check_one.as_secs_f64(),
+        check_three.as_secs_f64() / check_one.as_secs_f64()
+    );
+}
+
+/// `bosun images check` of 10 services on three hosts, and on one of them.
+fn bench_check_three_hosts() -> (Duration, Duration) {
+    const SERVICES: usize = 10;
+    let engines = [support::engines::Engine::start(), support::engines::Engine::start(), support::engines::Engine::start()];
+    let _registries: Vec<_> = engines.iter().map(|e| e.registry()).collect();
+    let image = support::test_image();
+    let mut services = String::new();
+    for engine in &engines {
+        engine.load(&image);
+    }
+    for i in 0..SERVICES {
+        let reference = format!("127.0.0.1:5000/bench/s{i}:1");
+        engines.iter().for_each(|e| e.push(&image, &reference));
+        services.push_str(&format!("[services.s{i}]\nimage = \"127.0.0.1:5000/bench/s{i}\"\nversion = \"1\"\nroles = [\"web\"]\n\n"));
+    }
+    let project = |roles: [&str; 3]| {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts: String = engines.iter().zip(["b", "c", "d"]).zip(roles).map(|((e, host), role)| format!("[hosts.{host}]\ndocker = \"{}\"\nroles = [\"{role}\"]\n\n", e.url())).collect();
+        std::fs::write(dir.path().join("bosun.toml"), format!("[project]\nname = \"bench-check-hosts\"\n\n{hosts}{services}")).unwrap();
+        dir
+    };
+    let (three_hosts, one_host) = (project(["web", "web", "web"]), project(["web", "spare", "spare"]));
+    let check = |dir: &tempfile::TempDir| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        c.current_dir(dir.path()).args(["images", "check"]);
+        c
+    };
+    timed("images check on three hosts", &mut check(&three_hosts));
+    let (mut three, mut one) = (Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        three.push(timed("images check on three hosts", &mut check(&three_hosts)));
+        one.push(timed("images check on one host", &mut check(&one_host)));
+    }
+    (median(three), median(one))
 }
 
 /// (bosun to three hosts, to one), (the docker CLI on three engines, on one).
