@@ -8,22 +8,30 @@ use crate::{common, support};
 use common::project::{Project, stdout};
 use support::engines::{Engine, Sshd, docker0_is_there};
 
-#[test]
-fn doctor_reaches_each_host_over_its_transport_and_names_the_ones_it_cannot() {
-    support::require_engine();
-    let (b, c, d) = (Engine::start(), Engine::start(), Engine::start_tls());
-    let sshd = Sshd::start(&c.url());
-    let (tls_addr, [ca, cert, key]) = d.tls.clone().unwrap();
-    let p = Project::new(&format!(
-        "[hosts.b]\ndocker = \"{}\"\nroles = [\"web\"]\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\nroles = [\"web\"]\n\n\
-         [hosts.d]\ndocker = \"tcp://{tls_addr}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n\n[hosts.gone]\ndocker = \"tcp://127.0.0.1:1\"\n",
+/// `[hosts.b]` over `b`'s unix socket, `[hosts.c]` over ssh through `sshd`,
+/// `[hosts.d]` over tcp+TLS to `d` (started with TLS); the last table open
+/// for more keys.
+fn over_each_transport(b: &Engine, sshd: &Sshd, d: &Engine) -> String {
+    let (tls_addr, [ca, cert, key]) = d.tls.clone().expect("d is started with TLS");
+    format!(
+        "[hosts.b]\ndocker = \"{}\"\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\n\n\
+         [hosts.d]\ndocker = \"tcp://{tls_addr}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n",
         b.url(),
         sshd.port,
         sshd.ssh_config.display(),
         ca.display(),
         cert.display(),
         key.display()
-    ));
+    )
+}
+
+#[test]
+fn doctor_reaches_each_host_over_its_transport_and_names_the_ones_it_cannot() {
+    support::require_engine();
+    let (b, c, d) = (Engine::start(), Engine::start(), Engine::start_tls());
+    let sshd = Sshd::start(&c.url());
+    let tls_addr = d.tls.clone().unwrap().0;
+    let p = Project::new(&format!("{}roles = [\"web\"]\n\n[hosts.gone]\ndocker = \"tcp://127.0.0.1:1\"\n", over_each_transport(&b, &sshd, &d)));
     let out = p.bosun(&["doctor"]);
     let text = stdout(&out);
     let line = |start: &str| text.lines().find(|l| l.contains(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}")).to_string();
@@ -116,17 +124,7 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     // b over its unix socket, c over ssh, d over tcp+TLS.
     let (b, c, mut d) = (Engine::start(), Engine::start(), Engine::start_tls());
     let sshd = Sshd::start(&c.url());
-    let (tls_addr, [ca, cert, key]) = d.tls.clone().unwrap();
-    let hosts = format!(
-        "[hosts.b]\ndocker = \"{}\"\n\n[hosts.c]\ndocker = \"ssh://root@127.0.0.1:{}\"\nssh_config = \"{}\"\n\n\
-         [hosts.d]\ndocker = \"tcp://{tls_addr}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n",
-        b.url(),
-        sshd.port,
-        sshd.ssh_config.display(),
-        ca.display(),
-        cert.display(),
-        key.display()
-    );
+    let hosts = over_each_transport(&b, &sshd, &d);
     let web = support::deploys::Deploys::new("rollout", "");
     let configure = |extra: &str| web.configure_with(&format!("hosts = [\"b\", \"c\", \"d\"]\nhealth_timeout = \"20s\"\nstop_timeout = 1\n{extra}"), &hosts);
     configure("");
