@@ -214,7 +214,8 @@ pub(super) async fn run(app: &App, targets: Vec<HostTarget>, skipped: Vec<Skippe
     let (batch, pause) = service.map_or((None, Duration::ZERO), |s| s.batches());
     let on_failure = service.map_or(OnFailure::Undo, |s| s.on_failure);
     let batches = Batches { size: batch.unwrap_or(ready.len()).max(1), pause, on_failure };
-    let (went, _) = tokio::join!(batches.apply(app, ready, run_id, options, named), notify::tell(app, run_id, &started_notice));
+    let run = RunOn { app, run_id, options, named };
+    let (went, _) = tokio::join!(batches.apply(&run, ready), notify::tell(app, run_id, &started_notice));
     let Went { done, failed, not_started, mut log } = went;
 
     if failed.is_empty() {
@@ -241,7 +242,7 @@ pub(super) async fn run(app: &App, targets: Vec<HostTarget>, skipped: Vec<Skippe
     if on_failure == OnFailure::Undo && !done.is_empty() {
         let mut put_back = Vec::new();
         for host in done.iter().rev() {
-            put_back.push(undo(app, host, run_id, options, named, &mut log).await);
+            put_back.push(undo(&run, host, &mut log).await);
         }
         parts.push(format!("put back: {}", put_back.join(", ")));
     } else if !done.is_empty() {
@@ -325,8 +326,19 @@ struct HostFailed {
     problem: String,
 }
 
+/// One rollout's run, as each host's release sees it.
+#[derive(Clone, Copy)]
+struct RunOn<'a> {
+    app: &'a App,
+    run_id: i64,
+    options: &'a ReleaseOptions,
+    /// Whether bosun.toml names hosts (and so messages and logs name them).
+    named: bool,
+}
+
 impl Batches {
-    async fn apply(&self, app: &App, ready: Vec<Prepared>, run_id: i64, options: &ReleaseOptions, named: bool) -> Went {
+    async fn apply(&self, run: &RunOn<'_>, ready: Vec<Prepared>) -> Went {
+        let options = run.options;
         let mut went = Went { done: Vec::new(), failed: Vec::new(), not_started: Vec::new(), log: Vec::new() };
         let mut queue = ready.into_iter().peekable();
         let mut first = true;
@@ -345,7 +357,7 @@ impl Batches {
             }
             first = false;
             let batch: Vec<Prepared> = queue.by_ref().take(self.size).collect();
-            let applied = join_all(batch.into_iter().map(|p| apply_on(app, p, run_id, options, named))).await;
+            let applied = join_all(batch.into_iter().map(|p| run.apply_on(p))).await;
             for (outcome, log) in applied {
                 went.log.extend(log);
                 match outcome {
@@ -358,80 +370,73 @@ impl Batches {
     }
 }
 
-/// Applies one host's plan under its own release record.
-async fn apply_on(app: &App, prepared: Prepared, run_id: i64, options: &ReleaseOptions, named: bool) -> (Result<HostDone, HostFailed>, Vec<String>) {
-    let started = Instant::now();
-    let Prepared { host, engine, plan } = prepared;
-    let shown = |step: &Step| (options.on_step)(&Step { what: format!("{}{}", on(named, &host, ""), step.what), left: step.left });
-    let on_step: OnStep<'_> = &shown;
-    let mut log = vec![plan.to_string()];
-    let outcome = apply_plan(app, &host, &engine, &plan, run_id, options, on_step, &mut log, named).await;
-    let log = log.into_iter().map(|line| format!("{}{line}", on(named, &host, ""))).collect();
-    let outcome = outcome.map(|(release, removed, warnings)| HostDone { host, engine, release, plan, removed, warnings, elapsed_secs: started.elapsed().as_secs_f64() });
-    (outcome, log)
-}
+impl RunOn<'_> {
+    /// Applies one host's plan under its own release record.
+    async fn apply_on(&self, prepared: Prepared) -> (Result<HostDone, HostFailed>, Vec<String>) {
+        let started = Instant::now();
+        let named_host = on(self.named, &prepared.host, "");
+        let shown = |step: &Step| (self.options.on_step)(&Step { what: format!("{named_host}{}", step.what), left: step.left });
+        let mut log = vec![prepared.plan.to_string()];
+        let outcome = self.apply_plan(&prepared, &shown, &mut log).await;
+        let log = log.into_iter().map(|line| format!("{named_host}{line}")).collect();
+        let Prepared { host, engine, plan } = prepared;
+        let outcome = outcome.map(|(release, removed, warnings)| HostDone { host, engine, release, plan, removed, warnings, elapsed_secs: started.elapsed().as_secs_f64() });
+        (outcome, log)
+    }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply_plan(
-    app: &App,
-    host: &str,
-    engine: &DockerClient,
-    plan: &ReleasePlan,
-    run_id: i64,
-    options: &ReleaseOptions,
-    on_step: OnStep<'_>,
-    log: &mut Vec<String>,
-    named: bool,
-) -> Result<(ReleaseRecord, Vec<String>, Vec<String>), HostFailed> {
-    let state_failed = |e: crate::state::StateError| HostFailed { message: e.to_string(), problem: e.to_string() };
-    let state = app.state().map_err(state_failed)?;
-    let facts = plan.facts();
-    let release_id = state
-        .start_release(&NewRelease {
-            service: &facts.service,
-            env: &facts.env,
-            host,
-            version: &facts.version,
-            kind: facts.kind,
-            image: &facts.image,
-            image_digest: &facts.image_id,
-            config_hash: &facts.config_hash,
-            service_config: &facts.service_config,
-            note: &options.note,
-            backup_id: None,
-            run_id: Some(run_id),
-            by: options.by.as_deref(),
-        })
-        .map_err(state_failed)?;
-    let applied = match plan {
-        ReleasePlan::Run(run) => apply::apply(app, engine, run, apply::ReleaseRun { release: release_id, run: run_id }, log, on_step, &options.cancel).await,
-        ReleasePlan::Compose(compose) => compose::apply(app, engine, compose, run_id, log, on_step, &options.cancel).await,
-        ReleasePlan::Swarm(plan) => swarm::apply(app, engine, plan, release_id, log, on_step, &options.cancel).await,
-    };
-    match applied {
-        Ok(applied) => {
-            let checks = serde_json::to_value(&applied.health.checks).unwrap_or_default();
-            state.finish_release(release_id, ReleaseOutcome::Succeeded, &applied.container_id, &applied.container_name, &checks).map_err(state_failed)?;
-            let release = state.release(release_id).map_err(state_failed)?.expect("the release was just recorded");
-            Ok((release, applied.removed, applied.warnings))
-        }
-        Err(failed) => {
-            let checks = failed.health.as_ref().map(|h| serde_json::to_value(&h.checks).unwrap_or_default()).unwrap_or_default();
-            state.finish_release(release_id, ReleaseOutcome::Failed, "", "", &checks).map_err(state_failed)?;
-            if !failed.logs.is_empty() {
-                log.push(format!("output of the new container:\n{}", failed.logs));
+    async fn apply_plan(&self, prepared: &Prepared, on_step: OnStep<'_>, log: &mut Vec<String>) -> Result<(ReleaseRecord, Vec<String>, Vec<String>), HostFailed> {
+        let RunOn { app, run_id, options, named } = *self;
+        let Prepared { host, engine, plan } = prepared;
+        let state_failed = |e: crate::state::StateError| HostFailed { message: e.to_string(), problem: e.to_string() };
+        let state = app.state().map_err(state_failed)?;
+        let facts = plan.facts();
+        let release_id = state
+            .start_release(&NewRelease {
+                service: &facts.service,
+                env: &facts.env,
+                host,
+                version: &facts.version,
+                kind: facts.kind,
+                image: &facts.image,
+                image_digest: &facts.image_id,
+                config_hash: &facts.config_hash,
+                service_config: &facts.service_config,
+                note: &options.note,
+                backup_id: None,
+                run_id: Some(run_id),
+                by: options.by.as_deref(),
+            })
+            .map_err(state_failed)?;
+        let applied = match plan {
+            ReleasePlan::Run(run) => apply::apply(app, engine, run, apply::ReleaseRun { release: release_id, run: run_id }, log, on_step, &options.cancel).await,
+            ReleasePlan::Compose(compose) => compose::apply(app, engine, compose, run_id, log, on_step, &options.cancel).await,
+            ReleasePlan::Swarm(plan) => swarm::apply(app, engine, plan, release_id, log, on_step, &options.cancel).await,
+        };
+        match applied {
+            Ok(applied) => {
+                let checks = serde_json::to_value(&applied.health.checks).unwrap_or_default();
+                state.finish_release(release_id, ReleaseOutcome::Succeeded, &applied.container_id, &applied.container_name, &checks).map_err(state_failed)?;
+                let release = state.release(release_id).map_err(state_failed)?.expect("the release was just recorded");
+                Ok((release, applied.removed, applied.warnings))
             }
-            let scope = format!("{}@{}{}", facts.service, facts.env, on(named, host, " on"));
-            let back = plan.back_to(&scope);
-            let mut message = format!("{} of {} {} failed{}: {}; {back}", facts.kind.as_str(), facts.service, facts.version, on(named, host, " on"), failed.problem);
-            if !failed.undo_failures.is_empty() {
-                message = format!("{message}; but putting it back failed too, look at it now: {}", failed.undo_failures.join("; "));
+            Err(failed) => {
+                let checks = failed.health.as_ref().map(|h| serde_json::to_value(&h.checks).unwrap_or_default()).unwrap_or_default();
+                state.finish_release(release_id, ReleaseOutcome::Failed, "", "", &checks).map_err(state_failed)?;
+                if !failed.logs.is_empty() {
+                    log.push(format!("output of the new container:\n{}", failed.logs));
+                }
+                let scope = format!("{}@{}{}", facts.service, facts.env, on(named, host, " on"));
+                let back = plan.back_to(&scope);
+                let mut message = format!("{} of {} {} failed{}: {}; {back}", facts.kind.as_str(), facts.service, facts.version, on(named, host, " on"), failed.problem);
+                if !failed.undo_failures.is_empty() {
+                    message = format!("{message}; but putting it back failed too, look at it now: {}", failed.undo_failures.join("; "));
+                }
+                if let Some(last) = failed.logs.lines().rev().find(|l| !l.trim().is_empty()) {
+                    message.push_str(&format!("; its last output: {}", last.trim()));
+                }
+                message.push_str(&format!(" (release {release_id}{})", if named { String::new() } else { format!(", run {run_id}") }));
+                Err(HostFailed { message, problem: format!("{}{}", on(named, host, ""), failed.problem) })
             }
-            if let Some(last) = failed.logs.lines().rev().find(|l| !l.trim().is_empty()) {
-                message.push_str(&format!("; its last output: {}", last.trim()));
-            }
-            message.push_str(&format!(" (release {release_id}{})", if named { String::new() } else { format!(", run {run_id}") }));
-            Err(HostFailed { message, problem: format!("{}{}", on(named, host, ""), failed.problem) })
         }
     }
 }
@@ -452,7 +457,8 @@ impl HostDone {
 /// Puts back a host the failed rollout already changed: a rollback to its
 /// release before this one, or, when it ran nothing before, the new
 /// container removed. Says where the host is now.
-async fn undo(app: &App, done: &HostDone, run_id: i64, options: &ReleaseOptions, named: bool, log: &mut Vec<String>) -> String {
+async fn undo(run: &RunOn<'_>, done: &HostDone, log: &mut Vec<String>) -> String {
+    let RunOn { app, run_id, options, .. } = *run;
     let host = &done.host;
     let release = &done.release;
     let earlier = app.state().ok().and_then(|state| state.succeeded_releases(&release.service, &release.env, Some(host)).ok());
@@ -463,7 +469,7 @@ async fn undo(app: &App, done: &HostDone, run_id: i64, options: &ReleaseOptions,
                 if let Ok(state) = app.state() {
                     let _ = state.finish_release(release.id, ReleaseOutcome::Failed, "", "", &release.checks);
                 }
-                log.push(format!("{}removed {} (nothing ran before)", on(named, host, ""), release.container_name));
+                log.push(format!("{}removed {} (nothing ran before)", on(run.named, host, ""), release.container_name));
                 format!("{host} had nothing running before and has nothing running now")
             }
             Err(e) => format!("{host}: removing {} failed too, look at it now: {e:#}", release.container_name),
@@ -481,7 +487,7 @@ async fn undo(app: &App, done: &HostDone, run_id: i64, options: &ReleaseOptions,
         Ok(Prep::Unchanged(_)) => return format!("{host} is back on version {}", earlier.version),
         Err(e) => return format!("{host}: putting it back failed too, look at it now: {}", e.message),
     };
-    match apply_on(app, prepared, run_id, &undo_options, named).await {
+    match (RunOn { options: &undo_options, ..*run }).apply_on(prepared).await {
         (Ok(back), lines) => {
             log.extend(lines);
             format!("{host} is back on version {} (release {})", back.release.version, back.release.id)
