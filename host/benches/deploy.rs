@@ -43,7 +43,7 @@ fn main() {
     let (bosun, cli) = bench_redeploy();
     let (concurrent, sequential, command, cli_loop) = bench_images_check();
     let ((three, one), (cli_three, cli_one)) = bench_three_hosts();
-    let ((check_three, check_one), (cpu_three, cpu_one)) = bench_check_three_hosts();
+    let ((check_three, check_one), (cpu_three, cpu_one), (busy_three, busy_one)) = bench_check_three_hosts();
     println!("deploy benchmarks (medians):");
     println!(
         "  redeploy:     bosun deploy {:.3}s vs docker rm -f + docker run {:.3}s  ratio {:.2} (target <= 1.15)",
@@ -87,6 +87,21 @@ fn main() {
         cpu_three.as_secs_f64(),
         cpu_one.as_secs_f64()
     );
+    println!(
+        "  three hosts:  the machine's cores busy during an images check: on 3 hosts {:.0}%, on 1 host {:.0}% (of {} cores)",
+        busy_three * 100.0,
+        busy_one * 100.0,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+}
+
+/// (busy, total) jiffies of all cores, from /proc/stat.
+fn cpu_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let fields: Vec<u64> = stat.lines().next().unwrap().split_whitespace().skip(1).map(|f| f.parse().unwrap()).collect();
+    let idle = fields[3] + fields[4];
+    let total: u64 = fields.iter().sum();
+    (total - idle, total)
 }
 
 /// CPU time (user + sys) of this process's finished children so far.
@@ -98,8 +113,8 @@ fn children_cpu() -> Duration {
 }
 
 /// `bosun images check` of 10 services on three hosts, and on one of them:
-/// wall times, and bosun's own CPU time; medians.
-fn bench_check_three_hosts() -> ((Duration, Duration), (Duration, Duration)) {
+/// wall times, bosun's own CPU time, and how busy the machine's cores were; medians.
+fn bench_check_three_hosts() -> ((Duration, Duration), (Duration, Duration), (f64, f64)) {
     const SERVICES: usize = 10;
     let engines = [support::engines::Engine::start(), support::engines::Engine::start(), support::engines::Engine::start()];
     let _registries: Vec<_> = engines.iter().map(|e| e.registry()).collect();
@@ -126,16 +141,21 @@ fn bench_check_three_hosts() -> ((Duration, Duration), (Duration, Duration)) {
         c
     };
     timed("images check on three hosts", &mut check(&three_hosts));
-    let (mut three, mut one, mut cpu_three, mut cpu_one) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut three, mut one, mut cpu_three, mut cpu_one, mut busy_three, mut busy_one) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Wall time, bosun's CPU time and the cores' busy share of one run.
+    let measure = |what: &str, dir: &tempfile::TempDir| {
+        let (cpu, (busy, total)) = (children_cpu(), cpu_jiffies());
+        let wall = timed(what, &mut check(dir));
+        let (busy_after, total_after) = cpu_jiffies();
+        (wall, children_cpu() - cpu, (busy_after - busy) as f64 / (total_after - total).max(1) as f64)
+    };
     for _ in 0..rounds() {
-        let cpu = children_cpu();
-        three.push(timed("images check on three hosts", &mut check(&three_hosts)));
-        cpu_three.push(children_cpu() - cpu);
-        let cpu = children_cpu();
-        one.push(timed("images check on one host", &mut check(&one_host)));
-        cpu_one.push(children_cpu() - cpu);
+        let (wall, cpu, busy) = measure("images check on three hosts", &three_hosts);
+        (three.push(wall), cpu_three.push(cpu), busy_three.push(busy));
+        let (wall, cpu, busy) = measure("images check on one host", &one_host);
+        (one.push(wall), cpu_one.push(cpu), busy_one.push(busy));
     }
-    ((median(three), median(one)), (median(cpu_three), median(cpu_one)))
+    ((median(three), median(one)), (median(cpu_three), median(cpu_one)), (measure::median_of(busy_three), measure::median_of(busy_one)))
 }
 
 /// (bosun to three hosts, to one), (the docker CLI on three engines, on one).
