@@ -151,9 +151,13 @@ fn bench_check_three_hosts() -> ((Duration, Duration), (Duration, Duration), (f6
     };
     for _ in 0..rounds() {
         let (wall, cpu, busy) = measure("images check on three hosts", &three_hosts);
-        (three.push(wall), cpu_three.push(cpu), busy_three.push(busy));
+        three.push(wall);
+        cpu_three.push(cpu);
+        busy_three.push(busy);
         let (wall, cpu, busy) = measure("images check on one host", &one_host);
-        (one.push(wall), cpu_one.push(cpu), busy_one.push(busy));
+        one.push(wall);
+        cpu_one.push(cpu);
+        busy_one.push(busy);
     }
     ((median(three), median(one)), (median(cpu_three), median(cpu_one)), (measure::median_of(busy_three), measure::median_of(busy_one)))
 }
