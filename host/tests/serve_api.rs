@@ -95,7 +95,13 @@ fn deploy_rollback_status_and_metrics_over_http() {
     assert_eq!((web["name"].as_str(), web["current"]["version"].as_str(), web["container"]["state"].as_str()), (Some("web"), Some("2.0"), Some("running")), "{status}");
     assert_eq!(web["light"], "green", "{status}");
 
-    let (status, started) = server.json("POST", "/api/v1/services/web/rollback", &operator, Some(r#"{"message": "2.0 is slow"}"#));
+    // Hosts are passed as data too: one the service does not run on is refused by name.
+    let (_, started) = server.json("POST", "/api/v1/services/web/deploy", &operator, Some(r#"{"version": "2.0", "hosts": ["${{ env.HOME }}"]}"#));
+    let shown = server.outcome(&viewer, started["run_id"].as_i64().unwrap(), "failed");
+    let summary = shown["steps"][0]["summary"].as_str().unwrap();
+    assert!(summary.contains("--hosts: web does not run on a host called ${{ env.HOME }}; it runs on: local"), "{summary}");
+
+    let (status, started) = server.json("POST", "/api/v1/services/web/rollback", &operator, Some(r#"{"message": "2.0 is slow", "hosts": ["local"]}"#));
     assert_eq!(status, 202, "{started}");
     server.outcome(&viewer, started["run_id"].as_i64().unwrap(), "succeeded");
     let (_, releases) = server.json("GET", "/api/v1/releases?service=web", &viewer, None);

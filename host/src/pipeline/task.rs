@@ -16,8 +16,9 @@ type Flags = Vec<(&'static str, bool)>;
 
 /// What a task does.
 pub enum Task {
-    Deploy { service: String, version: Option<String>, message: String, force: bool },
-    Rollback { service: String, to: Option<String>, message: String },
+    /// `hosts`: only these of the service's hosts (none: all); `from`: only those running that version.
+    Deploy { service: String, version: Option<String>, message: String, force: bool, hosts: Vec<String>, from: Option<String> },
+    Rollback { service: String, to: Option<String>, message: String, hosts: Vec<String> },
     Backup { set: String },
     Verify { backup: String, restore_test: bool },
 }
@@ -36,11 +37,14 @@ impl Task {
 
     /// The one-step pipeline that does it, and its inputs.
     pub fn pipeline(&self) -> (Pipeline, Map<String, Value>) {
-        let (uses, given, flags): (&str, Given<'_>, Flags) = match self {
-            Task::Deploy { service, version, message, force } => ("deploy", vec![("service", Some(service)), ("version", version.as_ref()), ("message", Some(message))], vec![("force", *force)]),
-            Task::Rollback { service, to, message } => ("rollback", vec![("service", Some(service)), ("to", to.as_ref()), ("message", Some(message))], vec![]),
-            Task::Backup { set } => ("backup", vec![("set", Some(set))], vec![]),
-            Task::Verify { backup, restore_test } => ("backup.verify", vec![("backup", Some(backup))], vec![("restore_test", *restore_test)]),
+        let none: &[String] = &[];
+        let (uses, given, flags, hosts): (&str, Given<'_>, Flags, &[String]) = match self {
+            Task::Deploy { service, version, message, force, hosts, from } => {
+                ("deploy", vec![("service", Some(service)), ("version", version.as_ref()), ("message", Some(message)), ("from", from.as_ref())], vec![("force", *force)], hosts)
+            }
+            Task::Rollback { service, to, message, hosts } => ("rollback", vec![("service", Some(service)), ("to", to.as_ref()), ("message", Some(message))], vec![], hosts),
+            Task::Backup { set } => ("backup", vec![("set", Some(set))], vec![], none),
+            Task::Verify { backup, restore_test } => ("backup.verify", vec![("backup", Some(backup))], vec![("restore_test", *restore_test)], none),
         };
         let given: Vec<(&str, &String)> = given.into_iter().filter_map(|(name, value)| Some((name, value?))).collect();
         let mut with = toml::Table::new();
@@ -53,6 +57,17 @@ impl Task {
         }
         for (name, on) in flags {
             with.insert(name.to_string(), toml::Value::Boolean(on));
+        }
+        // A list, an input per item: `hosts = ["${{ inputs.hosts_0 }}", …]`.
+        if !hosts.is_empty() {
+            let mut items = Vec::new();
+            for (index, host) in hosts.iter().enumerate() {
+                let name = format!("hosts_{index}");
+                items.push(toml::Value::String(format!("${{{{ inputs.{name} }}}}")));
+                inputs.insert(name.clone(), Input { kind: Default::default(), default: None, description: String::new(), options: Vec::new() });
+                values.insert(name, Value::String(host.clone()));
+            }
+            with.insert("hosts".into(), toml::Value::Array(items));
         }
         let step = Step {
             id: uses.replace('.', "-"),
@@ -86,14 +101,18 @@ mod tests {
 
     #[test]
     fn what_a_request_gave_reaches_the_step_as_inputs_not_as_expressions() {
-        let task = Task::Deploy { service: "web".into(), version: Some("${{ env.HOME }}".into()), message: "why".into(), force: true };
+        let hosts = vec!["b".to_string(), "${{ env.HOME }}".to_string()];
+        let task = Task::Deploy { service: "web".into(), version: Some("${{ env.HOME }}".into()), message: "why".into(), force: true, hosts, from: Some("1.3".into()) };
         let (pipeline, inputs) = task.pipeline();
         let step = &pipeline.steps[0];
         assert_eq!(step.uses, "deploy");
         assert_eq!(step.with["version"].as_str(), Some("${{ inputs.version }}"), "the step reads the input");
         assert_eq!(inputs["version"], "${{ env.HOME }}", "the request's text is the input's value, as given");
         assert_eq!(step.with["force"].as_bool(), Some(true));
-        let rollback = Task::Rollback { service: "web".into(), to: None, message: String::new() }.pipeline().0;
-        assert!(!rollback.steps[0].with.contains_key("to"), "an absent value is not passed");
+        let items: Vec<&str> = step.with["hosts"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(items, ["${{ inputs.hosts_0 }}", "${{ inputs.hosts_1 }}"], "each host an input");
+        assert_eq!((inputs["hosts_0"].as_str(), inputs["hosts_1"].as_str(), inputs["from"].as_str()), (Some("b"), Some("${{ env.HOME }}"), Some("1.3")));
+        let rollback = Task::Rollback { service: "web".into(), to: None, message: String::new(), hosts: vec![] }.pipeline().0;
+        assert!(!rollback.steps[0].with.contains_key("to") && !rollback.steps[0].with.contains_key("hosts"), "an absent value is not passed");
     }
 }

@@ -30,6 +30,11 @@ struct DeployRequest {
     /// Recreate even when this version runs with the same image and config.
     #[serde(default)]
     force: bool,
+    /// Only these of the service's hosts (default: all of them).
+    #[serde(default)]
+    hosts: Vec<String>,
+    /// Only the hosts whose current release is this version.
+    from: Option<String>,
 }
 
 impl RequestBody for DeployRequest {
@@ -43,7 +48,7 @@ async fn deploy(caller: Caller<Operator>, State(api): Shared, Path(service): Pat
     let task = (|| {
         known_service(&api, &service)?;
         let Body(request) = body?;
-        Ok(Task::Deploy { service: service.clone(), version: request.version, message: request.message, force: request.force })
+        Ok(Task::Deploy { service: service.clone(), version: request.version, message: request.message, force: request.force, hosts: request.hosts, from: request.from })
     })();
     start(&api, &caller, task).await
 }
@@ -55,6 +60,9 @@ struct RollbackRequest {
     to: Option<String>,
     #[serde(default)]
     message: String,
+    /// Only these of the service's hosts (default: all of them).
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 impl RequestBody for RollbackRequest {
@@ -68,7 +76,7 @@ async fn rollback(caller: Caller<Operator>, State(api): Shared, Path(service): P
     let task = (|| {
         known_service(&api, &service)?;
         let Body(request) = body?;
-        Ok(Task::Rollback { service: service.clone(), to: request.to, message: request.message })
+        Ok(Task::Rollback { service: service.clone(), to: request.to, message: request.message, hosts: request.hosts })
     })();
     start(&api, &caller, task).await
 }

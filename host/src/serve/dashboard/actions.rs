@@ -57,7 +57,7 @@ async fn rollback(signed: Signed, State(api): Shared, Path(service): Path<String
     }
     let task = crate::ops::deploy::service(&api.app, &service)
         .map_err(|f| Problem::not_found(f.message))
-        .map(|_| Task::Rollback { service: service.clone(), to: fields.get("to").filter(|t| !t.is_empty()).cloned(), message: "from the dashboard".into() });
+        .map(|_| Task::Rollback { service: service.clone(), to: fields.get("to").filter(|t| !t.is_empty()).cloned(), message: "from the dashboard".into(), hosts: vec![] });
     to_run(&signed, tasks::start_task(&api, &signed.by, task).await)
 }
 
