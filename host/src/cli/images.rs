@@ -68,34 +68,12 @@ pub enum ImagesCommand {
 }
 
 pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), Failure> {
-    match &command {
-        ImagesCommand::Required { hosts } => return required(app, hosts, out).await,
-        ImagesCommand::Check { hosts } => return check(app, hosts, out).await,
-        ImagesCommand::Pull { reference, hosts } => return pull_everywhere(app, reference, hosts, out).await,
-        ImagesCommand::Prune { keep, dry_run, hosts } if !app.config.hosts.is_empty() => return prune_everywhere(app, *keep, *dry_run, hosts, out).await,
-        ImagesCommand::Update { reference, yes, dry_run, hosts, .. } if !app.config.hosts.is_empty() => {
-            return update_everywhere(app, reference.as_deref(), hosts, (*yes, *dry_run), out).await;
-        }
-        _ => {}
-    }
-    let engine = DockerClient::open().await?;
     match command {
-        ImagesCommand::Update { reference, all: _, yes, dry_run, hosts: _ } => {
-            let references = match reference {
-                Some(reference) => vec![reference],
-                None => images::in_use(&app.config, &engine).await?.into_iter().map(|u| u.image).collect(),
-            };
-            for reference in references {
-                update_one(app, &engine, None, &reference, yes, dry_run, out).await?;
-            }
-            Ok(())
-        }
-        ImagesCommand::Prune { keep, dry_run, hosts: _ } => {
-            let plan = prune::plan(app, &engine, crate::config::hosts::LOCAL, keep).await?;
-            let failures = if dry_run { vec![] } else { prune::apply(&engine, &plan).await };
-            out.print(&plan, || prune_text(&plan, dry_run));
-            pruned(&failures)
-        }
+        ImagesCommand::Required { hosts } => required(app, &hosts, out).await,
+        ImagesCommand::Check { hosts } => check(app, &hosts, out).await,
+        ImagesCommand::Pull { reference, hosts } => pull_everywhere(app, &reference, &hosts, out).await,
+        ImagesCommand::Update { reference, all: _, yes, dry_run, hosts } => update_everywhere(app, reference.as_deref(), &hosts, (yes, dry_run), out).await,
+        ImagesCommand::Prune { keep, dry_run, hosts } => prune_everywhere(app, keep, dry_run, &hosts, out).await,
         ImagesCommand::History => {
             let history = app.state()?.image_updates()?;
             out.print(&history, || {
@@ -113,7 +91,16 @@ pub async fn run(command: ImagesCommand, app: &App, out: Output) -> Result<(), F
             });
             Ok(())
         }
-        ImagesCommand::Required { .. } | ImagesCommand::Check { .. } | ImagesCommand::Pull { .. } => unreachable!("answered before the local engine is opened"),
+    }
+}
+
+/// The hosts a command that acts on images goes to: those in `only`, else
+/// every host a service runs on; without `[hosts]` (and no `--hosts`), the
+/// local engine even when no service names it.
+fn acting_hosts(app: &App, only: &[String]) -> Result<Vec<String>, Failure> {
+    match app.config.hosts.is_empty() && only.is_empty() {
+        true => Ok(vec![crate::config::hosts::LOCAL.to_string()]),
+        false => app.config.hosts_in_use(only).map_err(Failure::bad_input),
     }
 }
 
@@ -148,10 +135,7 @@ async fn required(app: &App, only: &[String], out: Output) -> Result<(), Failure
 /// local engine, answered as `{image, id}`; with them, a list with `host`.
 async fn pull_everywhere(app: &App, reference: &str, only: &[String], out: Output) -> Result<(), Failure> {
     let named = !app.config.hosts.is_empty();
-    let hosts = match named || !only.is_empty() {
-        true => app.config.hosts_in_use(only).map_err(Failure::bad_input)?,
-        false => vec![crate::config::hosts::LOCAL.to_string()],
-    };
+    let hosts = acting_hosts(app, only)?;
     let shown = std::sync::Mutex::new((!out.json).then(PullDisplay::new));
     let pulls = hosts.iter().map(|host| {
         let shown = &shown;
@@ -325,17 +309,18 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// `bosun images update` with `[hosts]`: each host in turn, its own images
-/// (or `reference`), each answer named by its host.
+/// `bosun images update`: each host in turn, its own images (or
+/// `reference`), each answer named by its host when bosun.toml has hosts.
 async fn update_everywhere(app: &App, reference: Option<&str>, only: &[String], (yes, dry_run): (bool, bool), out: Output) -> Result<(), Failure> {
-    for host in app.config.hosts_in_use(only).map_err(Failure::bad_input)? {
+    let named = !app.config.hosts.is_empty();
+    for host in acting_hosts(app, only)? {
         let engine = DockerClient::for_host(&app.config, &host).await?;
         let references = match reference {
             Some(reference) => vec![reference.to_string()],
             None => images::in_use_on(&app.config, &engine, &host).await?.into_iter().map(|u| u.image).collect(),
         };
         for reference in references {
-            update_one(app, &engine, Some(&host), &reference, yes, dry_run, out).await?;
+            update_one(app, &engine, named.then_some(host.as_str()), &reference, yes, dry_run, out).await?;
         }
     }
     Ok(())
@@ -394,24 +379,25 @@ async fn update_one(app: &App, engine: &DockerClient, host: Option<&str>, refere
     Ok(())
 }
 
-/// `bosun images prune` with `[hosts]`: each host by its own releases, one
-/// after another; a plan per host (a list in `--json`).
+/// `bosun images prune`: each host by its own releases, one after another.
+/// With `[hosts]`, a plan per host (a list in `--json`); without, the one plan.
 async fn prune_everywhere(app: &App, keep: usize, dry_run: bool, only: &[String], out: Output) -> Result<(), Failure> {
+    let named = !app.config.hosts.is_empty();
+    let on = |host: &str| if named { format!("host {host}: ") } else { String::new() };
     let (mut plans, mut failures) = (Vec::new(), Vec::new());
-    for host in app.config.hosts_in_use(only).map_err(Failure::bad_input)? {
+    for host in acting_hosts(app, only)? {
         let engine = DockerClient::for_host(&app.config, &host).await?;
-        let plan = prune::plan(app, &engine, &host, keep).await.map_err(|e| Failure::failed(format!("host {host}: {e:#}")))?;
+        let plan = prune::plan(app, &engine, &host, keep).await.map_err(|e| Failure::failed(format!("{}{e:#}", on(&host))))?;
         if !dry_run {
-            failures.extend(prune::apply(&engine, &plan).await.into_iter().map(|f| format!("host {host}: {f}")));
+            failures.extend(prune::apply(&engine, &plan).await.into_iter().map(|f| format!("{}{f}", on(&host))));
         }
         plans.push(plan);
     }
-    out.print(&plans, || plans.iter().map(|plan| format!("host {}:\n{}", plan.host, prune_text(plan, dry_run))).collect::<Vec<_>>().join("\n"));
-    pruned(&failures)
-}
-
-fn pruned(failures: &[String]) -> Result<(), Failure> {
-    match failures {
+    match (named, plans.as_slice()) {
+        (false, [plan]) => out.print(plan, || prune_text(plan, dry_run)),
+        _ => out.print(&plans, || plans.iter().map(|plan| format!("host {}:\n{}", plan.host, prune_text(plan, dry_run))).collect::<Vec<_>>().join("\n")),
+    }
+    match failures.as_slice() {
         [] => Ok(()),
         _ => Err(Failure::failed(format!("{} image(s) could not be removed: {}", failures.len(), failures.join("; ")))),
     }
