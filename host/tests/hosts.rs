@@ -208,6 +208,13 @@ fn a_rollout_across_three_hosts_selects_by_version_rolls_back_and_undoes_a_failu
     assert!(err.contains("host d: cannot reach the Docker engine") && err.contains("nothing was changed on any host"), "{err}");
     assert_eq!((containers_on(&b, &web.name), containers_on(&c, &web.name)), before, "nothing changed on b or c");
 
+    // --hosts narrows status to those hosts; one no service runs on is refused.
+    let only_b = stdout(&web.bosun(&["status", "--hosts", "b"]));
+    assert!(only_b.contains(" service web on b: ") && !only_b.contains(" on c: ") && !only_b.contains(" on d: "), "{only_b}");
+    let unknown = web.bosun(&["status", "--hosts", "zz"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(common::project::stderr(&unknown).contains("--hosts: no service runs on a host called zz"), "{}", common::project::stderr(&unknown));
+
     // Status has a row per host; the one that cannot be reached is amber, saying why.
     let text = stdout(&web.bosun(&["status"]));
     let row = |host: &str| text.lines().position(|l| l.contains(&format!(" service web on {host}: "))).unwrap_or_else(|| panic!("no row for {host}:\n{text}"));
@@ -240,7 +247,11 @@ fn a_swarm_service_is_created_updated_rolled_back_and_a_bad_update_undone() {
     let web = support::deploys::Deploys::new("swarm", "");
     web.configure_with(
         "strategy = \"swarm\"\nhosts = [\"m\"]\nreplicas = 2\nhealth_timeout = \"60s\"\nstop_timeout = 1\nupdate = { parallelism = 1, order = \"start-first\", failure_action = \"pause\" }",
-        &format!("[hosts.m]\ndocker = \"{}\"\n", manager.url()),
+        &format!(
+            "[hosts.m]\ndocker = \"{}\"\n\n[checks.tasks]\nplugin = \"container\"\nservice = \"web\"\ndocker_host = \"m\"\nwindow_ms = 500\n\n\
+             [plugins.container]\ngrant.docker = [\"inspect:*\"]\n",
+            manager.url()
+        ),
     );
     let image = |version: &str| format!("{}:{version}", web.repo);
     for (version, env) in [("1.0", vec![]), ("2.0", vec![]), ("3.0", vec![("HEALTH", "fail")])] {
@@ -259,6 +270,9 @@ fn a_swarm_service_is_created_updated_rolled_back_and_a_bad_update_undone() {
     assert_eq!(running_tasks(&manager, &service), [image("2.0"), image("2.0")]);
     let status = stdout(&web.bosun(&["status"]));
     assert!(status.lines().any(|l| l.starts_with("green") && l.contains("service web on m: 2.0 (release") && l.contains("running")), "{status}");
+    // The container check of a swarm service looks at one of its tasks' containers on that host.
+    let checked = web.bosun(&["check", "tasks"]);
+    assert!(checked.status.success() && stdout(&checked).contains(&format!("{service}.")), "{}{}", stdout(&checked), common::project::stderr(&checked));
 
     support::deploys::succeeded(&web.bosun(&["rollback", "web"]));
     assert_eq!(swarm_image(&manager, &service), image("1.0"));

@@ -91,7 +91,7 @@ enum Command {
     Audit(serve::AuditArgs),
     /// Each service's release, container and checks and each backup set's age,
     /// red, amber or green, with why (exit 1 when anything is red).
-    Status,
+    Status(status::StatusArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -189,7 +189,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Runs(args) => runs::run(args, &load(cli.config)?, out).await,
         Command::Doctor => doctor::run(cli.config, out).await,
         Command::Audit(args) => serve::audit(args, &load(cli.config)?, out).await,
-        Command::Status => status::run(&load(cli.config)?, out).await,
+        Command::Status(args) => status::run(args, &load(cli.config)?, out).await,
     }
 }
 

@@ -1,12 +1,21 @@
 //! `bosun status`: the overview an on-call person looks at first, as the
 //! dashboard and `GET /api/v1/status` show it. Exit 1 when anything is red.
 
+use clap::Args;
+
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::ops::status::{self, Light};
 
-pub async fn run(app: &App, out: Output) -> Result<(), Failure> {
-    let overview = status::overview(app).await?;
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Only these hosts (`web1,web2`).
+    #[arg(long, value_delimiter = ',')]
+    hosts: Vec<String>,
+}
+
+pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure> {
+    let overview = status::overview(app, &args.hosts).await?;
     let word = |light: Light| format!("{light:?}").to_lowercase();
     let named = !app.config.hosts.is_empty();
     out.print(&overview, || {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::failure::Failure;
-use crate::config::Strategy;
+use crate::config::{Service, Strategy};
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::swarm;
 use crate::state::{BackupRecord, CheckResult, ReleaseOutcome, ReleaseRecord, now_unix};
@@ -66,34 +66,20 @@ pub struct SetStatus {
     pub age_secs: Option<i64>,
 }
 
-pub async fn overview(app: &App) -> Result<Overview, Failure> {
+/// The overview of every host, or of those in `only` (an unknown one is bad input).
+pub async fn overview(app: &App, only: &[String]) -> Result<Overview, Failure> {
     let state = app.state()?;
     let env = &app.config.project.env;
     let results = state.check_results()?;
-    let hosts = app.config.hosts_in_use(&[]).map_err(Failure::bad_input)?;
+    let hosts = app.config.hosts_in_use(only).map_err(Failure::bad_input)?;
     let engines = join_all(hosts.iter().map(|host| DockerClient::for_host(&app.config, host))).await;
     let engines: BTreeMap<&String, anyhow::Result<DockerClient>> = hosts.iter().zip(engines).collect();
     let mut services = Vec::new();
-    for ((name, service), host) in app.config.services.iter().flat_map(|s| app.config.service_hosts(s.0).into_iter().map(move |h| (s, h))) {
-        let docker = &engines[&host];
-        let current = state.succeeded_releases(name, env, Some(&host))?.into_iter().next();
-        let last_deploy = state.releases(Some(name), env)?.into_iter().rfind(|r| r.host == host);
-        let container = match (&current, docker) {
-            (Some(release), Ok(docker)) if service.strategy == Strategy::Swarm => tasks(docker, &release.container_name).await,
-            (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
-                let state = found.as_ref().and_then(|c| c.state.as_ref());
-                ContainerStatus {
-                    name: release.container_name.clone(),
-                    state: state.and_then(|s| s.status).map_or_else(|| "missing".to_string(), |s| s.to_string()),
-                    health: state.and_then(|s| s.health.as_ref()).and_then(|h| h.status).map(|h| h.to_string()),
-                }
-            }),
-            _ => None,
-        };
-        let checks: Vec<CheckResult> = results.iter().filter(|r| service.checks.contains(&r.check)).cloned().collect();
-        let mut status = ServiceStatus { name: name.clone(), host, light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
-        judge_service(&mut status, docker.as_ref().err().map(|e| format!("{e:#}")));
-        services.push(status);
+    for (name, service) in &app.config.services {
+        let releases = state.releases(Some(name), env)?;
+        for host in app.config.service_hosts(name).into_iter().filter(|h| hosts.contains(h)) {
+            services.push(service_status(name, service, host, &engines, &releases, &results).await);
+        }
     }
     let mut backups = Vec::new();
     for name in app.config.backups.keys() {
@@ -105,6 +91,37 @@ pub async fn overview(app: &App) -> Result<Overview, Failure> {
     }
     let light = services.iter().map(|s| s.light).chain(backups.iter().map(|b| b.light)).max().unwrap_or(Light::Green);
     Ok(Overview { light, services, backups })
+}
+
+/// One service on one host, judged. `releases` are the service's, oldest first.
+async fn service_status(
+    name: &str,
+    service: &Service,
+    host: String,
+    engines: &BTreeMap<&String, anyhow::Result<DockerClient>>,
+    releases: &[ReleaseRecord],
+    results: &[CheckResult],
+) -> ServiceStatus {
+    let docker = &engines[&host];
+    let on_host = || releases.iter().filter(|r| r.host == host);
+    let current = on_host().rfind(|r| matches!(r.outcome, ReleaseOutcome::Succeeded)).cloned();
+    let last_deploy = on_host().next_back().cloned();
+    let container = match (&current, docker) {
+        (Some(release), Ok(docker)) if service.strategy == Strategy::Swarm => tasks(docker, &release.container_name).await,
+        (Some(release), Ok(docker)) => docker.container(&release.container_name).await.ok().map(|found| {
+            let state = found.as_ref().and_then(|c| c.state.as_ref());
+            ContainerStatus {
+                name: release.container_name.clone(),
+                state: state.and_then(|s| s.status).map_or_else(|| "missing".to_string(), |s| s.to_string()),
+                health: state.and_then(|s| s.health.as_ref()).and_then(|h| h.status).map(|h| h.to_string()),
+            }
+        }),
+        _ => None,
+    };
+    let checks: Vec<CheckResult> = results.iter().filter(|r| service.checks.contains(&r.check)).cloned().collect();
+    let mut status = ServiceStatus { name: name.to_string(), host, light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
+    judge_service(&mut status, docker.as_ref().err().map(|e| format!("{e:#}")));
+    status
 }
 
 /// A swarm service's tasks as its "container": `running` when every task

@@ -9,7 +9,9 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Api, Caller, Problem, Viewer, json, off_thread_async};
+use serde::Deserialize;
+
+use super::{Api, Caller, Params, Problem, Viewer, json, off_thread_async};
 use crate::ops::images;
 
 pub fn routes() -> OpenApiRouter<Arc<Api>> {
@@ -18,11 +20,21 @@ pub fn routes() -> OpenApiRouter<Arc<Api>> {
 
 type Shared = State<Arc<Api>>;
 
-/// Each service and backup set, red, amber or green, with why.
-#[utoipa::path(get, path = "/api/v1/status", tag = "status", security(("token" = ["viewer"])), responses((status = 200, body = crate::ops::status::Overview)))]
-async fn status(_: Caller<Viewer>, State(api): Shared) -> Result<Response, Problem> {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct StatusQuery {
+    /// Only these hosts, comma-separated (`web1,web2`); default: every host in use.
+    hosts: Option<String>,
+}
+
+/// Each service (on each of its hosts) and backup set, red, amber or green, with why.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status", security(("token" = ["viewer"])), params(StatusQuery),
+    responses((status = 200, body = crate::ops::status::Overview), (status = 400, body = super::ProblemDocument)))]
+async fn status(_: Caller<Viewer>, State(api): Shared, Params(query): Params<StatusQuery>) -> Result<Response, Problem> {
     let app = api.app.clone();
-    let overview = off_thread_async(move || async move { crate::ops::status::overview(&app).await }).await??;
+    let only: Vec<String> = query.hosts.iter().flat_map(|h| h.split(',')).map(str::trim).filter(|h| !h.is_empty()).map(String::from).collect();
+    let overview = off_thread_async(move || async move { crate::ops::status::overview(&app, &only).await }).await??;
     Ok(json(overview))
 }
 

@@ -69,7 +69,7 @@ pub fn button(signed: &Signed, action: &str, label: &str, fields: &[(&str, &str)
 async fn overview(signed: Signed, State(api): Shared) -> Response {
     let named = !api.app.config.hosts.is_empty();
     let app = api.app.clone();
-    let overview = off_thread_async(move || async move { crate::ops::status::overview(&app).await }).await.and_then(|o| o.map_err(Problem::from));
+    let overview = off_thread_async(move || async move { crate::ops::status::overview(&app, &[]).await }).await.and_then(|o| o.map_err(Problem::from));
     let body = overview.map(|o| {
         html! {
             p { (light(&format!("{:?}", o.light).to_lowercase())) "All in all: " strong { (format!("{:?}", o.light).to_lowercase()) } }
