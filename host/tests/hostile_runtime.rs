@@ -1,8 +1,9 @@
 //! The runtime around the sandbox against an attacker: native code planted
 //! in the compiled cache (C), a lockfile entry shadowing a built-in (D), a
-//! dry run that must change nothing whatever the plugin kind (G), and a
-//! backup directory from elsewhere choosing where it restores (H). Real
-//! compiled plugins, the real `bosun` binary, real files and loopback servers.
+//! dry run that must change nothing whatever the plugin kind (G), a backup
+//! directory from elsewhere choosing where it restores (H), and a plugin
+//! reading what bosun keeps to itself (I). Real compiled plugins, the real
+//! `bosun` binary, real files and loopback servers.
 
 use crate::common;
 
@@ -684,4 +685,24 @@ fn a_backup_in_the_catalog_restores_in_place_without_asking() {
     let out = fx.project.bosun(&["backup", "restore", id]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(snapshot(&fx.root.join("data")), fx.original);
+}
+
+// ------------------------------------------ I: what bosun keeps to itself
+
+/// `docker_host` says which engine a plugin's docker calls reach; bosun reads
+/// it and the plugin never sees it, so nothing in a plugin's input names an
+/// engine, and a plugin cannot learn or choose one through its config.
+#[test]
+fn a_plugins_config_never_holds_the_docker_host() {
+    let project = Project::new(
+        "[project]\nname = \"t\"\n\n[hosts.b]\ndocker = \"unix:///nonexistent/docker.sock\"\n\n\
+         [checks.echo]\nplugin = \"hostile-check\"\nmode = \"config\"\ndocker_host = \"b\"\nurl = \"http://127.0.0.1:9/kept\"\n",
+    );
+    let installed = project.bosun(&["plugin", "install", &project.write("hostile.wasm", &test_plugin("hostile-check")), "--yes"]);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let out = project.bosun(&["check", "echo", "--json"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(report[0]["summary"].as_str().unwrap()).unwrap();
+    assert_eq!(seen, json!({"mode": "config", "url": "http://127.0.0.1:9/kept"}), "the plugin got its own keys and nothing of bosun's");
 }

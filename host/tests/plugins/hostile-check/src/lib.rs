@@ -7,7 +7,9 @@
 //! - `http`: GET config `url`; pass with the status, or return the error
 //!   (denied when outside the grant);
 //! - `process`: run config `argv`; pass when it exits 0, summary `exit <code>`,
-//!   or return the host's error.
+//!   or return the host's error;
+//! - `config`: pass with the config it was given, as JSON, for a summary
+//!   (what bosun keeps to itself must not be in it).
 
 use std::hint::black_box;
 
@@ -53,13 +55,14 @@ impl Check for Hostile {
                 let resp = Request::get(&cfg.url).timeout_ms(10_000).send()?;
                 Ok(CheckResult::pass(format!("HTTP {}", resp.status)).with_metric("status", resp.status))
             }
+            "config" => Ok(CheckResult::pass(ctx.config_json())),
             "process" => {
                 let out = process::run(&cfg.argv, &RunOptions::default())?;
                 let code = out.status.code().ok_or_else(|| Error::failed(out.status.to_string()))?;
                 Ok(CheckResult::new(code == 0, format!("exit {code}")).with_metric("exit-code", code))
             }
             other => Err(Error::invalid_config(format!(
-                "config key `mode`: unknown mode `{other}` (noop, loop, grow-memory, panic, http, process)"
+                "config key `mode`: unknown mode `{other}` (noop, loop, grow-memory, panic, http, process, config)"
             ))),
         }
     }
