@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::output::{Failure, Output, spinner};
 use crate::app::App;
-use crate::ops::cancel::Cancel;
 use crate::ops::deploy::{self, ReleaseOptions, Released, Rollout, Step, StepSink};
 use crate::state::ReleaseRecord;
 
@@ -63,7 +62,7 @@ pub struct ReleasesArgs {
 
 pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step, cancel: Cancel::never(), by: None, hosts: args.hosts, from: args.from };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: args.force, on_step, hosts: args.hosts, from: args.from, ..ReleaseOptions::default() };
     let released = deploy::deploy(app, &args.service, args.version.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(app, &released?, out)
@@ -71,7 +70,7 @@ pub async fn deploy(args: DeployArgs, app: &App, out: Output) -> Result<(), Fail
 
 pub async fn rollback(args: RollbackArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (on_step, bar) = show_steps(out);
-    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, force: false, on_step, cancel: Cancel::never(), by: None, hosts: args.hosts, from: None };
+    let options = ReleaseOptions { note: args.message, dry_run: args.dry_run, on_step, hosts: args.hosts, ..ReleaseOptions::default() };
     let released = deploy::rollback(app, &args.service, args.to.as_deref(), &options).await;
     bar.inspect(ProgressBar::finish_and_clear);
     report(app, &released?, out)

@@ -289,11 +289,6 @@ pub fn markdown(reports: &[CheckReport]) -> String {
     text
 }
 
-/// The config a check's plugin gets: `${VAR}` values filled from the
-/// environment, and for a check naming `backup_set`, the catalog's newest
-/// backup of that set as `backup` (id, created_at, age_secs, verified_at,
-/// verify_error; none when there is no backup), since plugins cannot read
-/// the catalog themselves.
 /// A check's settings without `docker_host`, which is bosun's (the plugin
 /// never sees it), and that host.
 fn on_host(settings: &toml::Table) -> anyhow::Result<(toml::Table, Option<String>)> {
@@ -306,6 +301,11 @@ fn on_host(settings: &toml::Table) -> anyhow::Result<(toml::Table, Option<String
     Ok((settings, host))
 }
 
+/// The config a check's plugin gets: `${VAR}` values filled from the
+/// environment, and for a check naming `backup_set`, the catalog's newest
+/// backup of that set as `backup` (id, created_at, age_secs, verified_at,
+/// verify_error; none when there is no backup), since plugins cannot read
+/// the catalog themselves.
 fn prepared_settings(app: &App, settings: &toml::Table) -> anyhow::Result<toml::Table> {
     let mut settings = crate::config::expand_table(settings).map_err(anyhow::Error::msg)?;
     let Some(set) = settings.get("backup_set").and_then(|s| s.as_str()).map(str::to_string) else { return Ok(settings) };

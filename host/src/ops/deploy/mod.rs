@@ -50,6 +50,13 @@ pub struct ReleaseOptions {
     pub from: Option<String>,
 }
 
+/// Recorded without a note, applied, never cancelled, every host, told of no step.
+impl Default for ReleaseOptions {
+    fn default() -> Self {
+        ReleaseOptions { note: String::new(), dry_run: false, force: false, on_step: Box::new(|_| {}), cancel: Cancel::never(), by: None, hosts: Vec::new(), from: None }
+    }
+}
+
 /// A release's plan, by the service's strategy.
 #[derive(Serialize)]
 #[serde(tag = "strategy", rename_all = "lowercase")]

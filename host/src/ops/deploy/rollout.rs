@@ -476,7 +476,7 @@ async fn undo(run: &RunOn<'_>, done: &HostDone, log: &mut Vec<String>) -> String
         };
     };
     let note = format!("putting {host} back: the rollout of {} {} failed (run {run_id})", release.service, release.version);
-    let undo_options = ReleaseOptions { note, dry_run: false, force: false, on_step: Box::new(|_| {}), cancel: crate::ops::cancel::Cancel::never(), by: options.by.clone(), hosts: vec![], from: None };
+    let undo_options = ReleaseOptions { note, by: options.by.clone(), ..ReleaseOptions::default() };
     let config_dir = std::path::absolute(app.config.resolve(Path::new(""))).unwrap_or_default();
     let target = match rollback_target(&earlier) {
         Ok(target) => target,
