@@ -42,7 +42,8 @@
 //!   tcp+TLS); `ops::hosts` gives each `[hosts.<name>]` its engine.
 //! - Leaves used everywhere: `failure` (a one-line error and its exit code),
 //!   `secrets` (the masker every output goes through), `metrics` (what the
-//!   process measures as it works), `time`, `words`.
+//!   process measures as it works), `procs` (this machine's processes, and
+//!   the one way bosun finds them), `time`, `words`.
 
 pub mod app;
 pub mod backup_format;
@@ -57,6 +58,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod plugin;
+pub mod procs;
 pub mod secrets;
 pub mod serve;
 pub mod state;

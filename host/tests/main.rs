@@ -27,3 +27,4 @@ mod pipelines;
 mod sandbox;
 mod serve;
 mod serve_api;
+mod watch;

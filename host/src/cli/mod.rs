@@ -17,6 +17,7 @@ mod runs;
 mod scaffold;
 mod serve;
 mod status;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,6 +93,11 @@ enum Command {
     /// Each service's release, container and checks and each backup set's age,
     /// red, amber or green, with why (exit 1 when anything is red).
     Status(status::StatusArgs),
+    /// Sample the containers and processes [watch] picks, every interval (as
+    /// `bosun serve` does), or once with --once.
+    Watch(watch::WatchArgs),
+    /// A watched target's CPU and memory over a span: min, average, max and a sparkline.
+    Stats(watch::StatsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -190,6 +196,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Doctor => doctor::run(cli.config, out).await,
         Command::Audit(args) => serve::audit(args, &load(cli.config)?, out).await,
         Command::Status(args) => status::run(args, &load(cli.config)?, out).await,
+        Command::Watch(args) => watch::watch(args, &load(cli.config)?, out).await,
+        Command::Stats(args) => watch::stats(args, &load(cli.config)?, out),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod retention;
 mod secrets;
 pub mod serve;
 mod service;
+pub mod watch;
 mod words;
 
 use std::collections::BTreeMap;
@@ -58,6 +59,9 @@ pub struct Config {
     /// Signed webhooks that start pipelines: `POST /hooks/<name>`.
     #[serde(default)]
     pub triggers: BTreeMap<String, serve::Trigger>,
+    /// What `bosun serve` samples: containers and processes.
+    #[serde(default)]
+    pub watch: watch::Watch,
     /// Where the file was read from; none for embedded defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -234,6 +238,7 @@ impl Config {
             pipelines: BTreeMap::new(),
             serve: serve::Serve::default(),
             triggers: BTreeMap::new(),
+            watch: watch::Watch::default(),
             source: None,
         }
     }
@@ -345,6 +350,7 @@ impl Config {
             pipeline::validate(name, pipeline, self, problems);
         }
         self.serve.validate(problems);
+        self.watch.validate(&self.services, problems);
         for (name, trigger) in &self.triggers {
             trigger.validate(&format!("triggers.{name}"), &self.pipelines, problems);
         }

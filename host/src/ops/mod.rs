@@ -11,3 +11,4 @@ pub mod notify;
 pub mod plugin_config;
 pub mod plugins;
 pub mod status;
+pub mod watch;

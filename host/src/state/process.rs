@@ -40,11 +40,7 @@ pub fn alive(pid: u32) -> bool {
 
 /// `boot-id/start-ticks` of a running process; None when it does not run.
 fn started(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces or
-    // parentheses itself; the fields after its last ')' start at field 3.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let start_ticks = after_name.split_whitespace().nth(19)?;
+    let start_ticks = crate::procs::find(&crate::procs::Find::Pid(pid)).first()?.start_ticks;
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     Some(format!("{}/{start_ticks}", boot.trim()))
 }

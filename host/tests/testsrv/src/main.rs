@@ -10,6 +10,8 @@
 //! - `testsrv fail CODE TEXT...`: prints TEXT on stderr and exits with CODE.
 //! - `testsrv sleep SECS`: sleeps.
 //! - `testsrv probe [PORT]`: exits 0 when `GET /health` on 127.0.0.1 answers 200 (for healthchecks).
+//! - `testsrv spin`: keeps one core busy until killed (SIGTERM ends it at once).
+//! - `testsrv hold MIB`: allocates and touches MIB MiB, then sleeps until killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         "probe" => return probe(number(rest.first(), port())),
+        "spin" => spin(),
+        "hold" => hold(number(rest.first(), 1)),
         other => {
             eprintln!("testsrv: unknown command {other:?}");
             return ExitCode::from(2);
@@ -88,7 +92,8 @@ extern "C" fn exit_now(_: i32) {
     unsafe { _exit(0) }
 }
 
-fn serve() -> std::io::Result<()> {
+/// SIGTERM and SIGINT end the program at once (as PID 1 they would otherwise be ignored).
+fn exit_on_sigterm() {
     const SIGINT: i32 = 2;
     const SIGTERM: i32 = 15;
     // SAFETY: installs a handler that only calls _exit.
@@ -96,6 +101,10 @@ fn serve() -> std::io::Result<()> {
         signal(SIGTERM, exit_now);
         signal(SIGINT, exit_now);
     }
+}
+
+fn serve() -> std::io::Result<()> {
+    exit_on_sigterm();
     let version = std::env::var("VERSION").unwrap_or_else(|_| "dev".to_string());
     let listener = TcpListener::bind(format!("0.0.0.0:{}", port()))?;
     println!("testsrv {version} listening on {}", listener.local_addr()?);
@@ -146,5 +155,22 @@ fn probe(port: u64) -> ExitCode {
     match check() {
         Ok(true) => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
+    }
+}
+
+fn spin() -> std::io::Result<()> {
+    exit_on_sigterm();
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn hold(mib: u64) -> std::io::Result<()> {
+    exit_on_sigterm();
+    let held: Vec<u8> = (0..mib << 20).map(|i| i as u8).collect();
+    std::hint::black_box(&held);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }

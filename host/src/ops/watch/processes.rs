@@ -1,0 +1,74 @@
+//! Processes on this machine, found by [`crate::procs`] as the `process`
+//! check finds them: one sample per `[watch.processes]` target, summed over
+//! the processes it matches.
+
+use std::collections::HashMap;
+
+use crate::config::watch::ProcessTarget;
+use crate::procs::{self, Find, Proc};
+use crate::state::Sample;
+
+/// A process by its pid and start time: a reused pid is another process.
+type Identity = (u32, u64);
+
+/// What the last collection saw of one target.
+#[derive(Default)]
+pub struct Seen {
+    /// Each process's CPU ticks then.
+    cpu_ticks: HashMap<Identity, u64>,
+    /// When, in seconds since boot.
+    at_uptime: f64,
+    /// Its oldest process: when that one changes, the target restarted.
+    oldest: Option<Identity>,
+    restarts: i64,
+}
+
+/// How `target` is found; a pidfile that cannot be read finds nothing.
+fn finder(target: &ProcessTarget) -> Option<Find> {
+    Some(match target {
+        ProcessTarget::Name(name) => Find::Name(name.clone()),
+        ProcessTarget::Cmdline(pattern) => Find::cmdline(pattern).ok()?,
+        ProcessTarget::Pidfile(path) => Find::Pid(procs::pid_in(&std::fs::read_to_string(path).ok()?)?),
+        ProcessTarget::Port(port) => Find::Port(*port),
+    })
+}
+
+/// One sample of target `name`. CPU is the change since `seen` (the last
+/// collection), which this updates.
+pub fn sample(name: &str, target: &ProcessTarget, at: i64, listening: &HashMap<u64, u16>, seen: &mut Seen) -> Sample {
+    let found: Vec<Proc> = finder(target).map(|f| procs::find(&f)).unwrap_or_default();
+    let uptime_now = procs::uptime_secs();
+    let mut sample = Sample { kind: "process".into(), target: name.to_string(), host: "local".into(), at, state: "missing".into(), ..Sample::default() };
+    let oldest = found.iter().min_by_key(|p| p.start_ticks).map(|p| (p.pid, p.start_ticks));
+    if seen.oldest.is_some() && oldest.is_some() && oldest != seen.oldest {
+        seen.restarts += 1;
+    }
+    sample.restarts = Some(seen.restarts);
+    let elapsed = uptime_now - seen.at_uptime;
+    if !found.is_empty() {
+        let used: u64 = found.iter().filter_map(|p| Some(p.cpu_ticks.saturating_sub(*seen.cpu_ticks.get(&(p.pid, p.start_ticks))?))).sum();
+        let compared = found.iter().any(|p| seen.cpu_ticks.contains_key(&(p.pid, p.start_ticks)));
+        sample.state = "running".into();
+        sample.cpu_percent = (compared && elapsed > 0.0).then(|| used as f64 / procs::ticks_per_second() / elapsed * 100.0);
+        sample.memory_bytes = Some(found.iter().map(|p| p.rss_bytes as i64).sum());
+        sample.pids = Some(found.len() as i64);
+        sample.threads = Some(found.iter().map(|p| p.threads as i64).sum());
+        sample.fds = found.iter().map(|p| p.open_fds().map(|n| n as i64)).sum();
+        sample.uptime_secs = found.iter().map(|p| p.uptime_secs() as i64).max();
+        let pids: Vec<String> = found.iter().map(|p| p.pid.to_string()).collect();
+        let mut ports: Vec<u16> = found.iter().flat_map(|p| p.ports(listening)).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        sample.detail = Some(match ports.is_empty() {
+            true => format!("pids {}", pids.join(",")),
+            false => format!("pids {}; ports {}", pids.join(","), ports.join(",")),
+        });
+    }
+    seen.cpu_ticks = found.iter().map(|p| ((p.pid, p.start_ticks), p.cpu_ticks)).collect();
+    seen.at_uptime = uptime_now;
+    if oldest.is_some() {
+        seen.oldest = oldest;
+    }
+    sample
+}

@@ -1,0 +1,180 @@
+//! Processes on this machine, read from /proc through the procfs crate. One
+//! finder for every caller: the `process` check (through the plugin
+//! interface) and `[watch]` find processes by name, command line, pid (from
+//! a pidfile) or listening port the same way.
+
+use std::collections::HashMap;
+
+use procfs::Current;
+use procfs::net::TcpState;
+use procfs::process::{FDTarget, Process};
+
+/// How a process is found.
+pub enum Find {
+    /// The program's name as the kernel has it (`comm`).
+    Name(String),
+    /// A glob over the command line, arguments joined by spaces.
+    Cmdline(globset::GlobMatcher),
+    /// This pid (read from a pidfile).
+    Pid(u32),
+    /// Whoever listens on this TCP port (IPv4 or IPv6).
+    Port(u16),
+}
+
+impl Find {
+    /// A command-line glob, or why it is not one.
+    pub fn cmdline(pattern: &str) -> Result<Find, String> {
+        globset::Glob::new(pattern).map(|g| Find::Cmdline(g.compile_matcher())).map_err(|e| format!("cmdline glob {pattern:?}: {e}"))
+    }
+}
+
+/// A pidfile's text as a pid.
+pub fn pid_in(text: &str) -> Option<u32> {
+    text.trim().parse().ok().filter(|pid| *pid > 0)
+}
+
+/// One process as /proc shows it at one moment.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: u32,
+    pub name: String,
+    pub cmdline: Vec<String>,
+    /// When it started, in clock ticks since boot: with the pid, it names
+    /// this process and no later one that reuses the pid.
+    pub start_ticks: u64,
+    /// User plus system CPU time so far, in clock ticks.
+    pub cpu_ticks: u64,
+    pub rss_bytes: u64,
+    pub threads: u64,
+}
+
+impl Proc {
+    fn read(process: &Process) -> Option<Proc> {
+        let stat = process.stat().ok()?;
+        Some(Proc {
+            pid: u32::try_from(stat.pid).ok()?,
+            name: stat.comm.clone(),
+            cmdline: process.cmdline().unwrap_or_default(),
+            start_ticks: stat.starttime,
+            cpu_ticks: stat.utime + stat.stime,
+            rss_bytes: stat.rss * procfs::page_size(),
+            threads: u64::try_from(stat.num_threads).unwrap_or(0),
+        })
+    }
+
+    /// When it started, in milliseconds since the Unix epoch.
+    pub fn started_at_ms(&self) -> i64 {
+        let boot = procfs::boot_time_secs().unwrap_or(0) as f64;
+        ((boot + self.start_ticks as f64 / ticks_per_second()) * 1000.0) as i64
+    }
+
+    /// How long it has run, in seconds.
+    pub fn uptime_secs(&self) -> f64 {
+        (uptime_secs() - self.start_ticks as f64 / ticks_per_second()).max(0.0)
+    }
+
+    /// Its CPU use averaged over its whole life, in percent of one core.
+    pub fn lifetime_cpu_percent(&self) -> f32 {
+        (self.cpu_ticks as f64 / ticks_per_second() / self.uptime_secs().max(0.001) * 100.0) as f32
+    }
+
+    /// How many files it has open; none when /proc will not say (another user's process).
+    pub fn open_fds(&self) -> Option<u64> {
+        Process::new(self.pid as i32).ok()?.fd_count().ok().map(|n| n as u64)
+    }
+
+    /// The TCP ports it listens on, from `listening` (see [`listening_sockets`]).
+    pub fn ports(&self, listening: &HashMap<u64, u16>) -> Vec<u16> {
+        let Ok(fds) = Process::new(self.pid as i32).and_then(|p| p.fd()) else { return Vec::new() };
+        let mut ports: Vec<u16> = fds
+            .filter_map(|fd| match fd.ok()?.target {
+                FDTarget::Socket(inode) => listening.get(&inode).copied(),
+                _ => None,
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+}
+
+/// Clock ticks per second, the unit of /proc's times.
+pub fn ticks_per_second() -> f64 {
+    procfs::ticks_per_second().max(1) as f64
+}
+
+/// Seconds since boot.
+pub fn uptime_secs() -> f64 {
+    procfs::Uptime::current().map(|u| u.uptime).unwrap_or(0.0)
+}
+
+/// Every listening TCP socket of this network namespace: its inode and port.
+pub fn listening_sockets() -> HashMap<u64, u16> {
+    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
+    tables
+        .into_iter()
+        .flat_map(Result::unwrap_or_default)
+        .filter(|entry| entry.state == TcpState::Listen)
+        .map(|entry| (entry.inode, entry.local_address.port()))
+        .collect()
+}
+
+/// Every process `find` matches, read once.
+pub fn find(find: &Find) -> Vec<Proc> {
+    match find {
+        Find::Pid(pid) => Process::new(*pid as i32).ok().and_then(|p| Proc::read(&p)).into_iter().collect(),
+        Find::Port(port) => {
+            let inodes: Vec<u64> = listening_sockets().into_iter().filter(|(_, p)| p == port).map(|(inode, _)| inode).collect();
+            if inodes.is_empty() {
+                return Vec::new();
+            }
+            all().filter(|(process, _)| holds_any(process, &inodes)).map(|(_, proc)| proc).collect()
+        }
+        Find::Name(name) => all().map(|(_, proc)| proc).filter(|p| &p.name == name).collect(),
+        Find::Cmdline(glob) => all().map(|(_, proc)| proc).filter(|p| glob.is_match(p.cmdline.join(" "))).collect(),
+    }
+}
+
+/// Every process that can still be read (one may end while /proc is walked).
+fn all() -> impl Iterator<Item = (Process, Proc)> {
+    procfs::process::all_processes().into_iter().flatten().filter_map(|p| {
+        let process = p.ok()?;
+        let proc = Proc::read(&process)?;
+        Some((process, proc))
+    })
+}
+
+fn holds_any(process: &Process, inodes: &[u64]) -> bool {
+    process.fd().is_ok_and(|fds| fds.filter_map(Result::ok).any(|fd| matches!(fd.target, FDTarget::Socket(inode) if inodes.contains(&inode))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_this_test_by_pid_name_command_line_and_port() {
+        let me = std::process::id();
+        let found = find(&Find::Pid(me));
+        assert_eq!(found.len(), 1);
+        let this = &found[0];
+        assert!(this.threads >= 1 && this.rss_bytes > 0 && this.open_fds().unwrap() > 2, "{this:?}");
+        assert!(find(&Find::Name(this.name.clone())).iter().any(|p| p.pid == me));
+        let line = format!("{}*", this.cmdline[0]);
+        assert!(find(&Find::cmdline(&line).unwrap()).iter().any(|p| p.pid == me));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(find(&Find::Port(port)).iter().map(|p| p.pid).collect::<Vec<_>>(), [me]);
+        assert!(this.ports(&listening_sockets()).contains(&port));
+        let age_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - this.started_at_ms();
+        assert!((0..600_000).contains(&age_ms), "started {age_ms} ms ago");
+    }
+
+    #[test]
+    fn a_pidfile_holds_one_positive_pid() {
+        assert_eq!(pid_in("1234\n"), Some(1234));
+        assert_eq!(pid_in("0"), None);
+        assert_eq!(pid_in("12 34"), None);
+        assert!(Find::cmdline("[unclosed").is_err());
+    }
+}
