@@ -268,3 +268,51 @@ impl Drop for Sshd {
 pub fn docker0_is_there() -> bool {
     Command::new("ip").args(["link", "show", "docker0"]).output().is_ok_and(|o| o.status.success())
 }
+
+/// A CPU budget (a cgroup of the v1 `cpu` controller) for the processes put
+/// in it and those they start: an engine capped so has one host's CPU,
+/// however many engines share this machine. Removed when dropped.
+pub struct CpuCap {
+    dir: PathBuf,
+}
+
+const CPU_CGROUPS: &str = "/sys/fs/cgroup/cpu";
+
+impl CpuCap {
+    /// At most `cores` of CPU time per wall-clock second.
+    pub fn new(cores: f64) -> CpuCap {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let dir = Path::new(CPU_CGROUPS).join(format!("bosun-cap-{}-{}", std::process::id(), MADE.fetch_add(1, Ordering::SeqCst)));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e} (a cgroup v1 cpu controller is needed to give each engine one host's CPU)", dir.display()));
+        std::fs::write(dir.join("cpu.cfs_period_us"), "100000").unwrap();
+        std::fs::write(dir.join("cpu.cfs_quota_us"), ((cores * 100_000.0) as u64).to_string()).unwrap();
+        CpuCap { dir }
+    }
+
+    /// The engine's dockerd and containerd (its process group), and whatever they start from now on.
+    pub fn hold(&self, engine: &Engine) {
+        let group = engine.dockerd.id() as i32;
+        let members = std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter(|pid| unsafe { libc::getpgid(*pid) } == group);
+        members.for_each(|pid| self.hold_pid(pid as u32));
+    }
+
+    pub fn hold_pid(&self, pid: u32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap_or_else(|e| panic!("moving {pid} into {}: {e}", self.dir.display()));
+    }
+}
+
+impl Drop for CpuCap {
+    fn drop(&mut self) {
+        let held = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in held.split_whitespace() {
+            let _ = std::fs::write(Path::new(CPU_CGROUPS).join("cgroup.procs"), pid);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+impl NsRegistry {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
