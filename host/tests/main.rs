@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+mod alerts;
 mod api_compat;
 mod backups;
 mod builtin_plugins;

@@ -71,6 +71,12 @@ impl Trust {
     }
 }
 
+/// Public roots only: what bosun's own requests (a heartbeat ping) trust.
+pub fn public_config() -> Arc<ClientConfig> {
+    let config = ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().expect("ring supports the default versions");
+    Arc::new(config.with_root_certificates(roots(&[])).with_no_client_auth())
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

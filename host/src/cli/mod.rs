@@ -3,6 +3,7 @@
 //! failed); 2 bad input (usage, bosun.toml, an unusable plugin file, a denied
 //! capability); 11 busy (another bosun holds the lock, retry later); 75 skipped.
 
+mod alert;
 mod backup;
 mod check;
 mod doctor;
@@ -98,6 +99,9 @@ enum Command {
     Watch(watch::WatchArgs),
     /// A watched target's CPU and memory over a span: min, average, max and a sparkline.
     Stats(watch::StatsArgs),
+    /// The alerts that fire, and silences.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -145,6 +149,7 @@ fn audited(words: &[String]) -> Option<String> {
             | ("backup", "run" | "restore" | "prune")
             | ("images", "pull" | "update" | "prune")
             | ("lock", "acquire" | "release")
+            | ("alert", "silence" | "unsilence")
             | ("plugin", "install" | "remove")
             | ("token", "create" | "revoke")
             | ("notify", "test")
@@ -198,6 +203,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status(args) => status::run(args, &load(cli.config)?, out).await,
         Command::Watch(args) => watch::watch(args, &load(cli.config)?, out).await,
         Command::Stats(args) => watch::stats(args, &load(cli.config)?, out),
+        Command::Alert(command) => alert::run(command, &load(cli.config)?, out).await,
     }
 }
 

@@ -10,12 +10,14 @@ use serde::Serialize;
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::config::parse_duration;
+use crate::ops::alerts::Alerter;
 use crate::ops::watch::{self, Collection, Watcher};
 use crate::state::{Sample, now_unix};
 
 #[derive(Args)]
 pub struct WatchArgs {
-    /// One collection, printed, then exit (CPU is measured over one second).
+    /// One collection, printed and kept, then exit (CPU is measured over one
+    /// second); without it, collect every interval and fire alerts, as `bosun serve` does.
     #[arg(long)]
     once: bool,
 }
@@ -39,7 +41,13 @@ pub async fn watch(args: WatchArgs, app: &App, out: Output) -> Result<(), Failur
             let _ = tokio::signal::ctrl_c().await;
             stopping.cancel();
         };
-        let watching = watch::run(app, stop, |collection| out.print(collection, || collection_text(collection, false)));
+        let mut alerter = Alerter::default();
+        let watching = watch::run(app, stop, async |collection| {
+            out.print(collection, || collection_text(collection, false));
+            if let Err(e) = alerter.observe(app, collection).await {
+                tracing::warn!("alerts: {}", e.message);
+            }
+        });
         return tokio::join!(watching, signal).0;
     }
     if !watch::anything(&app.config) {

@@ -1,5 +1,6 @@
 //! bosun.toml: the model and its validation. Errors name the file, line and key.
 
+pub mod alerts;
 mod error;
 pub mod hosts;
 pub mod notify_template;
@@ -62,6 +63,9 @@ pub struct Config {
     /// What `bosun serve` samples: containers and processes.
     #[serde(default)]
     pub watch: watch::Watch,
+    /// Conditions over what is watched that tell people: `[alerts.<name>]`.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, alerts::AlertRule>,
     /// Where the file was read from; none for embedded defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -239,6 +243,7 @@ impl Config {
             serve: serve::Serve::default(),
             triggers: BTreeMap::new(),
             watch: watch::Watch::default(),
+            alerts: BTreeMap::new(),
             source: None,
         }
     }
@@ -351,6 +356,10 @@ impl Config {
         }
         self.serve.validate(problems);
         self.watch.validate(&self.services, problems);
+        let channels: Vec<&String> = self.notify.keys().collect();
+        for (name, rule) in &self.alerts {
+            rule.validate(name, &channels, problems);
+        }
         for (name, trigger) in &self.triggers {
             trigger.validate(&format!("triggers.{name}"), &self.pipelines, problems);
         }

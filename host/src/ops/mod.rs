@@ -1,5 +1,6 @@
 //! What bosun does, as plans and their application; the CLI and HTTP API call these.
 
+pub mod alerts;
 pub mod backup;
 pub mod cancel;
 pub mod check;

@@ -1,7 +1,8 @@
 //! `bosun serve`: the long-running bosun. It answers the HTTP API (`api`)
 //! and the web dashboard (`dashboard`) over HTTP or HTTPS (`tls`), and runs
-//! the pipelines that have a schedule (`scheduler`), in one process, until
-//! Ctrl-C or SIGTERM.
+//! the pipelines that have a schedule (`scheduler`), and samples what
+//! `[watch]` picks, firing `[alerts]` (`ops::watch`, `ops::alerts`), in one
+//! process, until Ctrl-C or SIGTERM.
 
 pub mod api;
 mod dashboard;
@@ -77,11 +78,20 @@ pub async fn run(app: Arc<App>, listen: Option<SocketAddr>, grace: Duration) -> 
             }
         }
     };
-    let (http, schedules) = tokio::select! {
-        joined = async { tokio::join!(http, scheduler::run(&app, stop), signals) } => (joined.0, joined.1),
+    let watching = async {
+        let mut alerter = crate::ops::alerts::Alerter::default();
+        crate::ops::watch::run(&app, stop.clone(), async |collection| {
+            if let Err(e) = alerter.observe(&app, collection).await {
+                tracing::warn!("alerts: {}", e.message);
+            }
+        })
+        .await
+    };
+    let (http, schedules, watched) = tokio::select! {
+        joined = async { tokio::join!(http, scheduler::run(&app, stop.clone()), watching, signals) } => (joined.0, joined.1, joined.2),
         () = reload => unreachable!("reloading ends only with the process"),
     };
-    http.and(schedules)
+    http.and(schedules).and(watched)
 }
 
 /// A request still unanswered after the `limit` gets 503 (a run it starts,

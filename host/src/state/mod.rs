@@ -2,6 +2,7 @@
 //! their steps), backups, releases, locks, API tokens, the audit log.
 //! One file, WAL mode, schema versioned by `PRAGMA user_version`.
 
+mod alerts;
 mod audit;
 mod backups;
 mod check_results;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use alerts::{FiringAlert, Silence};
 pub use audit::AuditEntry;
 pub use backups::{BackupKind, BackupRecord};
 pub use image_updates::{ImageUpdate, NewImageUpdate};

@@ -31,3 +31,33 @@ CREATE TABLE samples (
 );
 CREATE INDEX samples_by_target ON samples (target, kind, host, at);
 CREATE INDEX samples_by_age ON samples (span, at);
+
+-- Alerts that fire now, by rule and target: a restarted bosun serve neither
+-- tells the same firing twice nor forgets to tell its resolution.
+CREATE TABLE alerts (
+    rule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    host TEXT NOT NULL,
+    -- When the condition began to hold, and when it fired (seconds since the epoch).
+    since INTEGER NOT NULL,
+    fired_at INTEGER NOT NULL,
+    -- When alert.firing was last sent; NULL while a silence covered it throughout.
+    notified_at INTEGER,
+    severity TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (rule, target, host)
+);
+
+-- `bosun alert silence`: a rule (or one target of it) not told until `until`.
+CREATE TABLE silences (
+    id INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL,
+    target TEXT,
+    until INTEGER NOT NULL,
+    by TEXT NOT NULL,
+    why TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- How many runs in a row each check has failed (`check failing 3`).
+ALTER TABLE check_results ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;

@@ -3,6 +3,7 @@
 //! the state store and folded into averages as they age.
 
 mod containers;
+mod heartbeat;
 mod processes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -128,18 +129,19 @@ pub fn record(state: &State, config: &Config, collection: &Collection) -> Result
     state.fold_samples(collection.at, config.watch.keep_raw().as_secs() as i64, config.watch.keep_averages().as_secs() as i64)
 }
 
-/// Collects every `[watch] interval` until `stop`, keeping each collection
-/// and handing it to `each`. A store that cannot be written (a full disk)
-/// gets one warning, and sampling goes on; another when it can again.
-pub async fn run(app: &App, stop: Cancel, mut each: impl FnMut(&Collection)) -> Result<(), Failure> {
-    if !anything(&app.config) {
+/// Collects every `[watch] interval` until `stop`, keeping each collection,
+/// pinging `heartbeat_url`, and handing it to `each`. A store that cannot be
+/// written (a full disk) or a heartbeat that fails gets one warning, and
+/// watching goes on; another when it works again.
+pub async fn run(app: &App, stop: Cancel, mut each: impl AsyncFnMut(&Collection)) -> Result<(), Failure> {
+    if !anything(&app.config) && app.config.watch.heartbeat_url.is_none() {
         eprintln!("watch: nothing to watch (no services, no [watch] targets)");
         return Ok(());
     }
     let state = app.state()?;
     let interval = app.config.watch.interval();
     let mut watcher = Watcher::default();
-    let mut failing = false;
+    let (mut storing, mut pinging) = (Streak::default(), Streak::default());
     let mut stopped = std::pin::pin!(stop.cancelled());
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -149,17 +151,37 @@ pub async fn run(app: &App, stop: Cancel, mut each: impl FnMut(&Collection)) -> 
             () = &mut stopped => return Ok(()),
         }
         let collection = watcher.collect(&app.config).await;
-        match (record(state, &app.config, &collection), failing) {
+        storing.note(record(state, &app.config, &collection).map(drop).map_err(|e| e.to_string()), "keeping samples", "sampling goes on, keeping nothing until the store can be written");
+        if let Some(url) = &app.config.watch.heartbeat_url {
+            let pinged = heartbeat::ping(url).await.and_then(|status| match status {
+                200..=299 => Ok(()),
+                other => Err(format!("answered {other}")),
+            });
+            pinging.note(pinged, "pinging watch.heartbeat_url", "watching goes on");
+        }
+        each(&collection).await;
+    }
+}
+
+/// Whether something done every collection is failing: one warning when it
+/// starts to, one when it works again, nothing in between.
+#[derive(Default)]
+struct Streak {
+    failing: bool,
+}
+
+impl Streak {
+    fn note(&mut self, outcome: Result<(), String>, what: &str, meanwhile: &str) {
+        match (outcome, self.failing) {
             (Err(e), false) => {
-                tracing::warn!("watch: cannot keep samples ({e}); sampling goes on, keeping nothing until the store can be written");
-                failing = true;
+                tracing::warn!("watch: {what} failed ({e}); {meanwhile}");
+                self.failing = true;
             }
-            (Ok(_), true) => {
-                tracing::warn!("watch: samples are kept again");
-                failing = false;
+            (Ok(()), true) => {
+                tracing::warn!("watch: {what} works again");
+                self.failing = false;
             }
             _ => {}
         }
-        each(&collection);
     }
 }
