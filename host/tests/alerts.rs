@@ -146,3 +146,73 @@ fn a_bad_alert_rule_is_refused_at_load_with_its_line() {
     }
     assert!(err.contains("bosun.toml:2"), "file and line: {err}");
 }
+
+#[test]
+fn containers_that_crash_loop_go_unhealthy_or_run_hot_fire_their_rules_once_each() {
+    support::require_engine();
+    let receiver = Recorder::start(200, "ok");
+    let prefix = support::unique("alerting");
+    let image = support::test_image();
+    let (looping, sick, hot) = (format!("{prefix}-loop"), format!("{prefix}-sick"), format!("{prefix}-hot"));
+    let _guards: Vec<support::ContainerGuard> = [&looping, &sick, &hot].iter().map(|n| support::ContainerGuard { name: n.to_string() }).collect();
+    support::docker(&["run", "--detach", "--name", &looping, "--label", support::TEST_LABEL, "--restart", "always", "--no-healthcheck", &image, "fail", "1", "boom"]);
+    support::docker(&["run", "--detach", "--name", &sick, "--label", support::TEST_LABEL, "--env", "HEALTH=fail", &image]);
+    support::docker(&["run", "--detach", "--name", &hot, "--label", support::TEST_LABEL, "--no-healthcheck", &image, "spin"]);
+    let project = Project::new(&format!(
+        "[project]\nname = \"alerts-containers\"\n\n[watch]\ninterval = \"1s\"\n\n[watch.containers]\nprefix = [\"{prefix}-\"]\n\n\
+         [alerts.crashing]\nwhen = \"restarted\"\n\n[alerts.sick]\nwhen = \"unhealthy\"\n\n[alerts.hot]\nwhen = \"cpu > 50%\"\nfor = \"2s\"\n\n\
+         [notify.hook]\nurl = \"generic+{}/alerts\"\n",
+        receiver.url
+    ));
+    let _watching = Watching::start(&project);
+    let fired = |receiver: &Recorder| {
+        let mut pairs: Vec<(String, String)> = notices(receiver, "alert.firing").iter().map(|n| (n["facts"]["rule"].as_str().unwrap().to_string(), n["facts"]["target"].as_str().unwrap().to_string())).collect();
+        pairs.sort();
+        pairs
+    };
+    let expected = vec![("crashing".to_string(), looping.clone()), ("hot".to_string(), hot.clone()), ("sick".to_string(), sick.clone())];
+    let started = Instant::now();
+    while fired(&receiver) != expected && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(fired(&receiver), expected, "{:?}", receiver.requests().iter().map(|r| r.json()["title"].clone()).collect::<Vec<_>>());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(fired(&receiver), expected, "each told once");
+
+    // The hot one removed: no longer watched, its alert resolves.
+    support::docker(&["rm", "--force", &hot]);
+    let resolved = wait_for(&receiver, "alert.resolved", 1);
+    assert_eq!(resolved.iter().map(|n| n["facts"]["target"].as_str().unwrap()).collect::<Vec<_>>(), [hot.as_str()]);
+}
+
+#[test]
+fn serve_watches_keeps_samples_and_pings_the_heartbeat_warning_once_while_it_fails() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pings = AtomicUsize::new(0);
+    // The first three pings are refused, then they pass.
+    let heartbeat = Recorder::respond(move |_| (if pings.fetch_add(1, Ordering::SeqCst) < 3 { 500 } else { 200 }, "ok".to_string()));
+    let mut watched = sleeper();
+    let project = Project::new(&format!(
+        "[project]\nname = \"heartbeat\"\n\n[watch]\ninterval = \"1s\"\nheartbeat_url = \"{}/ping/abc\"\n\n[watch.processes.sleeper]\ncmdline = \"sleep 4243.1\"\n",
+        heartbeat.url
+    ));
+    let mut server = common::server::Server::start(&project);
+    let started = Instant::now();
+    while heartbeat.requests().len() < 6 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    server.child.wait().unwrap();
+    let mut printed = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut printed).unwrap();
+    let _ = watched.kill();
+    let _ = watched.wait();
+    let requests = heartbeat.requests();
+    assert!(requests.len() >= 6 && requests.iter().all(|r| r.method == "GET" && r.uri == "/ping/abc"), "{requests:?}");
+    let warned = |text: &str| printed.lines().filter(|l| l.contains(text)).count();
+    assert_eq!((warned("pinging watch.heartbeat_url failed (answered 500); watching goes on"), warned("pinging watch.heartbeat_url works again")), (1, 1), "{printed}");
+    let stats = project.bosun(&["stats", "sleeper", "--json"]);
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap_or_else(|_| panic!("{}", stderr(&stats)));
+    assert!(stats["samples"].as_i64().unwrap() >= 6 && stats["last"]["state"] == "running", "serve kept its samples: {stats:#}");
+}
