@@ -216,3 +216,42 @@ fn serve_watches_keeps_samples_and_pings_the_heartbeat_warning_once_while_it_fai
     let stats: Value = serde_json::from_slice(&stats.stdout).unwrap_or_else(|_| panic!("{}", stderr(&stats)));
     assert!(stats["samples"].as_i64().unwrap() >= 6 && stats["last"]["state"] == "running", "serve kept its samples: {stats:#}");
 }
+
+#[test]
+fn a_full_disk_stops_sample_writes_with_one_warning_and_watching_goes_on() {
+    use std::io::Read;
+    let disk = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"]).arg(disk.path()).status().unwrap();
+    assert!(mounted.success(), "mounting a 4 MiB tmpfs for the state store (the tests run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.path().to_path_buf());
+    let mut watched = sleeper();
+    let project = Project::new(&format!(
+        "[project]\nname = \"full\"\nstate_dir = \"{}\"\n\n[watch]\ninterval = \"1s\"\n\n[watch.processes.sleeper]\ncmdline = \"sleep 4243.1\"\n",
+        disk.path().join("state").display()
+    ));
+    let mut watching = Command::new(env!("CARGO_BIN_EXE_bosun")).current_dir(project.path()).arg("watch").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // Fill the disk, wait through a few collections, then make room.
+    let filler = disk.path().join("filler");
+    let _ = Command::new("dd").args(["if=/dev/zero", "bs=64k"]).arg(format!("of={}", filler.display())).stderr(Stdio::null()).status();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(watching.try_wait().unwrap().is_none(), "watching goes on with the disk full");
+    std::fs::remove_file(&filler).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe { libc::kill(watching.id() as i32, libc::SIGINT) };
+    let ended = watching.wait().unwrap();
+    let mut printed = String::new();
+    watching.stderr.take().unwrap().read_to_string(&mut printed).unwrap();
+    let _ = watched.kill();
+    let _ = watched.wait();
+    assert!(ended.success(), "{printed}");
+    let warned = |text: &str| printed.lines().filter(|l| l.contains(text)).count();
+    assert_eq!((warned("keeping samples failed"), warned("keeping samples works again")), (1, 1), "{printed}");
+    assert!(printed.contains("full"), "the warning says why: {printed}");
+}
