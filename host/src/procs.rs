@@ -119,33 +119,64 @@ pub fn listening_sockets() -> HashMap<u64, u16> {
         .collect()
 }
 
-/// Every process `find` matches, read once.
+/// Every process `find` matches, read now.
 pub fn find(find: &Find) -> Vec<Proc> {
     match find {
         Find::Pid(pid) => Process::new(*pid as i32).ok().and_then(|p| Proc::read(&p)).into_iter().collect(),
-        Find::Port(port) => {
-            let inodes: Vec<u64> = listening_sockets().into_iter().filter(|(_, p)| p == port).map(|(inode, _)| inode).collect();
-            if inodes.is_empty() {
-                return Vec::new();
-            }
-            all().filter(|(process, _)| holds_any(process, &inodes)).map(|(_, proc)| proc).collect()
-        }
-        Find::Name(name) => all().map(|(_, proc)| proc).filter(|p| &p.name == name).collect(),
-        Find::Cmdline(glob) => all().map(|(_, proc)| proc).filter(|p| glob.is_match(p.cmdline.join(" "))).collect(),
+        _ => Snapshot::take().find(find),
     }
 }
 
-/// Every process that can still be read (one may end while /proc is walked).
-fn all() -> impl Iterator<Item = (Process, Proc)> {
-    procfs::process::all_processes().into_iter().flatten().filter_map(|p| {
-        let process = p.ok()?;
-        let proc = Proc::read(&process)?;
-        Some((process, proc))
-    })
+/// Every process of this machine at one moment: /proc walked once, for as
+/// many finds as there are targets.
+pub struct Snapshot {
+    procs: Vec<Proc>,
+    listening: HashMap<u64, u16>,
+    /// Socket inode to the pids holding it: every process's open files are
+    /// read only when a find asks for a port, and then once.
+    holders: std::sync::OnceLock<HashMap<u64, Vec<u32>>>,
 }
 
-fn holds_any(process: &Process, inodes: &[u64]) -> bool {
-    process.fd().is_ok_and(|fds| fds.filter_map(Result::ok).any(|fd| matches!(fd.target, FDTarget::Socket(inode) if inodes.contains(&inode))))
+impl Snapshot {
+    pub fn take() -> Snapshot {
+        let procs = procfs::process::all_processes().into_iter().flatten().filter_map(|p| Proc::read(&p.ok()?)).collect();
+        Snapshot { procs, listening: listening_sockets(), holders: std::sync::OnceLock::new() }
+    }
+
+    /// Every listening TCP socket: its inode and port.
+    pub fn listening(&self) -> &HashMap<u64, u16> {
+        &self.listening
+    }
+
+    pub fn find(&self, find: &Find) -> Vec<Proc> {
+        let matching: Box<dyn Fn(&Proc) -> bool> = match find {
+            Find::Pid(pid) => Box::new(move |p| p.pid == *pid),
+            Find::Name(name) => Box::new(move |p| &p.name == name),
+            Find::Cmdline(glob) => Box::new(move |p| glob.is_match(p.cmdline.join(" "))),
+            Find::Port(port) => {
+                let holders = self.holders.get_or_init(|| socket_holders(&self.procs, &self.listening));
+                let pids: Vec<u32> = self.listening.iter().filter(|(_, p)| *p == port).flat_map(|(inode, _)| holders.get(inode).into_iter().flatten().copied()).collect();
+                Box::new(move |p| pids.contains(&p.pid))
+            }
+        };
+        self.procs.iter().filter(|p| matching(p)).cloned().collect()
+    }
+}
+
+/// Which of `procs` hold each listening socket.
+fn socket_holders(procs: &[Proc], listening: &HashMap<u64, u16>) -> HashMap<u64, Vec<u32>> {
+    let mut holders: HashMap<u64, Vec<u32>> = HashMap::new();
+    for proc in procs {
+        let Ok(fds) = Process::new(proc.pid as i32).and_then(|p| p.fd()) else { continue };
+        for fd in fds.filter_map(Result::ok) {
+            if let FDTarget::Socket(inode) = fd.target
+                && listening.contains_key(&inode)
+            {
+                holders.entry(inode).or_default().push(proc.pid);
+            }
+        }
+    }
+    holders
 }
 
 #[cfg(test)]

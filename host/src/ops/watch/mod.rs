@@ -105,13 +105,16 @@ impl Watcher {
         }
         self.container_cpu = cpu;
         collection.unmatched.extend(unmatched(&selected, &per_host.iter().flat_map(|(_, _, p)| p).collect::<Vec<_>>()));
-        let listening = crate::procs::listening_sockets();
-        for (name, target) in &config.watch.processes {
-            let sample = processes::sample(name, target, at, &listening, self.processes.entry(name.clone()).or_default());
-            if sample.state == "missing" {
-                collection.unmatched.push(format!("watch.processes.{name}: no process matches"));
+        if !config.watch.processes.is_empty() {
+            // /proc is walked once for every process target.
+            let snapshot = crate::procs::Snapshot::take();
+            for (name, target) in &config.watch.processes {
+                let sample = processes::sample(name, target, at, &snapshot, self.processes.entry(name.clone()).or_default());
+                if sample.state == "missing" {
+                    collection.unmatched.push(format!("watch.processes.{name}: no process matches"));
+                }
+                collection.samples.push(sample);
             }
-            collection.samples.push(sample);
         }
         collection
     }

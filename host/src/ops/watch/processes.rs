@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::config::watch::ProcessTarget;
-use crate::procs::{self, Find, Proc};
+use crate::procs::{self, Find, Proc, Snapshot};
 use crate::state::Sample;
 
 /// A process by its pid and start time: a reused pid is another process.
@@ -33,10 +33,10 @@ fn finder(target: &ProcessTarget) -> Option<Find> {
     })
 }
 
-/// One sample of target `name`. CPU is the change since `seen` (the last
-/// collection), which this updates.
-pub fn sample(name: &str, target: &ProcessTarget, at: i64, listening: &HashMap<u64, u16>, seen: &mut Seen) -> Sample {
-    let found: Vec<Proc> = finder(target).map(|f| procs::find(&f)).unwrap_or_default();
+/// One sample of target `name` from `snapshot`. CPU is the change since
+/// `seen` (the last collection), which this updates.
+pub fn sample(name: &str, target: &ProcessTarget, at: i64, snapshot: &Snapshot, seen: &mut Seen) -> Sample {
+    let found: Vec<Proc> = finder(target).map(|f| snapshot.find(&f)).unwrap_or_default();
     let uptime_now = procs::uptime_secs();
     let mut sample = Sample { kind: "process".into(), target: name.to_string(), host: "local".into(), at, state: "missing".into(), ..Sample::default() };
     let oldest = found.iter().min_by_key(|p| p.start_ticks).map(|p| (p.pid, p.start_ticks));
@@ -56,7 +56,7 @@ pub fn sample(name: &str, target: &ProcessTarget, at: i64, listening: &HashMap<u
         sample.fds = found.iter().map(|p| p.open_fds().map(|n| n as i64)).sum();
         sample.uptime_secs = found.iter().map(|p| p.uptime_secs() as i64).max();
         let pids: Vec<String> = found.iter().map(|p| p.pid.to_string()).collect();
-        let mut ports: Vec<u16> = found.iter().flat_map(|p| p.ports(listening)).collect();
+        let mut ports: Vec<u16> = found.iter().flat_map(|p| p.ports(snapshot.listening())).collect();
         ports.sort_unstable();
         ports.dedup();
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
