@@ -49,8 +49,12 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// None for a process that has ended (a zombie, not yet reaped, included).
     fn read(process: &Process) -> Option<Proc> {
         let stat = process.stat().ok()?;
+        if matches!(stat.state, 'Z' | 'X' | 'x') {
+            return None;
+        }
         Some(Proc {
             pid: u32::try_from(stat.pid).ok()?,
             name: stat.comm.clone(),

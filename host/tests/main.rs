@@ -25,6 +25,7 @@ mod interrupted;
 mod notify;
 mod notify_limits;
 mod pipelines;
+mod process_services;
 mod sandbox;
 mod serve;
 mod serve_api;

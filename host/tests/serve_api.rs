@@ -522,6 +522,7 @@ fn locks_schedules_check_results_and_images_over_http() {
     let up = common::recorder::Recorder::start(200, "ok");
     let p = Project::new(&format!(
         "[services.web]\nimage = \"bosun-test/never-built\"\nversion = \"1.0\"\n\n[checks.home]\nplugin = \"http\"\nurl = \"{u}/\"\n\n[plugins.http]\ngrant.http = [\"{u}\"]\n\n\
+         [alerts.home-failing]\nwhen = \"check failing 2\"\n\n\
          [pipelines.nightly]\nschedule = \"0 3 * * *\"\ntimezone = \"UTC\"\n\n[[pipelines.nightly.steps]]\nid = \"say\"\nuses = \"command\"\nwith.argv = [\"/bin/true\"]\n",
         u = up.url
     ));
@@ -550,6 +551,18 @@ fn locks_schedules_check_results_and_images_over_http() {
     assert_eq!((results[0]["check"].as_str(), results[0]["passed"].as_bool()), (Some("home"), Some(true)), "{results}");
     let (_, listed) = server.json("GET", "/api/v1/checks", &viewer, None);
     assert_eq!(listed["checks"][0]["last"]["passed"], true, "{listed}");
+
+    let (status, silence) = server.json("POST", "/api/v1/alerts/silences", &operator, Some(r#"{"rule": "home-failing", "for": "2h", "message": "new login page"}"#));
+    assert_eq!(status, 200, "{silence}");
+    assert_eq!((silence["rule"].as_str(), silence["by"].as_str()), (Some("home-failing"), Some("token ci")), "{silence}");
+    let (_, alerts) = server.json("GET", "/api/v1/alerts", &viewer, None);
+    assert_eq!((alerts["firing"].clone(), alerts["silences"][0]["why"].as_str()), (serde_json::json!([]), Some("new login page")), "{alerts}");
+    let (status, problem) = server.json("POST", "/api/v1/alerts/silences", &operator, Some(r#"{"rule": "nope", "for": "2h", "message": "x"}"#));
+    assert!(status == 400 && problem["detail"].as_str().unwrap().contains("no alert rule called nope"), "{problem}");
+    let path = format!("/api/v1/alerts/silences/{}", silence["id"]);
+    assert_eq!(server.json("DELETE", &path, &operator, None).0, 200);
+    assert_eq!(server.json("DELETE", &path, &operator, None).0, 400, "ended already");
+    assert_eq!(server.json("GET", "/api/v1/alerts", &viewer, None).1["silences"], serde_json::json!([]));
 
     let (status, required) = server.json("GET", "/api/v1/images/required", &viewer, None);
     assert_eq!(status, 200, "{required}");

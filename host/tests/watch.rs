@@ -58,6 +58,14 @@ fn watch_samples_a_service_a_container_by_prefix_and_processes_and_stats_reads_t
     let table = stdout(&web.bosun(&["watch", "--once"]));
     assert!(table.lines().next().unwrap().starts_with("KIND") && table.lines().any(|l| l.starts_with("process") && l.contains("sleeper") && l.contains("running")), "{table}");
 
+    // Status shows the newest samples beside each service, and the watched processes; one missing is red.
+    let status = web.bosun(&["status"]);
+    let text = stdout(&status);
+    assert_eq!(status.status.code(), Some(1), "process gone is red: {text}");
+    assert!(text.lines().any(|l| l.starts_with("green") && l.contains("service web: 1.0 (release") && l.contains("running (healthy), cpu ") && l.contains(", 0 restarts, up ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("green") && l.starts_with("green  process sleeper: running, cpu ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("red    process gone: missing")) && text.contains("process gone is missing"), "{text}");
+
     let stats = samples(&web.bosun(&["stats", &spinner, "--json"]));
     assert!(stats["samples"].as_i64().unwrap() >= 2 && stats["cpu_percent"]["max"].as_f64().unwrap() > 50.0, "{stats:#}");
     let text = stdout(&web.bosun(&["stats", "web", "--since", "10m"]));

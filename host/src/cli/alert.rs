@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::output::{Failure, Output};
 use crate::app::App;
-use crate::config::parse_duration;
+use crate::ops::alerts;
 use crate::state::{FiringAlert, Silence, now_unix};
 
 #[derive(Subcommand)]
@@ -53,28 +53,15 @@ pub async fn run(command: AlertCommand, app: &App, out: Output) -> Result<(), Fa
             Ok(())
         }
         AlertCommand::Silence(args) => {
-            let known = app.config.alerts.contains_key(&args.rule) || args.rule == crate::ops::alerts::ENGINE_UNREACHABLE;
-            if !known {
-                let rules: Vec<&str> = app.config.alerts.keys().map(String::as_str).chain([crate::ops::alerts::ENGINE_UNREACHABLE]).collect();
-                return Err(Failure::bad_input(format!("no alert rule called {}; the rules are: {}", args.rule, rules.join(", "))));
-            }
-            let span = parse_duration(&args.duration).map_err(|e| Failure::bad_input(format!("--for: {e}")))?;
-            if args.message.trim().is_empty() {
-                return Err(Failure::bad_input("-m: say why, for whoever looks at `bosun alert list` next"));
-            }
-            let until = now + span.as_secs() as i64;
-            let id = state.add_silence(&args.rule, args.target.as_deref(), until, &crate::state::who(), &args.message, now)?;
-            let silence = state.silences(now)?.into_iter().find(|s| s.id == id).expect("just added");
-            out.print(&silence, || format!("silence {id}: {} until {}", covered(&silence), crate::time::rfc3339(until as u64)));
+            let silence = alerts::silence(app, &args.rule, args.target.as_deref(), &args.duration, &args.message, &crate::state::who())?;
+            out.print(&silence, || format!("silence {}: {} until {}", silence.id, covered(&silence), crate::time::rfc3339(silence.until as u64)));
             Ok(())
         }
-        AlertCommand::Unsilence { id } => match state.expire_silence(id, now)? {
-            true => {
-                out.print(&serde_json::json!({ "expired": id }), || format!("silence {id} ended"));
-                Ok(())
-            }
-            false => Err(Failure::bad_input(format!("no silence {id} in force; `bosun alert list` shows them"))),
-        },
+        AlertCommand::Unsilence { id } => {
+            alerts::unsilence(app, id)?;
+            out.print(&serde_json::json!({ "expired": id }), || format!("silence {id} ended"));
+            Ok(())
+        }
     }
 }
 

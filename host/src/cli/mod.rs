@@ -13,6 +13,7 @@ mod lock;
 mod notify;
 mod pipeline;
 mod plugin;
+mod process;
 mod release;
 mod runs;
 mod scaffold;
@@ -102,6 +103,12 @@ enum Command {
     /// The alerts that fire, and silences.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Start a process service (kind = "process") detached: it outlives the shell and bosun.
+    Start(process::ProcessArgs),
+    /// Stop a process service: SIGTERM, then SIGKILL after its stop_timeout.
+    Stop(process::ProcessArgs),
+    /// Stop a process service, then start it.
+    Restart(process::ProcessArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -150,6 +157,7 @@ fn audited(words: &[String]) -> Option<String> {
             | ("images", "pull" | "update" | "prune")
             | ("lock", "acquire" | "release")
             | ("alert", "silence" | "unsilence")
+            | ("start" | "stop" | "restart", _)
             | ("plugin", "install" | "remove")
             | ("token", "create" | "revoke")
             | ("notify", "test")
@@ -204,6 +212,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Watch(args) => watch::watch(args, &load(cli.config)?, out).await,
         Command::Stats(args) => watch::stats(args, &load(cli.config)?, out),
         Command::Alert(command) => alert::run(command, &load(cli.config)?, out).await,
+        Command::Start(args) => process::start(args, &load(cli.config)?, out),
+        Command::Stop(args) => process::stop(args, &load(cli.config)?, out),
+        Command::Restart(args) => process::restart(args, &load(cli.config)?, out),
     }
 }
 

@@ -6,16 +6,43 @@ use clap::Args;
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::ops::status::{self, Light};
+use crate::state::Sample;
 
 #[derive(Args)]
 pub struct StatusArgs {
     /// Only these hosts (`web1,web2`).
     #[arg(long, value_delimiter = ',')]
     hosts: Vec<String>,
+    /// Show it again every 2 seconds until Ctrl-C (in place on a terminal).
+    #[arg(long)]
+    watch: bool,
 }
 
 pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure> {
-    let overview = status::overview(app, &args.hosts).await?;
+    if !args.watch {
+        return show(&args.hosts, app, out).await;
+    }
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !out.json;
+    loop {
+        if on_terminal {
+            // Clear the screen and go home, as watch(1) does.
+            print!("\x1b[2J\x1b[H");
+        }
+        // Red is shown and watched on; anything else (bad input, no store) ends it.
+        match show(&args.hosts, app, out).await {
+            Err(failure) if failure.code != crate::failure::FAILED => return Err(failure),
+            _ => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+/// The overview once; failed (exit 1) when anything is red.
+async fn show(hosts: &[String], app: &App, out: Output) -> Result<(), Failure> {
+    let overview = status::overview(app, hosts).await?;
     let word = |light: Light| format!("{light:?}").to_lowercase();
     let named = !app.config.hosts.is_empty();
     out.print(&overview, || {
@@ -24,8 +51,13 @@ pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure
             let release = s.current.as_ref().map_or("never deployed".to_string(), |r| format!("{} (release {})", r.version, r.id));
             let container = s.container.as_ref().map_or(String::new(), |c| format!(", {}{}", c.state, c.health.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
             let on = if named { format!(" on {}", s.host) } else { String::new() };
-            lines.push(format!("{:<6} service {}{on}: {release}{container}", word(s.light), s.name));
+            lines.push(format!("{:<6} service {}{on}: {release}{container}{}", word(s.light), s.name, measured(s.sample.as_ref())));
             lines.extend(s.why.iter().map(|why| format!("         {why}")));
+        }
+        for p in &overview.processes {
+            let state = p.sample.as_ref().map_or("not sampled yet", |s| s.state.as_str());
+            lines.push(format!("{:<6} process {}: {state}{}", word(p.light), p.name, measured(p.sample.as_ref())));
+            lines.extend(p.why.iter().map(|why| format!("         {why}")));
         }
         for b in &overview.backups {
             let last = b.age_secs.map_or("no backup yet".to_string(), |age| format!("last backup {} ago", crate::time::elapsed(std::time::Duration::from_secs(age.max(0) as u64))));
@@ -38,4 +70,23 @@ pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure
         Light::Red => Err(Failure::failed("something is red; see above")),
         _ => Ok(()),
     }
+}
+
+/// `, cpu 0.4%, memory 12.0 MiB, 0 restarts, up 3h02m` from the newest sample.
+fn measured(sample: Option<&Sample>) -> String {
+    let Some(s) = sample else { return String::new() };
+    let mut parts = Vec::new();
+    if let Some(cpu) = s.cpu_percent {
+        parts.push(format!("cpu {cpu:.1}%"));
+    }
+    if let Some(memory) = s.memory_bytes {
+        parts.push(format!("memory {}", indicatif::HumanBytes(memory.max(0) as u64)));
+    }
+    if let Some(restarts) = s.restarts {
+        parts.push(format!("{restarts} restarts"));
+    }
+    if let Some(up) = s.uptime_secs {
+        parts.push(format!("up {}", crate::time::elapsed(std::time::Duration::from_secs(up.max(0) as u64))));
+    }
+    parts.iter().map(|p| format!(", {p}")).collect()
 }

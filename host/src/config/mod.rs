@@ -21,7 +21,7 @@ use serde::Deserialize;
 pub use error::{ConfigError, Problems};
 pub use retention::Retention;
 pub use secrets::{expand_env, expand_table, secret_key};
-pub use service::{FailureAction, HealthTest, OnFailure, PortMapping, Service, Strategy, SwarmUpdate, UpdateOrder, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
+pub use service::{ServiceKind, FailureAction, HealthTest, OnFailure, PortMapping, Service, Strategy, SwarmUpdate, UpdateOrder, VolumeMount, parse_bytes, parse_duration, parse_restart, check_version};
 
 use crate::capability::GrantSpec;
 
@@ -40,8 +40,13 @@ pub struct Config {
     /// The engines: `[hosts.<name>]` (none: the environment's, as `local`).
     #[serde(default)]
     pub hosts: BTreeMap<String, hosts::Host>,
+    /// The container services (`kind = "process"` ones are in `processes`).
     #[serde(default)]
     pub services: BTreeMap<String, Service>,
+    /// `[services.<name>] kind = "process"`: programs on this machine that
+    /// `bosun start` runs detached; taken out of `services` at load.
+    #[serde(skip)]
+    pub processes: BTreeMap<String, Service>,
     #[serde(default)]
     pub checks: BTreeMap<String, PluginUse>,
     /// Named lists of checks: `bosun check smoke`.
@@ -221,6 +226,8 @@ impl Config {
         config.source = Some(path.to_path_buf());
         let mut problems = Problems::default();
         config.validate(&mut problems);
+        let (processes, containers) = std::mem::take(&mut config.services).into_iter().partition(|(_, s)| s.kind == ServiceKind::Process);
+        (config.processes, config.services) = (processes, containers);
         match problems.is_empty() {
             true => Ok(config),
             false => Err(ConfigError::problems(path, text, document.get_ref(), problems)),
@@ -235,6 +242,7 @@ impl Config {
             plugins: BTreeMap::new(),
             hosts: BTreeMap::new(),
             services: BTreeMap::new(),
+            processes: BTreeMap::new(),
             checks: BTreeMap::new(),
             suites: BTreeMap::new(),
             backups: BTreeMap::new(),

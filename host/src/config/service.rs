@@ -13,7 +13,12 @@ use super::Problems;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// `container` (the default): bosun runs it through Docker. `process`: a
+    /// program on this machine, started detached (`bosun start`).
+    #[serde(default)]
+    pub kind: ServiceKind,
     /// The image repository, without a tag: the version is the tag.
+    #[serde(default)]
     pub image: String,
     /// Version deployed when the command line names none.
     pub version: Option<String>,
@@ -81,6 +86,20 @@ pub struct Service {
     /// done and starts no more; `continue` goes on with the others.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// `process`: the directory it runs in (relative to bosun.toml's).
+    pub workdir: Option<PathBuf>,
+    /// `process`: the user it runs as (bosun must run as root to switch).
+    pub user: Option<String>,
+    /// `process`: the file its output is appended to (default `<state_dir>/logs/<service>.log`).
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    #[default]
+    Container,
+    Process,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -413,9 +432,39 @@ impl Service {
         }
     }
 
+    /// A process service: a command, and none of what only containers have.
+    fn validate_process(&self, at: &str, problems: &mut Problems) {
+        if self.command.as_ref().is_none_or(|c| c.is_empty() || c[0].is_empty()) {
+            problems.add(format!("{at}.command"), "a process service needs its command, e.g. command = [\"/usr/bin/worker\", \"--queue\", \"mail\"]");
+        }
+        let container_only = [
+            ("image", !self.image.is_empty()),
+            ("ports", !self.ports.is_empty()),
+            ("volumes", !self.volumes.is_empty()),
+            ("healthcheck", self.healthcheck.is_some()),
+            ("restart", self.restart.is_some()),
+            ("memory", self.memory.is_some()),
+            ("cpus", self.cpus.is_some()),
+            ("entrypoint", self.entrypoint.is_some()),
+            ("hosts", !self.hosts.is_empty() || !self.roles.is_empty()),
+            ("strategy", self.strategy != Strategy::Run),
+        ];
+        for (key, _) in container_only.iter().filter(|(_, set)| *set) {
+            problems.add(format!("{at}.{key}"), "is for containers; a process service (kind = \"process\") runs on this machine as its command says");
+        }
+    }
+
     /// Every field parses; each problem goes into `problems` under
     /// `at.<field>` (`at` is the service's own key, `services.web`).
     pub fn validate(&self, at: &str, problems: &mut Problems) {
+        if self.kind == ServiceKind::Process {
+            return self.validate_process(at, problems);
+        }
+        for (key, set) in [("workdir", self.workdir.is_some()), ("user", self.user.is_some()), ("log", self.log.is_some())] {
+            if set {
+                problems.add(format!("{at}.{key}"), "is for kind = \"process\"; a container's is set in its image or by docker");
+            }
+        }
         problems.check(format!("{at}.image"), check_repository(&self.image));
         if let Some(version) = &self.version {
             problems.check(format!("{at}.version"), check_version(version));

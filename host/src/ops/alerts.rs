@@ -258,3 +258,31 @@ async fn tell(app: &App, rule: &AlertRule, notice: Notice) -> Vec<Delivery> {
     let named = rule.channels.iter().filter_map(|name| Some((name, app.config.notify.get(name)?)));
     futures_util::future::join_all(named.map(|(name, channel)| notify::deliver(app, name, channel, &notice))).await.into_iter().flatten().collect()
 }
+
+/// Every rule's name, the built-in one last.
+fn rule_names(app: &App) -> Vec<String> {
+    app.config.alerts.keys().cloned().chain([ENGINE_UNREACHABLE.to_string()]).collect()
+}
+
+/// Silences `rule` (or one `target` of it) for `duration` (`2h`), recorded with who and why.
+pub fn silence(app: &App, rule: &str, target: Option<&str>, duration: &str, why: &str, by: &str) -> Result<crate::state::Silence, Failure> {
+    let names = rule_names(app);
+    if !names.iter().any(|n| n == rule) {
+        return Err(Failure::bad_input(format!("no alert rule called {rule}; the rules are: {}", names.join(", "))));
+    }
+    let span = crate::config::parse_duration(duration).map_err(|e| Failure::bad_input(format!("for: {e}")))?;
+    if why.trim().is_empty() {
+        return Err(Failure::bad_input("say why (-m), for whoever looks at the alerts next"));
+    }
+    let (state, now) = (app.state()?, crate::state::now_unix());
+    let id = state.add_silence(rule, target, now + span.as_secs() as i64, by, why, now)?;
+    Ok(state.silences(now)?.into_iter().find(|s| s.id == id).expect("just added"))
+}
+
+/// Ends silence `id` now.
+pub fn unsilence(app: &App, id: i64) -> Result<(), Failure> {
+    match app.state()?.expire_silence(id, crate::state::now_unix())? {
+        true => Ok(()),
+        false => Err(Failure::bad_input(format!("no silence {id} in force; `bosun alert list` shows them"))),
+    }
+}

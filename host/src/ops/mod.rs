@@ -11,5 +11,6 @@ pub mod lock;
 pub mod notify;
 pub mod plugin_config;
 pub mod plugins;
+pub mod processes;
 pub mod status;
 pub mod watch;

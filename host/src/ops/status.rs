@@ -12,7 +12,7 @@ use crate::failure::Failure;
 use crate::config::{Service, Strategy};
 use crate::ops::deploy::client::DockerClient;
 use crate::ops::deploy::swarm;
-use crate::state::{BackupRecord, CheckResult, ReleaseOutcome, ReleaseRecord, now_unix};
+use crate::state::{BackupRecord, CheckResult, ReleaseOutcome, ReleaseRecord, Sample, now_unix};
 
 /// A backup set's newest backup older than this is amber.
 pub const BACKUP_STALE_SECS: i64 = 2 * 86_400;
@@ -29,7 +29,18 @@ pub enum Light {
 pub struct Overview {
     pub light: Light,
     pub services: Vec<ServiceStatus>,
+    /// The `[watch.processes]`, as last sampled.
+    pub processes: Vec<ProcessStatus>,
     pub backups: Vec<SetStatus>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProcessStatus {
+    pub name: String,
+    pub light: Light,
+    pub why: Vec<String>,
+    /// The newest sample `[watch]` took of it; none before the first.
+    pub sample: Option<Sample>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -47,6 +58,8 @@ pub struct ServiceStatus {
     pub last_deploy: Option<ReleaseRecord>,
     /// The current release's container: `running`, `exited`, … with its health.
     pub container: Option<ContainerStatus>,
+    /// The newest sample `[watch]` took of it on this host: CPU, memory, restarts, uptime.
+    pub sample: Option<Sample>,
     pub checks: Vec<CheckResult>,
 }
 
@@ -74,13 +87,26 @@ pub async fn overview(app: &App, only: &[String]) -> Result<Overview, Failure> {
     let hosts = app.config.hosts_in_use(only).map_err(Failure::bad_input)?;
     let engines = join_all(hosts.iter().map(|host| DockerClient::for_host(&app.config, host))).await;
     let engines: BTreeMap<&String, anyhow::Result<DockerClient>> = hosts.iter().zip(engines).collect();
+    let samples = state.latest_samples()?;
+    // A sample older than three intervals is no longer news: nobody watches.
+    let fresh = now_unix() - 3 * app.config.watch.interval().as_secs() as i64;
+    let newest = |kind: &str, target: &str, host: &str| samples.iter().find(|s| s.kind == kind && s.target == target && s.host == host && s.at >= fresh).cloned();
     let mut services = Vec::new();
     for (name, service) in &app.config.services {
         let releases = state.releases(Some(name), env)?;
         for host in app.config.service_hosts(name).into_iter().filter(|h| hosts.contains(h)) {
-            services.push(service_status(name, service, host, &engines, &releases, &results).await);
+            let sample = newest("container", name, &host);
+            services.push(service_status(name, service, host, &engines, &releases, &results, sample).await);
         }
     }
+    let watched = app.config.watch.processes.keys().map(|name| judge_process(name, newest("process", name, "local")));
+    // A process service is looked at in /proc now; while it runs, its newest sample adds the CPU.
+    let services_now = app.config.processes.keys().map(|name| {
+        let live = sampled_now(app, name);
+        let sampled = newest("process", name, "local").filter(|s| live.state == "running" && s.state == "running");
+        judge_process(name, Some(sampled.unwrap_or(live)))
+    });
+    let processes: Vec<ProcessStatus> = watched.chain(services_now).collect();
     let mut backups = Vec::new();
     for name in app.config.backups.keys() {
         let last = state.latest_backup(name)?;
@@ -89,8 +115,8 @@ pub async fn overview(app: &App, only: &[String]) -> Result<Overview, Failure> {
         judge_set(&mut status);
         backups.push(status);
     }
-    let light = services.iter().map(|s| s.light).chain(backups.iter().map(|b| b.light)).max().unwrap_or(Light::Green);
-    Ok(Overview { light, services, backups })
+    let light = services.iter().map(|s| s.light).chain(processes.iter().map(|p| p.light)).chain(backups.iter().map(|b| b.light)).max().unwrap_or(Light::Green);
+    Ok(Overview { light, services, processes, backups })
 }
 
 /// One service on one host, judged. `releases` are the service's, oldest first.
@@ -101,6 +127,7 @@ async fn service_status(
     engines: &BTreeMap<&String, anyhow::Result<DockerClient>>,
     releases: &[ReleaseRecord],
     results: &[CheckResult],
+    sample: Option<Sample>,
 ) -> ServiceStatus {
     let docker = &engines[&host];
     let on_host = || releases.iter().filter(|r| r.host == host);
@@ -119,7 +146,7 @@ async fn service_status(
         _ => None,
     };
     let checks: Vec<CheckResult> = results.iter().filter(|r| service.checks.contains(&r.check)).cloned().collect();
-    let mut status = ServiceStatus { name: name.to_string(), host, light: Light::Green, why: Vec::new(), current, last_deploy, container, checks };
+    let mut status = ServiceStatus { name: name.to_string(), host, light: Light::Green, why: Vec::new(), current, last_deploy, container, sample, checks };
     judge_service(&mut status, docker.as_ref().err().map(|e| format!("{e:#}")));
     status
 }
@@ -152,6 +179,45 @@ fn judge_service(s: &mut ServiceStatus, docker_error: Option<String>) {
     for check in s.checks.iter().filter(|c| !c.passed) {
         flag(light, why, Light::Red, format!("check {} failed", check.check));
     }
+}
+
+/// A process service as /proc shows it now.
+fn sampled_now(app: &App, name: &str) -> Sample {
+    let mut sample = Sample { kind: "process".into(), target: name.into(), host: "local".into(), at: now_unix(), ..Sample::default() };
+    match crate::ops::processes::now(&app.config, name) {
+        crate::ops::processes::Now::Running { pid, uptime_secs, rss_bytes, .. } => {
+            sample.state = "running".into();
+            sample.pids = Some(1);
+            sample.memory_bytes = Some(rss_bytes as i64);
+            sample.uptime_secs = Some(uptime_secs as i64);
+            sample.detail = Some(format!("pid {pid}"));
+        }
+        crate::ops::processes::Now::Stopped => sample.state = "stopped".into(),
+        crate::ops::processes::Now::Ended { pid } => {
+            sample.state = "exited".into();
+            sample.detail = Some(format!("pid {pid} ended without `bosun stop`"));
+        }
+        crate::ops::processes::Now::Stale { pid, now_runs } => {
+            sample.state = "exited".into();
+            sample.detail = Some(format!("stale pidfile: pid {pid} is now `{now_runs}`"));
+        }
+    }
+    sample
+}
+
+/// A watched process or process service: red when it is not running (it
+/// ended, or nothing matches), amber when stopped on purpose or nothing has
+/// sampled it lately.
+fn judge_process(name: &str, sample: Option<Sample>) -> ProcessStatus {
+    let mut status = ProcessStatus { name: name.to_string(), light: Light::Green, why: Vec::new(), sample };
+    let (light, why) = (&mut status.light, &mut status.why);
+    match &status.sample {
+        None => flag(light, why, Light::Amber, "no recent sample: `bosun serve` (or `bosun watch`) takes them".into()),
+        Some(s) if s.state == "stopped" => flag(light, why, Light::Amber, format!("not running: `bosun start {name}` starts it")),
+        Some(s) if s.state != "running" => flag(light, why, Light::Red, format!("process {name} is {}{}", s.state, s.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())),
+        Some(_) => {}
+    }
+    status
 }
 
 fn judge_set(s: &mut SetStatus) {

@@ -59,7 +59,7 @@ pub fn selectors(config: &Config) -> Containers {
 /// Whether there is anything to watch.
 pub fn anything(config: &Config) -> bool {
     let selected = selectors(config);
-    !(selected.services.is_empty() && selected.prefix.is_empty() && selected.label.is_empty() && config.watch.processes.is_empty())
+    !(selected.services.is_empty() && selected.prefix.is_empty() && selected.label.is_empty() && config.watch.processes.is_empty() && config.processes.is_empty())
 }
 
 impl Watcher {
@@ -105,12 +105,23 @@ impl Watcher {
         }
         self.container_cpu = cpu;
         collection.unmatched.extend(unmatched(&selected, &per_host.iter().flat_map(|(_, _, p)| p).collect::<Vec<_>>()));
-        if !config.watch.processes.is_empty() {
-            // /proc is walked once for every process target.
+        if !(config.watch.processes.is_empty() && config.processes.is_empty()) {
+            // /proc is walked once for every process target; a process service is found by the pid bosun started.
             let snapshot = crate::procs::Snapshot::take();
-            for (name, target) in &config.watch.processes {
-                let sample = processes::sample(name, target, at, &snapshot, self.processes.entry(name.clone()).or_default());
-                if sample.state == "missing" {
+            use crate::ops::processes::Now;
+            // A process service not running is `stopped` (on purpose) or `exited` (it ended by itself), never `missing`.
+            let services = config.processes.keys().map(|name| match crate::ops::processes::now(config, name) {
+                Now::Running { pid, .. } => (name, Some(crate::procs::Find::Pid(pid)), None),
+                Now::Stopped => (name, None, Some("stopped")),
+                Now::Ended { .. } | Now::Stale { .. } => (name, None, Some("exited")),
+            });
+            let targets = config.watch.processes.iter().map(|(name, target)| (name, processes::finder(target), None)).chain(services);
+            for (name, find, not_running) in targets {
+                let mut sample = processes::sample(name, find, at, &snapshot, self.processes.entry(name.clone()).or_default());
+                if let Some(state) = not_running {
+                    sample.state = state.into();
+                }
+                    if sample.state == "missing" && config.watch.processes.contains_key(name) {
                     collection.unmatched.push(format!("watch.processes.{name}: no process matches"));
                 }
                 collection.samples.push(sample);

@@ -24,7 +24,7 @@ pub struct Seen {
 }
 
 /// How `target` is found; a pidfile that cannot be read finds nothing.
-fn finder(target: &ProcessTarget) -> Option<Find> {
+pub fn finder(target: &ProcessTarget) -> Option<Find> {
     Some(match target {
         ProcessTarget::Name(name) => Find::Name(name.clone()),
         ProcessTarget::Cmdline(pattern) => Find::cmdline(pattern).ok()?,
@@ -33,10 +33,11 @@ fn finder(target: &ProcessTarget) -> Option<Find> {
     })
 }
 
-/// One sample of target `name` from `snapshot`. CPU is the change since
-/// `seen` (the last collection), which this updates.
-pub fn sample(name: &str, target: &ProcessTarget, at: i64, snapshot: &Snapshot, seen: &mut Seen) -> Sample {
-    let found: Vec<Proc> = finder(target).map(|f| snapshot.find(&f)).unwrap_or_default();
+/// One sample of target `name` from `snapshot`, found by `find` (none:
+/// nothing to find). CPU is the change since `seen` (the last collection),
+/// which this updates.
+pub fn sample(name: &str, find: Option<Find>, at: i64, snapshot: &Snapshot, seen: &mut Seen) -> Sample {
+    let found: Vec<Proc> = find.map(|f| snapshot.find(&f)).unwrap_or_default();
     let uptime_now = procs::uptime_secs();
     let mut sample = Sample { kind: "process".into(), target: name.to_string(), host: "local".into(), at, state: "missing".into(), ..Sample::default() };
     let oldest = found.iter().min_by_key(|p| p.start_ticks).map(|p| (p.pid, p.start_ticks));

@@ -13,6 +13,7 @@
 //! handler carries its OpenAPI description; `docs` serves the document
 //! (`/api/v1/openapi.json`) and a reference page made from it (`/api/docs`).
 
+mod alerts;
 mod auth;
 pub mod checks;
 mod docs;
@@ -140,6 +141,7 @@ pub fn router(api: Arc<Api>) -> Router {
 fn documented() -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::with_openapi(docs::base())
         .merge(runs::routes())
+        .merge(alerts::routes())
         .merge(events::routes())
         .merge(tasks::routes())
         .merge(records::routes())

@@ -1,0 +1,128 @@
+//! Process services (`kind = "process"`): `bosun start | stop | restart`
+//! with real detached processes on this machine, their pidfiles and logs.
+
+use crate::common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::project::{Project, stderr, stdout};
+
+const SERVICES: &str = "[services.worker]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo started $$; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done\"]\nstop_timeout = 5\n\n\
+     [services.stubborn]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"trap '' TERM; echo stubborn; while true; do sleep 0.2; done\"]\nstop_timeout = 1\n";
+
+/// Fields of /proc/PID/stat after the name: state, ppid, pgrp, session; none once it has ended (or is a zombie).
+fn stat(pid: u32) -> Option<(String, u32, u32, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    (fields[0] != "Z").then(|| (fields[0].to_string(), fields[1].parse().unwrap(), fields[2].parse().unwrap(), fields[3].parse().unwrap()))
+}
+
+fn pid_of(project: &Project, service: &str) -> u32 {
+    std::fs::read_to_string(project.path().join(format!(".bosun/run/{service}.pid"))).unwrap().trim().parse().unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}{}", stdout(out), stderr(out));
+    stdout(out)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
+    let project = Project::new(SERVICES);
+    let started = ok(&project.bosun(&["start", "worker"]));
+    let pid = pid_of(&project, "worker");
+    let log = project.path().join(".bosun/logs/worker.log");
+    assert!(started.starts_with(&format!("worker started (pid {pid}); its output goes to ")) && started.contains("worker.log"), "{started}");
+    // bosun has exited; the service runs on in a session and process group of its own.
+    let (_, _, group, session) = stat(pid).expect("the service outlives the bosun that started it");
+    assert_eq!((group, session), (pid, pid), "it leads its own session");
+    wait_until("the service writes to its log", || std::fs::read_to_string(&log).unwrap_or_default().contains(&format!("started {pid}")));
+
+    assert!(ok(&project.bosun(&["start", "worker"])).starts_with(&format!("worker runs already (pid {pid}, up ")));
+    let status = ok(&project.bosun(&["status"]));
+    assert!(status.lines().any(|l| l.starts_with("green  process worker: running")), "{status}");
+    let watched: serde_json::Value = serde_json::from_str(&ok(&project.bosun(&["watch", "--once", "--json"]))).unwrap();
+    let sample = watched["samples"].as_array().unwrap().iter().find(|s| s["target"] == "worker").unwrap().clone();
+    assert_eq!((sample["state"].as_str(), sample["detail"].as_str()), (Some("running"), Some(format!("pids {pid}").as_str())), "{sample:#}");
+
+    let stopped = ok(&project.bosun(&["stop", "worker"]));
+    assert!(stopped.starts_with(&format!("worker (pid {pid}) stopped on SIGTERM in ")), "{stopped}");
+    assert!(stat(pid).is_none(), "it has ended");
+    assert!(std::fs::read_to_string(&log).unwrap().ends_with("bye\n"), "its TERM handler ran");
+    assert!(!project.path().join(".bosun/run/worker.pid").exists());
+    assert_eq!(ok(&project.bosun(&["stop", "worker"])).trim(), "worker was not running");
+    let status = ok(&project.bosun(&["status"]));
+    assert!(status.lines().any(|l| l.starts_with("amber  process worker: stopped")) && status.contains("not running: `bosun start worker` starts it"), "stopped on purpose: {status}");
+
+    // restart starts it when it is not running, and replaces it when it is.
+    ok(&project.bosun(&["restart", "worker"]));
+    let first = pid_of(&project, "worker");
+    ok(&project.bosun(&["restart", "worker"]));
+    let second = pid_of(&project, "worker");
+    assert!(first != second && stat(first).is_none() && stat(second).is_some());
+    ok(&project.bosun(&["stop", "worker"]));
+}
+
+#[test]
+fn a_process_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
+    let project = Project::new(SERVICES);
+    ok(&project.bosun(&["start", "stubborn"]));
+    let pid = pid_of(&project, "stubborn");
+    let stopped = ok(&project.bosun(&["stop", "stubborn"]));
+    assert!(stopped.starts_with(&format!("stubborn (pid {pid}) outlived its stop_timeout and was killed (SIGKILL) after 1.")), "{stopped}");
+    assert!(stat(pid).is_none());
+}
+
+#[test]
+fn a_pidfile_whose_pid_another_program_now_has_is_never_signalled() {
+    let project = Project::new(SERVICES);
+    ok(&project.bosun(&["start", "worker"]));
+    let pid = pid_of(&project, "worker");
+    // The service dies without bosun, and the kernel gives its pid to another program (here: a pid we choose to write).
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    wait_until("the service is gone", || stat(pid).is_none());
+    let status = project.bosun(&["status"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    assert!(stdout(&status).contains("red    process worker: exited") && stdout(&status).contains(&format!("pid {pid} ended without `bosun stop`")), "{}", stdout(&status));
+    let mut other = Command::new("sleep").arg("4247.5").spawn().unwrap();
+    let identity_path = project.path().join(".bosun/run/worker.json");
+    let mut identity: serde_json::Value = serde_json::from_slice(&std::fs::read(&identity_path).unwrap()).unwrap();
+    identity["pid"] = other.id().into();
+    std::fs::write(&identity_path, identity.to_string()).unwrap();
+    std::fs::write(project.path().join(".bosun/run/worker.pid"), format!("{}\n", other.id())).unwrap();
+
+    let stopped = ok(&project.bosun(&["stop", "worker"]));
+    assert_eq!(
+        stopped.trim(),
+        format!("worker was not running: its pidfile named pid {}, which is now `sleep 4247.5`, another program, so nothing was signalled; the stale pidfile is removed", other.id())
+    );
+    assert!(other.try_wait().unwrap().is_none(), "the other program runs on");
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+#[test]
+fn process_services_are_checked_at_load_and_named_when_unknown() {
+    let bad = Project::new("[services.w]\nkind = \"process\"\nimage = \"shop/w\"\nports = [\"80:80\"]\n\n[services.c]\nimage = \"shop/c\"\nworkdir = \"/srv\"\n");
+    let out = bad.bosun(&["start", "w"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in ["services.w.command: a process service needs its command", "services.w.image: is for containers", "services.w.ports: is for containers", "services.c.workdir: is for kind = \"process\""] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let project = Project::new(&format!("{SERVICES}\n[services.web]\nimage = \"shop/web\"\n"));
+    let out = project.bosun(&["start", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no process service called web; web is a container service: `bosun deploy web` runs it"), "{}", stderr(&out));
+    let out = project.bosun(&["deploy", "worker", "1"]);
+    assert_eq!(out.status.code(), Some(2), "a process service is not deployed as a container: {}", stderr(&out));
+}
