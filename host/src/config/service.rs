@@ -465,7 +465,10 @@ impl Service {
                 problems.add(format!("{at}.{key}"), "is for kind = \"process\"; a container's is set in its image or by docker");
             }
         }
-        problems.check(format!("{at}.image"), check_repository(&self.image));
+        match self.image.is_empty() {
+            true => problems.add(format!("{at}.image"), format!("missing; add `image = …` to [{at}]")),
+            false => problems.check(format!("{at}.image"), check_repository(&self.image)),
+        }
         if let Some(version) = &self.version {
             problems.check(format!("{at}.version"), check_version(version));
         }
