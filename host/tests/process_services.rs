@@ -27,6 +27,17 @@ fn ok(out: &std::process::Output) -> String {
     stdout(out)
 }
 
+/// Stops the project's services when dropped, so a failed test leaves no detached process behind.
+struct StopsAll<'a>(&'a Project);
+
+impl Drop for StopsAll<'_> {
+    fn drop(&mut self) {
+        for service in ["worker", "stubborn"] {
+            let _ = self.0.bosun(&["stop", service]);
+        }
+    }
+}
+
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -38,6 +49,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
     let project = Project::new(SERVICES);
+    let _stops = StopsAll(&project);
     let started = ok(&project.bosun(&["start", "worker"]));
     let pid = pid_of(&project, "worker");
     let log = project.path().join(".bosun/logs/worker.log");
@@ -54,10 +66,14 @@ fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
     let sample = watched["samples"].as_array().unwrap().iter().find(|s| s["target"] == "worker").unwrap().clone();
     assert_eq!((sample["state"].as_str(), sample["detail"].as_str()), (Some("running"), Some(format!("pids {pid}").as_str())), "{sample:#}");
 
+    // logrotate moves the log away: what comes next goes to a new file of the old name.
+    let rotated = project.path().join(".bosun/logs/worker.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
     let stopped = ok(&project.bosun(&["stop", "worker"]));
     assert!(stopped.starts_with(&format!("worker (pid {pid}) stopped on SIGTERM in ")), "{stopped}");
     assert!(stat(pid).is_none(), "it has ended");
-    assert!(std::fs::read_to_string(&log).unwrap().ends_with("bye\n"), "its TERM handler ran");
+    wait_until("its TERM handler's line reaches the new log", || std::fs::read_to_string(&log).unwrap_or_default().ends_with("bye\n"));
+    assert_eq!(std::fs::read_to_string(&rotated).unwrap(), format!("started {pid}\n"));
     assert!(!project.path().join(".bosun/run/worker.pid").exists());
     assert_eq!(ok(&project.bosun(&["stop", "worker"])).trim(), "worker was not running");
     let status = ok(&project.bosun(&["status"]));
@@ -75,6 +91,7 @@ fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
 #[test]
 fn a_process_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
     let project = Project::new(SERVICES);
+    let _stops = StopsAll(&project);
     ok(&project.bosun(&["start", "stubborn"]));
     let pid = pid_of(&project, "stubborn");
     let stopped = ok(&project.bosun(&["stop", "stubborn"]));

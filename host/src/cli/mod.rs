@@ -109,6 +109,9 @@ enum Command {
     Stop(process::ProcessArgs),
     /// Stop a process service, then start it.
     Restart(process::ProcessArgs),
+    /// What `bosun start` runs beside a process service: stdin appended to FILE, reopened when rotated.
+    #[command(hide = true)]
+    KeepLog { file: PathBuf },
 }
 
 pub fn main() -> ExitCode {
@@ -215,6 +218,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Start(args) => process::start(args, &load(cli.config)?, out),
         Command::Stop(args) => process::stop(args, &load(cli.config)?, out),
         Command::Restart(args) => process::restart(args, &load(cli.config)?, out),
+        Command::KeepLog { file } => crate::ops::processes::keep_log(&file).map_err(|e| Failure::failed(format!("{}: {e}", file.display()))),
     }
 }
 

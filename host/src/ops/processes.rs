@@ -1,7 +1,7 @@
 //! Process services (`[services.<name>] kind = "process"`): programs on
 //! this machine that `bosun start` runs detached (a session of their own,
-//! stdin closed, output appended to a log file), so they outlive the shell
-//! and bosun. A pidfile says which pid is the service, and an identity file
+//! stdin closed, output appended to a log file by a keeper that reopens it
+//! when it is rotated), so they outlive the shell and bosun. A pidfile says which pid is the service, and an identity file
 //! beside it its start time and command line: a pid the kernel has since
 //! given to another program is never signalled.
 
@@ -95,10 +95,10 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
     for dir in [files.pidfile.parent(), files.log.parent()].into_iter().flatten() {
         std::fs::create_dir_all(dir).map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
     }
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&files.log).map_err(|e| Failure::failed(format!("{}: {e}", files.log.display())))?;
+    let output = keep_log_beside(&files.log)?;
     let config_dir = app.config.resolve(Path::new(""));
     let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]).stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Failure::failed(e.to_string()))?).stderr(log);
+    command.args(&argv[1..]).stdin(Stdio::null()).stdout(output.try_clone().map_err(|e| Failure::failed(e.to_string()))?).stderr(output);
     command.current_dir(service.workdir.as_ref().map_or(config_dir.clone(), |w| config_dir.join(w)));
     for (file, read) in crate::ops::deploy::spec::read_env_files(&service.env_files, &config_dir) {
         command.envs(read.map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?);
@@ -176,6 +176,57 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
         let _ = std::fs::remove_file(file);
     }
     Ok(outcome)
+}
+
+/// Starts a log keeper for `log` (this bosun, `bosun keep-log`, in a session
+/// of its own) and returns the pipe end the service writes to.
+fn keep_log_beside(log: &Path) -> Result<std::io::PipeWriter, Failure> {
+    let failed = |e: std::io::Error| Failure::failed(format!("{}: {e}", log.display()));
+    // Opened here first, so a log that cannot be written is reported now, not lost later.
+    std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(failed)?;
+    let (reader, writer) = std::io::pipe().map_err(failed)?;
+    let bosun = std::env::current_exe().map_err(failed)?;
+    let mut keeper = Command::new(bosun);
+    keeper.arg("keep-log").arg(log).stdin(reader).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        keeper.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    keeper.spawn().map_err(failed)?;
+    Ok(writer)
+}
+
+/// Appends what comes on stdin to `path`, opening it again when it has been
+/// rotated (renamed or removed), so logrotate needs no `copytruncate`. Ends
+/// when every writer has closed the pipe: the service and what it started.
+pub fn keep_log(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let open = || std::fs::OpenOptions::new().create(true).append(true).open(path);
+    let mut file = open()?;
+    let mut input = std::io::stdin().lock();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = input.read(&mut chunk)?;
+        if read == 0 {
+            return Ok(());
+        }
+        if rotated(&file, path) {
+            file = open()?;
+        }
+        file.write_all(&chunk[..read])?;
+    }
+}
+
+/// Whether `path` no longer names the file `file` is.
+fn rotated(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) != (named.dev(), named.ino()),
+        _ => true,
+    }
 }
 
 fn signal_group(pid: u32, signal: i32) {
