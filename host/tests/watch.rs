@@ -105,3 +105,19 @@ fn a_bad_watch_table_is_refused_at_load_with_its_line() {
     }
     assert!(err.contains("bosun.toml:"), "file and line: {err}");
 }
+
+#[test]
+fn status_watch_shows_the_overview_again_every_two_seconds_until_interrupted() {
+    use std::io::Read;
+    let p = common::project::Project::new("[watch.processes.gone]\nname = \"no-such-program\"\n");
+    let mut watching = p.command(&["status", "--watch"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    unsafe { libc::kill(watching.id() as i32, libc::SIGINT) };
+    let ended = watching.wait().unwrap();
+    let mut shown = String::new();
+    watching.stdout.take().unwrap().read_to_string(&mut shown).unwrap();
+    assert!(ended.success(), "Ctrl-C ends it: {shown}");
+    // Nothing has sampled the watched process: amber, shown again and again.
+    assert!(shown.matches("amber: all in all").count() >= 2 && shown.contains("process gone: not sampled yet"), "{shown}");
+    assert!(!shown.contains("\u{1b}[2J"), "not a terminal: no screen clearing");
+}
