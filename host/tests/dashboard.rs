@@ -288,3 +288,30 @@ fn a_session_reads_but_changes_only_through_forms_with_its_csrf_token() {
     assert!(p.bosun(&["token", "revoke", "lead"]).status.success());
     assert_eq!(server.send("GET", "/runs", &[("Cookie", &cookie)], b"").0, 303);
 }
+
+#[test]
+fn the_overview_shows_alerts_firing_and_the_watched_processes_with_their_samples() {
+    let mut sleeper = std::process::Command::new("sleep").arg("4248.3").spawn().unwrap();
+    let p = common::project::Project::new(
+        "[watch]\ninterval = \"1s\"\n\n[watch.processes.sleeper]\ncmdline = \"sleep 4248.3\"\n\n[watch.processes.gone]\nname = \"no-such-program\"\n\n\
+         [alerts.gone-missing]\nwhen = \"exited\"\ntargets = [\"gone\"]\nseverity = \"critical\"\n",
+    );
+    let viewer = token(&p, "dash", "viewer");
+    let server = Server::start(&p);
+    let cookie = session(&server, &viewer);
+    // serve's watcher fires the rule on its first collections.
+    let started = std::time::Instant::now();
+    let page = loop {
+        let (status, _, page) = server.send("GET", "/", &[("Cookie", &cookie)], b"");
+        assert_eq!(status, 200, "{page}");
+        if page.contains("Alerts firing") || started.elapsed() > std::time::Duration::from_secs(10) {
+            break page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    for expected in ["Alerts firing", "gone-missing", "process gone on local is missing", "Processes", "<strong>sleeper</strong>", "<td>running</td>", " MiB</td>"] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+}

@@ -70,24 +70,56 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
     let named = !api.app.config.hosts.is_empty();
     let app = api.app.clone();
     let overview = off_thread_async(move || async move { crate::ops::status::overview(&app, &[]).await }).await.and_then(|o| o.map_err(Problem::from));
-    let body = overview.map(|o| {
+    let firing = api.app.state().map_err(Problem::from).and_then(|state| Ok(state.firing_alerts()?));
+    let body = overview.and_then(|o| Ok((o, firing?))).map(|(o, firing)| {
         html! {
             p { (light(&format!("{:?}", o.light).to_lowercase())) "All in all: " strong { (format!("{:?}", o.light).to_lowercase()) } }
+            @if !firing.is_empty() {
+                h2 { "Alerts firing" }
+                div.scroll { table {
+                    tr { th { "rule" } th { "target" } th { "what" } th.wide { "since" } th { "told" } }
+                    @for a in &firing {
+                        tr {
+                            td { (badge(&a.severity)) " " strong { (a.rule) } }
+                            td { (a.target) @if named { " " span.muted { "on " (a.host) } } }
+                            td { (a.summary) }
+                            td.wide { (when(a.since)) }
+                            td { @if let Some(at) = a.notified_at { (when(at)) } @else { "silenced" } }
+                        }
+                    }
+                } }
+            }
             h2 { "Services" }
             div.scroll { table {
-                tr { th { "" } th { "service" } th { "release" } th { "container" } th.wide { "last deploy" } th { "checks" } th { "why" } }
+                tr { th { "" } th { "service" } th { "release" } th { "container" } th.wide { "cpu · memory" } th.wide { "last deploy" } th { "checks" } th { "why" } }
                 @for s in &o.services {
                     tr {
                         td { (light(&format!("{:?}", s.light).to_lowercase())) }
                         td { strong { (s.name) } @if named { " " span.muted { "on " (s.host) } } }
                         td { @if let Some(r) = &s.current { (r.version) " " span.muted { "#" (r.id) } } @else { "—" } }
                         td { @if let Some(c) = &s.container { (c.state) @if let Some(h) = &c.health { " (" (h) ")" } } @else { "—" } }
+                        td.wide { (measured(s.sample.as_ref())) }
                         td.wide { @if let Some(r) = &s.last_deploy { (r.kind.as_str()) " " (r.version) " " (badge(r.outcome.as_str())) " " (when(r.created_at)) } @else { "never" } }
                         td { @for c in &s.checks { (badge(if c.passed { "passed" } else { "failed" })) " " (c.check) " " } }
                         td { @for why in &s.why { div { (why) } } }
                     }
                 }
             } }
+            @if !o.processes.is_empty() {
+                h2 { "Processes" }
+                div.scroll { table {
+                    tr { th { "" } th { "process" } th { "state" } th.wide { "cpu · memory" } th { "why" } }
+                    @for p in &o.processes {
+                        tr {
+                            td { (light(&format!("{:?}", p.light).to_lowercase())) }
+                            td { strong { (p.name) } }
+                            td { @if let Some(s) = &p.sample { (s.state) } @else { "—" } }
+                            td.wide { (measured(p.sample.as_ref())) }
+                            td { @for why in &p.why { div { (why) } } }
+                        }
+                    }
+                } }
+            }
             h2 { "Backups" }
             div.scroll { table {
                 tr { th { "" } th { "set" } th { "last backup" } th.wide { "size" } th { "why" } }
@@ -104,6 +136,16 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
         }
     });
     shown(&signed, "/", "Overview", body)
+}
+
+/// `0.4% · 12.0 MiB` from a watch sample; `—` without one.
+fn measured(sample: Option<&crate::state::Sample>) -> String {
+    let cpu = sample.and_then(|s| s.cpu_percent).map(|c| format!("{c:.1}%"));
+    let memory = sample.and_then(|s| s.memory_bytes).map(|m| indicatif::HumanBytes(m.max(0) as u64).to_string());
+    match (cpu, memory) {
+        (None, None) => "—".to_string(),
+        (cpu, memory) => format!("{} · {}", cpu.as_deref().unwrap_or("—"), memory.as_deref().unwrap_or("—")),
+    }
 }
 
 async fn runs(signed: Signed, State(api): Shared) -> Response {
