@@ -66,7 +66,7 @@ fn a_killed_process_fires_once_resolves_when_back_and_a_silence_holds_the_tellin
         receiver.url
     ));
     let mut first = sleeper();
-    let _watching = Watching::start(&project);
+    let watching = Watching::start(&project);
     std::thread::sleep(Duration::from_secs(3));
     assert!(notices(&receiver, "alert.firing").is_empty(), "it runs: nothing fires");
 
@@ -107,9 +107,19 @@ fn a_killed_process_fires_once_resolves_when_back_and_a_silence_holds_the_tellin
     assert!(project.bosun(&["alert", "unsilence", "1"]).status.success());
     assert_eq!(wait_for(&receiver, "alert.firing", 2).len(), 2, "lifted while it still fires: told now");
 
+    // The rule taken out of bosun.toml: what it had firing resolves at the next start.
+    drop(watching);
+    let config = std::fs::read_to_string(project.path().join("bosun.toml")).unwrap();
+    let without_rule = config.replace("[alerts.sleeper-gone]\nwhen = \"exited\"\ntargets = [\"sleeper\"]\nfor = \"2s\"\nseverity = \"critical\"\n\n", "");
+    assert_ne!(config, without_rule);
+    std::fs::write(project.path().join("bosun.toml"), without_rule).unwrap();
+    let _watching = Watching::start(&project);
+    assert_eq!(wait_for(&receiver, "alert.resolved", 2).len(), 2, "{:?}", receiver.requests());
+    assert_eq!(listing(&project)["firing"], serde_json::json!([]));
+
     let unknown = project.bosun(&["alert", "silence", "nope", "--for", "1h", "-m", "x"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(stderr(&unknown).contains("no alert rule called nope; the rules are: sleeper-gone, engine-unreachable"), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("no alert rule called nope; the rules are: engine-unreachable"), "{}", stderr(&unknown));
 }
 
 #[test]

@@ -60,6 +60,12 @@ fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
     wait_until("the service writes to its log", || std::fs::read_to_string(&log).unwrap_or_default().contains(&format!("started {pid}")));
 
     assert!(ok(&project.bosun(&["start", "worker"])).starts_with(&format!("worker runs already (pid {pid}, up ")));
+    let one = ok(&project.bosun(&["status", "worker"]));
+    assert_eq!(one.lines().count(), 2, "the overview line and worker's: {one}");
+    assert!(one.starts_with("green: all in all\ngreen  process worker: running"), "{one}");
+    let unknown = project.bosun(&["status", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no service or watched process called nope; there are: stubborn, worker"), "{}", stderr(&unknown));
     let status = ok(&project.bosun(&["status"]));
     assert!(status.lines().any(|l| l.starts_with("green  process worker: running")), "{status}");
     let watched: serde_json::Value = serde_json::from_str(&ok(&project.bosun(&["watch", "--once", "--json"]))).unwrap();

@@ -10,6 +10,8 @@ use crate::state::Sample;
 
 #[derive(Args)]
 pub struct StatusArgs {
+    /// Only these services (containers or processes); backup sets are left out.
+    services: Vec<String>,
     /// Only these hosts (`web1,web2`).
     #[arg(long, value_delimiter = ',')]
     hosts: Vec<String>,
@@ -20,7 +22,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure> {
     if !args.watch {
-        return show(&args.hosts, app, out).await;
+        return show(&args, app, out).await;
     }
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !out.json;
     loop {
@@ -29,7 +31,7 @@ pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure
             print!("\x1b[2J\x1b[H");
         }
         // Red is shown and watched on; anything else (bad input, no store) ends it.
-        match show(&args.hosts, app, out).await {
+        match show(&args, app, out).await {
             Err(failure) if failure.code != crate::failure::FAILED => return Err(failure),
             _ => {}
         }
@@ -41,8 +43,11 @@ pub async fn run(args: StatusArgs, app: &App, out: Output) -> Result<(), Failure
 }
 
 /// The overview once; failed (exit 1) when anything is red.
-async fn show(hosts: &[String], app: &App, out: Output) -> Result<(), Failure> {
-    let overview = status::overview(app, hosts).await?;
+async fn show(args: &StatusArgs, app: &App, out: Output) -> Result<(), Failure> {
+    let mut overview = status::overview(app, &args.hosts).await?;
+    if !args.services.is_empty() {
+        narrow(&mut overview, &args.services, app)?;
+    }
     let word = |light: Light| format!("{light:?}").to_lowercase();
     let named = !app.config.hosts.is_empty();
     out.print(&overview, || {
@@ -70,6 +75,21 @@ async fn show(hosts: &[String], app: &App, out: Output) -> Result<(), Failure> {
         Light::Red => Err(Failure::failed("something is red; see above")),
         _ => Ok(()),
     }
+}
+
+/// Keeps only the rows of `names` (each a service, a process service or a
+/// watched process), judged again without the rest.
+fn narrow(overview: &mut status::Overview, names: &[String], app: &App) -> Result<(), Failure> {
+    let known = |n: &String| app.config.services.contains_key(n) || app.config.processes.contains_key(n) || app.config.watch.processes.contains_key(n);
+    if let Some(unknown) = names.iter().find(|n| !known(n)) {
+        let all: Vec<&String> = app.config.services.keys().chain(app.config.processes.keys()).chain(app.config.watch.processes.keys()).collect();
+        return Err(Failure::bad_input(format!("no service or watched process called {unknown}; there are: {}", all.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))));
+    }
+    overview.services.retain(|s| names.contains(&s.name));
+    overview.processes.retain(|p| names.contains(&p.name));
+    overview.backups.clear();
+    overview.light = overview.services.iter().map(|s| s.light).chain(overview.processes.iter().map(|p| p.light)).max().unwrap_or(Light::Green);
+    Ok(())
 }
 
 /// `, cpu 0.4%, memory 12.0 MiB, 0 restarts, up 3h02m` from the newest sample.

@@ -60,7 +60,12 @@ impl Alerter {
         self.note_restarts(&collection.samples, now);
         let silences = state.silences(now)?;
         let mut deliveries = Vec::new();
-        for (name, rule) in rules(app) {
+        let rules = rules(app);
+        // A rule gone from bosun.toml no longer fires: what it had firing resolves.
+        for alert in state.firing_alerts()?.into_iter().filter(|a| !rules.contains_key(&a.rule)) {
+            deliveries.extend(self.resolve(app, state, &[], alert, now).await?);
+        }
+        for (name, rule) in rules {
             let observed = self.judge(app, state, &rule, collection)?;
             let mut seen = Vec::new();
             for o in observed {
@@ -70,7 +75,7 @@ impl Alerter {
                 if !o.holds {
                     self.pending.remove(&key);
                     if let Some(alert) = firing {
-                        deliveries.extend(self.resolve(app, state, &rule, alert, now).await?);
+                        deliveries.extend(self.resolve(app, state, &rule.channels, alert, now).await?);
                     }
                     continue;
                 }
@@ -98,7 +103,7 @@ impl Alerter {
                 if due && !silenced {
                     alert.notified_at = Some(now);
                     state.set_firing(&alert)?;
-                    deliveries.extend(tell(app, &rule, firing_notice(&rule, &alert, now)).await);
+                    deliveries.extend(tell(app, &rule.channels, firing_notice(&rule, &alert, now)).await);
                 } else {
                     state.set_firing(&alert)?;
                 }
@@ -106,18 +111,19 @@ impl Alerter {
             // A firing target no longer observed (no longer watched, or gone from bosun.toml) resolves.
             for alert in state.firing_alerts()?.into_iter().filter(|a| a.rule == name) {
                 if !seen.iter().any(|k| k.target == alert.target && k.host == alert.host) {
-                    deliveries.extend(self.resolve(app, state, &rule, alert, now).await?);
+                    deliveries.extend(self.resolve(app, state, &rule.channels, alert, now).await?);
                 }
             }
         }
         Ok(deliveries)
     }
 
-    async fn resolve(&mut self, app: &App, state: &State, rule: &AlertRule, alert: FiringAlert, now: i64) -> Result<Vec<Delivery>, Failure> {
+    /// Resolves `alert`, telling `channels` (none: those subscribed) when its firing was told.
+    async fn resolve(&mut self, app: &App, state: &State, channels: &[String], alert: FiringAlert, now: i64) -> Result<Vec<Delivery>, Failure> {
         state.resolve_alert(&alert.rule, &alert.target, &alert.host)?;
         // Nobody was told it fired (a silence covered it throughout): nobody is told it ended.
         Ok(match alert.notified_at {
-            Some(_) => tell(app, rule, resolved_notice(&alert, now)).await,
+            Some(_) => tell(app, channels, resolved_notice(&alert, now)).await,
             None => Vec::new(),
         })
     }
@@ -249,13 +255,13 @@ fn resolved_notice(alert: &FiringAlert, now: i64) -> Notice {
     with_facts(Notice::new("alert.resolved", Severity::Success, title, body), alert)
 }
 
-/// To the rule's channels, else to every channel subscribed to the notice's kind.
-async fn tell(app: &App, rule: &AlertRule, notice: Notice) -> Vec<Delivery> {
+/// To `channels` (a rule's), else to every channel subscribed to the notice's kind.
+async fn tell(app: &App, channels: &[String], notice: Notice) -> Vec<Delivery> {
     let notice = notice.fact("project", &app.config.project.name).fact("env", &app.config.project.env);
-    if rule.channels.is_empty() {
+    if channels.is_empty() {
         return notify::notify(app, &notice).await;
     }
-    let named = rule.channels.iter().filter_map(|name| Some((name, app.config.notify.get(name)?)));
+    let named = channels.iter().filter_map(|name| Some((name, app.config.notify.get(name)?)));
     futures_util::future::join_all(named.map(|(name, channel)| notify::deliver(app, name, channel, &notice))).await.into_iter().flatten().collect()
 }
 
