@@ -19,6 +19,8 @@ pub enum Find {
     Pid(u32),
     /// Whoever listens on this TCP port (IPv4 or IPv6).
     Port(u16),
+    /// The processes of this session.
+    Session(u32),
 }
 
 impl Find {
@@ -46,6 +48,9 @@ pub struct Proc {
     pub cpu_ticks: u64,
     pub rss_bytes: u64,
     pub threads: u64,
+    /// Its process group and session (the pids of their leaders).
+    pub group: u32,
+    pub session: u32,
 }
 
 impl Proc {
@@ -63,6 +68,8 @@ impl Proc {
             cpu_ticks: stat.utime + stat.stime,
             rss_bytes: stat.rss * procfs::page_size(),
             threads: u64::try_from(stat.num_threads).unwrap_or(0),
+            group: u32::try_from(stat.pgrp).unwrap_or(0),
+            session: u32::try_from(stat.session).unwrap_or(0),
         })
     }
 
@@ -155,6 +162,7 @@ impl Snapshot {
     pub fn find(&self, find: &Find) -> Vec<Proc> {
         let matching: Box<dyn Fn(&Proc) -> bool> = match find {
             Find::Pid(pid) => Box::new(move |p| p.pid == *pid),
+            Find::Session(session) => Box::new(move |p| p.session == *session),
             Find::Name(name) => Box::new(move |p| &p.name == name),
             Find::Cmdline(glob) => Box::new(move |p| glob.is_match(p.cmdline.join(" "))),
             Find::Port(port) => {

@@ -54,9 +54,10 @@ fn a_process_service_runs_detached_outlives_bosun_and_stops_on_sigterm() {
     let pid = pid_of(&project, "worker");
     let log = project.path().join(".bosun/logs/worker.log");
     assert!(started.starts_with(&format!("worker started (pid {pid}); its output goes to ")) && started.contains("worker.log"), "{started}");
-    // bosun has exited; the service runs on in a session and process group of its own.
+    // bosun has exited; the service runs on in a session and process group of its own, whose
+    // leader (the first fork) has exited too: the service can never take a controlling terminal.
     let (_, _, group, session) = stat(pid).expect("the service outlives the bosun that started it");
-    assert_eq!((group, session), (pid, pid), "it leads its own session");
+    assert!(group == session && session != pid && stat(session).is_none(), "pid {pid}, group {group}, session {session}");
     wait_until("the service writes to its log", || std::fs::read_to_string(&log).unwrap_or_default().contains(&format!("started {pid}")));
 
     assert!(ok(&project.bosun(&["start", "worker"])).starts_with(&format!("worker runs already (pid {pid}, up ")));
@@ -111,7 +112,8 @@ fn a_pidfile_whose_pid_another_program_now_has_is_never_signalled() {
     ok(&project.bosun(&["start", "worker"]));
     let pid = pid_of(&project, "worker");
     // The service dies without bosun, and the kernel gives its pid to another program (here: a pid we choose to write).
-    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    let (_, _, group, _) = stat(pid).unwrap();
+    unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
     wait_until("the service is gone", || stat(pid).is_none());
     let status = project.bosun(&["status"]);
     assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
@@ -148,4 +150,13 @@ fn process_services_are_checked_at_load_and_named_when_unknown() {
     assert!(stderr(&out).contains("no process service called web; web is a container service: `bosun deploy web` runs it"), "{}", stderr(&out));
     let out = project.bosun(&["deploy", "worker", "1"]);
     assert_eq!(out.status.code(), Some(2), "a process service is not deployed as a container: {}", stderr(&out));
+
+    // A program that ends at once is reported with where its output went, and not recorded as running.
+    let quitter = Project::new("[services.quitter]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo no config here; exit 3\"]\n");
+    let out = quitter.bosun(&["start", "quitter"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("quitter ended at once; its output is in") && stderr(&out).contains("quitter.log"), "{}", stderr(&out));
+    let log = quitter.path().join(".bosun/logs/quitter.log");
+    wait_until("its output reaches the log", || std::fs::read_to_string(&log).unwrap_or_default() == "no config here\n");
+    assert!(!quitter.path().join(".bosun/run/quitter.pid").exists());
 }

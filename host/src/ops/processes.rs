@@ -1,6 +1,6 @@
 //! Process services (`[services.<name>] kind = "process"`): programs on
-//! this machine that `bosun start` runs detached (a session of their own,
-//! stdin closed, output appended to a log file by a keeper that reopens it
+//! this machine that `bosun start` runs detached (a session of their own
+//! by setsid and a double fork, stdin closed, output appended to a log file by a keeper that reopens it
 //! when it is rotated), so they outlive the shell and bosun. A pidfile says which pid is the service, and an identity file
 //! beside it its start time and command line: a pid the kernel has since
 //! given to another program is never signalled.
@@ -108,21 +108,30 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
         let (uid, gid) = user_ids(user)?;
         command.uid(uid).gid(gid);
     }
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    // A new session, then a second fork whose parent, the session's leader,
+    // exits: the program is not a session leader, so it can never take a
+    // controlling terminal, and nothing waits for it but init.
+    // SAFETY: setsid, fork and _exit are async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            match libc::fork() {
+                -1 => Err(std::io::Error::last_os_error()),
+                0 => Ok(()),
+                _ => libc::_exit(0),
+            }
         });
     }
-    let mut child = command.spawn().map_err(|e| Failure::failed(format!("starting {name}: {}: {e}", argv[0])))?;
+    let mut leader = command.spawn().map_err(|e| Failure::failed(format!("starting {name}: {}: {e}", argv[0])))?;
+    let session = leader.id();
+    let _ = leader.wait();
     // A program that ends at once (a bad flag, a missing file) is reported, not recorded as running.
     std::thread::sleep(Duration::from_millis(200));
-    if let Ok(Some(status)) = child.try_wait() {
-        return Err(Failure::failed(format!("{name} ended at once ({status}); its output is in {}", files.log.display())));
-    }
-    let pid = child.id();
-    let started = procs::find(&Find::Pid(pid)).into_iter().next().ok_or_else(|| Failure::failed(format!("{name} (pid {pid}) ended at once; its output is in {}", files.log.display())))?;
+    let ended = || Failure::failed(format!("{name} ended at once; its output is in {}", files.log.display()));
+    let started = procs::find(&Find::Session(session)).into_iter().min_by_key(|p| p.start_ticks).ok_or_else(ended)?;
+    let pid = started.pid;
     let identity = Identity { pid, start_ticks: started.start_ticks, cmdline: started.cmdline.clone() };
     write(&files.identity, &serde_json::to_vec(&identity).expect("plain data"))?;
     write(&files.pidfile, format!("{pid}\n").as_bytes())?;
@@ -152,10 +161,11 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
         Now::Stale { pid, now_runs } => StopOutcome::Stale { pid, now_runs },
         Now::Running { pid, .. } => {
             let started = Instant::now();
-            let identity = procs::find(&Find::Pid(pid)).into_iter().next().map(|p| p.start_ticks);
+            let running = procs::find(&Find::Pid(pid)).into_iter().next();
+            let (identity, group) = (running.as_ref().map(|p| p.start_ticks), running.map_or(pid, |p| p.group));
             let alive = || procs::find(&Find::Pid(pid)).first().map(|p: &Proc| p.start_ticks) == identity && identity.is_some();
-            // The service leads its own process group (setsid): what it started goes too.
-            signal_group(pid, libc::SIGTERM);
+            // The service has a process group of its own (from setsid): what it started goes too.
+            signal_group(group, libc::SIGTERM);
             let deadline = started + Duration::from_secs(u64::from(service.stop_timeout));
             while alive() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
@@ -163,7 +173,7 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
             match alive() {
                 false => StopOutcome::Terminated { pid, after_ms: started.elapsed().as_millis() as u64 },
                 true => {
-                    signal_group(pid, libc::SIGKILL);
+                    signal_group(group, libc::SIGKILL);
                     while alive() && started.elapsed() < deadline.duration_since(started) + Duration::from_secs(5) {
                         std::thread::sleep(Duration::from_millis(50));
                     }
