@@ -51,6 +51,16 @@ fn badge(word: &str) -> Markup {
     html! { span class=(format!("badge {word}")) { (word) } }
 }
 
+/// A red, amber or green light.
+fn light_of(light: crate::ops::status::Light) -> Markup {
+    self::light(&format!("{light:?}").to_lowercase())
+}
+
+/// Why a row is not green, a line each.
+fn reasons(why: &[String]) -> Markup {
+    html! { @for line in why { div { (line) } } }
+}
+
 fn light(word: &str) -> Markup {
     html! { span class=(format!("light {word}")) title=(word) {} }
 }
@@ -94,14 +104,14 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
                 tr { th { "" } th { "service" } th { "release" } th { "container" } th.wide { "cpu · memory" } th.wide { "last deploy" } th { "checks" } th { "why" } }
                 @for s in &o.services {
                     tr {
-                        td { (light(&format!("{:?}", s.light).to_lowercase())) }
+                        td { (light_of(s.light)) }
                         td { strong { (s.name) } @if named { " " span.muted { "on " (s.host) } } }
                         td { @if let Some(r) = &s.current { (r.version) " " span.muted { "#" (r.id) } } @else { "—" } }
                         td { @if let Some(c) = &s.container { (c.state) @if let Some(h) = &c.health { " (" (h) ")" } } @else { "—" } }
                         td.wide { (measured(s.sample.as_ref())) }
                         td.wide { @if let Some(r) = &s.last_deploy { (r.kind.as_str()) " " (r.version) " " (badge(r.outcome.as_str())) " " (when(r.created_at)) } @else { "never" } }
                         td { @for c in &s.checks { (badge(if c.passed { "passed" } else { "failed" })) " " (c.check) " " } }
-                        td { @for why in &s.why { div { (why) } } }
+                        td { (reasons(&s.why)) }
                     }
                 }
             } }
@@ -111,11 +121,11 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
                     tr { th { "" } th { "process" } th { "state" } th.wide { "cpu · memory" } th { "why" } }
                     @for p in &o.processes {
                         tr {
-                            td { (light(&format!("{:?}", p.light).to_lowercase())) }
+                            td { (light_of(p.light)) }
                             td { strong { (p.name) } }
                             td { @if let Some(s) = &p.sample { (s.state) } @else { "—" } }
                             td.wide { (measured(p.sample.as_ref())) }
-                            td { @for why in &p.why { div { (why) } } }
+                            td { (reasons(&p.why)) }
                         }
                     }
                 } }
@@ -125,11 +135,11 @@ async fn overview(signed: Signed, State(api): Shared) -> Response {
                 tr { th { "" } th { "set" } th { "last backup" } th.wide { "size" } th { "why" } }
                 @for b in &o.backups {
                     tr {
-                        td { (light(&format!("{:?}", b.light).to_lowercase())) }
+                        td { (light_of(b.light)) }
                         td { strong { (b.name) } }
                         td { @if let Some(last) = &b.last { (when(last.created_at)) } @else { "never" } }
                         td.wide { @if let Some(last) = &b.last { (indicatif::HumanBytes(last.bytes)) } }
-                        td { @for why in &b.why { div { (why) } } }
+                        td { (reasons(&b.why)) }
                     }
                 }
             } }
