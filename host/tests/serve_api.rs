@@ -246,6 +246,8 @@ fn webhooks_start_a_pipeline_only_when_signed_and_only_once() {
     assert_eq!(status, 202, "{body}");
     let (status, _, body) = post("plain", &[("X-Bosun-Signature", &signed("not json")), ("X-Bosun-Delivery", "p-2")], "not json");
     assert_eq!(status, 400, "{body}");
+    let (status, _, body) = post("plain", &[("X-Bosun-Signature", &signed(plain)), ("X-Bosun-Delivery", "p-2")], plain);
+    assert_eq!(status, 202, "a delivery refused as not JSON was not taken: sent again, fixed, it runs: {body}");
     assert_eq!(post("nope", &[], "{}").0, 404);
 
     let (_, entries) = server.json("GET", "/api/v1/audit", &admin, None);

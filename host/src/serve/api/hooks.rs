@@ -71,10 +71,11 @@ enum Taken {
 }
 
 async fn take(api: &Arc<Api>, name: &str, trigger: &Trigger, delivery: &str, headers: &HeaderMap, body: &[u8]) -> Result<Taken, Problem> {
+    // A delivery refused as not JSON is not taken: the sender may send it again, fixed, under its id.
+    let payload: Value = serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the delivery is not JSON ({e}); set the webhook's content type to application/json")))?;
     if !api.app.state()?.take_delivery(name, delivery)? {
         return Err(Problem::new(StatusCode::CONFLICT, format!("delivery {delivery} was taken before; a delivery starts one run")));
     }
-    let payload: Value = serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the delivery is not JSON ({e}); set the webhook's content type to application/json")))?;
     let headers: Map<String, Value> = headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), Value::from(v.to_str().ok()?)))).collect();
     let scope = Scope::new(JobStatus::Success).with("payload", payload).with("headers", Value::Object(headers));
     if let Some(condition) = &trigger.condition {
