@@ -89,24 +89,23 @@ impl Proc {
         (self.cpu_ticks as f64 / ticks_per_second() / self.uptime_secs().max(0.001) * 100.0) as f32
     }
 
-    /// How many files it has open; none when /proc will not say (another user's process).
-    pub fn open_fds(&self) -> Option<u64> {
-        Process::new(self.pid as i32).ok()?.fd_count().ok().map(|n| n as u64)
-    }
-
-    /// The TCP ports it listens on, from `listening` (see [`listening_sockets`]).
-    pub fn ports(&self, listening: &HashMap<u64, u16>) -> Vec<u16> {
-        let Ok(fds) = Process::new(self.pid as i32).and_then(|p| p.fd()) else { return Vec::new() };
-        let mut ports: Vec<u16> = fds
-            .filter_map(|fd| match fd.ok()?.target {
-                FDTarget::Socket(inode) => listening.get(&inode).copied(),
-                _ => None,
-            })
-            .collect();
+    /// Its open files, read once: how many, and the TCP ports among them that
+    /// listen (from `listening`, see [`listening_sockets`]); none when /proc
+    /// will not say (another user's process).
+    pub fn open_files(&self, listening: &HashMap<u64, u16>) -> Option<OpenFiles> {
+        let fds: Vec<FDTarget> = Process::new(self.pid as i32).and_then(|p| p.fd()).ok()?.filter_map(|fd| Some(fd.ok()?.target)).collect();
+        let mut ports: Vec<u16> = fds.iter().filter_map(|target| if let FDTarget::Socket(inode) = target { listening.get(inode).copied() } else { None }).collect();
         ports.sort_unstable();
         ports.dedup();
-        ports
+        Some(OpenFiles { count: fds.len() as u64, ports })
     }
+}
+
+/// What [`Proc::open_files`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFiles {
+    pub count: u64,
+    pub ports: Vec<u16>,
 }
 
 /// Clock ticks per second, the unit of /proc's times.
@@ -201,14 +200,15 @@ mod tests {
         let found = find(&Find::Pid(me));
         assert_eq!(found.len(), 1);
         let this = &found[0];
-        assert!(this.threads >= 1 && this.rss_bytes > 0 && this.open_fds().unwrap() > 2, "{this:?}");
+        assert!(this.threads >= 1 && this.rss_bytes > 0, "{this:?}");
         assert!(find(&Find::Name(this.name.clone())).iter().any(|p| p.pid == me));
         let line = format!("{}*", this.cmdline[0]);
         assert!(find(&Find::cmdline(&line).unwrap()).iter().any(|p| p.pid == me));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         assert_eq!(find(&Find::Port(port)).iter().map(|p| p.pid).collect::<Vec<_>>(), [me]);
-        assert!(this.ports(&listening_sockets()).contains(&port));
+        let files = this.open_files(&listening_sockets()).unwrap();
+        assert!(files.count > 2 && files.ports.contains(&port), "{files:?}");
         let age_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - this.started_at_ms();
         assert!((0..600_000).contains(&age_ms), "started {age_ms} ms ago");
     }

@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
-use bollard::query_parameters::{ListContainersOptionsBuilder, StatsOptionsBuilder};
+use bollard::models::{ContainerInspectResponse, ContainerStatsResponse};
+use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::config::watch::Containers;
 use crate::ops::deploy::client::DockerClient;
+use crate::ops::deploy::snapshot::Container;
 use crate::ops::deploy::spec::label;
 use crate::state::Sample;
 
@@ -33,42 +34,32 @@ pub struct CpuCounters {
 
 /// The containers on one host that `selectors` pick: a service's newest
 /// (running first), and every container a prefix or label matches.
-pub fn pick(config: &Config, host: &str, selectors: &Containers, listed: &[ContainerSummary]) -> Vec<Picked> {
-    let name_of = |c: &ContainerSummary| c.names.iter().flatten().next().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
-    let labels_of = |c: &ContainerSummary| c.labels.clone().unwrap_or_default();
+pub fn pick(config: &Config, host: &str, selectors: &Containers, listed: &[Container]) -> Vec<Picked> {
     let mut picked = Vec::new();
     for service in &selectors.services {
         if !config.service_hosts(service).iter().any(|h| h == host) {
             continue;
         }
         let wanted = [(label::PROJECT, &config.project.name), (label::SERVICE, service), (label::ENV, &config.project.env)];
-        let mut mine: Vec<&ContainerSummary> = listed.iter().filter(|c| wanted.iter().all(|(k, v)| labels_of(c).get(*k) == Some(*v))).collect();
+        let mut mine: Vec<&Container> = listed.iter().filter(|c| wanted.iter().all(|(k, v)| c.labels.get(*k) == Some(*v))).collect();
         // Running before stopped, then newest first.
-        mine.sort_by_key(|c| (c.state.map(|s| s.to_string()) != Some("running".into()), std::cmp::Reverse(c.created)));
-        let name = mine.first().map(|c| name_of(c)).unwrap_or_default();
+        mine.sort_by_key(|c| (c.state != "running", std::cmp::Reverse(c.created)));
+        let name = mine.first().map(|c| c.name.clone()).unwrap_or_default();
         picked.push(Picked { target: service.clone(), name, by: None });
     }
     for c in listed {
-        let name = name_of(c);
-        let labels = labels_of(c);
-        let by_prefix = selectors.prefix.iter().find(|p| name.starts_with(p.as_str())).map(|p| format!("prefix {p:?}"));
+        let by_prefix = selectors.prefix.iter().find(|p| c.name.starts_with(p.as_str())).map(|p| format!("prefix {p:?}"));
         let by_label = || {
             selectors.label.iter().find(|l| match l.split_once('=') {
-                Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
-                None => labels.contains_key(l.as_str()),
+                Some((k, v)) => c.labels.get(k).map(String::as_str) == Some(v),
+                None => c.labels.contains_key(l.as_str()),
             })
         };
         if let Some(by) = by_prefix.or_else(|| by_label().map(|l| format!("label {l:?}"))) {
-            picked.push(Picked { target: name.clone(), name, by: Some(by) });
+            picked.push(Picked { target: c.name.clone(), name: c.name.clone(), by: Some(by) });
         }
     }
     picked
-}
-
-/// Every container on the engine, running or not.
-pub async fn list(docker: &DockerClient) -> anyhow::Result<Vec<ContainerSummary>> {
-    let options = ListContainersOptionsBuilder::new().all(true).build();
-    Ok(docker.docker.list_containers(Some(options)).await?)
 }
 
 /// One sample of each picked container, all asked at once. `previous`

@@ -74,7 +74,7 @@ impl Watcher {
         }
         let engines = join_all(hosts.iter().map(|host| async move {
             let docker = DockerClient::for_host(config, host).await?;
-            let listed = containers::list(&docker).await?;
+            let listed = docker.containers().await?;
             anyhow::Ok((docker, listed))
         }))
         .await;

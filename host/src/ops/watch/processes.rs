@@ -54,10 +54,12 @@ pub fn sample(name: &str, find: Option<Find>, at: i64, snapshot: &Snapshot, seen
         sample.memory_bytes = Some(found.iter().map(|p| p.rss_bytes as i64).sum());
         sample.pids = Some(found.len() as i64);
         sample.threads = Some(found.iter().map(|p| p.threads as i64).sum());
-        sample.fds = found.iter().map(|p| p.open_fds().map(|n| n as i64)).sum();
+        // Each process's open files are read once, for their count and the ports among them.
+        let files: Vec<Option<procs::OpenFiles>> = found.iter().map(|p| p.open_files(snapshot.listening())).collect();
+        sample.fds = files.iter().map(|f| f.as_ref().map(|f| f.count as i64)).sum();
         sample.uptime_secs = found.iter().map(|p| p.uptime_secs() as i64).max();
         let pids: Vec<String> = found.iter().map(|p| p.pid.to_string()).collect();
-        let mut ports: Vec<u16> = found.iter().flat_map(|p| p.ports(snapshot.listening())).collect();
+        let mut ports: Vec<u16> = files.iter().flatten().flat_map(|f| f.ports.iter().copied()).collect();
         ports.sort_unstable();
         ports.dedup();
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
