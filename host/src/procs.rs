@@ -15,8 +15,12 @@ pub enum Find {
     Name(String),
     /// A glob over the command line, arguments joined by spaces.
     Cmdline(globset::GlobMatcher),
-    /// This pid (read from a pidfile).
+    /// This pid.
     Pid(u32),
+    /// The pid a pidfile names, if its process started no later than the
+    /// file was last written (give or take a second): a process started later
+    /// was given the pid after the program the file is about had ended.
+    Pidfile { pid: u32, written_at_ms: i64 },
     /// Whoever listens on this TCP port (IPv4 or IPv6).
     Port(u16),
     /// The processes of this session.
@@ -30,10 +34,17 @@ impl Find {
     }
 }
 
-/// A pidfile's text as a pid.
-pub fn pid_in(text: &str) -> Option<u32> {
-    text.trim().parse().ok().filter(|pid| *pid > 0)
+/// How to find what a pidfile names, from its text and when it was last
+/// written; none when the text is not one positive pid.
+pub fn pidfile(text: &str, written: std::time::SystemTime) -> Option<Find> {
+    let pid = text.trim().parse().ok().filter(|pid| *pid > 0)?;
+    let written_at_ms = written.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    Some(Find::Pidfile { pid, written_at_ms })
 }
+
+/// How much later than its pidfile's writing a process may seem to have
+/// started: the boot time and clock ticks it is reckoned from are coarse.
+const PIDFILE_SLACK_MS: i64 = 1000;
 
 /// One process as /proc shows it at one moment.
 #[derive(Debug, Clone)]
@@ -132,7 +143,10 @@ pub fn listening_sockets() -> HashMap<u64, u16> {
 /// Every process `find` matches, read now.
 pub fn find(find: &Find) -> Vec<Proc> {
     match find {
-        Find::Pid(pid) => Process::new(*pid as i32).ok().and_then(|p| Proc::read(&p)).into_iter().collect(),
+        Find::Pid(pid) | Find::Pidfile { pid, .. } => {
+            let procs = Process::new(*pid as i32).ok().and_then(|p| Proc::read(&p)).into_iter().collect();
+            Snapshot { procs, listening: HashMap::new(), holders: std::sync::OnceLock::new() }.find(find)
+        }
         _ => Snapshot::take().find(find),
     }
 }
@@ -161,6 +175,7 @@ impl Snapshot {
     pub fn find(&self, find: &Find) -> Vec<Proc> {
         let matching: Box<dyn Fn(&Proc) -> bool> = match find {
             Find::Pid(pid) => Box::new(move |p| p.pid == *pid),
+            Find::Pidfile { pid, written_at_ms } => Box::new(move |p| p.pid == *pid && p.started_at_ms() <= written_at_ms + PIDFILE_SLACK_MS),
             Find::Session(session) => Box::new(move |p| p.session == *session),
             Find::Name(name) => Box::new(move |p| &p.name == name),
             Find::Cmdline(glob) => Box::new(move |p| glob.is_match(p.cmdline.join(" "))),
@@ -214,10 +229,16 @@ mod tests {
     }
 
     #[test]
-    fn a_pidfile_holds_one_positive_pid() {
-        assert_eq!(pid_in("1234\n"), Some(1234));
-        assert_eq!(pid_in("0"), None);
-        assert_eq!(pid_in("12 34"), None);
+    fn a_pidfile_holds_one_positive_pid_and_finds_only_a_process_started_before_it_was_written() {
+        let now = std::time::SystemTime::now();
+        assert!(matches!(pidfile("1234\n", now), Some(Find::Pidfile { pid: 1234, .. })));
+        assert!(pidfile("0", now).is_none() && pidfile("12 34", now).is_none());
         assert!(Find::cmdline("[unclosed").is_err());
+        // This process started before now: a pidfile written now names it. One written an
+        // hour before it started names a program that ended; this process got the pid later.
+        let me = std::process::id().to_string();
+        assert_eq!(find(&pidfile(&me, now).unwrap()).len(), 1);
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_millis(find(&Find::Pid(std::process::id()))[0].started_at_ms() as u64);
+        assert!(find(&pidfile(&me, started - std::time::Duration::from_secs(3600)).unwrap()).is_empty());
     }
 }

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::project::{Project, stderr, stdout};
+use crate::support::systemd::SystemdMachine;
 
 const SERVICES: &str = "[services.worker]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo started $$; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done\"]\nstop_timeout = 5\n\n\
      [services.stubborn]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"trap '' TERM; echo stubborn; while true; do sleep 0.2; done\"]\nstop_timeout = 1\n";
@@ -159,4 +160,99 @@ fn process_services_are_checked_at_load_and_named_when_unknown() {
     let log = quitter.path().join(".bosun/logs/quitter.log");
     wait_until("its output reaches the log", || std::fs::read_to_string(&log).unwrap_or_default() == "no config here\n");
     assert!(!quitter.path().join(".bosun/run/quitter.pid").exists());
+}
+
+/// Process services where systemd is init and bosun runs as root: each one a
+/// transient unit (`bosun-<service>.service`), in a machine booted for the test.
+const UNITS: &str = r#"
+[services.worker]
+kind = "process"
+command = ["sh", "-c", "echo \"secret=[$SECRET] file=[$FROM_FILE] user=$(id -u) dir=$(pwd)\"; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done"]
+env = { SECRET = 's3 "q" $HOME `id` \ end' }
+env_files = ["worker.env"]
+workdir = "sub"
+user = "nobody"
+stop_timeout = 5
+
+[services.stubborn]
+kind = "process"
+command = ["sh", "-c", "setsid sleep 4242 & trap '' TERM; echo stubborn; while true; do sleep 0.2; done"]
+stop_timeout = 1
+
+[services.quitter]
+kind = "process"
+command = ["sh", "-c", "echo no config here; exit 3"]
+
+[services.missing]
+kind = "process"
+command = ["/usr/local/bin/no-such-program"]
+
+[services.clash]
+kind = "process"
+command = ["sleep", "100"]
+"#;
+
+#[test]
+fn where_systemd_is_init_a_process_service_is_a_transient_unit() {
+    crate::support::require_engine();
+    let project = Project::new(UNITS);
+    project.write("worker.env", b"FROM_FILE=from the file\nSECRET=overridden by env\n");
+    std::fs::create_dir(project.path().join("sub")).unwrap();
+    let machine = SystemdMachine::start(&project.path());
+    let ok_in = |args: &[&str]| ok(&machine.bosun(args));
+    let unit = "bosun-worker.service";
+
+    let started = ok_in(&["start", "worker"]);
+    let pid = pid_of(&project, "worker");
+    assert!(started.starts_with(&format!("worker started as systemd unit {unit} (pid {pid}); its output goes to ")), "{started}");
+    assert_eq!((machine.unit_property(unit, "MainPID"), machine.unit_property(unit, "ActiveState")), (pid.to_string(), "active".to_string()));
+    let cgroup = stdout(&machine.run(&["cat", &format!("/proc/{pid}/cgroup")]));
+    assert!(cgroup.contains(&format!("/system.slice/{unit}")), "{cgroup}");
+    // Its environment (env_files, then env), user and directory arrive exactly as bosun.toml gives them.
+    let log = project.path().join(".bosun/logs/worker.log");
+    let first = format!("secret=[s3 \"q\" $HOME `id` \\ end] file=[from the file] user=65534 dir={}/sub\n", project.path().display());
+    wait_until("the service writes to its log", || std::fs::read_to_string(&log).unwrap_or_default() == first);
+    // ... but never where others can read them: not in the unit's properties, its unit file, or a file left behind.
+    let properties = stdout(&machine.run(&["systemctl", "show", unit]));
+    let unit_file = stdout(&machine.run(&["cat", &format!("/run/systemd/transient/{unit}")]));
+    assert!(unit_file.contains("ExecStart=") && !properties.is_empty(), "{unit_file}");
+    for readable in [&properties, &unit_file] {
+        assert!(!readable.contains("s3 ") && !readable.contains("from the file"), "{readable}");
+    }
+    assert!(!project.path().join(".bosun/run/worker.env").exists());
+
+    assert!(ok_in(&["start", "worker"]).starts_with(&format!("worker runs already (pid {pid}, up ")));
+    let status = ok_in(&["status", "worker"]);
+    assert!(status.contains("green  process worker: running"), "{status}");
+    let stopped = ok_in(&["stop", "worker"]);
+    assert!(stopped.starts_with(&format!("worker (pid {pid}) stopped on SIGTERM in ")), "{stopped}");
+    wait_until("its TERM handler's line reaches the log", || std::fs::read_to_string(&log).unwrap_or_default().ends_with("bye\n"));
+    wait_until("the ended unit is unloaded (--collect)", || machine.unit_property(unit, "LoadState") == "not-found");
+    assert!(!project.path().join(".bosun/run/worker.pid").exists());
+
+    // SIGKILL after stop_timeout reaches the whole cgroup, also a process that left the service's session.
+    ok_in(&["start", "stubborn"]);
+    let each_command_line = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done";
+    let spawned = || stdout(&machine.run(&["sh", "-c", &format!("{each_command_line} | grep -c '^sleep 4242 $' || true")])).trim().to_string();
+    wait_until("the service has started its own session's sleep", || spawned() == "1");
+    let stubborn = pid_of(&project, "stubborn");
+    let stopped = ok_in(&["stop", "stubborn"]);
+    assert!(stopped.starts_with(&format!("stubborn (pid {stubborn}) outlived its stop_timeout and was killed (SIGKILL) after 1.")), "{stopped}");
+    wait_until("nothing of the unit runs", || spawned() == "0" && machine.unit_property("bosun-stubborn.service", "LoadState") == "not-found");
+
+    // A program that ends at once, a program that is not there, and a unit of the same name started by someone else.
+    let out = machine.bosun(&["start", "quitter"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("quitter ended at once; its output is in") && stderr(&out).contains("quitter.log"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(project.path().join(".bosun/logs/quitter.log")).unwrap(), "no config here\n");
+    let out = machine.bosun(&["start", "missing"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("starting missing as bosun-missing.service: Failed to find executable /usr/local/bin/no-such-program"), "{}", stderr(&out));
+    ok(&machine.run(&["systemd-run", "--unit", "bosun-clash.service", "sleep", "100"]));
+    let out = machine.bosun(&["start", "clash"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("systemd has a unit of that name already (`systemctl status bosun-clash.service`)"), "{}", stderr(&out));
+    for service in ["quitter", "missing", "clash"] {
+        assert!(!project.path().join(format!(".bosun/run/{service}.pid")).exists(), "{service}");
+    }
 }

@@ -96,14 +96,15 @@ fn a_host_whose_engine_went_away_shows_its_containers_as_unknown_never_exited() 
 
 #[test]
 fn a_bad_watch_table_is_refused_at_load_with_its_line() {
-    let p = common::project::Project::new("[watch]\ninterval = \"0s\"\n\n[watch.processes.x]\ncmdline = \"[unclosed\"\n\n[watch.containers]\nservices = [\"nope\"]\n");
+    // The heartbeat URL's path is its secret: not echoed back, even in the error about it.
+    let p = common::project::Project::new("[watch]\ninterval = \"0s\"\nheartbeat_url = \"https://hc-ping.com/5e1f0a2b secret\"\n\n[watch.processes.x]\ncmdline = \"[unclosed\"\n\n[watch.containers]\nservices = [\"nope\"]\n");
     let out = p.bosun(&["watch", "--once"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    for expected in ["watch.interval: must be at least 1s", "watch.processes.x.cmdline: \"[unclosed\" is not a glob", "watch.containers.services: no service called nope"] {
+    for expected in ["watch.interval: must be at least 1s", "watch.processes.x.cmdline: \"[unclosed\" is not a glob", "watch.containers.services: no service called nope", "watch.heartbeat_url: must be an http(s) URL"] {
         assert!(err.contains(expected), "{expected}: {err}");
     }
-    assert!(err.contains("bosun.toml:"), "file and line: {err}");
+    assert!(err.contains("bosun.toml:") && !err.contains("5e1f0a2b"), "file and line, and no secret: {err}");
 }
 
 #[test]

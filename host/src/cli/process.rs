@@ -16,7 +16,8 @@ pub fn start(args: ProcessArgs, app: &App, out: Output) -> Result<(), Failure> {
     let (now, started) = processes::start(app, &args.service)?;
     let log = processes::files(&app.config, &args.service).log;
     out.print(&now, || match (&now, started) {
-        (Now::Running { pid, .. }, true) => format!("{} started (pid {pid}); its output goes to {}", args.service, log.display()),
+        (Now::Running { pid, unit: Some(unit), .. }, true) => format!("{} started as systemd unit {unit} (pid {pid}); its output goes to {}", args.service, log.display()),
+        (Now::Running { pid, unit: None, .. }, true) => format!("{} started (pid {pid}); its output goes to {}", args.service, log.display()),
         (Now::Running { pid, uptime_secs, .. }, false) => format!("{} runs already (pid {pid}, up {})", args.service, crate::time::elapsed(std::time::Duration::from_secs(*uptime_secs))),
         _ => format!("{}: {now:?}", args.service),
     });

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::output::{Failure, Output};
 use crate::app::App;
 use crate::config::parse_duration;
-use crate::ops::alerts::Alerter;
+use crate::ops::alerts;
 use crate::ops::watch::{self, Collection, Watcher};
 use crate::state::{Sample, now_unix};
 
@@ -41,13 +41,7 @@ pub async fn watch(args: WatchArgs, app: &App, out: Output) -> Result<(), Failur
             let _ = tokio::signal::ctrl_c().await;
             stopping.cancel();
         };
-        let mut alerter = Alerter::default();
-        let watching = watch::run(app, stop, async |collection| {
-            out.print(collection, || collection_text(collection, false));
-            if let Err(e) = alerter.observe(app, collection).await {
-                tracing::warn!("alerts: {}", e.message);
-            }
-        });
+        let watching = alerts::watch(app, stop, async |collection| out.print(collection, || collection_text(collection, false)));
         return tokio::join!(watching, signal).0;
     }
     if !watch::anything(&app.config) {

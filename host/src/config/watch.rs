@@ -88,10 +88,13 @@ impl Watch {
                 problems.check(key, parse_duration(text).map(drop));
             }
         }
-        if let Some(url) = &self.heartbeat_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            problems.add("watch.heartbeat_url", format!("{url:?} must be an http(s) URL, e.g. https://hc-ping.com/<uuid>"));
+        if let Some(url) = &self.heartbeat_url {
+            // Whoever has the URL can report bosun alive: it is masked wherever bosun prints.
+            crate::secrets::register(url);
+            let parsed = url.parse::<http::Uri>().ok().filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+            if parsed.is_none() {
+                problems.add("watch.heartbeat_url", "must be an http(s) URL, e.g. https://hc-ping.com/<uuid>");
+            }
         }
         for service in self.containers.iter().flat_map(|c| &c.services) {
             if !services.contains_key(service) {

@@ -34,9 +34,22 @@ struct Key {
     host: String,
 }
 
+/// Watches as [`crate::ops::watch::run`] does, handing each collection to
+/// `each` and then to the alert rules: what `bosun serve` and `bosun watch` run.
+pub async fn watch(app: &App, stop: crate::ops::cancel::Cancel, mut each: impl AsyncFnMut(&Collection)) -> Result<(), Failure> {
+    let mut alerter = Alerter::default();
+    crate::ops::watch::run(app, stop, async |collection| {
+        each(collection).await;
+        if let Err(e) = alerter.observe(app, collection).await {
+            tracing::warn!("alerts: {}", e.message);
+        }
+    })
+    .await
+}
+
 /// What is pending between collections, and each target's recent restart counts.
 #[derive(Default)]
-pub struct Alerter {
+struct Alerter {
     pending: HashMap<Key, i64>,
     restarts: HashMap<(String, String), VecDeque<(i64, i64)>>,
 }

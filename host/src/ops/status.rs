@@ -185,12 +185,15 @@ fn judge_service(s: &mut ServiceStatus, docker_error: Option<String>) {
 fn sampled_now(app: &App, name: &str) -> Sample {
     let mut sample = Sample { kind: "process".into(), target: name.into(), host: "local".into(), at: now_unix(), ..Sample::default() };
     match crate::ops::processes::now(&app.config, name) {
-        crate::ops::processes::Now::Running { pid, uptime_secs, rss_bytes, .. } => {
+        crate::ops::processes::Now::Running { pid, uptime_secs, rss_bytes, unit, .. } => {
             sample.state = "running".into();
             sample.pids = Some(1);
             sample.memory_bytes = Some(rss_bytes as i64);
             sample.uptime_secs = Some(uptime_secs as i64);
-            sample.detail = Some(format!("pid {pid}"));
+            sample.detail = Some(match unit {
+                Some(unit) => format!("pid {pid}, systemd unit {unit}"),
+                None => format!("pid {pid}"),
+            });
         }
         crate::ops::processes::Now::Stopped => sample.state = "stopped".into(),
         crate::ops::processes::Now::Ended { pid } => {

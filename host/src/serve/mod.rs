@@ -78,15 +78,7 @@ pub async fn run(app: Arc<App>, listen: Option<SocketAddr>, grace: Duration) -> 
             }
         }
     };
-    let watching = async {
-        let mut alerter = crate::ops::alerts::Alerter::default();
-        crate::ops::watch::run(&app, stop.clone(), async |collection| {
-            if let Err(e) = alerter.observe(&app, collection).await {
-                tracing::warn!("alerts: {}", e.message);
-            }
-        })
-        .await
-    };
+    let watching = crate::ops::alerts::watch(&app, stop.clone(), async |_| {});
     let (http, schedules, watched) = tokio::select! {
         joined = async { tokio::join!(http, scheduler::run(&app, stop.clone()), watching, signals) } => (joined.0, joined.1, joined.2),
         () = reload => unreachable!("reloading ends only with the process"),

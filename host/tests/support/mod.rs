@@ -9,6 +9,7 @@
 
 pub mod deploys;
 pub mod engines;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -11,9 +11,10 @@ pub fn find(matcher: &Matcher, pidfile: Option<(std::fs::File, PathBuf)>) -> Res
     let find = match matcher {
         Matcher::Pidfile(_) => {
             let (file, path) = pidfile.expect("pidfile opened by the caller");
+            let written = file.metadata().and_then(|m| m.modified()).map_err(|e| crate::capability::fs::io_error(&path, e))?;
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::Read::take(file, 64), &mut text).map_err(|e| crate::capability::fs::io_error(&path, e))?;
-            Find::Pid(procs::pid_in(&text).ok_or_else(|| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?)
+            procs::pidfile(&text, written).ok_or_else(|| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?
         }
         Matcher::Port(port) => Find::Port(*port),
         Matcher::Name(name) => Find::Name(name.clone()),

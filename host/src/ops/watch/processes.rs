@@ -28,7 +28,11 @@ pub fn finder(target: &ProcessTarget) -> Option<Find> {
     Some(match target {
         ProcessTarget::Name(name) => Find::Name(name.clone()),
         ProcessTarget::Cmdline(pattern) => Find::cmdline(pattern).ok()?,
-        ProcessTarget::Pidfile(path) => Find::Pid(procs::pid_in(&std::fs::read_to_string(path).ok()?)?),
+        ProcessTarget::Pidfile(path) => {
+            let file = std::fs::File::open(path).ok()?;
+            let written = file.metadata().and_then(|m| m.modified()).ok()?;
+            procs::pidfile(&std::io::read_to_string(file).ok()?, written)?
+        }
         ProcessTarget::Port(port) => Find::Port(*port),
     })
 }

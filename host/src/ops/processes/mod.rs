@@ -1,13 +1,17 @@
 //! Process services (`[services.<name>] kind = "process"`): programs on
-//! this machine that `bosun start` runs detached (a session of their own
-//! by setsid and a double fork, stdin closed, output appended to a log file by a keeper that reopens it
-//! when it is rotated), so they outlive the shell and bosun. A pidfile says which pid is the service, and an identity file
-//! beside it its start time and command line: a pid the kernel has since
-//! given to another program is never signalled.
+//! this machine that `bosun start` runs detached, so they outlive the shell
+//! and bosun: as a systemd unit where systemd is init ([`systemd`]),
+//! otherwise in a session of their own ([`session`]). A pidfile says which
+//! pid is the service, and an identity file beside it its start time and
+//! command line: a pid the kernel has since given to another program is
+//! never signalled.
 
-use std::os::unix::process::CommandExt;
+mod session;
+mod systemd;
+
+pub use session::keep_log;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +28,9 @@ struct Identity {
     /// Clock ticks since boot when it started: with the pid, this process and no other.
     start_ticks: u64,
     cmdline: Vec<String>,
+    /// The systemd unit it runs as, when systemd detached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
 }
 
 /// Where a service's files are.
@@ -37,7 +44,15 @@ pub struct Files {
 #[derive(Debug, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum Now {
-    Running { pid: u32, started_at_ms: i64, uptime_secs: u64, rss_bytes: u64 },
+    Running {
+        pid: u32,
+        started_at_ms: i64,
+        uptime_secs: u64,
+        rss_bytes: u64,
+        /// The systemd unit it runs as, when systemd detached it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+    },
     /// Not started, or stopped by `bosun stop`.
     Stopped,
     /// It ended without `bosun stop` (it exited, crashed or was killed).
@@ -78,9 +93,36 @@ pub fn now(config: &Config, name: &str) -> Now {
             started_at_ms: p.started_at_ms(),
             uptime_secs: p.uptime_secs() as u64,
             rss_bytes: p.rss_bytes,
+            unit: identity.unit,
         },
         Some(other) => Now::Stale { pid: other.pid, now_runs: other.cmdline.join(" ") },
     }
+}
+
+/// What a service is started with, whichever way it is detached.
+struct Launch<'a> {
+    name: &'a str,
+    argv: &'a [String],
+    workdir: PathBuf,
+    /// From `env_files`, then `env`: a later value of a name wins.
+    env: Vec<(String, String)>,
+    user: Option<User>,
+    log: &'a Path,
+    run_dir: &'a Path,
+    stop_timeout: u32,
+}
+
+impl Launch<'_> {
+    /// A program that ends at once (a bad flag, a missing file) is reported, not recorded as running.
+    fn ended_at_once(&self) -> Failure {
+        Failure::failed(format!("{} ended at once; its output is in {}", self.name, self.log.display()))
+    }
+}
+
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
 }
 
 /// Starts the service detached; a service that runs already is left alone.
@@ -91,48 +133,36 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
         return Ok((running, false));
     }
     let files = files(&app.config, name);
-    let argv = service.command.clone().unwrap_or_default();
-    for dir in [files.pidfile.parent(), files.log.parent()].into_iter().flatten() {
+    let run_dir = files.pidfile.parent().expect("the pidfile is in run/");
+    for dir in [Some(run_dir), files.log.parent()].into_iter().flatten() {
         std::fs::create_dir_all(dir).map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
     }
-    let output = keep_log_beside(&files.log)?;
     let config_dir = app.config.resolve(Path::new(""));
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]).stdin(Stdio::null()).stdout(output.try_clone().map_err(|e| Failure::failed(e.to_string()))?).stderr(output);
-    command.current_dir(service.workdir.as_ref().map_or(config_dir.clone(), |w| config_dir.join(w)));
+    let mut env = Vec::new();
     for (file, read) in crate::ops::deploy::spec::read_env_files(&service.env_files, &config_dir) {
-        command.envs(read.map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?);
+        env.extend(read.map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?);
     }
-    command.envs(&service.env);
-    if let Some(user) = &service.user {
-        let (uid, gid) = user_ids(user)?;
-        command.uid(uid).gid(gid);
-    }
-    // A new session, then a second fork whose parent, the session's leader,
-    // exits: the program is not a session leader, so it can never take a
-    // controlling terminal, and nothing waits for it but init.
-    // SAFETY: setsid, fork and _exit are async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            match libc::fork() {
-                -1 => Err(std::io::Error::last_os_error()),
-                0 => Ok(()),
-                _ => libc::_exit(0),
-            }
-        });
-    }
-    let mut leader = command.spawn().map_err(|e| Failure::failed(format!("starting {name}: {}: {e}", argv[0])))?;
-    let session = leader.id();
-    let _ = leader.wait();
-    // A program that ends at once (a bad flag, a missing file) is reported, not recorded as running.
-    std::thread::sleep(Duration::from_millis(200));
-    let ended = || Failure::failed(format!("{name} ended at once; its output is in {}", files.log.display()));
-    let started = procs::find(&Find::Session(session)).into_iter().min_by_key(|p| p.start_ticks).ok_or_else(ended)?;
-    let pid = started.pid;
-    let identity = Identity { pid, start_ticks: started.start_ticks, cmdline: started.cmdline.clone() };
+    env.extend(service.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let user = match &service.user {
+        Some(name) => Some(user(name)?),
+        None => None,
+    };
+    let launch = Launch {
+        name,
+        argv: service.command.as_deref().unwrap_or_default(),
+        workdir: service.workdir.as_ref().map_or(config_dir.clone(), |w| config_dir.join(w)),
+        env,
+        user,
+        log: &files.log,
+        run_dir,
+        stop_timeout: service.stop_timeout,
+    };
+    let (pid, unit) = match systemd::manages_services() {
+        true => (systemd::start(&launch)?, Some(systemd::unit_name(name))),
+        false => (session::start(&launch)?, None),
+    };
+    let started = procs::find(&Find::Pid(pid)).into_iter().next().ok_or_else(|| launch.ended_at_once())?;
+    let identity = Identity { pid, start_ticks: started.start_ticks, cmdline: started.cmdline, unit };
     write(&files.identity, &serde_json::to_vec(&identity).expect("plain data"))?;
     write(&files.pidfile, format!("{pid}\n").as_bytes())?;
     Ok((now(&app.config, name), true))
@@ -152,20 +182,24 @@ pub enum StopOutcome {
     Killed { pid: u32, after_ms: u64 },
 }
 
-/// SIGTERM to the service's process group, then SIGKILL after `stop_timeout`.
+/// SIGTERM to the service's processes, then SIGKILL after `stop_timeout`:
+/// its unit's cgroup under systemd, otherwise its process group.
 pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
     let service = service(app, name)?;
     let files = files(&app.config, name);
     let outcome = match now(&app.config, name) {
         Now::Stopped | Now::Ended { .. } => StopOutcome::NotRunning,
         Now::Stale { pid, now_runs } => StopOutcome::Stale { pid, now_runs },
-        Now::Running { pid, .. } => {
+        Now::Running { pid, unit, .. } => {
             let started = Instant::now();
             let running = procs::find(&Find::Pid(pid)).into_iter().next();
             let (identity, group) = (running.as_ref().map(|p| p.start_ticks), running.map_or(pid, |p| p.group));
             let alive = || procs::find(&Find::Pid(pid)).first().map(|p: &Proc| p.start_ticks) == identity && identity.is_some();
-            // The service has a process group of its own (from setsid): what it started goes too.
-            signal_group(group, libc::SIGTERM);
+            let signal = |signal| match &unit {
+                Some(unit) => systemd::signal(unit, signal),
+                None => session::signal(group, signal),
+            };
+            signal(libc::SIGTERM);
             let deadline = started + Duration::from_secs(u64::from(service.stop_timeout));
             while alive() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
@@ -173,7 +207,7 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
             match alive() {
                 false => StopOutcome::Terminated { pid, after_ms: started.elapsed().as_millis() as u64 },
                 true => {
-                    signal_group(group, libc::SIGKILL);
+                    signal(libc::SIGKILL);
                     while alive() && started.elapsed() < deadline.duration_since(started) + Duration::from_secs(5) {
                         std::thread::sleep(Duration::from_millis(50));
                     }
@@ -188,68 +222,12 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
     Ok(outcome)
 }
 
-/// Starts a log keeper for `log` (this bosun, `bosun keep-log`, in a session
-/// of its own) and returns the pipe end the service writes to.
-fn keep_log_beside(log: &Path) -> Result<std::io::PipeWriter, Failure> {
-    let failed = |e: std::io::Error| Failure::failed(format!("{}: {e}", log.display()));
-    // Opened here first, so a log that cannot be written is reported now, not lost later.
-    std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(failed)?;
-    let (reader, writer) = std::io::pipe().map_err(failed)?;
-    let bosun = std::env::current_exe().map_err(failed)?;
-    let mut keeper = Command::new(bosun);
-    keeper.arg("keep-log").arg(log).stdin(reader).stdout(Stdio::null()).stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        keeper.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    keeper.spawn().map_err(failed)?;
-    Ok(writer)
-}
-
-/// Appends what comes on stdin to `path`, opening it again when it has been
-/// rotated (renamed or removed), so logrotate needs no `copytruncate`. Ends
-/// when every writer has closed the pipe: the service and what it started.
-pub fn keep_log(path: &Path) -> std::io::Result<()> {
-    use std::io::{Read, Write};
-    let open = || std::fs::OpenOptions::new().create(true).append(true).open(path);
-    let mut file = open()?;
-    let mut input = std::io::stdin().lock();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let read = input.read(&mut chunk)?;
-        if read == 0 {
-            return Ok(());
-        }
-        if rotated(&file, path) {
-            file = open()?;
-        }
-        file.write_all(&chunk[..read])?;
-    }
-}
-
-/// Whether `path` no longer names the file `file` is.
-fn rotated(file: &std::fs::File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(open), Ok(named)) => (open.dev(), open.ino()) != (named.dev(), named.ino()),
-        _ => true,
-    }
-}
-
-fn signal_group(pid: u32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(-(pid as i32), signal) };
-}
-
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::write(path, bytes).map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
 }
 
 /// A user's uid and primary gid, from the system's user database.
-fn user_ids(user: &str) -> Result<(u32, u32), Failure> {
+fn user(user: &str) -> Result<User, Failure> {
     let name = std::ffi::CString::new(user).map_err(|_| Failure::bad_input(format!("user {user:?}: not a user name")))?;
     // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
     let entry = unsafe { libc::getpwnam(name.as_ptr()) };
@@ -257,5 +235,6 @@ fn user_ids(user: &str) -> Result<(u32, u32), Failure> {
         return Err(Failure::bad_input(format!("user {user}: no such user on this machine")));
     }
     // SAFETY: non-null, as checked.
-    Ok(unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    Ok(User { name: user.to_string(), uid, gid })
 }
