@@ -256,3 +256,33 @@ fn where_systemd_is_init_a_process_service_is_a_transient_unit() {
         assert!(!project.path().join(format!(".bosun/run/{service}.pid")).exists(), "{service}");
     }
 }
+
+/// A service that runs as another user must not choose what bosun, as root,
+/// appends its output to: from a directory it may write, it could swap its
+/// log for a link to /etc/shadow before the next start or rotation.
+#[test]
+fn a_log_the_services_user_could_point_elsewhere_is_refused() {
+    let project = Project::new(
+        "[services.w]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo owned; sleep 100\"]\nuser = \"nobody\"\nlog = \"theirs/w.log\"\n\n\
+         [services.l]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo owned; sleep 100\"]\nuser = \"nobody\"\nlog = \"link.log\"\n",
+    );
+    let theirs = project.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let out = project.bosun(&["start", "w"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!("log {}/w.log: its directory can be written by others than root (nobody could point the log at any file, which bosun, as root, would append to); keep it in a directory only root writes, such as /var/log", theirs.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!theirs.join("w.log").exists() && !project.path().join(".bosun/run/w.pid").exists());
+
+    let victim = project.path().join("victim");
+    std::fs::write(&victim, "root's\n").unwrap();
+    std::os::unix::fs::symlink(&victim, project.path().join("link.log")).unwrap();
+    let out = project.bosun(&["start", "l"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("link.log: is a symbolic link; name the file itself"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's\n");
+}

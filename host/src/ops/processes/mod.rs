@@ -125,6 +125,21 @@ struct User {
     gid: u32,
 }
 
+impl User {
+    /// The groups the user is in: its primary one and the others the group database names.
+    fn groups(&self) -> Vec<u32> {
+        let Ok(name) = std::ffi::CString::new(self.name.as_str()) else { return vec![self.gid] };
+        let mut groups = vec![0 as libc::gid_t; 256];
+        let mut count = groups.len() as libc::c_int;
+        // SAFETY: `groups` holds `count` entries; getgrouplist writes at most that many and sets `count`.
+        if unsafe { libc::getgrouplist(name.as_ptr(), self.gid, groups.as_mut_ptr(), &mut count) } == -1 {
+            return vec![self.gid];
+        }
+        groups.truncate(count.max(0) as usize);
+        groups
+    }
+}
+
 /// Starts the service detached; a service that runs already is left alone.
 /// Returns what it is now, and whether this call started it.
 pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
@@ -147,6 +162,9 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
         Some(name) => Some(user(name)?),
         None => None,
     };
+    if let Some(user) = &user {
+        only_root_points_the_log(&files.log, user)?;
+    }
     let launch = Launch {
         name,
         argv: service.command.as_deref().unwrap_or_default(),
@@ -220,6 +238,29 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
         let _ = std::fs::remove_file(file);
     }
     Ok(outcome)
+}
+
+/// A service that runs as another user must not choose what bosun, as
+/// root, appends its output to (logrotate's rule): its log's directory is
+/// root's and no group of the user's or anyone else may write it, and the log
+/// is not a symbolic link.
+fn only_root_points_the_log(log: &Path, user: &User) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let log = &std::path::absolute(log).unwrap_or_else(|_| log.to_path_buf());
+    let dir = log.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let meta = std::fs::metadata(dir).map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
+    let group_writes = meta.mode() & 0o020 != 0 && user.groups().contains(&meta.gid());
+    if meta.uid() != 0 || meta.mode() & 0o002 != 0 || group_writes {
+        let name = &user.name;
+        return Err(Failure::bad_input(format!(
+            "log {}: its directory can be written by others than root ({name} could point the log at any file, which bosun, as root, would append to); keep it in a directory only root writes, such as /var/log",
+            log.display()
+        )));
+    }
+    if std::fs::symlink_metadata(log).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Failure::bad_input(format!("log {}: is a symbolic link; name the file itself", log.display())));
+    }
+    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
