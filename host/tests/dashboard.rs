@@ -277,6 +277,13 @@ fn a_session_reads_but_changes_only_through_forms_with_its_csrf_token() {
     assert_eq!(server.send("GET", "/api/v1/runs", &[("Cookie", &cookie)], b"").0, 200);
     assert_eq!(server.send("POST", "/api/v1/pipelines/talk/runs", &[("Cookie", &cookie)], b"").0, 401);
 
+    // A restarted serve keeps the session, which is in the state store, with its CSRF token.
+    drop(server);
+    let server = Server::start(&p);
+    let (status, head, page) = server.send("GET", "/runs", &[("Cookie", &cookie)], b"");
+    assert_eq!(status, 200, "still signed in after a restart: {head}");
+    assert!(page.contains(&format!("name=\"csrf\" value=\"{csrf}\"")), "{page}");
+
     let (status, _, _) = server.send("POST", "/signout", &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")], form(&csrf).as_bytes());
     assert_eq!(status, 303);
     let (status, head, _) = server.send("GET", "/runs", &[("Cookie", &cookie)], b"");

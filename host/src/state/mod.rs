@@ -15,6 +15,7 @@ mod releases;
 mod run_events;
 mod runs;
 mod samples;
+mod sessions;
 mod tallies;
 mod tokens;
 
@@ -34,13 +35,14 @@ pub use releases::{NewRelease, ReleaseKind, ReleaseOutcome, ReleaseRecord};
 pub use check_results::CheckResult;
 pub use run_events::{EventLog, RunEvent};
 pub use samples::{AVERAGE_SPAN, Folded, Sample};
+pub use sessions::StoredSession;
 pub use runs::{Interrupted, Outcome, RunFilter, RunRecord, who};
 pub use tokens::{Role, TOKEN_PREFIX, TokenRecord};
 
 pub const FILE_NAME: &str = "state.db";
 
 /// Schema migrations, applied in order; `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql"), include_str!("schema_v10.sql"), include_str!("schema_v11.sql"), include_str!("schema_v12.sql"), include_str!("schema_v13.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql"), include_str!("schema_v3.sql"), include_str!("schema_v4.sql"), include_str!("schema_v5.sql"), include_str!("schema_v6.sql"), include_str!("schema_v7.sql"), include_str!("schema_v8.sql"), include_str!("schema_v9.sql"), include_str!("schema_v10.sql"), include_str!("schema_v11.sql"), include_str!("schema_v12.sql"), include_str!("schema_v13.sql"), include_str!("schema_v14.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

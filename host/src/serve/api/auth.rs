@@ -83,7 +83,7 @@ impl<R: Needs> FromRequestParts<Arc<Api>> for Caller<R> {
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Problem> {
         let from = client_addr(parts);
         let reads = matches!(parts.method, Method::GET | Method::HEAD);
-        let session = if reads && !parts.headers.contains_key(header::AUTHORIZATION) { api.sessions.find(&parts.headers) } else { None };
+        let session = if reads && !parts.headers.contains_key(header::AUTHORIZATION) { super::session::find(&api.app, &parts.headers) } else { None };
         let token = match session {
             Some(session) => api.guard.admit_session(&api.app, from, &session, R::ROLE)?,
             None => api.guard.admit(&api.app, from, &parts.headers, R::ROLE)?,

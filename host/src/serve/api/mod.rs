@@ -51,12 +51,11 @@ pub struct Api {
     /// The runs this serve started and has not seen end, by id.
     running: Mutex<HashMap<i64, Canceller>>,
     scraped: metrics::Scraped,
-    pub sessions: session::Sessions,
 }
 
 impl Api {
     pub fn new(app: Arc<App>) -> Arc<Api> {
-        Arc::new(Api { app, guard: auth::Guard::default(), running: Mutex::new(HashMap::new()), scraped: metrics::Scraped::default(), sessions: session::Sessions::default() })
+        Arc::new(Api { app, guard: auth::Guard::default(), running: Mutex::new(HashMap::new()), scraped: metrics::Scraped::default() })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Canceller>> {

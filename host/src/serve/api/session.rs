@@ -2,30 +2,23 @@
 //! an HttpOnly, SameSite=Strict cookie; the token itself never reaches the
 //! browser again. A session holds the token's name (it ends when the token
 //! is revoked or expires, or after [`LIFETIME`]) and a CSRF token every
-//! form carries. Kept in memory: a restart signs everyone out.
+//! form carries. Kept in the state store by the SHA-256 of its id, so a
+//! restarted `bosun serve` keeps people signed in and a copy of state.db
+//! signs nobody in.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
+use crate::app::App;
+use crate::state::{StateError, now_unix};
+
+pub use crate::state::StoredSession as Session;
+
 pub const COOKIE: &str = "bosun_session";
 /// How long a session lasts, however busy.
 pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
-
-#[derive(Clone)]
-pub struct Session {
-    pub token_name: String,
-    /// What each form must send back.
-    pub csrf: String,
-    started: Instant,
-}
-
-/// Sessions by the hash of their id.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
 
 fn random_hex() -> String {
     let mut bytes = [0u8; 32];
@@ -37,32 +30,40 @@ fn key(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
 
-impl Sessions {
-    /// A new session for token `token_name`: the cookie that carries it.
-    pub fn start(&self, token_name: &str, secure: bool) -> String {
-        let id = random_hex();
-        let session = Session { token_name: token_name.to_string(), csrf: random_hex(), started: Instant::now() };
-        let mut sessions = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.retain(|_, s| s.started.elapsed() < LIFETIME);
-        sessions.insert(key(&id), session);
-        let secure = if secure { "; Secure" } else { "" };
-        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", LIFETIME.as_secs())
-    }
+/// When the oldest session still lasting started.
+fn oldest_kept() -> i64 {
+    now_unix() - LIFETIME.as_secs() as i64
+}
 
-    /// The session the request's cookie names, while it lasts.
-    pub fn find(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = cookie(headers)?;
-        let sessions = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.get(&key(&id)).filter(|s| s.started.elapsed() < LIFETIME).cloned()
-    }
+/// A new session for token `token_name`: the cookie that carries it.
+pub fn start(app: &App, token_name: &str, secure: bool) -> Result<String, StateError> {
+    let id = random_hex();
+    let session = Session { token_name: token_name.to_string(), csrf: random_hex(), started_at: now_unix() };
+    app.state()?.start_session(&key(&id), &session, oldest_kept())?;
+    let secure = if secure { "; Secure" } else { "" };
+    Ok(format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", LIFETIME.as_secs()))
+}
 
-    /// Ends the request's session; the cookie that clears it.
-    pub fn end(&self, headers: &HeaderMap) -> String {
-        if let Some(id) = cookie(headers) {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&key(&id));
+/// The session the request's cookie names, while it lasts.
+pub fn find(app: &App, headers: &HeaderMap) -> Option<Session> {
+    let id = cookie(headers)?;
+    match app.state().and_then(|state| state.session(&key(&id), oldest_kept())) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("reading the session store: {e}");
+            None
         }
-        format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
     }
+}
+
+/// Ends the request's session; the cookie that clears it.
+pub fn end(app: &App, headers: &HeaderMap) -> String {
+    if let Some(id) = cookie(headers)
+        && let Err(e) = app.state().and_then(|state| state.end_session(&key(&id)))
+    {
+        tracing::warn!("ending a session: {e}");
+    }
+    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -78,19 +79,40 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn app(dir: &std::path::Path) -> App {
+        App::load(Some(dir.join("bosun.toml"))).unwrap()
+    }
+
     #[test]
-    fn a_session_is_found_by_its_cookie_and_ends() {
-        let sessions = Sessions::default();
-        let set = sessions.start("dash", false);
+    fn a_session_is_found_by_its_cookie_outlives_a_restart_and_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bosun.toml"), "").unwrap();
+        let first = app(dir.path());
+        let set = start(&first, "dash", false).unwrap();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && !set.contains("Secure"), "{set}");
         let id = set.split(';').next().unwrap().to_string();
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, format!("other=1; {id}").parse().unwrap());
-        assert_eq!(sessions.find(&headers).unwrap().token_name, "dash");
-        sessions.end(&headers);
-        assert!(sessions.find(&headers).is_none());
+        assert_eq!(find(&first, &headers).unwrap().token_name, "dash");
+        // Kept by its hash only: the id itself finds nothing in the store.
+        let raw = id.strip_prefix(&format!("{COOKIE}=")).unwrap();
+        assert!(first.state().unwrap().session(raw, 0).unwrap().is_none());
+
+        // Another serve (a restart) on the same state finds it; ended, it is gone.
+        let restarted = app(dir.path());
+        assert_eq!(find(&restarted, &headers), find(&first, &headers));
+        end(&restarted, &headers);
+        assert!(find(&first, &headers).is_none());
         headers.insert(header::COOKIE, format!("{COOKIE}=guess").parse().unwrap());
-        assert!(sessions.find(&headers).is_none());
-        assert!(sessions.start("dash", true).contains("; Secure"));
+        assert!(find(&first, &headers).is_none());
+        assert!(start(&first, "dash", true).unwrap().contains("; Secure"));
+
+        // One older than LIFETIME is not found, and goes when the next one starts.
+        let old = Session { token_name: "dash".into(), csrf: "c".into(), started_at: now_unix() - LIFETIME.as_secs() as i64 - 1 };
+        first.state().unwrap().start_session(&key("old"), &old, 0).unwrap();
+        headers.insert(header::COOKIE, format!("{COOKIE}=old").parse().unwrap());
+        assert!(find(&first, &headers).is_none());
+        start(&first, "dash", false).unwrap();
+        assert!(first.state().unwrap().session(&key("old"), 0).unwrap().is_none());
     }
 }

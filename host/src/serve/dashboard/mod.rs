@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<Api>> for Signed {
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Response> {
         let to_sign_in = || Redirect::to("/signin").into_response();
-        let session: Session = api.sessions.find(&parts.headers).ok_or_else(to_sign_in)?;
+        let session: Session = crate::serve::api::session::find(&api.app, &parts.headers).ok_or_else(to_sign_in)?;
         let from = super::api::client_addr(parts);
         let token = api.guard_session(from, &session).map_err(|_| to_sign_in())?;
         Ok(Signed { by: Requester { token, from, action: format!("{} {}", parts.method, parts.uri.path()) }, csrf: session.csrf })
@@ -155,8 +155,10 @@ async fn sign_in(State(api): State<Arc<Api>>, ClientAddr(from): ClientAddr, Form
     headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", form.token.trim())).unwrap_or(HeaderValue::from_static("")));
     match api.guard_token(from, &headers) {
         Ok(token) => {
-            let cookie = api.sessions.start(&token.name, api.app.config.serve.tls.is_some());
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+            match crate::serve::api::session::start(&api.app, &token.name, api.app.config.serve.tls.is_some()) {
+                Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response(),
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, sign_in_form(Some(&format!("the session could not be kept: {e}")))).into_response(),
+            }
         }
         Err(problem) => (problem.status, sign_in_form(Some(&problem.detail))).into_response(),
     }
@@ -171,5 +173,5 @@ async fn sign_out(State(api): State<Arc<Api>>, signed: Signed, headers: HeaderMa
     if let Err(problem) = signed.check_form(&form.csrf) {
         return failure(&signed, problem);
     }
-    ([(header::SET_COOKIE, api.sessions.end(&headers))], Redirect::to("/signin")).into_response()
+    ([(header::SET_COOKIE, crate::serve::api::session::end(&api.app, &headers))], Redirect::to("/signin")).into_response()
 }
