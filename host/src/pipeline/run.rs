@@ -22,10 +22,6 @@ use crate::failure::{BAD_INPUT, Failure};
 use crate::ops::cancel::{self, Cancel, Canceller};
 use crate::state::{EventLog, KeyHeld, Outcome, PlannedStep, StepEnd, StepRecord, StepState};
 
-/// Steps told of a timeout or Ctrl-C and awaited, so they undo what they
-/// did; the others are dropped at once.
-const WINDS_DOWN: &[&str] = &["deploy", "rollback"];
-
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
 
@@ -529,7 +525,7 @@ impl Runner<'_> {
             () = self.run_cancel.cancelled() => format!("step {} was cancelled while it ran (Ctrl-C, or a cancel through bosun serve)", step.id),
         };
         canceller.cancel();
-        let (undone, log) = match WINDS_DOWN.contains(&step.uses.as_str()) {
+        let (undone, log) = match step.builtin().is_some_and(|b| b.winds_down) {
             true => match once.await {
                 Ok(_) => (" (it finished first)".to_string(), Vec::new()),
                 Err(e) => (format!("; {}", e.failure.message), e.log),

@@ -93,7 +93,7 @@ pub async fn run(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel)
 
 /// Runs built-in step `uses` (validation made sure it is one) or a plugin's
 /// step; `cancel` is for the steps that wind down when told (see
-/// `run::WINDS_DOWN`).
+/// `BuiltinStep::winds_down`).
 async fn run_quiet(cx: &StepContext<'_>, step: &Step, args: &Args, cancel: Cancel) -> Result<StepDone, StepError> {
     let (app, id, uses) = (cx.app, step.id.as_str(), step.uses.as_str());
     if let Some(plugin) = &step.plugin {

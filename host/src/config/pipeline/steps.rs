@@ -57,6 +57,10 @@ pub struct BuiltinStep {
     /// Whether it may set outputs of any name besides those (`command`'s
     /// `key=value` lines in `$BOSUN_OUTPUT`).
     pub any_output: bool,
+    /// Whether, told of a timeout or Ctrl-C, it is awaited while it undoes
+    /// what it did (a half-done rollout is rolled back); other steps are
+    /// dropped at once.
+    pub winds_down: bool,
 }
 
 impl BuiltinStep {
@@ -81,57 +85,65 @@ pub const BUILTIN_STEPS: &[BuiltinStep] = &[
         args: &[required("set", BackupSet), arg("incremental", Bool), arg("tags", List)],
         outputs: &["id", "dir", "bytes", "skipped"],
         any_output: false,
+        winds_down: false,
     },
     BuiltinStep {
         name: "backup.verify",
         args: &[required("backup", Text), arg("restore_test", Bool)],
         outputs: &["id", "artifacts", "bytes"],
         any_output: false,
+        winds_down: false,
     },
     BuiltinStep {
         name: "restore",
         args: &[required("backup", Text), arg("target", Text), arg("force", Bool), arg("keep_extra", Bool)],
         outputs: &["id", "safety_backup"],
         any_output: false,
+        winds_down: false,
     },
-    BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], any_output: false },
+    BuiltinStep { name: "backup.prune", args: &[arg("set", BackupSet)], outputs: &["removed", "kept"], any_output: false, winds_down: false },
     BuiltinStep {
         name: "deploy",
         args: &[required("service", Service), arg("version", Text), arg("message", Text), arg("force", Bool), arg("hosts", List), arg("from", Text)],
         outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged", "hosts"],
         any_output: false,
+        winds_down: true,
     },
     BuiltinStep {
         name: "rollback",
         args: &[required("service", Service), arg("to", Text), arg("message", Text), arg("hosts", List)],
         outputs: &["release", "version", "previous_version", "container", "image_digest", "unchanged", "hosts"],
         any_output: false,
+        winds_down: true,
     },
-    BuiltinStep { name: "check", args: &[arg("checks", Checks)], outputs: &["summary", "passed", "failed", "failed_checks"], any_output: false },
+    BuiltinStep { name: "check", args: &[arg("checks", Checks)], outputs: &["summary", "passed", "failed", "failed_checks"], any_output: false, winds_down: false },
     BuiltinStep {
         name: "notify",
         args: &[required("title", Text), arg("message", Text), arg("kind", Text), arg("channels", Channels)],
         outputs: &["sent"],
         any_output: false,
+        winds_down: false,
     },
-    BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], any_output: false },
-    BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], any_output: false },
-    BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], any_output: false },
-    BuiltinStep { name: "lock", args: &[required("service", Service), arg("message", Text)], outputs: &[], any_output: false },
-    BuiltinStep { name: "unlock", args: &[required("service", Service)], outputs: &[], any_output: false },
-    BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], any_output: false },
+    BuiltinStep { name: "images.pull", args: &[required("image", Text)], outputs: &["image_id", "digest"], any_output: false, winds_down: false },
+    BuiltinStep { name: "images.update", args: &[required("image", Text)], outputs: &["image_id", "updated", "recreated"], any_output: false, winds_down: false },
+    BuiltinStep { name: "images.prune", args: &[arg("keep", Int)], outputs: &["removed", "kept"], any_output: false, winds_down: false },
+    BuiltinStep { name: "lock", args: &[required("service", Service), arg("message", Text)], outputs: &[], any_output: false, winds_down: false },
+    BuiltinStep { name: "unlock", args: &[required("service", Service)], outputs: &[], any_output: false, winds_down: false },
+    BuiltinStep { name: "approve", args: &[arg("message", Text), arg("channels", Channels)], outputs: &["approved_by", "note"], any_output: false, winds_down: false },
     BuiltinStep {
         name: "gate",
         args: &[required("pipeline", Pipeline), required("service", Service), arg("version", Text), arg("within", Duration)],
         outputs: &["digest", "run"],
         any_output: false,
+        winds_down: false,
     },
-    BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], any_output: false },
+    BuiltinStep { name: "wait", args: &[required("for", Duration)], outputs: &[], any_output: false, winds_down: false },
     BuiltinStep {
         name: "command",
         args: &[required("argv", List), arg("env", Table), arg("cwd", Text)],
         outputs: &["exit_code", "stdout"],
         any_output: true,
+        winds_down: false,
     },
 ];
 
