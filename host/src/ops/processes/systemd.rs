@@ -99,9 +99,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let failed = |e: std::io::Error| Failure::failed(format!("{}: {e}", path.display()));
-    // Removed first: a file left from before keeps its mode when opened again.
+    // Removed first, then made anew (never through a link put in its place): a file left from before would keep its mode.
     let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(failed)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
     file.write_all(bytes).map_err(failed)
 }
 
