@@ -39,7 +39,10 @@ impl Find {
 pub fn pidfile(text: &str, written: std::time::SystemTime) -> Option<Find> {
     let pid = text.trim().parse().ok().filter(|pid| *pid > 0)?;
     let written_at_ms = written.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    Some(Find::Pidfile { pid, written_at_ms })
+    // Written "before boot": the clock was set after it (a machine without a
+    // real-time clock), so the time says nothing and the pid is taken as it is.
+    let boot_ms = procfs::boot_time_secs().map_or(0, |secs| secs as i64 * 1000);
+    Some(Find::Pidfile { pid, written_at_ms: if written_at_ms < boot_ms { i64::MAX - PIDFILE_SLACK_MS } else { written_at_ms } })
 }
 
 /// How much later than its pidfile's writing a process may seem to have
@@ -234,11 +237,11 @@ mod tests {
         assert!(matches!(pidfile("1234\n", now), Some(Find::Pidfile { pid: 1234, .. })));
         assert!(pidfile("0", now).is_none() && pidfile("12 34", now).is_none());
         assert!(Find::cmdline("[unclosed").is_err());
-        // This process started before now: a pidfile written now names it. One written an
-        // hour before it started names a program that ended; this process got the pid later.
+        // This process started before now: a pidfile written now names it. One written
+        // seconds before it started names a program that ended; this process got the pid later.
         let me = std::process::id().to_string();
         assert_eq!(find(&pidfile(&me, now).unwrap()).len(), 1);
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_millis(find(&Find::Pid(std::process::id()))[0].started_at_ms() as u64);
-        assert!(find(&pidfile(&me, started - std::time::Duration::from_secs(3600)).unwrap()).is_empty());
+        assert!(find(&pidfile(&me, started - std::time::Duration::from_secs(5)).unwrap()).is_empty());
     }
 }

@@ -257,26 +257,24 @@ fn where_systemd_is_init_a_process_service_is_a_transient_unit() {
     }
 }
 
-/// A service that runs as another user must not choose what bosun, as root,
-/// appends its output to: from a directory it may write, it could swap its
-/// log for a link to /etc/shadow before the next start or rotation.
+/// bosun appends a service's output to its log as root. Whoever may change a
+/// directory on the way to the log could swap the log for a link to
+/// /etc/shadow before the next start or rotation: such a log is refused.
 #[test]
-fn a_log_the_services_user_could_point_elsewhere_is_refused() {
-    let project = Project::new(
-        "[services.w]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo owned; sleep 100\"]\nuser = \"nobody\"\nlog = \"theirs/w.log\"\n\n\
-         [services.l]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo owned; sleep 100\"]\nuser = \"nobody\"\nlog = \"link.log\"\n",
-    );
+fn a_log_someone_else_could_point_elsewhere_is_refused() {
+    let service = |name: &str, log: &str| format!("[services.{name}]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo owned; sleep 100\"]\nuser = \"nobody\"\nlog = \"{log}\"\n\n");
+    let project = Project::new(&[service("w", "theirs/w.log"), service("h", "theirs/logs/h.log"), service("l", "link.log")].concat());
     let theirs = project.path().join("theirs");
     std::fs::create_dir(&theirs).unwrap();
     std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-    let out = project.bosun(&["start", "w"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(
-        stderr(&out).contains(&format!("log {}/w.log: its directory can be written by others than root (nobody could point the log at any file, which bosun, as root, would append to); keep it in a directory only root writes, such as /var/log", theirs.display())),
-        "{}",
-        stderr(&out)
-    );
-    assert!(!theirs.join("w.log").exists() && !project.path().join(".bosun/run/w.pid").exists());
+    // Its own directory, or one higher up (bosun makes theirs/logs as root, but nobody may rename it).
+    for (name, log) in [("w", "w.log"), ("h", "logs/h.log")] {
+        let out = project.bosun(&["start", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let said = format!("log {}/{log}: {} can be changed by others than root, who could point the log at any file bosun then appends to as root; keep it where only root writes", theirs.display(), theirs.display());
+        assert!(stderr(&out).contains(&said), "{said}\n{}", stderr(&out));
+        assert!(!theirs.join(log).exists() && !project.path().join(format!(".bosun/run/{name}.pid")).exists());
+    }
 
     let victim = project.path().join("victim");
     std::fs::write(&victim, "root's\n").unwrap();
@@ -285,4 +283,30 @@ fn a_log_the_services_user_could_point_elsewhere_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("link.log: is a symbolic link; name the file itself"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's\n");
+}
+
+/// A service started without systemd gets what systemd would give it, and
+/// none of bosun's own environment, where bosun.toml's `${VAR}` secrets are.
+#[test]
+fn a_process_service_gets_none_of_bosuns_environment() {
+    let project = Project::new("[services.env]\nkind = \"process\"\ncommand = [\"sh\", \"-c\", \"echo leak=[$BOSUN_TEST_LEAK] path=[$PATH] home=[$HOME] user=[$USER] mine=[$MINE]; exec sleep 30\"]\nuser = \"nobody\"\nenv = { MINE = \"given\" }\n");
+    let out = project.command(&["start", "env"]).env("BOSUN_TEST_LEAK", "s3cret").output().unwrap();
+    let _ = ok(&out);
+    let log = project.path().join(".bosun/logs/env.log");
+    wait_until("the service writes its environment", || std::fs::read_to_string(&log).unwrap_or_default().ends_with('\n'));
+    let _ = project.bosun(&["stop", "env"]);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "leak=[] path=[/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin] home=[/nonexistent] user=[nobody] mine=[given]\n");
+}
+
+/// A program that rewrites its command line (nginx, setproctitle) is still
+/// the service: it is known by its pid, start time and boot.
+#[test]
+fn a_service_that_rewrites_its_command_line_is_still_known() {
+    let project = Project::new("[services.titled]\nkind = \"process\"\ncommand = [\"perl\", \"-e\", \"$0 = 'titled: master process'; sleep 100\"]\n");
+    ok(&project.bosun(&["start", "titled"]));
+    let pid = pid_of(&project, "titled");
+    wait_until("it has renamed itself", || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().starts_with("titled: master"));
+    assert!(ok(&project.bosun(&["status", "titled"])).contains("green  process titled: running"));
+    assert!(ok(&project.bosun(&["stop", "titled"])).starts_with(&format!("titled (pid {pid}) stopped on SIGTERM in ")));
+    assert!(stat(pid).is_none());
 }

@@ -8,7 +8,6 @@ use super::{State, StateError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
     pub token_name: String,
-    pub csrf: String,
     pub started_at: i64,
 }
 
@@ -17,7 +16,7 @@ impl State {
     pub fn start_session(&self, id_hash: &str, session: &StoredSession, oldest_kept: i64) -> Result<(), StateError> {
         let conn = self.conn();
         conn.execute("DELETE FROM sessions WHERE started_at < ?1", [oldest_kept])?;
-        conn.execute("INSERT INTO sessions (id_hash, token_name, csrf, started_at) VALUES (?1, ?2, ?3, ?4)", params![id_hash, session.token_name, session.csrf, session.started_at])?;
+        conn.execute("INSERT INTO sessions (id_hash, token_name, started_at) VALUES (?1, ?2, ?3)", params![id_hash, session.token_name, session.started_at])?;
         Ok(())
     }
 
@@ -25,8 +24,8 @@ impl State {
     pub fn session(&self, id_hash: &str, oldest_kept: i64) -> Result<Option<StoredSession>, StateError> {
         let found = self
             .conn()
-            .query_row("SELECT token_name, csrf, started_at FROM sessions WHERE id_hash = ?1 AND started_at >= ?2", params![id_hash, oldest_kept], |row| {
-                Ok(StoredSession { token_name: row.get(0)?, csrf: row.get(1)?, started_at: row.get(2)? })
+            .query_row("SELECT token_name, started_at FROM sessions WHERE id_hash = ?1 AND started_at >= ?2", params![id_hash, oldest_kept], |row| {
+                Ok(StoredSession { token_name: row.get(0)?, started_at: row.get(1)? })
             })
             .optional()?;
         Ok(found)

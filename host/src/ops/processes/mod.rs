@@ -3,14 +3,15 @@
 //! and bosun: as a systemd unit where systemd is init ([`systemd`]),
 //! otherwise in a session of their own ([`session`]). A pidfile says which
 //! pid is the service, and an identity file beside it its start time and
-//! command line: a pid the kernel has since given to another program is
-//! never signalled.
+//! boot (not its command line, which programs such as nginx rewrite): a pid
+//! the kernel has since given to another program is never signalled.
 
 mod session;
 mod systemd;
 
 pub use session::keep_log;
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,10 +28,18 @@ struct Identity {
     pid: u32,
     /// Clock ticks since boot when it started: with the pid, this process and no other.
     start_ticks: u64,
-    cmdline: Vec<String>,
     /// The systemd unit it runs as, when systemd detached it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unit: Option<String>,
+    /// The kernel's id of the boot it started in: start ticks count from boot, so after a reboot
+    /// the same pid and ticks can be another program.
+    #[serde(default)]
+    boot_id: Option<String>,
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`).
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|id| id.trim().to_string())
 }
 
 /// Where a service's files are.
@@ -86,16 +95,19 @@ pub fn files(config: &Config, name: &str) -> Files {
 pub fn now(config: &Config, name: &str) -> Now {
     let files = files(config, name);
     let Some(identity) = std::fs::read(&files.identity).ok().and_then(|b| serde_json::from_slice::<Identity>(&b).ok()) else { return Now::Stopped };
+    let this_boot = identity.boot_id.is_none() || identity.boot_id == boot_id();
     match procs::find(&Find::Pid(identity.pid)).into_iter().next() {
         None => Now::Ended { pid: identity.pid },
-        Some(p) if p.start_ticks == identity.start_ticks && p.cmdline.get(1..) == identity.cmdline.get(1..) => Now::Running {
+        Some(p) if this_boot && p.start_ticks == identity.start_ticks => Now::Running {
             pid: p.pid,
             started_at_ms: p.started_at_ms(),
             uptime_secs: p.uptime_secs() as u64,
             rss_bytes: p.rss_bytes,
-            unit: identity.unit,
+            // Only the unit bosun names for this service: never another unit to `systemctl kill`.
+            unit: identity.unit.filter(|unit| *unit == systemd::unit_name(name)),
         },
-        Some(other) => Now::Stale { pid: other.pid, now_runs: other.cmdline.join(" ") },
+        // Printed on the operator's terminal: no control characters from another program's command line.
+        Some(other) => Now::Stale { pid: other.pid, now_runs: other.cmdline.join(" ").chars().filter(|c| !c.is_control()).collect() },
     }
 }
 
@@ -123,6 +135,8 @@ struct User {
     name: String,
     uid: u32,
     gid: u32,
+    home: PathBuf,
+    shell: PathBuf,
 }
 
 impl User {
@@ -162,16 +176,14 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
         Some(name) => Some(user(name)?),
         None => None,
     };
-    if let Some(user) = &user {
-        only_root_points_the_log(&files.log, user)?;
-    }
+    let log = only_root_points_the_log(&files.log)?;
     let launch = Launch {
         name,
         argv: service.command.as_deref().unwrap_or_default(),
         workdir: service.workdir.as_ref().map_or(config_dir.clone(), |w| config_dir.join(w)),
         env,
         user,
-        log: &files.log,
+        log: &log,
         run_dir,
         stop_timeout: service.stop_timeout,
     };
@@ -180,7 +192,7 @@ pub fn start(app: &App, name: &str) -> Result<(Now, bool), Failure> {
         false => (session::start(&launch)?, None),
     };
     let started = procs::find(&Find::Pid(pid)).into_iter().next().ok_or_else(|| launch.ended_at_once())?;
-    let identity = Identity { pid, start_ticks: started.start_ticks, cmdline: started.cmdline, unit };
+    let identity = Identity { pid, start_ticks: started.start_ticks, unit, boot_id: boot_id() };
     write(&files.identity, &serde_json::to_vec(&identity).expect("plain data"))?;
     write(&files.pidfile, format!("{pid}\n").as_bytes())?;
     Ok((now(&app.config, name), true))
@@ -240,27 +252,37 @@ pub fn stop(app: &App, name: &str) -> Result<StopOutcome, Failure> {
     Ok(outcome)
 }
 
-/// A service that runs as another user must not choose what bosun, as
-/// root, appends its output to (logrotate's rule): its log's directory is
-/// root's and no group of the user's or anyone else may write it, and the log
-/// is not a symbolic link.
-fn only_root_points_the_log(log: &Path, user: &User) -> Result<(), Failure> {
+/// bosun appends a service's output to its log as root (its log keeper, or
+/// systemd), so nobody else may choose what that file is (logrotate's rule):
+/// every directory on the way to it is root's, one that others may write is
+/// sticky (as /tmp is: nobody else may rename root's entries in it), nobody
+/// else may write the log's own directory, and the log is no symbolic link.
+/// Returns the log's path with its directory resolved (systemd wants it so).
+fn only_root_points_the_log(log: &Path) -> Result<PathBuf, Failure> {
     use std::os::unix::fs::MetadataExt;
-    let log = &std::path::absolute(log).unwrap_or_else(|_| log.to_path_buf());
-    let dir = log.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(dir).map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
-    let group_writes = meta.mode() & 0o020 != 0 && user.groups().contains(&meta.gid());
-    if meta.uid() != 0 || meta.mode() & 0o002 != 0 || group_writes {
-        let name = &user.name;
-        return Err(Failure::bad_input(format!(
-            "log {}: its directory can be written by others than root ({name} could point the log at any file, which bosun, as root, would append to); keep it in a directory only root writes, such as /var/log",
-            log.display()
-        )));
+    let failed = |path: &Path, e: std::io::Error| Failure::failed(format!("{}: {e}", path.display()));
+    let log = std::path::absolute(log).map_err(|e| failed(log, e))?;
+    let (Some(dir), Some(file)) = (log.parent(), log.file_name()) else { return Err(Failure::bad_input(format!("log {}: not a file's path", log.display()))) };
+    let resolved = dir.canonicalize().map_err(|e| failed(dir, e))?;
+    let others_write = |meta: &std::fs::Metadata| meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && meta.gid() != 0);
+    let on_the_way = dir.ancestors().chain(resolved.ancestors());
+    for step in on_the_way {
+        let meta = std::fs::symlink_metadata(step).map_err(|e| failed(step, e))?;
+        let sticky = meta.mode() & 0o1000 != 0;
+        let own_dir = step == resolved;
+        if meta.uid() != 0 || (meta.is_dir() && others_write(&meta) && (own_dir || !sticky)) {
+            return Err(Failure::bad_input(format!(
+                "log {}: {} can be changed by others than root, who could point the log at any file bosun then appends to as root; keep it where only root writes, such as the default under the state directory or a /var/log/<name> made by root",
+                log.display(),
+                step.display()
+            )));
+        }
     }
-    if std::fs::symlink_metadata(log).is_ok_and(|m| m.file_type().is_symlink()) {
+    let log = resolved.join(file);
+    if std::fs::symlink_metadata(&log).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(Failure::bad_input(format!("log {}: is a symbolic link; name the file itself", log.display())));
     }
-    Ok(())
+    Ok(log)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
@@ -275,7 +297,12 @@ fn user(user: &str) -> Result<User, Failure> {
     if entry.is_null() {
         return Err(Failure::bad_input(format!("user {user}: no such user on this machine")));
     }
+    let path = |text: *const libc::c_char| {
+        // SAFETY: a field of the entry: null, or a C string in the same static storage.
+        let bytes = if text.is_null() { &[][..] } else { unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes() };
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    };
     // SAFETY: non-null, as checked.
-    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
-    Ok(User { name: user.to_string(), uid, gid })
+    let (uid, gid, home, shell) = unsafe { ((*entry).pw_uid, (*entry).pw_gid, (*entry).pw_dir, (*entry).pw_shell) };
+    Ok(User { name: user.to_string(), uid, gid, home: path(home), shell: path(shell) })
 }

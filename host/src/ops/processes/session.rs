@@ -11,29 +11,42 @@ use super::Launch;
 use crate::failure::Failure;
 use crate::procs::{self, Find};
 
+/// systemd's PATH for services.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Starts the program and returns its pid.
 pub fn start(launch: &Launch) -> Result<u32, Failure> {
     let output = keep_log_beside(launch.log)?;
     let mut command = Command::new(&launch.argv[0]);
     command.args(&launch.argv[1..]).stdin(Stdio::null()).stdout(output.try_clone().map_err(|e| Failure::failed(e.to_string()))?).stderr(output);
-    command.current_dir(&launch.workdir).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    // Only what systemd would give a service, and the service's own: none of bosun's environment (its secrets).
+    command.current_dir(&launch.workdir).env_clear().env("PATH", DEFAULT_PATH);
     if let Some(user) = &launch.user {
-        command.uid(user.uid).gid(user.gid);
+        command.env("HOME", &user.home).env("USER", &user.name).env("LOGNAME", &user.name).env("SHELL", &user.shell);
     }
+    command.envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let ids = launch.user.as_ref().map(|user| (user.groups(), user.gid, user.uid));
     // A new session, then a second fork whose parent, the session's leader,
     // exits: the program is not a session leader, so it can never take a
-    // controlling terminal, and nothing waits for it but init.
-    // SAFETY: setsid, fork and _exit are async-signal-safe; nothing else runs between fork and exec.
+    // controlling terminal, and nothing waits for it but init. Then the
+    // user's groups (all of them, as systemd and login give), group and user.
+    // SAFETY: setsid, fork, _exit, setgroups, setgid and setuid are async-signal-safe; nothing allocates between fork and exec.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             match libc::fork() {
-                -1 => Err(std::io::Error::last_os_error()),
-                0 => Ok(()),
+                -1 => return Err(std::io::Error::last_os_error()),
+                0 => {}
                 _ => libc::_exit(0),
             }
+            if let Some((groups, gid, uid)) = &ids
+                && (libc::setgroups(groups.len(), groups.as_ptr()) == -1 || libc::setgid(*gid) == -1 || libc::setuid(*uid) == -1)
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
     let mut leader = command.spawn().map_err(|e| Failure::failed(format!("starting {}: {}: {e}", launch.name, launch.argv[0])))?;

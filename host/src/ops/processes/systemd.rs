@@ -83,6 +83,9 @@ fn environment_file(env: &[(String, String)]) -> Result<String, Failure> {
         if !valid {
             return Err(Failure::bad_input(format!("environment variable {key:?}: not a name systemd accepts (letters, digits and _, not starting with a digit); rename it in env or env_files")));
         }
+        if value.contains('\0') {
+            return Err(Failure::bad_input(format!("environment variable {key}: its value holds a NUL character, which no program's environment can; remove it")));
+        }
         let mut quoted = String::with_capacity(value.len() + 2);
         for c in value.chars() {
             if matches!(c, '\\' | '"' | '$' | '`') {
@@ -117,5 +120,6 @@ mod tests {
             let refused = environment_file(&[(bad.to_string(), "v".to_string())]).unwrap_err();
             assert!(refused.message.contains("not a name systemd accepts"), "{}", refused.message);
         }
+        assert!(environment_file(&[("A".to_string(), "x\0y".to_string())]).unwrap_err().message.contains("NUL"));
     }
 }

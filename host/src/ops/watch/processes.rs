@@ -29,9 +29,12 @@ pub fn finder(target: &ProcessTarget) -> Option<Find> {
         ProcessTarget::Name(name) => Find::Name(name.clone()),
         ProcessTarget::Cmdline(pattern) => Find::cmdline(pattern).ok()?,
         ProcessTarget::Pidfile(path) => {
-            let file = std::fs::File::open(path).ok()?;
-            let written = file.metadata().and_then(|m| m.modified()).ok()?;
-            procs::pidfile(&std::io::read_to_string(file).ok()?, written)?
+            // Non-blocking, a plain file, and a pid's length at most: a FIFO or /dev/zero put in its place cannot stall or fill watching.
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok()?;
+            let meta = file.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            let text = std::io::read_to_string(std::io::Read::take(file, 64)).ok()?;
+            procs::pidfile(&text, meta.modified().ok()?)?
         }
         ProcessTarget::Port(port) => Find::Port(*port),
     })

@@ -2,9 +2,9 @@
 //! an HttpOnly, SameSite=Strict cookie; the token itself never reaches the
 //! browser again. A session holds the token's name (it ends when the token
 //! is revoked or expires, or after [`LIFETIME`]) and a CSRF token every
-//! form carries. Kept in the state store by the SHA-256 of its id, so a
-//! restarted `bosun serve` keeps people signed in and a copy of state.db
-//! signs nobody in.
+//! form carries, derived from its id. Kept in the state store by the SHA-256
+//! of its id, so a restarted `bosun serve` keeps people signed in, and a
+//! copy of state.db signs nobody in and forges no form.
 
 use std::time::Duration;
 
@@ -12,9 +12,15 @@ use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::state::{StateError, now_unix};
+use crate::state::{StateError, StoredSession, now_unix};
 
-pub use crate::state::StoredSession as Session;
+/// A signed-in session, as a request finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_name: String,
+    /// What each of its forms must send back.
+    pub csrf: String,
+}
 
 pub const COOKIE: &str = "bosun_session";
 /// How long a session lasts, however busy.
@@ -30,6 +36,11 @@ fn key(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
 
+/// The session's CSRF token: known only to whoever holds the id.
+fn csrf(id: &str) -> String {
+    hex::encode(Sha256::digest(format!("bosun csrf {id}").as_bytes()))
+}
+
 /// When the oldest session still lasting started.
 fn oldest_kept() -> i64 {
     now_unix() - LIFETIME.as_secs() as i64
@@ -38,7 +49,7 @@ fn oldest_kept() -> i64 {
 /// A new session for token `token_name`: the cookie that carries it.
 pub fn start(app: &App, token_name: &str, secure: bool) -> Result<String, StateError> {
     let id = random_hex();
-    let session = Session { token_name: token_name.to_string(), csrf: random_hex(), started_at: now_unix() };
+    let session = StoredSession { token_name: token_name.to_string(), started_at: now_unix() };
     app.state()?.start_session(&key(&id), &session, oldest_kept())?;
     let secure = if secure { "; Secure" } else { "" };
     Ok(format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", LIFETIME.as_secs()))
@@ -48,7 +59,7 @@ pub fn start(app: &App, token_name: &str, secure: bool) -> Result<String, StateE
 pub fn find(app: &App, headers: &HeaderMap) -> Option<Session> {
     let id = cookie(headers)?;
     match app.state().and_then(|state| state.session(&key(&id), oldest_kept())) {
-        Ok(found) => found,
+        Ok(found) => found.map(|stored| Session { token_name: stored.token_name, csrf: csrf(&id) }),
         Err(e) => {
             tracing::warn!("reading the session store: {e}");
             None
@@ -108,7 +119,7 @@ mod tests {
         assert!(start(&first, "dash", true).unwrap().contains("; Secure"));
 
         // One older than LIFETIME is not found, and goes when the next one starts.
-        let old = Session { token_name: "dash".into(), csrf: "c".into(), started_at: now_unix() - LIFETIME.as_secs() as i64 - 1 };
+        let old = StoredSession { token_name: "dash".into(), started_at: now_unix() - LIFETIME.as_secs() as i64 - 1 };
         first.state().unwrap().start_session(&key("old"), &old, 0).unwrap();
         headers.insert(header::COOKIE, format!("{COOKIE}=old").parse().unwrap());
         assert!(find(&first, &headers).is_none());
