@@ -141,7 +141,16 @@ fn pull_shows_progress_and_required_names_what_is_missing() {
     let d = Deploys::new("images-pull", "version = \"2.0\"");
     // A layer of its own, so the pull downloads something.
     let context = tempfile::tempdir().unwrap();
-    let noise: Vec<u8> = (0..2u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ std::process::id() as u8).collect();
+    // Incompressible (xorshift), so the layer stays 2 MiB on the wire and the pull reports bytes as they come.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());
+    let noise: Vec<u8> = (0..2u32 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
     std::fs::write(context.path().join("noise.bin"), noise).unwrap();
     std::fs::write(context.path().join("Dockerfile"), format!("FROM {}\nCOPY noise.bin /noise.bin\n", support::test_image())).unwrap();
     docker(&["build", "--quiet", "--tag", &format!("{}:1.0", d.repo), &context.path().to_string_lossy()]);

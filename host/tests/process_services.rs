@@ -138,11 +138,17 @@ fn a_pidfile_whose_pid_another_program_now_has_is_never_signalled() {
 
 #[test]
 fn process_services_are_checked_at_load_and_named_when_unknown() {
-    let bad = Project::new("[services.w]\nkind = \"process\"\nimage = \"shop/w\"\nports = [\"80:80\"]\n\n[services.c]\nimage = \"shop/c\"\nworkdir = \"/srv\"\n");
+    let bad = Project::new("[services.w]\nkind = \"process\"\nimage = \"shop/w\"\nports = [\"80:80\"]\n\n[services.c]\nimage = \"shop/c\"\nworkdir = \"/srv\"\n\n[services.\"a b/c\"]\nkind = \"process\"\ncommand = [\"true\"]\n");
     let out = bad.bosun(&["start", "w"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    for expected in ["services.w.command: a process service needs its command", "services.w.image: is for containers", "services.w.ports: is for containers", "services.c.workdir: is for kind = \"process\""] {
+    for expected in [
+        "services.w.command: a process service needs its command",
+        "services.w.image: is for containers",
+        "services.w.ports: is for containers",
+        "services.c.workdir: is for kind = \"process\"",
+        "services.a b/c: a service's name is letters, digits, '-', '_' and '.'",
+    ] {
         assert!(err.contains(expected), "{expected}: {err}");
     }
     let project = Project::new(&format!("{SERVICES}\n[services.web]\nimage = \"shop/web\"\n"));

@@ -293,6 +293,10 @@ impl Config {
             host.validate(&format!("hosts.{name}"), |p| self.resolve(p), problems);
         }
         for (name, service) in &self.services {
+            let named_well = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !named_well {
+                problems.add(format!("services.{name}"), "a service's name is letters, digits, '-', '_' and '.', starting with a letter or digit: it names containers, systemd units and files");
+            }
             service.validate(&format!("services.{name}"), problems);
             hosts::placement(&format!("services.{name}"), &service.hosts, &service.roles, &self.hosts, problems);
             if service.strategy == Strategy::Compose && self.service_hosts(name) != [hosts::LOCAL] {
