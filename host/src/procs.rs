@@ -45,6 +45,15 @@ pub fn pidfile(text: &str, written: std::time::SystemTime) -> Option<Find> {
     Some(Find::Pidfile { pid, written_at_ms: if written_at_ms < boot_ms { i64::MAX - PIDFILE_SLACK_MS } else { written_at_ms } })
 }
 
+/// A pidfile's text (its first 64 bytes: a pid is shorter) and how to find
+/// what it names (none when it is not one positive pid).
+pub fn read_pidfile(file: std::fs::File) -> std::io::Result<(String, Option<Find>)> {
+    let written = file.metadata()?.modified()?;
+    let text = std::io::read_to_string(std::io::Read::take(file, 64))?;
+    let find = pidfile(&text, written);
+    Ok((text, find))
+}
+
 /// How much later than its pidfile's writing a process may seem to have
 /// started: the boot time and clock ticks it is reckoned from are coarse.
 const PIDFILE_SLACK_MS: i64 = 1000;

@@ -11,10 +11,8 @@ pub fn find(matcher: &Matcher, pidfile: Option<(std::fs::File, PathBuf)>) -> Res
     let find = match matcher {
         Matcher::Pidfile(_) => {
             let (file, path) = pidfile.expect("pidfile opened by the caller");
-            let written = file.metadata().and_then(|m| m.modified()).map_err(|e| crate::capability::fs::io_error(&path, e))?;
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::Read::take(file, 64), &mut text).map_err(|e| crate::capability::fs::io_error(&path, e))?;
-            procs::pidfile(&text, written).ok_or_else(|| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?
+            let (text, find) = procs::read_pidfile(file).map_err(|e| crate::capability::fs::io_error(&path, e))?;
+            find.ok_or_else(|| HostError::Invalid(format!("{}: {:?} is not a pid", path.display(), text.trim())))?
         }
         Matcher::Port(port) => Find::Port(*port),
         Matcher::Name(name) => Find::Name(name.clone()),

@@ -32,9 +32,8 @@ pub fn finder(target: &ProcessTarget) -> Option<Find> {
             // Non-blocking, a plain file, and a pid's length at most: a FIFO or /dev/zero put in its place cannot stall or fill watching.
             use std::os::unix::fs::OpenOptionsExt;
             let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok()?;
-            let meta = file.metadata().ok().filter(std::fs::Metadata::is_file)?;
-            let text = std::io::read_to_string(std::io::Read::take(file, 64)).ok()?;
-            procs::pidfile(&text, meta.modified().ok()?)?
+            file.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            procs::read_pidfile(file).ok()?.1?
         }
         ProcessTarget::Port(port) => Find::Port(*port),
     })
